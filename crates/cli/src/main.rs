@@ -1,0 +1,383 @@
+//! The `trawl` command: ingest, search, stats and eval.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use trawl::eval::{mrr_at, ndcg_at, percentile, recall_at, Beir};
+use trawl::{Collection, CollectionBuilder, Hit, SearchMode, SearchOptions};
+
+/// Where the model is looked for when --model is not given.
+const DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
+
+#[derive(Parser)]
+#[command(
+    name = "trawl",
+    version,
+    about = "Hybrid search over your documents, in one directory."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Index files and folders (recursively) into an index directory.
+    Ingest {
+        /// Files or folders to index.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The index directory (created if missing).
+        #[arg(long)]
+        index: PathBuf,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Search an index.
+    Search {
+        /// The query.
+        query: String,
+        /// The index directory.
+        #[arg(long)]
+        index: PathBuf,
+        /// Number of hits.
+        #[arg(short, default_value_t = 5)]
+        k: usize,
+        /// dense, keyword or hybrid.
+        #[arg(long, default_value = "hybrid")]
+        mode: SearchMode,
+        /// Print hits as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Model directory (default: the one the index was built with).
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Show what an index holds.
+    Stats {
+        /// The index directory.
+        #[arg(long)]
+        index: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate retrieval on a BEIR-format benchmark directory.
+    Eval {
+        /// Folder with corpus.jsonl, queries.jsonl and qrels/SPLIT.tsv.
+        beir_dir: PathBuf,
+        /// Which qrels split to evaluate.
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// dense, keyword or hybrid.
+        #[arg(long, default_value = "hybrid")]
+        mode: SearchMode,
+        /// Index directory to build (or reuse, if it already holds the corpus);
+        /// a temporary one when omitted.
+        #[arg(long)]
+        index: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct ModelArgs {
+    /// Model directory (sentence-transformers layout).
+    #[arg(long, env = "TRAWL_MODEL")]
+    model: Option<PathBuf>,
+    /// Build a keyword-only index (no model needed).
+    #[arg(long, conflicts_with = "model")]
+    keyword_only: bool,
+}
+
+impl ModelArgs {
+    /// A builder for `index`: the given model, else the one the index records, else
+    /// the default location.
+    fn builder(&self, index: &Path) -> CollectionBuilder {
+        let builder = Collection::builder(index);
+        if self.keyword_only {
+            return builder.keyword_only();
+        }
+        match &self.model {
+            Some(dir) => builder.model_dir(dir),
+            None if index.join("trawl.json").exists() => builder,
+            None => builder.model_dir(DEFAULT_MODEL),
+        }
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ingest {
+            paths,
+            index,
+            model,
+        } => ingest(&paths, &index, &model),
+        Command::Search {
+            query,
+            index,
+            k,
+            mode,
+            json,
+            model,
+        } => search(&query, &index, k, mode, json, model.as_deref()),
+        Command::Stats { index, json } => stats(&index, json),
+        Command::Eval {
+            beir_dir,
+            split,
+            mode,
+            index,
+            json,
+            model,
+        } => eval(&beir_dir, &split, mode, index.as_deref(), json, &model),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} [{{bar:30}}] {{pos}}/{{len}} ({{per_sec}}, eta {{eta}}) {{msg}}"
+        ))
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+fn ingest(paths: &[PathBuf], index: &Path, model: &ModelArgs) -> Result<()> {
+    let collection = model.builder(index).open().context("opening the index")?;
+    let started = Instant::now();
+    let progress = bar(0, "files");
+    let report = collection.add_paths(paths, &|p| {
+        progress.set_length(p.files_total as u64);
+        progress.set_position(p.files_done as u64);
+        progress.set_message(format!("{} chunks", p.chunks));
+    })?;
+    collection.commit()?;
+    progress.finish_and_clear();
+    for f in &report.failures {
+        eprintln!("failed: {}: {}", f.path.display(), f.error);
+    }
+    for p in &report.unsupported {
+        eprintln!("skipped (unsupported format): {}", p.display());
+    }
+    println!(
+        "indexed {} files ({} added, {} unchanged, {} chunks) in {:.1}s; {} unsupported, {} failed",
+        report.files,
+        report.added,
+        report.unchanged,
+        report.chunks,
+        started.elapsed().as_secs_f64(),
+        report.unsupported.len(),
+        report.failures.len()
+    );
+    Ok(())
+}
+
+fn open_existing(index: &Path, model: Option<&Path>) -> Result<Collection> {
+    if !index.join("trawl.json").exists() {
+        bail!(
+            "no trawl index at {} (run `trawl ingest` first)",
+            index.display()
+        );
+    }
+    let builder = Collection::builder(index);
+    let builder = match model {
+        Some(m) => builder.model_dir(m),
+        None => builder,
+    };
+    Ok(builder.open()?)
+}
+
+fn search(
+    query: &str,
+    index: &Path,
+    k: usize,
+    mode: SearchMode,
+    json: bool,
+    model: Option<&Path>,
+) -> Result<()> {
+    let collection = open_existing(index, model)?;
+    let hits = collection.search(query, k, mode)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&hits)?);
+        return Ok(());
+    }
+    if hits.is_empty() {
+        println!("no hits");
+    }
+    for (i, hit) in hits.iter().enumerate() {
+        print_hit(i + 1, hit);
+    }
+    Ok(())
+}
+
+fn print_hit(rank: usize, hit: &Hit) {
+    let mut place = hit.source.clone().unwrap_or_else(|| hit.doc_id.clone());
+    if let Some(line) = hit.location.line {
+        place.push_str(&format!(":{line}"));
+    }
+    if let Some(page) = hit.location.page {
+        place.push_str(&format!(" page {page}"));
+    }
+    println!("{rank}. [{:.4}] {place}", hit.score);
+    if !hit.heading_path.is_empty() {
+        println!("   {}", hit.heading_path.join(" > "));
+    }
+    let text: String = hit.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let preview: String = text.chars().take(300).collect();
+    let ellipsis = if text.chars().count() > 300 {
+        "..."
+    } else {
+        ""
+    };
+    println!("   {preview}{ellipsis}\n");
+}
+
+fn stats(index: &Path, json: bool) -> Result<()> {
+    if !index.join("trawl.json").exists() {
+        bail!("no trawl index at {}", index.display());
+    }
+    // Stats need no model: open keyword-only so a missing model does not stop them.
+    let collection = Collection::builder(index).keyword_only().open()?;
+    let s = collection.stats()?;
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(index.join("trawl.json"))?)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "documents": s.documents, "chunks": s.chunks, "dim": s.dim,
+                "graph_points": s.graph_points, "segments": s.segments,
+                "disk_bytes": s.disk_bytes, "model": manifest["extra"]["model"],
+            }))?
+        );
+    } else {
+        println!("index:      {}", index.display());
+        println!(
+            "model:      {}",
+            manifest["extra"]["model"]
+                .as_str()
+                .unwrap_or("(keyword-only)")
+        );
+        println!("documents:  {}", s.documents);
+        println!("chunks:     {}", s.chunks);
+        println!("dimensions: {}", s.dim);
+        println!("segments:   {}", s.segments);
+        println!(
+            "disk:       {:.1} MiB",
+            s.disk_bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
+    Ok(())
+}
+
+fn eval(
+    dir: &Path,
+    split: &str,
+    mode: SearchMode,
+    index: Option<&Path>,
+    json: bool,
+    model: &ModelArgs,
+) -> Result<()> {
+    let beir = Beir::load(dir, split)?;
+    if beir.queries.is_empty() {
+        bail!("no judged queries for split {split:?} in {}", dir.display());
+    }
+    let tmp;
+    let index = match index {
+        Some(p) => p.to_owned(),
+        None => {
+            tmp = tempfile::tempdir()?;
+            tmp.path().join("index")
+        }
+    };
+    let collection = model.builder(&index).open().context("opening the index")?;
+
+    // Ingest (documents already indexed with the same content are skipped).
+    let started = Instant::now();
+    let progress = bar(beir.corpus.len() as u64, "indexing");
+    for batch in beir.corpus.chunks(256) {
+        collection.add_documents(
+            batch
+                .iter()
+                .map(trawl::eval::BeirDoc::to_document)
+                .collect(),
+        )?;
+        progress.inc(batch.len() as u64);
+    }
+    collection.commit()?;
+    progress.finish_and_clear();
+    let ingest_secs = started.elapsed().as_secs_f64();
+
+    // Search: chunks are grouped to documents, each scored by its best chunk.
+    const DEPTH: usize = 100;
+    let options = SearchOptions {
+        k: DEPTH * 3,
+        mode,
+        ..SearchOptions::default()
+    };
+    let progress = bar(beir.queries.len() as u64, "searching");
+    let (mut ndcg, mut recall, mut mrr, mut latencies) = (0.0, 0.0, 0.0, Vec::new());
+    for (qid, text) in &beir.queries {
+        let t = Instant::now();
+        let hits = collection.search_with(text, &options)?;
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        let mut seen = std::collections::HashSet::new();
+        let ranked: Vec<String> = hits
+            .into_iter()
+            .filter(|h| seen.insert(h.doc_id.clone()))
+            .map(|h| h.doc_id)
+            .take(DEPTH)
+            .collect();
+        let judged = &beir.qrels[qid];
+        ndcg += ndcg_at(&ranked, judged, 10);
+        recall += recall_at(&ranked, judged, 100);
+        mrr += mrr_at(&ranked, judged, 10);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    let n = beir.queries.len() as f64;
+    let result = json!({
+        "ndcg@10": ndcg / n,
+        "recall@100": recall / n,
+        "mrr@10": mrr / n,
+        "queries": beir.queries.len(),
+        "docs": beir.corpus.len(),
+        "ingest_secs": ingest_secs,
+        "query_p50_ms": percentile(&latencies, 0.5),
+        "query_p99_ms": percentile(&latencies, 0.99),
+        "mode": mode.as_str(),
+    });
+    if json {
+        println!("{result}");
+    } else {
+        println!("{} ({} split, {} mode)", dir.display(), split, mode);
+        println!("  nDCG@10     {:.4}", ndcg / n);
+        println!("  recall@100  {:.4}", recall / n);
+        println!("  MRR@10      {:.4}", mrr / n);
+        println!("  queries     {}", beir.queries.len());
+        println!("  documents   {}", beir.corpus.len());
+        println!("  ingest      {ingest_secs:.1} s");
+        println!(
+            "  latency     p50 {:.2} ms, p99 {:.2} ms",
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99)
+        );
+    }
+    Ok(())
+}

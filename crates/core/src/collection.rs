@@ -1,0 +1,678 @@
+//! The `Collection` facade: documents in, cited passages out.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use trawl_index::{Index, IndexOptions, Record, Scored};
+use trawl_ingest::{Document, Location, Metadata};
+
+use crate::chunk::{chunk_document, Chunk, ChunkOptions};
+use crate::embed::{BertEmbedder, Embedder};
+use crate::error::{Error, Result};
+use crate::fuse::{reciprocal_rank_fusion, RRF_K};
+
+/// Which retriever answers a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    /// Nearest neighbours of the query embedding (HNSW).
+    Dense,
+    /// BM25 over title, headings and text (tantivy).
+    Keyword,
+    /// Both, fused with reciprocal-rank fusion.
+    #[default]
+    Hybrid,
+}
+
+impl SearchMode {
+    /// Lowercase name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchMode::Dense => "dense",
+            SearchMode::Keyword => "keyword",
+            SearchMode::Hybrid => "hybrid",
+        }
+    }
+}
+
+impl fmt::Display for SearchMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SearchMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "dense" | "vector" => Ok(SearchMode::Dense),
+            "keyword" | "bm25" => Ok(SearchMode::Keyword),
+            "hybrid" => Ok(SearchMode::Hybrid),
+            other => Err(format!(
+                "unknown search mode {other:?} (dense, keyword or hybrid)"
+            )),
+        }
+    }
+}
+
+/// Options for one search.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchOptions {
+    /// Hits to return.
+    pub k: usize,
+    /// Which retriever(s).
+    pub mode: SearchMode,
+    /// Candidates each retriever fetches before fusion (hybrid); at least `k`.
+    pub candidates: usize,
+    /// The `k` constant of reciprocal-rank fusion.
+    pub rrf_k: f32,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions {
+            k: 10,
+            mode: SearchMode::Hybrid,
+            candidates: 100,
+            rrf_k: RRF_K,
+        }
+    }
+}
+
+/// One search result: a chunk, its score and exactly where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    /// `doc_id#ordinal`.
+    pub chunk_id: String,
+    /// The document's id (the path for files).
+    pub doc_id: String,
+    /// Position of the chunk in the document.
+    pub ordinal: u32,
+    /// The chunk's text.
+    pub text: String,
+    /// Score: cosine similarity (dense), BM25 (keyword) or fused RRF score (hybrid).
+    pub score: f32,
+    /// The document's title.
+    pub title: String,
+    /// The file the document came from, if any.
+    pub source: Option<String>,
+    /// The format it was parsed from.
+    pub format: String,
+    /// Headings the chunk sits under, outermost first.
+    pub heading_path: Vec<String>,
+    /// Where in the source (line, page, slide, sheet...).
+    pub location: Location,
+    /// The document's metadata.
+    pub metadata: Metadata,
+}
+
+/// What adding one document did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddOutcome {
+    /// The document was new or changed, and this many chunks were written.
+    Added {
+        /// Chunks written.
+        chunks: usize,
+    },
+    /// The same content was already indexed; nothing was re-embedded.
+    Unchanged,
+}
+
+/// A file that could not be ingested, and why.
+#[derive(Debug)]
+pub struct Failure {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub error: Error,
+}
+
+/// What an ingest run did. Failures are per file; the other files are indexed.
+#[derive(Debug, Default)]
+pub struct IngestReport {
+    /// Files found.
+    pub files: usize,
+    /// Documents added or replaced.
+    pub added: usize,
+    /// Documents skipped because their content was already indexed.
+    pub unchanged: usize,
+    /// Chunks written.
+    pub chunks: usize,
+    /// Files skipped because trawl does not read their format.
+    pub unsupported: Vec<PathBuf>,
+    /// Files that failed, with the reason.
+    pub failures: Vec<Failure>,
+}
+
+/// Progress of an ingest run, reported after each batch of files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Files processed so far.
+    pub files_done: usize,
+    /// Files in the run.
+    pub files_total: usize,
+    /// Chunks written so far.
+    pub chunks: usize,
+}
+
+/// Files parsed, chunked and embedded together; bounds memory on huge folders.
+const FILE_BATCH: usize = 64;
+
+/// Builds or opens a [`Collection`].
+#[derive(Clone)]
+#[must_use]
+pub struct CollectionBuilder {
+    path: PathBuf,
+    model_dir: Option<PathBuf>,
+    embedder: Option<Arc<dyn Embedder>>,
+    keyword_only: bool,
+    chunking: Option<ChunkOptions>,
+}
+
+impl CollectionBuilder {
+    /// Use the sentence-transformers model in `dir` (loaded with Candle).
+    pub fn model_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.model_dir = Some(dir.into());
+        self
+    }
+
+    /// Use your own embedder.
+    pub fn embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
+        self.embedder = Some(embedder);
+        self
+    }
+
+    /// No embedding model: keyword search only.
+    pub fn keyword_only(mut self) -> Self {
+        self.keyword_only = true;
+        self
+    }
+
+    /// How documents are chunked.
+    pub fn chunking(mut self, options: ChunkOptions) -> Self {
+        self.chunking = Some(options);
+        self
+    }
+
+    /// Opens the collection at the path, creating it if there is none.
+    ///
+    /// # Errors
+    /// Model loading errors, [`Error::ModelRequired`] when creating a collection with no
+    /// model, [`Error::DimensionMismatch`] when the model does not fit the collection,
+    /// and index errors.
+    pub fn open(self) -> Result<Collection> {
+        let existing = match Index::open(&self.path) {
+            Ok(index) => Some(index),
+            Err(trawl_index::Error::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let recorded: Option<Manifest> = existing
+            .as_ref()
+            .and_then(|i| serde_json::from_value(Value::Object(i.options().extra.clone())).ok());
+        let embedder: Option<Arc<dyn Embedder>> = if self.keyword_only {
+            None
+        } else if let Some(e) = self.embedder {
+            Some(e)
+        } else if let Some(dir) = &self.model_dir {
+            Some(Arc::new(BertEmbedder::load(dir)?))
+        } else if let Some(dir) = recorded.as_ref().and_then(|m| m.model_dir.as_ref()) {
+            Some(Arc::new(BertEmbedder::load(dir)?))
+        } else if existing.as_ref().is_some_and(|i| i.options().dim == 0) {
+            None
+        } else {
+            return Err(Error::ModelRequired { path: self.path });
+        };
+        let mut chunking = self
+            .chunking
+            .or_else(|| recorded.as_ref().map(|m| m.chunking))
+            .unwrap_or_default();
+        if let Some(e) = &embedder {
+            chunking.max_tokens = chunking.max_tokens.min(e.max_tokens());
+        }
+        let dim = embedder.as_ref().map_or(0, |e| e.dim());
+        let index = match existing {
+            Some(index) => {
+                let expected = index.options().dim;
+                if embedder.is_some() && expected != dim {
+                    return Err(Error::DimensionMismatch {
+                        path: self.path,
+                        expected,
+                        got: dim,
+                    });
+                }
+                index
+            }
+            None => {
+                let manifest = Manifest {
+                    model: embedder.as_ref().map(|e| e.name()),
+                    model_dir: self
+                        .model_dir
+                        .as_ref()
+                        .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())),
+                    chunking,
+                };
+                let mut options = IndexOptions::new(dim);
+                if let Value::Object(extra) =
+                    serde_json::to_value(&manifest).expect("manifest serialises")
+                {
+                    options.extra = extra;
+                }
+                Index::create(&self.path, options)?
+            }
+        };
+        Ok(Collection {
+            path: self.path,
+            index,
+            embedder,
+            chunking,
+        })
+    }
+}
+
+/// What a collection records about itself beside the index.
+#[derive(Serialize, Deserialize)]
+struct Manifest {
+    model: Option<String>,
+    model_dir: Option<PathBuf>,
+    chunking: ChunkOptions,
+}
+
+/// A searchable collection of documents in one directory.
+///
+/// `Send + Sync`: share it with an `Arc`; searches see the last commit while another
+/// thread adds documents.
+pub struct Collection {
+    path: PathBuf,
+    index: Index,
+    embedder: Option<Arc<dyn Embedder>>,
+    chunking: ChunkOptions,
+}
+
+impl fmt::Debug for Collection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Collection")
+            .field("path", &self.path)
+            .field("model", &self.embedder.as_ref().map(|e| e.name()))
+            .field("chunking", &self.chunking)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Collection {
+    /// Starts building a collection at `path`.
+    pub fn builder(path: impl Into<PathBuf>) -> CollectionBuilder {
+        CollectionBuilder {
+            path: path.into(),
+            model_dir: None,
+            embedder: None,
+            keyword_only: false,
+            chunking: None,
+        }
+    }
+
+    /// Opens an existing collection with the model it was created with.
+    ///
+    /// # Errors
+    /// As [`CollectionBuilder::open`]; a missing collection is an index `NotFound`.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Collection> {
+        let path = path.into();
+        Index::open(&path)?;
+        Collection::builder(path).open()
+    }
+
+    /// The collection's folder.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The embedder, unless the collection is keyword-only.
+    #[must_use]
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.embedder.as_ref()
+    }
+
+    /// The chunking in effect.
+    #[must_use]
+    pub fn chunking(&self) -> &ChunkOptions {
+        &self.chunking
+    }
+
+    /// The underlying index.
+    #[must_use]
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Adds text the caller already has as a document with id `id`, replacing any
+    /// document with that id. Visible after [`Collection::commit`].
+    ///
+    /// # Errors
+    /// Embedding and index errors.
+    pub fn add_text(&self, id: &str, text: &str, metadata: Metadata) -> Result<AddOutcome> {
+        let mut doc = Document::from_text(id, text);
+        doc.metadata = metadata;
+        self.add_document(doc)
+    }
+
+    /// Adds a parsed document, replacing any document with the same id; skipped when
+    /// its content is unchanged. Visible after [`Collection::commit`].
+    ///
+    /// # Errors
+    /// Embedding and index errors.
+    pub fn add_document(&self, doc: Document) -> Result<AddOutcome> {
+        Ok(self
+            .add_documents(vec![doc])?
+            .pop()
+            .unwrap_or(AddOutcome::Unchanged))
+    }
+
+    /// Adds many documents, embedding their chunks together (faster than one by one).
+    ///
+    /// # Errors
+    /// Embedding and index errors; nothing of the batch is added then.
+    pub fn add_documents(&self, docs: Vec<Document>) -> Result<Vec<AddOutcome>> {
+        let prepared: Vec<(Document, String, Vec<Chunk>)> = docs
+            .into_par_iter()
+            .map(|doc| {
+                let hash = self.content_hash(&doc);
+                let chunks = self.chunk(&doc);
+                (doc, hash, chunks)
+            })
+            .collect();
+        let mut outcomes = Vec::with_capacity(prepared.len());
+        let mut fresh = Vec::new();
+        for (doc, hash, chunks) in prepared {
+            if self.index.document_hash(&doc.id)?.as_deref() == Some(hash.as_str()) {
+                outcomes.push(AddOutcome::Unchanged);
+            } else {
+                outcomes.push(AddOutcome::Added {
+                    chunks: chunks.len(),
+                });
+                fresh.push((doc, hash, chunks));
+            }
+        }
+        let texts: Vec<&str> = fresh
+            .iter()
+            .flat_map(|(_, _, chunks)| chunks.iter().map(|c| c.text.as_str()))
+            .collect();
+        let mut vectors = match &self.embedder {
+            Some(e) if !texts.is_empty() => e.embed(&texts)?.into_iter(),
+            _ => Vec::new().into_iter(),
+        };
+        let mut records = Vec::with_capacity(texts.len());
+        for (doc, hash, chunks) in &fresh {
+            let metadata = to_json_object(&doc.metadata);
+            for chunk in chunks {
+                records.push(Record {
+                    doc_id: doc.id.clone(),
+                    ordinal: chunk.ordinal,
+                    text: chunk.text.clone(),
+                    title: doc.title.clone().unwrap_or_default(),
+                    heading_path: chunk.heading_path.clone(),
+                    source: doc.source.clone(),
+                    format: doc.format.as_str().to_owned(),
+                    location: to_json_object(&chunk.location),
+                    metadata: metadata.clone(),
+                    doc_hash: hash.clone(),
+                    vector: vectors.next().unwrap_or_default(),
+                });
+            }
+        }
+        for (doc, _, _) in &fresh {
+            self.index.delete_document(&doc.id)?;
+        }
+        self.index.add(records)?;
+        Ok(outcomes)
+    }
+
+    /// Ingests files and folders (recursively). Unsupported and broken files are
+    /// reported in the [`IngestReport`] and the rest are indexed. Call
+    /// [`Collection::commit`] afterwards to make them durable and visible.
+    ///
+    /// # Errors
+    /// Only errors that stop the whole run (embedding or index failures).
+    pub fn add_path(&self, path: impl AsRef<Path>) -> Result<IngestReport> {
+        self.add_paths(&[path.as_ref().to_owned()], &|_| {})
+    }
+
+    /// As [`Collection::add_path`] for several roots, calling `progress` after each
+    /// batch of files.
+    ///
+    /// # Errors
+    /// Only errors that stop the whole run (embedding or index failures).
+    pub fn add_paths(
+        &self,
+        roots: &[PathBuf],
+        progress: &dyn Fn(Progress),
+    ) -> Result<IngestReport> {
+        let mut report = IngestReport::default();
+        let mut files = Vec::new();
+        for root in roots {
+            for entry in trawl_ingest::walk(root) {
+                match entry {
+                    Ok(p) => files.push(p),
+                    Err(e) => report.failures.push(Failure {
+                        path: match &e {
+                            trawl_ingest::Error::Io { path, .. } => path.clone(),
+                            _ => root.clone(),
+                        },
+                        error: e.into(),
+                    }),
+                }
+            }
+        }
+        report.files = files.len();
+        let mut done = 0;
+        for batch in files.chunks(FILE_BATCH) {
+            let parsed: Vec<(PathBuf, trawl_ingest::Result<Document>)> = batch
+                .par_iter()
+                .map(|p| (p.clone(), parse_contained(p)))
+                .collect();
+            let mut docs = Vec::new();
+            for (path, result) in parsed {
+                match result {
+                    Ok(doc) => docs.push(doc),
+                    Err(e) if e.is_unsupported() => report.unsupported.push(path),
+                    Err(e) => report.failures.push(Failure {
+                        path,
+                        error: e.into(),
+                    }),
+                }
+            }
+            for outcome in self.add_documents(docs)? {
+                match outcome {
+                    AddOutcome::Added { chunks } => {
+                        report.added += 1;
+                        report.chunks += chunks;
+                    }
+                    AddOutcome::Unchanged => report.unchanged += 1,
+                }
+            }
+            done += batch.len();
+            progress(Progress {
+                files_done: done,
+                files_total: report.files,
+                chunks: report.chunks,
+            });
+        }
+        Ok(report)
+    }
+
+    /// Deletes a document (all its chunks) at the next commit.
+    ///
+    /// # Errors
+    /// Index errors.
+    pub fn delete(&self, doc_id: &str) -> Result<()> {
+        Ok(self.index.delete_document(doc_id)?)
+    }
+
+    /// Makes all adds and deletes durable and visible, atomically.
+    ///
+    /// # Errors
+    /// Index errors; the previous commit stays intact.
+    pub fn commit(&self) -> Result<()> {
+        self.index.commit()?;
+        Ok(())
+    }
+
+    /// The `k` best chunks for `query`.
+    ///
+    /// # Errors
+    /// [`Error::NoEmbedder`] for a dense search on a keyword-only collection;
+    /// embedding and index errors.
+    pub fn search(&self, query: &str, k: usize, mode: SearchMode) -> Result<Vec<Hit>> {
+        self.search_with(
+            query,
+            &SearchOptions {
+                k,
+                mode,
+                ..SearchOptions::default()
+            },
+        )
+    }
+
+    /// A search with every option. A hybrid search on a keyword-only collection is a
+    /// keyword search.
+    ///
+    /// # Errors
+    /// As [`Collection::search`].
+    pub fn search_with(&self, query: &str, options: &SearchOptions) -> Result<Vec<Hit>> {
+        let k = options.k;
+        if query.trim().is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        let candidates = options.candidates.max(k);
+        let ranked: Vec<Scored> = match (options.mode, &self.embedder) {
+            (SearchMode::Keyword, _) | (SearchMode::Hybrid, None) => {
+                self.index.search_keyword(query, k)?
+            }
+            (SearchMode::Dense, None) => {
+                return Err(Error::NoEmbedder {
+                    path: self.path.clone(),
+                })
+            }
+            (SearchMode::Dense, Some(e)) => self.index.search_vector(&e.embed_query(query)?, k)?,
+            (SearchMode::Hybrid, Some(e)) => {
+                let vector = e.embed_query(query)?;
+                let (dense, keyword) = rayon::join(
+                    || self.index.search_vector(&vector, candidates),
+                    || self.index.search_keyword(query, candidates),
+                );
+                let mut fused = reciprocal_rank_fusion(&[&dense?, &keyword?], options.rrf_k);
+                fused.truncate(k);
+                fused
+            }
+        };
+        let ids: Vec<u64> = ranked.iter().map(|s| s.id).collect();
+        let records = self.index.fetch(&ids)?;
+        let scores: std::collections::HashMap<u64, f32> =
+            ranked.iter().map(|s| (s.id, s.score)).collect();
+        Ok(records
+            .into_iter()
+            .map(|(id, r)| to_hit(r, scores[&id]))
+            .collect())
+    }
+
+    /// Documents, chunks and size on disk.
+    ///
+    /// # Errors
+    /// Index errors.
+    pub fn stats(&self) -> Result<trawl_index::Stats> {
+        Ok(self.index.stats()?)
+    }
+
+    fn chunk(&self, doc: &Document) -> Vec<Chunk> {
+        match &self.embedder {
+            Some(e) => chunk_document(doc, &self.chunking, &|t| e.count_tokens(t)),
+            None => chunk_document(doc, &self.chunking, &|t| t.len().div_ceil(4)),
+        }
+    }
+
+    /// Identifies a document's indexed form: its content plus everything that changes
+    /// how it is chunked and embedded.
+    fn content_hash(&self, doc: &Document) -> String {
+        let mut h = Fnv64::default();
+        h.write(
+            self.embedder
+                .as_ref()
+                .map(|e| e.name())
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        h.write(
+            serde_json::to_string(&self.chunking)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        h.write(serde_json::to_string(doc).unwrap_or_default().as_bytes());
+        format!("{:016x}", h.0)
+    }
+}
+
+/// FNV-1a, 64-bit: stable across Rust releases, unlike `DefaultHasher`.
+struct Fnv64(u64);
+
+impl Default for Fnv64 {
+    fn default() -> Self {
+        Fnv64(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv64 {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+        // A separator, so ("ab", "c") and ("a", "bc") differ.
+        self.0 ^= 0xff;
+        self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+    }
+}
+
+/// Parses a file; a panic inside a parser becomes an error for that file.
+fn parse_contained(path: &Path) -> trawl_ingest::Result<Document> {
+    std::panic::catch_unwind(|| trawl_ingest::parse_path(path)).unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "parser panicked".to_owned());
+        Err(trawl_ingest::Error::Malformed {
+            name: path.to_string_lossy().into_owned(),
+            format: "unknown",
+            reason: format!("parser panicked: {reason}"),
+        })
+    })
+}
+
+fn to_json_object<T: Serialize>(value: &T) -> Map<String, Value> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+fn to_hit(r: Record, score: f32) -> Hit {
+    Hit {
+        chunk_id: r.chunk_id(),
+        doc_id: r.doc_id,
+        ordinal: r.ordinal,
+        text: r.text,
+        score,
+        title: r.title,
+        source: r.source,
+        format: r.format,
+        heading_path: r.heading_path,
+        location: serde_json::from_value(Value::Object(r.location)).unwrap_or_default(),
+        metadata: serde_json::from_value(Value::Object(r.metadata)).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,302 @@
+//! A sentence-transformers BERT-family model run with Candle on the CPU.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use serde::Deserialize;
+use serde_json::Value;
+use tokenizers::{Tokenizer, TruncationParams};
+
+use super::{Embedder, Pooling};
+use crate::error::{Error, Result};
+
+/// Texts per forward pass. Batches are formed from length-sorted texts, so padding
+/// stays small whatever the batch size.
+const BATCH: usize = 32;
+
+/// A sentence-transformers model directory (`config.json`, `tokenizer.json`,
+/// `model.safetensors`, and optionally `sentence_bert_config.json`, `modules.json`,
+/// `1_Pooling/config.json`, `config_sentence_transformers.json`) loaded with Candle.
+///
+/// Pooling, normalisation, maximum sequence length and query/passage prompts come from
+/// the model's own files.
+pub struct BertEmbedder {
+    model: BertModel,
+    /// Truncates to `max_tokens`; used for embedding.
+    tokenizer: Tokenizer,
+    /// Never truncates; used for counting.
+    counter: Tokenizer,
+    pooling: Pooling,
+    normalize: bool,
+    max_tokens: usize,
+    dim: usize,
+    query_prompt: String,
+    passage_prompt: String,
+    name: String,
+    device: Device,
+}
+
+impl std::fmt::Debug for BertEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BertEmbedder")
+            .field("name", &self.name)
+            .field("dim", &self.dim)
+            .field("pooling", &self.pooling)
+            .field("normalize", &self.normalize)
+            .field("max_tokens", &self.max_tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct SbertConfig {
+    max_seq_length: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct PoolingConfig {
+    #[serde(default)]
+    pooling_mode_cls_token: bool,
+    #[serde(default)]
+    pooling_mode_mean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_max_tokens: bool,
+}
+
+#[derive(Deserialize)]
+struct Module {
+    #[serde(default)]
+    path: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+struct Dir<'a>(&'a Path);
+
+impl Dir<'_> {
+    fn file(&self, name: &str) -> Result<PathBuf> {
+        let p = self.0.join(name);
+        if p.is_file() {
+            Ok(p)
+        } else {
+            Err(Error::ModelFileMissing {
+                dir: self.0.to_owned(),
+                file: name.to_owned(),
+            })
+        }
+    }
+
+    fn invalid(&self, file: &str, reason: impl ToString) -> Error {
+        Error::ModelInvalid {
+            dir: self.0.to_owned(),
+            file: file.to_owned(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T> {
+        let path = self.file(name)?;
+        let bytes = std::fs::read(&path).map_err(|e| self.invalid(name, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| self.invalid(name, e))
+    }
+
+    fn optional_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
+        if self.0.join(name).is_file() {
+            self.json(name).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+impl BertEmbedder {
+    /// Loads the model in `dir`.
+    ///
+    /// # Errors
+    /// [`Error::ModelFileMissing`] naming the directory and the missing file,
+    /// [`Error::ModelInvalid`] when a file is malformed.
+    pub fn load(dir: impl AsRef<Path>) -> Result<BertEmbedder> {
+        let dir = Dir(dir.as_ref());
+        if !dir.0.is_dir() {
+            return Err(Error::ModelFileMissing {
+                dir: dir.0.to_owned(),
+                file: "(the directory itself)".into(),
+            });
+        }
+        let config: Config = dir.json("config.json")?;
+        let tokenizer_path = dir.file("tokenizer.json")?;
+        let weights = dir.file("model.safetensors")?;
+
+        let modules: Vec<Module> = dir.optional_json("modules.json")?.unwrap_or_default();
+        let pooling_dir = modules
+            .iter()
+            .find(|m| m.kind.ends_with("Pooling"))
+            .map_or_else(|| "1_Pooling".to_owned(), |m| m.path.clone());
+        let pooling_file = format!("{pooling_dir}/config.json");
+        let pooling = match dir.optional_json::<PoolingConfig>(&pooling_file)? {
+            Some(p) if p.pooling_mode_cls_token => Pooling::Cls,
+            Some(p) if p.pooling_mode_max_tokens && !p.pooling_mode_mean_tokens => Pooling::Max,
+            _ => Pooling::Mean,
+        };
+        let normalize = modules.iter().any(|m| m.kind.ends_with("Normalize"));
+
+        let sbert: Option<SbertConfig> = dir.optional_json("sentence_bert_config.json")?;
+        let max_tokens = sbert
+            .and_then(|c| c.max_seq_length)
+            .unwrap_or(config.max_position_embeddings)
+            .min(config.max_position_embeddings);
+
+        let prompts: Option<Value> = dir.optional_json("config_sentence_transformers.json")?;
+        let prompt = |key: &str| {
+            prompts
+                .as_ref()
+                .and_then(|p| p.get("prompts"))
+                .and_then(|p| p.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let query_prompt = prompt("query");
+        let passage_prompt = {
+            let p = prompt("document");
+            if p.is_empty() {
+                prompt("passage")
+            } else {
+                p
+            }
+        };
+
+        let mut counter =
+            Tokenizer::from_file(&tokenizer_path).map_err(|e| dir.invalid("tokenizer.json", e))?;
+        counter
+            .with_truncation(None)
+            .map_err(|e| dir.invalid("tokenizer.json", e))?;
+        counter.with_padding(None);
+        let mut tokenizer = counter.clone();
+        // The packaged tokenizer.json may truncate shorter than the model was trained
+        // to read (128 vs 256 for all-MiniLM-L6-v2): the sentence-transformers config wins.
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: max_tokens,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| dir.invalid("tokenizer.json", e))?;
+
+        let device = Device::Cpu;
+        // SAFETY: the weights file is memory-mapped read-only; trawl never writes to it,
+        // and the mapping lives as long as the model's tensors.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
+            .map_err(|e| dir.invalid("model.safetensors", e))?;
+        let model =
+            BertModel::load(vb, &config).map_err(|e| dir.invalid("model.safetensors", e))?;
+        let name = dir
+            .0
+            .file_name()
+            .map_or_else(|| "bert".to_owned(), |n| n.to_string_lossy().into_owned());
+        Ok(BertEmbedder {
+            model,
+            tokenizer,
+            counter,
+            pooling,
+            normalize,
+            max_tokens,
+            dim: config.hidden_size,
+            query_prompt,
+            passage_prompt,
+            name,
+            device,
+        })
+    }
+
+    /// The pooling mode read from the model directory.
+    #[must_use]
+    pub fn pooling(&self) -> Pooling {
+        self.pooling
+    }
+
+    /// Whether vectors are L2-normalised (the model has a `Normalize` module).
+    #[must_use]
+    pub fn normalizes(&self) -> bool {
+        self.normalize
+    }
+
+    fn embed_prefixed(&self, texts: &[&str], prompt: &str) -> Result<Vec<Vec<f32>>> {
+        let _span = tracing::debug_span!("embed", texts = texts.len()).entered();
+        let inputs: Vec<String> = texts.iter().map(|t| format!("{prompt}{t}")).collect();
+        let encodings = self
+            .tokenizer
+            .encode_batch(inputs, true)
+            .map_err(|e| Error::Embedding(e.to_string()))?;
+        // Sorting by length keeps padding small inside each batch.
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&i| encodings[i].get_ids().len());
+        let mut out = vec![Vec::new(); encodings.len()];
+        for batch in order.chunks(BATCH) {
+            let seq = batch
+                .iter()
+                .map(|&i| encodings[i].get_ids().len())
+                .max()
+                .unwrap_or(0)
+                .max(1);
+            let mut ids = Vec::with_capacity(batch.len() * seq);
+            let mut mask = Vec::with_capacity(batch.len() * seq);
+            for &i in batch {
+                let e = &encodings[i];
+                let n = e.get_ids().len();
+                ids.extend_from_slice(e.get_ids());
+                ids.extend(std::iter::repeat_n(0, seq - n));
+                mask.extend(std::iter::repeat_n(1u32, n));
+                mask.extend(std::iter::repeat_n(0u32, seq - n));
+            }
+            let shape = (batch.len(), seq);
+            let ids = Tensor::from_vec(ids, shape, &self.device)?;
+            let mask = Tensor::from_vec(mask, shape, &self.device)?;
+            let types = ids.zeros_like()?;
+            let hidden = {
+                let _s = tracing::trace_span!("forward", batch = batch.len(), seq).entered();
+                self.model.forward(&ids, &types, Some(&mask))?
+            };
+            let mut pooled = self.pooling.apply(&hidden, &mask)?;
+            if self.normalize {
+                pooled = super::l2_normalize(&pooled)?;
+            }
+            for (row, &i) in pooled.to_vec2::<f32>()?.into_iter().zip(batch) {
+                out[i] = row;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Embedder for BertEmbedder {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_prefixed(texts, &self.passage_prompt)
+    }
+
+    fn embed_query(&self, query: &str) -> Result<Vec<f32>> {
+        Ok(self
+            .embed_prefixed(&[query], &self.query_prompt)?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    fn count_tokens(&self, text: &str) -> usize {
+        self.counter
+            .encode(text, false)
+            .map_or_else(|_| text.len().div_ceil(4), |e| e.get_ids().len())
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}

@@ -1,0 +1,74 @@
+use std::path::PathBuf;
+
+/// Result alias for trawl.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in trawl.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A model directory lacks a file it needs.
+    #[error("model directory {dir}: missing {file}")]
+    ModelFileMissing {
+        /// The model directory.
+        dir: PathBuf,
+        /// The file that is not there.
+        file: String,
+    },
+    /// A model file exists but cannot be used.
+    #[error("model directory {dir}: cannot use {file}: {reason}")]
+    ModelInvalid {
+        /// The model directory.
+        dir: PathBuf,
+        /// The offending file.
+        file: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The model failed while embedding.
+    #[error("embedding failed: {0}")]
+    Embedding(String),
+    /// A dense or hybrid search, or an add, needs an embedding model the collection
+    /// does not have.
+    #[error("collection at {path} has no embedding model (it was opened keyword-only)")]
+    NoEmbedder {
+        /// The collection folder.
+        path: PathBuf,
+    },
+    /// The embedder's dimension differs from the collection's.
+    #[error("embedder makes {got}-dimensional vectors; the collection at {path} holds {expected}")]
+    DimensionMismatch {
+        /// The collection folder.
+        path: PathBuf,
+        /// The collection's dimension.
+        expected: usize,
+        /// The embedder's dimension.
+        got: usize,
+    },
+    /// Opening a collection needs a model, and none was given or recorded.
+    #[error("no embedding model for the collection at {path}: give a model directory, an embedder, or ask for keyword_only")]
+    ModelRequired {
+        /// The collection folder.
+        path: PathBuf,
+    },
+    /// A benchmark directory is not in BEIR layout.
+    #[error("BEIR data at {path}: {reason}")]
+    Beir {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file could not be parsed.
+    #[error(transparent)]
+    Ingest(#[from] trawl_ingest::Error),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] trawl_index::Error),
+}
+
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Self {
+        Error::Embedding(e.to_string())
+    }
+}

@@ -1,0 +1,55 @@
+//! trawl: an embedded retrieval library for RAG.
+//!
+//! Point a [`Collection`] at a folder of documents; it parses them, cuts them into
+//! chunks, embeds the chunks locally with Candle, and keeps a hybrid index (HNSW
+//! vectors beside BM25) in one directory. Every [`Hit`] carries its text, score and
+//! exact source.
+//!
+//! ```no_run
+//! use trawl::{Collection, SearchMode};
+//!
+//! let collection = Collection::builder("my-index")
+//!     .model_dir("models/all-MiniLM-L6-v2")
+//!     .open()?;
+//! let report = collection.add_path("examples/corpus")?;
+//! collection.commit()?;
+//! println!("{} documents, {} failures", report.added, report.failures.len());
+//! for hit in collection.search("how do I keep a sourdough starter alive?", 5, SearchMode::Hybrid)? {
+//!     println!("{:.3} {} {:?}\n{}", hit.score, hit.doc_id, hit.heading_path, hit.text);
+//! }
+//! # Ok::<(), trawl::Error>(())
+//! ```
+//!
+//! Without a model, a collection can still do keyword search, and any [`Embedder`] can
+//! be plugged in:
+//!
+//! ```
+//! use trawl::{Collection, Metadata, SearchMode};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let collection = Collection::builder(dir.path()).keyword_only().open()?;
+//! collection.add_text("note-1", "The kettle is in the left cupboard.", Metadata::new())?;
+//! collection.commit()?;
+//! let hits = collection.search("where is the kettle", 3, SearchMode::Keyword)?;
+//! assert_eq!(hits[0].doc_id, "note-1");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+
+mod chunk;
+mod collection;
+mod embed;
+mod error;
+pub mod eval;
+mod fuse;
+
+pub use chunk::{chunk_document, Chunk, ChunkOptions};
+pub use collection::{
+    AddOutcome, Collection, CollectionBuilder, Failure, Hit, IngestReport, Progress, SearchMode,
+    SearchOptions,
+};
+pub use embed::{l2_normalize, BertEmbedder, Embedder, Pooling};
+pub use error::{Error, Result};
+pub use fuse::{reciprocal_rank_fusion, RRF_K};
+pub use trawl_index::{Scored, Stats};
+pub use trawl_ingest::{Document, Format, Location, MetaValue, Metadata, Section, SectionKind};

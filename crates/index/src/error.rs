@@ -1,0 +1,60 @@
+use std::path::PathBuf;
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong opening, writing or searching an index.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file of the index could not be read or written.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No index exists at the path.
+    #[error("no trawl index at {path}")]
+    NotFound {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// The index was written by an incompatible version of trawl.
+    #[error("index at {path} has format version {found}; this trawl reads version {expected}")]
+    Incompatible {
+        /// The folder.
+        path: PathBuf,
+        /// Version found on disk.
+        found: u32,
+        /// Version this build reads.
+        expected: u32,
+    },
+    /// Another writer holds the index's lock.
+    #[error("index at {path} is locked by another writer")]
+    Locked {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A vector has the wrong number of dimensions.
+    #[error("vector has {got} dimensions; the index holds {expected}")]
+    Dimension {
+        /// The index's dimension.
+        expected: usize,
+        /// The vector's dimension.
+        got: usize,
+    },
+    /// A file of the index is damaged.
+    #[error("index at {path} is corrupt: {reason}")]
+    Corrupt {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An error from tantivy.
+    #[error("keyword index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+}

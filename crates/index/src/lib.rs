@@ -1,0 +1,32 @@
+//! trawl-index: a durable chunk store with a BM25 keyword index (tantivy) and an HNSW
+//! vector index (hnsw_rs) over the same chunks, in one directory.
+//!
+//! Tantivy's commit is the single source of truth: each chunk's text, metadata and
+//! vector are stored there. The HNSW graph is derived from it, saved after each commit
+//! and caught up from the stored vectors when it is behind or missing.
+//!
+//! ```
+//! use trawl_index::{Index, IndexOptions, Record};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let index = Index::create(dir.path(), IndexOptions::new(2))?;
+//! index.add(vec![Record::new("doc", 0, "hello world", vec![1.0, 0.0])])?;
+//! index.commit()?;
+//! let hits = index.search_vector(&[0.9, 0.1], 1)?;
+//! let chunks = index.fetch(&hits.iter().map(|h| h.id).collect::<Vec<_>>())?;
+//! assert_eq!(chunks[0].1.text, "hello world");
+//! assert_eq!(index.search_keyword("hello", 1)?.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+mod index;
+mod record;
+mod schema;
+mod vectors;
+
+pub use error::{Error, Result};
+pub use index::{Index, IndexOptions, Scored, Stats, FORMAT_VERSION};
+pub use record::Record;
+pub use vectors::HnswParams;

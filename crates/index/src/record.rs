@@ -1,0 +1,60 @@
+use serde_json::{Map, Value};
+
+/// One chunk as stored in the index: its text, where it came from, and its vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Id of the document the chunk belongs to; deletes and upserts work per document.
+    pub doc_id: String,
+    /// Position of the chunk in its document, from 0.
+    pub ordinal: u32,
+    /// The chunk's text.
+    pub text: String,
+    /// The document's title.
+    pub title: String,
+    /// Headings the chunk sits under, outermost first.
+    pub heading_path: Vec<String>,
+    /// The file it came from, if any.
+    pub source: Option<String>,
+    /// Format name (`"markdown"`, `"text"`, ...).
+    pub format: String,
+    /// Location within the source (page, line, sheet, ...), as a JSON object.
+    pub location: Map<String, Value>,
+    /// Caller's and document metadata, as a JSON object.
+    pub metadata: Map<String, Value>,
+    /// Hash of the whole document's content, for skipping unchanged re-adds.
+    pub doc_hash: String,
+    /// The embedding; normalised to unit length when stored. Empty for keyword-only
+    /// indexes.
+    pub vector: Vec<f32>,
+}
+
+impl Record {
+    /// A record with just the essentials; other fields empty.
+    #[must_use]
+    pub fn new(
+        doc_id: impl Into<String>,
+        ordinal: u32,
+        text: impl Into<String>,
+        vector: Vec<f32>,
+    ) -> Self {
+        Record {
+            doc_id: doc_id.into(),
+            ordinal,
+            text: text.into(),
+            title: String::new(),
+            heading_path: Vec::new(),
+            source: None,
+            format: String::new(),
+            location: Map::new(),
+            metadata: Map::new(),
+            doc_hash: String::new(),
+            vector,
+        }
+    }
+
+    /// The chunk's id: `doc_id#ordinal`.
+    #[must_use]
+    pub fn chunk_id(&self) -> String {
+        format!("{}#{}", self.doc_id, self.ordinal)
+    }
+}

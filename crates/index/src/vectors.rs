@@ -1,0 +1,273 @@
+//! The HNSW graph over chunk vectors, derived from the store.
+//!
+//! hnsw_rs cannot remove points, so deleted chunks stay in the graph and are excluded
+//! inside the search by a filter on the live set. Point ids ("vids") are handed out in
+//! increasing order, which lets a saved graph say exactly what it covers: every vid
+//! below its `next_vid`.
+
+use std::path::{Path, PathBuf};
+
+use hnsw_rs::prelude::{AnnT, Distance, FilterT, Hnsw, HnswIo};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// HNSW construction and search parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HnswParams {
+    /// Links per node (M).
+    pub max_connections: usize,
+    /// Candidate list size while building.
+    pub ef_construction: usize,
+    /// Minimum candidate list size while searching; raised to `k` when larger.
+    pub ef_search: usize,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        HnswParams {
+            max_connections: 16,
+            ef_construction: 200,
+            ef_search: 96,
+        }
+    }
+}
+
+/// `1 - dot` on unit vectors, clamped at zero. hnsw_rs's own `DistDot` asserts the
+/// result is non-negative, which rounding breaks for a vector and itself.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct DistUnitCosine;
+
+impl Distance<f32> for DistUnitCosine {
+    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
+        (1.0 - dot(a, b)).max(0.0)
+    }
+}
+
+/// Dot product with eight independent accumulators, so the loop vectorises.
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Scales `v` to unit length (zero vectors stay zero).
+pub(crate) fn normalize(v: &mut [f32]) {
+    let norm = dot(v, v).sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+/// What a saved graph covers, written after the graph files.
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedState {
+    basename: String,
+    next_vid: u64,
+    points: usize,
+}
+
+const STATE_FILE: &str = "state.json";
+
+pub(crate) struct Graph {
+    pub(crate) hnsw: Hnsw<'static, f32, DistUnitCosine>,
+    /// Every vid below this is in the graph (or was never committed).
+    pub(crate) next_vid: u64,
+    params: HnswParams,
+}
+
+impl Graph {
+    pub(crate) fn new(params: HnswParams, capacity: usize) -> Graph {
+        Graph {
+            hnsw: Hnsw::new(
+                params.max_connections,
+                capacity.max(10_000),
+                16,
+                params.ef_construction,
+                DistUnitCosine,
+            ),
+            next_vid: 0,
+            params,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.hnsw.get_nb_point()
+    }
+
+    /// Inserts points; `next_vid` moves past the largest.
+    pub(crate) fn insert(&mut self, points: &[(u64, Vec<f32>)]) {
+        if points.is_empty() {
+            return;
+        }
+        let data: Vec<(&Vec<f32>, usize)> = points
+            .iter()
+            .map(|(vid, v)| (v, usize::try_from(*vid).expect("vid fits usize")))
+            .collect();
+        if data.len() >= 64 {
+            self.hnsw.parallel_insert(&data);
+        } else {
+            for (v, id) in data {
+                self.hnsw.insert((v.as_slice(), id));
+            }
+        }
+        let max = points.iter().map(|(vid, _)| *vid).max().unwrap_or(0);
+        self.next_vid = self.next_vid.max(max + 1);
+    }
+
+    /// The `k` nearest live points, best first, as (vid, cosine similarity).
+    pub(crate) fn search(&self, query: &[f32], k: usize, live: &dyn FilterT) -> Vec<(u64, f32)> {
+        if k == 0 || self.len() == 0 {
+            return Vec::new();
+        }
+        let ef = self.params.ef_search.max(k);
+        self.hnsw
+            .search_filter(query, k, ef, Some(live))
+            .into_iter()
+            .map(|n| (n.d_id as u64, 1.0 - n.distance))
+            .collect()
+    }
+
+    /// Saves the graph into `dir` under a name tied to `opstamp`, then records it in
+    /// `state.json` (written by rename, so a crash leaves the old state or the new).
+    pub(crate) fn save(&self, dir: &Path, opstamp: u64) -> Result<()> {
+        let io = |path: PathBuf| move |source| Error::Io { path, source };
+        std::fs::create_dir_all(dir).map_err(io(dir.to_owned()))?;
+        let basename = format!("graph-{opstamp}");
+        if self.len() > 0 {
+            self.hnsw
+                .file_dump(dir, &basename)
+                .map_err(|e| Error::Corrupt {
+                    path: dir.to_owned(),
+                    reason: format!("cannot save HNSW graph: {e}"),
+                })?;
+        }
+        let state = SavedState {
+            basename: basename.clone(),
+            next_vid: self.next_vid,
+            points: self.len(),
+        };
+        let tmp = dir.join("state.json.tmp");
+        let json = serde_json::to_vec(&state).expect("state serialises");
+        write_synced(&tmp, &json).map_err(io(tmp.clone()))?;
+        std::fs::rename(&tmp, dir.join(STATE_FILE)).map_err(io(dir.join(STATE_FILE)))?;
+        // Older graphs are no longer referenced.
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with("graph-") && !name.starts_with(&format!("{basename}.")) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads the graph saved in `dir`, or `None` when there is none or it cannot be
+    /// read (the caller then rebuilds it from the store).
+    pub(crate) fn load(dir: &Path, params: HnswParams) -> Option<Graph> {
+        let state: SavedState =
+            serde_json::from_slice(&std::fs::read(dir.join(STATE_FILE)).ok()?).ok()?;
+        if state.points == 0 {
+            let mut g = Graph::new(params, 0);
+            g.next_vid = state.next_vid;
+            return Some(g);
+        }
+        let basename = state.basename.clone();
+        let dir = dir.to_owned();
+        // hnsw_rs ties a loaded graph to the loader's lifetime; the loader is a few
+        // paths and options, so it is leaked to give the graph a 'static lifetime.
+        // hnsw_rs may also panic on a damaged file: that means "rebuild", not a crash.
+        let loaded = std::panic::catch_unwind(move || {
+            let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(&dir, &basename)));
+            io.load_hnsw::<f32, DistUnitCosine>().ok()
+        })
+        .ok()
+        .flatten()?;
+        if loaded.get_nb_point() != state.points {
+            return None;
+        }
+        Some(Graph {
+            hnsw: loaded,
+            next_vid: state.next_vid,
+            params,
+        })
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// The set of live vids, as a bitset indexed by vid.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LiveSet {
+    bits: Vec<u64>,
+    count: usize,
+}
+
+impl LiveSet {
+    pub(crate) fn insert(&mut self, vid: u64) {
+        let (w, b) = (usize::try_from(vid / 64).expect("vid fits usize"), vid % 64);
+        if w >= self.bits.len() {
+            self.bits.resize(w + 1, 0);
+        }
+        if self.bits[w] & (1 << b) == 0 {
+            self.bits[w] |= 1 << b;
+            self.count += 1;
+        }
+    }
+
+    pub(crate) fn contains(&self, vid: u64) -> bool {
+        let w = usize::try_from(vid / 64).unwrap_or(usize::MAX);
+        self.bits.get(w).is_some_and(|x| x & (1 << (vid % 64)) != 0)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+}
+
+impl FilterT for LiveSet {
+    fn hnsw_filter(&self, id: &usize) -> bool {
+        self.contains(*id as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_matches_naive_for_odd_lengths() {
+        let a: Vec<f32> = (0..13).map(|i| i as f32 * 0.5).collect();
+        let b: Vec<f32> = (0..13).map(|i| 1.0 - i as f32 * 0.1).collect();
+        let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - naive).abs() < 1e-4);
+    }
+
+    #[test]
+    fn live_set_counts_and_filters() {
+        let mut s = LiveSet::default();
+        s.insert(3);
+        s.insert(130);
+        s.insert(3);
+        assert_eq!(s.len(), 2);
+        assert!(s.contains(130) && s.contains(3) && !s.contains(4) && !s.contains(9999));
+    }
+}

@@ -1,0 +1,315 @@
+//! Behaviour of the index: durability, visibility, deletes, recovery, errors.
+
+use std::path::Path;
+
+use trawl_index::{Error, Index, IndexOptions, Record};
+
+const DIM: usize = 16;
+
+/// Deterministic pseudo-random unit vectors (xorshift), so failures reproduce.
+fn vectors(n: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut s = seed.max(1);
+    (0..n)
+        .map(|_| {
+            let mut v: Vec<f32> = (0..DIM)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    (s % 2001) as f32 / 1000.0 - 1.0
+                })
+                .collect();
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter_mut().for_each(|x| *x /= n);
+            v
+        })
+        .collect()
+}
+
+fn records(doc: &str, vs: &[Vec<f32>]) -> Vec<Record> {
+    vs.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let mut r = Record::new(
+                doc,
+                i as u32,
+                format!("chunk {i} of {doc} about topic{i}"),
+                v.clone(),
+            );
+            r.title = format!("Title of {doc}");
+            r
+        })
+        .collect()
+}
+
+fn create(dir: &Path) -> Index {
+    Index::create(dir, IndexOptions::new(DIM)).unwrap()
+}
+
+fn top_text(index: &Index, q: &[f32]) -> String {
+    let hits = index.search_vector(q, 1).unwrap();
+    index.fetch(&[hits[0].id]).unwrap()[0].1.text.clone()
+}
+
+#[test]
+fn every_point_is_found_by_its_own_vector() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = create(dir.path());
+    let vs = vectors(600, 7);
+    index.add(records("d", &vs)).unwrap();
+    index.commit().unwrap();
+    for (i, v) in vs.iter().enumerate() {
+        let hits = index.search_vector(v, 1).unwrap();
+        let got = index.fetch(&[hits[0].id]).unwrap();
+        assert_eq!(
+            got[0].1.ordinal, i as u32,
+            "point {i} not found by its own vector"
+        );
+        assert!(hits[0].score > 0.999);
+    }
+}
+
+#[test]
+fn reopen_gives_the_same_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let vs = vectors(300, 11);
+    let queries = vectors(20, 99);
+    let before: Vec<_> = {
+        let index = create(dir.path());
+        index.add(records("a", &vs)).unwrap();
+        index.commit().unwrap();
+        queries
+            .iter()
+            .map(|q| index.search_vector(q, 10).unwrap())
+            .collect()
+    };
+    let index = Index::open(dir.path()).unwrap();
+    let after: Vec<_> = queries
+        .iter()
+        .map(|q| index.search_vector(q, 10).unwrap())
+        .collect();
+    assert_eq!(before, after);
+    assert_eq!(index.search_keyword("topic7", 5).unwrap().len(), 1);
+    assert_eq!(index.stats().unwrap().chunks, 300);
+}
+
+#[test]
+fn graph_is_rebuilt_from_the_store_when_missing_or_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let vs = vectors(200, 3);
+    {
+        let index = create(dir.path());
+        index.add(records("a", &vs[..100])).unwrap();
+        index.commit().unwrap();
+    }
+    // Keep the graph of the first commit, as if the process died before saving the
+    // second one.
+    let saved = dir.path().join("hnsw");
+    let old = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(&saved).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), old.path().join(e.file_name())).unwrap();
+    }
+    {
+        let index = Index::open(dir.path()).unwrap();
+        index.add(records("b", &vs[100..])).unwrap();
+        index.commit().unwrap();
+    }
+    std::fs::remove_dir_all(&saved).unwrap();
+    std::fs::rename(old.path(), &saved).unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    assert_eq!(top_text(&index, &vs[150]), "chunk 50 of b about topic50");
+    assert_eq!(top_text(&index, &vs[5]), "chunk 5 of a about topic5");
+
+    std::fs::remove_dir_all(dir.path().join("hnsw")).unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    assert_eq!(top_text(&index, &vs[150]), "chunk 50 of b about topic50");
+    assert_eq!(index.stats().unwrap().graph_points, 200);
+}
+
+#[test]
+fn uncommitted_adds_are_invisible_and_rollback_drops_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = create(dir.path());
+    let vs = vectors(10, 5);
+    index.add(records("a", &vs)).unwrap();
+    assert!(index.search_vector(&vs[0], 5).unwrap().is_empty());
+    assert!(index.search_keyword("topic1", 5).unwrap().is_empty());
+    index.rollback().unwrap();
+    index.commit().unwrap();
+    assert!(index.search_vector(&vs[0], 5).unwrap().is_empty());
+    drop(index);
+    assert_eq!(Index::open(dir.path()).unwrap().stats().unwrap().chunks, 0);
+}
+
+#[test]
+fn deleting_a_document_removes_it_from_both_retrievers() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = create(dir.path());
+    let vs = vectors(40, 8);
+    index.add(records("keep", &vs[..20])).unwrap();
+    index.add(records("gone", &vs[20..])).unwrap();
+    index.commit().unwrap();
+    index.delete_document("gone").unwrap();
+    index.commit().unwrap();
+    for v in &vs[20..] {
+        let hits = index.search_vector(v, 40).unwrap();
+        assert_eq!(hits.len(), 20);
+        assert!(index
+            .fetch(&hits.iter().map(|h| h.id).collect::<Vec<_>>())
+            .unwrap()
+            .iter()
+            .all(|(_, r)| r.doc_id == "keep"));
+    }
+    let kw = index.search_keyword("gone", 10).unwrap();
+    assert!(kw.is_empty(), "{kw:?}");
+    assert_eq!(index.stats().unwrap().documents, 1);
+    // And after reopening.
+    drop(index);
+    let index = Index::open(dir.path()).unwrap();
+    assert_eq!(index.search_vector(&vs[30], 40).unwrap().len(), 20);
+}
+
+#[test]
+fn delete_then_add_in_one_commit_replaces_the_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = create(dir.path());
+    let vs = vectors(6, 21);
+    index.add(records("doc", &vs[..3])).unwrap();
+    index.commit().unwrap();
+    index.delete_document("doc").unwrap();
+    let mut new = records("doc", &vs[3..]);
+    new[0].text = "replacement text".into();
+    index.add(new).unwrap();
+    index.commit().unwrap();
+    assert_eq!(index.stats().unwrap().chunks, 3);
+    assert_eq!(top_text(&index, &vs[3]), "replacement text");
+    assert_eq!(index.search_vector(&vs[0], 10).unwrap().len(), 3);
+}
+
+#[test]
+fn keyword_search_accepts_any_user_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = create(dir.path());
+    index.add(records("a", &vectors(3, 2))).unwrap();
+    index.commit().unwrap();
+    for q in [
+        "\"unclosed",
+        "title:",
+        "(((",
+        "AND",
+        "a:b:c OR",
+        "-",
+        "chunk)",
+        "*",
+        "topic1^",
+    ] {
+        index
+            .search_keyword(q, 5)
+            .unwrap_or_else(|e| panic!("{q:?}: {e}"));
+    }
+    assert_eq!(index.search_keyword("(topic2", 5).unwrap().len(), 1);
+}
+
+#[test]
+fn stored_fields_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = create(dir.path());
+    let mut r = Record::new("doc", 4, "text", vectors(1, 4).remove(0));
+    r.heading_path = vec!["A".into(), "B".into()];
+    r.source = Some("dir/doc.md".into());
+    r.format = "markdown".into();
+    r.location.insert("line".into(), 12.into());
+    r.metadata.insert("year".into(), 2021.into());
+    r.metadata
+        .insert("tags".into(), serde_json::json!(["x", "y"]));
+    r.doc_hash = "abc".into();
+    index.add(vec![r.clone()]).unwrap();
+    index.commit().unwrap();
+    let hits = index.search_vector(&r.vector, 1).unwrap();
+    let (_, got) = index.fetch(&[hits[0].id]).unwrap().remove(0);
+    assert_eq!(got, r);
+    assert_eq!(index.document_hash("doc").unwrap().as_deref(), Some("abc"));
+    assert_eq!(index.document_hash("other").unwrap(), None);
+}
+
+#[test]
+fn wrong_dimension_is_a_typed_error_and_adds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = create(dir.path());
+    let err = index
+        .add(vec![Record::new("d", 0, "t", vec![1.0; 3])])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Dimension {
+                expected: DIM,
+                got: 3
+            }
+        ),
+        "{err}"
+    );
+    assert!(matches!(
+        index.search_vector(&[1.0], 1),
+        Err(Error::Dimension { .. })
+    ));
+}
+
+#[test]
+fn a_second_writer_is_refused_with_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = create(dir.path());
+    first.add(records("a", &vectors(1, 3))).unwrap();
+    let second = Index::open(dir.path()).unwrap();
+    let err = second.add(records("b", &vectors(1, 4))).unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+}
+
+#[test]
+fn missing_and_incompatible_indexes_are_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        Index::open(&dir.path().join("none")),
+        Err(Error::NotFound { .. })
+    ));
+    create(dir.path());
+    let manifest = dir.path().join("trawl.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("\"format_version\": 1", "\"format_version\": 99"),
+    )
+    .unwrap();
+    let err = Index::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Incompatible {
+                found: 99,
+                expected: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("format version 99"));
+}
+
+#[test]
+fn keyword_only_index_has_no_vectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::create(dir.path(), IndexOptions::new(0)).unwrap();
+    index
+        .add(vec![Record::new("d", 0, "plain words here", Vec::new())])
+        .unwrap();
+    index.commit().unwrap();
+    assert_eq!(index.search_keyword("words", 3).unwrap().len(), 1);
+    assert!(index.search_vector(&[], 3).is_err());
+}
+
+#[test]
+fn index_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Index>();
+}

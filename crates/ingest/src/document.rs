@@ -1,0 +1,210 @@
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Typed metadata attached to a document (front matter, file facts, caller's fields).
+pub type Metadata = BTreeMap<String, MetaValue>;
+
+/// One metadata value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MetaValue {
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A list of strings (tags).
+    List(Vec<String>),
+}
+
+impl fmt::Display for MetaValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetaValue::Bool(v) => write!(f, "{v}"),
+            MetaValue::Int(v) => write!(f, "{v}"),
+            MetaValue::Float(v) => write!(f, "{v}"),
+            MetaValue::Str(v) => f.write_str(v),
+            MetaValue::List(v) => f.write_str(&v.join(", ")),
+        }
+    }
+}
+
+impl From<&str> for MetaValue {
+    fn from(v: &str) -> Self {
+        MetaValue::Str(v.to_owned())
+    }
+}
+impl From<String> for MetaValue {
+    fn from(v: String) -> Self {
+        MetaValue::Str(v)
+    }
+}
+impl From<i64> for MetaValue {
+    fn from(v: i64) -> Self {
+        MetaValue::Int(v)
+    }
+}
+impl From<f64> for MetaValue {
+    fn from(v: f64) -> Self {
+        MetaValue::Float(v)
+    }
+}
+impl From<bool> for MetaValue {
+    fn from(v: bool) -> Self {
+        MetaValue::Bool(v)
+    }
+}
+impl From<Vec<String>> for MetaValue {
+    fn from(v: Vec<String>) -> Self {
+        MetaValue::List(v)
+    }
+}
+
+/// The format a document was parsed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Format {
+    /// Plain text.
+    Text,
+    /// Markdown (CommonMark-ish).
+    Markdown,
+}
+
+impl Format {
+    /// Short lowercase name, as stored in the index (`"text"`, `"markdown"`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Markdown => "markdown",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of block a section is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+#[non_exhaustive]
+pub enum SectionKind {
+    /// A heading of the given level (1 = top).
+    Heading {
+        /// 1..=6.
+        level: u8,
+    },
+    /// A paragraph of prose.
+    Paragraph,
+    /// One item of a list.
+    ListItem,
+    /// A code block.
+    Code,
+    /// A table, as text rows.
+    Table,
+    /// A block quote.
+    Quote,
+}
+
+/// Where in the source a section sits. Fields a format does not have stay `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// 1-based line of the section's first line in a text source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// 1-based page number (paged formats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    /// 1-based slide number (presentations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slide: Option<u32>,
+    /// Sheet name (spreadsheets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    /// 1-based first and last row (tables).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<(u32, u32)>,
+}
+
+/// One block of a document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Section {
+    /// What the block is.
+    pub kind: SectionKind,
+    /// Its text, without markup.
+    pub text: String,
+    /// Titles of the headings it sits under, outermost first. A heading's own path
+    /// ends with itself.
+    pub heading_path: Vec<String>,
+    /// Where it is in the source.
+    pub location: Location,
+}
+
+/// A parsed document: structured text plus metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// Stable identifier: the path for files, the caller's id for text.
+    pub id: String,
+    /// Title from metadata, the first top-level heading, or the file name.
+    pub title: Option<String>,
+    /// Source path, when the document came from a file.
+    pub source: Option<String>,
+    /// The format it was parsed from.
+    pub format: Format,
+    /// Metadata (front matter, caller's fields).
+    pub metadata: Metadata,
+    /// The blocks, in reading order.
+    pub sections: Vec<Section>,
+}
+
+impl Document {
+    /// A plain-text document from text the caller already has; paragraphs are split on
+    /// blank lines.
+    #[must_use]
+    pub fn from_text(id: impl Into<String>, text: &str) -> Document {
+        Document {
+            id: id.into(),
+            title: None,
+            source: None,
+            format: Format::Text,
+            metadata: Metadata::new(),
+            sections: crate::text::paragraphs(text),
+        }
+    }
+
+    /// Sets the title.
+    #[must_use]
+    pub fn with_title(mut self, title: impl Into<String>) -> Document {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Adds one metadata field.
+    #[must_use]
+    pub fn with_meta(mut self, key: impl Into<String>, value: impl Into<MetaValue>) -> Document {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// All section text joined with blank lines: what the document says.
+    #[must_use]
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for s in &self.sections {
+            if !out.is_empty() {
+                out.push_str("\n\n");
+            }
+            out.push_str(&s.text);
+        }
+        out
+    }
+}
