@@ -1,0 +1,366 @@
+//! The Collection facade end to end: folder in, cited hits out, with the real model.
+
+mod common;
+
+use std::sync::Arc;
+
+use trawl::{AddOutcome, Collection, Error, MetaValue, Metadata, SearchMode};
+
+fn build(dir: &std::path::Path) -> Collection {
+    let c = Collection::builder(dir)
+        .embedder(common::embedder())
+        .open()
+        .unwrap();
+    let report = c.add_path(common::corpus_dir()).unwrap();
+    assert_eq!(report.failures.len(), 0, "{:?}", report.failures);
+    assert_eq!(report.added, 6);
+    c.commit().unwrap();
+    c
+}
+
+/// Paraphrased questions and the file that answers them.
+const QUESTIONS: &[(&str, &str)] = &[
+    (
+        "how often and in what proportions should I refresh my wild yeast culture",
+        "sourdough-bread.md",
+    ),
+    (
+        "why can't I use a variable after passing it by value to a function",
+        "rust-ownership.md",
+    ),
+    (
+        "predator removal experiment that led to mussels taking over the shore",
+        "tide-pools.txt",
+    ),
+    (
+        "getting credit from the utility for surplus electricity sent back to the grid",
+        "solar-panels.md",
+    ),
+    (
+        "fifteenth century goldsmith who cast reusable metal letters",
+        "printing-press.txt",
+    ),
+    (
+        "French physicist who replaced reflectors with rings of glass prisms",
+        "lighthouse-keepers.md",
+    ),
+];
+
+#[test]
+fn every_mode_finds_the_answering_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = build(dir.path());
+    for mode in [SearchMode::Dense, SearchMode::Hybrid] {
+        for (q, file) in QUESTIONS {
+            let hits = c.search(q, 3, mode).unwrap();
+            assert!(
+                hits[0].doc_id.ends_with(file),
+                "{mode}: {q:?} -> {}",
+                hits[0].doc_id
+            );
+        }
+    }
+    // Keyword search wants the words themselves.
+    for (q, file) in [
+        ("Gutenberg movable type Mainz", "printing-press.txt"),
+        ("acrorhagi anemone", "tide-pools.txt"),
+    ] {
+        let hits = c.search(q, 3, SearchMode::Keyword).unwrap();
+        assert!(
+            hits[0].doc_id.ends_with(file),
+            "{q:?} -> {}",
+            hits[0].doc_id
+        );
+    }
+}
+
+#[test]
+fn hits_carry_text_score_source_headings_and_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = build(dir.path());
+    let hits = c
+        .search("Fresnel lens orders", 5, SearchMode::Hybrid)
+        .unwrap();
+    assert_eq!(hits.len(), 5);
+    assert!(
+        hits.windows(2).all(|w| w[0].score >= w[1].score),
+        "sorted by score"
+    );
+    let top = &hits[0];
+    assert!(top.text.contains("Fresnel"), "{}", top.text);
+    assert!(top
+        .source
+        .as_deref()
+        .unwrap()
+        .ends_with("history/lighthouse-keepers.md"));
+    assert_eq!(top.format, "markdown");
+    assert!(!top.heading_path.is_empty());
+    assert!(top.location.line.unwrap() > 1);
+    assert_eq!(top.chunk_id, format!("{}#{}", top.doc_id, top.ordinal));
+
+    let bread = c
+        .search("starter feeding ratio", 1, SearchMode::Dense)
+        .unwrap()
+        .remove(0);
+    assert_eq!(bread.title, "Baking Sourdough Bread");
+    assert_eq!(
+        bread.metadata.get("author"),
+        Some(&MetaValue::Str("trawl examples".into()))
+    );
+    assert_eq!(
+        bread.metadata.get("tags"),
+        Some(&MetaValue::List(vec!["baking".into(), "bread".into()]))
+    );
+}
+
+#[test]
+fn reopening_gives_the_same_hits() {
+    let dir = tempfile::tempdir().unwrap();
+    let before: Vec<_> = {
+        let c = build(dir.path());
+        QUESTIONS
+            .iter()
+            .map(|(q, _)| c.search(q, 5, SearchMode::Hybrid).unwrap())
+            .collect()
+    };
+    // Opening by path alone finds the model recorded in the collection... here the
+    // test's shared embedder, so pass it again.
+    let c = Collection::builder(dir.path())
+        .embedder(common::embedder())
+        .open()
+        .unwrap();
+    let after: Vec<_> = QUESTIONS
+        .iter()
+        .map(|(q, _)| c.search(q, 5, SearchMode::Hybrid).unwrap())
+        .collect();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn open_by_path_uses_the_recorded_model() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let c = Collection::builder(dir.path())
+            .model_dir(common::model_dir())
+            .open()
+            .unwrap();
+        c.add_text(
+            "n1",
+            "Otters hold hands while sleeping so they do not drift apart.",
+            Metadata::new(),
+        )
+        .unwrap();
+        c.commit().unwrap();
+    }
+    let c = Collection::open(dir.path()).unwrap();
+    let hits = c
+        .search("why do sea otters link paws at night", 1, SearchMode::Dense)
+        .unwrap();
+    assert_eq!(hits[0].doc_id, "n1");
+}
+
+#[test]
+fn broken_and_unsupported_files_are_reported_and_the_rest_indexed() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = tempfile::tempdir().unwrap();
+    std::fs::write(
+        docs.path().join("good.md"),
+        "# Kites\n\nKites fly best in steady wind.",
+    )
+    .unwrap();
+    std::fs::write(docs.path().join("fake.txt"), b"%PDF-1.4 binary junk").unwrap();
+    std::fs::write(docs.path().join("image.png"), b"\x89PNG\r\n\x1a\nxxxx").unwrap();
+    // Unreadable file: root reads it anyway, so only expect a failure when it is not.
+    let locked = docs.path().join("locked.txt");
+    std::fs::write(&locked, "secret").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    let readable = std::fs::read(&locked).is_ok();
+    // Oversized (sparse, so cheap): refused before reading, whoever runs the test.
+    let big = std::fs::File::create(docs.path().join("huge.txt")).unwrap();
+    big.set_len(trawl_ingest::MAX_FILE_BYTES + 1).unwrap();
+    let c = Collection::builder(dir.path())
+        .embedder(common::embedder())
+        .open()
+        .unwrap();
+    let report = c.add_path(docs.path()).unwrap();
+    c.commit().unwrap();
+    assert_eq!(report.files, 5);
+    assert_eq!(report.added, if readable { 2 } else { 1 });
+    assert_eq!(report.unsupported.len(), 2, "{:?}", report.unsupported);
+    let failed: Vec<_> = report
+        .failures
+        .iter()
+        .map(|f| {
+            (
+                f.path.file_name().unwrap().to_str().unwrap(),
+                f.error.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(failed.len(), if readable { 1 } else { 2 }, "{failed:?}");
+    assert_eq!(failed[0].0, "huge.txt");
+    assert!(
+        failed[0].1.contains("huge.txt") && failed[0].1.contains("limit"),
+        "{}",
+        failed[0].1
+    );
+    if !readable {
+        assert_eq!(failed[1].0, "locked.txt");
+        assert!(failed[1].1.contains("locked.txt"));
+    }
+    assert_eq!(
+        c.search("kite wind", 1, SearchMode::Hybrid).unwrap()[0].title,
+        "Kites"
+    );
+
+    let missing = c.add_path(docs.path().join("no-such-dir")).unwrap();
+    assert_eq!(missing.failures.len(), 1);
+    assert!(missing.failures[0]
+        .error
+        .to_string()
+        .contains("no-such-dir"));
+}
+
+#[test]
+fn re_adding_replaces_and_unchanged_content_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collection::builder(dir.path())
+        .embedder(common::embedder())
+        .open()
+        .unwrap();
+    let first = c
+        .add_text(
+            "doc",
+            "The meeting is on Tuesday in room 4.",
+            Metadata::new(),
+        )
+        .unwrap();
+    assert_eq!(first, AddOutcome::Added { chunks: 1 });
+    c.commit().unwrap();
+    assert_eq!(
+        c.add_text(
+            "doc",
+            "The meeting is on Tuesday in room 4.",
+            Metadata::new()
+        )
+        .unwrap(),
+        AddOutcome::Unchanged
+    );
+    c.add_text(
+        "doc",
+        "The meeting moved to Friday in the library.",
+        Metadata::new(),
+    )
+    .unwrap();
+    c.commit().unwrap();
+    let hits = c
+        .search("when is the meeting", 10, SearchMode::Hybrid)
+        .unwrap();
+    assert_eq!(hits.len(), 1, "old chunks must be gone: {hits:?}");
+    assert!(hits[0].text.contains("Friday"));
+    assert_eq!(c.stats().unwrap().documents, 1);
+
+    c.delete("doc").unwrap();
+    c.commit().unwrap();
+    assert!(c
+        .search("when is the meeting", 10, SearchMode::Hybrid)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn long_documents_are_chunked_within_the_model_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::embedder();
+    let c = Collection::builder(dir.path())
+        .embedder(model.clone())
+        .open()
+        .unwrap();
+    let text = std::fs::read_to_string(common::corpus_dir().join("tide-pools.txt"))
+        .unwrap()
+        .repeat(3);
+    let AddOutcome::Added { chunks } = c.add_text("long", &text, Metadata::new()).unwrap() else {
+        panic!()
+    };
+    c.commit().unwrap();
+    assert!(chunks >= 6, "{chunks}");
+    let hits = c.search("tide", 100, SearchMode::Keyword).unwrap();
+    assert_eq!(hits.len(), chunks);
+    for h in hits {
+        let tokens = trawl::Embedder::count_tokens(&*model, &h.text) + 2;
+        assert!(tokens <= 256, "{tokens} tokens");
+    }
+}
+
+#[test]
+fn keyword_only_collections_need_no_model() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let c = Collection::builder(dir.path())
+            .keyword_only()
+            .open()
+            .unwrap();
+        c.add_path(common::corpus_dir()).unwrap();
+        c.commit().unwrap();
+    }
+    let c = Collection::open(dir.path()).unwrap();
+    assert!(c.embedder().is_none());
+    let hits = c.search("Gutenberg", 2, SearchMode::Hybrid).unwrap();
+    assert!(hits[0].doc_id.ends_with("printing-press.txt"));
+    assert!(matches!(
+        c.search("Gutenberg", 2, SearchMode::Dense),
+        Err(Error::NoEmbedder { .. })
+    ));
+}
+
+#[test]
+fn a_new_collection_without_a_model_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Collection::builder(dir.path()).open().unwrap_err();
+    assert!(matches!(err, Error::ModelRequired { .. }), "{err}");
+}
+
+#[test]
+fn searches_run_while_another_thread_ingests() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Arc::new(build(dir.path()));
+    let writer = {
+        let c = Arc::clone(&c);
+        std::thread::spawn(move || {
+            for i in 0..5 {
+                c.add_text(
+                    &format!("extra-{i}"),
+                    &format!("Extra note number {i} about kites."),
+                    Metadata::new(),
+                )
+                .unwrap();
+                c.commit().unwrap();
+            }
+        })
+    };
+    for _ in 0..10 {
+        let hits = c.search(QUESTIONS[0].0, 3, SearchMode::Hybrid).unwrap();
+        assert!(hits[0].doc_id.ends_with(QUESTIONS[0].1));
+    }
+    writer.join().unwrap();
+    let extra = c
+        .search("extra note kites", 20, SearchMode::Keyword)
+        .unwrap();
+    assert_eq!(
+        extra
+            .iter()
+            .filter(|h| h.doc_id.starts_with("extra-"))
+            .count(),
+        5
+    );
+}
+
+#[test]
+fn collection_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Collection>();
+}
