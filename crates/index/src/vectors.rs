@@ -91,8 +91,9 @@ pub(crate) struct Graph {
 impl Graph {
     pub(crate) fn new(params: HnswParams, capacity: usize) -> Graph {
         Graph {
+            // hnsw_rs exits the process on more than 256 links; keep within its range.
             hnsw: Hnsw::new(
-                params.max_connections,
+                params.max_connections.clamp(2, 255),
                 capacity.max(10_000),
                 16,
                 params.ef_construction,

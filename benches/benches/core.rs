@@ -1,0 +1,66 @@
+//! Micro-benchmarks of the hot paths: chunking, embedding, fusion and search.
+//!
+//! `cargo bench -p trawl-benches` (needs `models/fetch.sh`).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use trawl::{
+    chunk_document, reciprocal_rank_fusion, ChunkOptions, Document, Embedder, Scored, SearchMode,
+};
+
+fn chunking(c: &mut Criterion) {
+    let model = trawl_benches::embedder();
+    let text = trawl_benches::corpus_text().repeat(4);
+    let doc = Document::from_text("bench", &text);
+    let options = ChunkOptions::default();
+    let mut g = c.benchmark_group("chunk");
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    g.bench_function("model_tokenizer", |b| {
+        b.iter(|| chunk_document(&doc, &options, &|t| model.count_tokens(t)));
+    });
+    g.finish();
+}
+
+fn embedding(c: &mut Criterion) {
+    let model = trawl_benches::embedder();
+    // 32 passages of roughly 100 tokens, as the embedding issue measures.
+    let words: Vec<&str> = trawl_benches::corpus_text()
+        .leak()
+        .split_whitespace()
+        .collect();
+    let texts: Vec<String> = words.chunks(75).take(32).map(|w| w.join(" ")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let mut g = c.benchmark_group("embed");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(refs.len() as u64));
+    g.bench_function("batch32_100tok", |b| b.iter(|| model.embed(&refs).unwrap()));
+    g.finish();
+}
+
+fn fusion(c: &mut Criterion) {
+    let a: Vec<Scored> = (0..100).map(|i| Scored { id: i, score: 0.0 }).collect();
+    let b: Vec<Scored> = (50..150)
+        .rev()
+        .map(|i| Scored { id: i, score: 0.0 })
+        .collect();
+    c.bench_function("fuse/rrf_2x100", |bench| {
+        bench.iter(|| reciprocal_rank_fusion(&[&a, &b], 60.0))
+    });
+}
+
+fn search(c: &mut Criterion) {
+    let (_dir, collection) = trawl_benches::sample_collection(trawl_benches::embedder());
+    let mut g = c.benchmark_group("search_sample_corpus");
+    for mode in [SearchMode::Keyword, SearchMode::Dense, SearchMode::Hybrid] {
+        g.bench_with_input(BenchmarkId::from_parameter(mode), &mode, |b, &mode| {
+            b.iter(|| {
+                collection
+                    .search("how hot should the oven be for bread", 10, mode)
+                    .unwrap()
+            });
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, chunking, embedding, fusion, search);
+criterion_main!(benches);

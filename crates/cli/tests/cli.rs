@@ -1,0 +1,242 @@
+//! The `trawl` binary, driven as a user would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn model() -> PathBuf {
+    let dir = std::env::var_os("TRAWL_MODEL")
+        .map_or_else(|| root().join("models/all-MiniLM-L6-v2"), PathBuf::from);
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "run models/fetch.sh first"
+    );
+    dir
+}
+
+fn trawl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trawl"))
+        .args(args)
+        .env_remove("TRAWL_MODEL")
+        .output()
+        .expect("trawl runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = trawl(args);
+    assert!(
+        out.status.success(),
+        "trawl {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A tiny BEIR-format benchmark where each query has one clearly right document.
+fn tiny_beir(dir: &Path) {
+    let docs = [
+        (
+            "d1",
+            "Volcanoes",
+            "Magma rises through the crust and erupts as lava from volcanoes.",
+        ),
+        (
+            "d2",
+            "Honeybees",
+            "Worker bees dance to tell the hive where nectar-rich flowers are.",
+        ),
+        (
+            "d3",
+            "Glaciers",
+            "Compacted snow turns to ice that flows slowly downhill as a glacier.",
+        ),
+        (
+            "d4",
+            "Chess",
+            "The queen is the most powerful chess piece on the board.",
+        ),
+        (
+            "d5",
+            "Tea",
+            "Green tea leaves are steamed or pan-fired to stop oxidation.",
+        ),
+    ];
+    let corpus: Vec<String> = docs
+        .iter()
+        .map(|(id, title, text)| {
+            serde_json::json!({"_id": id, "title": title, "text": text}).to_string()
+        })
+        .collect();
+    std::fs::write(dir.join("corpus.jsonl"), corpus.join("\n")).unwrap();
+    let queries = [
+        ("q1", "how do bees communicate flower locations"),
+        ("q2", "molten rock erupting from a mountain"),
+        ("q3", "slow rivers of ice"),
+        ("q9", "a query with no judgements in this split"),
+    ];
+    let queries: Vec<String> = queries
+        .iter()
+        .map(|(id, text)| serde_json::json!({"_id": id, "text": text}).to_string())
+        .collect();
+    std::fs::write(dir.join("queries.jsonl"), queries.join("\n")).unwrap();
+    std::fs::create_dir(dir.join("qrels")).unwrap();
+    std::fs::write(
+        dir.join("qrels/test.tsv"),
+        "query-id\tcorpus-id\tscore\nq1\td2\t1\nq2\td1\t1\nq3\td3\t1\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn eval_prints_every_metric_as_one_json_object() {
+    let beir = tempfile::tempdir().unwrap();
+    tiny_beir(beir.path());
+    let model = model();
+    for mode in ["dense", "keyword", "hybrid"] {
+        let out = ok(&[
+            "eval",
+            beir.path().to_str().unwrap(),
+            "--mode",
+            mode,
+            "--json",
+            "--model",
+            model.to_str().unwrap(),
+        ]);
+        let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+        for key in [
+            "ndcg@10",
+            "recall@100",
+            "mrr@10",
+            "queries",
+            "docs",
+            "ingest_secs",
+            "query_p50_ms",
+            "query_p99_ms",
+            "mode",
+        ] {
+            assert!(v.get(key).is_some(), "{mode}: missing {key} in {v}");
+        }
+        assert_eq!(v["queries"], 3);
+        assert_eq!(v["docs"], 5);
+        assert_eq!(v["mode"], mode);
+        assert_eq!(v["recall@100"], 1.0, "{mode}: {v}");
+        if mode != "keyword" {
+            // Paraphrased queries: the model finds every answer first.
+            assert_eq!(v["ndcg@10"], 1.0, "{mode}: {v}");
+            assert_eq!(v["mrr@10"], 1.0, "{mode}: {v}");
+        }
+    }
+}
+
+#[test]
+fn eval_reuses_a_given_index_and_works_keyword_only() {
+    let beir = tempfile::tempdir().unwrap();
+    tiny_beir(beir.path());
+    let index = tempfile::tempdir().unwrap();
+    let idx = index.path().join("idx");
+    let args = [
+        "eval",
+        beir.path().to_str().unwrap(),
+        "--keyword-only",
+        "--mode",
+        "keyword",
+        "--json",
+        "--index",
+        idx.to_str().unwrap(),
+    ];
+    let first: Value = serde_json::from_str(ok(&args).trim()).unwrap();
+    let second: Value = serde_json::from_str(ok(&args).trim()).unwrap();
+    assert_eq!(first["ndcg@10"], second["ndcg@10"]);
+    let stats: Value =
+        serde_json::from_str(&ok(&["stats", "--index", idx.to_str().unwrap(), "--json"])).unwrap();
+    assert_eq!(
+        stats["documents"], 5,
+        "re-running eval must not duplicate documents"
+    );
+}
+
+#[test]
+fn ingest_search_and_stats_on_the_sample_corpus() {
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = tmp.path().join("idx");
+    let idx = idx.to_str().unwrap();
+    let corpus = root().join("examples/corpus");
+    let model = model();
+    let out = ok(&[
+        "ingest",
+        corpus.to_str().unwrap(),
+        "--index",
+        idx,
+        "--model",
+        model.to_str().unwrap(),
+    ]);
+    assert!(out.contains("6 added"), "{out}");
+
+    // The model is recorded in the index: search needs only the index.
+    let out = ok(&[
+        "search",
+        "who invented the lens used in lighthouses",
+        "--index",
+        idx,
+        "-k",
+        "2",
+    ]);
+    assert!(out.starts_with("1. ["), "{out}");
+    assert!(out.contains("lighthouse-keepers.md"), "{out}");
+
+    let hits: Value = serde_json::from_str(&ok(&[
+        "search",
+        "sourdough starter",
+        "--index",
+        idx,
+        "--json",
+        "--mode",
+        "keyword",
+    ]))
+    .unwrap();
+    let top = &hits[0];
+    assert!(top["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("sourdough-bread.md"));
+    assert!(top["text"]
+        .as_str()
+        .unwrap()
+        .to_lowercase()
+        .contains("starter"));
+    assert!(top["heading_path"].is_array() && top["score"].is_number());
+
+    let stats: Value = serde_json::from_str(&ok(&["stats", "--index", idx, "--json"])).unwrap();
+    assert_eq!(stats["documents"], 6);
+    assert_eq!(stats["dim"], 384);
+
+    // Ingesting again skips unchanged files.
+    let out = ok(&["ingest", corpus.to_str().unwrap(), "--index", idx]);
+    assert!(out.contains("0 added, 6 unchanged"), "{out}");
+}
+
+#[test]
+fn errors_are_reported_with_a_nonzero_exit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("none");
+    let out = trawl(&["search", "x", "--index", missing.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no trawl index") && err.contains("none"),
+        "{err}"
+    );
+
+    let out = trawl(&["eval", missing.to_str().unwrap(), "--keyword-only"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("corpus.jsonl"));
+
+    let out = trawl(&["search", "x", "--index", "y", "--mode", "fuzzy"]);
+    assert!(!out.status.success());
+}
