@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: fetches the model if missing, then formatting,
-# lints, every test (unit, behaviour, doc, CLI), and the example.
+# lints, every test (unit, behaviour, doc, CLI, benches in test mode), and the example.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
 
 models/fetch.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --all-targets --locked
-cargo test --workspace --doc --locked
+cargo test --workspace --all-targets --locked 2>&1 | tee -a "$log"
+cargo test --workspace --doc --locked 2>&1 | tee -a "$log"
 cargo run --locked --example quickstart >/dev/null
-echo "all checks passed"
+
+# One closing line for the whole run (cargo prints one per test binary).
+passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
+echo "tests: $passed passed, $failed failed"

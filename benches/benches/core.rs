@@ -2,6 +2,9 @@
 //!
 //! `cargo bench -p trawl-benches` (needs `models/fetch.sh`).
 
+// criterion's macros generate undocumented items.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use trawl::{
     chunk_document, reciprocal_rank_fusion, ChunkOptions, Document, Embedder, Scored, SearchMode,
@@ -43,7 +46,7 @@ fn fusion(c: &mut Criterion) {
         .map(|i| Scored { id: i, score: 0.0 })
         .collect();
     c.bench_function("fuse/rrf_2x100", |bench| {
-        bench.iter(|| reciprocal_rank_fusion(&[&a, &b], 60.0))
+        bench.iter(|| reciprocal_rank_fusion(&[&a, &b], 60.0));
     });
 }
 

@@ -406,7 +406,7 @@ impl Index {
         let mut by_vid = HashMap::with_capacity(addrs.len());
         for addr in addrs {
             let doc: TantivyDocument = snap.searcher.doc(addr)?;
-            let (vid, record) = self.from_doc(&doc);
+            let (vid, record) = self.record_of(&doc);
             by_vid.insert(vid, record);
         }
         Ok(ids
@@ -503,7 +503,7 @@ impl Index {
         doc
     }
 
-    fn from_doc(&self, doc: &TantivyDocument) -> (u64, Record) {
+    fn record_of(&self, doc: &TantivyDocument) -> (u64, Record) {
         let f = self.fields;
         let heading = str_of(doc, f.heading);
         let record = Record {

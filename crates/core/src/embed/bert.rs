@@ -88,7 +88,7 @@ impl Dir<'_> {
         }
     }
 
-    fn invalid(&self, file: &str, reason: impl ToString) -> Error {
+    fn invalid(&self, file: &str, reason: impl std::fmt::Display) -> Error {
         Error::ModelInvalid {
             dir: self.0.to_owned(),
             file: file.to_owned(),
