@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use trawl::eval::{mrr_at, ndcg_at, percentile, recall_at, Beir};
-use trawl::{Collection, CollectionBuilder, Hit, SearchMode, SearchOptions};
+use trawl::{Collection, CollectionBuilder, Fusion, Hit, SearchMode, SearchOptions};
 
 /// Where the model is looked for when --model is not given.
 const DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
@@ -56,6 +56,8 @@ enum Command {
         /// Model directory (default: the one the index was built with).
         #[arg(long)]
         model: Option<PathBuf>,
+        #[command(flatten)]
+        tuning: Tuning,
     },
     /// Show what an index holds.
     Stats {
@@ -76,6 +78,10 @@ enum Command {
         /// dense, keyword or hybrid.
         #[arg(long, default_value = "hybrid")]
         mode: SearchMode,
+        /// Run dense, keyword and hybrid (with each --fusion given) over one ingest and
+        /// print a table (with --json, one object per line).
+        #[arg(long)]
+        compare: bool,
         /// Index directory to build (or reuse, if it already holds the corpus);
         /// a temporary one when omitted.
         #[arg(long)]
@@ -85,7 +91,29 @@ enum Command {
         json: bool,
         #[command(flatten)]
         model: ModelArgs,
+        /// Fusion for hybrid runs; repeat to evaluate several (rrf, rrf:K, wrrf:W,
+        /// minmax:W, z:W; W is the keyword weight).
+        #[arg(long = "fusion", value_name = "FUSION")]
+        fusions: Vec<Fusion>,
+        /// Candidates each retriever fetches before fusion.
+        #[arg(long, default_value_t = 100)]
+        candidates: usize,
+        /// Also write each query's dense and keyword candidates (chunk id, document
+        /// id, raw score) as JSON lines to this file, for studying fusion offline.
+        #[arg(long, value_name = "FILE")]
+        dump_candidates: Option<PathBuf>,
     },
+}
+
+#[derive(clap::Args)]
+struct Tuning {
+    /// How hybrid search fuses the lists: rrf, rrf:K, wrrf:W, minmax:W, z:W (W is the
+    /// keyword weight, 0..1).
+    #[arg(long, default_value = "rrf")]
+    fusion: Fusion,
+    /// Candidates each retriever fetches before fusion.
+    #[arg(long, default_value_t = 100)]
+    candidates: usize,
 }
 
 #[derive(clap::Args)]
@@ -129,16 +157,52 @@ fn main() {
             mode,
             json,
             model,
-        } => search(&query, &index, k, mode, json, model.as_deref()),
+            tuning,
+        } => {
+            let options = SearchOptions {
+                k,
+                mode,
+                candidates: tuning.candidates,
+                fusion: tuning.fusion,
+            };
+            search(&query, &index, &options, json, model.as_deref())
+        }
         Command::Stats { index, json } => stats(&index, json),
         Command::Eval {
             beir_dir,
             split,
             mode,
+            compare,
             index,
             json,
             model,
-        } => eval(&beir_dir, &split, mode, index.as_deref(), json, &model),
+            fusions,
+            candidates,
+            dump_candidates,
+        } => {
+            let fusions = if fusions.is_empty() {
+                vec![Fusion::default()]
+            } else {
+                fusions
+            };
+            let mut runs = Vec::new();
+            if compare {
+                runs.push((SearchMode::Dense, Fusion::default()));
+                runs.push((SearchMode::Keyword, Fusion::default()));
+            }
+            if compare || mode == SearchMode::Hybrid {
+                runs.extend(fusions.iter().map(|f| (SearchMode::Hybrid, *f)));
+            } else {
+                runs.push((mode, Fusion::default()));
+            }
+            let target = EvalTarget {
+                dir: &beir_dir,
+                split: &split,
+                index: index.as_deref(),
+                dump: dump_candidates.as_deref(),
+            };
+            eval(&target, &runs, candidates, json, &model)
+        }
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -206,13 +270,12 @@ fn open_existing(index: &Path, model: Option<&Path>) -> Result<Collection> {
 fn search(
     query: &str,
     index: &Path,
-    k: usize,
-    mode: SearchMode,
+    options: &SearchOptions,
     json: bool,
     model: Option<&Path>,
 ) -> Result<()> {
     let collection = open_existing(index, model)?;
-    let hits = collection.search(query, k, mode)?;
+    let hits = collection.search_with(query, options)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&hits)?);
         return Ok(());
@@ -286,20 +349,30 @@ fn stats(index: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
+struct EvalTarget<'a> {
+    dir: &'a Path,
+    split: &'a str,
+    index: Option<&'a Path>,
+    dump: Option<&'a Path>,
+}
+
 fn eval(
-    dir: &Path,
-    split: &str,
-    mode: SearchMode,
-    index: Option<&Path>,
+    target: &EvalTarget<'_>,
+    runs: &[(SearchMode, Fusion)],
+    candidates: usize,
     json: bool,
     model: &ModelArgs,
 ) -> Result<()> {
-    let beir = Beir::load(dir, split)?;
+    let beir = Beir::load(target.dir, target.split)?;
     if beir.queries.is_empty() {
-        bail!("no judged queries for split {split:?} in {}", dir.display());
+        bail!(
+            "no judged queries for split {:?} in {}",
+            target.split,
+            target.dir.display()
+        );
     }
     let tmp;
-    let index = match index {
+    let index = match target.index {
         Some(p) => p.to_owned(),
         None => {
             tmp = tempfile::tempdir()?;
@@ -324,18 +397,96 @@ fn eval(
     progress.finish_and_clear();
     let ingest_secs = started.elapsed().as_secs_f64();
 
-    // Search: chunks are grouped to documents, each scored by its best chunk.
-    const DEPTH: usize = 100;
-    let options = SearchOptions {
-        k: DEPTH * 3,
-        mode,
-        ..SearchOptions::default()
-    };
-    let progress = bar(beir.queries.len() as u64, "searching");
+    if let Some(path) = target.dump {
+        dump_candidates(&collection, &beir, candidates, path)?;
+    }
+    let mut table = Vec::new();
+    for &(mode, fusion) in runs {
+        let options = SearchOptions {
+            k: DEPTH * 3,
+            mode,
+            candidates,
+            fusion,
+        };
+        let mut result = run_queries(&collection, &beir, &options)?;
+        result["ingest_secs"] = json!(ingest_secs);
+        if mode == SearchMode::Hybrid {
+            result["fusion"] = json!(fusion.to_string());
+            result["candidates"] = json!(candidates);
+        }
+        if json {
+            println!("{result}");
+        }
+        table.push(result);
+    }
+    if !json {
+        println!(
+            "{} ({} split): {} queries, {} documents, ingest {ingest_secs:.1} s",
+            target.dir.display(),
+            target.split,
+            beir.queries.len(),
+            beir.corpus.len()
+        );
+        println!("| mode | fusion | nDCG@10 | recall@100 | MRR@10 | p50 ms | p99 ms |");
+        println!("|---|---|---|---|---|---|---|");
+        for r in &table {
+            println!(
+                "| {} | {} | {:.4} | {:.4} | {:.4} | {:.2} | {:.2} |",
+                r["mode"].as_str().unwrap_or_default(),
+                r["fusion"].as_str().unwrap_or("-"),
+                r["ndcg@10"].as_f64().unwrap_or_default(),
+                r["recall@100"].as_f64().unwrap_or_default(),
+                r["mrr@10"].as_f64().unwrap_or_default(),
+                r["query_p50_ms"].as_f64().unwrap_or_default(),
+                r["query_p99_ms"].as_f64().unwrap_or_default(),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn dump_candidates(collection: &Collection, beir: &Beir, depth: usize, path: &Path) -> Result<()> {
+    use std::io::Write;
+    let embedder = collection
+        .embedder()
+        .context("dumping candidates needs a model")?;
+    let index = collection.index();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let progress = bar(beir.queries.len() as u64, "dumping");
+    for (qid, text) in &beir.queries {
+        let dense = index.search_vector(&embedder.embed_query(text)?, depth)?;
+        let keyword = index.search_keyword(text, depth)?;
+        let describe = |list: &[trawl::Scored]| -> Result<Vec<serde_json::Value>> {
+            let ids: Vec<u64> = list.iter().map(|s| s.id).collect();
+            let records: std::collections::HashMap<u64, _> =
+                index.fetch(&ids)?.into_iter().collect();
+            Ok(list
+                .iter()
+                .filter_map(|s| records.get(&s.id).map(|r| json!([s.id, r.doc_id, s.score])))
+                .collect())
+        };
+        let line = json!({"qid": qid, "query": text, "dense": describe(&dense)?, "keyword": describe(&keyword)?});
+        writeln!(out, "{line}")?;
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok(())
+}
+
+/// Documents ranked per query; chunks are grouped to documents, each scored by its best
+/// chunk.
+const DEPTH: usize = 100;
+
+fn run_queries(
+    collection: &Collection,
+    beir: &Beir,
+    options: &SearchOptions,
+) -> Result<serde_json::Value> {
+    let progress = bar(beir.queries.len() as u64, options.mode.as_str());
     let (mut ndcg, mut recall, mut mrr, mut latencies) = (0.0, 0.0, 0.0, Vec::new());
     for (qid, text) in &beir.queries {
         let t = Instant::now();
-        let hits = collection.search_with(text, &options)?;
+        let hits = collection.search_with(text, options)?;
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);
         let mut seen = std::collections::HashSet::new();
         let ranked: Vec<String> = hits
@@ -352,32 +503,14 @@ fn eval(
     }
     progress.finish_and_clear();
     let n = beir.queries.len() as f64;
-    let result = json!({
+    Ok(json!({
         "ndcg@10": ndcg / n,
         "recall@100": recall / n,
         "mrr@10": mrr / n,
         "queries": beir.queries.len(),
         "docs": beir.corpus.len(),
-        "ingest_secs": ingest_secs,
         "query_p50_ms": percentile(&latencies, 0.5),
         "query_p99_ms": percentile(&latencies, 0.99),
-        "mode": mode.as_str(),
-    });
-    if json {
-        println!("{result}");
-    } else {
-        println!("{} ({} split, {} mode)", dir.display(), split, mode);
-        println!("  nDCG@10     {:.4}", ndcg / n);
-        println!("  recall@100  {:.4}", recall / n);
-        println!("  MRR@10      {:.4}", mrr / n);
-        println!("  queries     {}", beir.queries.len());
-        println!("  documents   {}", beir.corpus.len());
-        println!("  ingest      {ingest_secs:.1} s");
-        println!(
-            "  latency     p50 {:.2} ms, p99 {:.2} ms",
-            percentile(&latencies, 0.5),
-            percentile(&latencies, 0.99)
-        );
-    }
-    Ok(())
+        "mode": options.mode.as_str(),
+    }))
 }

@@ -14,7 +14,7 @@ use trawl_ingest::{Document, Location, Metadata};
 use crate::chunk::{chunk_document, Chunk, ChunkOptions};
 use crate::embed::{BertEmbedder, Embedder};
 use crate::error::{Error, Result};
-use crate::fuse::{reciprocal_rank_fusion, RRF_K};
+use crate::fuse::Fusion;
 
 /// Which retriever answers a search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -24,7 +24,7 @@ pub enum SearchMode {
     Dense,
     /// BM25 over title, headings and text (tantivy).
     Keyword,
-    /// Both, fused with reciprocal-rank fusion.
+    /// Both, fused (reciprocal-rank fusion by default; see [`Fusion`]).
     #[default]
     Hybrid,
 }
@@ -71,8 +71,8 @@ pub struct SearchOptions {
     pub mode: SearchMode,
     /// Candidates each retriever fetches before fusion (hybrid); at least `k`.
     pub candidates: usize,
-    /// The `k` constant of reciprocal-rank fusion.
-    pub rrf_k: f32,
+    /// How a hybrid search fuses the two lists.
+    pub fusion: Fusion,
 }
 
 impl Default for SearchOptions {
@@ -81,7 +81,7 @@ impl Default for SearchOptions {
             k: 10,
             mode: SearchMode::Hybrid,
             candidates: 100,
-            rrf_k: RRF_K,
+            fusion: Fusion::default(),
         }
     }
 }
@@ -566,7 +566,7 @@ impl Collection {
                     || self.index.search_vector(&vector, candidates),
                     || self.index.search_keyword(query, candidates),
                 );
-                let mut fused = reciprocal_rank_fusion(&[&dense?, &keyword?], options.rrf_k);
+                let mut fused = options.fusion.fuse(&dense?, &keyword?);
                 fused.truncate(k);
                 fused
             }

@@ -1,59 +1,346 @@
-//! Fusing ranked lists from several retrievers into one.
+//! Fusing the ranked lists of the two retrievers into one.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
 use trawl_index::Scored;
 
 /// The constant in reciprocal-rank fusion, from Cormack et al. (2009).
 pub const RRF_K: f32 = 60.0;
 
-/// Reciprocal-rank fusion: each item scores `sum 1 / (k + rank)` over the lists it
-/// appears in (rank from 1). Ties keep the order of first appearance, so the result is
-/// deterministic.
-#[must_use]
-pub fn reciprocal_rank_fusion(lists: &[&[Scored]], k: f32) -> Vec<Scored> {
-    let mut scores: HashMap<u64, (f32, usize)> = HashMap::new();
-    let mut seen = 0;
-    for list in lists {
-        for (rank, hit) in list.iter().enumerate() {
-            let add = 1.0 / (k + rank as f32 + 1.0);
-            let entry = scores.entry(hit.id).or_insert_with(|| {
-                seen += 1;
-                (0.0, seen)
-            });
-            entry.0 += add;
+/// How raw scores are put on one scale before a convex combination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Normalization {
+    /// `(s - min) / (max - min)` over the candidate list.
+    MinMax,
+    /// `(s - mean) / stddev` over the candidate list.
+    ZScore,
+}
+
+/// How a hybrid search combines the dense and keyword candidate lists.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Fusion {
+    /// Reciprocal-rank fusion: `sum 1 / (k + rank)`.
+    Rrf {
+        /// The rank constant (60 in the original paper).
+        k: f32,
+    },
+    /// Reciprocal-rank fusion with the keyword list weighted by `keyword_weight` and
+    /// the dense list by `1 - keyword_weight`.
+    WeightedRrf {
+        /// The rank constant.
+        k: f32,
+        /// Weight of the keyword list, 0..=1.
+        keyword_weight: f32,
+    },
+    /// `w * keyword + (1 - w) * dense` over normalised scores. A candidate missing from
+    /// one list takes that list's lowest normalised score.
+    Convex {
+        /// How scores are normalised.
+        norm: Normalization,
+        /// Weight of the keyword score, 0..=1.
+        keyword_weight: f32,
+    },
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Fusion::Rrf { k: RRF_K }
+    }
+}
+
+impl Fusion {
+    /// Fuses a dense and a keyword list (each best first) into one list, best first.
+    /// Ties keep the order of first appearance, so results are deterministic.
+    #[must_use]
+    pub fn fuse(&self, dense: &[Scored], keyword: &[Scored]) -> Vec<Scored> {
+        match *self {
+            Fusion::Rrf { k } => weighted_rrf(&[(dense, 1.0), (keyword, 1.0)], k),
+            Fusion::WeightedRrf {
+                k,
+                keyword_weight: w,
+            } => weighted_rrf(&[(dense, 1.0 - w), (keyword, w)], k),
+            Fusion::Convex {
+                norm,
+                keyword_weight: w,
+            } => {
+                let d = normalize(dense, norm);
+                let kw = normalize(keyword, norm);
+                let floor = |v: &[f32]| v.iter().copied().fold(f32::INFINITY, f32::min);
+                let (d_floor, k_floor) = (floor(&d), floor(&kw));
+                let mut parts: Vec<(u64, [Option<f32>; 2], usize)> = Vec::new();
+                let mut at: HashMap<u64, usize> = HashMap::new();
+                for (side, (list, scores)) in [(dense, &d), (keyword, &kw)].into_iter().enumerate()
+                {
+                    for (hit, &s) in list.iter().zip(scores) {
+                        let i = *at.entry(hit.id).or_insert_with(|| {
+                            parts.push((hit.id, [None, None], parts.len()));
+                            parts.len() - 1
+                        });
+                        parts[i].1[side] = Some(s);
+                    }
+                }
+                let scored = parts.into_iter().map(|(id, [ds, ks], order)| {
+                    let ds = ds.unwrap_or(if d_floor.is_finite() { d_floor } else { 0.0 });
+                    let ks = ks.unwrap_or(if k_floor.is_finite() { k_floor } else { 0.0 });
+                    (id, w * ks + (1.0 - w) * ds, order)
+                });
+                sorted(scored.collect())
+            }
         }
     }
-    let mut fused: Vec<(u64, f32, usize)> =
-        scores.into_iter().map(|(id, (s, o))| (id, s, o)).collect();
-    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
-    fused
+}
+
+impl fmt::Display for Fusion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Fusion::Rrf { k } => write!(f, "rrf:{k}"),
+            Fusion::WeightedRrf { k, keyword_weight } => write!(f, "wrrf:{keyword_weight}:{k}"),
+            Fusion::Convex {
+                norm: Normalization::MinMax,
+                keyword_weight,
+            } => {
+                write!(f, "minmax:{keyword_weight}")
+            }
+            Fusion::Convex {
+                norm: Normalization::ZScore,
+                keyword_weight,
+            } => {
+                write!(f, "z:{keyword_weight}")
+            }
+        }
+    }
+}
+
+/// Parses `rrf`, `rrf:K`, `wrrf:W`, `wrrf:W:K`, `minmax:W`, `z:W` (W is the keyword
+/// weight, 0..=1).
+impl FromStr for Fusion {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut parts = s.trim().split(':');
+        let name = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let num = |p: Option<&str>, default: f32, what: &str| -> Result<f32, String> {
+            match p {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<f32>()
+                    .map_err(|_| format!("{what} in {s:?} is not a number")),
+            }
+        };
+        let weight = |p: Option<&str>, default: f32| -> Result<f32, String> {
+            let w = num(p, default, "weight")?;
+            if (0.0..=1.0).contains(&w) {
+                Ok(w)
+            } else {
+                Err(format!("keyword weight in {s:?} must be between 0 and 1"))
+            }
+        };
+        let fusion = match name.as_str() {
+            "rrf" => Fusion::Rrf {
+                k: num(parts.next(), RRF_K, "k")?,
+            },
+            "wrrf" => {
+                let keyword_weight = weight(parts.next(), 0.5)?;
+                Fusion::WeightedRrf {
+                    k: num(parts.next(), RRF_K, "k")?,
+                    keyword_weight,
+                }
+            }
+            "minmax" | "convex" => Fusion::Convex {
+                norm: Normalization::MinMax,
+                keyword_weight: weight(parts.next(), 0.5)?,
+            },
+            "z" | "zscore" => Fusion::Convex {
+                norm: Normalization::ZScore,
+                keyword_weight: weight(parts.next(), 0.5)?,
+            },
+            _ => return Err(format!("unknown fusion {s:?} (rrf, wrrf:W, minmax:W, z:W)")),
+        };
+        if parts.next().is_some() {
+            return Err(format!("too many parts in fusion {s:?}"));
+        }
+        Ok(fusion)
+    }
+}
+
+/// Reciprocal-rank fusion of several lists (rank from 1), each with the constant `k`.
+#[must_use]
+pub fn reciprocal_rank_fusion(lists: &[&[Scored]], k: f32) -> Vec<Scored> {
+    let weighted: Vec<(&[Scored], f32)> = lists.iter().map(|l| (*l, 1.0)).collect();
+    weighted_rrf(&weighted, k)
+}
+
+fn weighted_rrf(lists: &[(&[Scored], f32)], k: f32) -> Vec<Scored> {
+    let mut scores: HashMap<u64, (f32, usize)> = HashMap::new();
+    for (list, weight) in lists {
+        for (rank, hit) in list.iter().enumerate() {
+            let next = scores.len();
+            let entry = scores.entry(hit.id).or_insert((0.0, next));
+            entry.0 += weight / (k + rank as f32 + 1.0);
+        }
+    }
+    sorted(scores.into_iter().map(|(id, (s, o))| (id, s, o)).collect())
+}
+
+fn sorted(mut items: Vec<(u64, f32, usize)>) -> Vec<Scored> {
+    items.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
+    items
         .into_iter()
         .map(|(id, score, _)| Scored { id, score })
         .collect()
+}
+
+fn normalize(list: &[Scored], norm: Normalization) -> Vec<f32> {
+    if list.is_empty() {
+        return Vec::new();
+    }
+    let n = list.len() as f32;
+    match norm {
+        Normalization::MinMax => {
+            let (lo, hi) = list
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), s| {
+                    (lo.min(s.score), hi.max(s.score))
+                });
+            let range = hi - lo;
+            list.iter()
+                .map(|s| {
+                    if range > 0.0 {
+                        (s.score - lo) / range
+                    } else {
+                        1.0
+                    }
+                })
+                .collect()
+        }
+        Normalization::ZScore => {
+            let mean = list.iter().map(|s| s.score).sum::<f32>() / n;
+            let var = list.iter().map(|s| (s.score - mean).powi(2)).sum::<f32>() / n;
+            let sd = var.sqrt();
+            list.iter()
+                .map(|s| if sd > 0.0 { (s.score - mean) / sd } else { 0.0 })
+                .collect()
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn list(ids: &[u64]) -> Vec<Scored> {
-        ids.iter().map(|&id| Scored { id, score: 0.0 }).collect()
+    fn list(items: &[(u64, f32)]) -> Vec<Scored> {
+        items
+            .iter()
+            .map(|&(id, score)| Scored { id, score })
+            .collect()
+    }
+
+    fn ids(v: &[Scored]) -> Vec<u64> {
+        v.iter().map(|s| s.id).collect()
     }
 
     #[test]
-    fn items_in_both_lists_rise_to_the_top() {
-        let a = list(&[1, 2, 3]);
-        let b = list(&[3, 4, 1]);
+    fn rrf_puts_items_in_both_lists_first() {
+        let a = list(&[(1, 0.0), (2, 0.0), (3, 0.0)]);
+        let b = list(&[(3, 0.0), (4, 0.0), (1, 0.0)]);
         let fused = reciprocal_rank_fusion(&[&a, &b], 60.0);
-        let ids: Vec<u64> = fused.iter().map(|s| s.id).collect();
-        assert_eq!(ids, [1, 3, 2, 4]);
-        let expected = 1.0 / 61.0 + 1.0 / 63.0;
-        assert!((fused[0].score - expected).abs() < 1e-7);
+        assert_eq!(ids(&fused), [1, 3, 2, 4]);
+        assert!((fused[0].score - (1.0 / 61.0 + 1.0 / 63.0)).abs() < 1e-7);
+        assert_eq!(Fusion::default().fuse(&a, &b), fused);
     }
 
     #[test]
-    fn empty_lists_fuse_to_nothing() {
-        assert!(reciprocal_rank_fusion(&[&[], &[]], 60.0).is_empty());
+    fn weighted_rrf_at_the_extremes_follows_one_list() {
+        let dense = list(&[(1, 0.0), (2, 0.0)]);
+        let kw = list(&[(2, 0.0), (3, 0.0)]);
+        let only_kw = Fusion::WeightedRrf {
+            k: 60.0,
+            keyword_weight: 1.0,
+        }
+        .fuse(&dense, &kw);
+        assert_eq!(ids(&only_kw)[..2], [2, 3]);
+        let only_dense = Fusion::WeightedRrf {
+            k: 60.0,
+            keyword_weight: 0.0,
+        }
+        .fuse(&dense, &kw);
+        assert_eq!(ids(&only_dense)[..2], [1, 2]);
+    }
+
+    #[test]
+    fn convex_min_max_combines_normalised_scores() {
+        let dense = list(&[(1, 0.9), (2, 0.5), (3, 0.1)]);
+        let kw = list(&[(3, 20.0), (2, 10.0)]);
+        // dense: 1 -> 1.0, 2 -> 0.5, 3 -> 0.0; keyword: 3 -> 1.0, 2 -> 0.0, 1 missing -> 0.0.
+        let fused = Fusion::Convex {
+            norm: Normalization::MinMax,
+            keyword_weight: 0.6,
+        }
+        .fuse(&dense, &kw);
+        assert_eq!(ids(&fused), [3, 1, 2]);
+        assert!((fused[0].score - 0.6).abs() < 1e-6);
+        assert!((fused[1].score - 0.4).abs() < 1e-6);
+        assert!((fused[2].score - 0.2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn convex_z_score_is_scale_free() {
+        let dense = list(&[(1, 0.8), (2, 0.6), (3, 0.4)]);
+        let kw = list(&[(3, 30.0), (1, 20.0), (2, 10.0)]);
+        let z = Fusion::Convex {
+            norm: Normalization::ZScore,
+            keyword_weight: 0.5,
+        };
+        let scaled: Vec<Scored> = kw
+            .iter()
+            .map(|s| Scored {
+                id: s.id,
+                score: s.score * 7.0 + 3.0,
+            })
+            .collect();
+        assert_eq!(ids(&z.fuse(&dense, &kw)), ids(&z.fuse(&dense, &scaled)));
+        assert_eq!(ids(&z.fuse(&dense, &kw))[0], 1);
+    }
+
+    #[test]
+    fn empty_and_single_lists_are_handled() {
+        for f in ["rrf", "wrrf:0.3", "minmax:0.5", "z:0.5"] {
+            let f: Fusion = f.parse().unwrap();
+            assert!(f.fuse(&[], &[]).is_empty());
+            let one = list(&[(7, 1.0)]);
+            assert_eq!(ids(&f.fuse(&one, &[])), [7]);
+            assert_eq!(ids(&f.fuse(&[], &one)), [7]);
+        }
+    }
+
+    #[test]
+    fn parses_and_prints_every_method() {
+        assert_eq!("rrf".parse::<Fusion>().unwrap(), Fusion::Rrf { k: 60.0 });
+        assert_eq!("rrf:10".parse::<Fusion>().unwrap(), Fusion::Rrf { k: 10.0 });
+        assert_eq!(
+            "wrrf:0.3".parse::<Fusion>().unwrap(),
+            Fusion::WeightedRrf {
+                k: 60.0,
+                keyword_weight: 0.3
+            }
+        );
+        assert_eq!(
+            "z:0.25".parse::<Fusion>().unwrap(),
+            Fusion::Convex {
+                norm: Normalization::ZScore,
+                keyword_weight: 0.25
+            }
+        );
+        for s in ["rrf:60", "wrrf:0.3:60", "minmax:0.2", "z:0.5"] {
+            assert_eq!(s.parse::<Fusion>().unwrap().to_string(), s);
+        }
+        for bad in ["", "magic", "z:2", "z:x", "rrf:1:2", "wrrf:-0.1"] {
+            assert!(bad.parse::<Fusion>().is_err(), "{bad:?}");
+        }
     }
 }

@@ -50,6 +50,6 @@ pub use collection::{
 };
 pub use embed::{l2_normalize, BertEmbedder, Embedder, Pooling};
 pub use error::{Error, Result};
-pub use fuse::{reciprocal_rank_fusion, RRF_K};
+pub use fuse::{reciprocal_rank_fusion, Fusion, Normalization, RRF_K};
 pub use trawl_index::{Scored, Stats};
 pub use trawl_ingest::{Document, Format, Location, MetaValue, Metadata, Section, SectionKind};
