@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use trawl::eval::{mrr_at, ndcg_at, percentile, recall_at, Beir};
-use trawl::{Collection, CollectionBuilder, Fusion, Hit, SearchMode, SearchOptions};
+use trawl::{Collection, CollectionBuilder, Fusion, Hit, Language, SearchMode, SearchOptions};
 
 /// Where the model is looked for when --model is not given.
 const DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
@@ -124,13 +124,16 @@ struct ModelArgs {
     /// Build a keyword-only index (no model needed).
     #[arg(long, conflicts_with = "model")]
     keyword_only: bool,
+    /// Language of the keyword analyzer for a new index (english, german, ..., plain).
+    #[arg(long, default_value = "english")]
+    language: Language,
 }
 
 impl ModelArgs {
     /// A builder for `index`: the given model, else the one the index records, else
     /// the default location.
     fn builder(&self, index: &Path) -> CollectionBuilder {
-        let builder = Collection::builder(index);
+        let builder = Collection::builder(index).language(self.language);
         if self.keyword_only {
             return builder.keyword_only();
         }

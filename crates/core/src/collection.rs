@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use trawl_index::{Index, IndexOptions, Record, Scored};
+use trawl_index::{Index, IndexOptions, Language, Record, Scored};
 use trawl_ingest::{Document, Location, Metadata};
 
 use crate::chunk::{chunk_document, Chunk, ChunkOptions};
@@ -174,9 +174,17 @@ pub struct CollectionBuilder {
     embedder: Option<Arc<dyn Embedder>>,
     keyword_only: bool,
     chunking: Option<ChunkOptions>,
+    language: Language,
 }
 
 impl CollectionBuilder {
+    /// Language of the keyword (BM25) analyzer, fixed when the collection is created
+    /// (English by default).
+    pub fn language(mut self, language: Language) -> Self {
+        self.language = language;
+        self
+    }
+
     /// Use the sentence-transformers model in `dir` (loaded with Candle).
     pub fn model_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.model_dir = Some(dir.into());
@@ -259,6 +267,7 @@ impl CollectionBuilder {
                     chunking,
                 };
                 let mut options = IndexOptions::new(dim);
+                options.language = self.language;
                 if let Value::Object(extra) =
                     serde_json::to_value(&manifest).expect("manifest serialises")
                 {
@@ -314,6 +323,7 @@ impl Collection {
             embedder: None,
             keyword_only: false,
             chunking: None,
+            language: Language::default(),
         }
     }
 

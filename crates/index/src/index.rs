@@ -15,6 +15,7 @@ use tantivy::{
 };
 
 use crate::error::{Error, Result};
+use crate::language::Language;
 use crate::record::Record;
 use crate::schema::{self, Fields};
 use crate::vectors::{normalize, Graph, HnswParams, LiveSet};
@@ -35,6 +36,14 @@ pub struct IndexOptions {
     /// HNSW parameters.
     #[serde(default)]
     pub hnsw: HnswParams,
+    /// Language of the keyword analyzer.
+    #[serde(default)]
+    pub language: Language,
+    /// Extra weight of a query term matching the title, on top of its match in the
+    /// body (which already holds the title). 0 by default: on SciFact train any boost
+    /// lowered BM25 nDCG@10 (0.680 at 0, 0.678 at 0.1, 0.657 at 0.5, 0.584 at 2).
+    #[serde(default)]
+    pub title_boost: f32,
     /// Free-form data the caller keeps with the index (e.g. which model made the
     /// vectors).
     #[serde(default)]
@@ -48,6 +57,8 @@ impl IndexOptions {
         IndexOptions {
             dim,
             hnsw: HnswParams::default(),
+            language: Language::default(),
+            title_boost: 0.0,
             extra: Map::new(),
         }
     }
@@ -201,8 +212,11 @@ impl Index {
         let store = TantivyIndex::open_in_dir(path.join(STORE_DIR))?;
         store
             .tokenizers()
-            .register(schema::ANALYZER, schema::analyzer());
-        let (_, fields) = schema::build();
+            .register(schema::ANALYZER, manifest.options.language.analyzer());
+        let fields = Fields::of(&store.schema()).map_err(|reason| Error::Corrupt {
+            path: path.to_owned(),
+            reason,
+        })?;
         let reader = store
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -377,7 +391,13 @@ impl Index {
             return Ok(Vec::new());
         }
         let snap = self.snapshot();
-        let parser = QueryParser::for_index(&self.store, vec![self.fields.body]);
+        let boost = self.options.title_boost;
+        let mut fields = vec![self.fields.body];
+        if boost > 0.0 {
+            fields.push(self.fields.title_terms);
+        }
+        let mut parser = QueryParser::for_index(&self.store, fields);
+        parser.set_field_boost(self.fields.title_terms, boost);
         let (q, _errors) = parser.parse_query_lenient(query);
         let top = snap
             .searcher
@@ -490,6 +510,7 @@ impl Index {
         doc.add_text(f.title, &r.title);
         doc.add_text(f.text, &r.text);
         doc.add_text(f.body, format!("{}\n{}\n{}", r.title, heading, r.text));
+        doc.add_text(f.title_terms, &r.title);
         doc.add_text(f.heading, &heading);
         if let Some(s) = &r.source {
             doc.add_text(f.source, s);

@@ -22,11 +22,13 @@
 
 mod error;
 mod index;
+mod language;
 mod record;
 mod schema;
 mod vectors;
 
 pub use error::{Error, Result};
 pub use index::{Index, IndexOptions, Scored, Stats, FORMAT_VERSION};
+pub use language::Language;
 pub use record::Record;
 pub use vectors::HnswParams;

@@ -4,12 +4,9 @@ use tantivy::schema::{
     Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema, TextFieldIndexing,
     TextOptions, FAST, INDEXED, STORED, STRING,
 };
-use tantivy::tokenizer::{
-    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
-};
 
-/// Name of the English analyzer: lower-casing, stop words, Porter-style stemming.
-pub(crate) const ANALYZER: &str = "trawl_en";
+/// Name under which the index's analyzer (see [`crate::Language`]) is registered.
+pub(crate) const ANALYZER: &str = "trawl";
 
 #[derive(Clone, Copy)]
 pub(crate) struct Fields {
@@ -21,6 +18,8 @@ pub(crate) struct Fields {
     pub(crate) text: Field,
     /// What BM25 searches: title, heading path and text together (not stored).
     pub(crate) body: Field,
+    /// The title alone, analysed, so title matches can be boosted (not stored).
+    pub(crate) title_terms: Field,
     pub(crate) heading: Field,
     pub(crate) source: Field,
     pub(crate) format: Field,
@@ -28,6 +27,34 @@ pub(crate) struct Fields {
     pub(crate) metadata: Field,
     pub(crate) doc_hash: Field,
     pub(crate) vector: Field,
+}
+
+impl Fields {
+    /// Looks the fields up by name in an index's own schema, so an index written by an
+    /// older build with other field numbers still reads right.
+    pub(crate) fn of(schema: &Schema) -> Result<Fields, String> {
+        let f = |name: &str| {
+            schema
+                .get_field(name)
+                .map_err(|_| format!("the store has no field {name:?}"))
+        };
+        Ok(Fields {
+            vid: f("vid")?,
+            doc_id: f("doc_id")?,
+            ordinal: f("ordinal")?,
+            title: f("title")?,
+            text: f("text")?,
+            body: f("body")?,
+            title_terms: f("title_terms")?,
+            heading: f("heading")?,
+            source: f("source")?,
+            format: f("format")?,
+            location: f("location")?,
+            metadata: f("metadata")?,
+            doc_hash: f("doc_hash")?,
+            vector: f("vector")?,
+        })
+    }
 }
 
 pub(crate) fn build() -> (Schema, Fields) {
@@ -43,7 +70,8 @@ pub(crate) fn build() -> (Schema, Fields) {
         ordinal: b.add_u64_field("ordinal", STORED),
         title: b.add_text_field("title", STORED),
         text: b.add_text_field("text", STORED),
-        body: b.add_text_field("body", analyzed),
+        body: b.add_text_field("body", analyzed.clone()),
+        title_terms: b.add_text_field("title_terms", analyzed),
         heading: b.add_text_field("heading", STORED),
         source: b.add_text_field("source", STRING | STORED),
         format: b.add_text_field("format", STRING | STORED),
@@ -53,14 +81,4 @@ pub(crate) fn build() -> (Schema, Fields) {
         vector: b.add_bytes_field("vector", STORED),
     };
     (b.build(), fields)
-}
-
-pub(crate) fn analyzer() -> TextAnalyzer {
-    let stop = StopWordFilter::new(Language::English).expect("tantivy ships English stop words");
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(40))
-        .filter(LowerCaser)
-        .filter(stop)
-        .filter(Stemmer::new(Language::English))
-        .build()
 }

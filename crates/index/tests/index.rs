@@ -313,3 +313,45 @@ fn index_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Index>();
 }
+
+#[test]
+fn the_analyzer_language_is_kept_with_the_index() {
+    use trawl_index::Language;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut options = IndexOptions::new(0);
+        options.language = Language::German;
+        let index = Index::create(dir.path(), options).unwrap();
+        index
+            .add(vec![Record::new("d", 0, "Die Häuser am Fluss", Vec::new())])
+            .unwrap();
+        index.commit().unwrap();
+    }
+    let index = Index::open(dir.path()).unwrap();
+    assert_eq!(index.options().language, Language::German);
+    // German stemming: "Haus" matches "Häuser"; German stop words: "die" matches nothing.
+    assert_eq!(index.search_keyword("Haus", 3).unwrap().len(), 1);
+    assert!(index.search_keyword("die", 3).unwrap().is_empty());
+}
+
+#[test]
+fn a_title_boost_ranks_title_matches_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = IndexOptions::new(0);
+    options.title_boost = 2.0;
+    let index = Index::create(dir.path(), options).unwrap();
+    let mut in_title = Record::new("a", 0, "General notes about gardens.", Vec::new());
+    in_title.title = "Compost".into();
+    let mut in_body = Record::new(
+        "b",
+        0,
+        "Compost heaps need turning. Compost needs air.",
+        Vec::new(),
+    );
+    in_body.title = "Gardens".into();
+    index.add(vec![in_body, in_title]).unwrap();
+    index.commit().unwrap();
+    let hits = index.search_keyword("compost", 2).unwrap();
+    let top = index.fetch(&[hits[0].id]).unwrap().remove(0).1;
+    assert_eq!(top.doc_id, "a");
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Studies fusion offline on candidate lists dumped by `trawl eval --dump-candidates`.
+
+    trawl eval BEIR_DIR --split train --index IDX --dump-candidates cands-train.jsonl
+    python3 benches/quality/fusion_study.py cands-train.jsonl BEIR_DIR/qrels/train.tsv
+
+Each line of the dump holds one query's dense and keyword candidates (point id, document
+id, raw score). Fusion runs on chunks, as in trawl; documents are then ranked by their
+best chunk, as `trawl eval` does. Pure standard library: no numpy needed.
+"""
+import json
+import math
+import sys
+from collections import defaultdict
+
+
+def load(dump, qrels_path):
+    qrels = defaultdict(dict)
+    with open(qrels_path) as f:
+        for line in f:
+            q, d, s = line.rstrip("\n").split("\t")[:3]
+            if s.isdigit():
+                qrels[q][d] = int(s)
+    queries = [json.loads(l) for l in open(dump)]
+    return [q for q in queries if q["qid"] in qrels], qrels
+
+
+def ndcg10(ranked, judged):
+    dcg = sum(judged.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
+    ideal = sorted((r for r in judged.values() if r > 0), reverse=True)[:10]
+    idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def docs_of(fused, doc_of):
+    seen, out = set(), []
+    for pid, _ in fused:
+        d = doc_of[pid]
+        if d not in seen:
+            seen.add(d)
+            out.append(d)
+    return out
+
+
+def norm(scores, how):
+    if not scores:
+        return []
+    if how == "minmax":
+        lo, hi = min(scores), max(scores)
+        return [(s - lo) / (hi - lo) if hi > lo else 1.0 for s in scores]
+    mean = sum(scores) / len(scores)
+    sd = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
+    return [(s - mean) / sd if sd > 0 else 0.0 for s in scores]
+
+
+def convex(dense, kw, w, how):
+    dn, kn = norm([s for _, _, s in dense], how), norm([s for _, _, s in kw], how)
+    dfloor, kfloor = (min(dn) if dn else 0.0), (min(kn) if kn else 0.0)
+    ds = {p: s for (p, _, _), s in zip(dense, dn)}
+    ks = {p: s for (p, _, _), s in zip(kw, kn)}
+    ids = list(dict.fromkeys([p for p, _, _ in dense] + [p for p, _, _ in kw]))
+    scored = [(p, w * ks.get(p, kfloor) + (1 - w) * ds.get(p, dfloor)) for p in ids]
+    return sorted(scored, key=lambda x: -x[1])
+
+
+def rrf(dense, kw, w=0.5, k=60):
+    acc = defaultdict(float)
+    for weight, lst in ((1 - w, dense), (w, kw)):
+        for r, (p, _, _) in enumerate(lst):
+            acc[p] += weight / (k + r + 1)
+    return sorted(acc.items(), key=lambda x: -x[1])
+
+
+def evaluate(queries, qrels, fuse):
+    total = 0.0
+    for q in queries:
+        doc_of = {p: d for p, d, _ in q["dense"] + q["keyword"]}
+        total += ndcg10(docs_of(fuse(q), doc_of), qrels[q["qid"]])
+    return total / len(queries)
+
+
+def main():
+    queries, qrels = load(sys.argv[1], sys.argv[2])
+    runs = {
+        "dense": lambda q: [(p, s) for p, _, s in q["dense"]],
+        "keyword": lambda q: [(p, s) for p, _, s in q["keyword"]],
+        "rrf:60": lambda q: rrf(q["dense"], q["keyword"]),
+    }
+    for w in (0.2, 0.3, 0.4, 0.5, 0.6):
+        runs[f"z:{w}"] = lambda q, w=w: convex(q["dense"], q["keyword"], w, "z")
+        runs[f"minmax:{w}"] = lambda q, w=w: convex(q["dense"], q["keyword"], w, "minmax")
+    for name, fuse in runs.items():
+        print(f"{name:12s} {evaluate(queries, qrels, fuse):.4f}")
+
+
+if __name__ == "__main__":
+    main()
