@@ -15,6 +15,7 @@ use crate::chunk::{chunk_document, Chunk, ChunkOptions};
 use crate::embed::{BertEmbedder, Embedder};
 use crate::error::{Error, Result};
 use crate::fuse::Fusion;
+use crate::rerank::{Candidate, Reranker};
 
 /// Which retriever answers a search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -73,6 +74,10 @@ pub struct SearchOptions {
     pub candidates: usize,
     /// How a hybrid search fuses the two lists.
     pub fusion: Fusion,
+    /// Whether the collection's reranker (if it has one) reorders the results.
+    pub rerank: bool,
+    /// How many first-stage results the reranker looks at (at least `k`).
+    pub rerank_depth: usize,
 }
 
 impl Default for SearchOptions {
@@ -82,6 +87,8 @@ impl Default for SearchOptions {
             mode: SearchMode::Hybrid,
             candidates: 100,
             fusion: Fusion::default(),
+            rerank: true,
+            rerank_depth: 50,
         }
     }
 }
@@ -175,9 +182,16 @@ pub struct CollectionBuilder {
     keyword_only: bool,
     chunking: Option<ChunkOptions>,
     language: Language,
+    reranker: Option<Arc<dyn Reranker>>,
 }
 
 impl CollectionBuilder {
+    /// Rerank search results with `reranker` (see [`SearchOptions::rerank`]).
+    pub fn reranker(mut self, reranker: Arc<dyn Reranker>) -> Self {
+        self.reranker = Some(reranker);
+        self
+    }
+
     /// Language of the keyword (BM25) analyzer, fixed when the collection is created
     /// (English by default).
     pub fn language(mut self, language: Language) -> Self {
@@ -281,6 +295,7 @@ impl CollectionBuilder {
             index,
             embedder,
             chunking,
+            reranker: self.reranker,
         })
     }
 }
@@ -302,6 +317,7 @@ pub struct Collection {
     index: Index,
     embedder: Option<Arc<dyn Embedder>>,
     chunking: ChunkOptions,
+    reranker: Option<Arc<dyn Reranker>>,
 }
 
 impl fmt::Debug for Collection {
@@ -324,6 +340,7 @@ impl Collection {
             keyword_only: false,
             chunking: None,
             language: Language::default(),
+            reranker: None,
         }
     }
 
@@ -559,25 +576,35 @@ impl Collection {
         if query.trim().is_empty() || k == 0 {
             return Ok(Vec::new());
         }
-        let candidates = options.candidates.max(k);
+        let reranker = self.reranker.as_ref().filter(|_| options.rerank);
+        // A reranker looks at more candidates than it returns.
+        let depth = match reranker {
+            Some(_) => k.max(options.rerank_depth),
+            None => k,
+        };
+        let candidates = options.candidates.max(depth);
+        let mut query_vector = None;
         let ranked: Vec<Scored> = match (options.mode, &self.embedder) {
             (SearchMode::Keyword, _) | (SearchMode::Hybrid, None) => {
-                self.index.search_keyword(query, k)?
+                self.index.search_keyword(query, depth)?
             }
             (SearchMode::Dense, None) => {
                 return Err(Error::NoEmbedder {
                     path: self.path.clone(),
                 })
             }
-            (SearchMode::Dense, Some(e)) => self.index.search_vector(&e.embed_query(query)?, k)?,
+            (SearchMode::Dense, Some(e)) => {
+                let vector = query_vector.insert(e.embed_query(query)?);
+                self.index.search_vector(vector, depth)?
+            }
             (SearchMode::Hybrid, Some(e)) => {
-                let vector = e.embed_query(query)?;
+                let vector = query_vector.insert(e.embed_query(query)?);
                 let (dense, keyword) = rayon::join(
-                    || self.index.search_vector(&vector, candidates),
+                    || self.index.search_vector(vector, candidates),
                     || self.index.search_keyword(query, candidates),
                 );
                 let mut fused = options.fusion.fuse(&dense?, &keyword?);
-                fused.truncate(k);
+                fused.truncate(depth);
                 fused
             }
         };
@@ -585,10 +612,29 @@ impl Collection {
         let records = self.index.fetch(&ids)?;
         let scores: std::collections::HashMap<u64, f32> =
             ranked.iter().map(|s| (s.id, s.score)).collect();
-        Ok(records
+        let Some(reranker) = reranker else {
+            return Ok(records
+                .into_iter()
+                .map(|(id, r)| to_hit(r, scores[&id]))
+                .collect());
+        };
+        if query_vector.is_none() {
+            if let Some(e) = &self.embedder {
+                query_vector = Some(e.embed_query(query)?);
+            }
+        }
+        let candidates: Vec<Candidate> = records
             .into_iter()
-            .map(|(id, r)| to_hit(r, scores[&id]))
-            .collect())
+            .map(|(id, mut r)| {
+                let vector = std::mem::take(&mut r.vector);
+                Candidate {
+                    hit: to_hit(r, scores[&id]),
+                    vector,
+                }
+            })
+            .collect();
+        let reranked = reranker.rerank(query, query_vector.as_deref(), candidates, k)?;
+        Ok(reranked.into_iter().map(|c| c.hit).collect())
     }
 
     /// Documents, chunks and size on disk.

@@ -1,0 +1,169 @@
+//! Reranking: a cross-encoder loaded from a directory the test writes itself (no
+//! cross-encoder weights are reachable here), and rerankers wired into search.
+
+mod common;
+
+use std::sync::Arc;
+
+use candle_core::{DType, Device};
+use candle_nn::{VarBuilder, VarMap};
+use candle_transformers::models::bert::Config;
+use trawl::{Collection, CrossEncoder, Error, Metadata, Mmr, SearchMode, SearchOptions};
+
+const CONFIG: &str = r#"{
+  "architectures": ["BertForSequenceClassification"],
+  "vocab_size": 30522, "hidden_size": 16, "num_hidden_layers": 2,
+  "num_attention_heads": 2, "intermediate_size": 32, "hidden_act": "gelu",
+  "hidden_dropout_prob": 0.1, "max_position_embeddings": 128, "type_vocab_size": 2,
+  "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0,
+  "model_type": "bert"
+}"#;
+
+/// Writes a small random cross-encoder to `dir` and returns the same model in memory.
+fn write_random_cross_encoder(dir: &std::path::Path) -> CrossEncoder {
+    let config: Config = serde_json::from_str(CONFIG).unwrap();
+    let tokenizer_path = common::model_dir().join("tokenizer.json");
+    let tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_path).unwrap();
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let in_memory =
+        CrossEncoder::from_var_builder(vb, &config, tokenizer, "random".into()).unwrap();
+    varmap.save(dir.join("model.safetensors")).unwrap();
+    std::fs::write(dir.join("config.json"), CONFIG).unwrap();
+    std::fs::copy(tokenizer_path, dir.join("tokenizer.json")).unwrap();
+    in_memory
+}
+
+#[test]
+fn a_cross_encoder_loaded_from_disk_scores_like_the_model_that_was_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let in_memory = write_random_cross_encoder(dir.path());
+    let loaded = CrossEncoder::load(dir.path()).unwrap();
+    let passages = [
+        "Kites fly in wind.",
+        "Bread needs salt and time.",
+        "A much longer passage about the history of kites in China and Europe.",
+    ];
+    let a = in_memory.score("how do kites fly", &passages).unwrap();
+    let b = loaded.score("how do kites fly", &passages).unwrap();
+    assert_eq!(a.len(), 3);
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+    }
+    // Scores depend on the passage (the model reads the pair, padding masked out).
+    assert!(a.iter().any(|s| (s - a[0]).abs() > 1e-6), "{a:?}");
+    let alone = loaded.score("how do kites fly", &passages[2..]).unwrap();
+    assert!(
+        (alone[0] - b[2]).abs() < 1e-5,
+        "batching must not change a score"
+    );
+}
+
+#[test]
+fn a_cross_encoder_directory_missing_files_is_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = CrossEncoder::load(dir.path()).unwrap_err();
+    assert!(
+        matches!(&err, Error::ModelFileMissing { file, .. } if file == "config.json"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("config.json"), CONFIG).unwrap();
+    std::fs::copy(
+        common::model_dir().join("tokenizer.json"),
+        dir.path().join("tokenizer.json"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("model.safetensors"), b"junk").unwrap();
+    let err = CrossEncoder::load(dir.path()).unwrap_err();
+    assert!(
+        matches!(&err, Error::ModelInvalid { file, .. } if file == "model.safetensors"),
+        "{err}"
+    );
+}
+
+#[test]
+fn search_results_come_back_in_the_rerankers_order() {
+    let model_dir = tempfile::tempdir().unwrap();
+    write_random_cross_encoder(model_dir.path());
+    let ce = Arc::new(CrossEncoder::load(model_dir.path()).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collection::builder(dir.path())
+        .embedder(common::embedder())
+        .reranker(ce.clone())
+        .open()
+        .unwrap();
+    c.add_path(common::corpus_dir()).unwrap();
+    c.commit().unwrap();
+    let query = "lighthouse lens";
+    let hits = c.search(query, 5, SearchMode::Hybrid).unwrap();
+    assert_eq!(hits.len(), 5);
+    let texts: Vec<&str> = hits.iter().map(|h| h.text.as_str()).collect();
+    let scores = ce.score(query, &texts).unwrap();
+    for (h, s) in hits.iter().zip(&scores) {
+        assert!((h.score - s).abs() < 1e-5, "hit score is the reranker's");
+    }
+    assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+
+    // rerank: false gives the first-stage order back.
+    let plain = c
+        .search_with(
+            query,
+            &SearchOptions {
+                k: 5,
+                rerank: false,
+                ..SearchOptions::default()
+            },
+        )
+        .unwrap();
+    assert!(plain.windows(2).all(|w| w[0].score >= w[1].score));
+    assert!(plain[0].score < 1.0, "RRF scores, not cross-encoder scores");
+}
+
+#[test]
+fn mmr_in_search_spreads_results_over_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collection::builder(dir.path())
+        .embedder(common::embedder())
+        .reranker(Arc::new(Mmr { lambda: 0.3 }))
+        .open()
+        .unwrap();
+    // Three near-identical notes and one different but still relevant.
+    for i in 0..3 {
+        c.add_text(
+            &format!("dup-{i}"),
+            &format!("The office coffee machine is on floor {}.", 3),
+            Metadata::new(),
+        )
+        .unwrap();
+    }
+    c.add_text(
+        "other",
+        "Coffee beans are stored in the kitchen cupboard.",
+        Metadata::new(),
+    )
+    .unwrap();
+    c.commit().unwrap();
+    let diverse = c
+        .search("where is the coffee machine", 2, SearchMode::Dense)
+        .unwrap();
+    let ids: Vec<&str> = diverse.iter().map(|h| h.doc_id.as_str()).collect();
+    assert!(
+        ids.contains(&"other"),
+        "MMR should pick the different note second: {ids:?}"
+    );
+    let plain = c
+        .search_with(
+            "where is the coffee machine",
+            &SearchOptions {
+                k: 2,
+                mode: SearchMode::Dense,
+                rerank: false,
+                ..SearchOptions::default()
+            },
+        )
+        .unwrap();
+    assert!(
+        plain.iter().all(|h| h.doc_id.starts_with("dup-")),
+        "{plain:?}"
+    );
+}
