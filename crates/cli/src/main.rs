@@ -98,6 +98,10 @@ enum Command {
         /// Candidates each retriever fetches before fusion.
         #[arg(long, default_value_t = 100)]
         candidates: usize,
+        /// Rerank the results: `mmr:LAMBDA` (diversity) or `cross-encoder:DIR` (a
+        /// sentence-transformers cross-encoder directory).
+        #[arg(long, value_name = "RERANKER")]
+        rerank: Option<String>,
         /// Also write each query's dense and keyword candidates (chunk id, document
         /// id, raw score) as JSON lines to this file, for studying fusion offline.
         #[arg(long, value_name = "FILE")]
@@ -167,6 +171,7 @@ fn main() {
                 mode,
                 candidates: tuning.candidates,
                 fusion: tuning.fusion,
+                ..SearchOptions::default()
             };
             search(&query, &index, &options, json, model.as_deref())
         }
@@ -182,6 +187,7 @@ fn main() {
             fusions,
             candidates,
             dump_candidates,
+            rerank,
         } => {
             let fusions = if fusions.is_empty() {
                 vec![Fusion::default()]
@@ -203,6 +209,7 @@ fn main() {
                 split: &split,
                 index: index.as_deref(),
                 dump: dump_candidates.as_deref(),
+                rerank: rerank.as_deref(),
             };
             eval(&target, &runs, candidates, json, &model)
         }
@@ -357,6 +364,7 @@ struct EvalTarget<'a> {
     split: &'a str,
     index: Option<&'a Path>,
     dump: Option<&'a Path>,
+    rerank: Option<&'a str>,
 }
 
 fn eval(
@@ -382,7 +390,11 @@ fn eval(
             tmp.path().join("index")
         }
     };
-    let collection = model.builder(&index).open().context("opening the index")?;
+    let mut builder = model.builder(&index);
+    if let Some(spec) = target.rerank {
+        builder = builder.reranker(reranker(spec)?);
+    }
+    let collection = builder.open().context("opening the index")?;
 
     // Ingest (documents already indexed with the same content are skipped).
     let started = Instant::now();
@@ -410,12 +422,16 @@ fn eval(
             mode,
             candidates,
             fusion,
+            ..SearchOptions::default()
         };
         let mut result = run_queries(&collection, &beir, &options)?;
         result["ingest_secs"] = json!(ingest_secs);
         if mode == SearchMode::Hybrid {
             result["fusion"] = json!(fusion.to_string());
             result["candidates"] = json!(candidates);
+        }
+        if let Some(spec) = target.rerank {
+            result["rerank"] = json!(spec);
         }
         if json {
             println!("{result}");
@@ -446,6 +462,17 @@ fn eval(
         }
     }
     Ok(())
+}
+
+fn reranker(spec: &str) -> Result<std::sync::Arc<dyn trawl::Reranker>> {
+    if let Some(lambda) = spec.strip_prefix("mmr:") {
+        let lambda: f32 = lambda.parse().context("mmr:LAMBDA needs a number")?;
+        return Ok(std::sync::Arc::new(trawl::Mmr { lambda }));
+    }
+    if let Some(dir) = spec.strip_prefix("cross-encoder:") {
+        return Ok(std::sync::Arc::new(trawl::CrossEncoder::load(dir)?));
+    }
+    bail!("unknown reranker {spec:?} (mmr:LAMBDA or cross-encoder:DIR)")
 }
 
 fn dump_candidates(collection: &Collection, beir: &Beir, depth: usize, path: &Path) -> Result<()> {

@@ -240,3 +240,58 @@ fn errors_are_reported_with_a_nonzero_exit() {
     let out = trawl(&["search", "x", "--index", "y", "--mode", "fuzzy"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn eval_compare_runs_every_mode_and_fusion_over_one_ingest() {
+    let beir = tempfile::tempdir().unwrap();
+    tiny_beir(beir.path());
+    let model = model();
+    let dir = beir.path().to_str().unwrap();
+    let out = ok(&[
+        "eval",
+        dir,
+        "--compare",
+        "--fusion",
+        "rrf",
+        "--fusion",
+        "z:0.5",
+        "--json",
+        "--model",
+        model.to_str().unwrap(),
+        "--rerank",
+        "mmr:0.9",
+    ]);
+    let rows: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let runs: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["mode"].as_str().unwrap().to_owned(),
+                r["fusion"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("dense", "-"),
+        ("keyword", "-"),
+        ("hybrid", "rrf:60"),
+        ("hybrid", "z:0.5"),
+    ];
+    assert_eq!(runs, expected.map(|(m, f)| (m.to_owned(), f.to_owned())));
+    assert!(rows
+        .iter()
+        .all(|r| r["rerank"] == "mmr:0.9" && r["queries"] == 3));
+
+    let table = ok(&["eval", dir, "--compare", "--model", model.to_str().unwrap()]);
+    assert!(
+        table.contains("| mode | fusion | nDCG@10 |") && table.contains("| hybrid | rrf:60 |"),
+        "{table}"
+    );
+
+    let bad = trawl(&["eval", dir, "--fusion", "z:7", "--keyword-only"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("between 0 and 1"));
+}

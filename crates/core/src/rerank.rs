@@ -183,7 +183,7 @@ impl CrossEncoder {
             unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &Device::Cpu) }
                 .map_err(|e| invalid("model.safetensors", &e))?;
         Self::from_var_builder(
-            vb,
+            &vb,
             &config,
             tokenizer,
             dir.file_name()
@@ -199,7 +199,7 @@ impl CrossEncoder {
     /// # Errors
     /// When a tensor is missing or has the wrong shape.
     pub fn from_var_builder(
-        vb: VarBuilder,
+        vb: &VarBuilder,
         config: &Config,
         mut tokenizer: Tokenizer,
         name: String,

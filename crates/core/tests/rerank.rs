@@ -27,7 +27,7 @@ fn write_random_cross_encoder(dir: &std::path::Path) -> CrossEncoder {
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     let in_memory =
-        CrossEncoder::from_var_builder(vb, &config, tokenizer, "random".into()).unwrap();
+        CrossEncoder::from_var_builder(&vb, &config, tokenizer, "random".into()).unwrap();
     varmap.save(dir.join("model.safetensors")).unwrap();
     std::fs::write(dir.join("config.json"), CONFIG).unwrap();
     std::fs::copy(tokenizer_path, dir.join("tokenizer.json")).unwrap();
