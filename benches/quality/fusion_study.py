@@ -89,6 +89,9 @@ def main():
     for w in (0.2, 0.3, 0.4, 0.5, 0.6):
         runs[f"z:{w}"] = lambda q, w=w: convex(q["dense"], q["keyword"], w, "z")
         runs[f"minmax:{w}"] = lambda q, w=w: convex(q["dense"], q["keyword"], w, "minmax")
+    for c in (0.1, 0.2, 0.3):
+        runs[f"adaptive:0.5:{c}"] = lambda q, c=c: convex(
+            q["dense"], q["keyword"], 0.5 * min(1.0, q.get("coverage", 1.0) / c), "z")
     for name, fuse in runs.items():
         print(f"{name:12s} {evaluate(queries, qrels, fuse):.4f}")
 

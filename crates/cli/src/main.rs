@@ -91,8 +91,8 @@ enum Command {
         json: bool,
         #[command(flatten)]
         model: ModelArgs,
-        /// Fusion for hybrid runs; repeat to evaluate several (rrf, rrf:K, wrrf:W,
-        /// minmax:W, z:W; W is the keyword weight).
+        /// Fusion for hybrid runs; repeat to evaluate several (adaptive, rrf, rrf:K,
+        /// wrrf:W, minmax:W, z:W; W is the keyword weight). Default: adaptive.
         #[arg(long = "fusion", value_name = "FUSION")]
         fusions: Vec<Fusion>,
         /// Candidates each retriever fetches before fusion.
@@ -111,9 +111,9 @@ enum Command {
 
 #[derive(clap::Args)]
 struct Tuning {
-    /// How hybrid search fuses the lists: rrf, rrf:K, wrrf:W, minmax:W, z:W (W is the
-    /// keyword weight, 0..1).
-    #[arg(long, default_value = "rrf")]
+    /// How hybrid search fuses the lists: adaptive, rrf, rrf:K, wrrf:W, minmax:W, z:W
+    /// (W is the keyword weight, 0..1).
+    #[arg(long, default_value = "adaptive")]
     fusion: Fusion,
     /// Candidates each retriever fetches before fusion.
     #[arg(long, default_value_t = 100)]
@@ -495,7 +495,8 @@ fn dump_candidates(collection: &Collection, beir: &Beir, depth: usize, path: &Pa
                 .filter_map(|s| records.get(&s.id).map(|r| json!([s.id, r.doc_id, s.score])))
                 .collect())
         };
-        let line = json!({"qid": qid, "query": text, "dense": describe(&dense)?, "keyword": describe(&keyword)?});
+        let coverage = index.keyword_coverage(text, keyword.first().map_or(0.0, |s| s.score))?;
+        let line = json!({"qid": qid, "query": text, "coverage": coverage, "dense": describe(&dense)?, "keyword": describe(&keyword)?});
         writeln!(out, "{line}")?;
         progress.inc(1);
     }

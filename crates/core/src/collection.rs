@@ -14,7 +14,7 @@ use trawl_ingest::{Document, Location, Metadata};
 use crate::chunk::{chunk_document, Chunk, ChunkOptions};
 use crate::embed::{BertEmbedder, Embedder};
 use crate::error::{Error, Result};
-use crate::fuse::Fusion;
+use crate::fuse::{Fusion, QuerySignals};
 use crate::rerank::{Candidate, Reranker};
 
 /// Which retriever answers a search.
@@ -25,7 +25,7 @@ pub enum SearchMode {
     Dense,
     /// BM25 over title, headings and text (tantivy).
     Keyword,
-    /// Both, fused (reciprocal-rank fusion by default; see [`Fusion`]).
+    /// Both, fused (adaptive z-score fusion by default; see [`Fusion`]).
     #[default]
     Hybrid,
 }
@@ -104,7 +104,8 @@ pub struct Hit {
     pub ordinal: u32,
     /// The chunk's text.
     pub text: String,
-    /// Score: cosine similarity (dense), BM25 (keyword) or fused RRF score (hybrid).
+    /// Score: cosine similarity (dense), BM25 (keyword), the fused score (hybrid), or
+    /// the reranker's score.
     pub score: f32,
     /// The document's title.
     pub title: String,
@@ -603,7 +604,16 @@ impl Collection {
                     || self.index.search_vector(vector, candidates),
                     || self.index.search_keyword(query, candidates),
                 );
-                let mut fused = options.fusion.fuse(&dense?, &keyword?);
+                let (dense, keyword) = (dense?, keyword?);
+                let signals = match options.fusion {
+                    Fusion::Adaptive { .. } => QuerySignals {
+                        keyword_coverage: self
+                            .index
+                            .keyword_coverage(query, keyword.first().map_or(0.0, |s| s.score))?,
+                    },
+                    _ => QuerySignals::default(),
+                };
+                let mut fused = options.fusion.fuse_with(&dense, &keyword, &signals);
                 fused.truncate(depth);
                 fused
             }

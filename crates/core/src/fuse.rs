@@ -20,10 +20,39 @@ pub enum Normalization {
     ZScore,
 }
 
+/// What a hybrid search knows about a query besides its two candidate lists.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuerySignals {
+    /// The keyword top score over the best score the query's terms could reach
+    /// (see `trawl_index::Index::keyword_coverage`): low when the best keyword match
+    /// shares little of the query's informative vocabulary.
+    pub keyword_coverage: f32,
+}
+
+impl Default for QuerySignals {
+    fn default() -> Self {
+        QuerySignals {
+            keyword_coverage: 1.0,
+        }
+    }
+}
+
 /// How a hybrid search combines the dense and keyword candidate lists.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum Fusion {
+    /// The default: a z-score convex combination whose keyword weight adapts per
+    /// query: `keyword_weight * min(1, coverage / full_coverage)`, where coverage is
+    /// [`QuerySignals::keyword_coverage`]. When BM25's best match covers the query's
+    /// informative terms it gets its full weight; when it matches little of them (a
+    /// vocabulary mismatch, where dense retrieval is the one to trust), its weight
+    /// falls towards zero.
+    Adaptive {
+        /// Keyword weight at full coverage.
+        keyword_weight: f32,
+        /// Coverage at and above which the keyword list gets its full weight.
+        full_coverage: f32,
+    },
     /// Reciprocal-rank fusion: `sum 1 / (k + rank)`.
     Rrf {
         /// The rank constant (60 in the original paper).
@@ -47,18 +76,51 @@ pub enum Fusion {
     },
 }
 
+/// Tuned on SciFact train: keyword weight 0.5 (the best fixed z-score weight there) and
+/// full coverage 0.2 (about half the median coverage of SciFact's queries, so only
+/// queries whose best keyword match is unusually poor lose keyword weight).
 impl Default for Fusion {
     fn default() -> Self {
-        Fusion::Rrf { k: RRF_K }
+        Fusion::Adaptive {
+            keyword_weight: 0.5,
+            full_coverage: 0.2,
+        }
     }
 }
 
 impl Fusion {
-    /// Fuses a dense and a keyword list (each best first) into one list, best first.
+    /// Fuses a dense and a keyword list (each best first) into one list, best first,
+    /// with no knowledge of the query (an adaptive fusion takes full coverage).
     /// Ties keep the order of first appearance, so results are deterministic.
     #[must_use]
     pub fn fuse(&self, dense: &[Scored], keyword: &[Scored]) -> Vec<Scored> {
+        self.fuse_with(dense, keyword, &QuerySignals::default())
+    }
+
+    /// As [`Fusion::fuse`], using what is known about the query.
+    #[must_use]
+    pub fn fuse_with(
+        &self,
+        dense: &[Scored],
+        keyword: &[Scored],
+        signals: &QuerySignals,
+    ) -> Vec<Scored> {
         match *self {
+            Fusion::Adaptive {
+                keyword_weight,
+                full_coverage,
+            } => {
+                let share = if full_coverage > 0.0 {
+                    (signals.keyword_coverage / full_coverage).clamp(0.0, 1.0)
+                } else {
+                    1.0
+                };
+                Fusion::Convex {
+                    norm: Normalization::ZScore,
+                    keyword_weight: keyword_weight * share,
+                }
+                .fuse(dense, keyword)
+            }
             Fusion::Rrf { k } => weighted_rrf(&[(dense, 1.0), (keyword, 1.0)], k),
             Fusion::WeightedRrf {
                 k,
@@ -98,6 +160,10 @@ impl Fusion {
 impl fmt::Display for Fusion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
+            Fusion::Adaptive {
+                keyword_weight,
+                full_coverage,
+            } => write!(f, "adaptive:{keyword_weight}:{full_coverage}"),
             Fusion::Rrf { k } => write!(f, "rrf:{k}"),
             Fusion::WeightedRrf { k, keyword_weight } => write!(f, "wrrf:{keyword_weight}:{k}"),
             Fusion::Convex {
@@ -116,8 +182,8 @@ impl fmt::Display for Fusion {
     }
 }
 
-/// Parses `rrf`, `rrf:K`, `wrrf:W`, `wrrf:W:K`, `minmax:W`, `z:W` (W is the keyword
-/// weight, 0..=1).
+/// Parses `adaptive`, `adaptive:W:C`, `rrf`, `rrf:K`, `wrrf:W`, `wrrf:W:K`, `minmax:W`,
+/// `z:W` (W is the keyword weight, 0..=1; C the full coverage).
 impl FromStr for Fusion {
     type Err = String;
 
@@ -141,6 +207,19 @@ impl FromStr for Fusion {
             }
         };
         let fusion = match name.as_str() {
+            "adaptive" => {
+                let Fusion::Adaptive {
+                    keyword_weight,
+                    full_coverage,
+                } = Fusion::default()
+                else {
+                    unreachable!("the default fusion is adaptive")
+                };
+                Fusion::Adaptive {
+                    keyword_weight: weight(parts.next(), keyword_weight)?,
+                    full_coverage: num(parts.next(), full_coverage, "coverage")?,
+                }
+            }
             "rrf" => Fusion::Rrf {
                 k: num(parts.next(), RRF_K, "k")?,
             },
@@ -159,7 +238,11 @@ impl FromStr for Fusion {
                 norm: Normalization::ZScore,
                 keyword_weight: weight(parts.next(), 0.5)?,
             },
-            _ => return Err(format!("unknown fusion {s:?} (rrf, wrrf:W, minmax:W, z:W)")),
+            _ => {
+                return Err(format!(
+                    "unknown fusion {s:?} (adaptive, rrf, wrrf:W, minmax:W, z:W)"
+                ))
+            }
         };
         if parts.next().is_some() {
             return Err(format!("too many parts in fusion {s:?}"));
@@ -251,7 +334,37 @@ mod tests {
         let fused = reciprocal_rank_fusion(&[&a, &b], 60.0);
         assert_eq!(ids(&fused), [1, 3, 2, 4]);
         assert!((fused[0].score - (1.0 / 61.0 + 1.0 / 63.0)).abs() < 1e-7);
-        assert_eq!(Fusion::default().fuse(&a, &b), fused);
+        assert_eq!(Fusion::Rrf { k: 60.0 }.fuse(&a, &b), fused);
+    }
+
+    #[test]
+    fn adaptive_fusion_backs_off_keyword_when_coverage_is_low() {
+        let dense = list(&[(1, 0.9), (2, 0.8), (3, 0.2)]);
+        let kw = list(&[(3, 30.0), (2, 5.0), (1, 1.0)]);
+        let adaptive = Fusion::default();
+        let z = Fusion::Convex {
+            norm: Normalization::ZScore,
+            keyword_weight: 0.5,
+        };
+        let full = QuerySignals {
+            keyword_coverage: 0.9,
+        };
+        assert_eq!(adaptive.fuse_with(&dense, &kw, &full), z.fuse(&dense, &kw));
+        let none = QuerySignals {
+            keyword_coverage: 0.0,
+        };
+        assert_eq!(ids(&adaptive.fuse_with(&dense, &kw, &none)), [1, 2, 3]);
+        let half = QuerySignals {
+            keyword_coverage: 0.1,
+        };
+        let quarter = Fusion::Convex {
+            norm: Normalization::ZScore,
+            keyword_weight: 0.25,
+        };
+        assert_eq!(
+            adaptive.fuse_with(&dense, &kw, &half),
+            quarter.fuse(&dense, &kw)
+        );
     }
 
     #[test]
@@ -309,7 +422,7 @@ mod tests {
 
     #[test]
     fn empty_and_single_lists_are_handled() {
-        for f in ["rrf", "wrrf:0.3", "minmax:0.5", "z:0.5"] {
+        for f in ["adaptive", "rrf", "wrrf:0.3", "minmax:0.5", "z:0.5"] {
             let f: Fusion = f.parse().unwrap();
             assert!(f.fuse(&[], &[]).is_empty());
             let one = list(&[(7, 1.0)]);
@@ -336,7 +449,15 @@ mod tests {
                 keyword_weight: 0.25
             }
         );
-        for s in ["rrf:60", "wrrf:0.3:60", "minmax:0.2", "z:0.5"] {
+        assert_eq!("adaptive".parse::<Fusion>().unwrap(), Fusion::default());
+        for s in [
+            "adaptive:0.5:0.2",
+            "adaptive:0.4:0.3",
+            "rrf:60",
+            "wrrf:0.3:60",
+            "minmax:0.2",
+            "z:0.5",
+        ] {
             assert_eq!(s.parse::<Fusion>().unwrap().to_string(), s);
         }
         for bad in ["", "magic", "z:2", "z:x", "rrf:1:2", "wrrf:-0.1"] {

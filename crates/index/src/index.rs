@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::query::{QueryParser, TermSetQuery};
 use tantivy::schema::{OwnedValue, Value as _};
+use tantivy::tokenizer::TokenStream as _;
 use tantivy::{
     DocAddress, Index as TantivyIndex, IndexReader, IndexWriter, ReloadPolicy, Searcher,
     TantivyDocument, Term,
@@ -408,6 +409,33 @@ impl Index {
             out.push(Scored { id: vid, score });
         }
         Ok(out)
+    }
+
+    /// How completely a keyword top score covers the query: `top_score` divided by the
+    /// largest BM25 score the query's terms could reach (each term's IDF times
+    /// `k1 + 1`). Terms missing from the collection count against it. Near 0 when the
+    /// best keyword match shares little of the query's informative vocabulary.
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn keyword_coverage(&self, query: &str, top_score: f32) -> Result<f32> {
+        const K1: f32 = 1.2;
+        let snap = self.snapshot();
+        let mut analyzer = self.store.tokenizer_for_field(self.fields.body)?;
+        let mut stream = analyzer.token_stream(query);
+        let mut terms = std::collections::BTreeSet::new();
+        while stream.advance() {
+            terms.insert(stream.token().text.clone());
+        }
+        let n = snap.searcher.num_docs() as f32;
+        let mut max = 0.0;
+        for t in terms {
+            let df =
+                snap.searcher
+                    .doc_freq(&Term::from_field_text(self.fields.body, &t))? as f32;
+            max += (1.0 + (n - df + 0.5) / (df + 0.5)).ln() * (K1 + 1.0);
+        }
+        Ok(if max > 0.0 { top_score / max } else { 0.0 })
     }
 
     /// The stored chunks for the given point ids, in the same order; ids no longer in
