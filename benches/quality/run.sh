@@ -24,14 +24,7 @@ trap 'rm -f "$table"' EXIT
   echo "|---|---|---|---|---|---|---|---|"
   for split in test train; do
     ./target/release/trawl eval "$beir" --split "$split" --index "$index" --compare "${fusions[@]}" --json \
-      | python3 -c '
-import json, sys
-split = sys.argv[1]
-for line in sys.stdin:
-    r = json.loads(line)
-    print(f"| {split} | {r[\"mode\"]} | {r.get(\"fusion\", \"-\")} | {r[\"ndcg@10\"]:.3f} | "
-          f"{r[\"recall@100\"]:.3f} | {r[\"mrr@10\"]:.3f} | {r[\"query_p50_ms\"]:.1f} | {r[\"query_p99_ms\"]:.1f} |")
-' "$split"
+      | python3 benches/quality/table.py "$split"
   done
 } > "$table"
 cat "$table"
@@ -39,9 +32,10 @@ python3 - "$table" <<'PY'
 import re, sys
 table = open(sys.argv[1]).read().strip()
 readme = open("README.md").read()
-new = re.sub(r"(<!-- quality-table -->\n).*?(\n<!-- /quality-table -->)",
-             lambda m: m.group(1) + table + m.group(2), readme, flags=re.S)
-if new == readme and table not in readme:
+new, found = re.subn(r"<!-- quality-table -->.*?<!-- /quality-table -->",
+                     lambda m: "<!-- quality-table -->\n" + table + "\n<!-- /quality-table -->",
+                     readme, flags=re.S)
+if not found:
     sys.exit("README.md has no <!-- quality-table --> markers")
 open("README.md", "w").write(new)
 PY

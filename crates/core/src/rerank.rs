@@ -45,8 +45,11 @@ pub trait Reranker: Send + Sync {
 }
 
 /// Maximal marginal relevance (Carbonell & Goldstein, 1998): picks, one at a time, the
-/// candidate maximising `lambda * sim(query, c) - (1 - lambda) * max sim(c, picked)`.
-/// `lambda = 1` is pure relevance; lower values favour diversity.
+/// candidate maximising `lambda * rel(c) - (1 - lambda) * max sim(c, picked)`, with
+/// `sim` the cosine of the chunk embeddings. `rel` is the first-stage score min-max
+/// scaled to 0..1, so the hybrid ranking is kept (cosine to the query when the
+/// candidates carry no distinct scores). `lambda = 1` keeps the first-stage order;
+/// lower values favour diversity.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Mmr {
     /// Relevance weight, 0..=1.
@@ -75,7 +78,19 @@ impl Reranker for Mmr {
             candidates.truncate(k);
             return Ok(candidates);
         };
-        let relevance: Vec<f32> = candidates.iter().map(|c| dot(q, &c.vector)).collect();
+        let (lo, hi) = candidates
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), c| {
+                (lo.min(c.hit.score), hi.max(c.hit.score))
+            });
+        let relevance: Vec<f32> = if hi > lo {
+            candidates
+                .iter()
+                .map(|c| (c.hit.score - lo) / (hi - lo))
+                .collect()
+        } else {
+            candidates.iter().map(|c| dot(q, &c.vector)).collect()
+        };
         let mut redundancy = vec![f32::NEG_INFINITY; candidates.len()];
         let mut left: Vec<usize> = (0..candidates.len()).collect();
         let mut order = Vec::with_capacity(k.min(candidates.len()));
@@ -355,6 +370,29 @@ mod tests {
         assert_eq!(order(Mmr { lambda: 1.0 }, &q, 3), ["a", "a2", "b"]);
         assert_eq!(order(Mmr { lambda: 0.5 }, &q, 3), ["a", "b", "a2"]);
         assert_eq!(order(Mmr { lambda: 0.5 }, &q, 2), ["a", "b"]);
+    }
+
+    #[test]
+    fn mmr_relevance_follows_first_stage_scores_when_there_are_any() {
+        let mut cands = vec![
+            candidate("a", unit(1.0, 0.1)),
+            candidate("a2", unit(1.0, 0.12)),
+            candidate("b", unit(0.6, -0.8)),
+        ];
+        // The first stage ranked b first (say, on keywords), then a, then a2.
+        for (c, s) in cands.iter_mut().zip([0.5, 0.4, 0.9]) {
+            c.hit.score = s;
+        }
+        let q = unit(1.0, 0.0);
+        let ids = |mmr: Mmr, cands: Vec<Candidate>| -> Vec<String> {
+            mmr.rerank("", Some(&q), cands, 3)
+                .unwrap()
+                .into_iter()
+                .map(|c| c.hit.doc_id)
+                .collect()
+        };
+        assert_eq!(ids(Mmr { lambda: 1.0 }, cands.clone()), ["b", "a", "a2"]);
+        assert_eq!(ids(Mmr { lambda: 0.5 }, cands), ["b", "a", "a2"]);
     }
 
     #[test]
