@@ -77,9 +77,19 @@ pub fn chunk_document(
     let budget = options.max_tokens.saturating_sub(SPECIAL_TOKENS).max(8);
     let max_chars = options.max_chars.max(64);
     let mut chunks = Vec::new();
-    let mut group: Vec<usize> = Vec::new();
-    for (i, s) in doc.sections.iter().enumerate() {
-        if matches!(s.kind, SectionKind::Heading { .. }) && !group.is_empty() {
+    // A heading starts a new group; everything up to the next heading belongs to it.
+    let mut starts: Vec<usize> = doc
+        .sections
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| *i > 0 && matches!(s.kind, SectionKind::Heading { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    starts.insert(0, 0);
+    starts.push(doc.sections.len());
+    for w in starts.windows(2) {
+        let group: Vec<usize> = (w[0]..w[1]).collect();
+        if !group.is_empty() {
             pack_group(
                 doc,
                 &group,
@@ -89,20 +99,7 @@ pub fn chunk_document(
                 count_tokens,
                 &mut chunks,
             );
-            group.clear();
         }
-        group.push(i);
-    }
-    if !group.is_empty() {
-        pack_group(
-            doc,
-            &group,
-            budget,
-            max_chars,
-            options.overlap_tokens,
-            count_tokens,
-            &mut chunks,
-        );
     }
     chunks
 }

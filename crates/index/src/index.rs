@@ -228,12 +228,12 @@ impl Index {
             .and_then(|p| serde_json::from_str(&p).ok())
             .unwrap_or_default();
         let searcher = reader.searcher();
-        let live = live_set(&searcher, fields)?;
+        let live = live_set(&searcher)?;
         let options = manifest.options;
         let mut graph = Graph::load(&path.join(HNSW_DIR), options.hnsw)
             .unwrap_or_else(|| Graph::new(options.hnsw, live.len()));
         catch_up(&mut graph, &searcher, fields, &live, options.dim)?;
-        let max_vid = searcher_max_vid(&searcher, fields)?;
+        let max_vid = searcher_max_vid(&searcher)?;
         let next_vid = payload.next_vid.max(max_vid).max(graph.next_vid);
         Ok(Index {
             path: path.to_owned(),
@@ -336,7 +336,7 @@ impl Index {
         }
         self.reader.reload()?;
         let searcher = self.reader.searcher();
-        let live = live_set(&searcher, self.fields)?;
+        let live = live_set(&searcher)?;
         *self.snapshot.write().expect("snapshot lock") = Arc::new(Snapshot { searcher, live });
         if self.options.dim > 0 {
             // A failed save only costs a catch-up on the next open.
@@ -623,8 +623,7 @@ fn vid_of(searcher: &Searcher, addr: DocAddress) -> Result<u64> {
     Ok(col.first(addr.doc_id).unwrap_or(0))
 }
 
-fn live_set(searcher: &Searcher, fields: Fields) -> Result<LiveSet> {
-    let _ = fields;
+fn live_set(searcher: &Searcher) -> Result<LiveSet> {
     let mut live = LiveSet::default();
     for seg in searcher.segment_readers() {
         let col = seg.fast_fields().u64("vid")?;
@@ -637,8 +636,7 @@ fn live_set(searcher: &Searcher, fields: Fields) -> Result<LiveSet> {
     Ok(live)
 }
 
-fn searcher_max_vid(searcher: &Searcher, fields: Fields) -> Result<u64> {
-    let _ = fields;
+fn searcher_max_vid(searcher: &Searcher) -> Result<u64> {
     let mut max = 0;
     for seg in searcher.segment_readers() {
         let col = seg.fast_fields().u64("vid")?;
