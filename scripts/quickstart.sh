@@ -7,6 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 models/fetch.sh
 cargo build --release -p trawl-cli
 index="${TRAWL_QUICKSTART_INDEX:-target/quickstart-index}"
+rm -rf "$index"   # a fresh index each time, so the demo never meets an older format
 ./target/release/trawl ingest examples/corpus --index "$index"
 ./target/release/trawl stats --index "$index"
 echo

@@ -150,6 +150,14 @@ impl ModelArgs {
 }
 
 fn main() {
+    // Like other Unix tools, end quietly when the reader of our output goes away
+    // (`trawl search ... | head`) instead of panicking on a broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default SIGPIPE disposition at start-up, before any
+    // thread exists, is what the C runtime does for every C program.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ingest {
