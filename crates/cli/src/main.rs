@@ -143,7 +143,7 @@ impl ModelArgs {
         }
         match &self.model {
             Some(dir) => builder.model_dir(dir),
-            None if index.join("trawl.json").exists() => builder,
+            None if Collection::exists(index) => builder,
             None => builder.model_dir(DEFAULT_MODEL),
         }
     }
@@ -271,7 +271,7 @@ fn ingest(paths: &[PathBuf], index: &Path, model: &ModelArgs) -> Result<()> {
 }
 
 fn open_existing(index: &Path, model: Option<&Path>) -> Result<Collection> {
-    if !index.join("trawl.json").exists() {
+    if !Collection::exists(index) {
         bail!(
             "no trawl index at {} (run `trawl ingest` first)",
             index.display()
@@ -330,31 +330,31 @@ fn print_hit(rank: usize, hit: &Hit) {
 }
 
 fn stats(index: &Path, json: bool) -> Result<()> {
-    if !index.join("trawl.json").exists() {
+    if !Collection::exists(index) {
         bail!("no trawl index at {}", index.display());
     }
     // Stats need no model: open keyword-only so a missing model does not stop them.
     let collection = Collection::builder(index).keyword_only().open()?;
     let s = collection.stats()?;
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(index.join("trawl.json"))?)?;
+    let model = collection
+        .index()
+        .options()
+        .extra
+        .get("model")
+        .cloned()
+        .unwrap_or_default();
     if json {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "documents": s.documents, "chunks": s.chunks, "dim": s.dim,
                 "graph_points": s.graph_points, "segments": s.segments,
-                "disk_bytes": s.disk_bytes, "model": manifest["extra"]["model"],
+                "disk_bytes": s.disk_bytes, "model": model,
             }))?
         );
     } else {
         println!("index:      {}", index.display());
-        println!(
-            "model:      {}",
-            manifest["extra"]["model"]
-                .as_str()
-                .unwrap_or("(keyword-only)")
-        );
+        println!("model:      {}", model.as_str().unwrap_or("(keyword-only)"));
         println!("documents:  {}", s.documents);
         println!("chunks:     {}", s.chunks);
         println!("dimensions: {}", s.dim);

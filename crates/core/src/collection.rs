@@ -345,13 +345,21 @@ impl Collection {
         }
     }
 
+    /// Whether a collection exists at `path`.
+    #[must_use]
+    pub fn exists(path: impl AsRef<Path>) -> bool {
+        Index::exists(path.as_ref())
+    }
+
     /// Opens an existing collection with the model it was created with.
     ///
     /// # Errors
     /// As [`CollectionBuilder::open`]; a missing collection is an index `NotFound`.
     pub fn open(path: impl Into<PathBuf>) -> Result<Collection> {
         let path = path.into();
-        Index::open(&path)?;
+        if !Index::exists(&path) {
+            return Err(trawl_index::Error::NotFound { path }.into());
+        }
         Collection::builder(path).open()
     }
 

@@ -364,3 +364,17 @@ fn collection_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Collection>();
 }
+
+#[test]
+fn opening_a_missing_collection_is_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Collection::open(dir.path().join("nothing-here")).unwrap_err();
+    assert!(
+        matches!(err, Error::Index(trawl_index::Error::NotFound { .. })),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("nothing-here").exists(),
+        "open must not create"
+    );
+}

@@ -249,6 +249,12 @@ impl Index {
         })
     }
 
+    /// Whether an index exists at `path` (cheap: looks for its manifest only).
+    #[must_use]
+    pub fn exists(path: &Path) -> bool {
+        path.join(MANIFEST).is_file()
+    }
+
     /// Opens the index at `path`, creating it with `options` when there is none.
     ///
     /// # Errors
