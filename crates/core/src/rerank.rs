@@ -13,6 +13,7 @@ use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::collection::Hit;
+use crate::embed::Dir;
 use crate::error::{Error, Result};
 
 /// A candidate for reranking: a hit and its stored embedding (empty for keyword-only
@@ -162,49 +163,24 @@ impl CrossEncoder {
     /// # Errors
     /// [`Error::ModelFileMissing`] / [`Error::ModelInvalid`] naming the file.
     pub fn load(dir: impl AsRef<Path>) -> Result<CrossEncoder> {
-        let dir = dir.as_ref();
-        let file = |name: &str| {
-            let p = dir.join(name);
-            if p.is_file() {
-                Ok(p)
-            } else {
-                Err(Error::ModelFileMissing {
-                    dir: dir.to_owned(),
-                    file: name.to_owned(),
-                })
-            }
-        };
-        let invalid = |name: &str, e: &dyn std::fmt::Display| Error::ModelInvalid {
-            dir: dir.to_owned(),
-            file: name.to_owned(),
-            reason: e.to_string(),
-        };
-        let config_bytes =
-            std::fs::read(file("config.json")?).map_err(|e| invalid("config.json", &e))?;
-        let config: Config =
-            serde_json::from_slice(&config_bytes).map_err(|e| invalid("config.json", &e))?;
-        let mut tokenizer = Tokenizer::from_file(file("tokenizer.json")?)
-            .map_err(|e| invalid("tokenizer.json", &e))?;
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: config.max_position_embeddings.min(512),
-                ..TruncationParams::default()
-            }))
-            .map_err(|e| invalid("tokenizer.json", &e))?;
-        tokenizer.with_padding(None);
-        let weights = file("model.safetensors")?;
+        let dir = Dir(dir.as_ref());
+        let config: Config = dir.json("config.json")?;
+        let tokenizer = Tokenizer::from_file(dir.file("tokenizer.json")?)
+            .map_err(|e| dir.invalid("tokenizer.json", e))?;
+        let weights = dir.file("model.safetensors")?;
         // SAFETY: the weights file is mapped read-only and never written by trawl.
         let vb =
             unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &Device::Cpu) }
-                .map_err(|e| invalid("model.safetensors", &e))?;
+                .map_err(|e| dir.invalid("model.safetensors", e))?;
         Self::from_var_builder(
             &vb,
             &config,
             tokenizer,
-            dir.file_name()
+            dir.0
+                .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         )
-        .map_err(|e| invalid("model.safetensors", &e))
+        .map_err(|e| dir.invalid("model.safetensors", e))
     }
 
     /// Builds the model from tensors under `vb` (weights named as in

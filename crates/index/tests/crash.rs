@@ -2,6 +2,8 @@
 //! add, a commit or the HNSW save) reopens to its last commit with nothing committed
 //! lost, and both retrievers find every committed chunk.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -15,15 +17,7 @@ const CHILD_ENV: &str = "TRAWL_CRASH_CHILD_DIR";
 
 fn vector(doc: u64, chunk: usize) -> Vec<f32> {
     let mut s = (doc * 1_000 + chunk as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let v: Vec<f32> = (0..DIM)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s % 2001) as f32 / 1000.0 - 1.0
-        })
-        .collect();
-    v
+    common::xorshift_vector(&mut s, DIM)
 }
 
 fn records(doc: u64) -> Vec<Record> {

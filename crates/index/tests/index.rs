@@ -1,5 +1,7 @@
 //! Behaviour of the index: durability, visibility, deletes, recovery, errors.
 
+mod common;
+
 use std::path::Path;
 
 use trawl_index::{Error, Index, IndexOptions, Record};
@@ -11,14 +13,7 @@ fn vectors(n: usize, seed: u64) -> Vec<Vec<f32>> {
     let mut s = seed.max(1);
     (0..n)
         .map(|_| {
-            let mut v: Vec<f32> = (0..DIM)
-                .map(|_| {
-                    s ^= s << 13;
-                    s ^= s >> 7;
-                    s ^= s << 17;
-                    (s % 2001) as f32 / 1000.0 - 1.0
-                })
-                .collect();
+            let mut v = common::xorshift_vector(&mut s, DIM);
             let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
             v.iter_mut().for_each(|x| *x /= n);
             v

@@ -73,10 +73,12 @@ struct Module {
     kind: String,
 }
 
-struct Dir<'a>(&'a Path);
+/// A model directory: file lookups and parsing with errors that name the directory
+/// and the file. Shared by every model loader.
+pub(crate) struct Dir<'a>(pub(crate) &'a Path);
 
 impl Dir<'_> {
-    fn file(&self, name: &str) -> Result<PathBuf> {
+    pub(crate) fn file(&self, name: &str) -> Result<PathBuf> {
         let p = self.0.join(name);
         if p.is_file() {
             Ok(p)
@@ -88,7 +90,7 @@ impl Dir<'_> {
         }
     }
 
-    fn invalid(&self, file: &str, reason: impl std::fmt::Display) -> Error {
+    pub(crate) fn invalid(&self, file: &str, reason: impl std::fmt::Display) -> Error {
         Error::ModelInvalid {
             dir: self.0.to_owned(),
             file: file.to_owned(),
@@ -96,7 +98,7 @@ impl Dir<'_> {
         }
     }
 
-    fn json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T> {
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T> {
         let path = self.file(name)?;
         let bytes = std::fs::read(&path).map_err(|e| self.invalid(name, e))?;
         serde_json::from_slice(&bytes).map_err(|e| self.invalid(name, e))

@@ -4,6 +4,7 @@ mod bert;
 mod pooling;
 
 pub use bert::BertEmbedder;
+pub(crate) use bert::Dir;
 pub use pooling::{l2_normalize, Pooling};
 
 use crate::error::Result;
