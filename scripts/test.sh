@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: fetches the model if missing, then formatting,
-# lints, every test (unit, behaviour, doc, CLI, benches in test mode), and the example.
+# lints, every test (unit, behaviour, doc, CLI, benches in test mode), the example, and
+# the Python package (built into .venv) with its tests and example.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,6 +14,16 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --all-targets --locked 2>&1 | tee -a "$log"
 cargo test --workspace --doc --locked 2>&1 | tee -a "$log"
 cargo run --locked --example quickstart >/dev/null
+
+# Python: the bindings built into a local virtualenv, then lints, the pytest suite (which
+# also checks the .pyi against the built module) and the Python example.
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -r bindings/python/requirements-dev.txt
+VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q --locked -m bindings/python/Cargo.toml
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python -m pytest bindings/python 2>&1 | tee -a "$log"
+.venv/bin/python examples/python/quickstart.py >/dev/null
 
 # One closing line for the whole run (cargo prints one per test binary).
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')

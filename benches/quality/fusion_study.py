@@ -8,6 +8,7 @@ Each line of the dump holds one query's dense and keyword candidates (point id, 
 id, raw score). Fusion runs on chunks, as in trawl; documents are then ranked by their
 best chunk, as `trawl eval` does. Pure standard library: no numpy needed.
 """
+
 import json
 import math
 import sys
@@ -21,7 +22,7 @@ def load(dump, qrels_path):
             q, d, s = line.rstrip("\n").split("\t")[:3]
             if s.isdigit():
                 qrels[q][d] = int(s)
-    queries = [json.loads(l) for l in open(dump)]
+    queries = [json.loads(line) for line in open(dump)]
     return [q for q in queries if q["qid"] in qrels], qrels
 
 
@@ -91,7 +92,8 @@ def main():
         runs[f"minmax:{w}"] = lambda q, w=w: convex(q["dense"], q["keyword"], w, "minmax")
     for c in (0.1, 0.2, 0.3):
         runs[f"adaptive:0.5:{c}"] = lambda q, c=c: convex(
-            q["dense"], q["keyword"], 0.5 * min(1.0, q.get("coverage", 1.0) / c), "z")
+            q["dense"], q["keyword"], 0.5 * min(1.0, q.get("coverage", 1.0) / c), "z"
+        )
     for name, fuse in runs.items():
         print(f"{name:12s} {evaluate(queries, qrels, fuse):.4f}")
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Turns `trawl eval --compare --json` lines on stdin into Markdown table rows."""
+
 import json
 import sys
 

@@ -1,10 +1,31 @@
-//! Python bindings for trawl (`import trawl`).
+//! Python bindings for trawl: the native module `trawl._trawl`.
 //!
-//! A placeholder until the Python issue fills it with pyo3: it only proves the
-//! workspace wiring, so the Rust API the bindings will wrap is visible from here.
+//! The pure-Python package `trawl` (in `python/trawl`) re-exports these classes and
+//! adds what is easier in Python (numpy arrays, framework retrievers). Every heavy call
+//! goes through [`gil::run`], which converts arguments first, releases the GIL for the
+//! work and maps errors on the way back.
 
-/// The crate version the bindings will expose as `trawl.__version__`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+// pyo3 hands methods their arguments already converted and owned (`Vec<String>`,
+// `Py<PyAny>`); `map_err` hands errors over by value.
+#![allow(clippy::needless_pass_by_value)]
 
-/// The Rust library the bindings wrap.
-pub use trawl as core;
+use pyo3::prelude::*;
+
+mod collection;
+mod convert;
+mod errors;
+mod gil;
+
+/// The native module.
+#[pymodule]
+fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    m.add_class::<collection::Collection>()?;
+    m.add_class::<collection::Hit>()?;
+    m.add_class::<collection::Location>()?;
+    m.add_class::<collection::IngestReport>()?;
+    m.add_class::<collection::Failure>()?;
+    m.add_class::<collection::Stats>()?;
+    Ok(())
+}

@@ -473,14 +473,7 @@ fn eval(
 }
 
 fn reranker(spec: &str) -> Result<std::sync::Arc<dyn trawl::Reranker>> {
-    if let Some(lambda) = spec.strip_prefix("mmr:") {
-        let lambda: f32 = lambda.parse().context("mmr:LAMBDA needs a number")?;
-        return Ok(std::sync::Arc::new(trawl::Mmr { lambda }));
-    }
-    if let Some(dir) = spec.strip_prefix("cross-encoder:") {
-        return Ok(std::sync::Arc::new(trawl::CrossEncoder::load(dir)?));
-    }
-    bail!("unknown reranker {spec:?} (mmr:LAMBDA or cross-encoder:DIR)")
+    Ok(trawl::reranker_from_spec(spec)?)
 }
 
 fn dump_candidates(collection: &Collection, beir: &Beir, depth: usize, path: &Path) -> Result<()> {

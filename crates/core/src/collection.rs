@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use trawl_index::{Index, IndexOptions, Language, Record, Scored};
-use trawl_ingest::{Document, Location, Metadata};
+use trawl_ingest::{Document, Format, Location, Metadata};
 
 use crate::chunk::{chunk_document, Chunk, ChunkOptions};
 use crate::embed::{BertEmbedder, Embedder};
@@ -184,9 +184,18 @@ pub struct CollectionBuilder {
     chunking: Option<ChunkOptions>,
     language: Language,
     reranker: Option<Arc<dyn Reranker>>,
+    dimension: Option<usize>,
 }
 
 impl CollectionBuilder {
+    /// No embedding model: the caller supplies `dim`-dimensional vectors with
+    /// [`Collection::add_embedded`] and searches with [`Collection::search_by_vector`]
+    /// (bring your own embeddings). Keyword search works as usual.
+    pub fn dimension(mut self, dim: usize) -> Self {
+        self.dimension = Some(dim);
+        self
+    }
+
     /// Rerank search results with `reranker` (see [`SearchOptions::rerank`]).
     pub fn reranker(mut self, reranker: Arc<dyn Reranker>) -> Self {
         self.reranker = Some(reranker);
@@ -247,7 +256,8 @@ impl CollectionBuilder {
             Some(Arc::new(BertEmbedder::load(dir)?))
         } else if let Some(dir) = recorded.as_ref().and_then(|m| m.model_dir.as_ref()) {
             Some(Arc::new(BertEmbedder::load(dir)?))
-        } else if existing.as_ref().is_some_and(|i| i.options().dim == 0) {
+        } else if self.dimension.is_some() || existing.is_some() {
+            // Keyword-only, or vectors brought by the caller.
             None
         } else {
             return Err(Error::ModelRequired { path: self.path });
@@ -259,11 +269,15 @@ impl CollectionBuilder {
         if let Some(e) = &embedder {
             chunking.max_tokens = chunking.max_tokens.min(e.max_tokens());
         }
-        let dim = embedder.as_ref().map_or(0, |e| e.dim());
+        let dim = embedder
+            .as_ref()
+            .map(|e| e.dim())
+            .or(self.dimension)
+            .unwrap_or(0);
         let index = match existing {
             Some(index) => {
                 let expected = index.options().dim;
-                if embedder.is_some() && expected != dim {
+                if (embedder.is_some() || self.dimension.is_some()) && expected != dim {
                     return Err(Error::DimensionMismatch {
                         path: self.path,
                         expected,
@@ -342,6 +356,7 @@ impl Collection {
             chunking: None,
             language: Language::default(),
             reranker: None,
+            dimension: None,
         }
     }
 
@@ -469,6 +484,82 @@ impl Collection {
         Ok(outcomes)
     }
 
+    /// Adds a document whose chunks the caller has already embedded (bring your own
+    /// embeddings): one chunk per `(text, vector)` pair, in order, replacing any
+    /// document with id `id`. Skipped when texts, vectors and metadata are unchanged.
+    /// Visible after [`Collection::commit`].
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when a vector's length is not the collection's
+    /// dimension (nothing is added then); index errors.
+    pub fn add_embedded(
+        &self,
+        id: &str,
+        chunks: Vec<(String, Vec<f32>)>,
+        metadata: &Metadata,
+    ) -> Result<AddOutcome> {
+        let dim = self.index.options().dim;
+        if let Some((_, v)) = chunks.iter().find(|(_, v)| v.len() != dim) {
+            return Err(Error::DimensionMismatch {
+                path: self.path.clone(),
+                expected: dim,
+                got: v.len(),
+            });
+        }
+        let mut h = Fnv64::default();
+        h.write(b"embedded");
+        h.write(
+            serde_json::to_string(&metadata)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        for (text, vector) in &chunks {
+            h.write(text.as_bytes());
+            for x in vector {
+                h.write(&x.to_le_bytes());
+            }
+        }
+        let hash = format!("{:016x}", h.0);
+        if self.index.document_hash(id)?.as_deref() == Some(hash.as_str()) {
+            return Ok(AddOutcome::Unchanged);
+        }
+        let metadata = to_json_object(metadata);
+        let count = chunks.len();
+        let records = chunks
+            .into_iter()
+            .zip(0u32..)
+            .map(|((text, vector), ordinal)| Record {
+                doc_id: id.to_owned(),
+                ordinal,
+                text,
+                title: String::new(),
+                heading_path: Vec::new(),
+                source: None,
+                format: Format::Text.as_str().to_owned(),
+                location: Map::new(),
+                metadata: metadata.clone(),
+                doc_hash: hash.clone(),
+                vector,
+            })
+            .collect();
+        self.index.delete_document(id)?;
+        self.index.add(records)?;
+        Ok(AddOutcome::Added { chunks: count })
+    }
+
+    /// Embeds `texts` with the collection's model, as documents are embedded.
+    ///
+    /// # Errors
+    /// [`Error::NoEmbedder`] when the collection has no model; embedding errors.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        match &self.embedder {
+            Some(e) => e.embed(texts),
+            None => Err(Error::NoEmbedder {
+                path: self.path.clone(),
+            }),
+        }
+    }
+
     /// Ingests files and folders (recursively). Unsupported and broken files are
     /// reported in the [`IngestReport`] and the rest are indexed. Call
     /// [`Collection::commit`] afterwards to make them durable and visible.
@@ -581,10 +672,62 @@ impl Collection {
     /// # Errors
     /// As [`Collection::search`].
     pub fn search_with(&self, query: &str, options: &SearchOptions) -> Result<Vec<Hit>> {
+        self.search_inner(query, None, options)
+    }
+
+    /// A search with a query vector the caller embedded (bring your own embeddings).
+    /// `query` is the text for the keyword side of a hybrid search and for rerankers
+    /// that read text; it may be empty for a dense search.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] for a vector of the wrong length; index errors.
+    pub fn search_by_vector(
+        &self,
+        vector: &[f32],
+        query: &str,
+        options: &SearchOptions,
+    ) -> Result<Vec<Hit>> {
+        let dim = self.index.options().dim;
+        if vector.len() != dim {
+            return Err(Error::DimensionMismatch {
+                path: self.path.clone(),
+                expected: dim,
+                got: vector.len(),
+            });
+        }
+        let options = match (options.mode, query.trim().is_empty()) {
+            (SearchMode::Hybrid, true) => SearchOptions {
+                mode: SearchMode::Dense,
+                ..*options
+            },
+            _ => *options,
+        };
+        self.search_inner(query, Some(vector), &options)
+    }
+
+    fn search_inner(
+        &self,
+        query: &str,
+        given_vector: Option<&[f32]>,
+        options: &SearchOptions,
+    ) -> Result<Vec<Hit>> {
         let k = options.k;
-        if query.trim().is_empty() || k == 0 {
+        let has_query = !query.trim().is_empty() || given_vector.is_some();
+        if !has_query || k == 0 {
             return Ok(Vec::new());
         }
+        // The embedding to search with: the caller's, or the model's.
+        let embedder: Option<&dyn Embedder> = self.embedder.as_deref();
+        let embed_query = |q: &str| -> Result<Vec<f32>> {
+            match (&given_vector, embedder) {
+                (Some(v), _) => Ok(v.to_vec()),
+                (None, Some(e)) => e.embed_query(q),
+                (None, None) => Err(Error::NoEmbedder {
+                    path: self.path.clone(),
+                }),
+            }
+        };
+        let dense_available = given_vector.is_some() || embedder.is_some();
         let reranker = self.reranker.as_ref().filter(|_| options.rerank);
         // A reranker looks at more candidates than it returns.
         let depth = match reranker {
@@ -593,21 +736,16 @@ impl Collection {
         };
         let candidates = options.candidates.max(depth);
         let mut query_vector = None;
-        let ranked: Vec<Scored> = match (options.mode, &self.embedder) {
-            (SearchMode::Keyword, _) | (SearchMode::Hybrid, None) => {
+        let ranked: Vec<Scored> = match (options.mode, dense_available) {
+            (SearchMode::Keyword, _) | (SearchMode::Hybrid, false) => {
                 self.index.search_keyword(query, depth)?
             }
-            (SearchMode::Dense, None) => {
-                return Err(Error::NoEmbedder {
-                    path: self.path.clone(),
-                })
-            }
-            (SearchMode::Dense, Some(e)) => {
-                let vector = query_vector.insert(e.embed_query(query)?);
+            (SearchMode::Dense, _) => {
+                let vector = query_vector.insert(embed_query(query)?);
                 self.index.search_vector(vector, depth)?
             }
-            (SearchMode::Hybrid, Some(e)) => {
-                let vector = query_vector.insert(e.embed_query(query)?);
+            (SearchMode::Hybrid, true) => {
+                let vector = query_vector.insert(embed_query(query)?);
                 let (dense, keyword) = rayon::join(
                     || self.index.search_vector(vector, candidates),
                     || self.index.search_keyword(query, candidates),
@@ -636,10 +774,8 @@ impl Collection {
                 .map(|(id, r)| to_hit(r, scores[&id]))
                 .collect());
         };
-        if query_vector.is_none() {
-            if let Some(e) = &self.embedder {
-                query_vector = Some(e.embed_query(query)?);
-            }
+        if query_vector.is_none() && dense_available {
+            query_vector = Some(embed_query(query)?);
         }
         let candidates: Vec<Candidate> = records
             .into_iter()

@@ -59,6 +59,14 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// An option given as text (a reranker or fusion spec, say) cannot be understood.
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// Which option.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A file could not be parsed.
     #[error(transparent)]
     Ingest(#[from] trawl_ingest::Error),

@@ -52,6 +52,6 @@ pub use collection::{
 pub use embed::{l2_normalize, BertEmbedder, Embedder, Pooling};
 pub use error::{Error, Result};
 pub use fuse::{reciprocal_rank_fusion, Fusion, Normalization, QuerySignals, RRF_K};
-pub use rerank::{Candidate, CrossEncoder, Mmr, Reranker};
+pub use rerank::{reranker_from_spec, Candidate, CrossEncoder, Mmr, Reranker};
 pub use trawl_index::{Language, Scored, Stats};
 pub use trawl_ingest::{Document, Format, Location, MetaValue, Metadata, Section, SectionKind};

@@ -300,6 +300,28 @@ impl Reranker for CrossEncoder {
     }
 }
 
+/// A reranker from its text form: `mmr:LAMBDA` (for example `mmr:0.9`) or
+/// `cross-encoder:DIR` (a sentence-transformers CrossEncoder directory).
+///
+/// # Errors
+/// [`Error::Invalid`] for an unknown form; model errors for a cross-encoder.
+pub fn reranker_from_spec(spec: &str) -> Result<std::sync::Arc<dyn Reranker>> {
+    if let Some(lambda) = spec.strip_prefix("mmr:") {
+        let lambda: f32 = lambda.trim().parse().map_err(|_| Error::Invalid {
+            what: "reranker",
+            reason: format!("{spec:?}: mmr:LAMBDA needs a number"),
+        })?;
+        return Ok(std::sync::Arc::new(Mmr { lambda }));
+    }
+    if let Some(dir) = spec.strip_prefix("cross-encoder:") {
+        return Ok(std::sync::Arc::new(CrossEncoder::load(dir)?));
+    }
+    Err(Error::Invalid {
+        what: "reranker",
+        reason: format!("{spec:?} (expected mmr:LAMBDA or cross-encoder:DIR)"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

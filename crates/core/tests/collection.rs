@@ -378,3 +378,71 @@ fn opening_a_missing_collection_is_not_found() {
         "open must not create"
     );
 }
+
+/// Bring your own embeddings: the caller's vectors go in, and the caller's query vector
+/// finds its nearest neighbours, ranked as exact cosine similarity ranks them.
+#[test]
+fn caller_supplied_vectors_are_searched_by_caller_supplied_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collection::builder(dir.path()).dimension(4).open().unwrap();
+    let vectors: Vec<Vec<f32>> = (0..40u8)
+        .map(|i| {
+            let t = f32::from(i) * 0.3;
+            vec![t.sin(), t.cos(), (t * 0.5).sin(), 0.1]
+        })
+        .collect();
+    for (d, group) in vectors.chunks(10).enumerate() {
+        let chunks = group
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("point {}", d * 10 + i), v.clone()))
+            .collect();
+        let outcome = c
+            .add_embedded(&format!("doc-{d}"), chunks, &Metadata::new())
+            .unwrap();
+        assert_eq!(outcome, AddOutcome::Added { chunks: 10 });
+    }
+    c.commit().unwrap();
+    let options = trawl::SearchOptions {
+        k: 3,
+        mode: SearchMode::Dense,
+        ..Default::default()
+    };
+    let query = [0.5f32, 0.8, 0.2, 0.1];
+    let hits = c.search_by_vector(&query, "", &options).unwrap();
+    let cosine = |v: &[f32]| {
+        let dot: f32 = v.iter().zip(query).map(|(a, b)| a * b).sum();
+        dot / v.iter().map(|x| x * x).sum::<f32>().sqrt()
+    };
+    let mut exact: Vec<usize> = (0..vectors.len()).collect();
+    exact.sort_by(|&a, &b| cosine(&vectors[b]).total_cmp(&cosine(&vectors[a])));
+    let expected: Vec<String> = exact[..3].iter().map(|i| format!("point {i}")).collect();
+    let got: Vec<&str> = hits.iter().map(|h| h.text.as_str()).collect();
+    assert_eq!(got, expected);
+
+    // Same vectors again: nothing to do. A wrong length: a typed error.
+    let again = vec![("point 0".to_owned(), vectors[0].clone())];
+    c.add_embedded("solo", again.clone(), &Metadata::new()).unwrap();
+    c.commit().unwrap();
+    assert_eq!(
+        c.add_embedded("solo", again, &Metadata::new()).unwrap(),
+        AddOutcome::Unchanged
+    );
+    let short = vec![("x".to_owned(), vec![1.0, 2.0])];
+    assert!(matches!(
+        c.add_embedded("bad", short, &Metadata::new()),
+        Err(Error::DimensionMismatch { expected: 4, got: 2, .. })
+    ));
+    assert!(matches!(
+        c.search_by_vector(&[1.0], "", &options),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    // A text query needs a model this collection does not have.
+    assert!(matches!(
+        c.search("point", 3, SearchMode::Dense),
+        Err(Error::NoEmbedder { .. })
+    ));
+    drop(c);
+    let reopened = Collection::open(dir.path()).unwrap();
+    assert_eq!(reopened.index().options().dim, 4);
+}

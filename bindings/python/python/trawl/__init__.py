@@ -1,0 +1,273 @@
+"""trawl: embedded hybrid retrieval for RAG.
+
+Point a :class:`Collection` at a folder of real documents (PDF, Word, Excel,
+PowerPoint, HTML, Markdown, email, CSV, text) and search it with BM25, dense vectors
+or both fused. Every :class:`Hit` carries its text, score and exact source.
+
+    >>> import trawl
+    >>> col = trawl.Collection("my-index", model="models/all-MiniLM-L6-v2")
+    >>> report = col.add("docs/")
+    >>> col.commit()
+    >>> for hit in col.search("how do lighthouses work", k=3):
+    ...     print(hit.score, hit.source, hit.location.page, hit.text[:80])
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any, Callable, Literal, Optional, Protocol, Union, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from trawl import _trawl
+from trawl._trawl import (
+    CorruptIndexError,
+    DimensionError,
+    Failure,
+    Hit,
+    IncompatibleIndexError,
+    IngestReport,
+    InvalidArgumentError,
+    Location,
+    LockedError,
+    ModelError,
+    ParseError,
+    Stats,
+    StorageError,
+    TrawlError,
+    UnsupportedFormatError,
+    __version__,
+)
+
+__all__ = [
+    "Collection",
+    "CorruptIndexError",
+    "DimensionError",
+    "Failure",
+    "Hit",
+    "IncompatibleIndexError",
+    "IngestReport",
+    "InvalidArgumentError",
+    "Location",
+    "LockedError",
+    "ModelError",
+    "ParseError",
+    "Stats",
+    "StorageError",
+    "TrawlError",
+    "UnsupportedFormatError",
+    "__version__",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+Mode = Literal["hybrid", "dense", "keyword"]
+
+
+@runtime_checkable
+class _TqdmLike(Protocol):
+    total: Optional[float]
+
+    def update(self, n: float = 1) -> object: ...
+
+
+#: A progress hook: ``callback(files_done, files_total, chunks)``, or a tqdm bar.
+Progress = Union[Callable[[int, int, int], object], _TqdmLike]
+
+
+class Collection:
+    """A searchable collection of documents in one folder.
+
+    Opens the collection at ``path``, creating it when there is none. A new collection
+    needs one of ``model`` (a sentence-transformers model directory, run locally with
+    Candle), ``keyword_only=True`` (BM25 only) or ``dimension`` (you bring your own
+    embeddings to :meth:`add_vectors` and :meth:`search`). An existing collection
+    reopens with the model it was created with.
+
+    Adds and deletes become visible and durable at :meth:`commit`. Used as a context
+    manager, the collection commits on a clean exit and rolls back on an exception.
+    Searching from many threads while one thread adds is safe: heavy calls release the
+    GIL.
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        *,
+        model: Optional[PathLike] = None,
+        keyword_only: bool = False,
+        dimension: Optional[int] = None,
+        language: Optional[str] = None,
+        reranker: Optional[str] = None,
+        max_tokens: Optional[int] = None,
+        max_chars: Optional[int] = None,
+        overlap_tokens: Optional[int] = None,
+    ) -> None:
+        self._native = _trawl.Collection(
+            os.fspath(path),
+            model=None if model is None else os.fspath(model),
+            keyword_only=keyword_only,
+            dimension=dimension,
+            language=language,
+            reranker=reranker,
+            max_tokens=max_tokens,
+            max_chars=max_chars,
+            overlap_tokens=overlap_tokens,
+        )
+
+    @property
+    def path(self) -> str:
+        """The collection's folder."""
+        return os.fspath(self._native.path)
+
+    @property
+    def model(self) -> Optional[str]:
+        """The embedding model's name; None when keyword-only or bring-your-own."""
+        return self._native.model
+
+    @property
+    def dimension(self) -> int:
+        """Vector dimension (0 when keyword-only)."""
+        return self._native.dimension
+
+    def add(
+        self,
+        paths: Union[PathLike, Iterable[PathLike]],
+        *,
+        progress: Optional[Progress] = None,
+    ) -> IngestReport:
+        """Ingest files and folders (recursively).
+
+        Unsupported and broken files are listed in the report (``unsupported``,
+        ``failures`` with path and reason); everything else is indexed. ``progress``
+        is called after each batch of files. Ctrl-C (or an exception from
+        ``progress``) stops the run and rolls back what it added.
+        """
+        if isinstance(paths, (str, os.PathLike)):
+            roots = [os.fspath(paths)]
+        else:
+            roots = [os.fspath(p) for p in paths]
+        return self._native.add_paths(roots, _progress_callback(progress))
+
+    def add_text(self, id: str, text: str, metadata: Optional[dict[str, Any]] = None) -> bool:
+        """Add (or replace) a document from text. False when it was unchanged."""
+        return self._native.add_text(id, text, metadata)
+
+    def add_vectors(
+        self,
+        id: str,
+        texts: Sequence[str],
+        vectors: npt.ArrayLike,
+        metadata: Optional[dict[str, Any]] = None,
+    ) -> bool:
+        """Add (or replace) a document as chunks you embedded yourself.
+
+        ``vectors`` has one row per text (``float32``-convertible, shape
+        ``(len(texts), dimension)``). False when the document was unchanged.
+        """
+        array = _as_matrix(vectors)
+        if array.shape[0] != len(texts):
+            raise DimensionError(f"{len(texts)} texts but {array.shape[0]} vectors")
+        return self._native.add_embedded(id, list(texts), array.tobytes(), metadata)
+
+    def delete(self, *ids: str) -> None:
+        """Delete documents by id (at the next commit)."""
+        for doc_id in ids:
+            self._native.delete(doc_id)
+
+    def commit(self) -> None:
+        """Make adds and deletes durable and visible, atomically."""
+        self._native.commit()
+
+    def rollback(self) -> None:
+        """Discard adds and deletes since the last commit."""
+        self._native.rollback()
+
+    def search(
+        self,
+        query: str = "",
+        k: int = 10,
+        *,
+        mode: Mode = "hybrid",
+        fusion: Optional[str] = None,
+        candidates: int = 100,
+        rerank: bool = True,
+        rerank_depth: int = 50,
+        vector: Optional[npt.ArrayLike] = None,
+    ) -> list[Hit]:
+        """The ``k`` best chunks for ``query``.
+
+        ``mode`` is ``"hybrid"`` (BM25 and dense fused), ``"dense"`` or ``"keyword"``.
+        ``fusion`` is ``"adaptive"`` (the default), ``"rrf:60"``, ``"wrrf:W"``,
+        ``"z:W"`` or ``"minmax:W"`` (W is the keyword weight). ``vector`` searches with
+        your own query embedding instead of the model's.
+        """
+        raw = None
+        if vector is not None:
+            raw = _as_matrix(vector).reshape(-1).tobytes()
+        return self._native.search(
+            query,
+            k=k,
+            mode=mode,
+            fusion=fusion,
+            candidates=candidates,
+            rerank=rerank,
+            rerank_depth=rerank_depth,
+            vector=raw,
+        )
+
+    def embed(self, texts: Union[str, Sequence[str]]) -> npt.NDArray[np.float32]:
+        """Embed texts with the collection's model: a ``(n, dimension)`` float32 array
+        of L2-normalised rows."""
+        if isinstance(texts, str):
+            texts = [texts]
+        raw, rows, dim = self._native.embed_raw(list(texts))
+        return np.frombuffer(raw, dtype=np.float32).reshape(rows, dim).copy()
+
+    def stats(self) -> Stats:
+        """Documents, chunks, size on disk and more."""
+        return self._native.stats()
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+
+def _as_matrix(vectors: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    array = np.ascontiguousarray(vectors, dtype=np.float32)
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    if array.ndim != 2:
+        raise DimensionError(f"vectors must be 1- or 2-dimensional, not {array.ndim}")
+    return array
+
+
+def _progress_callback(
+    progress: Optional[Progress],
+) -> Optional[Callable[[int, int, int], object]]:
+    if progress is None or not isinstance(progress, _TqdmLike):
+        return progress
+    bar = progress
+    seen = [0]
+
+    def update(done: int, total: int, chunks: int) -> None:
+        bar.total = total
+        bar.update(done - seen[0])
+        seen[0] = done
+
+    return update

@@ -1,0 +1,503 @@
+//! `Collection` and the objects its methods return.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use pyo3::exceptions::{PyAttributeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use serde_json::{Map, Value};
+
+use crate::convert;
+use crate::errors::{self, InvalidArgumentError};
+use crate::gil;
+
+/// A searchable collection of documents in one folder (native half of
+/// `trawl.Collection`).
+#[pyclass(frozen, module = "trawl._trawl")]
+pub(crate) struct Collection {
+    inner: Arc<trawl::Collection>,
+}
+
+#[pymethods]
+impl Collection {
+    #[new]
+    #[pyo3(signature = (
+        path, *, model=None, keyword_only=false, dimension=None, language=None,
+        reranker=None, max_tokens=None, max_chars=None, overlap_tokens=None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        model: Option<PathBuf>,
+        keyword_only: bool,
+        dimension: Option<usize>,
+        language: Option<&str>,
+        reranker: Option<&str>,
+        max_tokens: Option<usize>,
+        max_chars: Option<usize>,
+        overlap_tokens: Option<usize>,
+    ) -> PyResult<Self> {
+        let mut builder = trawl::Collection::builder(path);
+        if let Some(model) = model {
+            builder = builder.model_dir(model);
+        }
+        if keyword_only {
+            builder = builder.keyword_only();
+        }
+        if let Some(dim) = dimension {
+            builder = builder.dimension(dim);
+        }
+        if let Some(language) = language {
+            builder = builder.language(
+                trawl::Language::from_str(language).map_err(InvalidArgumentError::new_err)?,
+            );
+        }
+        if max_tokens.is_some() || max_chars.is_some() || overlap_tokens.is_some() {
+            let default = trawl::ChunkOptions::default();
+            builder = builder.chunking(trawl::ChunkOptions {
+                max_tokens: max_tokens.unwrap_or(default.max_tokens),
+                max_chars: max_chars.unwrap_or(default.max_chars),
+                overlap_tokens: overlap_tokens.unwrap_or(default.overlap_tokens),
+            });
+        }
+        let reranker = reranker.map(str::to_owned);
+        let inner = gil::run(py, move || {
+            if let Some(spec) = reranker {
+                builder = builder.reranker(trawl::reranker_from_spec(&spec)?);
+            }
+            builder.open()
+        })?;
+        Ok(Collection {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The collection's folder.
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.inner.path().to_owned()
+    }
+
+    /// The embedding model's name, or None (keyword-only or bring-your-own vectors).
+    #[getter]
+    fn model(&self) -> Option<String> {
+        self.inner.embedder().map(|e| e.name())
+    }
+
+    /// Vector dimension (0 for a keyword-only collection).
+    #[getter]
+    fn dimension(&self) -> usize {
+        self.inner.index().options().dim
+    }
+
+    #[pyo3(signature = (paths, progress=None))]
+    fn add_paths(
+        &self,
+        py: Python<'_>,
+        paths: Vec<PathBuf>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<IngestReport> {
+        // A callback error (Ctrl-C included) is kept and raised once the run is over;
+        // the run's uncommitted work is rolled back so the index stays at its last
+        // commit.
+        let failure: Mutex<Option<PyErr>> = Mutex::new(None);
+        let report_progress = |p: trawl::Progress| {
+            Python::attach(|py| {
+                let mut slot = failure
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if slot.is_some() {
+                    return;
+                }
+                let result = py.check_signals().and_then(|()| match &progress {
+                    Some(callback) => callback
+                        .call1(py, (p.files_done, p.files_total, p.chunks))
+                        .map(drop),
+                    None => Ok(()),
+                });
+                if let Err(e) = result {
+                    *slot = Some(e);
+                }
+            });
+        };
+        let inner = &self.inner;
+        let report = gil::run(py, || inner.add_paths(&paths, &report_progress))?;
+        if let Some(e) = failure
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            gil::run(py, || Ok(inner.index().rollback()?))?;
+            return Err(e);
+        }
+        Ok(IngestReport::new(report))
+    }
+
+    #[pyo3(signature = (id, text, metadata=None))]
+    fn add_text(
+        &self,
+        py: Python<'_>,
+        id: &str,
+        text: &str,
+        metadata: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<bool> {
+        let metadata = to_metadata(metadata)?;
+        let inner = &self.inner;
+        let outcome = gil::run(py, || inner.add_text(id, text, metadata))?;
+        Ok(matches!(outcome, trawl::AddOutcome::Added { .. }))
+    }
+
+    #[pyo3(signature = (id, texts, vectors, metadata=None))]
+    fn add_embedded(
+        &self,
+        py: Python<'_>,
+        id: &str,
+        texts: Vec<String>,
+        vectors: &[u8],
+        metadata: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<bool> {
+        let metadata = to_metadata(metadata)?;
+        let vectors = f32s(vectors)?;
+        if texts.is_empty() || vectors.len() % texts.len() != 0 {
+            return Err(PyValueError::new_err(format!(
+                "{} floats do not split into {} vectors",
+                vectors.len(),
+                texts.len()
+            )));
+        }
+        let dim = vectors.len() / texts.len();
+        let chunks = texts
+            .into_iter()
+            .zip(vectors.chunks(dim).map(<[f32]>::to_vec))
+            .collect();
+        let inner = &self.inner;
+        let outcome = gil::run(py, || inner.add_embedded(id, chunks, &metadata))?;
+        Ok(matches!(outcome, trawl::AddOutcome::Added { .. }))
+    }
+
+    fn delete(&self, py: Python<'_>, id: &str) -> PyResult<()> {
+        let inner = &self.inner;
+        gil::run(py, || inner.delete(id))
+    }
+
+    fn commit(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = &self.inner;
+        gil::run(py, || inner.commit())
+    }
+
+    fn rollback(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = &self.inner;
+        gil::run(py, || Ok(inner.index().rollback()?))
+    }
+
+    #[pyo3(signature = (
+        query, *, k=10, mode="hybrid", fusion=None, candidates=100, rerank=true,
+        rerank_depth=50, vector=None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn search(
+        &self,
+        py: Python<'_>,
+        query: &str,
+        k: usize,
+        mode: &str,
+        fusion: Option<&str>,
+        candidates: usize,
+        rerank: bool,
+        rerank_depth: usize,
+        vector: Option<&[u8]>,
+    ) -> PyResult<Vec<Hit>> {
+        let options = trawl::SearchOptions {
+            k,
+            mode: trawl::SearchMode::from_str(mode).map_err(InvalidArgumentError::new_err)?,
+            candidates,
+            fusion: match fusion {
+                Some(f) => trawl::Fusion::from_str(f).map_err(InvalidArgumentError::new_err)?,
+                None => trawl::Fusion::default(),
+            },
+            rerank,
+            rerank_depth,
+        };
+        let vector = vector.map(f32s).transpose()?;
+        let inner = &self.inner;
+        let hits = gil::run(py, || match &vector {
+            Some(v) => inner.search_by_vector(v, query, &options),
+            None => inner.search_with(query, &options),
+        })?;
+        Ok(hits.into_iter().map(|hit| Hit { hit }).collect())
+    }
+
+    /// Embeds texts; returns the float32 bytes, the row count and the dimension.
+    fn embed_raw<'py>(
+        &self,
+        py: Python<'py>,
+        texts: Vec<String>,
+    ) -> PyResult<(Bound<'py, PyBytes>, usize, usize)> {
+        let inner = &self.inner;
+        let vectors = gil::run(py, || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            inner.embed(&refs)
+        })?;
+        let dim = self.dimension();
+        let bytes: Vec<u8> = vectors
+            .iter()
+            .flat_map(|v| v.iter().flat_map(|x| x.to_ne_bytes()))
+            .collect();
+        Ok((PyBytes::new(py, &bytes), vectors.len(), dim))
+    }
+
+    fn stats(&self, py: Python<'_>) -> PyResult<Stats> {
+        let inner = &self.inner;
+        let stats = gil::run(py, || inner.stats())?;
+        Ok(Stats {
+            fields: to_object(&stats),
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        match self.model() {
+            Some(model) => format!("Collection({:?}, model={model:?})", self.inner.path()),
+            None => format!("Collection({:?})", self.inner.path()),
+        }
+    }
+}
+
+/// One search result.
+#[pyclass(frozen, module = "trawl._trawl")]
+pub(crate) struct Hit {
+    hit: trawl::Hit,
+}
+
+#[pymethods]
+impl Hit {
+    #[getter]
+    fn chunk_id(&self) -> &str {
+        &self.hit.chunk_id
+    }
+    #[getter]
+    fn doc_id(&self) -> &str {
+        &self.hit.doc_id
+    }
+    #[getter]
+    fn ordinal(&self) -> u32 {
+        self.hit.ordinal
+    }
+    #[getter]
+    fn text(&self) -> &str {
+        &self.hit.text
+    }
+    #[getter]
+    fn score(&self) -> f32 {
+        self.hit.score
+    }
+    #[getter]
+    fn title(&self) -> &str {
+        &self.hit.title
+    }
+    #[getter]
+    fn source(&self) -> Option<&str> {
+        self.hit.source.as_deref()
+    }
+    #[getter]
+    fn format(&self) -> &str {
+        &self.hit.format
+    }
+    #[getter]
+    fn heading_path(&self) -> Vec<String> {
+        self.hit.heading_path.clone()
+    }
+    #[getter]
+    fn location(&self) -> Location {
+        Location {
+            location: self.hit.location.clone(),
+        }
+    }
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        convert::object_to_dict(py, &to_object(&self.hit.metadata))
+    }
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        convert::object_to_dict(py, &to_object(&self.hit))
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Hit(doc_id={:?}, score={:.4}, text={:?})",
+            self.hit.doc_id,
+            self.hit.score,
+            truncate(&self.hit.text, 60)
+        )
+    }
+}
+
+/// Where in its source a hit came from.
+#[pyclass(frozen, module = "trawl._trawl")]
+pub(crate) struct Location {
+    location: trawl::Location,
+}
+
+#[pymethods]
+impl Location {
+    #[getter]
+    fn line(&self) -> Option<u32> {
+        self.location.line
+    }
+    #[getter]
+    fn page(&self) -> Option<u32> {
+        self.location.page
+    }
+    #[getter]
+    fn slide(&self) -> Option<u32> {
+        self.location.slide
+    }
+    #[getter]
+    fn sheet(&self) -> Option<&str> {
+        self.location.sheet.as_deref()
+    }
+    #[getter]
+    fn rows(&self) -> Option<(u32, u32)> {
+        self.location.rows
+    }
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        convert::object_to_dict(py, &to_object(&self.location))
+    }
+    fn __repr__(&self) -> String {
+        let parts: Vec<String> = to_object(&self.location)
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!("Location({})", parts.join(", "))
+    }
+}
+
+/// What an ingest run did.
+#[pyclass(frozen, get_all, module = "trawl._trawl")]
+pub(crate) struct IngestReport {
+    files: usize,
+    added: usize,
+    unchanged: usize,
+    chunks: usize,
+    unsupported: Vec<PathBuf>,
+    failures: Vec<Py<Failure>>,
+}
+
+impl IngestReport {
+    fn new(report: trawl::IngestReport) -> Self {
+        let failures = Python::attach(|py| {
+            report
+                .failures
+                .into_iter()
+                .filter_map(|f| {
+                    let kind = errors::exception_type(py, &f.error)
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default();
+                    let failure = Failure {
+                        path: f.path,
+                        error: f.error.to_string(),
+                        kind,
+                    };
+                    Py::new(py, failure).ok()
+                })
+                .collect()
+        });
+        IngestReport {
+            files: report.files,
+            added: report.added,
+            unchanged: report.unchanged,
+            chunks: report.chunks,
+            unsupported: report.unsupported,
+            failures,
+        }
+    }
+}
+
+#[pymethods]
+impl IngestReport {
+    fn __repr__(&self) -> String {
+        format!(
+            "IngestReport(files={}, added={}, unchanged={}, chunks={}, unsupported={}, failures={})",
+            self.files,
+            self.added,
+            self.unchanged,
+            self.chunks,
+            self.unsupported.len(),
+            self.failures.len()
+        )
+    }
+}
+
+/// A file that could not be ingested.
+#[pyclass(frozen, get_all, module = "trawl._trawl")]
+pub(crate) struct Failure {
+    path: PathBuf,
+    error: String,
+    kind: String,
+}
+
+#[pymethods]
+impl Failure {
+    fn __repr__(&self) -> String {
+        format!("Failure({:?}, {}: {})", self.path, self.kind, self.error)
+    }
+}
+
+/// Collection statistics; each field is an attribute.
+#[pyclass(frozen, module = "trawl._trawl")]
+pub(crate) struct Stats {
+    fields: Map<String, Value>,
+}
+
+#[pymethods]
+impl Stats {
+    fn __getattr__<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        match self.fields.get(name) {
+            Some(v) => convert::to_python(py, v),
+            None => Err(PyAttributeError::new_err(name.to_owned())),
+        }
+    }
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        convert::object_to_dict(py, &self.fields)
+    }
+    fn __repr__(&self) -> String {
+        let parts: Vec<String> = self
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!("Stats({})", parts.join(", "))
+    }
+}
+
+fn to_metadata(dict: Option<&Bound<'_, PyDict>>) -> PyResult<trawl::Metadata> {
+    let Some(dict) = dict else {
+        return Ok(trawl::Metadata::new());
+    };
+    serde_json::from_value(Value::Object(convert::dict_to_object(dict)?))
+        .map_err(|e| InvalidArgumentError::new_err(format!("metadata: {e}")))
+}
+
+fn to_object<T: serde::Serialize>(value: &T) -> Map<String, Value> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+fn f32s(bytes: &[u8]) -> PyResult<Vec<f32>> {
+    if bytes.len() % 4 != 0 {
+        return Err(PyValueError::new_err("vector bytes are not float32"));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}

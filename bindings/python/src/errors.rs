@@ -1,0 +1,147 @@
+//! trawl's exception hierarchy, and the mapping from Rust errors to it.
+//!
+//! `TrawlError` is the base; I/O problems are the built-in `FileNotFoundError`,
+//! `PermissionError` and `OSError` so that ordinary Python code catches them.
+
+use std::io;
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyPermissionError};
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+
+create_exception!(
+    _trawl,
+    TrawlError,
+    PyException,
+    "Base class of every trawl error."
+);
+create_exception!(
+    _trawl,
+    ParseError,
+    TrawlError,
+    "A document could not be parsed."
+);
+create_exception!(
+    _trawl,
+    UnsupportedFormatError,
+    ParseError,
+    "trawl does not read this file's format."
+);
+create_exception!(
+    _trawl,
+    ModelError,
+    TrawlError,
+    "The embedding model is missing, invalid or failed."
+);
+create_exception!(
+    _trawl,
+    StorageError,
+    TrawlError,
+    "The index on disk cannot be used."
+);
+create_exception!(
+    _trawl,
+    CorruptIndexError,
+    StorageError,
+    "The index's files are damaged."
+);
+create_exception!(
+    _trawl,
+    LockedError,
+    StorageError,
+    "Another writer holds the index."
+);
+create_exception!(
+    _trawl,
+    IncompatibleIndexError,
+    StorageError,
+    "The index was written by an incompatible trawl."
+);
+create_exception!(
+    _trawl,
+    DimensionError,
+    TrawlError,
+    "A vector's length does not match the collection."
+);
+create_exception!(
+    _trawl,
+    InvalidArgumentError,
+    TrawlError,
+    "An option (filter, fusion, reranker...) cannot be understood."
+);
+
+/// Adds the exception classes to the module.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("TrawlError", py.get_type::<TrawlError>())?;
+    m.add("ParseError", py.get_type::<ParseError>())?;
+    m.add(
+        "UnsupportedFormatError",
+        py.get_type::<UnsupportedFormatError>(),
+    )?;
+    m.add("ModelError", py.get_type::<ModelError>())?;
+    m.add("StorageError", py.get_type::<StorageError>())?;
+    m.add("CorruptIndexError", py.get_type::<CorruptIndexError>())?;
+    m.add("LockedError", py.get_type::<LockedError>())?;
+    m.add(
+        "IncompatibleIndexError",
+        py.get_type::<IncompatibleIndexError>(),
+    )?;
+    m.add("DimensionError", py.get_type::<DimensionError>())?;
+    m.add(
+        "InvalidArgumentError",
+        py.get_type::<InvalidArgumentError>(),
+    )?;
+    Ok(())
+}
+
+/// The Python exception for a trawl error; the message is the error's own, which names
+/// the file or folder involved.
+pub(crate) fn to_py(error: trawl::Error) -> PyErr {
+    Python::attach(|py| PyErr::from_type(exception_type(py, &error), error.to_string()))
+}
+
+/// The exception class a trawl error is raised as.
+pub(crate) fn exception_type<'py>(py: Python<'py>, error: &trawl::Error) -> Bound<'py, PyType> {
+    match error {
+        trawl::Error::Ingest(e) => ingest_error(py, e),
+        trawl::Error::Index(e) => index_error(py, e),
+        trawl::Error::ModelFileMissing { .. }
+        | trawl::Error::ModelInvalid { .. }
+        | trawl::Error::Embedding(_)
+        | trawl::Error::NoEmbedder { .. }
+        | trawl::Error::ModelRequired { .. } => py.get_type::<ModelError>(),
+        trawl::Error::DimensionMismatch { .. } => py.get_type::<DimensionError>(),
+        trawl::Error::Invalid { .. } => py.get_type::<InvalidArgumentError>(),
+        _ => py.get_type::<TrawlError>(),
+    }
+}
+
+fn ingest_error<'py>(py: Python<'py>, error: &trawl_ingest::Error) -> Bound<'py, PyType> {
+    match error {
+        trawl_ingest::Error::Io { source, .. } => io_error(py, source.kind()),
+        e if e.is_unsupported() => py.get_type::<UnsupportedFormatError>(),
+        _ => py.get_type::<ParseError>(),
+    }
+}
+
+fn index_error<'py>(py: Python<'py>, error: &trawl_index::Error) -> Bound<'py, PyType> {
+    match error {
+        trawl_index::Error::Io { source, .. } => io_error(py, source.kind()),
+        trawl_index::Error::NotFound { .. } => py.get_type::<PyFileNotFoundError>(),
+        trawl_index::Error::Locked { .. } => py.get_type::<LockedError>(),
+        trawl_index::Error::Incompatible { .. } => py.get_type::<IncompatibleIndexError>(),
+        trawl_index::Error::Corrupt { .. } => py.get_type::<CorruptIndexError>(),
+        trawl_index::Error::Dimension { .. } => py.get_type::<DimensionError>(),
+        _ => py.get_type::<StorageError>(),
+    }
+}
+
+fn io_error(py: Python<'_>, kind: io::ErrorKind) -> Bound<'_, PyType> {
+    match kind {
+        io::ErrorKind::NotFound => py.get_type::<PyFileNotFoundError>(),
+        io::ErrorKind::PermissionDenied => py.get_type::<PyPermissionError>(),
+        _ => py.get_type::<PyOSError>(),
+    }
+}

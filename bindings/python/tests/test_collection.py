@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import trawl
+
+from conftest import CORPUS
+
+
+def test_search_returns_hits_with_their_source(corpus: trawl.Collection) -> None:
+    hits = corpus.search("who kept the lighthouse lamps burning", k=3)
+    assert len(hits) == 3
+    top = hits[0]
+    assert top.doc_id.endswith("lighthouse-keepers.md")
+    assert top.source is not None and Path(top.source).name == "lighthouse-keepers.md"
+    assert top.format == "markdown"
+    assert top.location.line is not None and top.location.line >= 1
+    assert top.heading_path and "Lighthouse" in top.heading_path[0]
+    assert hits[0].score >= hits[1].score >= hits[2].score
+    as_dict = top.to_dict()
+    assert as_dict["text"] == top.text
+    assert as_dict["location"] == top.location.to_dict()
+
+
+@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
+def test_every_mode_finds_the_obvious_document(corpus: trawl.Collection, mode: str) -> None:
+    hits = corpus.search("sourdough starter flour water", k=5, mode=mode)  # type: ignore[arg-type]
+    assert hits
+    assert hits[0].doc_id.endswith("sourdough-bread.md")
+
+
+@pytest.mark.parametrize("fusion", ["adaptive", "rrf:60", "wrrf:0.3", "z:0.5", "minmax:0.2"])
+def test_fusion_methods_are_selectable(corpus: trawl.Collection, fusion: str) -> None:
+    hits = corpus.search("Rust borrow checker lifetimes", k=3, fusion=fusion)
+    assert hits[0].doc_id.endswith("rust-ownership.md")
+
+
+def test_metadata_round_trips(tmp_path: Path, model_dir: Path) -> None:
+    col = trawl.Collection(tmp_path / "idx", model=model_dir)
+    meta = {"year": 2021, "score": 0.5, "draft": False, "tags": ["a", "b"], "team": "x"}
+    assert col.add_text("note-1", "Tide pools hold anemones and sea stars.", meta)
+    col.commit()
+    (hit,) = col.search("anemones", k=1)
+    assert hit.metadata == meta
+    assert hit.doc_id == "note-1"
+
+
+def test_unchanged_text_is_not_re_added(tmp_path: Path, model_dir: Path) -> None:
+    col = trawl.Collection(tmp_path / "idx", model=model_dir)
+    assert col.add_text("a", "Solar panels convert light to electricity.") is True
+    col.commit()
+    assert col.add_text("a", "Solar panels convert light to electricity.") is False
+    assert col.add_text("a", "Wind turbines convert wind to electricity.") is True
+
+
+def test_delete_removes_the_document(corpus: trawl.Collection) -> None:
+    doc = next(h.doc_id for h in corpus.search("solar panels", k=1))
+    before = corpus.stats()
+    corpus.delete(doc)
+    corpus.commit()
+    assert all(h.doc_id != doc for h in corpus.search("solar panels photovoltaic", k=20))
+    assert corpus.stats().documents == before.documents - 1
+
+
+def test_reopened_collection_uses_its_recorded_model(corpus: trawl.Collection) -> None:
+    assert corpus.model == "all-MiniLM-L6-v2"
+    assert corpus.dimension == 384
+    stats = corpus.stats()
+    assert stats.documents == 6
+    assert stats.chunks > 6
+    assert stats.to_dict()["chunks"] == stats.chunks
+
+
+def test_context_manager_commits_or_rolls_back(tmp_path: Path, model_dir: Path) -> None:
+    path = tmp_path / "idx"
+    with trawl.Collection(path, model=model_dir) as col:
+        col.add_text("kept", "Printing presses spread books across Europe.")
+    with pytest.raises(RuntimeError):
+        with trawl.Collection(path) as col:
+            col.add_text("dropped", "Rock pools are rich in life.")
+            raise RuntimeError("boom")
+    col = trawl.Collection(path)
+    assert [h.doc_id for h in col.search("printing presses books", k=5)] == ["kept"]
+
+
+def test_ingest_reports_broken_and_unsupported_files(tmp_path: Path, model_dir: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Kelp\n\nKelp forests grow fast in cold water.\n")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.7\n%\xe2\xe3 truncated")
+    (docs / "binary.bin").write_bytes(bytes(range(256)))
+    col = trawl.Collection(tmp_path / "idx", model=model_dir)
+    report = col.add(docs)
+    assert report.files == 3
+    assert report.added == 1
+    bad = {Path(f.path).name: f for f in report.failures}
+    bad.update({Path(p).name: None for p in report.unsupported})  # type: ignore[misc]
+    assert set(bad) == {"broken.pdf", "binary.bin"}
+    col.commit()
+    assert col.search("kelp forests", k=1)[0].doc_id.endswith("good.md")
+
+
+def test_progress_callback_and_tqdm_hook(tmp_path: Path, model_dir: Path) -> None:
+    calls: list[tuple[int, int, int]] = []
+    col = trawl.Collection(tmp_path / "idx", model=model_dir)
+    col.add(CORPUS, progress=lambda done, total, chunks: calls.append((done, total, chunks)))
+    assert calls and calls[-1][0] == calls[-1][1] == 6
+
+    class Bar:
+        total: float | None = None
+        n = 0.0
+
+        def update(self, n: float = 1) -> None:
+            self.n += n
+
+    bar = Bar()
+    trawl.Collection(tmp_path / "idx2", model=model_dir).add(CORPUS, progress=bar)
+    assert bar.total == 6 and bar.n == 6
+
+
+def test_an_exception_in_progress_stops_and_rolls_back(tmp_path: Path, model_dir: Path) -> None:
+    col = trawl.Collection(tmp_path / "idx", model=model_dir)
+    col.add_text("before", "Committed before the failed ingest.")
+    col.commit()
+
+    def interrupt(done: int, total: int, chunks: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        col.add(CORPUS, progress=interrupt)
+    col.commit()
+    assert col.stats().documents == 1
+    assert trawl.Collection(tmp_path / "idx").stats().documents == 1
+
+
+def test_embed_returns_normalised_float32_rows(corpus: trawl.Collection) -> None:
+    import numpy as np
+
+    vectors = corpus.embed(["a lighthouse on a cliff", "bread dough rising"])
+    assert vectors.shape == (2, 384)
+    assert vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    single = corpus.embed("a lighthouse on a cliff")
+    assert np.allclose(single[0], vectors[0], atol=1e-5)

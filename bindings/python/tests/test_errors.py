@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import trawl
+
+
+def test_exception_hierarchy() -> None:
+    for cls in (
+        trawl.ParseError,
+        trawl.ModelError,
+        trawl.StorageError,
+        trawl.DimensionError,
+        trawl.InvalidArgumentError,
+    ):
+        assert issubclass(cls, trawl.TrawlError)
+    for cls in (trawl.CorruptIndexError, trawl.LockedError, trawl.IncompatibleIndexError):
+        assert issubclass(cls, trawl.StorageError)
+    assert issubclass(trawl.UnsupportedFormatError, trawl.ParseError)
+    assert not issubclass(trawl.TrawlError, (OSError, LookupError))
+
+
+def test_missing_model_directory_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(trawl.ModelError, match="no-such-model"):
+        trawl.Collection(tmp_path / "idx", model=missing)
+
+
+def test_new_collection_needs_a_model_choice(tmp_path: Path) -> None:
+    with pytest.raises(trawl.ModelError):
+        trawl.Collection(tmp_path / "idx")
+
+
+def test_second_writer_is_locked_out_at_once(tmp_path: Path) -> None:
+    first = trawl.Collection(tmp_path / "idx", keyword_only=True)
+    first.add_text("a", "the first writer holds the lock")
+    with pytest.raises(trawl.LockedError, match="idx"):
+        second = trawl.Collection(tmp_path / "idx", keyword_only=True)
+        second.add_text("b", "a second writer must not get in")
+    first.commit()
+
+
+def test_incompatible_index_version(tmp_path: Path) -> None:
+    path = tmp_path / "idx"
+    trawl.Collection(path, keyword_only=True).commit()
+    manifest = path / "trawl.json"
+    data = json.loads(manifest.read_text())
+    data["format_version"] = 999
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(trawl.IncompatibleIndexError):
+        trawl.Collection(path)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"mode": "sideways"}, {"fusion": "blend:2"}],
+)
+def test_bad_search_options_are_invalid_argument(tmp_path: Path, kwargs: dict[str, str]) -> None:
+    col = trawl.Collection(tmp_path / "idx", keyword_only=True)
+    with pytest.raises(trawl.InvalidArgumentError):
+        col.search("x", **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_reranker_and_language(tmp_path: Path) -> None:
+    with pytest.raises(trawl.InvalidArgumentError, match="reranker"):
+        trawl.Collection(tmp_path / "a", keyword_only=True, reranker="magic")
+    with pytest.raises(trawl.InvalidArgumentError):
+        trawl.Collection(tmp_path / "b", keyword_only=True, language="klingon")
+
+
+def test_unstorable_metadata_is_a_type_error(tmp_path: Path) -> None:
+    col = trawl.Collection(tmp_path / "idx", keyword_only=True)
+    with pytest.raises(TypeError):
+        col.add_text("d", "text", {"bad": object()})
+
+
+def test_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
+    col = trawl.Collection(tmp_path / "idx", keyword_only=True)
+    report = col.add(tmp_path / "nope.txt")
+    assert len(report.failures) == 1
+    failure = report.failures[0]
+    assert "nope.txt" in str(failure.path)
+    assert failure.kind == "FileNotFoundError"
