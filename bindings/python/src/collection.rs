@@ -25,7 +25,7 @@ impl Collection {
     #[new]
     #[pyo3(signature = (
         path, *, model=None, keyword_only=false, dimension=None, language=None,
-        reranker=None, max_tokens=None, max_chars=None, overlap_tokens=None,
+        reranker=None, max_tokens=None, max_chars=None, overlap=None, context_prefix=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -38,7 +38,8 @@ impl Collection {
         reranker: Option<&str>,
         max_tokens: Option<usize>,
         max_chars: Option<usize>,
-        overlap_tokens: Option<usize>,
+        overlap: Option<&str>,
+        context_prefix: Option<bool>,
     ) -> PyResult<Self> {
         let mut builder = trawl::Collection::builder(path);
         if let Some(model) = model {
@@ -55,12 +56,21 @@ impl Collection {
                 trawl::Language::from_str(language).map_err(InvalidArgumentError::new_err)?,
             );
         }
-        if max_tokens.is_some() || max_chars.is_some() || overlap_tokens.is_some() {
+        if max_tokens.is_some()
+            || max_chars.is_some()
+            || overlap.is_some()
+            || context_prefix.is_some()
+        {
             let default = trawl::ChunkOptions::default();
             builder = builder.chunking(trawl::ChunkOptions {
                 max_tokens: max_tokens.unwrap_or(default.max_tokens),
                 max_chars: max_chars.unwrap_or(default.max_chars),
-                overlap_tokens: overlap_tokens.unwrap_or(default.overlap_tokens),
+                overlap: match overlap {
+                    Some(o) => o.parse().map_err(InvalidArgumentError::new_err)?,
+                    None => default.overlap,
+                },
+                context_prefix: context_prefix.unwrap_or(default.context_prefix),
+                ..default
             });
         }
         let reranker = reranker.map(str::to_owned);
@@ -229,6 +239,36 @@ impl Collection {
         Ok(hits.into_iter().map(|hit| Hit { hit }).collect())
     }
 
+    #[pyo3(signature = (query, *, budget=2000, k=30, mode="hybrid", fusion=None, candidates=100))]
+    #[allow(clippy::too_many_arguments)]
+    fn context(
+        &self,
+        py: Python<'_>,
+        query: &str,
+        budget: usize,
+        k: usize,
+        mode: &str,
+        fusion: Option<&str>,
+        candidates: usize,
+    ) -> PyResult<Context> {
+        let options = trawl::ContextOptions {
+            budget,
+            search: trawl::SearchOptions {
+                k,
+                mode: trawl::SearchMode::from_str(mode).map_err(InvalidArgumentError::new_err)?,
+                candidates,
+                fusion: match fusion {
+                    Some(f) => trawl::Fusion::from_str(f).map_err(InvalidArgumentError::new_err)?,
+                    None => trawl::Fusion::default(),
+                },
+                ..trawl::SearchOptions::default()
+            },
+        };
+        let inner = &self.inner;
+        let context = gil::run(py, || inner.context(query, &options))?;
+        Ok(Context { context })
+    }
+
     /// Embeds texts; returns the float32 bytes, the row count and the dimension.
     fn embed_raw<'py>(
         &self,
@@ -327,6 +367,109 @@ impl Hit {
             self.hit.doc_id,
             self.hit.score,
             truncate(&self.hit.text, 60)
+        )
+    }
+}
+
+/// A prompt-ready context: passages with numbered citations, within a token budget.
+#[pyclass(frozen, module = "trawl._trawl")]
+pub(crate) struct Context {
+    context: trawl::Context,
+}
+
+#[pymethods]
+impl Context {
+    #[getter]
+    fn text(&self) -> &str {
+        &self.context.text
+    }
+    #[getter]
+    fn tokens(&self) -> usize {
+        self.context.tokens
+    }
+    #[getter]
+    fn citations(&self) -> Vec<Citation> {
+        self.context
+            .citations
+            .iter()
+            .map(|c| Citation {
+                citation: c.clone(),
+            })
+            .collect()
+    }
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        convert::object_to_dict(py, &to_object(&self.context))
+    }
+    fn __str__(&self) -> &str {
+        &self.context.text
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Context(tokens={}, citations={})",
+            self.context.tokens,
+            self.context.citations.len()
+        )
+    }
+}
+
+/// Where one passage of a context came from.
+#[pyclass(frozen, module = "trawl._trawl")]
+pub(crate) struct Citation {
+    citation: trawl::Citation,
+}
+
+#[pymethods]
+impl Citation {
+    #[getter]
+    fn number(&self) -> usize {
+        self.citation.number
+    }
+    #[getter]
+    fn doc_id(&self) -> &str {
+        &self.citation.doc_id
+    }
+    #[getter]
+    fn title(&self) -> &str {
+        &self.citation.title
+    }
+    #[getter]
+    fn source(&self) -> Option<&str> {
+        self.citation.source.as_deref()
+    }
+    #[getter]
+    fn location(&self) -> Location {
+        Location {
+            location: self.citation.location.clone(),
+        }
+    }
+    #[getter]
+    fn heading_path(&self) -> Vec<String> {
+        self.citation.heading_path.clone()
+    }
+    #[getter]
+    fn chunk_ids(&self) -> Vec<String> {
+        self.citation.chunk_ids.clone()
+    }
+    #[getter]
+    fn score(&self) -> f32 {
+        self.citation.score
+    }
+    #[getter]
+    fn truncated(&self) -> bool {
+        self.citation.truncated
+    }
+    /// `source, page 3 — Heading`, as printed in the context.
+    fn label(&self) -> String {
+        self.citation.label()
+    }
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        convert::object_to_dict(py, &to_object(&self.citation))
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Citation({}, {:?})",
+            self.citation.number,
+            self.citation.label()
         )
     }
 }

@@ -23,6 +23,8 @@ fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<collection::Collection>()?;
     m.add_class::<collection::Hit>()?;
+    m.add_class::<collection::Context>()?;
+    m.add_class::<collection::Citation>()?;
     m.add_class::<collection::Location>()?;
     m.add_class::<collection::IngestReport>()?;
     m.add_class::<collection::Failure>()?;

@@ -144,3 +144,18 @@ def test_embed_returns_normalised_float32_rows(corpus: trawl.Collection) -> None
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     single = corpus.embed("a lighthouse on a cliff")
     assert np.allclose(single[0], vectors[0], atol=1e-5)
+
+
+def test_context_packs_cited_passages_within_the_budget(corpus: trawl.Collection) -> None:
+    ctx = corpus.context("how did lighthouse keepers keep the lamps lit", budget=300)
+    assert 0 < ctx.tokens <= 300
+    assert ctx.citations and ctx.citations[0].number == 1
+    first = ctx.citations[0]
+    assert first.doc_id.endswith("lighthouse-keepers.md")
+    assert str(ctx).startswith(f"[1] {first.label()}\n")
+    assert "lighthouse-keepers.md" in first.label()
+    for c in ctx.citations:
+        assert f"[{c.number}] " in ctx.text
+    assert ctx.to_dict()["citations"][0]["doc_id"] == first.doc_id
+    bigger = corpus.context("how did lighthouse keepers keep the lamps lit", budget=1500)
+    assert ctx.tokens < bigger.tokens <= 1500

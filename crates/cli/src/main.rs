@@ -8,7 +8,10 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use trawl::eval::{mrr_at, ndcg_at, percentile, recall_at, Beir};
-use trawl::{Collection, CollectionBuilder, Fusion, Hit, Language, SearchMode, SearchOptions};
+use trawl::{
+    ChunkOptions, Collection, CollectionBuilder, ContextOptions, Fusion, Hit, Language, SearchMode,
+    SearchOptions,
+};
 
 /// Where the model is looked for when --model is not given.
 const DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
@@ -51,6 +54,32 @@ enum Command {
         #[arg(long, default_value = "hybrid")]
         mode: SearchMode,
         /// Print hits as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Model directory (default: the one the index was built with).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[command(flatten)]
+        tuning: Tuning,
+    },
+    /// Print the best passages for a query as a prompt-ready context with numbered
+    /// citations, within a token budget.
+    Context {
+        /// The query.
+        query: String,
+        /// The index directory.
+        #[arg(long)]
+        index: PathBuf,
+        /// Most tokens the context may take (model tokens, citation lines included).
+        #[arg(long, default_value_t = 2000)]
+        budget: usize,
+        /// Chunks considered before packing.
+        #[arg(short, default_value_t = 30)]
+        k: usize,
+        /// dense, keyword or hybrid.
+        #[arg(long, default_value = "hybrid")]
+        mode: SearchMode,
+        /// Print the context and its citations as JSON.
         #[arg(long)]
         json: bool,
         /// Model directory (default: the one the index was built with).
@@ -131,13 +160,39 @@ struct ModelArgs {
     /// Language of the keyword analyzer for a new index (english, german, ..., plain).
     #[arg(long, default_value = "english")]
     language: Language,
+    /// Most characters per chunk (new index).
+    #[arg(long, value_name = "N")]
+    max_chars: Option<usize>,
+    /// Most model tokens per chunk (new index; capped by the model's limit).
+    #[arg(long, value_name = "N")]
+    max_tokens: Option<usize>,
+    /// What neighbouring chunks repeat: none, tokens:N, chars:N or sentences:N.
+    #[arg(long, value_name = "OVERLAP")]
+    overlap: Option<trawl::Overlap>,
+    /// Embed each chunk with its document title and heading path in front.
+    #[arg(long)]
+    context_prefix: bool,
 }
 
 impl ModelArgs {
     /// A builder for `index`: the given model, else the one the index records, else
     /// the default location.
     fn builder(&self, index: &Path) -> CollectionBuilder {
-        let builder = Collection::builder(index).language(self.language);
+        let mut builder = Collection::builder(index).language(self.language);
+        if self.max_chars.is_some()
+            || self.max_tokens.is_some()
+            || self.overlap.is_some()
+            || self.context_prefix
+        {
+            let default = ChunkOptions::default();
+            builder = builder.chunking(ChunkOptions {
+                max_chars: self.max_chars.unwrap_or(default.max_chars),
+                max_tokens: self.max_tokens.unwrap_or(default.max_tokens),
+                overlap: self.overlap.unwrap_or(default.overlap),
+                context_prefix: self.context_prefix,
+                ..default
+            });
+        }
         if self.keyword_only {
             return builder.keyword_only();
         }
@@ -182,6 +237,28 @@ fn main() {
                 ..SearchOptions::default()
             };
             search(&query, &index, &options, json, model.as_deref())
+        }
+        Command::Context {
+            query,
+            index,
+            budget,
+            k,
+            mode,
+            json,
+            model,
+            tuning,
+        } => {
+            let options = ContextOptions {
+                budget,
+                search: SearchOptions {
+                    k,
+                    mode,
+                    candidates: tuning.candidates,
+                    fusion: tuning.fusion,
+                    ..SearchOptions::default()
+                },
+            };
+            context(&query, &index, &options, json, model.as_deref())
         }
         Command::Stats { index, json } => stats(&index, json),
         Command::Eval {
@@ -303,6 +380,25 @@ fn search(
     }
     for (i, hit) in hits.iter().enumerate() {
         print_hit(i + 1, hit);
+    }
+    Ok(())
+}
+
+fn context(
+    query: &str,
+    index: &Path,
+    options: &ContextOptions,
+    json: bool,
+    model: Option<&Path>,
+) -> Result<()> {
+    let collection = open_existing(index, model)?;
+    let context = collection.context(query, options)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&context)?);
+    } else if context.citations.is_empty() {
+        println!("no passages");
+    } else {
+        println!("{}", context.text);
     }
     Ok(())
 }

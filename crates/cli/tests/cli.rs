@@ -296,3 +296,41 @@ fn eval_compare_runs_every_mode_and_fusion_over_one_ingest() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("between 0 and 1"));
 }
+
+#[test]
+fn context_prints_cited_passages_within_the_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = tmp.path().join("idx");
+    let idx = idx.to_str().unwrap();
+    let corpus = root().join("examples/corpus");
+    ok(&[
+        "ingest",
+        corpus.to_str().unwrap(),
+        "--index",
+        idx,
+        "--keyword-only",
+    ]);
+    let query = "lighthouse keepers trimming lamp wicks";
+    let out = ok(&["context", query, "--index", idx, "--budget", "400"]);
+    assert!(out.starts_with("[1] lighthouse-keepers.md, line "), "{out}");
+    assert!(out.contains("wick"), "{out}");
+    let ctx: Value = serde_json::from_str(&ok(&[
+        "context", query, "--index", idx, "--budget", "400", "--json",
+    ]))
+    .unwrap();
+    let tokens = ctx["tokens"].as_u64().unwrap();
+    assert!(tokens > 0 && tokens <= 400, "{tokens}");
+    let citations = ctx["citations"].as_array().unwrap();
+    assert_eq!(citations[0]["number"], 1);
+    for c in citations {
+        let n = c["number"].as_u64().unwrap();
+        assert!(ctx["text"].as_str().unwrap().contains(&format!("[{n}] ")));
+    }
+    // A bigger budget holds more, never more than asked.
+    let big: Value = serde_json::from_str(&ok(&[
+        "context", query, "--index", idx, "--budget", "3000", "--json",
+    ]))
+    .unwrap();
+    let big_tokens = big["tokens"].as_u64().unwrap();
+    assert!(big_tokens > tokens && big_tokens <= 3000, "{big_tokens}");
+}

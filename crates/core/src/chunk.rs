@@ -1,14 +1,73 @@
 //! Splitting documents into chunks that the model can embed whole.
 //!
-//! Sections are grouped under their heading (a heading starts a group); each group is
-//! cut into sentences (or lines, for code and tables) and the pieces are packed
-//! greedily into chunks bounded by the model's token limit and a character limit.
-//! Neighbouring chunks of one group share trailing sentences up to an overlap budget.
-//! A sentence longer than the limit is split between words.
+//! Structure first: a document is cut into *parents* at hard boundaries — a heading, a
+//! change of page, slide, sheet, message or attachment — and a parent longer than
+//! [`ChunkOptions::parent_max_chars`] is cut again between sections. Each parent is then
+//! cut into *units*: sentences within paragraphs for prose, lines for code, rows for
+//! tables; a unit longer than a chunk is split between words. Units are packed greedily
+//! into chunks bounded by the model's token limit and a character limit, preferring to
+//! end a chunk where a paragraph or section ends.
+//!
+//! A chunk's text is an exact slice of its parent's text (`start..end`, in characters),
+//! except that a chunk continuing a table starts with the table's header row again
+//! ([`Chunk::header_chars`] says how long that repeat is). Search can therefore rebuild
+//! the parent from its chunks, and the context builder can merge overlapping chunks
+//! without repeating text.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use trawl_ingest::{Document, Location, SectionKind};
 use unicode_segmentation::UnicodeSegmentation;
+
+/// How much of one chunk the next repeats, so a passage cut at a boundary is still
+/// found whole in one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overlap {
+    /// No repetition.
+    None,
+    /// Trailing sentences (units) worth up to this many model tokens.
+    Tokens(usize),
+    /// Trailing sentences (units) worth up to this many characters.
+    Chars(usize),
+    /// This many trailing sentences (units).
+    Sentences(usize),
+}
+
+impl std::fmt::Display for Overlap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Overlap::None => f.write_str("none"),
+            Overlap::Tokens(n) => write!(f, "tokens:{n}"),
+            Overlap::Chars(n) => write!(f, "chars:{n}"),
+            Overlap::Sentences(n) => write!(f, "sentences:{n}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Overlap {
+    type Err = String;
+    /// `none`, `tokens:N`, `chars:N` or `sentences:N`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim().to_ascii_lowercase();
+        if s == "none" || s == "0" {
+            return Ok(Overlap::None);
+        }
+        let (kind, n) = s.split_once(':').ok_or_else(|| {
+            format!("overlap {s:?}: expected none, tokens:N, chars:N or sentences:N")
+        })?;
+        let n: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("overlap {s:?}: {n:?} is not a count"))?;
+        match kind.trim() {
+            "tokens" => Ok(Overlap::Tokens(n)),
+            "chars" | "characters" => Ok(Overlap::Chars(n)),
+            "sentences" => Ok(Overlap::Sentences(n)),
+            other => Err(format!("overlap {s:?}: unknown unit {other:?}")),
+        }
+    }
+}
 
 /// How documents are cut into chunks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,8 +78,17 @@ pub struct ChunkOptions {
     pub max_tokens: usize,
     /// Upper bound on characters per chunk.
     pub max_chars: usize,
-    /// Tokens of trailing sentences repeated at the start of the next chunk.
-    pub overlap_tokens: usize,
+    /// A chunk this long (in characters) ends at the next paragraph or section boundary
+    /// rather than mid-paragraph when the whole paragraph would not fit.
+    pub min_chars: usize,
+    /// What neighbouring chunks of one parent share.
+    pub overlap: Overlap,
+    /// Upper bound on a parent's text (what `expand parent` returns); longer heading
+    /// groups become several parents, cut between sections.
+    pub parent_max_chars: usize,
+    /// Embed each chunk with its document title and heading path in front (the stored
+    /// and returned text stays the chunk's own).
+    pub context_prefix: bool,
 }
 
 impl Default for ChunkOptions {
@@ -28,7 +96,10 @@ impl Default for ChunkOptions {
         ChunkOptions {
             max_tokens: 256,
             max_chars: 2000,
-            overlap_tokens: 32,
+            min_chars: 500,
+            overlap: Overlap::Tokens(32),
+            parent_max_chars: 8000,
+            context_prefix: false,
         }
     }
 }
@@ -46,6 +117,15 @@ pub struct Chunk {
     pub heading_path: Vec<String>,
     /// Where its first section is in the source.
     pub location: Location,
+    /// The parent (section group) it belongs to, numbered from 0 within the document.
+    pub parent: u32,
+    /// Character offset in the parent's text where the chunk's own text starts.
+    pub start: usize,
+    /// Character offset in the parent's text where it ends (exclusive).
+    pub end: usize,
+    /// Characters at the start of `text` that repeat a table's header row (and its line
+    /// break) rather than come from `start..end`; 0 for most chunks.
+    pub header_chars: usize,
 }
 
 impl Chunk {
@@ -54,18 +134,52 @@ impl Chunk {
     pub fn id(&self) -> String {
         format!("{}#{}", self.doc_id, self.ordinal)
     }
+
+    /// The chunk's text without a repeated table header: exactly
+    /// `parent_text[start..end]`.
+    #[must_use]
+    pub fn own_text(&self) -> &str {
+        let skip = self
+            .text
+            .char_indices()
+            .nth(self.header_chars)
+            .map_or(self.text.len(), |(i, _)| i);
+        &self.text[skip..]
+    }
+
+    /// What is embedded for this chunk: its text, or with
+    /// [`ChunkOptions::context_prefix`] the title and heading path in front (without
+    /// repeating a heading the text already starts with).
+    #[must_use]
+    pub fn embedding_text(&self, title: Option<&str>, options: &ChunkOptions) -> String {
+        if !options.context_prefix {
+            return self.text.clone();
+        }
+        let mut context: Vec<&str> = Vec::new();
+        if let Some(t) = title.map(str::trim).filter(|t| !t.is_empty()) {
+            context.push(t);
+        }
+        for h in &self.heading_path {
+            if context.last() != Some(&h.as_str()) {
+                context.push(h);
+            }
+        }
+        while context
+            .last()
+            .is_some_and(|h| self.text.trim_start().starts_with(h))
+        {
+            context.pop();
+        }
+        if context.is_empty() {
+            self.text.clone()
+        } else {
+            format!("{}\n\n{}", context.join(" > "), self.text)
+        }
+    }
 }
 
 /// (BERT-style models add `[CLS]` and `[SEP]`.)
 const SPECIAL_TOKENS: usize = 2;
-
-struct Piece {
-    text: String,
-    tokens: usize,
-    /// Index of the section it came from, so pieces of one section join with a space
-    /// and sections with a blank line.
-    section: usize,
-}
 
 /// Splits `doc` into chunks; `count_tokens` measures text in the embedding model's
 /// tokens (without special tokens).
@@ -74,177 +188,466 @@ pub fn chunk_document(
     options: &ChunkOptions,
     count_tokens: &dyn Fn(&str) -> usize,
 ) -> Vec<Chunk> {
-    let budget = options.max_tokens.saturating_sub(SPECIAL_TOKENS).max(8);
-    let max_chars = options.max_chars.max(64);
+    let limits = Limits {
+        tokens: options.max_tokens.saturating_sub(SPECIAL_TOKENS).max(8),
+        chars: options.max_chars.max(64),
+        min_chars: options.min_chars.min(options.max_chars),
+        overlap: options.overlap,
+    };
     let mut chunks = Vec::new();
-    // A heading starts a new group; everything up to the next heading belongs to it.
-    let mut starts: Vec<usize> = doc
-        .sections
+    for (parent_no, parent) in parents(doc, options.parent_max_chars.max(options.max_chars))
         .iter()
         .enumerate()
-        .filter(|(i, s)| *i > 0 && matches!(s.kind, SectionKind::Heading { .. }))
-        .map(|(i, _)| i)
-        .collect();
-    starts.insert(0, 0);
-    starts.push(doc.sections.len());
-    for w in starts.windows(2) {
-        let group: Vec<usize> = (w[0]..w[1]).collect();
-        if !group.is_empty() {
-            pack_group(
-                doc,
-                &group,
-                budget,
-                max_chars,
-                options.overlap_tokens,
-                count_tokens,
-                &mut chunks,
-            );
-        }
+    {
+        let units = units(doc, parent, &limits, count_tokens);
+        pack(
+            doc,
+            parent,
+            u32::try_from(parent_no).unwrap_or(u32::MAX),
+            &units,
+            &limits,
+            count_tokens,
+            &mut chunks,
+        );
     }
     chunks
 }
 
-fn pack_group(
-    doc: &Document,
-    group: &[usize],
-    budget: usize,
-    max_chars: usize,
-    overlap: usize,
-    count: &dyn Fn(&str) -> usize,
-    out: &mut Vec<Chunk>,
-) {
-    let mut pieces = Vec::new();
-    for &si in group {
-        let s = &doc.sections[si];
-        let units: Vec<&str> = match s.kind {
-            SectionKind::Code | SectionKind::Table => s.text.split_inclusive('\n').collect(),
-            _ => s.text.split_sentence_bounds().collect(),
+struct Limits {
+    tokens: usize,
+    chars: usize,
+    min_chars: usize,
+    overlap: Overlap,
+}
+
+/// A run of sections under one heading and on one page/slide/sheet/message, and its
+/// text: the sections' texts joined by blank lines.
+struct Parent {
+    sections: Vec<usize>,
+    /// Byte offset of each section's text in `text`.
+    offsets: Vec<usize>,
+    text: String,
+}
+
+/// The location fields that separate parents (all but line and rows).
+fn boundary(location: &Location) -> Value {
+    let mut v = serde_json::to_value(location).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.remove("line");
+        m.remove("rows");
+    }
+    v
+}
+
+fn parents(doc: &Document, max_chars: usize) -> Vec<Parent> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut last_boundary = None;
+    for (i, s) in doc.sections.iter().enumerate() {
+        if s.text.trim().is_empty() {
+            continue;
+        }
+        let b = boundary(&s.location);
+        let starts = groups.is_empty()
+            || matches!(s.kind, SectionKind::Heading { .. })
+            || last_boundary.as_ref() != Some(&b);
+        last_boundary = Some(b);
+        if starts {
+            groups.push(Vec::new());
+        }
+        groups.last_mut().expect("a group").push(i);
+    }
+    let mut out = Vec::new();
+    for group in groups {
+        let mut current = Parent {
+            sections: Vec::new(),
+            offsets: Vec::new(),
+            text: String::new(),
         };
-        for unit in units {
-            let text = unit.trim();
-            if text.is_empty() {
-                continue;
+        let mut current_chars = 0;
+        for i in group {
+            let text = doc.sections[i].text.trim();
+            let len = text.chars().count();
+            if !current.sections.is_empty() && current_chars + 2 + len > max_chars {
+                current_chars = 0;
+                out.push(std::mem::replace(
+                    &mut current,
+                    Parent {
+                        sections: Vec::new(),
+                        offsets: Vec::new(),
+                        text: String::new(),
+                    },
+                ));
             }
-            let tokens = count(text);
-            if tokens <= budget && text.chars().count() <= max_chars {
-                pieces.push(Piece {
-                    text: text.to_owned(),
-                    tokens,
-                    section: si,
-                });
+            if !current.text.is_empty() {
+                current.text.push_str("\n\n");
+            }
+            current.sections.push(i);
+            current.offsets.push(current.text.len());
+            current.text.push_str(text);
+            current_chars += len + 2;
+        }
+        if !current.sections.is_empty() {
+            out.push(current);
+        }
+    }
+    out
+}
+
+/// A sentence, line or row: a byte range of the parent's text.
+#[derive(Clone)]
+struct Unit {
+    start: usize,
+    end: usize,
+    /// `start` and `end` in characters.
+    cstart: usize,
+    cend: usize,
+    tokens: usize,
+    chars: usize,
+    /// Position (in the parent) of the section it came from.
+    section: usize,
+    /// Starts a paragraph (or a section).
+    para_start: bool,
+    /// For a table row (the header row included), the header row's byte range.
+    header: Option<(usize, usize)>,
+    /// The table's header row itself.
+    is_header: bool,
+}
+
+fn units(
+    doc: &Document,
+    parent: &Parent,
+    limits: &Limits,
+    count: &dyn Fn(&str) -> usize,
+) -> Vec<Unit> {
+    let mut out = Vec::new();
+    for (pos, (&si, &base)) in parent.sections.iter().zip(&parent.offsets).enumerate() {
+        let section = &doc.sections[si];
+        let text = section.text.trim();
+        let mut push = |start: usize, end: usize, para_start: bool, header, is_header: bool| {
+            let piece = &parent.text[base + start..base + end];
+            let trimmed_start = start + (piece.len() - piece.trim_start().len());
+            let trimmed_end = end - (piece.len() - piece.trim_end().len());
+            if trimmed_start >= trimmed_end {
+                return;
+            }
+            let piece = &parent.text[base + trimmed_start..base + trimmed_end];
+            let unit = Unit {
+                start: base + trimmed_start,
+                end: base + trimmed_end,
+                cstart: 0,
+                cend: 0,
+                is_header,
+                tokens: count(piece),
+                chars: piece.chars().count(),
+                section: pos,
+                para_start,
+                header,
+            };
+            if unit.tokens <= limits.tokens && unit.chars <= limits.chars {
+                out.push(unit);
             } else {
-                split_long(text, si, budget, max_chars, count, &mut pieces);
+                split_long(&parent.text, &unit, limits, count, &mut out);
+            }
+        };
+        match section.kind {
+            SectionKind::Table => {
+                let mut header = None;
+                let mut offset = 0;
+                for (row_no, line) in text.split_inclusive('\n').enumerate() {
+                    let (s, e) = (offset, offset + line.len());
+                    if row_no == 0 {
+                        let h = line.trim_end();
+                        header = Some((base + s, base + s + h.len()));
+                        push(s, e, true, header, true);
+                    } else {
+                        push(s, e, false, header, false);
+                    }
+                    offset = e;
+                }
+            }
+            SectionKind::Code => {
+                let mut offset = 0;
+                for (i, line) in text.split_inclusive('\n').enumerate() {
+                    push(offset, offset + line.len(), i == 0, None, false);
+                    offset += line.len();
+                }
+            }
+            _ => {
+                let mut offset = 0;
+                for para in split_paragraphs(text) {
+                    let para_offset = offset + text[offset..].find(para).unwrap_or(0);
+                    let mut first = true;
+                    for (s, sentence) in para.split_sentence_bound_indices() {
+                        let start = para_offset + s;
+                        push(start, start + sentence.len(), first, None, false);
+                        first = false;
+                    }
+                    offset = para_offset + para.len();
+                }
             }
         }
     }
-    // The chunk takes the heading path of the group's deepest section (a heading's
-    // path ends with itself).
-    let heading_path = group
+    // Character offsets in one pass (units are in text order).
+    let (mut byte, mut chars) = (0, 0);
+    for u in &mut out {
+        chars += parent.text[byte..u.start].chars().count();
+        u.cstart = chars;
+        chars += parent.text[u.start..u.end].chars().count();
+        u.cend = chars;
+        byte = u.end;
+    }
+    out
+}
+
+/// Paragraphs: text separated by blank lines.
+fn split_paragraphs(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\n' {
+            let mut j = i + 1;
+            while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t' || bytes[j] == b'\r') {
+                j += 1;
+            }
+            if j < bytes.len() && bytes[j] == b'\n' {
+                out.push(&text[start..i]);
+                while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                start = j;
+                i = j;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out.retain(|p| !p.trim().is_empty());
+    out
+}
+
+/// Cuts an over-long unit between words (or, for a single giant word, between
+/// characters) into units within the limits.
+fn split_long(
+    text: &str,
+    unit: &Unit,
+    limits: &Limits,
+    count: &dyn Fn(&str) -> usize,
+    out: &mut Vec<Unit>,
+) {
+    let fits = |s: usize, e: usize| {
+        let piece = &text[s..e];
+        piece.chars().count() <= limits.chars && count(piece) <= limits.tokens
+    };
+    let mut first = true;
+    let mut push = |s: usize, e: usize, out: &mut Vec<Unit>| {
+        let piece = &text[s..e];
+        let trimmed = piece.trim();
+        if trimmed.is_empty() {
+            return;
+        }
+        let s = s + (piece.len() - piece.trim_start().len());
+        out.push(Unit {
+            start: s,
+            end: s + trimmed.len(),
+            cstart: 0,
+            cend: 0,
+            is_header: unit.is_header && first,
+            tokens: count(trimmed),
+            chars: trimmed.chars().count(),
+            section: unit.section,
+            para_start: unit.para_start && first,
+            header: unit.header,
+        });
+        first = false;
+    };
+    let mut start = unit.start;
+    let mut end = start;
+    for (offset, word) in text[unit.start..unit.end].split_word_bound_indices() {
+        let (ws, we) = (unit.start + offset, unit.start + offset + word.len());
+        if fits(start, we) {
+            end = we;
+            continue;
+        }
+        if end > start {
+            push(start, end, out);
+            start = ws;
+        }
+        if fits(start, we) {
+            end = we;
+            continue;
+        }
+        // A single word longer than a chunk: cut it between characters.
+        let mut s = start;
+        while s < we {
+            let mut e = s;
+            for (i, c) in text[s..we].char_indices() {
+                if !fits(s, s + i + c.len_utf8()) && e > s {
+                    break;
+                }
+                e = s + i + c.len_utf8();
+            }
+            push(s, e, out);
+            s = e;
+        }
+        start = we;
+        end = we;
+    }
+    if end > start {
+        push(start, end, out);
+    }
+}
+
+#[allow(clippy::too_many_lines)]
+fn pack(
+    doc: &Document,
+    parent: &Parent,
+    parent_no: u32,
+    units: &[Unit],
+    limits: &Limits,
+    count: &dyn Fn(&str) -> usize,
+    out: &mut Vec<Chunk>,
+) {
+    // The chunk takes the heading path of the parent's deepest section (a heading's path
+    // ends with itself).
+    let heading_path = parent
+        .sections
         .iter()
         .map(|&i| &doc.sections[i].heading_path)
         .max_by_key(|p| p.len())
         .cloned()
         .unwrap_or_default();
+    let text = &parent.text;
+    let header_of =
+        |u: &Unit| -> Option<&str> { u.header.filter(|_| !u.is_header).map(|(s, e)| &text[s..e]) };
     let mut start = 0;
-    while start < pieces.len() {
-        let (mut tokens, mut chars, mut end) = (0, 0, start);
-        while end < pieces.len() {
-            let p = &pieces[end];
-            let extra = p.text.chars().count() + 2;
-            if end > start && (tokens + p.tokens > budget || chars + extra > max_chars) {
-                break;
+    while start < units.len() {
+        // A table row that does not start its table gets the header in front, unless
+        // the header is so long that it and the row would not fit together.
+        let mut header = header_of(&units[start]);
+        let mut header_tokens = header.map_or(0, count);
+        let mut header_chars = header.map_or(0, |h| h.chars().count() + 1);
+        if header_tokens + units[start].tokens > limits.tokens
+            || header_chars + units[start].chars > limits.chars
+        {
+            (header, header_tokens, header_chars) = (None, 0, 0);
+        }
+        let mut end = start;
+        let mut chars = header_chars;
+        let mut tokens = header_tokens;
+        while end < units.len() {
+            let u = &units[end];
+            let span = u.cend - units[start].cstart;
+            let would_chars = header_chars + span;
+            let would_tokens = tokens + u.tokens;
+            if end > start {
+                // A table's rows stay together: its rows only join a chunk that can
+                // take them under the same header.
+                let table_change = u.header != units[start].header;
+                if table_change || would_tokens > limits.tokens || would_chars > limits.chars {
+                    break;
+                }
+                if u.para_start && chars >= limits.min_chars {
+                    let para_end = paragraph_end(units, end);
+                    let para_chars = units[para_end - 1].cend - u.cstart;
+                    let para_tokens: usize = units[end..para_end].iter().map(|u| u.tokens).sum();
+                    if chars + para_chars > limits.chars || tokens + para_tokens > limits.tokens {
+                        break;
+                    }
+                }
             }
-            tokens += p.tokens;
-            chars += extra;
+            chars = would_chars;
+            tokens = would_tokens;
             end += 1;
         }
-        let first_section = pieces[start].section;
+        // Whitespace between units can add tokens: shrink until the real count fits.
+        let mut body = &text[units[start].start..units[end - 1].end];
+        while end > start + 1 && header_tokens + count(body) > limits.tokens {
+            end -= 1;
+            body = &text[units[start].start..units[end - 1].end];
+        }
+        let chunk_text = match header {
+            Some(h) => format!("{h}\n{body}"),
+            None => body.to_owned(),
+        };
+        let first_section = parent.sections[units[start].section];
         out.push(Chunk {
             doc_id: doc.id.clone(),
             ordinal: u32::try_from(out.len()).unwrap_or(u32::MAX),
-            text: join(&pieces[start..end]),
+            text: chunk_text,
             heading_path: heading_path.clone(),
             location: doc.sections[first_section].location.clone(),
+            parent: parent_no,
+            start: units[start].cstart,
+            end: units[end - 1].cend,
+            header_chars: if header.is_some() { header_chars } else { 0 },
         });
-        if end >= pieces.len() {
+        if end >= units.len() {
             break;
         }
-        // Step back over trailing pieces that fit the overlap budget, always moving
-        // forward at least one piece.
-        let mut next = end;
-        let mut carried = 0;
-        while next > start + 1 && carried + pieces[next - 1].tokens <= overlap {
-            carried += pieces[next - 1].tokens;
-            next -= 1;
-        }
-        start = next;
+        start = overlap_start(units, start, end, limits.overlap);
     }
 }
 
-/// Cuts an over-long unit between words (or, for a single giant word, between
-/// characters) into pieces within the budget.
-fn split_long(
-    text: &str,
-    section: usize,
-    budget: usize,
-    max_chars: usize,
-    count: &dyn Fn(&str) -> usize,
-    out: &mut Vec<Piece>,
-) {
-    let mut current = String::new();
-    let mut current_tokens = 0;
-    for word in text.split_word_bounds() {
-        let mut word = word;
-        let mut word_tokens = count(word);
-        let mut owned;
-        while word_tokens > budget || word.chars().count() > max_chars {
-            // A word longer than a whole chunk: take as many characters as fit.
-            let mut take = word.chars().count().min(max_chars) / 2;
-            while take > 1 && count(&word.chars().take(take).collect::<String>()) > budget {
-                take /= 2;
-            }
-            let head: String = word.chars().take(take.max(1)).collect();
-            flush_piece(&mut current, &mut current_tokens, section, out);
-            out.push(Piece {
-                tokens: count(&head),
-                text: head.clone(),
-                section,
-            });
-            owned = word[head.len()..].to_owned();
-            word = &owned;
-            word_tokens = count(word);
-        }
-        if current_tokens + word_tokens > budget || current.len() + word.len() > max_chars {
-            flush_piece(&mut current, &mut current_tokens, section, out);
-        }
-        current.push_str(word);
-        current_tokens += word_tokens;
+/// Index one past the last unit of the paragraph that starts at `from`.
+fn paragraph_end(units: &[Unit], from: usize) -> usize {
+    let mut e = from + 1;
+    while e < units.len() && !units[e].para_start {
+        e += 1;
     }
-    flush_piece(&mut current, &mut current_tokens, section, out);
+    e
 }
 
-fn flush_piece(current: &mut String, tokens: &mut usize, section: usize, out: &mut Vec<Piece>) {
-    let text = current.trim();
-    if !text.is_empty() {
-        out.push(Piece {
-            text: text.to_owned(),
-            tokens: *tokens,
-            section,
-        });
+/// Where the next chunk starts: back over trailing units within the overlap, always
+/// moving forward at least one unit. Table rows are not repeated (the header is).
+fn overlap_start(units: &[Unit], start: usize, end: usize, overlap: Overlap) -> usize {
+    let mut next = end;
+    let mut carried_tokens = 0;
+    let mut carried_chars = 0;
+    while next > start + 1 && units[next - 1].header.is_none() && units[end].header.is_none() {
+        let u = &units[next - 1];
+        let fits = match overlap {
+            Overlap::None => false,
+            Overlap::Tokens(n) => carried_tokens + u.tokens <= n,
+            Overlap::Chars(n) => carried_chars + u.chars <= n,
+            Overlap::Sentences(n) => end - next < n,
+        };
+        if !fits {
+            break;
+        }
+        carried_tokens += u.tokens;
+        carried_chars += u.chars;
+        next -= 1;
     }
-    current.clear();
-    *tokens = 0;
+    next
 }
 
-fn join(pieces: &[Piece]) -> String {
+/// Rebuilds as much of a parent's text as `chunks` (of that one parent, any order)
+/// cover: their own texts placed at their offsets, overlaps written once, and gaps
+/// between them (whitespace the chunker dropped) as a space or a blank line.
+#[must_use]
+pub(crate) fn merge_chunk_texts<'a>(
+    chunks: impl IntoIterator<Item = (usize, usize, &'a str)>,
+) -> String {
+    let mut spans: Vec<(usize, usize, &str)> = chunks.into_iter().collect();
+    spans.sort_by_key(|&(s, e, _)| (s, e));
     let mut out = String::new();
-    let mut last_section = None;
-    for p in pieces {
-        if let Some(s) = last_section {
-            out.push_str(if s == p.section { " " } else { "\n\n" });
+    let mut covered = None::<usize>;
+    for (s, e, text) in spans {
+        match covered {
+            Some(c) if e <= c => continue,
+            Some(c) if s < c => out.extend(text.chars().skip(c - s)),
+            Some(c) => {
+                out.push_str(if s - c >= 2 { "\n\n" } else { " " });
+                out.push_str(text);
+            }
+            None => out.push_str(text),
         }
-        out.push_str(&p.text);
-        last_section = Some(p.section);
+        covered = Some(covered.map_or(e, |c| c.max(e)));
     }
     out
 }
@@ -252,7 +655,8 @@ fn join(pieces: &[Piece]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trawl_ingest::parse_bytes;
+    use proptest::prelude::*;
+    use trawl_ingest::{parse_bytes, Section};
 
     fn words(s: &str) -> usize {
         s.split_whitespace().count()
@@ -262,8 +666,16 @@ mod tests {
         ChunkOptions {
             max_tokens,
             max_chars: 10_000,
-            overlap_tokens: overlap,
+            min_chars: 0,
+            overlap: Overlap::Tokens(overlap),
+            ..ChunkOptions::default()
         }
+    }
+
+    fn parent_text(doc: &Document, options: &ChunkOptions, parent: usize) -> String {
+        parents(doc, options.parent_max_chars.max(options.max_chars))[parent]
+            .text
+            .clone()
     }
 
     #[test]
@@ -289,6 +701,7 @@ mod tests {
             ]
         );
         assert_eq!(chunks[1].ordinal, 1);
+        assert_eq!(chunks[1].parent, 1);
         assert_eq!(chunks[1].id(), "g.md#1");
         assert_eq!(chunks[1].location.line, Some(5));
     }
@@ -329,6 +742,26 @@ mod tests {
                 "Seven eight nine. Ten eleven twelve."
             ]
         );
+        let by_sentence = ChunkOptions {
+            overlap: Overlap::Sentences(1),
+            ..opts(8, 0)
+        };
+        assert_eq!(chunk_document(&doc, &by_sentence, &words), chunks);
+        let by_chars = ChunkOptions {
+            overlap: Overlap::Chars(20),
+            ..opts(8, 0)
+        };
+        assert_eq!(chunk_document(&doc, &by_chars, &words), chunks);
+    }
+
+    #[test]
+    fn overlap_parses_and_prints() {
+        for s in ["none", "tokens:32", "chars:200", "sentences:2"] {
+            assert_eq!(s.parse::<Overlap>().unwrap().to_string(), s);
+        }
+        assert!("tokens".parse::<Overlap>().is_err());
+        assert!("lines:3".parse::<Overlap>().is_err());
+        assert!("tokens:x".parse::<Overlap>().is_err());
     }
 
     #[test]
@@ -338,6 +771,249 @@ mod tests {
         let chunks = chunk_document(&doc, &opts(12, 0), &words);
         assert_eq!(chunks.len(), 10);
         assert!(chunks.iter().all(|c| words(&c.text) == 10));
+    }
+
+    #[test]
+    fn a_giant_word_is_split_between_characters() {
+        let text = "x".repeat(500);
+        let doc = Document::from_text("d", &text);
+        let options = ChunkOptions {
+            max_chars: 100,
+            ..opts(256, 0)
+        };
+        let chunks = chunk_document(&doc, &options, &|t| t.len().div_ceil(4));
+        assert_eq!(chunks.len(), 5);
+        assert!(chunks.iter().all(|c| c.text.len() == 100));
+    }
+
+    #[test]
+    fn chunks_prefer_to_end_at_paragraphs() {
+        let para = |n: usize| {
+            (0..4)
+                .map(|i| format!("Paragraph {n} sentence {i} is here."))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let text = format!("{}\n\n{}\n\n{}", para(1), para(2), para(3));
+        let doc = Document::from_text("d", &text);
+        let options = ChunkOptions {
+            max_tokens: 40,
+            min_chars: 50,
+            ..opts(40, 0)
+        };
+        let chunks = chunk_document(&doc, &options, &words);
+        let got: Vec<_> = chunks.iter().map(|c| c.text.clone()).collect();
+        assert_eq!(got, [para(1), para(2), para(3)]);
+    }
+
+    #[test]
+    fn table_chunks_are_whole_rows_under_a_repeated_header() {
+        let rows: Vec<String> = (1..=30).map(|i| format!("item {i} | {}", i * 3)).collect();
+        let table = format!("name | qty\n{}", rows.join("\n"));
+        let doc = Document {
+            sections: vec![Section {
+                kind: SectionKind::Table,
+                text: table.clone(),
+                heading_path: vec![],
+                location: Location::default(),
+            }],
+            ..Document::from_text("t", "")
+        };
+        let chunks = chunk_document(&doc, &opts(40, 8), &words);
+        assert!(chunks.len() > 3, "{}", chunks.len());
+        let mut seen = Vec::new();
+        for (i, c) in chunks.iter().enumerate() {
+            assert!(c.text.starts_with("name | qty\n"), "{}", c.text);
+            assert!(words(&c.text) <= 38);
+            assert_eq!(
+                c.header_chars,
+                if i == 0 { 0 } else { "name | qty\n".len() }
+            );
+            assert_eq!(
+                c.own_text(),
+                table
+                    .chars()
+                    .skip(c.start)
+                    .take(c.end - c.start)
+                    .collect::<String>()
+            );
+            seen.extend(c.own_text().lines().filter(|l| l.starts_with("item")));
+        }
+        // Every row once: rows are never cut or repeated.
+        assert_eq!(seen, rows.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn pages_and_slides_are_hard_boundaries() {
+        let section = |text: &str, page| Section {
+            kind: SectionKind::Paragraph,
+            text: text.to_owned(),
+            heading_path: vec![],
+            location: Location {
+                page: Some(page),
+                ..Location::default()
+            },
+        };
+        let doc = Document {
+            sections: vec![
+                section("Page one text.", 1),
+                section("More on one.", 1),
+                section("Page two.", 2),
+            ],
+            ..Document::from_text("p", "")
+        };
+        let chunks = chunk_document(&doc, &opts(256, 0), &words);
+        let got: Vec<_> = chunks
+            .iter()
+            .map(|c| (c.text.as_str(), c.location.page, c.parent))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Page one text.\n\nMore on one.", Some(1), 0),
+                ("Page two.", Some(2), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn offsets_rebuild_the_parent() {
+        let text = "Alpha beta gamma. Delta epsilon.\n\nZeta eta theta. Iota kappa lambda mu.";
+        let doc = Document::from_text("d", text);
+        let options = opts(7, 3);
+        let chunks = chunk_document(&doc, &options, &words);
+        assert!(chunks.len() > 2);
+        let rebuilt = merge_chunk_texts(chunks.iter().map(|c| (c.start, c.end, c.own_text())));
+        assert_eq!(rebuilt, parent_text(&doc, &options, 0));
+    }
+
+    #[test]
+    fn context_prefix_adds_title_and_headings_once() {
+        let doc = parse_bytes(b"# Guide\n\n## Install\n\nRun it.\n", "g.md").unwrap();
+        let chunks = chunk_document(&doc, &opts(256, 0), &words);
+        let on = ChunkOptions {
+            context_prefix: true,
+            ..ChunkOptions::default()
+        };
+        let last = chunks.last().unwrap();
+        assert_eq!(
+            last.embedding_text(Some("Manual"), &on),
+            "Manual > Guide\n\nInstall\n\nRun it."
+        );
+        assert_eq!(
+            last.embedding_text(Some("Manual"), &ChunkOptions::default()),
+            last.text
+        );
+    }
+
+    #[test]
+    fn long_heading_groups_become_several_parents() {
+        let paras: Vec<String> = (0..20)
+            .map(|i| format!("Paragraph {i} talks about item {i} at length."))
+            .collect();
+        let doc = Document::from_text("d", &paras.join("\n\n"));
+        let options = ChunkOptions {
+            max_chars: 100,
+            parent_max_chars: 200,
+            ..opts(256, 0)
+        };
+        let chunks = chunk_document(&doc, &options, &words);
+        let parents: std::collections::BTreeSet<u32> = chunks.iter().map(|c| c.parent).collect();
+        assert!(parents.len() >= 5, "{parents:?}");
+    }
+
+    fn section_strategy() -> impl Strategy<Value = Section> {
+        let word = prop::sample::select(vec![
+            "alpha",
+            "beta",
+            "γάμμα",
+            "delta",
+            "e",
+            "x",
+            "longerword",
+            "ünï",
+            "42",
+            "a.b",
+        ]);
+        let sentence = prop::collection::vec(word, 1..12).prop_map(|w| format!("{}.", w.join(" ")));
+        let paragraph = prop::collection::vec(sentence, 1..6).prop_map(|s| s.join(" "));
+        let prose = prop::collection::vec(paragraph, 1..4).prop_map(|p| p.join("\n\n"));
+        let row = prop::collection::vec("[a-z]{1,8}", 1..4).prop_map(|c| c.join(" | "));
+        let table = prop::collection::vec(row, 1..25).prop_map(|r| r.join("\n"));
+        let giant = "[a-z]{50,300}";
+        (0..5u8, prose, table, giant, 1..4u32).prop_map(|(kind, prose, table, giant, page)| {
+            let (kind, text) = match kind {
+                0 => (
+                    SectionKind::Heading { level: 2 },
+                    giant[..giant.len().min(20)].to_owned(),
+                ),
+                1 => (SectionKind::Table, table),
+                2 => (SectionKind::Code, giant),
+                _ => (SectionKind::Paragraph, prose),
+            };
+            Section {
+                kind,
+                text,
+                heading_path: vec![],
+                location: Location {
+                    page: Some(page),
+                    ..Location::default()
+                },
+            }
+        })
+    }
+
+    fn no_space(s: &str) -> String {
+        s.split_whitespace().collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Chunks stay within the limits, lose no text, repeat no more than the
+        /// overlap, rebuild their parents, and come out the same every time.
+        #[test]
+        fn chunking_properties(
+            sections in prop::collection::vec(section_strategy(), 1..8),
+            max_tokens in 10usize..80,
+            max_chars in 64usize..400,
+            overlap in 0usize..12,
+        ) {
+            let doc = Document { sections, ..Document::from_text("p", "") };
+            let options = ChunkOptions {
+                max_tokens,
+                max_chars,
+                min_chars: max_chars / 3,
+                overlap: Overlap::Tokens(overlap),
+                parent_max_chars: max_chars * 3,
+                context_prefix: false,
+            };
+            let chunks = chunk_document(&doc, &options, &words);
+            prop_assert_eq!(&chunks, &chunk_document(&doc, &options, &words));
+            let all_parents = parents(&doc, options.parent_max_chars);
+            for (i, c) in chunks.iter().enumerate() {
+                prop_assert_eq!(c.ordinal as usize, i);
+                prop_assert!(words(&c.text) <= max_tokens - SPECIAL_TOKENS, "{:?}", c.text);
+                prop_assert!(c.text.chars().count() <= max_chars, "{:?}", c.text);
+                let parent: String = all_parents[c.parent as usize].text.chars().skip(c.start).take(c.end - c.start).collect();
+                prop_assert_eq!(c.own_text(), parent.as_str());
+            }
+            for w in chunks.windows(2) {
+                if w[0].parent == w[1].parent && w[1].start < w[0].end {
+                    let repeated: String = w[1].own_text().chars().take(w[0].end - w[1].start).collect();
+                    prop_assert!(words(&repeated) <= overlap, "{:?}", repeated);
+                }
+            }
+            for (p, parent) in all_parents.iter().enumerate() {
+                let rebuilt = merge_chunk_texts(
+                    chunks.iter().filter(|c| c.parent as usize == p).map(|c| (c.start, c.end, c.own_text())),
+                );
+                prop_assert_eq!(no_space(&rebuilt), no_space(&parent.text));
+            }
+            let source: String = doc.sections.iter().map(|s| no_space(&s.text)).collect();
+            let parents_text: String = all_parents.iter().map(|p| no_space(&p.text)).collect();
+            prop_assert_eq!(source, parents_text);
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use trawl_index::{Index, IndexOptions, Language, Record, Scored};
 use trawl_ingest::{Document, Format, Location, Metadata};
 
 use crate::chunk::{chunk_document, Chunk, ChunkOptions};
+use crate::context::{self, Context, ContextOptions};
 use crate::embed::{BertEmbedder, Embedder};
 use crate::error::{Error, Result};
 use crate::fuse::{Fusion, QuerySignals};
@@ -119,6 +120,22 @@ pub struct Hit {
     pub location: Location,
     /// The document's metadata.
     pub metadata: Metadata,
+    /// Where the chunk sits in its parent section.
+    pub span: ChunkSpan,
+}
+
+/// Where a chunk sits in its parent section (see [`Chunk`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChunkSpan {
+    /// The parent section, numbered from 0 within the document.
+    pub parent: u32,
+    /// Character offset of the chunk's own text in the parent's text.
+    pub start: usize,
+    /// End of it (exclusive).
+    pub end: usize,
+    /// Characters at the start of the text that repeat a table header.
+    pub header_chars: usize,
 }
 
 /// What adding one document did.
@@ -450,10 +467,15 @@ impl Collection {
                 fresh.push((doc, hash, chunks));
             }
         }
-        let texts: Vec<&str> = fresh
+        let texts: Vec<String> = fresh
             .iter()
-            .flat_map(|(_, _, chunks)| chunks.iter().map(|c| c.text.as_str()))
+            .flat_map(|(doc, _, chunks)| {
+                chunks
+                    .iter()
+                    .map(|c| c.embedding_text(doc.title.as_deref(), &self.chunking))
+            })
             .collect();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
         let mut vectors = match &self.embedder {
             Some(e) if !texts.is_empty() => e.embed(&texts)?.into_iter(),
             _ => Vec::new().into_iter(),
@@ -470,7 +492,7 @@ impl Collection {
                     heading_path: chunk.heading_path.clone(),
                     source: doc.source.clone(),
                     format: doc.format.as_str().to_owned(),
-                    location: to_json_object(&chunk.location),
+                    location: chunk_location(chunk),
                     metadata: metadata.clone(),
                     doc_hash: hash.clone(),
                     vector: vectors.next().unwrap_or_default(),
@@ -705,6 +727,20 @@ impl Collection {
         self.search_inner(query, Some(vector), &options)
     }
 
+    /// The best passages for `query` packed into a prompt-ready context of at most
+    /// `options.budget` tokens, each numbered and cited by source and location, with no
+    /// text repeated (see [`crate::context`]).
+    ///
+    /// # Errors
+    /// As [`Collection::search_with`].
+    pub fn context(&self, query: &str, options: &ContextOptions) -> Result<Context> {
+        let hits = self.search_with(query, &options.search)?;
+        Ok(match &self.embedder {
+            Some(e) => context::build(&hits, options.budget, &|t| e.count_tokens(t)),
+            None => context::build(&hits, options.budget, &|t| t.chars().count().div_ceil(4)),
+        })
+    }
+
     fn search_inner(
         &self,
         query: &str,
@@ -871,7 +907,25 @@ fn to_json_object<T: Serialize>(value: &T) -> Map<String, Value> {
     }
 }
 
+/// The chunk's location with its place in the parent section under `"chunk"`.
+fn chunk_location(chunk: &Chunk) -> Map<String, Value> {
+    let mut location = to_json_object(&chunk.location);
+    let span = ChunkSpan {
+        parent: chunk.parent,
+        start: chunk.start,
+        end: chunk.end,
+        header_chars: chunk.header_chars,
+    };
+    location.insert("chunk".to_owned(), Value::Object(to_json_object(&span)));
+    location
+}
+
 fn to_hit(r: Record, score: f32) -> Hit {
+    let span = r
+        .location
+        .get("chunk")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
     Hit {
         chunk_id: r.chunk_id(),
         doc_id: r.doc_id,
@@ -884,5 +938,6 @@ fn to_hit(r: Record, score: f32) -> Hit {
         heading_path: r.heading_path,
         location: serde_json::from_value(Value::Object(r.location)).unwrap_or_default(),
         metadata: serde_json::from_value(Value::Object(r.metadata)).unwrap_or_default(),
+        span,
     }
 }

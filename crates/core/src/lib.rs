@@ -38,17 +38,19 @@
 
 mod chunk;
 mod collection;
+pub mod context;
 mod embed;
 mod error;
 pub mod eval;
 mod fuse;
 mod rerank;
 
-pub use chunk::{chunk_document, Chunk, ChunkOptions};
+pub use chunk::{chunk_document, Chunk, ChunkOptions, Overlap};
 pub use collection::{
-    AddOutcome, Collection, CollectionBuilder, Failure, Hit, IngestReport, Progress, SearchMode,
-    SearchOptions,
+    AddOutcome, ChunkSpan, Collection, CollectionBuilder, Failure, Hit, IngestReport, Progress,
+    SearchMode, SearchOptions,
 };
+pub use context::{Citation, Context, ContextOptions};
 pub use embed::{l2_normalize, BertEmbedder, Embedder, Pooling};
 pub use error::{Error, Result};
 pub use fuse::{reciprocal_rank_fusion, Fusion, Normalization, QuerySignals, RRF_K};

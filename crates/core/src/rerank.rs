@@ -339,6 +339,7 @@ mod tests {
             heading_path: Vec::new(),
             location: trawl_ingest::Location::default(),
             metadata: trawl_ingest::Metadata::new(),
+            span: crate::collection::ChunkSpan::default(),
         };
         Candidate { hit, vector }
     }

@@ -422,7 +422,8 @@ fn caller_supplied_vectors_are_searched_by_caller_supplied_queries() {
 
     // Same vectors again: nothing to do. A wrong length: a typed error.
     let again = vec![("point 0".to_owned(), vectors[0].clone())];
-    c.add_embedded("solo", again.clone(), &Metadata::new()).unwrap();
+    c.add_embedded("solo", again.clone(), &Metadata::new())
+        .unwrap();
     c.commit().unwrap();
     assert_eq!(
         c.add_embedded("solo", again, &Metadata::new()).unwrap(),
@@ -431,7 +432,11 @@ fn caller_supplied_vectors_are_searched_by_caller_supplied_queries() {
     let short = vec![("x".to_owned(), vec![1.0, 2.0])];
     assert!(matches!(
         c.add_embedded("bad", short, &Metadata::new()),
-        Err(Error::DimensionMismatch { expected: 4, got: 2, .. })
+        Err(Error::DimensionMismatch {
+            expected: 4,
+            got: 2,
+            ..
+        })
     ));
     assert!(matches!(
         c.search_by_vector(&[1.0], "", &options),

@@ -24,6 +24,8 @@ import numpy.typing as npt
 
 from trawl import _trawl
 from trawl._trawl import (
+    Citation,
+    Context,
     CorruptIndexError,
     DimensionError,
     Failure,
@@ -43,7 +45,9 @@ from trawl._trawl import (
 )
 
 __all__ = [
+    "Citation",
     "Collection",
+    "Context",
     "CorruptIndexError",
     "DimensionError",
     "Failure",
@@ -103,7 +107,8 @@ class Collection:
         reranker: Optional[str] = None,
         max_tokens: Optional[int] = None,
         max_chars: Optional[int] = None,
-        overlap_tokens: Optional[int] = None,
+        overlap: Optional[str] = None,
+        context_prefix: Optional[bool] = None,
     ) -> None:
         self._native = _trawl.Collection(
             os.fspath(path),
@@ -114,7 +119,8 @@ class Collection:
             reranker=reranker,
             max_tokens=max_tokens,
             max_chars=max_chars,
-            overlap_tokens=overlap_tokens,
+            overlap=overlap,
+            context_prefix=context_prefix,
         )
 
     @property
@@ -216,6 +222,24 @@ class Collection:
             rerank=rerank,
             rerank_depth=rerank_depth,
             vector=raw,
+        )
+
+    def context(
+        self,
+        query: str,
+        budget: int = 2000,
+        *,
+        k: int = 30,
+        mode: Mode = "hybrid",
+        fusion: Optional[str] = None,
+        candidates: int = 100,
+    ) -> Context:
+        """The best passages for ``query`` as a prompt-ready context of at most ``budget``
+        tokens: each passage under a ``[n] source, page — headings`` line, overlapping
+        chunks merged so no text repeats. ``str(context)`` is the text;
+        ``context.citations`` says where each ``[n]`` came from."""
+        return self._native.context(
+            query, budget=budget, k=k, mode=mode, fusion=fusion, candidates=candidates
         )
 
     def embed(self, texts: Union[str, Sequence[str]]) -> npt.NDArray[np.float32]:
