@@ -9,12 +9,29 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokenizers::{Tokenizer, TruncationParams};
 
+use rayon::prelude::*;
+
+#[cfg(target_arch = "x86_64")]
+use super::fast::FastBert;
 use super::{Embedder, Pooling};
 use crate::error::{Error, Result};
 
 /// Texts per forward pass. Batches are formed from length-sorted texts, so padding
 /// stays small whatever the batch size.
 const BATCH: usize = 32;
+
+/// Tokens per forward pass of the fast path: texts are packed without padding into
+/// groups of about this many tokens, and groups run in parallel, one per thread.
+#[cfg(target_arch = "x86_64")]
+const GROUP_TOKENS: usize = 2048;
+
+/// The forward pass in use: trawl's AVX-512 kernels where the CPU has them, else
+/// candle-transformers' `BertModel`.
+enum Backend {
+    Candle(BertModel),
+    #[cfg(target_arch = "x86_64")]
+    Fast(FastBert),
+}
 
 /// A sentence-transformers model directory (`config.json`, `tokenizer.json`,
 /// `model.safetensors`, and optionally `sentence_bert_config.json`, `modules.json`,
@@ -23,7 +40,7 @@ const BATCH: usize = 32;
 /// Pooling, normalisation, maximum sequence length and query/passage prompts come from
 /// the model's own files.
 pub struct BertEmbedder {
-    model: BertModel,
+    model: Backend,
     /// Truncates to `max_tokens`; used for embedding.
     tokenizer: Tokenizer,
     /// Never truncates; used for counting.
@@ -120,7 +137,12 @@ impl BertEmbedder {
     /// [`Error::ModelFileMissing`] naming the directory and the missing file,
     /// [`Error::ModelInvalid`] when a file is malformed.
     pub fn load(dir: impl AsRef<Path>) -> Result<BertEmbedder> {
-        let dir = Dir(dir.as_ref());
+        Self::load_backend(dir.as_ref(), true)
+    }
+
+    /// Loads the model, on the fast kernels when `fast` and the CPU and model allow.
+    pub(crate) fn load_backend(dir: &Path, fast: bool) -> Result<BertEmbedder> {
+        let dir = Dir(dir);
         if !dir.0.is_dir() {
             return Err(Error::ModelFileMissing {
                 dir: dir.0.to_owned(),
@@ -191,8 +213,18 @@ impl BertEmbedder {
         // and the mapping lives as long as the model's tensors.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
             .map_err(|e| dir.invalid("model.safetensors", e))?;
-        let model =
-            BertModel::load(vb, &config).map_err(|e| dir.invalid("model.safetensors", e))?;
+        let invalid = |e| dir.invalid("model.safetensors", e);
+        #[cfg(target_arch = "x86_64")]
+        let model = if fast && FastBert::supports(&config) {
+            Backend::Fast(FastBert::load(&vb, &config).map_err(invalid)?)
+        } else {
+            Backend::Candle(BertModel::load(vb, &config).map_err(invalid)?)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let model = {
+            let _ = fast;
+            Backend::Candle(BertModel::load(vb, &config).map_err(invalid)?)
+        };
         let name = dir
             .0
             .file_name()
@@ -234,6 +266,11 @@ impl BertEmbedder {
         // Sorting by length keeps padding small inside each batch.
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| encodings[i].get_ids().len());
+        let model = match &self.model {
+            Backend::Candle(model) => model,
+            #[cfg(target_arch = "x86_64")]
+            Backend::Fast(fast) => return Ok(self.embed_fast(fast, &encodings, &order)),
+        };
         let mut out = vec![Vec::new(); encodings.len()];
         for batch in order.chunks(BATCH) {
             let seq = batch
@@ -258,7 +295,7 @@ impl BertEmbedder {
             let types = ids.zeros_like()?;
             let hidden = {
                 let _s = tracing::trace_span!("forward", batch = batch.len(), seq).entered();
-                self.model.forward(&ids, &types, Some(&mask))?
+                model.forward(&ids, &types, Some(&mask))?
             };
             let mut pooled = self.pooling.apply(&hidden, &mask)?;
             if self.normalize {
@@ -269,6 +306,52 @@ impl BertEmbedder {
             }
         }
         Ok(out)
+    }
+
+    /// The fast path: length-sorted texts packed into groups of about
+    /// [`GROUP_TOKENS`] tokens, at least one group per thread, run in parallel.
+    #[cfg(target_arch = "x86_64")]
+    fn embed_fast(
+        &self,
+        fast: &FastBert,
+        encodings: &[tokenizers::Encoding],
+        order: &[usize],
+    ) -> Vec<Vec<f32>> {
+        let total: usize = encodings.iter().map(|e| e.get_ids().len()).sum();
+        let groups_wanted = rayon::current_num_threads().max(total.div_ceil(GROUP_TOKENS));
+        let target = total.div_ceil(groups_wanted).max(1);
+        let mut groups: Vec<&[usize]> = Vec::new();
+        let (mut start, mut tokens) = (0, 0);
+        for (k, &i) in order.iter().enumerate() {
+            tokens += encodings[i].get_ids().len();
+            if tokens >= target {
+                groups.push(&order[start..=k]);
+                start = k + 1;
+                tokens = 0;
+            }
+        }
+        if start < order.len() {
+            groups.push(&order[start..]);
+        }
+        let pooled: Vec<Vec<Vec<f32>>> = groups
+            .par_iter()
+            .map(|g| {
+                let _s = tracing::trace_span!("forward", texts = g.len()).entered();
+                let ids: Vec<&[u32]> = g.iter().map(|&i| encodings[i].get_ids()).collect();
+                fast.embed(&ids, self.pooling)
+            })
+            .collect();
+        let mut out = vec![Vec::new(); encodings.len()];
+        for (g, vs) in groups.iter().zip(pooled) {
+            for (&i, mut v) in g.iter().zip(vs) {
+                if self.normalize {
+                    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                    v.iter_mut().for_each(|x| *x /= norm);
+                }
+                out[i] = v;
+            }
+        }
+        out
     }
 }
 

@@ -1,6 +1,10 @@
 //! Embedding: the [`Embedder`] seam and the Candle BERT implementation.
 
 mod bert;
+#[cfg(target_arch = "x86_64")]
+mod fast;
+#[cfg(target_arch = "x86_64")]
+mod kernels;
 mod pooling;
 
 pub use bert::BertEmbedder;
