@@ -19,7 +19,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match a.as_str() {
             "--batch" => batch = args.next().ok_or("--batch N")?.parse()?,
             "--rounds" => rounds = args.next().ok_or("--rounds N")?.parse()?,
-            "--precision" => {}
+            "--precision" => {
+                args.next();
+            }
             _ => path = Some(a),
         }
     }

@@ -180,20 +180,22 @@ pub(crate) unsafe fn gemm(
 /// Packs rows `0..mc`, columns `k0..k0 + kc` of `a` into `MR`-row micro-panels, each
 /// column after column, zero-padding the last panel's missing rows.
 fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]) {
+    let zeros = [0.0f32; KC];
     let mut ib = 0;
     while ib < mc {
         let rows = MR.min(mc - ib);
-        let dst = &mut out[ib * kc..(ib + MR) * kc];
-        for r in 0..MR {
+        let src: [&[f32]; MR] = std::array::from_fn(|r| {
             if r < rows {
-                let src = &a[(ib + r) * lda + k0..(ib + r) * lda + k0 + kc];
-                for (p, &v) in src.iter().enumerate() {
-                    dst[p * MR + r] = v;
-                }
+                &a[(ib + r) * lda + k0..(ib + r) * lda + k0 + kc]
             } else {
-                for p in 0..kc {
-                    dst[p * MR + r] = 0.0;
-                }
+                &zeros[..kc]
+            }
+        });
+        // Column after column with contiguous stores: row-wise stores would be
+        // vectorised into scatters, which cost more than the product they feed.
+        for (p, dst) in out[ib * kc..(ib + MR) * kc].chunks_exact_mut(MR).enumerate() {
+            for (d, s) in dst.iter_mut().zip(&src) {
+                *d = s[p];
             }
         }
         ib += MR;
