@@ -7,21 +7,19 @@
 
 use std::time::Instant;
 
-use trawl::{BertEmbedder, Embedder};
+use trawl::{BertEmbedder, Embedder, Precision};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let mut path = None;
     let mut batch = 32usize;
     let mut rounds = 3usize;
-    let precision = "f32";
+    let mut precision = Precision::F32;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--batch" => batch = args.next().ok_or("--batch N")?.parse()?,
             "--rounds" => rounds = args.next().ok_or("--rounds N")?.parse()?,
-            "--precision" => {
-                args.next();
-            }
+            "--precision" => precision = args.next().ok_or("--precision P")?.parse()?,
             _ => path = Some(a),
         }
     }
@@ -36,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         || trawl_benches::root().join("models/all-MiniLM-L6-v2"),
         std::path::PathBuf::from,
     );
-    let model = BertEmbedder::load(&dir)?;
+    let model = BertEmbedder::load_with_precision(&dir, precision)?;
     // Tokens as sentence-transformers counts them: with [CLS]/[SEP], truncated.
     let tokens: usize = refs
         .iter()

@@ -49,7 +49,7 @@ pub use collection::{
     AddOutcome, Collection, CollectionBuilder, Failure, Hit, IngestReport, Progress, SearchMode,
     SearchOptions,
 };
-pub use embed::{l2_normalize, BertEmbedder, Embedder, Pooling};
+pub use embed::{l2_normalize, BertEmbedder, Embedder, Pooling, Precision};
 pub use error::{Error, Result};
 pub use fuse::{reciprocal_rank_fusion, Fusion, Normalization, QuerySignals, RRF_K};
 pub use rerank::{Candidate, CrossEncoder, Mmr, Reranker};

@@ -9,11 +9,12 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokenizers::{Tokenizer, TruncationParams};
 
+#[cfg(target_arch = "x86_64")]
 use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
 use super::fast::FastBert;
-use super::{Embedder, Pooling};
+use super::{Embedder, Pooling, Precision};
 use crate::error::{Error, Result};
 
 /// Texts per forward pass. Batches are formed from length-sorted texts, so padding
@@ -47,6 +48,7 @@ pub struct BertEmbedder {
     counter: Tokenizer,
     pooling: Pooling,
     normalize: bool,
+    precision: Precision,
     max_tokens: usize,
     dim: usize,
     query_prompt: String,
@@ -62,6 +64,7 @@ impl std::fmt::Debug for BertEmbedder {
             .field("dim", &self.dim)
             .field("pooling", &self.pooling)
             .field("normalize", &self.normalize)
+            .field("precision", &self.precision)
             .field("max_tokens", &self.max_tokens)
             .finish_non_exhaustive()
     }
@@ -131,17 +134,34 @@ impl Dir<'_> {
 }
 
 impl BertEmbedder {
-    /// Loads the model in `dir`.
+    /// Loads the model in `dir` at [`Precision::F32`].
     ///
     /// # Errors
     /// [`Error::ModelFileMissing`] naming the directory and the missing file,
     /// [`Error::ModelInvalid`] when a file is malformed.
     pub fn load(dir: impl AsRef<Path>) -> Result<BertEmbedder> {
-        Self::load_backend(dir.as_ref(), true)
+        Self::load_with_precision(dir, Precision::F32)
     }
 
-    /// Loads the model, on the fast kernels when `fast` and the CPU and model allow.
-    pub(crate) fn load_backend(dir: &Path, fast: bool) -> Result<BertEmbedder> {
+    /// Loads the model in `dir` to run at `precision` (f32 where the CPU lacks what
+    /// `precision` needs; [`BertEmbedder::precision`] says which).
+    ///
+    /// # Errors
+    /// As [`BertEmbedder::load`].
+    pub fn load_with_precision(
+        dir: impl AsRef<Path>,
+        precision: Precision,
+    ) -> Result<BertEmbedder> {
+        Self::load_backend(dir.as_ref(), precision, true)
+    }
+
+    /// Loads the model, on trawl's kernels when `fast` and the CPU and model allow,
+    /// else on candle-transformers' `BertModel` (always f32).
+    pub(crate) fn load_backend(
+        dir: &Path,
+        precision: Precision,
+        fast: bool,
+    ) -> Result<BertEmbedder> {
         let dir = Dir(dir);
         if !dir.0.is_dir() {
             return Err(Error::ModelFileMissing {
@@ -215,15 +235,21 @@ impl BertEmbedder {
             .map_err(|e| dir.invalid("model.safetensors", e))?;
         let invalid = |e| dir.invalid("model.safetensors", e);
         #[cfg(target_arch = "x86_64")]
-        let model = if fast && FastBert::supports(&config) {
-            Backend::Fast(FastBert::load(&vb, &config).map_err(invalid)?)
+        let (model, precision) = if fast && FastBert::supports(&config, precision) {
+            let model = FastBert::load(&vb, &config, precision).map_err(invalid)?;
+            (Backend::Fast(model), precision)
+        } else if fast && FastBert::supports(&config, Precision::F32) {
+            let model = FastBert::load(&vb, &config, Precision::F32).map_err(invalid)?;
+            (Backend::Fast(model), Precision::F32)
         } else {
-            Backend::Candle(BertModel::load(vb, &config).map_err(invalid)?)
+            let model = BertModel::load(vb, &config).map_err(invalid)?;
+            (Backend::Candle(model), Precision::F32)
         };
         #[cfg(not(target_arch = "x86_64"))]
-        let model = {
-            let _ = fast;
-            Backend::Candle(BertModel::load(vb, &config).map_err(invalid)?)
+        let (model, precision) = {
+            let _ = (fast, precision);
+            let model = BertModel::load(vb, &config).map_err(invalid)?;
+            (Backend::Candle(model), Precision::F32)
         };
         let name = dir
             .0
@@ -235,6 +261,7 @@ impl BertEmbedder {
             counter,
             pooling,
             normalize,
+            precision,
             max_tokens,
             dim: config.hidden_size,
             query_prompt,
@@ -248,6 +275,12 @@ impl BertEmbedder {
     #[must_use]
     pub fn pooling(&self) -> Pooling {
         self.pooling
+    }
+
+    /// The precision the model runs at.
+    #[must_use]
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Whether vectors are L2-normalised (the model has a `Normalize` module).
@@ -383,5 +416,51 @@ impl Embedder for BertEmbedder {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model_dir() -> PathBuf {
+        std::env::var_os("TRAWL_MODEL").map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2"),
+            PathBuf::from,
+        )
+    }
+
+    fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        dot / (norm(a) * norm(b))
+    }
+
+    /// trawl's kernels and candle-transformers' `BertModel` agree on texts of mixed
+    /// lengths (one packed group against padded batches), in every pooling mode.
+    #[test]
+    fn fast_kernels_match_candle_bert_model() {
+        let dir = model_dir();
+        let fast = BertEmbedder::load_backend(&dir, Precision::F32, true).unwrap();
+        let candle = BertEmbedder::load_backend(&dir, Precision::F32, false).unwrap();
+        assert!(matches!(candle.model, Backend::Candle(_)));
+        let long = "tide pools hold anemones and crabs between the rocks ".repeat(40);
+        let texts = ["a", "short text", "Rust ownership moves values.", long.as_str()];
+        let a = fast.embed(&texts).unwrap();
+        let b = candle.embed(&texts).unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            assert!(cosine(x, y) >= 0.99999, "cosine {}", cosine(x, y));
+        }
+        for pooling in [Pooling::Cls, Pooling::Max] {
+            let (mut f, mut c) = (
+                BertEmbedder::load_backend(&dir, Precision::F32, true).unwrap(),
+                BertEmbedder::load_backend(&dir, Precision::F32, false).unwrap(),
+            );
+            f.pooling = pooling;
+            c.pooling = pooling;
+            for (x, y) in f.embed(&texts).unwrap().iter().zip(&c.embed(&texts).unwrap()) {
+                assert!(cosine(x, y) >= 0.99999, "{pooling:?}: {}", cosine(x, y));
+            }
+        }
     }
 }

@@ -11,20 +11,76 @@ use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType};
 
-use super::kernels::{self, PackedB};
-use super::Pooling;
+use super::kernels::{self, PackedB, PackedB16};
+use super::{Pooling, Precision};
+
+/// A linear layer's weight, packed for the product of its precision.
+enum Weight {
+    F32(PackedB),
+    Bf16(PackedB16),
+}
+
+impl Weight {
+    fn new(w: &[f32], n: usize, k: usize, precision: Precision) -> Weight {
+        match precision {
+            Precision::Bf16 => Weight::Bf16(PackedB16::transposed(w, n, k)),
+            Precision::F32 => Weight::F32(PackedB::transposed(w, n, k)),
+        }
+    }
+
+    fn n(&self) -> usize {
+        match self {
+            Weight::F32(b) => b.n(),
+            Weight::Bf16(b) => b.n(),
+        }
+    }
+
+    /// `c (+)= a · Wᵀ + bias` over `m` rows.
+    ///
+    /// # Safety
+    /// AVX-512F, and AVX-512 BF16 for a bfloat16 weight.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn apply(
+        &self,
+        m: usize,
+        a: &[f32],
+        lda: usize,
+        c: &mut [f32],
+        ldc: usize,
+        accumulate: bool,
+        bias: &[f32],
+        s: &mut Packs,
+    ) {
+        match self {
+            Weight::F32(b) => {
+                kernels::gemm(m, a, lda, b, c, ldc, accumulate, Some(bias), &mut s.f32);
+            }
+            Weight::Bf16(b) => {
+                kernels::gemm_bf16(m, a, lda, b, c, ldc, accumulate, Some(bias), &mut s.bf16);
+            }
+        }
+    }
+}
 
 struct Layer {
-    qkv: PackedB,
+    qkv: Weight,
     qkv_bias: Vec<f32>,
-    out: PackedB,
+    out: Weight,
     out_bias: Vec<f32>,
     ln1: (Vec<f32>, Vec<f32>),
-    up: PackedB,
+    up: Weight,
     up_bias: Vec<f32>,
-    down: PackedB,
+    down: Weight,
     down_bias: Vec<f32>,
     ln2: (Vec<f32>, Vec<f32>),
+}
+
+/// Packing scratch of the products.
+#[derive(Default)]
+struct Packs {
+    f32: Vec<f32>,
+    bf16: Vec<u32>,
 }
 
 /// A BERT encoder whose forward pass runs on [`kernels`].
@@ -52,7 +108,7 @@ struct Scratch {
     scores: Vec<f32>,
     keys: PackedB,
     values: PackedB,
-    pack: Vec<f32>,
+    pack: Packs,
 }
 
 fn values(t: &Tensor) -> candle_core::Result<Vec<f32>> {
@@ -61,8 +117,12 @@ fn values(t: &Tensor) -> candle_core::Result<Vec<f32>> {
 
 impl FastBert {
     /// Whether this CPU and this model configuration run on the fast path.
-    pub(crate) fn supports(config: &Config) -> bool {
-        kernels::available()
+    pub(crate) fn supports(config: &Config, precision: Precision) -> bool {
+        let cpu = match precision {
+            Precision::F32 => kernels::available(),
+            Precision::Bf16 => kernels::available_bf16(),
+        };
+        cpu
             && matches!(config.hidden_act, HiddenAct::Gelu)
             && matches!(
                 config.position_embedding_type,
@@ -75,7 +135,11 @@ impl FastBert {
 
     /// Loads the weights of a `BertModel` checkpoint (with or without a `bert.` or
     /// model-type prefix).
-    pub(crate) fn load(vb: &VarBuilder, config: &Config) -> candle_core::Result<FastBert> {
+    pub(crate) fn load(
+        vb: &VarBuilder,
+        config: &Config,
+        precision: Precision,
+    ) -> candle_core::Result<FastBert> {
         let mut prefixes = vec![String::new(), "bert.".to_owned()];
         if let Some(t) = &config.model_type {
             prefixes.push(format!("{t}."));
@@ -123,14 +187,14 @@ impl FastBert {
             let inter = vb.pp("intermediate.dense");
             let out = vb.pp("output");
             layers.push(Layer {
-                qkv: PackedB::transposed(&qkv_w, 3 * h, h),
+                qkv: Weight::new(&qkv_w, 3 * h, h, precision),
                 qkv_bias,
-                out: PackedB::transposed(&get(&o, (h, h), "dense.weight")?, h, h),
+                out: Weight::new(&get(&o, (h, h), "dense.weight")?, h, h, precision),
                 out_bias: vec(&o, h, "dense.bias")?,
                 ln1: ln(o.pp("LayerNorm"))?,
-                up: PackedB::transposed(&get(&inter, (i, h), "weight")?, i, h),
+                up: Weight::new(&get(&inter, (i, h), "weight")?, i, h, precision),
                 up_bias: vec(&inter, i, "bias")?,
-                down: PackedB::transposed(&get(&out, (h, i), "dense.weight")?, h, i),
+                down: Weight::new(&get(&out, (h, i), "dense.weight")?, h, i, precision),
                 down_bias: vec(&out, h, "dense.bias")?,
                 ln2: ln(out.pp("LayerNorm"))?,
             });
@@ -176,7 +240,7 @@ impl FastBert {
                 row += 1;
             }
         }
-        // SAFETY: FastBert is only built when `kernels::available()` (see `supports`).
+        // SAFETY: FastBert is only built when the CPU runs its kernels (`supports`).
         unsafe {
             kernels::layer_norm_rows(&mut s.x, &self.embed_ln.0, &self.embed_ln.1, self.eps);
             for layer in &self.layers {
@@ -196,7 +260,7 @@ impl FastBert {
     /// One encoder layer over the packed rows in `s.x`.
     ///
     /// # Safety
-    /// AVX-512F.
+    /// AVX-512F, and AVX-512 BF16 for bfloat16 weights.
     #[target_feature(enable = "avx512f")]
     unsafe fn layer(&self, l: &Layer, lens: &[usize], total: usize, s: &mut Scratch) {
         let h = self.hidden;
@@ -205,17 +269,8 @@ impl FastBert {
         s.qkv.resize(total * h3, 0.0);
         s.ctx.resize(total * h, 0.0);
         s.ffn.resize(total * self.intermediate, 0.0);
-        kernels::gemm(
-            total,
-            &s.x,
-            h,
-            &l.qkv,
-            &mut s.qkv,
-            h3,
-            false,
-            Some(&l.qkv_bias),
-            &mut s.pack,
-        );
+        l.qkv
+            .apply(total, &s.x, h, &mut s.qkv, h3, false, &l.qkv_bias, &mut s.pack);
         let mut t0 = 0;
         for &n in lens {
             s.scores.resize(n * n, 0.0);
@@ -231,7 +286,7 @@ impl FastBert {
                     n,
                     false,
                     None,
-                    &mut s.pack,
+                    &mut s.pack.f32,
                 );
                 kernels::softmax_rows(&mut s.scores, n);
                 s.values.pack_from(&s.qkv[base + 2 * h..], n, d, h3, 1);
@@ -244,49 +299,22 @@ impl FastBert {
                     h,
                     false,
                     None,
-                    &mut s.pack,
+                    &mut s.pack.f32,
                 );
             }
             t0 += n;
         }
         // x = LayerNorm(x + ctx·Woᵀ + bo)
-        kernels::gemm(
-            total,
-            &s.ctx,
-            h,
-            &l.out,
-            &mut s.x,
-            h,
-            true,
-            Some(&l.out_bias),
-            &mut s.pack,
-        );
+        l.out
+            .apply(total, &s.ctx, h, &mut s.x, h, true, &l.out_bias, &mut s.pack);
         kernels::layer_norm_rows(&mut s.x, &l.ln1.0, &l.ln1.1, self.eps);
         // x = LayerNorm(x + gelu(x·W1ᵀ + b1)·W2ᵀ + b2)
         let i = l.up.n();
-        kernels::gemm(
-            total,
-            &s.x,
-            h,
-            &l.up,
-            &mut s.ffn,
-            i,
-            false,
-            Some(&l.up_bias),
-            &mut s.pack,
-        );
+        l.up
+            .apply(total, &s.x, h, &mut s.ffn, i, false, &l.up_bias, &mut s.pack);
         kernels::gelu(&mut s.ffn);
-        kernels::gemm(
-            total,
-            &s.ffn,
-            i,
-            &l.down,
-            &mut s.x,
-            h,
-            true,
-            Some(&l.down_bias),
-            &mut s.pack,
-        );
+        l.down
+            .apply(total, &s.ffn, i, &mut s.x, h, true, &l.down_bias, &mut s.pack);
         kernels::layer_norm_rows(&mut s.x, &l.ln2.0, &l.ln2.1, self.eps);
     }
 }

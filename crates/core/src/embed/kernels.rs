@@ -30,6 +30,11 @@ pub(crate) fn available() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
 }
 
+/// Whether this CPU runs the bfloat16 product ([`gemm_bf16`]).
+pub(crate) fn available_bf16() -> bool {
+    available() && std::arch::is_x86_feature_detected!("avx512bf16")
+}
+
 /// The right-hand matrix of a product, `k x n`, packed once into `NR`-column panels,
 /// each stored row after row (k-major), zero-padded to a multiple of `NR` columns.
 #[derive(Default)]
@@ -255,6 +260,206 @@ unsafe fn kernel(
     }
 }
 
+/// Rounds to the nearest bfloat16 (ties to even), as its 16 bits.
+fn bf16(x: f32) -> u32 {
+    let bits = x.to_bits();
+    if x.is_nan() {
+        return (bits >> 16) | 0x40;
+    }
+    (bits + 0x7fff + ((bits >> 16) & 1)) >> 16
+}
+
+/// Two values as one bfloat16 pair, the first in the low half (the order
+/// `vdpbf16ps` multiplies in).
+fn bf16_pair(lo: f32, hi: f32) -> u32 {
+    bf16(lo) | (bf16(hi) << 16)
+}
+
+/// A weight matrix for [`gemm_bf16`]: like [`PackedB`], but each 32-bit lane holds the
+/// bfloat16 pair of rows `2p` and `2p + 1` of one column.
+#[derive(Default)]
+pub(crate) struct PackedB16 {
+    data: Vec<u32>,
+    k: usize,
+    n: usize,
+}
+
+impl PackedB16 {
+    /// Packs the transpose of a row-major `n x k` matrix, rounded to bfloat16.
+    pub(crate) fn transposed(w: &[f32], n: usize, k: usize) -> PackedB16 {
+        assert!(w.len() >= n * k, "matrix out of bounds");
+        let pairs = k.div_ceil(2);
+        let panels = n.div_ceil(NR);
+        let mut data = vec![0u32; panels * pairs * NR];
+        for j in 0..n {
+            let (panel, col) = (j / NR, j % NR);
+            let row = &w[j * k..(j + 1) * k];
+            for p in 0..pairs {
+                let hi = row.get(2 * p + 1).copied().unwrap_or(0.0);
+                data[(panel * pairs + p) * NR + col] = bf16_pair(row[2 * p], hi);
+            }
+        }
+        PackedB16 { data, k, n }
+    }
+
+    /// Output columns.
+    pub(crate) fn n(&self) -> usize {
+        self.n
+    }
+}
+
+/// [`gemm`] with bfloat16 inputs and f32 accumulation (`vdpbf16ps`, twice the
+/// multiply-adds per instruction): `A` is rounded to bfloat16 as it is packed.
+///
+/// # Safety
+/// The CPU must support AVX-512F and AVX-512 BF16 ([`available_bf16`]).
+#[target_feature(enable = "avx512f,avx512bf16")]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_bf16(
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB16,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    bias: Option<&[f32]>,
+    pack: &mut Vec<u32>,
+) {
+    let (k, n) = (b.k, b.n);
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    assert!((m - 1) * lda + k <= a.len(), "A out of bounds");
+    assert!((m - 1) * ldc + n <= c.len(), "C out of bounds");
+    assert!(bias.is_none_or(|b| b.len() >= n), "bias too short");
+    let pairs = k.div_ceil(2);
+    pack.resize(MC * KC, 0);
+    let panels = n.div_ceil(NR);
+    let mut p0 = 0;
+    while p0 < pairs {
+        let pc = KC.min(pairs - p0);
+        let first = p0 == 0;
+        let last = p0 + pc == pairs;
+        let mut i0 = 0;
+        while i0 < m {
+            let mc = MC.min(m - i0);
+            pack_a_bf16(&a[i0 * lda..], lda, mc, k, p0, pc, pack);
+            for p in 0..panels {
+                let j0 = p * NR;
+                let cols = NR.min(n - j0);
+                let mask = if cols == NR {
+                    u32::MAX
+                } else {
+                    (1u32 << cols) - 1
+                };
+                let panel = b.data.as_ptr().add((p * pairs + p0) * NR);
+                let bias = if last {
+                    bias.map(|b| b.as_ptr().add(j0))
+                } else {
+                    None
+                };
+                let mut ib = 0;
+                while ib < mc {
+                    kernel_bf16(
+                        pc,
+                        pack.as_ptr().add(ib * pc),
+                        panel,
+                        c.as_mut_ptr().add((i0 + ib) * ldc + j0),
+                        ldc,
+                        MR.min(mc - ib),
+                        mask,
+                        accumulate || !first,
+                        bias,
+                    );
+                    ib += MR;
+                }
+            }
+            i0 += MC;
+        }
+        p0 += pc;
+    }
+}
+
+/// [`pack_a`] for [`gemm_bf16`]: pairs `p0..p0 + pc` of columns (`k` in all).
+fn pack_a_bf16(a: &[f32], lda: usize, mc: usize, k: usize, p0: usize, pc: usize, out: &mut [u32]) {
+    let mut ib = 0;
+    while ib < mc {
+        let rows = MR.min(mc - ib);
+        for (r, row) in (0..MR).map(|r| (r, ib + r)) {
+            let dst = &mut out[ib * pc..(ib + MR) * pc];
+            if r >= rows {
+                for p in 0..pc {
+                    dst[p * MR + r] = 0;
+                }
+                continue;
+            }
+            let src = &a[row * lda..row * lda + k];
+            for p in 0..pc {
+                let kk = 2 * (p0 + p);
+                let hi = if kk + 1 < k { src[kk + 1] } else { 0.0 };
+                dst[p * MR + r] = bf16_pair(src[kk], hi);
+            }
+        }
+        ib += MR;
+    }
+}
+
+/// [`kernel`] on bfloat16 pairs.
+#[target_feature(enable = "avx512f,avx512bf16")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_bf16(
+    pc: usize,
+    a: *const u32,
+    b: *const u32,
+    c: *mut f32,
+    ldc: usize,
+    rows: usize,
+    mask: u32,
+    load_c: bool,
+    bias: Option<*const f32>,
+) {
+    use std::arch::x86_64::{__m512bh, _mm512_dpbf16_ps, _mm512_loadu_si512, _mm512_set1_epi32};
+    let (m0, m1) = ((mask & 0xffff) as u16, (mask >> 16) as u16);
+    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    if load_c {
+        for (r, acc) in acc.iter_mut().enumerate() {
+            if r < rows {
+                let row = c.add(r * ldc);
+                acc[0] = _mm512_mask_loadu_ps(acc[0], m0, row);
+                acc[1] = _mm512_mask_loadu_ps(acc[1], m1, row.add(16));
+            }
+        }
+    }
+    for p in 0..pc {
+        let b0: __m512bh = std::mem::transmute(_mm512_loadu_si512(b.add(p * NR).cast()));
+        let b1: __m512bh = std::mem::transmute(_mm512_loadu_si512(b.add(p * NR + 16).cast()));
+        let ap = a.add(p * MR);
+        for (r, acc) in acc.iter_mut().enumerate() {
+            #[allow(clippy::cast_possible_wrap)]
+            let x: __m512bh = std::mem::transmute(_mm512_set1_epi32(*ap.add(r) as i32));
+            acc[0] = _mm512_dpbf16_ps(acc[0], x, b0);
+            acc[1] = _mm512_dpbf16_ps(acc[1], x, b1);
+        }
+    }
+    if let Some(bias) = bias {
+        let b0 = _mm512_mask_loadu_ps(_mm512_setzero_ps(), m0, bias);
+        let b1 = _mm512_mask_loadu_ps(_mm512_setzero_ps(), m1, bias.add(16));
+        for acc in &mut acc {
+            acc[0] = _mm512_add_ps(acc[0], b0);
+            acc[1] = _mm512_add_ps(acc[1], b1);
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        if r < rows {
+            let row = c.add(r * ldc);
+            _mm512_mask_storeu_ps(row, m0, acc[0]);
+            _mm512_mask_storeu_ps(row.add(16), m1, acc[1]);
+        }
+    }
+}
+
 /// `e^x` for 16 lanes: range reduction to `x = n ln2 + r`, a degree-6 Taylor
 /// polynomial in `r` (relative error about 2e-7), then `vscalefps` for `2^n`.
 #[target_feature(enable = "avx512f")]
@@ -451,6 +656,30 @@ mod tests {
             for i in 0..m * n {
                 let w = want[i] + init[i] + bias[i % n];
                 assert!((c[i] - w).abs() < 1e-3, "{m}x{k}x{n} at {i}: {} vs {w}", c[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn bf16_gemm_is_within_bfloat16_rounding_of_the_product() {
+        if !available_bf16() {
+            return;
+        }
+        for &(m, k, n) in &[(1, 1, 1), (13, 7, 33), (15, 301, 31), (130, 1100, 70)] {
+            let a = seq(m * k, 5);
+            let w = seq(n * k, 6);
+            let packed = PackedB16::transposed(&w, n, k);
+            let mut c = vec![0.0; m * n];
+            let mut scratch = Vec::new();
+            // SAFETY: available_bf16() checked above.
+            unsafe { gemm_bf16(m, &a, k, &packed, &mut c, n, false, None, &mut scratch) };
+            for i in 0..m {
+                for j in 0..n {
+                    let exact: f32 = (0..k).map(|p| a[i * k + p] * w[j * k + p]).sum();
+                    let scale: f32 = (0..k).map(|p| (a[i * k + p] * w[j * k + p]).abs()).sum();
+                    let got = c[i * n + j];
+                    assert!((got - exact).abs() <= 1e-2 * scale + 1e-6, "{got} vs {exact}");
+                }
             }
         }
     }
