@@ -30,11 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let dir = std::env::var_os("TRAWL_MODEL").map_or_else(
-        || trawl_benches::root().join("models/all-MiniLM-L6-v2"),
-        std::path::PathBuf::from,
-    );
-    let model = BertEmbedder::load_with_precision(&dir, precision)?;
+    let model = BertEmbedder::load_with_precision(trawl_benches::model_dir(), precision)?;
     // Tokens as sentence-transformers counts them: with [CLS]/[SEP], truncated.
     let tokens: usize = refs
         .iter()
@@ -53,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{}",
         serde_json::json!({
-            "engine": format!("trawl ({precision})"),
+            "engine": format!("trawl ({})", model.precision()),
             "texts": refs.len(),
             "tokens": tokens,
             "seconds": best,

@@ -12,7 +12,7 @@ use trawl_index::{Index, IndexOptions, Language, Record, Scored};
 use trawl_ingest::{Document, Location, Metadata};
 
 use crate::chunk::{chunk_document, Chunk, ChunkOptions};
-use crate::embed::{BertEmbedder, Embedder};
+use crate::embed::{BertEmbedder, Embedder, Precision};
 use crate::error::{Error, Result};
 use crate::fuse::{Fusion, QuerySignals};
 use crate::rerank::{Candidate, Reranker};
@@ -184,6 +184,7 @@ pub struct CollectionBuilder {
     chunking: Option<ChunkOptions>,
     language: Language,
     reranker: Option<Arc<dyn Reranker>>,
+    precision: Option<Precision>,
 }
 
 impl CollectionBuilder {
@@ -203,6 +204,14 @@ impl CollectionBuilder {
     /// Use the sentence-transformers model in `dir` (loaded with Candle).
     pub fn model_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.model_dir = Some(dir.into());
+        self
+    }
+
+    /// Precision of the model given by [`CollectionBuilder::model_dir`], recorded with
+    /// a new collection and used again when it is reopened (default
+    /// [`Precision::F32`]).
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = Some(precision);
         self
     }
 
@@ -239,14 +248,18 @@ impl CollectionBuilder {
         let recorded: Option<Manifest> = existing
             .as_ref()
             .and_then(|i| serde_json::from_value(Value::Object(i.options().extra.clone())).ok());
+        let precision = self
+            .precision
+            .or_else(|| recorded.as_ref().map(|m| m.precision))
+            .unwrap_or_default();
         let embedder: Option<Arc<dyn Embedder>> = if self.keyword_only {
             None
         } else if let Some(e) = self.embedder {
             Some(e)
         } else if let Some(dir) = &self.model_dir {
-            Some(Arc::new(BertEmbedder::load(dir)?))
+            Some(Arc::new(BertEmbedder::load_with_precision(dir, precision)?))
         } else if let Some(dir) = recorded.as_ref().and_then(|m| m.model_dir.as_ref()) {
-            Some(Arc::new(BertEmbedder::load(dir)?))
+            Some(Arc::new(BertEmbedder::load_with_precision(dir, precision)?))
         } else if existing.as_ref().is_some_and(|i| i.options().dim == 0) {
             None
         } else {
@@ -280,6 +293,7 @@ impl CollectionBuilder {
                         .as_ref()
                         .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())),
                     chunking,
+                    precision,
                 };
                 let mut options = IndexOptions::new(dim);
                 options.language = self.language;
@@ -307,6 +321,9 @@ struct Manifest {
     model: Option<String>,
     model_dir: Option<PathBuf>,
     chunking: ChunkOptions,
+    /// Absent in collections made before precision was an option: f32.
+    #[serde(default)]
+    precision: Precision,
 }
 
 /// A searchable collection of documents in one directory.
@@ -342,6 +359,7 @@ impl Collection {
             chunking: None,
             language: Language::default(),
             reranker: None,
+            precision: None,
         }
     }
 
