@@ -1,4 +1,5 @@
-//! Micro-benchmarks of the hot paths: chunking, embedding, fusion and search.
+//! Micro-benchmarks of the hot paths: chunking, fusion and search (embedding: the
+//! `embed` bench).
 //!
 //! `cargo bench -p trawl-benches` (needs `models/fetch.sh`).
 
@@ -20,22 +21,6 @@ fn chunking(c: &mut Criterion) {
     g.bench_function("model_tokenizer", |b| {
         b.iter(|| chunk_document(&doc, &options, &|t| model.count_tokens(t)));
     });
-    g.finish();
-}
-
-fn embedding(c: &mut Criterion) {
-    let model = trawl_benches::embedder();
-    // 32 passages of roughly 100 tokens, as the embedding issue measures.
-    let words: Vec<&str> = trawl_benches::corpus_text()
-        .leak()
-        .split_whitespace()
-        .collect();
-    let texts: Vec<String> = words.chunks(75).take(32).map(|w| w.join(" ")).collect();
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let mut g = c.benchmark_group("embed");
-    g.sample_size(10);
-    g.throughput(Throughput::Elements(refs.len() as u64));
-    g.bench_function("batch32_100tok", |b| b.iter(|| model.embed(&refs).unwrap()));
     g.finish();
 }
 
@@ -65,5 +50,5 @@ fn search(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, chunking, embedding, fusion, search);
+criterion_group!(benches, chunking, fusion, search);
 criterion_main!(benches);

@@ -17,9 +17,14 @@ pub fn root() -> PathBuf {
 /// When the model is missing.
 #[must_use]
 pub fn embedder() -> Arc<BertEmbedder> {
-    let dir = std::env::var_os("TRAWL_MODEL")
-        .map_or_else(|| root().join("models/all-MiniLM-L6-v2"), PathBuf::from);
-    Arc::new(BertEmbedder::load(&dir).unwrap_or_else(|e| panic!("{e}: run models/fetch.sh")))
+    Arc::new(BertEmbedder::load(model_dir()).unwrap_or_else(|e| panic!("{e}: run models/fetch.sh")))
+}
+
+/// The model directory: `$TRAWL_MODEL`, else `models/all-MiniLM-L6-v2`.
+#[must_use]
+pub fn model_dir() -> PathBuf {
+    std::env::var_os("TRAWL_MODEL")
+        .map_or_else(|| root().join("models/all-MiniLM-L6-v2"), PathBuf::from)
 }
 
 /// All text of the sample corpus, concatenated.

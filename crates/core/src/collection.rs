@@ -13,7 +13,7 @@ use trawl_ingest::{Document, Format, Location, Metadata};
 
 use crate::chunk::{chunk_document, Chunk, ChunkOptions};
 use crate::context::{self, Context, ContextOptions};
-use crate::embed::{BertEmbedder, Embedder};
+use crate::embed::{BertEmbedder, Embedder, Precision};
 use crate::error::{Error, Result};
 use crate::fuse::{Fusion, QuerySignals};
 use crate::rerank::{Candidate, Reranker};
@@ -202,6 +202,7 @@ pub struct CollectionBuilder {
     language: Language,
     reranker: Option<Arc<dyn Reranker>>,
     dimension: Option<usize>,
+    precision: Option<Precision>,
 }
 
 impl CollectionBuilder {
@@ -229,6 +230,14 @@ impl CollectionBuilder {
     /// Use the sentence-transformers model in `dir` (loaded with Candle).
     pub fn model_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.model_dir = Some(dir.into());
+        self
+    }
+
+    /// Precision of the model given by [`CollectionBuilder::model_dir`], recorded with
+    /// a new collection and used again when it is reopened (default
+    /// [`Precision::F32`]).
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = Some(precision);
         self
     }
 
@@ -265,14 +274,18 @@ impl CollectionBuilder {
         let recorded: Option<Manifest> = existing
             .as_ref()
             .and_then(|i| serde_json::from_value(Value::Object(i.options().extra.clone())).ok());
+        let precision = self
+            .precision
+            .or_else(|| recorded.as_ref().map(|m| m.precision))
+            .unwrap_or_default();
         let embedder: Option<Arc<dyn Embedder>> = if self.keyword_only {
             None
         } else if let Some(e) = self.embedder {
             Some(e)
         } else if let Some(dir) = &self.model_dir {
-            Some(Arc::new(BertEmbedder::load(dir)?))
+            Some(Arc::new(BertEmbedder::load_with_precision(dir, precision)?))
         } else if let Some(dir) = recorded.as_ref().and_then(|m| m.model_dir.as_ref()) {
-            Some(Arc::new(BertEmbedder::load(dir)?))
+            Some(Arc::new(BertEmbedder::load_with_precision(dir, precision)?))
         } else if self.dimension.is_some() || existing.is_some() {
             // Keyword-only, or vectors brought by the caller.
             None
@@ -311,6 +324,7 @@ impl CollectionBuilder {
                         .as_ref()
                         .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())),
                     chunking,
+                    precision,
                 };
                 let mut options = IndexOptions::new(dim);
                 options.language = self.language;
@@ -338,6 +352,9 @@ struct Manifest {
     model: Option<String>,
     model_dir: Option<PathBuf>,
     chunking: ChunkOptions,
+    /// Absent in collections made before precision was an option: f32.
+    #[serde(default)]
+    precision: Precision,
 }
 
 /// A searchable collection of documents in one directory.
@@ -374,6 +391,7 @@ impl Collection {
             language: Language::default(),
             reranker: None,
             dimension: None,
+            precision: None,
         }
     }
 

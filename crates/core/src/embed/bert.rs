@@ -9,12 +9,30 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokenizers::{Tokenizer, TruncationParams};
 
-use super::{Embedder, Pooling};
+#[cfg(target_arch = "x86_64")]
+use rayon::prelude::*;
+
+#[cfg(target_arch = "x86_64")]
+use super::fast::FastBert;
+use super::{Embedder, Pooling, Precision};
 use crate::error::{Error, Result};
 
 /// Texts per forward pass. Batches are formed from length-sorted texts, so padding
 /// stays small whatever the batch size.
 const BATCH: usize = 32;
+
+/// Tokens per forward pass of the fast path: texts are packed without padding into
+/// groups of about this many tokens, and groups run in parallel, one per thread.
+#[cfg(target_arch = "x86_64")]
+const GROUP_TOKENS: usize = 2048;
+
+/// The forward pass in use: trawl's AVX-512 kernels where the CPU has them, else
+/// candle-transformers' `BertModel`.
+enum Backend {
+    Candle(BertModel),
+    #[cfg(target_arch = "x86_64")]
+    Fast(FastBert),
+}
 
 /// A sentence-transformers model directory (`config.json`, `tokenizer.json`,
 /// `model.safetensors`, and optionally `sentence_bert_config.json`, `modules.json`,
@@ -23,13 +41,14 @@ const BATCH: usize = 32;
 /// Pooling, normalisation, maximum sequence length and query/passage prompts come from
 /// the model's own files.
 pub struct BertEmbedder {
-    model: BertModel,
+    model: Backend,
     /// Truncates to `max_tokens`; used for embedding.
     tokenizer: Tokenizer,
     /// Never truncates; used for counting.
     counter: Tokenizer,
     pooling: Pooling,
     normalize: bool,
+    precision: Precision,
     max_tokens: usize,
     dim: usize,
     query_prompt: String,
@@ -45,6 +64,7 @@ impl std::fmt::Debug for BertEmbedder {
             .field("dim", &self.dim)
             .field("pooling", &self.pooling)
             .field("normalize", &self.normalize)
+            .field("precision", &self.precision)
             .field("max_tokens", &self.max_tokens)
             .finish_non_exhaustive()
     }
@@ -114,13 +134,35 @@ impl Dir<'_> {
 }
 
 impl BertEmbedder {
-    /// Loads the model in `dir`.
+    /// Loads the model in `dir` at [`Precision::F32`].
     ///
     /// # Errors
     /// [`Error::ModelFileMissing`] naming the directory and the missing file,
     /// [`Error::ModelInvalid`] when a file is malformed.
     pub fn load(dir: impl AsRef<Path>) -> Result<BertEmbedder> {
-        let dir = Dir(dir.as_ref());
+        Self::load_with_precision(dir, Precision::F32)
+    }
+
+    /// Loads the model in `dir` to run at `precision` (f32 where the CPU lacks what
+    /// `precision` needs; [`BertEmbedder::precision`] says which).
+    ///
+    /// # Errors
+    /// As [`BertEmbedder::load`].
+    pub fn load_with_precision(
+        dir: impl AsRef<Path>,
+        precision: Precision,
+    ) -> Result<BertEmbedder> {
+        Self::load_backend(dir.as_ref(), precision, true)
+    }
+
+    /// Loads the model, on trawl's kernels when `fast` and the CPU and model allow,
+    /// else on candle-transformers' `BertModel` (always f32).
+    pub(crate) fn load_backend(
+        dir: &Path,
+        precision: Precision,
+        fast: bool,
+    ) -> Result<BertEmbedder> {
+        let dir = Dir(dir);
         if !dir.0.is_dir() {
             return Err(Error::ModelFileMissing {
                 dir: dir.0.to_owned(),
@@ -191,8 +233,24 @@ impl BertEmbedder {
         // and the mapping lives as long as the model's tensors.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
             .map_err(|e| dir.invalid("model.safetensors", e))?;
-        let model =
-            BertModel::load(vb, &config).map_err(|e| dir.invalid("model.safetensors", e))?;
+        let invalid = |e| dir.invalid("model.safetensors", e);
+        #[cfg(target_arch = "x86_64")]
+        let (model, precision) = if fast && FastBert::supports(&config, precision) {
+            let model = FastBert::load(&vb, &config, precision).map_err(invalid)?;
+            (Backend::Fast(model), precision)
+        } else if fast && FastBert::supports(&config, Precision::F32) {
+            let model = FastBert::load(&vb, &config, Precision::F32).map_err(invalid)?;
+            (Backend::Fast(model), Precision::F32)
+        } else {
+            let model = BertModel::load(vb, &config).map_err(invalid)?;
+            (Backend::Candle(model), Precision::F32)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let (model, precision) = {
+            let _ = (fast, precision);
+            let model = BertModel::load(vb, &config).map_err(invalid)?;
+            (Backend::Candle(model), Precision::F32)
+        };
         let name = dir
             .0
             .file_name()
@@ -203,6 +261,7 @@ impl BertEmbedder {
             counter,
             pooling,
             normalize,
+            precision,
             max_tokens,
             dim: config.hidden_size,
             query_prompt,
@@ -216,6 +275,12 @@ impl BertEmbedder {
     #[must_use]
     pub fn pooling(&self) -> Pooling {
         self.pooling
+    }
+
+    /// The precision the model runs at.
+    #[must_use]
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Whether vectors are L2-normalised (the model has a `Normalize` module).
@@ -234,6 +299,11 @@ impl BertEmbedder {
         // Sorting by length keeps padding small inside each batch.
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| encodings[i].get_ids().len());
+        let model = match &self.model {
+            Backend::Candle(model) => model,
+            #[cfg(target_arch = "x86_64")]
+            Backend::Fast(fast) => return Ok(self.embed_fast(fast, &encodings, &order)),
+        };
         let mut out = vec![Vec::new(); encodings.len()];
         for batch in order.chunks(BATCH) {
             let seq = batch
@@ -258,7 +328,7 @@ impl BertEmbedder {
             let types = ids.zeros_like()?;
             let hidden = {
                 let _s = tracing::trace_span!("forward", batch = batch.len(), seq).entered();
-                self.model.forward(&ids, &types, Some(&mask))?
+                model.forward(&ids, &types, Some(&mask))?
             };
             let mut pooled = self.pooling.apply(&hidden, &mask)?;
             if self.normalize {
@@ -269,6 +339,52 @@ impl BertEmbedder {
             }
         }
         Ok(out)
+    }
+
+    /// The fast path: length-sorted texts packed into groups of about
+    /// [`GROUP_TOKENS`] tokens, at least one group per thread, run in parallel.
+    #[cfg(target_arch = "x86_64")]
+    fn embed_fast(
+        &self,
+        fast: &FastBert,
+        encodings: &[tokenizers::Encoding],
+        order: &[usize],
+    ) -> Vec<Vec<f32>> {
+        let total: usize = encodings.iter().map(|e| e.get_ids().len()).sum();
+        let groups_wanted = rayon::current_num_threads().max(total.div_ceil(GROUP_TOKENS));
+        let target = total.div_ceil(groups_wanted).max(1);
+        let mut groups: Vec<&[usize]> = Vec::new();
+        let (mut start, mut tokens) = (0, 0);
+        for (k, &i) in order.iter().enumerate() {
+            tokens += encodings[i].get_ids().len();
+            if tokens >= target {
+                groups.push(&order[start..=k]);
+                start = k + 1;
+                tokens = 0;
+            }
+        }
+        if start < order.len() {
+            groups.push(&order[start..]);
+        }
+        let pooled: Vec<Vec<Vec<f32>>> = groups
+            .par_iter()
+            .map(|g| {
+                let _s = tracing::trace_span!("forward", texts = g.len()).entered();
+                let ids: Vec<&[u32]> = g.iter().map(|&i| encodings[i].get_ids()).collect();
+                fast.embed(&ids, self.pooling)
+            })
+            .collect();
+        let mut out = vec![Vec::new(); encodings.len()];
+        for (g, vs) in groups.iter().zip(pooled) {
+            for (&i, mut v) in g.iter().zip(vs) {
+                if self.normalize {
+                    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                    v.iter_mut().for_each(|x| *x /= norm);
+                }
+                out[i] = v;
+            }
+        }
+        out
     }
 }
 
@@ -300,5 +416,61 @@ impl Embedder for BertEmbedder {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model_dir() -> PathBuf {
+        std::env::var_os("TRAWL_MODEL").map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2"),
+            PathBuf::from,
+        )
+    }
+
+    fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        dot / (norm(a) * norm(b))
+    }
+
+    /// trawl's kernels and candle-transformers' `BertModel` agree on texts of mixed
+    /// lengths (one packed group against padded batches), in every pooling mode.
+    #[test]
+    fn fast_kernels_match_candle_bert_model() {
+        let dir = model_dir();
+        let fast = BertEmbedder::load_backend(&dir, Precision::F32, true).unwrap();
+        let candle = BertEmbedder::load_backend(&dir, Precision::F32, false).unwrap();
+        assert!(matches!(candle.model, Backend::Candle(_)));
+        let long = "tide pools hold anemones and crabs between the rocks ".repeat(40);
+        let texts = [
+            "a",
+            "short text",
+            "Rust ownership moves values.",
+            long.as_str(),
+        ];
+        let a = fast.embed(&texts).unwrap();
+        let b = candle.embed(&texts).unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            assert!(cosine(x, y) >= 0.99999, "cosine {}", cosine(x, y));
+        }
+        for pooling in [Pooling::Cls, Pooling::Max] {
+            let (mut f, mut c) = (
+                BertEmbedder::load_backend(&dir, Precision::F32, true).unwrap(),
+                BertEmbedder::load_backend(&dir, Precision::F32, false).unwrap(),
+            );
+            f.pooling = pooling;
+            c.pooling = pooling;
+            for (x, y) in f
+                .embed(&texts)
+                .unwrap()
+                .iter()
+                .zip(&c.embed(&texts).unwrap())
+            {
+                assert!(cosine(x, y) >= 0.99999, "{pooling:?}: {}", cosine(x, y));
+            }
+        }
     }
 }

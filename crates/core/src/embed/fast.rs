@@ -1,0 +1,388 @@
+//! The BERT encoder on the AVX-512 kernels, over packed token rows.
+//!
+//! Differences from candle-transformers' `BertModel`, each for speed, none for the
+//! result: the texts of a group are packed back to back without padding (attention
+//! runs per text, so no mask is needed and no work is spent on padding); the query,
+//! key and value projections are one product with the `1/√d` scale folded into the
+//! query weights; residual additions and biases happen inside the products; weights are
+//! packed once at load.
+
+use candle_core::{DType, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType};
+
+use super::kernels::{self, PackedB, PackedB16};
+use super::{Pooling, Precision};
+
+/// A linear layer's weight, packed for the product of its precision.
+enum Weight {
+    F32(PackedB),
+    Bf16(PackedB16),
+}
+
+impl Weight {
+    fn new(w: &[f32], n: usize, k: usize, precision: Precision) -> Weight {
+        match precision {
+            Precision::Bf16 => Weight::Bf16(PackedB16::transposed(w, n, k)),
+            Precision::F32 => Weight::F32(PackedB::transposed(w, n, k)),
+        }
+    }
+
+    fn n(&self) -> usize {
+        match self {
+            Weight::F32(b) => b.n(),
+            Weight::Bf16(b) => b.n(),
+        }
+    }
+
+    /// `c (+)= a · Wᵀ + bias` over `m` rows.
+    ///
+    /// # Safety
+    /// AVX-512F, and AVX-512 BF16 for a bfloat16 weight.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn apply(
+        &self,
+        m: usize,
+        a: &[f32],
+        lda: usize,
+        c: &mut [f32],
+        ldc: usize,
+        accumulate: bool,
+        bias: &[f32],
+        s: &mut Packs,
+    ) {
+        match self {
+            Weight::F32(b) => {
+                kernels::gemm(m, a, lda, b, c, ldc, accumulate, Some(bias), &mut s.f32);
+            }
+            Weight::Bf16(b) => {
+                kernels::gemm_bf16(m, a, lda, b, c, ldc, accumulate, Some(bias), &mut s.bf16);
+            }
+        }
+    }
+}
+
+struct Layer {
+    qkv: Weight,
+    qkv_bias: Vec<f32>,
+    out: Weight,
+    out_bias: Vec<f32>,
+    ln1: (Vec<f32>, Vec<f32>),
+    up: Weight,
+    up_bias: Vec<f32>,
+    down: Weight,
+    down_bias: Vec<f32>,
+    ln2: (Vec<f32>, Vec<f32>),
+}
+
+/// Packing scratch of the products.
+#[derive(Default)]
+struct Packs {
+    f32: Vec<f32>,
+    bf16: Vec<u32>,
+}
+
+/// A BERT encoder whose forward pass runs on [`kernels`].
+pub(crate) struct FastBert {
+    word: Vec<f32>,
+    position: Vec<f32>,
+    token_type: Vec<f32>,
+    embed_ln: (Vec<f32>, Vec<f32>),
+    layers: Vec<Layer>,
+    hidden: usize,
+    heads: usize,
+    intermediate: usize,
+    eps: f32,
+    max_positions: usize,
+    vocab: usize,
+}
+
+/// Buffers of one forward pass.
+#[derive(Default)]
+struct Scratch {
+    x: Vec<f32>,
+    qkv: Vec<f32>,
+    ctx: Vec<f32>,
+    ffn: Vec<f32>,
+    scores: Vec<f32>,
+    keys: PackedB,
+    values: PackedB,
+    pack: Packs,
+}
+
+fn values(t: &Tensor) -> candle_core::Result<Vec<f32>> {
+    t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()
+}
+
+impl FastBert {
+    /// Whether this CPU and this model configuration run on the fast path.
+    pub(crate) fn supports(config: &Config, precision: Precision) -> bool {
+        let cpu = match precision {
+            Precision::F32 => kernels::available(),
+            Precision::Bf16 => kernels::available_bf16(),
+        };
+        cpu && matches!(config.hidden_act, HiddenAct::Gelu)
+            && matches!(
+                config.position_embedding_type,
+                PositionEmbeddingType::Absolute
+            )
+            && config.num_attention_heads > 0
+            && config.hidden_size % config.num_attention_heads == 0
+            && config.hidden_size % 16 == 0
+    }
+
+    /// Loads the weights of a `BertModel` checkpoint (with or without a `bert.` or
+    /// model-type prefix).
+    pub(crate) fn load(
+        vb: &VarBuilder,
+        config: &Config,
+        precision: Precision,
+    ) -> candle_core::Result<FastBert> {
+        let mut prefixes = vec![String::new(), "bert.".to_owned()];
+        if let Some(t) = &config.model_type {
+            prefixes.push(format!("{t}."));
+        }
+        let prefix = prefixes
+            .into_iter()
+            .find(|p| vb.contains_tensor(&format!("{p}embeddings.word_embeddings.weight")))
+            .unwrap_or_default();
+        let vb = if prefix.is_empty() {
+            vb.clone()
+        } else {
+            vb.pp(prefix.trim_end_matches('.'))
+        };
+        let (h, i) = (config.hidden_size, config.intermediate_size);
+        let get = |vb: &VarBuilder,
+                   shape: (usize, usize),
+                   name: &str|
+         -> candle_core::Result<Vec<f32>> { values(&vb.get(shape, name)?) };
+        let vec = |vb: &VarBuilder, n: usize, name: &str| values(&vb.get(n, name)?);
+        let ln = |vb: VarBuilder| -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
+            Ok((vec(&vb, h, "weight")?, vec(&vb, h, "bias")?))
+        };
+        let e = vb.pp("embeddings");
+        let word = get(&e, (config.vocab_size, h), "word_embeddings.weight")?;
+        let position = get(
+            &e,
+            (config.max_position_embeddings, h),
+            "position_embeddings.weight",
+        )?;
+        let token_type = get(
+            &e,
+            (config.type_vocab_size, h),
+            "token_type_embeddings.weight",
+        )?;
+        let embed_ln = ln(e.pp("LayerNorm"))?;
+
+        let head_dim = h / config.num_attention_heads;
+        #[allow(clippy::cast_precision_loss)]
+        let scale = 1.0 / (head_dim as f32).sqrt();
+        let mut layers = Vec::with_capacity(config.num_hidden_layers);
+        for l in 0..config.num_hidden_layers {
+            let vb = vb.pp(format!("encoder.layer.{l}"));
+            let att = vb.pp("attention");
+            let s = att.pp("self");
+            let mut qkv_w = get(&s, (h, h), "query.weight")?;
+            let mut qkv_bias = vec(&s, h, "query.bias")?;
+            qkv_w.iter_mut().for_each(|w| *w *= scale);
+            qkv_bias.iter_mut().for_each(|b| *b *= scale);
+            for name in ["key", "value"] {
+                qkv_w.extend(get(&s, (h, h), &format!("{name}.weight"))?);
+                qkv_bias.extend(vec(&s, h, &format!("{name}.bias"))?);
+            }
+            let o = att.pp("output");
+            let inter = vb.pp("intermediate.dense");
+            let out = vb.pp("output");
+            layers.push(Layer {
+                qkv: Weight::new(&qkv_w, 3 * h, h, precision),
+                qkv_bias,
+                out: Weight::new(&get(&o, (h, h), "dense.weight")?, h, h, precision),
+                out_bias: vec(&o, h, "dense.bias")?,
+                ln1: ln(o.pp("LayerNorm"))?,
+                up: Weight::new(&get(&inter, (i, h), "weight")?, i, h, precision),
+                up_bias: vec(&inter, i, "bias")?,
+                down: Weight::new(&get(&out, (h, i), "dense.weight")?, h, i, precision),
+                down_bias: vec(&out, h, "dense.bias")?,
+                ln2: ln(out.pp("LayerNorm"))?,
+            });
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        let eps = config.layer_norm_eps as f32;
+        Ok(FastBert {
+            word,
+            position,
+            token_type,
+            embed_ln,
+            layers,
+            hidden: h,
+            heads: config.num_attention_heads,
+            intermediate: i,
+            eps,
+            max_positions: config.max_position_embeddings,
+            vocab: config.vocab_size,
+        })
+    }
+
+    /// Encodes texts (token ids, special tokens included) and pools each into one
+    /// vector.
+    pub(crate) fn embed(&self, texts: &[&[u32]], pooling: Pooling) -> Vec<Vec<f32>> {
+        let h = self.hidden;
+        let lens: Vec<usize> = texts
+            .iter()
+            .map(|t| t.len().min(self.max_positions))
+            .collect();
+        let total: usize = lens.iter().sum();
+        let mut s = Scratch::default();
+        s.x.resize(total * h, 0.0);
+        let mut row = 0;
+        for (t, &n) in texts.iter().zip(&lens) {
+            for (p, &id) in t[..n].iter().enumerate() {
+                let id = (id as usize).min(self.vocab - 1);
+                let dst = &mut s.x[row * h..(row + 1) * h];
+                let w = &self.word[id * h..(id + 1) * h];
+                let pos = &self.position[p * h..(p + 1) * h];
+                for (((d, w), p), t) in dst.iter_mut().zip(w).zip(pos).zip(&self.token_type) {
+                    *d = w + p + t;
+                }
+                row += 1;
+            }
+        }
+        // SAFETY: FastBert is only built when the CPU runs its kernels (`supports`).
+        unsafe {
+            kernels::layer_norm_rows(&mut s.x, &self.embed_ln.0, &self.embed_ln.1, self.eps);
+            for layer in &self.layers {
+                self.layer(layer, &lens, total, &mut s);
+            }
+        }
+        let mut out = Vec::with_capacity(texts.len());
+        let mut row = 0;
+        for &n in &lens {
+            let rows = &s.x[row * h..(row + n) * h];
+            out.push(pool(rows, h, pooling));
+            row += n;
+        }
+        out
+    }
+
+    /// One encoder layer over the packed rows in `s.x`.
+    ///
+    /// # Safety
+    /// AVX-512F, and AVX-512 BF16 for bfloat16 weights.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn layer(&self, l: &Layer, lens: &[usize], total: usize, s: &mut Scratch) {
+        let h = self.hidden;
+        let d = h / self.heads;
+        let h3 = 3 * h;
+        s.qkv.resize(total * h3, 0.0);
+        s.ctx.resize(total * h, 0.0);
+        s.ffn.resize(total * self.intermediate, 0.0);
+        l.qkv.apply(
+            total,
+            &s.x,
+            h,
+            &mut s.qkv,
+            h3,
+            false,
+            &l.qkv_bias,
+            &mut s.pack,
+        );
+        let mut t0 = 0;
+        for &n in lens {
+            s.scores.resize(n * n, 0.0);
+            for head in 0..self.heads {
+                let base = t0 * h3 + head * d;
+                s.keys.pack_from(&s.qkv[base + h..], d, n, 1, h3);
+                kernels::gemm(
+                    n,
+                    &s.qkv[base..],
+                    h3,
+                    &s.keys,
+                    &mut s.scores,
+                    n,
+                    false,
+                    None,
+                    &mut s.pack.f32,
+                );
+                kernels::softmax_rows(&mut s.scores, n);
+                s.values.pack_from(&s.qkv[base + 2 * h..], n, d, h3, 1);
+                kernels::gemm(
+                    n,
+                    &s.scores,
+                    n,
+                    &s.values,
+                    &mut s.ctx[t0 * h + head * d..],
+                    h,
+                    false,
+                    None,
+                    &mut s.pack.f32,
+                );
+            }
+            t0 += n;
+        }
+        // x = LayerNorm(x + ctx·Woᵀ + bo)
+        l.out.apply(
+            total,
+            &s.ctx,
+            h,
+            &mut s.x,
+            h,
+            true,
+            &l.out_bias,
+            &mut s.pack,
+        );
+        kernels::layer_norm_rows(&mut s.x, &l.ln1.0, &l.ln1.1, self.eps);
+        // x = LayerNorm(x + gelu(x·W1ᵀ + b1)·W2ᵀ + b2)
+        let i = l.up.n();
+        l.up.apply(
+            total,
+            &s.x,
+            h,
+            &mut s.ffn,
+            i,
+            false,
+            &l.up_bias,
+            &mut s.pack,
+        );
+        kernels::gelu(&mut s.ffn);
+        l.down.apply(
+            total,
+            &s.ffn,
+            i,
+            &mut s.x,
+            h,
+            true,
+            &l.down_bias,
+            &mut s.pack,
+        );
+        kernels::layer_norm_rows(&mut s.x, &l.ln2.0, &l.ln2.1, self.eps);
+    }
+}
+
+/// Pools the `n x h` token rows of one text.
+fn pool(rows: &[f32], h: usize, pooling: Pooling) -> Vec<f32> {
+    let n = rows.len() / h;
+    if n == 0 {
+        return vec![0.0; h];
+    }
+    match pooling {
+        Pooling::Cls => rows[..h].to_vec(),
+        Pooling::Mean => {
+            let mut v = vec![0.0f32; h];
+            for r in rows.chunks_exact(h) {
+                v.iter_mut().zip(r).for_each(|(v, x)| *v += x);
+            }
+            #[allow(clippy::cast_precision_loss)]
+            let inv = 1.0 / n.max(1) as f32;
+            v.iter_mut().for_each(|v| *v *= inv);
+            v
+        }
+        Pooling::Max => {
+            let mut v = vec![f32::NEG_INFINITY; h];
+            for r in rows.chunks_exact(h) {
+                v.iter_mut().zip(r).for_each(|(v, x)| *v = v.max(*x));
+            }
+            v
+        }
+    }
+}
