@@ -629,7 +629,7 @@ fn to_object<T: serde::Serialize>(value: &T) -> Map<String, Value> {
 }
 
 fn f32s(bytes: &[u8]) -> PyResult<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(PyValueError::new_err("vector bytes are not float32"));
     }
     Ok(bytes

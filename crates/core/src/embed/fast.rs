@@ -128,8 +128,10 @@ impl FastBert {
                 PositionEmbeddingType::Absolute
             )
             && config.num_attention_heads > 0
-            && config.hidden_size % config.num_attention_heads == 0
-            && config.hidden_size % 16 == 0
+            && config
+                .hidden_size
+                .is_multiple_of(config.num_attention_heads)
+            && config.hidden_size.is_multiple_of(16)
     }
 
     /// Loads the weights of a `BertModel` checkpoint (with or without a `bert.` or

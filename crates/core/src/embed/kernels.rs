@@ -592,7 +592,7 @@ pub(crate) unsafe fn softmax_rows(rows: &mut [f32], n: usize) {
 #[target_feature(enable = "avx512f")]
 pub(crate) unsafe fn layer_norm_rows(xs: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
     let h = gamma.len();
-    assert!(h % 16 == 0 && beta.len() == h, "layer norm width");
+    assert!(h.is_multiple_of(16) && beta.len() == h, "layer norm width");
     let inv_h = 1.0 / h as f32;
     for row in xs.chunks_exact_mut(h) {
         let p = row.as_mut_ptr();
@@ -677,7 +677,7 @@ mod tests {
                     true,
                     Some(&bias),
                     &mut scratch,
-                )
+                );
             };
             let want = naive(&a, &b, m, k, n);
             for i in 0..m * n {
