@@ -90,6 +90,13 @@ class Collection:
     embeddings to :meth:`add_vectors` and :meth:`search`). An existing collection
     reopens with the model it was created with.
 
+    Chunking (fixed when the collection is created): ``max_tokens`` (capped by the
+    model's limit), ``max_chars``, ``overlap`` (``"none"``, ``"tokens:32"``,
+    ``"chars:200"``, ``"sentences:1"``) and ``context_prefix`` (embed each chunk with
+    its title and heading path in front). ``language`` picks the BM25 analyzer
+    (``"english"`` by default, 17 other Snowball languages, or ``"plain"``);
+    ``reranker`` is ``"mmr:0.7"`` or ``"cross-encoder:DIR"``.
+
     Adds and deletes become visible and durable at :meth:`commit`. Used as a context
     manager, the collection commits on a clean exit and rolls back on an exception.
     Searching from many threads while one thread adds is safe: heavy calls release the
