@@ -26,6 +26,7 @@ impl Collection {
     #[pyo3(signature = (
         path, *, model=None, keyword_only=false, dimension=None, language=None,
         reranker=None, max_tokens=None, max_chars=None, overlap=None, context_prefix=None,
+        precision=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -40,6 +41,7 @@ impl Collection {
         max_chars: Option<usize>,
         overlap: Option<&str>,
         context_prefix: Option<bool>,
+        precision: Option<&str>,
     ) -> PyResult<Self> {
         let mut builder = trawl::Collection::builder(path);
         if let Some(model) = model {
@@ -50,6 +52,11 @@ impl Collection {
         }
         if let Some(dim) = dimension {
             builder = builder.dimension(dim);
+        }
+        if let Some(precision) = precision {
+            builder = builder.precision(
+                trawl::Precision::from_str(precision).map_err(InvalidArgumentError::new_err)?,
+            );
         }
         if let Some(language) = language {
             builder = builder.language(

@@ -95,7 +95,9 @@ class Collection:
     ``"chars:200"``, ``"sentences:1"``) and ``context_prefix`` (embed each chunk with
     its title and heading path in front). ``language`` picks the BM25 analyzer
     (``"english"`` by default, 17 other Snowball languages, or ``"plain"``);
-    ``reranker`` is ``"mmr:0.7"`` or ``"cross-encoder:DIR"``.
+    ``reranker`` is ``"mmr:0.7"`` or ``"cross-encoder:DIR"``. ``precision`` is
+    ``"f32"`` (the default; vectors match sentence-transformers) or ``"bf16"`` (faster
+    on CPUs with AVX-512 BF16), recorded with the collection.
 
     Adds and deletes become visible and durable at :meth:`commit`. Used as a context
     manager, the collection commits on a clean exit and rolls back on an exception.
@@ -116,6 +118,7 @@ class Collection:
         max_chars: Optional[int] = None,
         overlap: Optional[str] = None,
         context_prefix: Optional[bool] = None,
+        precision: Optional[str] = None,
     ) -> None:
         self._native = _trawl.Collection(
             os.fspath(path),
@@ -128,6 +131,7 @@ class Collection:
             max_chars=max_chars,
             overlap=overlap,
             context_prefix=context_prefix,
+            precision=precision,
         )
 
     @property

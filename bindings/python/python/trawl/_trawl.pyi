@@ -161,6 +161,7 @@ class Collection:
         max_chars: Optional[int] = None,
         overlap: Optional[str] = None,
         context_prefix: Optional[bool] = None,
+        precision: Optional[str] = None,
     ) -> Collection: ...
     @property
     def path(self) -> Path: ...
