@@ -42,8 +42,12 @@ def main():
     ap.add_argument("--words", type=int, default=75)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--precision", action="append", default=None,
-                    help="trawl precision(s) to run: f32 (default), bf16")
+    ap.add_argument(
+        "--precision",
+        action="append",
+        default=None,
+        help="trawl precision(s) to run: f32 (default), bf16",
+    )
     ap.add_argument("--no-build", action="store_true")
     args = ap.parse_args()
     precisions = args.precision or ["f32"]
@@ -61,26 +65,46 @@ def main():
 
     exe = ROOT / "target/release/embed-speed"
     if not args.no_build:
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "trawl-benches",
-                        "--bin", "embed-speed"], cwd=ROOT, check=True)
+        subprocess.run(
+            ["cargo", "build", "--release", "-q", "-p", "trawl-benches", "--bin", "embed-speed"],
+            cwd=ROOT,
+            check=True,
+        )
 
     model = SentenceTransformer(args.model, device="cpu")
-    tokens = sum(len(ids) for ids in model.tokenizer(
-        texts, truncation=True, max_length=model.max_seq_length)["input_ids"])
+    tokens = sum(
+        len(ids)
+        for ids in model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)[
+            "input_ids"
+        ]
+    )
     model.encode(texts[: args.batch], batch_size=args.batch)  # warm-up
 
     def torch_round():
         start = time.perf_counter()
         with torch.inference_mode():
             for i in range(0, len(texts), args.batch):
-                model.encode(texts[i: i + args.batch], batch_size=args.batch)
+                model.encode(texts[i : i + args.batch], batch_size=args.batch)
         return time.perf_counter() - start
 
     def trawl_round(precision):
         env = dict(os.environ, TRAWL_MODEL=args.model)
-        out = subprocess.run([str(exe), tmp.name, "--batch", str(args.batch), "--rounds", "1",
-                              "--precision", precision],
-                             env=env, check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [
+                str(exe),
+                tmp.name,
+                "--batch",
+                str(args.batch),
+                "--rounds",
+                "1",
+                "--precision",
+                precision,
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         return json.loads(out)["seconds"]
 
     best = {"torch": float("inf"), **{p: float("inf") for p in precisions}}
@@ -88,21 +112,24 @@ def main():
         best["torch"] = min(best["torch"], torch_round())
         for p in precisions:
             best[p] = min(best[p], trawl_round(p))
-        print(f"round {r + 1}: " + ", ".join(f"{k} {v:.2f}s" for k, v in best.items()),
-              file=sys.stderr)
+        print(
+            f"round {r + 1}: " + ", ".join(f"{k} {v:.2f}s" for k, v in best.items()),
+            file=sys.stderr,
+        )
     os.unlink(tmp.name)
 
     n = len(texts)
-    print(f"{n} texts, {tokens} tokens (~{tokens / n:.0f}/text), batch {args.batch}, "
-          f"max length {model.max_seq_length}, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), best of {args.rounds} rounds\n")
+    print(
+        f"{n} texts, {tokens} tokens (~{tokens / n:.0f}/text), batch {args.batch}, "
+        f"max length {model.max_seq_length}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), best of {args.rounds} rounds\n"
+    )
     print("| engine | texts/s | tokens/s | vs sentence-transformers |")
     print("|---|---:|---:|---:|")
     rows = [("sentence-transformers (PyTorch fp32)", best["torch"])]
     rows += [(f"trawl ({p})", best[p]) for p in precisions]
     for name, secs in rows:
-        print(f"| {name} | {n / secs:,.1f} | {tokens / secs:,.0f} | "
-              f"{best['torch'] / secs:.2f}x |")
+        print(f"| {name} | {n / secs:,.1f} | {tokens / secs:,.0f} | {best['torch'] / secs:.2f}x |")
 
 
 if __name__ == "__main__":
