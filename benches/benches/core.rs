@@ -21,6 +21,10 @@ fn chunking(c: &mut Criterion) {
     g.bench_function("model_tokenizer", |b| {
         b.iter(|| chunk_document(&doc, &options, &|t| model.count_tokens(t)));
     });
+    // The same without the tokenizer: what the chunker itself costs.
+    g.bench_function("word_count", |b| {
+        b.iter(|| chunk_document(&doc, &options, &|t| t.split_whitespace().count()));
+    });
     g.finish();
 }
 
