@@ -449,6 +449,7 @@ impl Collection {
             for chunk in chunks {
                 records.push(Record {
                     doc_id: doc.id.clone(),
+                    tenant: String::new(),
                     ordinal: chunk.ordinal,
                     text: chunk.text.clone(),
                     title: doc.title.clone().unwrap_or_default(),

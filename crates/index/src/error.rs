@@ -54,6 +54,16 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A filter could not be parsed or does not fit the fields it names.
+    #[error("invalid filter {filter:?} at byte {position}: {reason}")]
+    InvalidFilter {
+        /// The filter text (empty for a filter built in code).
+        filter: String,
+        /// Byte offset of the problem in `filter`.
+        position: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// An error from tantivy.
     #[error("keyword index: {0}")]
     Tantivy(#[from] tantivy::TantivyError),

@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod filter;
 mod index;
 mod language;
 mod record;
@@ -28,7 +29,8 @@ mod schema;
 mod vectors;
 
 pub use error::{Error, Result};
-pub use index::{Index, IndexOptions, Scored, Stats, FORMAT_VERSION};
+pub use filter::{Filter, FilterValue};
+pub use index::{DocumentInfo, Index, IndexOptions, Scored, Stats, TenantStats, FORMAT_VERSION};
 pub use language::Language;
 pub use record::Record;
 pub use vectors::HnswParams;
