@@ -561,61 +561,6 @@ impl Index {
         self.search_vector_filtered(query, k, None)
     }
 
-    /// The `k` chunks matching `filter` whose vectors are nearest `query`, best first.
-    ///
-    /// The filter applies inside the search, so `k` matching chunks come back whenever
-    /// that many exist: a selective filter compares the query with every matching
-    /// vector exactly; a broad one walks the graph only through matching points, with a
-    /// wider candidate list, and falls back to the exact comparison if the walk comes
-    /// back short.
-    ///
-    /// # Errors
-    /// [`Error::Dimension`] when `query` has the wrong length, [`Error::InvalidFilter`]
-    /// when the filter does not fit the fields it names.
-    pub fn search_vector_filtered(
-        &self,
-        query: &[f32],
-        k: usize,
-        filter: Option<&Filter>,
-    ) -> Result<Vec<Scored>> {
-        if query.len() != self.options.dim || self.options.dim == 0 {
-            return Err(Error::Dimension {
-                expected: self.options.dim,
-                got: query.len(),
-            });
-        }
-        let mut q = query.to_vec();
-        normalize(&mut q);
-        let snap = self.snapshot();
-        let hits = match filter {
-            None => snap.graph.search(&q, k, 0, &snap.live),
-            Some(f) => {
-                let allowed = self.matching(&snap, f)?;
-                let (matches, live) = (allowed.len(), snap.live.len());
-                if matches == 0 || k == 0 {
-                    Vec::new()
-                } else if matches <= EXACT_SCAN_MIN
-                    || matches as f64 <= live as f64 * EXACT_SCAN_SHARE
-                {
-                    snap.graph.exact_search(&q, k, &allowed)
-                } else {
-                    // About `live / matches` points are visited per match found.
-                    let ef = k.saturating_mul(live / matches.max(1)).min(live);
-                    let hits = snap.graph.search(&q, k, ef, &allowed);
-                    if hits.len() < k.min(matches) {
-                        snap.graph.exact_search(&q, k, &allowed)
-                    } else {
-                        hits
-                    }
-                }
-            }
-        };
-        Ok(hits
-            .into_iter()
-            .map(|(id, score)| Scored { id, score })
-            .collect())
-    }
-
     /// The `k` best chunks for `query` by BM25 over title, headings and text. Any user
     /// text is accepted: query syntax that does not parse is searched as words.
     ///
@@ -625,59 +570,68 @@ impl Index {
         self.search_keyword_filtered(query, k, None)
     }
 
-    /// As [`Index::search_keyword`], among the chunks matching `filter` only (the
-    /// filter is a non-scoring clause of the BM25 query, not a post-filter).
+    /// The `k` chunks matching `filter` whose vectors are nearest `query`, best first
+    /// (see [`View::search_vector`]).
     ///
     /// # Errors
-    /// [`Error::InvalidFilter`] when the filter does not fit the fields it names;
-    /// tantivy errors.
+    /// As [`View::search_vector`].
+    pub fn search_vector_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Scored>> {
+        self.view().search_vector(query, k, filter)
+    }
+
+    /// As [`Index::search_keyword`], among the chunks matching `filter` only (see
+    /// [`View::search_keyword`]).
+    ///
+    /// # Errors
+    /// As [`View::search_keyword`].
     pub fn search_keyword_filtered(
         &self,
         query: &str,
         k: usize,
         filter: Option<&Filter>,
     ) -> Result<Vec<Scored>> {
-        if k == 0 {
-            return Ok(Vec::new());
-        }
-        let snap = self.snapshot();
-        let boost = self.options.title_boost;
-        let mut fields = vec![self.fields.body];
-        if boost > 0.0 {
-            fields.push(self.fields.title_terms);
-        }
-        let mut parser = QueryParser::for_index(&self.store, fields);
-        parser.set_field_boost(self.fields.title_terms, boost);
-        let (mut q, _errors) = parser.parse_query_lenient(query);
-        if let Some(f) = filter {
-            q = Box::new(BooleanQuery::new(vec![
-                (Occur::Must, q),
-                (
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(f.to_query(&self.fields)?, 0.0)),
-                ),
-            ]));
-        }
-        let top = snap
-            .searcher
-            .search(&q, &TopDocs::with_limit(k).order_by_score())?;
-        let mut out = Vec::with_capacity(top.len());
-        for (score, addr) in top {
-            let vid = vid_of(&snap.searcher, addr)?;
-            out.push(Scored { id: vid, score });
-        }
-        Ok(out)
+        self.view().search_keyword(query, k, filter)
     }
 
     /// How many live chunks match `filter`.
     ///
     /// # Errors
-    /// [`Error::InvalidFilter`]; tantivy errors.
+    /// As [`View::count`].
     pub fn count(&self, filter: &Filter) -> Result<usize> {
-        let snap = self.snapshot();
-        Ok(snap
-            .searcher
-            .search(&*filter.to_query(&self.fields)?, &tantivy::collector::Count)?)
+        self.view().count(filter)
+    }
+
+    /// See [`View::keyword_coverage`].
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn keyword_coverage(&self, query: &str, top_score: f32) -> Result<f32> {
+        self.view().keyword_coverage(query, top_score)
+    }
+
+    /// The stored chunks for the given point ids, in the same order; ids no longer in
+    /// the index (deleted since the search) are left out. Searching and fetching through
+    /// one [`View`] instead never loses a hit to a commit in between.
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn fetch(&self, ids: &[u64]) -> Result<Vec<(u64, Record)>> {
+        self.view().fetch(ids)
+    }
+
+    /// The last commit, fixed: searches and fetches through the view all see it, while
+    /// the index moves on with later commits.
+    #[must_use]
+    pub fn view(&self) -> View<'_> {
+        View {
+            index: self,
+            snap: self.snapshot(),
+        }
     }
 
     /// The vids of the live chunks matching `filter` in a snapshot.
@@ -689,58 +643,6 @@ impl Index {
             set.insert(v);
         }
         Ok(set)
-    }
-
-    /// How completely a keyword top score covers the query: `top_score` divided by the
-    /// largest BM25 score the query's terms could reach (each term's IDF times
-    /// `k1 + 1`). Terms missing from the collection count against it. Near 0 when the
-    /// best keyword match shares little of the query's informative vocabulary.
-    ///
-    /// # Errors
-    /// Tantivy errors.
-    pub fn keyword_coverage(&self, query: &str, top_score: f32) -> Result<f32> {
-        const K1: f32 = 1.2;
-        let snap = self.snapshot();
-        let mut analyzer = self.store.tokenizer_for_field(self.fields.body)?;
-        let mut stream = analyzer.token_stream(query);
-        let mut terms = std::collections::BTreeSet::new();
-        while stream.advance() {
-            terms.insert(stream.token().text.clone());
-        }
-        let n = snap.searcher.num_docs() as f32;
-        let mut max = 0.0;
-        for t in terms {
-            let df =
-                snap.searcher
-                    .doc_freq(&Term::from_field_text(self.fields.body, &t))? as f32;
-            max += (1.0 + (n - df + 0.5) / (df + 0.5)).ln() * (K1 + 1.0);
-        }
-        Ok(if max > 0.0 { top_score / max } else { 0.0 })
-    }
-
-    /// The stored chunks for the given point ids, in the same order; ids no longer in
-    /// the index (deleted since the search) are left out.
-    ///
-    /// # Errors
-    /// Tantivy errors.
-    pub fn fetch(&self, ids: &[u64]) -> Result<Vec<(u64, Record)>> {
-        let snap = self.snapshot();
-        let terms = ids
-            .iter()
-            .map(|&id| Term::from_field_u64(self.fields.vid, id));
-        let addrs = snap
-            .searcher
-            .search(&TermSetQuery::new(terms), &DocSetCollector)?;
-        let mut by_vid = HashMap::with_capacity(addrs.len());
-        for addr in addrs {
-            let doc: TantivyDocument = snap.searcher.doc(addr)?;
-            let (vid, record) = self.record_of(&doc);
-            by_vid.insert(vid, record);
-        }
-        Ok(ids
-            .iter()
-            .filter_map(|id| by_vid.remove(id).map(|r| (*id, r)))
-            .collect())
     }
 
     /// The content hash stored with a document of the default tenant, if the document
@@ -949,6 +851,191 @@ impl Index {
             vector: vector_of(doc, f),
         };
         (u64_of(doc, f.vid), record)
+    }
+}
+
+/// One committed state of an [`Index`], fixed when taken with [`Index::view`]: its
+/// searches and fetches agree with each other while a writer commits.
+pub struct View<'a> {
+    index: &'a Index,
+    snap: Arc<Snapshot>,
+}
+
+impl std::fmt::Debug for View<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("View")
+            .field("index", &self.index.path)
+            .field("chunks", &self.snap.searcher.num_docs())
+            .finish()
+    }
+}
+
+impl View<'_> {
+    /// The `k` chunks matching `filter` whose vectors are nearest `query`, best first.
+    ///
+    /// The filter applies inside the search, so `k` matching chunks come back whenever
+    /// that many exist: a selective filter compares the query with every matching
+    /// vector exactly; a broad one walks the graph only through matching points, with a
+    /// wider candidate list, and falls back to the exact comparison if the walk comes
+    /// back short.
+    ///
+    /// # Errors
+    /// [`Error::Dimension`] when `query` has the wrong length, [`Error::InvalidFilter`]
+    /// when the filter does not fit the fields it names.
+    pub fn search_vector(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Scored>> {
+        if query.len() != self.index.options.dim || self.index.options.dim == 0 {
+            return Err(Error::Dimension {
+                expected: self.index.options.dim,
+                got: query.len(),
+            });
+        }
+        let mut q = query.to_vec();
+        normalize(&mut q);
+        let snap = &self.snap;
+        let hits = match filter {
+            None => snap.graph.search(&q, k, 0, &snap.live),
+            Some(f) => {
+                let allowed = self.index.matching(snap, f)?;
+                let (matches, live) = (allowed.len(), snap.live.len());
+                if matches == 0 || k == 0 {
+                    Vec::new()
+                } else if matches <= EXACT_SCAN_MIN
+                    || matches as f64 <= live as f64 * EXACT_SCAN_SHARE
+                {
+                    snap.graph.exact_search(&q, k, &allowed)
+                } else {
+                    // About `live / matches` points are visited per match found.
+                    let ef = k.saturating_mul(live / matches.max(1)).min(live);
+                    let hits = snap.graph.search(&q, k, ef, &allowed);
+                    if hits.len() < k.min(matches) {
+                        snap.graph.exact_search(&q, k, &allowed)
+                    } else {
+                        hits
+                    }
+                }
+            }
+        };
+        Ok(hits
+            .into_iter()
+            .map(|(id, score)| Scored { id, score })
+            .collect())
+    }
+
+    /// As a plain BM25 search, among the chunks matching `filter` only (the
+    /// filter is a non-scoring clause of the BM25 query, not a post-filter).
+    ///
+    /// # Errors
+    /// [`Error::InvalidFilter`] when the filter does not fit the fields it names;
+    /// tantivy errors.
+    pub fn search_keyword(
+        &self,
+        query: &str,
+        k: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Scored>> {
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let snap = &self.snap;
+        let boost = self.index.options.title_boost;
+        let mut fields = vec![self.index.fields.body];
+        if boost > 0.0 {
+            fields.push(self.index.fields.title_terms);
+        }
+        let mut parser = QueryParser::for_index(&self.index.store, fields);
+        parser.set_field_boost(self.index.fields.title_terms, boost);
+        let (mut q, _errors) = parser.parse_query_lenient(query);
+        if let Some(f) = filter {
+            q = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, q),
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(f.to_query(&self.index.fields)?, 0.0)),
+                ),
+            ]));
+        }
+        let top = snap
+            .searcher
+            .search(&q, &TopDocs::with_limit(k).order_by_score())?;
+        let mut out = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let vid = vid_of(&snap.searcher, addr)?;
+            out.push(Scored { id: vid, score });
+        }
+        Ok(out)
+    }
+
+    /// How many live chunks match `filter`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidFilter`]; tantivy errors.
+    pub fn count(&self, filter: &Filter) -> Result<usize> {
+        let snap = &self.snap;
+        Ok(snap.searcher.search(
+            &*filter.to_query(&self.index.fields)?,
+            &tantivy::collector::Count,
+        )?)
+    }
+
+    /// How completely a keyword top score covers the query: `top_score` divided by the
+    /// largest BM25 score the query's terms could reach (each term's IDF times
+    /// `k1 + 1`). Terms missing from the collection count against it. Near 0 when the
+    /// best keyword match shares little of the query's informative vocabulary.
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn keyword_coverage(&self, query: &str, top_score: f32) -> Result<f32> {
+        const K1: f32 = 1.2;
+        let snap = &self.snap;
+        let mut analyzer = self
+            .index
+            .store
+            .tokenizer_for_field(self.index.fields.body)?;
+        let mut stream = analyzer.token_stream(query);
+        let mut terms = std::collections::BTreeSet::new();
+        while stream.advance() {
+            terms.insert(stream.token().text.clone());
+        }
+        let n = snap.searcher.num_docs() as f32;
+        let mut max = 0.0;
+        for t in terms {
+            let df = snap
+                .searcher
+                .doc_freq(&Term::from_field_text(self.index.fields.body, &t))?
+                as f32;
+            max += (1.0 + (n - df + 0.5) / (df + 0.5)).ln() * (K1 + 1.0);
+        }
+        Ok(if max > 0.0 { top_score / max } else { 0.0 })
+    }
+
+    /// The stored chunks for the given point ids, in the same order; ids not in this
+    /// view are left out.
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn fetch(&self, ids: &[u64]) -> Result<Vec<(u64, Record)>> {
+        let snap = &self.snap;
+        let terms = ids
+            .iter()
+            .map(|&id| Term::from_field_u64(self.index.fields.vid, id));
+        let addrs = snap
+            .searcher
+            .search(&TermSetQuery::new(terms), &DocSetCollector)?;
+        let mut by_vid = HashMap::with_capacity(addrs.len());
+        for addr in addrs {
+            let doc: TantivyDocument = snap.searcher.doc(addr)?;
+            let (vid, record) = self.index.record_of(&doc);
+            by_vid.insert(vid, record);
+        }
+        Ok(ids
+            .iter()
+            .filter_map(|id| by_vid.remove(id).map(|r| (*id, r)))
+            .collect())
     }
 }
 
