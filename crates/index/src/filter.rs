@@ -65,7 +65,16 @@ impl FilterValue {
 impl fmt::Display for FilterValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FilterValue::Str(s) => write!(f, "{s:?}"),
+            FilterValue::Str(s) => {
+                f.write_str("\"")?;
+                for c in s.chars() {
+                    if c == '"' || c == '\\' {
+                        f.write_str("\\")?;
+                    }
+                    write!(f, "{c}")?;
+                }
+                f.write_str("\"")
+            }
             FilterValue::Number(n) => write!(f, "{n}"),
             FilterValue::Bool(b) => write!(f, "{b}"),
             FilterValue::Date(d) => f.write_str(&format_date(*d)),
@@ -277,6 +286,75 @@ impl Filter {
                 (Occur::MustNot, inner.to_query(fields)?),
             ])),
         })
+    }
+}
+
+/// The string syntax, parseable by [`Filter::parse`] (compound parts parenthesised).
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |f: &mut fmt::Formatter<'_>, items: &[Filter], sep: &str| -> fmt::Result {
+            f.write_str("(")?;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    write!(f, " {sep} ")?;
+                }
+                write!(f, "{item}")?;
+            }
+            f.write_str(")")
+        };
+        match self {
+            Filter::Eq(field, v) => write!(f, "{field} = {v}"),
+            Filter::In(field, values) => {
+                write!(f, "{field} IN (")?;
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str(")")
+            }
+            Filter::Range {
+                field,
+                lower,
+                upper,
+            } => {
+                let lo = match lower {
+                    Bound::Included(v) => Some(format!("{field} >= {v}")),
+                    Bound::Excluded(v) => Some(format!("{field} > {v}")),
+                    Bound::Unbounded => None,
+                };
+                let hi = match upper {
+                    Bound::Included(v) => Some(format!("{field} <= {v}")),
+                    Bound::Excluded(v) => Some(format!("{field} < {v}")),
+                    Bound::Unbounded => None,
+                };
+                match (lo, hi) {
+                    (Some(lo), Some(hi)) => write!(f, "({lo} AND {hi})"),
+                    (Some(one), None) | (None, Some(one)) => f.write_str(&one),
+                    // Matches nothing (and is refused when searched, as the range is).
+                    (None, None) => write!(f, "{field} IN ()"),
+                }
+            }
+            Filter::And(all) if all.is_empty() => f.write_str("NOT (tenant IN ())"),
+            Filter::And(all) => list(f, all, "AND"),
+            Filter::Or(any) if any.is_empty() => f.write_str("tenant IN ()"),
+            Filter::Or(any) => list(f, any, "OR"),
+            Filter::Not(inner) => write!(f, "NOT ({inner})"),
+        }
+    }
+}
+
+impl serde::Serialize for Filter {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Filter {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Filter, D::Error> {
+        let text = String::deserialize(d)?;
+        Filter::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -667,7 +745,13 @@ impl<'a> Parser<'a> {
             }
             Token::Ident(word) if word.eq_ignore_ascii_case("IN") => {
                 self.expect(&Token::LParen)?;
-                let mut values = vec![self.value()?];
+                let mut values = Vec::new();
+                let save = self.pos;
+                if self.next()?.0 == Token::RParen {
+                    return Ok(Filter::In(field, values));
+                }
+                self.pos = save;
+                values.push(self.value()?);
                 loop {
                     let (tok, at) = self.next()?;
                     match tok {
@@ -887,6 +971,30 @@ mod tests {
     }
 
     #[test]
+    fn display_round_trips_through_the_parser() {
+        let date = FilterValue::date("2021-03-04T10:00:00Z").unwrap();
+        for f in [
+            Filter::eq("format", "p\"d\\f").and(Filter::range("year", 2020..)),
+            Filter::one_of("lang", ["en", "de"]).or(Filter::contains("tags", "rust").not()),
+            Filter::range("score", -1.5..=2.25),
+            Filter::range("published", ..date),
+            Filter::eq("flag", false),
+            Filter::one_of::<&str>("x", []),
+        ] {
+            let text = f.to_string();
+            let back = Filter::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(back.to_string(), text);
+        }
+        let json = serde_json::to_string(&Filter::eq("a", 1)).unwrap();
+        assert_eq!(json, "\"a = 1\"");
+        assert_eq!(
+            serde_json::from_str::<Filter>(&json).unwrap(),
+            Filter::eq("a", 1)
+        );
+        assert!(serde_json::from_str::<Filter>("\"a = \"").is_err());
+    }
+
+    #[test]
     fn bad_syntax_is_a_typed_error_never_a_panic() {
         for bad in [
             "",
@@ -897,7 +1005,7 @@ mod tests {
             "a = 1 AND",
             "(a = 1",
             "a = 1)",
-            "a IN ()",
+            "a IN (",
             "a IN (1,",
             "a ~ 3",
             "a = 1 b = 2",
