@@ -64,6 +64,13 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A tenant name holds the character (U+001F) that separates it from document
+    /// ids inside the index.
+    #[error("invalid tenant {tenant:?}: it must not contain U+001F")]
+    InvalidTenant {
+        /// The tenant.
+        tenant: String,
+    },
     /// An error from tantivy.
     #[error("keyword index: {0}")]
     Tantivy(#[from] tantivy::TantivyError),

@@ -352,10 +352,12 @@ impl Index {
     /// Adds chunks. They become visible to searches at the next [`Index::commit`].
     ///
     /// # Errors
-    /// [`Error::Dimension`] when a vector has the wrong length (nothing is added),
+    /// [`Error::Dimension`] when a vector has the wrong length and
+    /// [`Error::InvalidTenant`] for a tenant name with U+001F (nothing is added then),
     /// [`Error::Locked`] when another writer holds the index.
     pub fn add(&self, records: Vec<Record>) -> Result<()> {
         for r in &records {
+            check_tenant(&r.tenant)?;
             if r.vector.len() != self.options.dim {
                 return Err(Error::Dimension {
                     expected: self.options.dim,
@@ -394,6 +396,7 @@ impl Index {
     /// # Errors
     /// [`Error::Locked`] when another writer holds the index.
     pub fn delete_tenant_document(&self, tenant: &str, doc_id: &str) -> Result<()> {
+        check_tenant(tenant)?;
         let mut writer = self.writer()?;
         let writer = writer.as_mut().expect("writer opened");
         writer.delete_term(Term::from_field_text(
@@ -1146,6 +1149,15 @@ fn catch_up(
         );
         missing.sort_by_key(|(vid, _)| *vid);
         graph.insert(&missing);
+    }
+    Ok(())
+}
+
+fn check_tenant(tenant: &str) -> Result<()> {
+    if tenant.contains(schema::KEY_SEP) {
+        return Err(Error::InvalidTenant {
+            tenant: tenant.to_owned(),
+        });
     }
     Ok(())
 }

@@ -239,6 +239,9 @@ fn the_same_document_id_in_two_tenants_is_two_documents() {
     let stats = index.stats().unwrap();
     assert_eq!(stats.tenants.len(), 1);
     assert_eq!(stats.tenants["b"].chunks, 1);
+    let bad = Record::new("x", 0, "t", unit(&mut s)).with_tenant("a\u{1f}b");
+    let err = index.add(vec![bad]).unwrap_err();
+    assert!(matches!(err, Error::InvalidTenant { .. }), "{err}");
 }
 
 /// A small random multi-tenant corpus: (tenant, doc, words) per chunk.
