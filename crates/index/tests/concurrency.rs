@@ -152,3 +152,102 @@ fn another_handle_reads_reloads_and_cannot_write() {
         );
     }
 }
+
+const CHILD_ENV: &str = "TRAWL_CONCURRENCY_CHILD_DIR";
+
+/// The writer process for the test below: adds one document per line it reads
+/// ("add N"), commits, and answers "committed N"; ends on "exit" or end of input.
+#[test]
+fn concurrency_writer_child() {
+    use std::io::BufRead;
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return; // Only runs when spawned by the parent test.
+    };
+    let index = Index::open(std::path::Path::new(&dir)).unwrap();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.unwrap();
+        let Some(n) = line.strip_prefix("add ") else {
+            break;
+        };
+        let id: usize = n.trim().parse().unwrap();
+        index.add(doc(id, 0)).unwrap();
+        index.commit().unwrap();
+        println!("committed {id}");
+    }
+}
+
+#[test]
+fn readers_in_this_process_follow_a_writer_in_another() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    drop(Index::create(dir.path(), IndexOptions::new(DIM)).unwrap());
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "concurrency_writer_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut to_child = child.stdin.take().unwrap();
+    let mut from_child = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut add = |id: usize| {
+        writeln!(to_child, "add {id}").unwrap();
+        loop {
+            let line = from_child.next().expect("child answers").unwrap();
+            // libtest may have printed the test's name on the same line first.
+            if let Some((_, n)) = line.split_once("committed ") {
+                assert_eq!(n.trim(), id.to_string());
+                break;
+            }
+        }
+    };
+    let reader = Index::open(dir.path()).unwrap();
+    add(0);
+    // The child holds the writer lock: refused at once, not after a wait.
+    assert!(matches!(reader.add(doc(5, 0)), Err(Error::Locked { .. })));
+    assert_eq!(reader.stats().unwrap().chunks, 0);
+    reader.reload().unwrap();
+    assert_eq!(reader.stats().unwrap().chunks, CHUNKS);
+    for id in 1..4 {
+        add(id);
+        reader.reload().unwrap();
+        let hits = reader.search_vector(&doc(id, 0)[1].vector, 1).unwrap();
+        let (_, r) = reader.fetch(&[hits[0].id]).unwrap().remove(0);
+        assert_eq!(
+            (r.doc_id.as_str(), r.ordinal),
+            (format!("doc{id}").as_str(), 1)
+        );
+        assert_eq!(
+            reader
+                .search_keyword(&format!("marker{id}"), 10)
+                .unwrap()
+                .len(),
+            CHUNKS
+        );
+    }
+    add(4);
+    drop(add);
+    drop(to_child);
+    assert!(child.wait().unwrap().success());
+    // With the writer gone, this process may write, after the other's commits.
+    reader.add(doc(5, 0)).unwrap();
+    reader.commit().unwrap();
+    assert_eq!(reader.stats().unwrap().documents, 6);
+    for id in 0..6 {
+        assert_eq!(
+            reader
+                .search_keyword(&format!("marker{id}"), 10)
+                .unwrap()
+                .len(),
+            CHUNKS
+        );
+    }
+}
