@@ -234,7 +234,6 @@ fn readers_in_this_process_follow_a_writer_in_another() {
         );
     }
     add(4);
-    drop(add);
     drop(to_child);
     assert!(child.wait().unwrap().success());
     // With the writer gone, this process may write, after the other's commits.
