@@ -98,3 +98,34 @@ fn twenty_rounds_replacing_half_stay_within_twice_a_fresh_build() {
         assert_eq!(got.text, want[2].text);
     }
 }
+
+fn saved_next_vid(dir: &Path) -> u64 {
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("hnsw/state.json")).unwrap()).unwrap();
+    state["next_vid"].as_u64().unwrap()
+}
+
+#[test]
+fn small_commits_do_not_rewrite_the_whole_graph_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let index = Index::create(dir.path(), IndexOptions::new(DIM)).unwrap();
+        for id in 0..100 {
+            index.add(doc(id, 0)).unwrap();
+        }
+        index.commit().unwrap();
+        assert_eq!(saved_next_vid(dir.path()), (100 * CHUNKS) as u64);
+        // A few chunks more: searchable at once, but the saved graph is left as it is.
+        index.add(doc(100, 0)).unwrap();
+        index.commit().unwrap();
+        assert_eq!(saved_next_vid(dir.path()), (100 * CHUNKS) as u64);
+        let hits = index.search_vector(&doc(100, 0)[1].vector, 1).unwrap();
+        assert_eq!(index.fetch(&[hits[0].id]).unwrap()[0].1.doc_id, "doc100");
+    }
+    // Reopened, the graph is caught up from the store.
+    let index = Index::open(dir.path()).unwrap();
+    assert_eq!(index.stats().unwrap().graph_points, 101 * CHUNKS);
+    let hits = index.search_vector(&doc(100, 0)[3].vector, 1).unwrap();
+    let (_, r) = index.fetch(&[hits[0].id]).unwrap().remove(0);
+    assert_eq!((r.doc_id.as_str(), r.ordinal), ("doc100", 3));
+}
