@@ -38,6 +38,10 @@ const STORE_DELETED_RATIO: f64 = 0.3;
 const EXACT_SCAN_SHARE: f64 = 0.05;
 /// ... or at most this many chunks.
 const EXACT_SCAN_MIN: usize = 2_048;
+/// When the graph has this many times more points than a filter matches, the exact
+/// comparison reads the matching chunks' stored vectors (a few microseconds each)
+/// instead of going through every point of the graph (a few nanoseconds each).
+const STORE_SCAN_RATIO: usize = 512;
 /// The graph is saved after a commit once this share of its points is not in the saved
 /// copy (a missing point only costs an insert when the index is next opened) ...
 const SAVE_UNSAVED_SHARE: f64 = 0.125;
@@ -638,14 +642,40 @@ impl Index {
     }
 
     /// The vids of the live chunks matching `filter` in a snapshot.
-    fn matching(&self, snap: &Snapshot, filter: &Filter) -> Result<LiveSet> {
+    fn matching(&self, snap: &Snapshot, filter: &Filter) -> Result<Vec<Matched>> {
         let q = filter.to_query(&self.fields)?;
-        let vids = snap.searcher.search(&*q, &VidCollector)?;
-        let mut set = LiveSet::default();
-        for v in vids {
-            set.insert(v);
+        Ok(snap.searcher.search(&*q, &VidCollector)?)
+    }
+
+    /// The `k` of `matched` nearest `query`, comparing the vectors stored with the
+    /// chunks: for a handful of matches in a large graph, cheaper than going through
+    /// every point of the graph.
+    fn exact_from_store(
+        &self,
+        snap: &Snapshot,
+        query: &[f32],
+        k: usize,
+        matched: &mut [Matched],
+    ) -> Result<Vec<(u64, f32)>> {
+        matched.sort_unstable_by_key(|m| (m.segment, m.doc));
+        let mut scored = Vec::with_capacity(matched.len());
+        for seg_matches in matched.chunk_by(|a, b| a.segment == b.segment) {
+            let store = snap
+                .searcher
+                .segment_reader(seg_matches[0].segment)
+                .get_store_reader(4)
+                .map_err(tantivy::TantivyError::from)?;
+            for m in seg_matches {
+                let doc: TantivyDocument = store.get(m.doc)?;
+                let v = vector_of(&doc, self.fields);
+                if v.len() == query.len() {
+                    scored.push((m.vid, crate::vectors::dot(query, &v)));
+                }
+            }
         }
-        Ok(set)
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored.truncate(k);
+        Ok(scored)
     }
 
     /// The content hash stored with a document of the default tenant, if the document
@@ -903,13 +933,24 @@ impl View<'_> {
         let hits = match filter {
             None => snap.graph.search(&q, k, 0, &snap.live),
             Some(f) => {
-                let allowed = self.index.matching(snap, f)?;
-                let (matches, live) = (allowed.len(), snap.live.len());
+                let mut matched = self.index.matching(snap, f)?;
+                let (matches, live) = (matched.len(), snap.live.len());
                 if matches == 0 || k == 0 {
-                    Vec::new()
-                } else if matches <= EXACT_SCAN_MIN
-                    || matches as f64 <= live as f64 * EXACT_SCAN_SHARE
-                {
+                    return Ok(Vec::new());
+                }
+                if matches.saturating_mul(STORE_SCAN_RATIO) < snap.graph.len() {
+                    return Ok(self
+                        .index
+                        .exact_from_store(snap, &q, k, &mut matched)?
+                        .into_iter()
+                        .map(|(id, score)| Scored { id, score })
+                        .collect());
+                }
+                let mut allowed = LiveSet::default();
+                for m in &matched {
+                    allowed.insert(m.vid);
+                }
+                if matches <= EXACT_SCAN_MIN || matches as f64 <= live as f64 * EXACT_SCAN_SHARE {
                     snap.graph.exact_search(&q, k, &allowed)
                 } else {
                     // About `live / matches` points are visited per match found.
@@ -1167,17 +1208,26 @@ fn tombstones(graph: &Graph, live: &LiveSet) -> usize {
     graph.len().saturating_sub(live.len())
 }
 
-/// Collects the vids of matching chunks.
+/// A chunk matching a filter: its vid and where it is in the store.
+#[derive(Clone, Copy)]
+struct Matched {
+    vid: u64,
+    segment: u32,
+    doc: DocId,
+}
+
+/// Collects the matching chunks.
 struct VidCollector;
 
 impl Collector for VidCollector {
-    type Fruit = Vec<u64>;
+    type Fruit = Vec<Matched>;
     type Child = VidSegmentCollector;
 
-    fn for_segment(&self, _ord: u32, segment: &SegmentReader) -> tantivy::Result<Self::Child> {
+    fn for_segment(&self, ord: u32, segment: &SegmentReader) -> tantivy::Result<Self::Child> {
         Ok(VidSegmentCollector {
             column: segment.fast_fields().u64("vid")?,
-            vids: Vec::new(),
+            segment: ord,
+            matched: Vec::new(),
         })
     }
 
@@ -1185,27 +1235,32 @@ impl Collector for VidCollector {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<Vec<u64>>) -> tantivy::Result<Vec<u64>> {
+    fn merge_fruits(&self, fruits: Vec<Vec<Matched>>) -> tantivy::Result<Vec<Matched>> {
         Ok(fruits.concat())
     }
 }
 
 struct VidSegmentCollector {
     column: Column<u64>,
-    vids: Vec<u64>,
+    segment: u32,
+    matched: Vec<Matched>,
 }
 
 impl SegmentCollector for VidSegmentCollector {
-    type Fruit = Vec<u64>;
+    type Fruit = Vec<Matched>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        if let Some(v) = self.column.first(doc) {
-            self.vids.push(v);
+        if let Some(vid) = self.column.first(doc) {
+            self.matched.push(Matched {
+                vid,
+                segment: self.segment,
+                doc,
+            });
         }
     }
 
-    fn harvest(self) -> Vec<u64> {
-        self.vids
+    fn harvest(self) -> Vec<Matched> {
+        self.matched
     }
 }
 

@@ -295,3 +295,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_handful_of_matches_in_a_large_index_are_ranked_exactly() {
+    // 3 matches among 3000 chunks: compared from their stored vectors.
+    let n = 3000;
+    let (_dir, index) = build(n);
+    let records = corpus(n);
+    let filter = Filter::one_of("doc_id", ["d7", "d1234", "d2999"]);
+    let mut s = 3;
+    for _ in 0..5 {
+        let q = unit(&mut s);
+        let hits = index.search_vector_filtered(&q, 2, Some(&filter)).unwrap();
+        let mut want: Vec<(f32, usize)> = [7, 1234, 2999]
+            .iter()
+            .map(|&i| {
+                let v = &records[i].vector;
+                (v.iter().zip(&q).map(|(a, b)| a * b).sum(), i)
+            })
+            .collect();
+        want.sort_by(|a, b| b.0.total_cmp(&a.0));
+        assert_eq!(ids(&index, &hits), [want[0].1, want[1].1]);
+        assert!((hits[0].score - want[0].0).abs() < 1e-4);
+    }
+}
