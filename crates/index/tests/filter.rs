@@ -82,6 +82,8 @@ fn each_kind_of_condition_selects_the_right_chunks() {
     expect("format = \"pdf\"", &|i| i % 200 == 0);
     expect("format != 'pdf'", &|i| i % 200 != 0);
     expect("source = 'docs/7.md'", &|i| i == 7);
+    expect("source >= 'docs/998'", &|i| i >= 998);
+    expect("doc_id > 'd997' AND doc_id < 'd999'", &|i| i == 998);
     expect("year = 2003", &|i| i % 25 == 3);
     expect("year >= 2020", &|i| i % 25 >= 20);
     expect("year > 2020 AND year <= 2022", &|i| {
