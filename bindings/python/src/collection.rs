@@ -26,7 +26,7 @@ impl Collection {
     #[pyo3(signature = (
         path, *, model=None, keyword_only=false, dimension=None, language=None,
         reranker=None, max_tokens=None, max_chars=None, overlap=None, context_prefix=None,
-        precision=None,
+        precision=None, tenant=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -42,6 +42,7 @@ impl Collection {
         overlap: Option<&str>,
         context_prefix: Option<bool>,
         precision: Option<&str>,
+        tenant: Option<String>,
     ) -> PyResult<Self> {
         let mut builder = trawl::Collection::builder(path);
         if let Some(model) = model {
@@ -52,6 +53,9 @@ impl Collection {
         }
         if let Some(dim) = dimension {
             builder = builder.dimension(dim);
+        }
+        if let Some(tenant) = tenant {
+            builder = builder.tenant(tenant);
         }
         if let Some(precision) = precision {
             builder = builder.precision(
@@ -152,18 +156,53 @@ impl Collection {
         Ok(IngestReport::new(report))
     }
 
-    #[pyo3(signature = (id, text, metadata=None))]
+    #[pyo3(signature = (id, text, metadata=None, tenant=None))]
     fn add_text(
         &self,
         py: Python<'_>,
         id: &str,
         text: &str,
         metadata: Option<&Bound<'_, PyDict>>,
+        tenant: Option<&str>,
     ) -> PyResult<bool> {
-        let metadata = to_metadata(metadata)?;
+        let mut doc = trawl::Document::from_text(id, text);
+        doc.metadata = to_metadata(metadata)?;
         let inner = &self.inner;
-        let outcome = gil::run(py, || inner.add_text(id, text, metadata))?;
-        Ok(matches!(outcome, trawl::AddOutcome::Added { .. }))
+        let outcomes = gil::run(py, || match tenant {
+            Some(t) => inner.add_tenant_documents(t, vec![doc]),
+            None => inner.add_documents(vec![doc]),
+        })?;
+        Ok(matches!(
+            outcomes.first(),
+            Some(trawl::AddOutcome::Added { .. })
+        ))
+    }
+
+    /// The documents held (of one tenant, when given), as dicts.
+    #[pyo3(signature = (tenant=None))]
+    fn documents<'py>(
+        &self,
+        py: Python<'py>,
+        tenant: Option<&str>,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let inner = &self.inner;
+        let docs = gil::run(py, || inner.documents(tenant))?;
+        docs.iter()
+            .map(|d| {
+                let dict = PyDict::new(py);
+                dict.set_item("doc_id", &d.doc_id)?;
+                dict.set_item("tenant", &d.tenant)?;
+                dict.set_item("source", d.source.as_deref())?;
+                dict.set_item("chunks", d.chunks)?;
+                Ok(dict)
+            })
+            .collect()
+    }
+
+    /// Sees commits made since opening (by another process, say).
+    fn reload(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = &self.inner;
+        gil::run(py, || inner.reload())
     }
 
     #[pyo3(signature = (id, texts, vectors, metadata=None))]
@@ -194,9 +233,13 @@ impl Collection {
         Ok(matches!(outcome, trawl::AddOutcome::Added { .. }))
     }
 
-    fn delete(&self, py: Python<'_>, id: &str) -> PyResult<()> {
+    #[pyo3(signature = (id, tenant=None))]
+    fn delete(&self, py: Python<'_>, id: &str, tenant: Option<&str>) -> PyResult<()> {
         let inner = &self.inner;
-        gil::run(py, || inner.delete(id))
+        gil::run(py, || match tenant {
+            Some(t) => inner.delete_tenant_document(t, id),
+            None => inner.delete(id),
+        })
     }
 
     fn commit(&self, py: Python<'_>) -> PyResult<()> {
@@ -211,7 +254,7 @@ impl Collection {
 
     #[pyo3(signature = (
         query, *, k=10, mode="hybrid", fusion=None, candidates=100, rerank=true,
-        rerank_depth=50, vector=None,
+        rerank_depth=50, vector=None, filter=None, tenant=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn search(
@@ -225,17 +268,18 @@ impl Collection {
         rerank: bool,
         rerank_depth: usize,
         vector: Option<&[u8]>,
+        filter: Option<&str>,
+        tenant: Option<String>,
     ) -> PyResult<Vec<Hit>> {
         let options = trawl::SearchOptions {
             k,
             mode: trawl::SearchMode::from_str(mode).map_err(InvalidArgumentError::new_err)?,
             candidates,
-            fusion: match fusion {
-                Some(f) => trawl::Fusion::from_str(f).map_err(InvalidArgumentError::new_err)?,
-                None => trawl::Fusion::default(),
-            },
+            fusion: parse_fusion(fusion)?,
             rerank,
             rerank_depth,
+            filter: parse_filter(filter)?,
+            tenant,
         };
         let vector = vector.map(f32s).transpose()?;
         let inner = &self.inner;
@@ -246,7 +290,10 @@ impl Collection {
         Ok(hits.into_iter().map(|hit| Hit { hit }).collect())
     }
 
-    #[pyo3(signature = (query, *, budget=2000, k=30, mode="hybrid", fusion=None, candidates=100))]
+    #[pyo3(signature = (
+        query, *, budget=2000, k=30, mode="hybrid", fusion=None, candidates=100, filter=None,
+        tenant=None,
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn context(
         &self,
@@ -257,6 +304,8 @@ impl Collection {
         mode: &str,
         fusion: Option<&str>,
         candidates: usize,
+        filter: Option<&str>,
+        tenant: Option<String>,
     ) -> PyResult<Context> {
         let options = trawl::ContextOptions {
             budget,
@@ -264,10 +313,9 @@ impl Collection {
                 k,
                 mode: trawl::SearchMode::from_str(mode).map_err(InvalidArgumentError::new_err)?,
                 candidates,
-                fusion: match fusion {
-                    Some(f) => trawl::Fusion::from_str(f).map_err(InvalidArgumentError::new_err)?,
-                    None => trawl::Fusion::default(),
-                },
+                fusion: parse_fusion(fusion)?,
+                filter: parse_filter(filter)?,
+                tenant,
                 ..trawl::SearchOptions::default()
             },
         };
@@ -618,6 +666,19 @@ impl Stats {
             .collect();
         format!("Stats({})", parts.join(", "))
     }
+}
+
+fn parse_fusion(fusion: Option<&str>) -> PyResult<trawl::Fusion> {
+    match fusion {
+        Some(f) => trawl::Fusion::from_str(f).map_err(InvalidArgumentError::new_err),
+        None => Ok(trawl::Fusion::default()),
+    }
+}
+
+fn parse_filter(filter: Option<&str>) -> PyResult<Option<trawl::Filter>> {
+    filter
+        .map(|f| trawl::Filter::parse(f).map_err(|e| errors::to_py(e.into())))
+        .transpose()
 }
 
 fn to_metadata(dict: Option<&Bound<'_, PyDict>>) -> PyResult<trawl::Metadata> {

@@ -70,6 +70,12 @@ create_exception!(
     TrawlError,
     "An option (filter, fusion, reranker...) cannot be understood."
 );
+create_exception!(
+    _trawl,
+    FilterError,
+    InvalidArgumentError,
+    "A filter cannot be parsed, or does not fit the fields it names."
+);
 
 /// Adds the exception classes to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -93,6 +99,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "InvalidArgumentError",
         py.get_type::<InvalidArgumentError>(),
     )?;
+    m.add("FilterError", py.get_type::<FilterError>())?;
     Ok(())
 }
 
@@ -134,6 +141,8 @@ fn index_error<'py>(py: Python<'py>, error: &trawl_index::Error) -> Bound<'py, P
         trawl_index::Error::Incompatible { .. } => py.get_type::<IncompatibleIndexError>(),
         trawl_index::Error::Corrupt { .. } => py.get_type::<CorruptIndexError>(),
         trawl_index::Error::Dimension { .. } => py.get_type::<DimensionError>(),
+        trawl_index::Error::InvalidFilter { .. } => py.get_type::<FilterError>(),
+        trawl_index::Error::InvalidTenant { .. } => py.get_type::<InvalidArgumentError>(),
         _ => py.get_type::<StorageError>(),
     }
 }

@@ -54,3 +54,54 @@ def test_dicts_become_the_filter_syntax(spec: Any, expected: str) -> None:
 def test_bad_filters_are_invalid_argument(spec: Any) -> None:
     with pytest.raises(trawl.InvalidArgumentError):
         to_expression(spec)
+
+
+def _tagged(tmp_path: Any) -> trawl.Collection:
+    col = trawl.Collection(tmp_path / "idx", keyword_only=True)
+    for i in range(200):
+        meta = {"year": 2000 + i % 25, "lang": ["en", "de", "fr"][i % 3], "tags": [f"t{i % 7}"]}
+        col.add_text(f"doc-{i}", f"tide pool note number {i} about crabs", meta)
+    col.commit()
+    return col
+
+
+def test_a_selective_filter_still_returns_k_hits(tmp_path: Any) -> None:
+    col = _tagged(tmp_path)
+    spec = {"year": 2003, "lang": "en"}  # i % 25 == 3 and i % 3 == 0: 3 of 200
+    hits = col.search("tide pool crabs", k=3, filter=spec)
+    assert len(hits) == 3
+    assert all(h.metadata["year"] == 2003 and h.metadata["lang"] == "en" for h in hits)
+    same = col.search("tide pool crabs", k=3, filter='year = 2003 AND lang = "en"')
+    assert [h.doc_id for h in same] == [h.doc_id for h in hits]
+    tagged = col.search("crabs", k=50, filter={"tags": {"$contains": "t3"}, "year": {"$lt": 2010}})
+    assert tagged and all("t3" in h.metadata["tags"] for h in tagged)
+    assert all(h.metadata["year"] < 2010 for h in tagged)
+
+
+def test_bad_filter_strings_raise_filter_error(tmp_path: Any) -> None:
+    col = _tagged(tmp_path)
+    with pytest.raises(trawl.FilterError):
+        col.search("crabs", filter="year >= ")
+    assert issubclass(trawl.FilterError, trawl.InvalidArgumentError)
+
+
+def test_tenants_never_see_each_other(tmp_path: Any) -> None:
+    path = tmp_path / "idx"
+    col = trawl.Collection(path, keyword_only=True)
+    col.add_text("shared-id", "acme quarterly revenue report", tenant="acme")
+    col.add_text("shared-id", "globex quarterly revenue report", tenant="globex")
+    col.commit()
+    acme = col.search("quarterly revenue", k=10, tenant="acme")
+    assert [h.text for h in acme] == ["acme quarterly revenue report"]
+    assert len(col.search("quarterly revenue", k=10)) == 2
+    # A tenant-scoped handle: a filter naming another tenant cannot widen it.
+    del col
+    scoped = trawl.Collection(path, tenant="globex")
+    hits = scoped.search("quarterly revenue", k=10, filter={"tenant": "acme"})
+    assert hits == []
+    assert {d["tenant"] for d in scoped.documents()} == {"acme", "globex"}
+    assert [d["tenant"] for d in scoped.documents("globex")] == ["globex"]
+    scoped.delete("shared-id")
+    scoped.commit()
+    assert scoped.search("quarterly revenue", k=10, tenant="acme")[0].text.startswith("acme")
+    assert scoped.stats().tenants["acme"]["documents"] == 1

@@ -9,8 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use trawl::eval::{mrr_at, ndcg_at, percentile, recall_at, Beir};
 use trawl::{
-    ChunkOptions, Collection, CollectionBuilder, ContextOptions, Fusion, Hit, Language, SearchMode,
-    SearchOptions,
+    ChunkOptions, Collection, CollectionBuilder, ContextOptions, Filter, Fusion, Hit, Language,
+    SearchMode, SearchOptions,
 };
 
 /// Where the model is looked for when --model is not given.
@@ -39,6 +39,25 @@ enum Command {
         index: PathBuf,
         #[command(flatten)]
         model: ModelArgs,
+        /// Add the documents to this tenant (and prune within it).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Also delete indexed documents whose files under the given paths no longer
+        /// exist.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Delete documents (all their chunks) by id.
+    Delete {
+        /// Document ids (for files: the path as given to `trawl ingest`).
+        #[arg(required = true)]
+        doc_ids: Vec<String>,
+        /// The index directory.
+        #[arg(long)]
+        index: PathBuf,
+        /// The tenant the documents belong to.
+        #[arg(long)]
+        tenant: Option<String>,
     },
     /// Search an index.
     Search {
@@ -61,6 +80,14 @@ enum Command {
         model: Option<PathBuf>,
         #[command(flatten)]
         tuning: Tuning,
+        /// Only chunks matching this filter, e.g. 'format = "pdf" AND year >= 2020'
+        /// (=, !=, <, <=, >, >=, IN (...), CONTAINS; AND, OR, NOT, parentheses; dates
+        /// as 2021-03-04). Fields: metadata keys, format, source, doc_id.
+        #[arg(long)]
+        filter: Option<Filter>,
+        /// Only chunks of this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
     },
     /// Print the best passages for a query as a prompt-ready context with numbered
     /// citations, within a token budget.
@@ -226,7 +253,14 @@ fn main() {
             paths,
             index,
             model,
-        } => ingest(&paths, &index, &model),
+            tenant,
+            prune,
+        } => ingest(&paths, &index, &model, tenant.as_deref(), prune),
+        Command::Delete {
+            doc_ids,
+            index,
+            tenant,
+        } => delete(&doc_ids, &index, tenant.as_deref()),
         Command::Search {
             query,
             index,
@@ -235,12 +269,16 @@ fn main() {
             json,
             model,
             tuning,
+            filter,
+            tenant,
         } => {
             let options = SearchOptions {
                 k,
                 mode,
                 candidates: tuning.candidates,
                 fusion: tuning.fusion,
+                filter,
+                tenant,
                 ..SearchOptions::default()
             };
             search(&query, &index, &options, json, model.as_deref())
@@ -324,8 +362,18 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-fn ingest(paths: &[PathBuf], index: &Path, model: &ModelArgs) -> Result<()> {
-    let collection = model.builder(index).open().context("opening the index")?;
+fn ingest(
+    paths: &[PathBuf],
+    index: &Path,
+    model: &ModelArgs,
+    tenant: Option<&str>,
+    prune: bool,
+) -> Result<()> {
+    let mut builder = model.builder(index);
+    if let Some(t) = tenant {
+        builder = builder.tenant(t);
+    }
+    let collection = builder.open().context("opening the index")?;
     let started = Instant::now();
     let progress = bar(0, "files");
     let report = collection.add_paths(paths, &|p| {
@@ -333,8 +381,16 @@ fn ingest(paths: &[PathBuf], index: &Path, model: &ModelArgs) -> Result<()> {
         progress.set_position(p.files_done as u64);
         progress.set_message(format!("{} chunks", p.chunks));
     })?;
+    let removed = if prune {
+        collection.remove_missing(paths)?
+    } else {
+        Vec::new()
+    };
     collection.commit()?;
     progress.finish_and_clear();
+    for id in &removed {
+        eprintln!("removed (file gone): {id}");
+    }
     for f in &report.failures {
         eprintln!("failed: {}: {}", f.path.display(), f.error);
     }
@@ -351,6 +407,37 @@ fn ingest(paths: &[PathBuf], index: &Path, model: &ModelArgs) -> Result<()> {
         report.unsupported.len(),
         report.failures.len()
     );
+    if prune {
+        println!("removed {} documents whose files are gone", removed.len());
+    }
+    Ok(())
+}
+
+fn delete(doc_ids: &[String], index: &Path, tenant: Option<&str>) -> Result<()> {
+    if !Collection::exists(index) {
+        bail!("no trawl index at {}", index.display());
+    }
+    // Deleting needs no model.
+    let collection = Collection::builder(index).keyword_only().open()?;
+    let tenant = tenant.unwrap_or("");
+    let known: std::collections::HashSet<String> = collection
+        .documents(Some(tenant))?
+        .into_iter()
+        .map(|d| d.doc_id)
+        .collect();
+    let mut missing = Vec::new();
+    for id in doc_ids {
+        if known.contains(id) {
+            collection.delete_tenant_document(tenant, id)?;
+        } else {
+            missing.push(id.as_str());
+        }
+    }
+    collection.commit()?;
+    println!("deleted {} documents", doc_ids.len() - missing.len());
+    if !missing.is_empty() {
+        bail!("not in the index: {}", missing.join(", "));
+    }
     Ok(())
 }
 
@@ -451,8 +538,9 @@ fn stats(index: &Path, json: bool) -> Result<()> {
             "{}",
             serde_json::to_string_pretty(&json!({
                 "documents": s.documents, "chunks": s.chunks, "dim": s.dim,
-                "graph_points": s.graph_points, "segments": s.segments,
-                "disk_bytes": s.disk_bytes, "model": model,
+                "graph_points": s.graph_points, "tombstones": s.tombstones,
+                "deleted_chunks": s.deleted_chunks, "segments": s.segments,
+                "disk_bytes": s.disk_bytes, "model": model, "tenants": s.tenants,
             }))?
         );
     } else {
@@ -461,11 +549,22 @@ fn stats(index: &Path, json: bool) -> Result<()> {
         println!("documents:  {}", s.documents);
         println!("chunks:     {}", s.chunks);
         println!("dimensions: {}", s.dim);
+        println!(
+            "tombstones: {} in the vector graph, {} in the keyword store",
+            s.tombstones, s.deleted_chunks
+        );
         println!("segments:   {}", s.segments);
         println!(
             "disk:       {:.1} MiB",
             s.disk_bytes as f64 / (1024.0 * 1024.0)
         );
+        if s.tenants.len() > 1 || s.tenants.keys().any(|t| !t.is_empty()) {
+            println!("tenants:");
+            for (tenant, t) in &s.tenants {
+                let name = if tenant.is_empty() { "(none)" } else { tenant };
+                println!("  {name}: {} documents, {} chunks", t.documents, t.chunks);
+            }
+        }
     }
     Ok(())
 }

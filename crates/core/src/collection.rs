@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use trawl_index::{Index, IndexOptions, Language, Record, Scored};
+use trawl_index::{DocumentInfo, Filter, Index, IndexOptions, Language, Record, Scored};
 use trawl_ingest::{Document, Format, Location, Metadata};
 
 use crate::chunk::{chunk_document, Chunk, ChunkOptions};
@@ -64,7 +64,7 @@ impl FromStr for SearchMode {
 }
 
 /// Options for one search.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SearchOptions {
     /// Hits to return.
@@ -79,6 +79,14 @@ pub struct SearchOptions {
     pub rerank: bool,
     /// How many first-stage results the reranker looks at (at least `k`).
     pub rerank_depth: usize,
+    /// Only chunks matching this filter, applied inside both retrievers (so `k` hits
+    /// come back whenever `k` chunks match). In serialised options, the filter's
+    /// string syntax (see [`Filter::parse`]).
+    pub filter: Option<Filter>,
+    /// Only chunks of this tenant; a hard boundary. `None`: the tenant the collection
+    /// was opened for ([`CollectionBuilder::tenant`]), or every tenant when it was
+    /// opened for none.
+    pub tenant: Option<String>,
 }
 
 impl Default for SearchOptions {
@@ -90,6 +98,8 @@ impl Default for SearchOptions {
             fusion: Fusion::default(),
             rerank: true,
             rerank_depth: 50,
+            filter: None,
+            tenant: None,
         }
     }
 }
@@ -203,9 +213,17 @@ pub struct CollectionBuilder {
     reranker: Option<Arc<dyn Reranker>>,
     dimension: Option<usize>,
     precision: Option<Precision>,
+    tenant: Option<String>,
 }
 
 impl CollectionBuilder {
+    /// Add documents to `tenant` and scope searches to it unless a search names
+    /// another (see [`SearchOptions::tenant`]).
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
     /// No embedding model: the caller supplies `dim`-dimensional vectors with
     /// [`Collection::add_embedded`] and searches with [`Collection::search_by_vector`]
     /// (bring your own embeddings). Keyword search works as usual.
@@ -342,6 +360,7 @@ impl CollectionBuilder {
             embedder,
             chunking,
             reranker: self.reranker,
+            tenant: self.tenant,
         })
     }
 }
@@ -367,6 +386,9 @@ pub struct Collection {
     embedder: Option<Arc<dyn Embedder>>,
     chunking: ChunkOptions,
     reranker: Option<Arc<dyn Reranker>>,
+    /// The tenant adds go to and searches default to (`None`: adds go to `""`,
+    /// searches see every tenant).
+    tenant: Option<String>,
 }
 
 impl fmt::Debug for Collection {
@@ -392,6 +414,7 @@ impl Collection {
             reranker: None,
             dimension: None,
             precision: None,
+            tenant: None,
         }
     }
 
@@ -461,10 +484,24 @@ impl Collection {
     }
 
     /// Adds many documents, embedding their chunks together (faster than one by one).
+    /// They go to the collection's tenant ([`CollectionBuilder::tenant`]).
     ///
     /// # Errors
     /// Embedding and index errors; nothing of the batch is added then.
     pub fn add_documents(&self, docs: Vec<Document>) -> Result<Vec<AddOutcome>> {
+        self.add_tenant_documents(self.tenant.as_deref().unwrap_or(""), docs)
+    }
+
+    /// As [`Collection::add_documents`], into `tenant`. A document id names one
+    /// document per tenant: the same id in two tenants is two documents.
+    ///
+    /// # Errors
+    /// Embedding and index errors; nothing of the batch is added then.
+    pub fn add_tenant_documents(
+        &self,
+        tenant: &str,
+        docs: Vec<Document>,
+    ) -> Result<Vec<AddOutcome>> {
         let prepared: Vec<(Document, String, Vec<Chunk>)> = docs
             .into_par_iter()
             .map(|doc| {
@@ -476,7 +513,7 @@ impl Collection {
         let mut outcomes = Vec::with_capacity(prepared.len());
         let mut fresh = Vec::new();
         for (doc, hash, chunks) in prepared {
-            if self.index.document_hash(&doc.id)?.as_deref() == Some(hash.as_str()) {
+            if self.index.tenant_document_hash(tenant, &doc.id)?.as_deref() == Some(hash.as_str()) {
                 outcomes.push(AddOutcome::Unchanged);
             } else {
                 outcomes.push(AddOutcome::Added {
@@ -504,6 +541,7 @@ impl Collection {
             for chunk in chunks {
                 records.push(Record {
                     doc_id: doc.id.clone(),
+                    tenant: tenant.to_owned(),
                     ordinal: chunk.ordinal,
                     text: chunk.text.clone(),
                     title: doc.title.clone().unwrap_or_default(),
@@ -518,7 +556,7 @@ impl Collection {
             }
         }
         for (doc, _, _) in &fresh {
-            self.index.delete_document(&doc.id)?;
+            self.index.delete_tenant_document(tenant, &doc.id)?;
         }
         self.index.add(records)?;
         Ok(outcomes)
@@ -526,7 +564,7 @@ impl Collection {
 
     /// Adds a document whose chunks the caller has already embedded (bring your own
     /// embeddings): one chunk per `(text, vector)` pair, in order, replacing any
-    /// document with id `id`. Skipped when texts, vectors and metadata are unchanged.
+    /// document with id `id` (of the collection's tenant). Skipped when texts, vectors and metadata are unchanged.
     /// Visible after [`Collection::commit`].
     ///
     /// # Errors
@@ -560,7 +598,8 @@ impl Collection {
             }
         }
         let hash = format!("{:016x}", h.0);
-        if self.index.document_hash(id)?.as_deref() == Some(hash.as_str()) {
+        let tenant = self.tenant.as_deref().unwrap_or("");
+        if self.index.tenant_document_hash(tenant, id)?.as_deref() == Some(hash.as_str()) {
             return Ok(AddOutcome::Unchanged);
         }
         let metadata = to_json_object(metadata);
@@ -580,9 +619,10 @@ impl Collection {
                 metadata: metadata.clone(),
                 doc_hash: hash.clone(),
                 vector,
+                tenant: tenant.to_owned(),
             })
             .collect();
-        self.index.delete_document(id)?;
+        self.index.delete_tenant_document(tenant, id)?;
         self.index.add(records)?;
         Ok(AddOutcome::Added { chunks: count })
     }
@@ -673,12 +713,60 @@ impl Collection {
         Ok(report)
     }
 
-    /// Deletes a document (all its chunks) at the next commit.
+    /// Deletes a document (all its chunks) of the collection's tenant at the next
+    /// commit.
     ///
     /// # Errors
     /// Index errors.
     pub fn delete(&self, doc_id: &str) -> Result<()> {
-        Ok(self.index.delete_document(doc_id)?)
+        self.delete_tenant_document(self.tenant.as_deref().unwrap_or(""), doc_id)
+    }
+
+    /// Deletes a document of `tenant` at the next commit.
+    ///
+    /// # Errors
+    /// Index errors.
+    pub fn delete_tenant_document(&self, tenant: &str, doc_id: &str) -> Result<()> {
+        Ok(self.index.delete_tenant_document(tenant, doc_id)?)
+    }
+
+    /// The documents in the collection (of `tenant` only, when given), with their
+    /// source files and chunk counts.
+    ///
+    /// # Errors
+    /// Index errors.
+    pub fn documents(&self, tenant: Option<&str>) -> Result<Vec<DocumentInfo>> {
+        Ok(self.index.documents(tenant)?)
+    }
+
+    /// Deletes, at the next commit, the documents of the collection's tenant whose
+    /// source file lies under one of `roots` (as the paths were given when ingested)
+    /// and no longer exists. Returns their ids.
+    ///
+    /// # Errors
+    /// Index errors.
+    pub fn remove_missing(&self, roots: &[PathBuf]) -> Result<Vec<String>> {
+        let tenant = self.tenant.as_deref().unwrap_or("");
+        let mut removed = Vec::new();
+        for doc in self.index.documents(Some(tenant))? {
+            let Some(source) = doc.source.as_deref().map(Path::new) else {
+                continue;
+            };
+            if roots.iter().any(|r| source.starts_with(r)) && !source.exists() {
+                self.index.delete_tenant_document(tenant, &doc.doc_id)?;
+                removed.push(doc.doc_id);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Makes commits by other processes visible to this handle's searches. A
+    /// collection's own commits are visible as soon as [`Collection::commit`] returns.
+    ///
+    /// # Errors
+    /// Index errors.
+    pub fn reload(&self) -> Result<()> {
+        Ok(self.index.reload()?)
     }
 
     /// Makes all adds and deletes durable and visible, atomically.
@@ -738,9 +826,9 @@ impl Collection {
         let options = match (options.mode, query.trim().is_empty()) {
             (SearchMode::Hybrid, true) => SearchOptions {
                 mode: SearchMode::Dense,
-                ..*options
+                ..options.clone()
             },
-            _ => *options,
+            _ => options.clone(),
         };
         self.search_inner(query, Some(vector), &options)
     }
@@ -789,26 +877,29 @@ impl Collection {
             None => k,
         };
         let candidates = options.candidates.max(depth);
+        let scope = self.scope(options);
+        let scope = scope.as_ref();
+        // One committed state for the searches and the fetch, whatever commits meanwhile.
+        let view = self.index.view();
         let mut query_vector = None;
         let ranked: Vec<Scored> = match (options.mode, dense_available) {
             (SearchMode::Keyword, _) | (SearchMode::Hybrid, false) => {
-                self.index.search_keyword(query, depth)?
+                view.search_keyword(query, depth, scope)?
             }
             (SearchMode::Dense, _) => {
                 let vector = query_vector.insert(embed_query(query)?);
-                self.index.search_vector(vector, depth)?
+                view.search_vector(vector, depth, scope)?
             }
             (SearchMode::Hybrid, true) => {
                 let vector = query_vector.insert(embed_query(query)?);
                 let (dense, keyword) = rayon::join(
-                    || self.index.search_vector(vector, candidates),
-                    || self.index.search_keyword(query, candidates),
+                    || view.search_vector(vector, candidates, scope),
+                    || view.search_keyword(query, candidates, scope),
                 );
                 let (dense, keyword) = (dense?, keyword?);
                 let signals = match options.fusion {
                     Fusion::Adaptive { .. } => QuerySignals {
-                        keyword_coverage: self
-                            .index
+                        keyword_coverage: view
                             .keyword_coverage(query, keyword.first().map_or(0.0, |s| s.score))?,
                     },
                     _ => QuerySignals::default(),
@@ -819,7 +910,7 @@ impl Collection {
             }
         };
         let ids: Vec<u64> = ranked.iter().map(|s| s.id).collect();
-        let records = self.index.fetch(&ids)?;
+        let records = view.fetch(&ids)?;
         let scores: std::collections::HashMap<u64, f32> =
             ranked.iter().map(|s| (s.id, s.score)).collect();
         let Some(reranker) = reranker else {
@@ -851,6 +942,16 @@ impl Collection {
     /// Index errors.
     pub fn stats(&self) -> Result<trawl_index::Stats> {
         Ok(self.index.stats()?)
+    }
+
+    /// The filter a search runs with: its own filter, within its tenant.
+    fn scope(&self, options: &SearchOptions) -> Option<Filter> {
+        let tenant = options.tenant.as_ref().or(self.tenant.as_ref());
+        match (tenant, &options.filter) {
+            (Some(t), Some(f)) => Some(Filter::tenant(t.as_str()).and(f.clone())),
+            (Some(t), None) => Some(Filter::tenant(t.as_str())),
+            (None, f) => f.clone(),
+        }
     }
 
     fn chunk(&self, doc: &Document) -> Vec<Chunk> {

@@ -15,7 +15,7 @@ use crate::chunk::merge_chunk_texts;
 use crate::collection::{Hit, SearchOptions};
 
 /// Options for [`crate::Collection::context`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ContextOptions {
     /// Most tokens the context may take (counted with the collection model's tokenizer,
     /// or about four characters per token without one), citation lines included.

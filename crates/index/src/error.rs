@@ -54,6 +54,23 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A filter could not be parsed or does not fit the fields it names.
+    #[error("invalid filter {filter:?} at byte {position}: {reason}")]
+    InvalidFilter {
+        /// The filter text (empty for a filter built in code).
+        filter: String,
+        /// Byte offset of the problem in `filter`.
+        position: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A tenant name holds the character (U+001F) that separates it from document
+    /// ids inside the index.
+    #[error("invalid tenant {tenant:?}: it must not contain U+001F")]
+    InvalidTenant {
+        /// The tenant.
+        tenant: String,
+    },
     /// An error from tantivy.
     #[error("keyword index: {0}")]
     Tantivy(#[from] tantivy::TantivyError),

@@ -1,28 +1,52 @@
 //! The index: one tantivy store (source of truth) plus the derived HNSW graph.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tantivy::collector::{DocSetCollector, TopDocs};
-use tantivy::query::{QueryParser, TermSetQuery};
+use tantivy::collector::{Collector, DocSetCollector, SegmentCollector, TopDocs};
+use tantivy::columnar::Column;
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, QueryParser, TermSetQuery};
 use tantivy::schema::{OwnedValue, Value as _};
 use tantivy::tokenizer::TokenStream as _;
 use tantivy::{
-    DocAddress, Index as TantivyIndex, IndexReader, IndexWriter, ReloadPolicy, Searcher,
-    TantivyDocument, Term,
+    DocAddress, DocId, Index as TantivyIndex, IndexReader, IndexWriter, ReloadPolicy, Score,
+    Searcher, SegmentReader, TantivyDocument, Term,
 };
 
 use crate::error::{Error, Result};
+use crate::filter::{metadata_terms, Filter};
 use crate::language::Language;
 use crate::record::Record;
 use crate::schema::{self, Fields};
 use crate::vectors::{normalize, Graph, HnswParams, LiveSet};
 
 /// On-disk format version written to the manifest; bumped on incompatible changes.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: tenants, per-tenant document keys, typed metadata terms for filters.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The HNSW graph is rebuilt without its deleted points when they pass this share.
+const GRAPH_TOMBSTONE_RATIO: f64 = 0.3;
+/// The store's segments are merged (dropping deleted chunks) when deleted chunks pass
+/// this share of all chunks in them.
+const STORE_DELETED_RATIO: f64 = 0.3;
+/// A filtered vector search compares every matching vector exactly when the filter
+/// keeps at most this share of the live chunks (a graph walk would have to visit about
+/// `1 / share` points per match) ...
+const EXACT_SCAN_SHARE: f64 = 0.05;
+/// ... or at most this many chunks.
+const EXACT_SCAN_MIN: usize = 2_048;
+/// When the graph has this many times more points than a filter matches, the exact
+/// comparison reads the matching chunks' stored vectors (a few microseconds each)
+/// instead of going through every point of the graph (a few nanoseconds each).
+const STORE_SCAN_RATIO: usize = 512;
+/// The graph is saved after a commit once this share of its points is not in the saved
+/// copy (a missing point only costs an insert when the index is next opened) ...
+const SAVE_UNSAVED_SHARE: f64 = 0.125;
+/// ... or this many points.
+const SAVE_UNSAVED_MAX: usize = 10_000;
 
 const MANIFEST: &str = "trawl.json";
 const STORE_DIR: &str = "store";
@@ -92,16 +116,56 @@ pub struct Stats {
     pub dim: usize,
     /// Points in the HNSW graph, including deleted ones not yet compacted.
     pub graph_points: usize,
+    /// Deleted chunks still in the HNSW graph (excluded from searches; dropped when the
+    /// graph is compacted).
+    pub tombstones: usize,
+    /// Deleted chunks still in the keyword store's segments (dropped when segments
+    /// merge).
+    pub deleted_chunks: u64,
     /// Tantivy segments.
     pub segments: usize,
     /// Bytes on disk.
     pub disk_bytes: u64,
+    /// Documents and chunks per tenant (`""` for documents without one).
+    pub tenants: BTreeMap<String, TenantStats>,
 }
 
-/// What a search sees: one committed state of the store and its live vids.
+/// Counts for one tenant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TenantStats {
+    /// Distinct documents.
+    pub documents: usize,
+    /// Chunks.
+    pub chunks: usize,
+}
+
+/// A document in the index, as listed by [`Index::documents`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DocumentInfo {
+    /// Its tenant (`""` for none).
+    pub tenant: String,
+    /// Its id.
+    pub doc_id: String,
+    /// The file it came from, if any.
+    pub source: Option<String>,
+    /// Its chunks.
+    pub chunks: usize,
+}
+
+/// What a search sees: one committed state of the store, its live vids and the graph
+/// that covers them (which may hold newer points too; `live` excludes them).
 struct Snapshot {
     searcher: Searcher,
     live: LiveSet,
+    graph: Arc<Graph>,
+}
+
+/// What the last graph save covered.
+#[derive(Default)]
+struct SaveState {
+    saved_points: usize,
+    /// The graph in memory was rebuilt since the save.
+    rebuilt: bool,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -121,7 +185,9 @@ pub struct Index {
     /// Vectors added since the last commit, inserted into the graph on commit.
     pending: Mutex<Vec<(u64, Vec<f32>)>>,
     next_vid: Mutex<u64>,
-    graph: RwLock<Graph>,
+    /// Serialises the steps that replace the snapshot (commit, reload); taken after
+    /// `writer` when both are needed.
+    update: Mutex<SaveState>,
     snapshot: RwLock<Arc<Snapshot>>,
 }
 
@@ -230,11 +296,13 @@ impl Index {
         let searcher = reader.searcher();
         let live = live_set(&searcher)?;
         let options = manifest.options;
-        let mut graph = Graph::load(&path.join(HNSW_DIR), options.hnsw)
+        let graph = Graph::load(&path.join(HNSW_DIR), options.hnsw)
             .unwrap_or_else(|| Graph::new(options.hnsw, live.len()));
-        catch_up(&mut graph, &searcher, fields, &live, options.dim)?;
+        let saved_points = graph.len();
+        catch_up(&graph, &searcher, fields, &live, options.dim)?;
+        let graph = Arc::new(graph);
         let max_vid = searcher_max_vid(&searcher)?;
-        let next_vid = payload.next_vid.max(max_vid).max(graph.next_vid);
+        let next_vid = payload.next_vid.max(max_vid).max(graph.next_vid());
         Ok(Index {
             path: path.to_owned(),
             options,
@@ -244,8 +312,15 @@ impl Index {
             writer: Mutex::new(None),
             pending: Mutex::new(Vec::new()),
             next_vid: Mutex::new(next_vid),
-            graph: RwLock::new(graph),
-            snapshot: RwLock::new(Arc::new(Snapshot { searcher, live })),
+            update: Mutex::new(SaveState {
+                saved_points,
+                rebuilt: false,
+            }),
+            snapshot: RwLock::new(Arc::new(Snapshot {
+                searcher,
+                live,
+                graph,
+            })),
         })
     }
 
@@ -281,10 +356,12 @@ impl Index {
     /// Adds chunks. They become visible to searches at the next [`Index::commit`].
     ///
     /// # Errors
-    /// [`Error::Dimension`] when a vector has the wrong length (nothing is added),
+    /// [`Error::Dimension`] when a vector has the wrong length and
+    /// [`Error::InvalidTenant`] for a tenant name with U+001F (nothing is added then),
     /// [`Error::Locked`] when another writer holds the index.
     pub fn add(&self, records: Vec<Record>) -> Result<()> {
         for r in &records {
+            check_tenant(&r.tenant)?;
             if r.vector.len() != self.options.dim {
                 return Err(Error::Dimension {
                     expected: self.options.dim,
@@ -308,15 +385,28 @@ impl Index {
         Ok(())
     }
 
-    /// Deletes every chunk of a document, at the next commit. Chunks added for the same
-    /// id before this call, committed or not, are deleted too.
+    /// Deletes every chunk of a document of the default tenant (`""`), at the next
+    /// commit. Chunks added for the same id before this call, committed or not, are
+    /// deleted too.
     ///
     /// # Errors
     /// [`Error::Locked`] when another writer holds the index.
     pub fn delete_document(&self, doc_id: &str) -> Result<()> {
+        self.delete_tenant_document("", doc_id)
+    }
+
+    /// As [`Index::delete_document`] for a document of `tenant`.
+    ///
+    /// # Errors
+    /// [`Error::Locked`] when another writer holds the index.
+    pub fn delete_tenant_document(&self, tenant: &str, doc_id: &str) -> Result<()> {
+        check_tenant(tenant)?;
         let mut writer = self.writer()?;
         let writer = writer.as_mut().expect("writer opened");
-        writer.delete_term(Term::from_field_text(self.fields.doc_id, doc_id));
+        writer.delete_term(Term::from_field_text(
+            self.fields.doc_key,
+            &schema::doc_key(tenant, doc_id),
+        ));
         Ok(())
     }
 
@@ -334,24 +424,128 @@ impl Index {
             &serde_json::to_string(&CommitPayload { next_vid }).expect("payload serialises"),
         );
         let opstamp = prepared.commit()?;
+        let mut save = self.update.lock().expect("update lock");
         let pending = std::mem::take(&mut *self.pending.lock().expect("pending lock"));
-        {
-            let mut graph = self.graph.write().expect("graph lock");
-            graph.insert(&pending);
-            graph.next_vid = graph.next_vid.max(next_vid);
-        }
+        // Inserted into the graph searches are using: the new points are not in their
+        // snapshots' live sets, so they stay invisible until the snapshot below.
+        let mut graph = Arc::clone(&self.snapshot().graph);
+        graph.insert(&pending);
+        graph.advance_next_vid(next_vid);
         self.reader.reload()?;
-        let searcher = self.reader.searcher();
+        let mut searcher = self.reader.searcher();
+        if self.compact_store(writer, &searcher) {
+            self.reader.reload()?;
+            searcher = self.reader.searcher();
+        }
         let live = live_set(&searcher)?;
-        *self.snapshot.write().expect("snapshot lock") = Arc::new(Snapshot { searcher, live });
+        if self.options.dim > 0 && tombstones(&graph, &live) > 0 {
+            let dead = tombstones(&graph, &live) as f64;
+            if dead > graph.len() as f64 * GRAPH_TOMBSTONE_RATIO {
+                tracing::info!(tombstones = dead, "compacting the HNSW graph");
+                graph = Arc::new(graph.rebuilt(&live));
+                save.rebuilt = true;
+            }
+        }
+        *self.snapshot.write().expect("snapshot lock") = Arc::new(Snapshot {
+            searcher,
+            live,
+            graph: Arc::clone(&graph),
+        });
         if self.options.dim > 0 {
-            // A failed save only costs a catch-up on the next open.
-            let graph = self.graph.read().expect("graph lock");
-            if let Err(e) = graph.save(&self.path.join(HNSW_DIR), opstamp) {
-                tracing::warn!("HNSW graph not saved: {e}");
+            let unsaved = graph.len().saturating_sub(save.saved_points);
+            let due = save.rebuilt
+                || save.saved_points == 0
+                || unsaved as f64 >= save.saved_points as f64 * SAVE_UNSAVED_SHARE
+                || unsaved >= SAVE_UNSAVED_MAX;
+            if due && (unsaved > 0 || save.rebuilt) {
+                // A failed or skipped save only costs a catch-up on the next open.
+                match graph.save(&self.path.join(HNSW_DIR), opstamp) {
+                    Ok(()) => {
+                        save.saved_points = graph.len();
+                        save.rebuilt = false;
+                    }
+                    Err(e) => tracing::warn!("HNSW graph not saved: {e}"),
+                }
             }
         }
         Ok(opstamp)
+    }
+
+    /// Makes other processes' commits visible to this handle's searches (a writer's own
+    /// commits are visible as soon as [`Index::commit`] returns).
+    ///
+    /// # Errors
+    /// I/O and tantivy errors; the handle keeps its previous state then.
+    pub fn reload(&self) -> Result<()> {
+        let _update = self.update.lock().expect("update lock");
+        self.reload_locked()
+    }
+
+    fn reload_locked(&self) -> Result<()> {
+        self.reader.reload()?;
+        let searcher = self.reader.searcher();
+        let live = live_set(&searcher)?;
+        let mut graph = Arc::clone(&self.snapshot().graph);
+        catch_up(&graph, &searcher, self.fields, &live, self.options.dim)?;
+        if self.options.dim > 0
+            && tombstones(&graph, &live) as f64 > graph.len() as f64 * GRAPH_TOMBSTONE_RATIO
+        {
+            graph = Arc::new(graph.rebuilt(&live));
+        }
+        let payload: CommitPayload = self
+            .store
+            .load_metas()?
+            .payload
+            .and_then(|p| serde_json::from_str(&p).ok())
+            .unwrap_or_default();
+        {
+            let mut next_vid = self.next_vid.lock().expect("vid lock");
+            *next_vid = (*next_vid)
+                .max(payload.next_vid)
+                .max(searcher_max_vid(&searcher)?)
+                .max(graph.next_vid());
+        }
+        *self.snapshot.write().expect("snapshot lock") = Arc::new(Snapshot {
+            searcher,
+            live,
+            graph,
+        });
+        Ok(())
+    }
+
+    /// Merges the store's segments when deleted chunks pass [`STORE_DELETED_RATIO`], so
+    /// churn does not grow the directory without bound. Returns whether it merged.
+    fn compact_store(&self, writer: &mut IndexWriter, searcher: &Searcher) -> bool {
+        let (mut all, mut deleted) = (0u64, 0u64);
+        for seg in searcher.segment_readers() {
+            all += u64::from(seg.max_doc());
+            deleted += u64::from(seg.num_deleted_docs());
+        }
+        if deleted == 0 || (deleted as f64) <= all as f64 * STORE_DELETED_RATIO {
+            return false;
+        }
+        let ids: Vec<_> = searcher
+            .segment_readers()
+            .iter()
+            .map(SegmentReader::segment_id)
+            .collect();
+        tracing::info!(
+            deleted,
+            segments = ids.len(),
+            "merging the store's segments"
+        );
+        // A merge can fail when the merge policy is already merging one of these
+        // segments; the deleted chunks then go with that merge or the next commit's.
+        match writer.merge(&ids).wait() {
+            Ok(_) => {
+                let _ = writer.garbage_collect_files().wait();
+                true
+            }
+            Err(e) => {
+                tracing::debug!("segments not merged: {e}");
+                false
+            }
+        }
     }
 
     /// Drops everything added or deleted since the last commit.
@@ -371,21 +565,7 @@ impl Index {
     /// # Errors
     /// [`Error::Dimension`] when `query` has the wrong length.
     pub fn search_vector(&self, query: &[f32], k: usize) -> Result<Vec<Scored>> {
-        if query.len() != self.options.dim || self.options.dim == 0 {
-            return Err(Error::Dimension {
-                expected: self.options.dim,
-                got: query.len(),
-            });
-        }
-        let mut q = query.to_vec();
-        normalize(&mut q);
-        let snap = self.snapshot();
-        let graph = self.graph.read().expect("graph lock");
-        Ok(graph
-            .search(&q, k, &snap.live)
-            .into_iter()
-            .map(|(id, score)| Scored { id, score })
-            .collect())
+        self.search_vector_filtered(query, k, None)
     }
 
     /// The `k` best chunks for `query` by BM25 over title, headings and text. Any user
@@ -394,89 +574,127 @@ impl Index {
     /// # Errors
     /// Tantivy errors.
     pub fn search_keyword(&self, query: &str, k: usize) -> Result<Vec<Scored>> {
-        if k == 0 {
-            return Ok(Vec::new());
-        }
-        let snap = self.snapshot();
-        let boost = self.options.title_boost;
-        let mut fields = vec![self.fields.body];
-        if boost > 0.0 {
-            fields.push(self.fields.title_terms);
-        }
-        let mut parser = QueryParser::for_index(&self.store, fields);
-        parser.set_field_boost(self.fields.title_terms, boost);
-        let (q, _errors) = parser.parse_query_lenient(query);
-        let top = snap
-            .searcher
-            .search(&q, &TopDocs::with_limit(k).order_by_score())?;
-        let mut out = Vec::with_capacity(top.len());
-        for (score, addr) in top {
-            let vid = vid_of(&snap.searcher, addr)?;
-            out.push(Scored { id: vid, score });
-        }
-        Ok(out)
+        self.search_keyword_filtered(query, k, None)
     }
 
-    /// How completely a keyword top score covers the query: `top_score` divided by the
-    /// largest BM25 score the query's terms could reach (each term's IDF times
-    /// `k1 + 1`). Terms missing from the collection count against it. Near 0 when the
-    /// best keyword match shares little of the query's informative vocabulary.
+    /// The `k` chunks matching `filter` whose vectors are nearest `query`, best first
+    /// (see [`View::search_vector`]).
+    ///
+    /// # Errors
+    /// As [`View::search_vector`].
+    pub fn search_vector_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Scored>> {
+        self.view().search_vector(query, k, filter)
+    }
+
+    /// As [`Index::search_keyword`], among the chunks matching `filter` only (see
+    /// [`View::search_keyword`]).
+    ///
+    /// # Errors
+    /// As [`View::search_keyword`].
+    pub fn search_keyword_filtered(
+        &self,
+        query: &str,
+        k: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Scored>> {
+        self.view().search_keyword(query, k, filter)
+    }
+
+    /// How many live chunks match `filter`.
+    ///
+    /// # Errors
+    /// As [`View::count`].
+    pub fn count(&self, filter: &Filter) -> Result<usize> {
+        self.view().count(filter)
+    }
+
+    /// See [`View::keyword_coverage`].
     ///
     /// # Errors
     /// Tantivy errors.
     pub fn keyword_coverage(&self, query: &str, top_score: f32) -> Result<f32> {
-        const K1: f32 = 1.2;
-        let snap = self.snapshot();
-        let mut analyzer = self.store.tokenizer_for_field(self.fields.body)?;
-        let mut stream = analyzer.token_stream(query);
-        let mut terms = std::collections::BTreeSet::new();
-        while stream.advance() {
-            terms.insert(stream.token().text.clone());
-        }
-        let n = snap.searcher.num_docs() as f32;
-        let mut max = 0.0;
-        for t in terms {
-            let df =
-                snap.searcher
-                    .doc_freq(&Term::from_field_text(self.fields.body, &t))? as f32;
-            max += (1.0 + (n - df + 0.5) / (df + 0.5)).ln() * (K1 + 1.0);
-        }
-        Ok(if max > 0.0 { top_score / max } else { 0.0 })
+        self.view().keyword_coverage(query, top_score)
     }
 
     /// The stored chunks for the given point ids, in the same order; ids no longer in
-    /// the index (deleted since the search) are left out.
+    /// the index (deleted since the search) are left out. Searching and fetching through
+    /// one [`View`] instead never loses a hit to a commit in between.
     ///
     /// # Errors
     /// Tantivy errors.
     pub fn fetch(&self, ids: &[u64]) -> Result<Vec<(u64, Record)>> {
-        let snap = self.snapshot();
-        let terms = ids
-            .iter()
-            .map(|&id| Term::from_field_u64(self.fields.vid, id));
-        let addrs = snap
-            .searcher
-            .search(&TermSetQuery::new(terms), &DocSetCollector)?;
-        let mut by_vid = HashMap::with_capacity(addrs.len());
-        for addr in addrs {
-            let doc: TantivyDocument = snap.searcher.doc(addr)?;
-            let (vid, record) = self.record_of(&doc);
-            by_vid.insert(vid, record);
-        }
-        Ok(ids
-            .iter()
-            .filter_map(|id| by_vid.remove(id).map(|r| (*id, r)))
-            .collect())
+        self.view().fetch(ids)
     }
 
-    /// The content hash stored with a document, if the document is in the index.
+    /// The last commit, fixed: searches and fetches through the view all see it, while
+    /// the index moves on with later commits.
+    #[must_use]
+    pub fn view(&self) -> View<'_> {
+        View {
+            index: self,
+            snap: self.snapshot(),
+        }
+    }
+
+    /// The vids of the live chunks matching `filter` in a snapshot.
+    fn matching(&self, snap: &Snapshot, filter: &Filter) -> Result<Vec<Matched>> {
+        let q = filter.to_query(&self.fields)?;
+        Ok(snap.searcher.search(&*q, &VidCollector)?)
+    }
+
+    /// The `k` of `matched` nearest `query`, comparing the vectors stored with the
+    /// chunks: for a handful of matches in a large graph, cheaper than going through
+    /// every point of the graph.
+    fn exact_from_store(
+        &self,
+        snap: &Snapshot,
+        query: &[f32],
+        k: usize,
+        matched: &mut [Matched],
+    ) -> Result<Vec<(u64, f32)>> {
+        matched.sort_unstable_by_key(|m| (m.segment, m.doc));
+        let mut scored = Vec::with_capacity(matched.len());
+        for seg_matches in matched.chunk_by(|a, b| a.segment == b.segment) {
+            let store = snap
+                .searcher
+                .segment_reader(seg_matches[0].segment)
+                .get_store_reader(4)
+                .map_err(tantivy::TantivyError::from)?;
+            for m in seg_matches {
+                let doc: TantivyDocument = store.get(m.doc)?;
+                let v = vector_of(&doc, self.fields);
+                if v.len() == query.len() {
+                    scored.push((m.vid, crate::vectors::dot(query, &v)));
+                }
+            }
+        }
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored.truncate(k);
+        Ok(scored)
+    }
+
+    /// The content hash stored with a document of the default tenant, if the document
+    /// is in the index.
     ///
     /// # Errors
     /// Tantivy errors.
     pub fn document_hash(&self, doc_id: &str) -> Result<Option<String>> {
+        self.tenant_document_hash("", doc_id)
+    }
+
+    /// As [`Index::document_hash`] for a document of `tenant`.
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn tenant_document_hash(&self, tenant: &str, doc_id: &str) -> Result<Option<String>> {
         let snap = self.snapshot();
         let q = tantivy::query::TermQuery::new(
-            Term::from_field_text(self.fields.doc_id, doc_id),
+            Term::from_field_text(self.fields.doc_key, &schema::doc_key(tenant, doc_id)),
             tantivy::schema::IndexRecordOption::Basic,
         );
         let top = snap
@@ -489,31 +707,106 @@ impl Index {
         Ok(Some(str_of(&doc, self.fields.doc_hash)))
     }
 
-    /// Counts and sizes.
+    /// Counts and sizes, overall and per tenant. Reads fast fields only, never the
+    /// stored chunks.
     ///
     /// # Errors
     /// Tantivy errors.
     pub fn stats(&self) -> Result<Stats> {
         let snap = self.snapshot();
-        let mut docs = std::collections::HashSet::new();
-        for seg in snap.searcher.segment_readers() {
-            let store = seg
-                .get_store_reader(1)
-                .map_err(tantivy::TantivyError::from)?;
-            for doc in seg.doc_ids_alive() {
-                let d: TantivyDocument = store.get(doc)?;
-                docs.insert(str_of(&d, self.fields.doc_id));
-            }
+        let docs = self.documents_in(&snap, None)?;
+        let mut tenants: BTreeMap<String, TenantStats> = BTreeMap::new();
+        for d in &docs {
+            let t = tenants.entry(d.tenant.clone()).or_default();
+            t.documents += 1;
+            t.chunks += d.chunks;
         }
-        let graph_points = self.graph.read().expect("graph lock").len();
+        let graph_points = snap.graph.len();
+        let tombstones = if self.options.dim > 0 {
+            tombstones(&snap.graph, &snap.live)
+        } else {
+            0
+        };
         Ok(Stats {
             documents: docs.len(),
             chunks: usize::try_from(snap.searcher.num_docs()).unwrap_or(usize::MAX),
             dim: self.options.dim,
             graph_points,
+            tombstones,
+            deleted_chunks: snap
+                .searcher
+                .segment_readers()
+                .iter()
+                .map(|s| u64::from(s.num_deleted_docs()))
+                .sum(),
             segments: snap.searcher.segment_readers().len(),
             disk_bytes: dir_size(&self.path),
+            tenants,
         })
+    }
+
+    /// The documents in the index (of `tenant` only, when given), sorted by tenant and
+    /// id. Reads fast fields only.
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn documents(&self, tenant: Option<&str>) -> Result<Vec<DocumentInfo>> {
+        self.documents_in(&self.snapshot(), tenant)
+    }
+
+    fn documents_in(&self, snap: &Snapshot, tenant: Option<&str>) -> Result<Vec<DocumentInfo>> {
+        let mut by_key: BTreeMap<String, (Option<String>, usize)> = BTreeMap::new();
+        let prefix = tenant.map(|t| format!("{t}{}", schema::KEY_SEP));
+        let corrupt = |e: std::io::Error| Error::Corrupt {
+            path: self.path.clone(),
+            reason: format!("document keys: {e}"),
+        };
+        for seg in snap.searcher.segment_readers() {
+            let Some(keys) = seg.fast_fields().str("doc_key")? else {
+                continue;
+            };
+            let sources = seg.fast_fields().str("source")?;
+            // Chunks per key ordinal first; strings are looked up once per document.
+            let mut per_ord: HashMap<u64, (usize, DocId)> = HashMap::new();
+            for doc in seg.doc_ids_alive() {
+                if let Some(ord) = keys.term_ords(doc).next() {
+                    per_ord.entry(ord).or_insert((0, doc)).0 += 1;
+                }
+            }
+            let mut key = String::new();
+            for (ord, (chunks, doc)) in per_ord {
+                keys.ord_to_str(ord, &mut key).map_err(corrupt)?;
+                if prefix
+                    .as_ref()
+                    .is_some_and(|p| !key.starts_with(p.as_str()))
+                {
+                    continue;
+                }
+                let entry = by_key.entry(key.clone()).or_insert((None, 0));
+                entry.1 += chunks;
+                if entry.0.is_none() {
+                    if let Some(src) = &sources {
+                        if let Some(sord) = src.term_ords(doc).next() {
+                            let mut s = String::new();
+                            src.ord_to_str(sord, &mut s).map_err(corrupt)?;
+                            entry.0 = Some(s);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(by_key
+            .into_iter()
+            .map(|(key, (source, chunks))| {
+                let (tenant, doc_id) = key.split_once(schema::KEY_SEP).unwrap_or(("", &key));
+                DocumentInfo {
+                    tenant: tenant.to_owned(),
+                    doc_id: doc_id.to_owned(),
+                    source,
+                    chunks,
+                }
+            })
+            .collect())
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
@@ -529,6 +822,9 @@ impl Index {
                 },
                 other => Error::Tantivy(other),
             })?;
+            // Another process may have committed since this handle opened: continue
+            // from its commit (vids included), not from this handle's view.
+            self.reload()?;
             *guard = Some(w);
         }
         Ok(guard)
@@ -540,6 +836,11 @@ impl Index {
         let mut doc = TantivyDocument::default();
         doc.add_u64(f.vid, vid);
         doc.add_text(f.doc_id, &r.doc_id);
+        doc.add_text(f.tenant, &r.tenant);
+        doc.add_text(f.doc_key, schema::doc_key(&r.tenant, &r.doc_id));
+        for t in metadata_terms(&r.metadata) {
+            doc.add_text(f.meta_terms, t);
+        }
         doc.add_u64(f.ordinal, u64::from(r.ordinal));
         doc.add_text(f.title, &r.title);
         doc.add_text(f.text, &r.text);
@@ -563,6 +864,7 @@ impl Index {
         let heading = str_of(doc, f.heading);
         let record = Record {
             doc_id: str_of(doc, f.doc_id),
+            tenant: str_of(doc, f.tenant),
             ordinal: u32::try_from(u64_of(doc, f.ordinal)).unwrap_or(u32::MAX),
             text: str_of(doc, f.text),
             title: str_of(doc, f.title),
@@ -582,6 +884,202 @@ impl Index {
             vector: vector_of(doc, f),
         };
         (u64_of(doc, f.vid), record)
+    }
+}
+
+/// One committed state of an [`Index`], fixed when taken with [`Index::view`]: its
+/// searches and fetches agree with each other while a writer commits.
+pub struct View<'a> {
+    index: &'a Index,
+    snap: Arc<Snapshot>,
+}
+
+impl std::fmt::Debug for View<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("View")
+            .field("index", &self.index.path)
+            .field("chunks", &self.snap.searcher.num_docs())
+            .finish()
+    }
+}
+
+impl View<'_> {
+    /// The `k` chunks matching `filter` whose vectors are nearest `query`, best first.
+    ///
+    /// The filter applies inside the search, so `k` matching chunks come back whenever
+    /// that many exist: a selective filter compares the query with every matching
+    /// vector exactly; a broad one walks the graph only through matching points, with a
+    /// wider candidate list, and falls back to the exact comparison if the walk comes
+    /// back short.
+    ///
+    /// # Errors
+    /// [`Error::Dimension`] when `query` has the wrong length, [`Error::InvalidFilter`]
+    /// when the filter does not fit the fields it names.
+    pub fn search_vector(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Scored>> {
+        if query.len() != self.index.options.dim || self.index.options.dim == 0 {
+            return Err(Error::Dimension {
+                expected: self.index.options.dim,
+                got: query.len(),
+            });
+        }
+        let mut q = query.to_vec();
+        normalize(&mut q);
+        let snap = &self.snap;
+        let hits = match filter {
+            None => snap.graph.search(&q, k, 0, &snap.live),
+            Some(f) => {
+                let mut matched = self.index.matching(snap, f)?;
+                let (matches, live) = (matched.len(), snap.live.len());
+                if matches == 0 || k == 0 {
+                    return Ok(Vec::new());
+                }
+                if matches.saturating_mul(STORE_SCAN_RATIO) < snap.graph.len() {
+                    return Ok(self
+                        .index
+                        .exact_from_store(snap, &q, k, &mut matched)?
+                        .into_iter()
+                        .map(|(id, score)| Scored { id, score })
+                        .collect());
+                }
+                let mut allowed = LiveSet::default();
+                for m in &matched {
+                    allowed.insert(m.vid);
+                }
+                if matches <= EXACT_SCAN_MIN || matches as f64 <= live as f64 * EXACT_SCAN_SHARE {
+                    snap.graph.exact_search(&q, k, &allowed)
+                } else {
+                    // About `live / matches` points are visited per match found.
+                    let ef = k.saturating_mul(live / matches.max(1)).min(live);
+                    let hits = snap.graph.search(&q, k, ef, &allowed);
+                    if hits.len() < k.min(matches) {
+                        snap.graph.exact_search(&q, k, &allowed)
+                    } else {
+                        hits
+                    }
+                }
+            }
+        };
+        Ok(hits
+            .into_iter()
+            .map(|(id, score)| Scored { id, score })
+            .collect())
+    }
+
+    /// As a plain BM25 search, among the chunks matching `filter` only (the
+    /// filter is a non-scoring clause of the BM25 query, not a post-filter).
+    ///
+    /// # Errors
+    /// [`Error::InvalidFilter`] when the filter does not fit the fields it names;
+    /// tantivy errors.
+    pub fn search_keyword(
+        &self,
+        query: &str,
+        k: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Scored>> {
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let snap = &self.snap;
+        let boost = self.index.options.title_boost;
+        let mut fields = vec![self.index.fields.body];
+        if boost > 0.0 {
+            fields.push(self.index.fields.title_terms);
+        }
+        let mut parser = QueryParser::for_index(&self.index.store, fields);
+        parser.set_field_boost(self.index.fields.title_terms, boost);
+        let (mut q, _errors) = parser.parse_query_lenient(query);
+        if let Some(f) = filter {
+            q = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, q),
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(f.to_query(&self.index.fields)?, 0.0)),
+                ),
+            ]));
+        }
+        let top = snap
+            .searcher
+            .search(&q, &TopDocs::with_limit(k).order_by_score())?;
+        let mut out = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let vid = vid_of(&snap.searcher, addr)?;
+            out.push(Scored { id: vid, score });
+        }
+        Ok(out)
+    }
+
+    /// How many live chunks match `filter`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidFilter`]; tantivy errors.
+    pub fn count(&self, filter: &Filter) -> Result<usize> {
+        let snap = &self.snap;
+        Ok(snap.searcher.search(
+            &*filter.to_query(&self.index.fields)?,
+            &tantivy::collector::Count,
+        )?)
+    }
+
+    /// How completely a keyword top score covers the query: `top_score` divided by the
+    /// largest BM25 score the query's terms could reach (each term's IDF times
+    /// `k1 + 1`). Terms missing from the collection count against it. Near 0 when the
+    /// best keyword match shares little of the query's informative vocabulary.
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn keyword_coverage(&self, query: &str, top_score: f32) -> Result<f32> {
+        const K1: f32 = 1.2;
+        let snap = &self.snap;
+        let mut analyzer = self
+            .index
+            .store
+            .tokenizer_for_field(self.index.fields.body)?;
+        let mut stream = analyzer.token_stream(query);
+        let mut terms = std::collections::BTreeSet::new();
+        while stream.advance() {
+            terms.insert(stream.token().text.clone());
+        }
+        let n = snap.searcher.num_docs() as f32;
+        let mut max = 0.0;
+        for t in terms {
+            let df = snap
+                .searcher
+                .doc_freq(&Term::from_field_text(self.index.fields.body, &t))?
+                as f32;
+            max += (1.0 + (n - df + 0.5) / (df + 0.5)).ln() * (K1 + 1.0);
+        }
+        Ok(if max > 0.0 { top_score / max } else { 0.0 })
+    }
+
+    /// The stored chunks for the given point ids, in the same order; ids not in this
+    /// view are left out.
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn fetch(&self, ids: &[u64]) -> Result<Vec<(u64, Record)>> {
+        let snap = &self.snap;
+        let terms = ids
+            .iter()
+            .map(|&id| Term::from_field_u64(self.index.fields.vid, id));
+        let addrs = snap
+            .searcher
+            .search(&TermSetQuery::new(terms), &DocSetCollector)?;
+        let mut by_vid = HashMap::with_capacity(addrs.len());
+        for addr in addrs {
+            let doc: TantivyDocument = snap.searcher.doc(addr)?;
+            let (vid, record) = self.index.record_of(&doc);
+            by_vid.insert(vid, record);
+        }
+        Ok(ids
+            .iter()
+            .filter_map(|id| by_vid.remove(id).map(|r| (*id, r)))
+            .collect())
     }
 }
 
@@ -658,7 +1156,7 @@ fn searcher_max_vid(searcher: &Searcher) -> Result<u64> {
 /// Inserts into the graph every live chunk it does not cover yet (all of them when the
 /// graph was missing), reading vectors from the store.
 fn catch_up(
-    graph: &mut Graph,
+    graph: &Graph,
     searcher: &Searcher,
     fields: Fields,
     live: &LiveSet,
@@ -675,7 +1173,7 @@ fn catch_up(
             .map_err(tantivy::TantivyError::from)?;
         for doc in seg.doc_ids_alive() {
             let Some(vid) = col.first(doc) else { continue };
-            if vid < graph.next_vid || !live.contains(vid) {
+            if vid < graph.next_vid() || !live.contains(vid) {
                 continue;
             }
             let d: TantivyDocument = store.get(doc)?;
@@ -694,6 +1192,76 @@ fn catch_up(
         graph.insert(&missing);
     }
     Ok(())
+}
+
+fn check_tenant(tenant: &str) -> Result<()> {
+    if tenant.contains(schema::KEY_SEP) {
+        return Err(Error::InvalidTenant {
+            tenant: tenant.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Deleted points still in the graph.
+fn tombstones(graph: &Graph, live: &LiveSet) -> usize {
+    graph.len().saturating_sub(live.len())
+}
+
+/// A chunk matching a filter: its vid and where it is in the store.
+#[derive(Clone, Copy)]
+struct Matched {
+    vid: u64,
+    segment: u32,
+    doc: DocId,
+}
+
+/// Collects the matching chunks.
+struct VidCollector;
+
+impl Collector for VidCollector {
+    type Fruit = Vec<Matched>;
+    type Child = VidSegmentCollector;
+
+    fn for_segment(&self, ord: u32, segment: &SegmentReader) -> tantivy::Result<Self::Child> {
+        Ok(VidSegmentCollector {
+            column: segment.fast_fields().u64("vid")?,
+            segment: ord,
+            matched: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<Matched>>) -> tantivy::Result<Vec<Matched>> {
+        Ok(fruits.concat())
+    }
+}
+
+struct VidSegmentCollector {
+    column: Column<u64>,
+    segment: u32,
+    matched: Vec<Matched>,
+}
+
+impl SegmentCollector for VidSegmentCollector {
+    type Fruit = Vec<Matched>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        if let Some(vid) = self.column.first(doc) {
+            self.matched.push(Matched {
+                vid,
+                segment: self.segment,
+                doc,
+            });
+        }
+    }
+
+    fn harvest(self) -> Vec<Matched> {
+        self.matched
+    }
 }
 
 fn dir_size(path: &Path) -> u64 {

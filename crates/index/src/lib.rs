@@ -3,10 +3,16 @@
 //!
 //! Tantivy's commit is the single source of truth: each chunk's text, metadata and
 //! vector are stored there. The HNSW graph is derived from it, saved after each commit
-//! and caught up from the stored vectors when it is behind or missing.
+//! and caught up from the stored vectors when it is behind or missing. Deleted chunks
+//! are excluded inside both searches and compacted away when they pass a share of the
+//! index.
+//!
+//! Every chunk belongs to a tenant (`""` by default) and carries typed metadata; a
+//! [`Filter`] on metadata and built-in fields (format, source, doc_id, tenant) runs
+//! inside both retrievers.
 //!
 //! ```
-//! use trawl_index::{Index, IndexOptions, Record};
+//! use trawl_index::{Filter, Index, IndexOptions, Record};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let index = Index::create(dir.path(), IndexOptions::new(2))?;
@@ -16,11 +22,21 @@
 //! let chunks = index.fetch(&hits.iter().map(|h| h.id).collect::<Vec<_>>())?;
 //! assert_eq!(chunks[0].1.text, "hello world");
 //! assert_eq!(index.search_keyword("hello", 1)?.len(), 1);
+//!
+//! let mut pdf = Record::new("report", 0, "hello again", vec![0.0, 1.0]).with_tenant("acme");
+//! pdf.format = "pdf".into();
+//! pdf.metadata.insert("year".into(), 2021.into());
+//! index.add(vec![pdf])?;
+//! index.commit()?;
+//! let filter = Filter::tenant("acme").and("format = \"pdf\" AND year >= 2020".parse()?);
+//! let hits = index.search_vector_filtered(&[0.9, 0.1], 5, Some(&filter))?;
+//! assert_eq!(hits.len(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![warn(missing_docs)]
 
 mod error;
+mod filter;
 mod index;
 mod language;
 mod record;
@@ -28,7 +44,8 @@ mod schema;
 mod vectors;
 
 pub use error::{Error, Result};
-pub use index::{Index, IndexOptions, Scored, Stats, FORMAT_VERSION};
+pub use filter::{Filter, FilterValue};
+pub use index::{DocumentInfo, Index, IndexOptions, Scored, Stats, TenantStats, FORMAT_VERSION};
 pub use language::Language;
 pub use record::Record;
 pub use vectors::HnswParams;

@@ -3,8 +3,13 @@ use serde_json::{Map, Value};
 /// One chunk as stored in the index: its text, where it came from, and its vector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
-    /// Id of the document the chunk belongs to; deletes and upserts work per document.
+    /// Id of the document the chunk belongs to; deletes and upserts work per document
+    /// within its tenant.
     pub doc_id: String,
+    /// The tenant the document belongs to; `""` when the index is not shared. A search
+    /// scoped to a tenant never sees another tenant's chunks, and the same `doc_id` in
+    /// two tenants names two documents.
+    pub tenant: String,
     /// Position of the chunk in its document, from 0.
     pub ordinal: u32,
     /// The chunk's text.
@@ -39,6 +44,7 @@ impl Record {
     ) -> Self {
         Record {
             doc_id: doc_id.into(),
+            tenant: String::new(),
             ordinal,
             text: text.into(),
             title: String::new(),
@@ -50,6 +56,13 @@ impl Record {
             doc_hash: String::new(),
             vector,
         }
+    }
+
+    /// Sets the tenant.
+    #[must_use]
+    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = tenant.into();
+        self
     }
 
     /// The chunk's id: `doc_id#ordinal`.

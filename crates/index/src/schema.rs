@@ -8,6 +8,14 @@ use tantivy::schema::{
 /// Name under which the index's analyzer (see [`crate::Language`]) is registered.
 pub(crate) const ANALYZER: &str = "trawl";
 
+/// Separates tenant and document id in the `doc_key` field.
+pub(crate) const KEY_SEP: char = '\u{1f}';
+
+/// The `doc_key` of a document.
+pub(crate) fn doc_key(tenant: &str, doc_id: &str) -> String {
+    format!("{tenant}{KEY_SEP}{doc_id}")
+}
+
 #[derive(Clone, Copy)]
 pub(crate) struct Fields {
     /// Point id shared with the HNSW graph.
@@ -27,6 +35,13 @@ pub(crate) struct Fields {
     pub(crate) metadata: Field,
     pub(crate) doc_hash: Field,
     pub(crate) vector: Field,
+    /// The tenant the chunk belongs to ("" when none).
+    pub(crate) tenant: Field,
+    /// `tenant \x1f doc_id`: what deletes and upserts key on; a fast field for listing
+    /// documents without reading stored chunks.
+    pub(crate) doc_key: Field,
+    /// Typed metadata terms that filters match (see `filter.rs`).
+    pub(crate) meta_terms: Field,
 }
 
 impl Fields {
@@ -53,6 +68,9 @@ impl Fields {
             metadata: f("metadata")?,
             doc_hash: f("doc_hash")?,
             vector: f("vector")?,
+            tenant: f("tenant")?,
+            doc_key: f("doc_key")?,
+            meta_terms: f("meta_terms")?,
         })
     }
 }
@@ -73,12 +91,15 @@ pub(crate) fn build() -> (Schema, Fields) {
         body: b.add_text_field("body", analyzed.clone()),
         title_terms: b.add_text_field("title_terms", analyzed),
         heading: b.add_text_field("heading", STORED),
-        source: b.add_text_field("source", STRING | STORED),
+        source: b.add_text_field("source", STRING | STORED | FAST),
         format: b.add_text_field("format", STRING | STORED),
         location: b.add_json_field("location", JsonObjectOptions::default() | STORED),
         metadata: b.add_json_field("metadata", JsonObjectOptions::from(STORED | STRING)),
         doc_hash: b.add_text_field("doc_hash", STORED),
         vector: b.add_bytes_field("vector", STORED),
+        tenant: b.add_text_field("tenant", STRING | STORED | FAST),
+        doc_key: b.add_text_field("doc_key", STRING | FAST),
+        meta_terms: b.add_text_field("meta_terms", STRING),
     };
     (b.build(), fields)
 }

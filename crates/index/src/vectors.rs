@@ -5,7 +5,10 @@
 //! increasing order, which lets a saved graph say exactly what it covers: every vid
 //! below its `next_vid`.
 
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use hnsw_rs::prelude::{AnnT, Distance, FilterT, Hnsw, HnswIo};
 use serde::{Deserialize, Serialize};
@@ -81,10 +84,12 @@ struct SavedState {
 
 const STATE_FILE: &str = "state.json";
 
+/// The graph. Inserts and searches both take `&self` (hnsw_rs locks internally), so
+/// one graph is shared by the snapshots searches hold while the writer inserts.
 pub(crate) struct Graph {
     pub(crate) hnsw: Hnsw<'static, f32, DistUnitCosine>,
     /// Every vid below this is in the graph (or was never committed).
-    pub(crate) next_vid: u64,
+    next_vid: AtomicU64,
     params: HnswParams,
 }
 
@@ -99,9 +104,19 @@ impl Graph {
                 params.ef_construction,
                 DistUnitCosine,
             ),
-            next_vid: 0,
+            next_vid: AtomicU64::new(0),
             params,
         }
+    }
+
+    /// Every vid below this is in the graph (or was never committed).
+    pub(crate) fn next_vid(&self) -> u64 {
+        self.next_vid.load(AtomicOrdering::SeqCst)
+    }
+
+    /// Records that every vid below `vid` is covered.
+    pub(crate) fn advance_next_vid(&self, vid: u64) {
+        self.next_vid.fetch_max(vid, AtomicOrdering::SeqCst);
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -109,7 +124,7 @@ impl Graph {
     }
 
     /// Inserts points; `next_vid` moves past the largest.
-    pub(crate) fn insert(&mut self, points: &[(u64, Vec<f32>)]) {
+    pub(crate) fn insert(&self, points: &[(u64, Vec<f32>)]) {
         if points.is_empty() {
             return;
         }
@@ -125,15 +140,80 @@ impl Graph {
             }
         }
         let max = points.iter().map(|(vid, _)| *vid).max().unwrap_or(0);
-        self.next_vid = self.next_vid.max(max + 1);
+        self.advance_next_vid(max + 1);
+    }
+
+    /// Calls `f` with each point in the graph: its vid and vector.
+    fn for_each_point(&self, mut f: impl FnMut(u64, &[f32])) {
+        let points = self.hnsw.get_point_indexation();
+        if self.len() == 0 {
+            return;
+        }
+        // One layer at a time: each iterator holds a single read lock.
+        for layer in 0..=usize::from(points.get_max_level_observed()) {
+            for p in points.get_layer_iterator(layer) {
+                f(p.get_origin_id() as u64, p.get_v());
+            }
+        }
+    }
+
+    /// The `k` points in `allowed` nearest `query`, by exhaustive comparison: exact,
+    /// for filters too selective for a graph walk to find `k` matches.
+    pub(crate) fn exact_search(
+        &self,
+        query: &[f32],
+        k: usize,
+        allowed: &LiveSet,
+    ) -> Vec<(u64, f32)> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let mut heap: BinaryHeap<MinScored> = BinaryHeap::with_capacity(k + 1);
+        self.for_each_point(|vid, v| {
+            if !allowed.contains(vid) {
+                return;
+            }
+            let score = dot(query, v);
+            if heap.len() < k {
+                heap.push(MinScored(score, vid));
+            } else if heap.peek().is_some_and(|m| score > m.0) {
+                heap.pop();
+                heap.push(MinScored(score, vid));
+            }
+        });
+        let mut out: Vec<(u64, f32)> = heap.into_iter().map(|m| (m.1, m.0)).collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        out
+    }
+
+    /// A new graph holding only the points in `live`, from this graph's vectors.
+    pub(crate) fn rebuilt(&self, live: &LiveSet) -> Graph {
+        let mut points = Vec::with_capacity(live.len());
+        self.for_each_point(|vid, v| {
+            if live.contains(vid) {
+                points.push((vid, v.to_vec()));
+            }
+        });
+        points.sort_by_key(|(vid, _)| *vid);
+        let graph = Graph::new(self.params, points.len());
+        graph.insert(&points);
+        graph.advance_next_vid(self.next_vid());
+        graph
     }
 
     /// The `k` nearest live points, best first, as (vid, cosine similarity).
-    pub(crate) fn search(&self, query: &[f32], k: usize, live: &dyn FilterT) -> Vec<(u64, f32)> {
+    /// `ef` is the candidate list size (at least the configured `ef_search` and `k`).
+    pub(crate) fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        live: &dyn FilterT,
+    ) -> Vec<(u64, f32)> {
         if k == 0 || self.len() == 0 {
             return Vec::new();
         }
-        let ef = self.params.ef_search.max(k);
+        let ef = self.params.ef_search.max(k).max(ef);
         self.hnsw
             .search_filter(query, k, ef, Some(live))
             .into_iter()
@@ -157,7 +237,7 @@ impl Graph {
         }
         let state = SavedState {
             basename: basename.clone(),
-            next_vid: self.next_vid,
+            next_vid: self.next_vid(),
             points: self.len(),
         };
         let tmp = dir.join("state.json.tmp");
@@ -182,8 +262,8 @@ impl Graph {
         let state: SavedState =
             serde_json::from_slice(&std::fs::read(dir.join(STATE_FILE)).ok()?).ok()?;
         if state.points == 0 {
-            let mut g = Graph::new(params, 0);
-            g.next_vid = state.next_vid;
+            let g = Graph::new(params, 0);
+            g.advance_next_vid(state.next_vid);
             return Some(g);
         }
         let basename = state.basename.clone();
@@ -202,9 +282,29 @@ impl Graph {
         }
         Some(Graph {
             hnsw: loaded,
-            next_vid: state.next_vid,
+            next_vid: AtomicU64::new(state.next_vid),
             params,
         })
+    }
+}
+
+/// A score ordered so that a `BinaryHeap` pops the lowest first.
+struct MinScored(f32, u64);
+
+impl PartialEq for MinScored {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for MinScored {}
+impl PartialOrd for MinScored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for MinScored {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.0.total_cmp(&self.0).then(other.1.cmp(&self.1))
     }
 }
 

@@ -273,7 +273,10 @@ fn missing_and_incompatible_indexes_are_typed_errors() {
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(
         &manifest,
-        text.replace("\"format_version\": 1", "\"format_version\": 99"),
+        text.replace(
+            &format!("\"format_version\": {}", trawl_index::FORMAT_VERSION),
+            "\"format_version\": 99",
+        ),
     )
     .unwrap();
     let err = Index::open(dir.path()).unwrap_err();
@@ -282,7 +285,7 @@ fn missing_and_incompatible_indexes_are_typed_errors() {
             err,
             Error::Incompatible {
                 found: 99,
-                expected: 1,
+                expected: trawl_index::FORMAT_VERSION,
                 ..
             }
         ),

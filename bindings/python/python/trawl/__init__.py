@@ -23,12 +23,14 @@ import numpy as np
 import numpy.typing as npt
 
 from trawl import _trawl
+from trawl._filters import FilterSpec, to_expression
 from trawl._trawl import (
     Citation,
     Context,
     CorruptIndexError,
     DimensionError,
     Failure,
+    FilterError,
     Hit,
     IncompatibleIndexError,
     IngestReport,
@@ -51,6 +53,8 @@ __all__ = [
     "CorruptIndexError",
     "DimensionError",
     "Failure",
+    "FilterError",
+    "FilterSpec",
     "Hit",
     "IncompatibleIndexError",
     "IngestReport",
@@ -99,6 +103,10 @@ class Collection:
     ``"f32"`` (the default; vectors match sentence-transformers) or ``"bf16"`` (faster
     on CPUs with AVX-512 BF16), recorded with the collection.
 
+    ``tenant`` opens the collection for one tenant: adds go to it and searches see only
+    it (a search may name another with ``tenant=``); without it, adds go to the default
+    tenant and searches see every tenant.
+
     Adds and deletes become visible and durable at :meth:`commit`. Used as a context
     manager, the collection commits on a clean exit and rolls back on an exception.
     Searching from many threads while one thread adds is safe: heavy calls release the
@@ -119,6 +127,7 @@ class Collection:
         overlap: Optional[str] = None,
         context_prefix: Optional[bool] = None,
         precision: Optional[str] = None,
+        tenant: Optional[str] = None,
     ) -> None:
         self._native = _trawl.Collection(
             os.fspath(path),
@@ -132,6 +141,7 @@ class Collection:
             overlap=overlap,
             context_prefix=context_prefix,
             precision=precision,
+            tenant=tenant,
         )
 
     @property
@@ -168,9 +178,17 @@ class Collection:
             roots = [os.fspath(p) for p in paths]
         return self._native.add_paths(roots, _progress_callback(progress))
 
-    def add_text(self, id: str, text: str, metadata: Optional[dict[str, Any]] = None) -> bool:
-        """Add (or replace) a document from text. False when it was unchanged."""
-        return self._native.add_text(id, text, metadata)
+    def add_text(
+        self,
+        id: str,
+        text: str,
+        metadata: Optional[dict[str, Any]] = None,
+        *,
+        tenant: Optional[str] = None,
+    ) -> bool:
+        """Add (or replace) a document from text, in ``tenant`` if given (else the
+        collection's). False when it was unchanged."""
+        return self._native.add_text(id, text, metadata, tenant)
 
     def add_vectors(
         self,
@@ -189,10 +207,19 @@ class Collection:
             raise DimensionError(f"{len(texts)} texts but {array.shape[0]} vectors")
         return self._native.add_embedded(id, list(texts), array.tobytes(), metadata)
 
-    def delete(self, *ids: str) -> None:
-        """Delete documents by id (at the next commit)."""
+    def delete(self, *ids: str, tenant: Optional[str] = None) -> None:
+        """Delete documents by id (at the next commit), of ``tenant`` if given."""
         for doc_id in ids:
-            self._native.delete(doc_id)
+            self._native.delete(doc_id, tenant)
+
+    def documents(self, tenant: Optional[str] = None) -> list[dict[str, Any]]:
+        """The documents held (``doc_id``, ``tenant``, ``source``, ``chunks``), of one
+        tenant when given."""
+        return self._native.documents(tenant)
+
+    def reload(self) -> None:
+        """See commits made since this handle opened (by another process, say)."""
+        self._native.reload()
 
     def commit(self) -> None:
         """Make adds and deletes durable and visible, atomically."""
@@ -213,6 +240,8 @@ class Collection:
         rerank: bool = True,
         rerank_depth: int = 50,
         vector: Optional[npt.ArrayLike] = None,
+        filter: Optional[FilterSpec] = None,
+        tenant: Optional[str] = None,
     ) -> list[Hit]:
         """The ``k`` best chunks for ``query``.
 
@@ -220,6 +249,11 @@ class Collection:
         ``fusion`` is ``"adaptive"`` (the default), ``"rrf:60"``, ``"wrrf:W"``,
         ``"z:W"`` or ``"minmax:W"`` (W is the keyword weight). ``vector`` searches with
         your own query embedding instead of the model's.
+
+        ``filter`` applies inside both retrievers, so ``k`` hits come back whenever ``k``
+        chunks match: a string (``'format = "pdf" AND year >= 2020'``) or a dict
+        (``{"format": "pdf", "year": {"$gte": 2020}}``; see ``trawl._filters``).
+        ``tenant`` scopes the search to one tenant.
         """
         raw = None
         if vector is not None:
@@ -233,6 +267,8 @@ class Collection:
             rerank=rerank,
             rerank_depth=rerank_depth,
             vector=raw,
+            filter=None if filter is None else to_expression(filter),
+            tenant=tenant,
         )
 
     def context(
@@ -244,13 +280,22 @@ class Collection:
         mode: Mode = "hybrid",
         fusion: Optional[str] = None,
         candidates: int = 100,
+        filter: Optional[FilterSpec] = None,
+        tenant: Optional[str] = None,
     ) -> Context:
         """The best passages for ``query`` as a prompt-ready context of at most ``budget``
         tokens: each passage under a ``[n] source, page — headings`` line, overlapping
         chunks merged so no text repeats. ``str(context)`` is the text;
         ``context.citations`` says where each ``[n]`` came from."""
         return self._native.context(
-            query, budget=budget, k=k, mode=mode, fusion=fusion, candidates=candidates
+            query,
+            budget=budget,
+            k=k,
+            mode=mode,
+            fusion=fusion,
+            candidates=candidates,
+            filter=None if filter is None else to_expression(filter),
+            tenant=tenant,
         )
 
     def embed(self, texts: Union[str, Sequence[str]]) -> npt.NDArray[np.float32]:

@@ -11,6 +11,7 @@ __all__ = [
     "CorruptIndexError",
     "DimensionError",
     "Failure",
+    "FilterError",
     "Hit",
     "IncompatibleIndexError",
     "IngestReport",
@@ -38,6 +39,7 @@ class LockedError(StorageError): ...
 class IncompatibleIndexError(StorageError): ...
 class DimensionError(TrawlError): ...
 class InvalidArgumentError(TrawlError): ...
+class FilterError(InvalidArgumentError): ...
 
 @final
 class Location:
@@ -144,6 +146,9 @@ class Stats:
     disk_bytes: int
     graph_points: int
     segments: int
+    tombstones: int
+    deleted_chunks: int
+    tenants: dict[str, dict[str, int]]
     def to_dict(self) -> dict[str, Any]: ...
 
 @final
@@ -162,6 +167,7 @@ class Collection:
         overlap: Optional[str] = None,
         context_prefix: Optional[bool] = None,
         precision: Optional[str] = None,
+        tenant: Optional[str] = None,
     ) -> Collection: ...
     @property
     def path(self) -> Path: ...
@@ -174,7 +180,15 @@ class Collection:
         paths: list[str],
         progress: Optional[Callable[[int, int, int], object]] = None,
     ) -> IngestReport: ...
-    def add_text(self, id: str, text: str, metadata: Optional[dict[str, Any]] = None) -> bool: ...
+    def add_text(
+        self,
+        id: str,
+        text: str,
+        metadata: Optional[dict[str, Any]] = None,
+        tenant: Optional[str] = None,
+    ) -> bool: ...
+    def documents(self, tenant: Optional[str] = None) -> list[dict[str, Any]]: ...
+    def reload(self) -> None: ...
     def add_embedded(
         self,
         id: str,
@@ -182,7 +196,7 @@ class Collection:
         vectors: bytes,
         metadata: Optional[dict[str, Any]] = None,
     ) -> bool: ...
-    def delete(self, id: str) -> None: ...
+    def delete(self, id: str, tenant: Optional[str] = None) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def search(
@@ -196,6 +210,8 @@ class Collection:
         rerank: bool = True,
         rerank_depth: int = 50,
         vector: Optional[bytes] = None,
+        filter: Optional[str] = None,
+        tenant: Optional[str] = None,
     ) -> list[Hit]: ...
     def context(
         self,
@@ -206,6 +222,8 @@ class Collection:
         mode: str = "hybrid",
         fusion: Optional[str] = None,
         candidates: int = 100,
+        filter: Optional[str] = None,
+        tenant: Optional[str] = None,
     ) -> Context: ...
     def embed_raw(self, texts: list[str]) -> tuple[bytes, int, int]: ...
     def stats(self) -> Stats: ...
