@@ -254,7 +254,7 @@ impl Collection {
 
     #[pyo3(signature = (
         query, *, k=10, mode="hybrid", fusion=None, candidates=100, rerank=true,
-        rerank_depth=50, vector=None, filter=None, tenant=None,
+        rerank_depth=50, vector=None, filter=None, tenant=None, expand_parent=false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn search(
@@ -270,6 +270,7 @@ impl Collection {
         vector: Option<&[u8]>,
         filter: Option<&str>,
         tenant: Option<String>,
+        expand_parent: bool,
     ) -> PyResult<Vec<Hit>> {
         let options = trawl::SearchOptions {
             k,
@@ -280,6 +281,7 @@ impl Collection {
             rerank_depth,
             filter: parse_filter(filter)?,
             tenant,
+            expand_parent,
         };
         let vector = vector.map(f32s).transpose()?;
         let inner = &self.inner;
@@ -292,7 +294,7 @@ impl Collection {
 
     #[pyo3(signature = (
         query, *, budget=2000, k=30, mode="hybrid", fusion=None, candidates=100, filter=None,
-        tenant=None,
+        tenant=None, expand_parent=false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn context(
@@ -306,6 +308,7 @@ impl Collection {
         candidates: usize,
         filter: Option<&str>,
         tenant: Option<String>,
+        expand_parent: bool,
     ) -> PyResult<Context> {
         let options = trawl::ContextOptions {
             budget,
@@ -316,6 +319,7 @@ impl Collection {
                 fusion: parse_fusion(fusion)?,
                 filter: parse_filter(filter)?,
                 tenant,
+                expand_parent,
                 ..trawl::SearchOptions::default()
             },
         };
@@ -412,6 +416,10 @@ impl Hit {
     #[getter]
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         convert::object_to_dict(py, &to_object(&self.hit.metadata))
+    }
+    #[getter]
+    fn tenant(&self) -> &str {
+        &self.hit.tenant
     }
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         convert::object_to_dict(py, &to_object(&self.hit))

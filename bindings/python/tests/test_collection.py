@@ -159,3 +159,16 @@ def test_context_packs_cited_passages_within_the_budget(corpus: trawl.Collection
     assert ctx.to_dict()["citations"][0]["doc_id"] == first.doc_id
     bigger = corpus.context("how did lighthouse keepers keep the lamps lit", budget=1500)
     assert ctx.tokens < bigger.tokens <= 1500
+
+
+def test_expand_parent_returns_each_section_once(corpus: trawl.Collection) -> None:
+    chunks = corpus.search("lighthouse keeper lamp", k=10, mode="keyword")
+    sections = corpus.search("lighthouse keeper lamp", k=10, mode="keyword", expand="parent")
+    keys = [(h.doc_id, tuple(h.heading_path)) for h in sections]
+    assert len(keys) == len(set(keys))
+    assert len(sections) <= len(chunks)
+    top_chunk = chunks[0]
+    parent = next(h for h in sections if h.doc_id == top_chunk.doc_id)
+    assert top_chunk.text.split("\n\n")[-1][:40] in parent.text
+    with pytest.raises(trawl.InvalidArgumentError):
+        corpus.search("x", expand="child")  # type: ignore[arg-type]

@@ -80,14 +80,6 @@ enum Command {
         model: Option<PathBuf>,
         #[command(flatten)]
         tuning: Tuning,
-        /// Only chunks matching this filter, e.g. 'format = "pdf" AND year >= 2020'
-        /// (=, !=, <, <=, >, >=, IN (...), CONTAINS; AND, OR, NOT, parentheses; dates
-        /// as 2021-03-04). Fields: metadata keys, format, source, doc_id.
-        #[arg(long)]
-        filter: Option<Filter>,
-        /// Only chunks of this tenant.
-        #[arg(long)]
-        tenant: Option<String>,
     },
     /// Print the best passages for a query as a prompt-ready context with numbered
     /// citations, within a token budget.
@@ -174,6 +166,41 @@ struct Tuning {
     /// Candidates each retriever fetches before fusion.
     #[arg(long, default_value_t = 100)]
     candidates: usize,
+    /// Only chunks matching this filter, e.g. 'format = "pdf" AND year >= 2020'
+    /// (=, !=, <, <=, >, >=, IN (...), CONTAINS; AND, OR, NOT, parentheses; dates
+    /// as 2021-03-04). Fields: metadata keys, format, source, doc_id.
+    #[arg(long)]
+    filter: Option<Filter>,
+    /// Only chunks of this tenant.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// `parent`: return each hit's whole parent section (one per section) instead of
+    /// the matching chunk.
+    #[arg(long, value_enum)]
+    expand: Option<Expand>,
+}
+
+/// What a hit grows into.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Expand {
+    /// The section the chunk belongs to.
+    Parent,
+}
+
+impl Tuning {
+    /// Search options with these settings.
+    fn options(self, k: usize, mode: SearchMode) -> SearchOptions {
+        SearchOptions {
+            k,
+            mode,
+            candidates: self.candidates,
+            fusion: self.fusion,
+            filter: self.filter,
+            tenant: self.tenant,
+            expand_parent: matches!(self.expand, Some(Expand::Parent)),
+            ..SearchOptions::default()
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -269,18 +296,8 @@ fn main() {
             json,
             model,
             tuning,
-            filter,
-            tenant,
         } => {
-            let options = SearchOptions {
-                k,
-                mode,
-                candidates: tuning.candidates,
-                fusion: tuning.fusion,
-                filter,
-                tenant,
-                ..SearchOptions::default()
-            };
+            let options = tuning.options(k, mode);
             search(&query, &index, &options, json, model.as_deref())
         }
         Command::Context {
@@ -295,13 +312,7 @@ fn main() {
         } => {
             let options = ContextOptions {
                 budget,
-                search: SearchOptions {
-                    k,
-                    mode,
-                    candidates: tuning.candidates,
-                    fusion: tuning.fusion,
-                    ..SearchOptions::default()
-                },
+                search: tuning.options(k, mode),
             };
             context(&query, &index, &options, json, model.as_deref())
         }

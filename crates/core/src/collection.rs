@@ -87,6 +87,9 @@ pub struct SearchOptions {
     /// was opened for ([`CollectionBuilder::tenant`]), or every tenant when it was
     /// opened for none.
     pub tenant: Option<String>,
+    /// Return each hit's whole parent section (merged from its chunks) instead of the
+    /// chunk, one hit per parent: small chunks to find, larger context to read.
+    pub expand_parent: bool,
 }
 
 impl Default for SearchOptions {
@@ -100,6 +103,7 @@ impl Default for SearchOptions {
             rerank_depth: 50,
             filter: None,
             tenant: None,
+            expand_parent: false,
         }
     }
 }
@@ -132,6 +136,8 @@ pub struct Hit {
     pub metadata: Metadata,
     /// Where the chunk sits in its parent section.
     pub span: ChunkSpan,
+    /// The tenant the document belongs to (`""` for none).
+    pub tenant: String,
 }
 
 /// Where a chunk sits in its parent section (see [`Chunk`]).
@@ -914,10 +920,11 @@ impl Collection {
         let scores: std::collections::HashMap<u64, f32> =
             ranked.iter().map(|s| (s.id, s.score)).collect();
         let Some(reranker) = reranker else {
-            return Ok(records
+            let hits = records
                 .into_iter()
                 .map(|(id, r)| to_hit(r, scores[&id]))
-                .collect());
+                .collect();
+            return self.finish(&view, hits, options);
         };
         if query_vector.is_none() && dense_available {
             query_vector = Some(embed_query(query)?);
@@ -933,7 +940,44 @@ impl Collection {
             })
             .collect();
         let reranked = reranker.rerank(query, query_vector.as_deref(), candidates, k)?;
-        Ok(reranked.into_iter().map(|c| c.hit).collect())
+        let hits = reranked.into_iter().map(|c| c.hit).collect();
+        self.finish(&view, hits, options)
+    }
+
+    /// Applies the options that reshape ranked hits (parent expansion).
+    fn finish(
+        &self,
+        view: &trawl_index::View<'_>,
+        hits: Vec<Hit>,
+        options: &SearchOptions,
+    ) -> Result<Vec<Hit>> {
+        if !options.expand_parent {
+            return Ok(hits);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut documents: std::collections::HashMap<(String, String), Vec<Hit>> =
+            std::collections::HashMap::new();
+        let mut out = Vec::new();
+        for hit in hits {
+            let key = (hit.tenant.clone(), hit.doc_id.clone());
+            if !seen.insert((key.clone(), hit.span.parent)) {
+                continue;
+            }
+            if !documents.contains_key(&key) {
+                let chunks = view
+                    .document(&key.0, &key.1)?
+                    .into_iter()
+                    .map(|(_, r)| to_hit(r, 0.0))
+                    .collect();
+                documents.insert(key.clone(), chunks);
+            }
+            let siblings: Vec<&Hit> = documents[&key]
+                .iter()
+                .filter(|h| h.span.parent == hit.span.parent)
+                .collect();
+            out.push(parent_hit(hit, &siblings));
+        }
+        Ok(out)
     }
 
     /// Documents, chunks and size on disk.
@@ -1026,6 +1070,39 @@ fn to_json_object<T: Serialize>(value: &T) -> Map<String, Value> {
     }
 }
 
+/// `hit` widened to its whole parent section, rebuilt from the parent's chunks.
+fn parent_hit(hit: Hit, siblings: &[&Hit]) -> Hit {
+    let Some(first) = siblings.iter().min_by_key(|h| h.span.start) else {
+        return hit;
+    };
+    let header: String = first.text.chars().take(first.span.header_chars).collect();
+    let body = crate::chunk::merge_chunk_texts(siblings.iter().map(|h| {
+        let skip = h
+            .text
+            .char_indices()
+            .nth(h.span.header_chars)
+            .map_or(h.text.len(), |(i, _)| i);
+        (h.span.start, h.span.end, &h.text[skip..])
+    }));
+    let end = siblings
+        .iter()
+        .map(|h| h.span.end)
+        .max()
+        .unwrap_or(hit.span.end);
+    Hit {
+        text: header + &body,
+        location: first.location.clone(),
+        heading_path: first.heading_path.clone(),
+        span: ChunkSpan {
+            parent: hit.span.parent,
+            start: first.span.start,
+            end,
+            header_chars: first.span.header_chars,
+        },
+        ..hit
+    }
+}
+
 /// The chunk's location with its place in the parent section under `"chunk"`.
 fn chunk_location(chunk: &Chunk) -> Map<String, Value> {
     let mut location = to_json_object(&chunk.location);
@@ -1058,5 +1135,6 @@ fn to_hit(r: Record, score: f32) -> Hit {
         location: serde_json::from_value(Value::Object(r.location)).unwrap_or_default(),
         metadata: serde_json::from_value(Value::Object(r.metadata)).unwrap_or_default(),
         span,
+        tenant: r.tenant,
     }
 }

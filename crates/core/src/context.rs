@@ -275,6 +275,7 @@ mod tests {
                 end: start + text.chars().count(),
                 header_chars: 0,
             },
+            tenant: String::new(),
         }
     }
 

@@ -340,6 +340,7 @@ mod tests {
             location: trawl_ingest::Location::default(),
             metadata: trawl_ingest::Metadata::new(),
             span: crate::collection::ChunkSpan::default(),
+            tenant: String::new(),
         };
         Candidate { hit, vector }
     }

@@ -451,3 +451,62 @@ fn caller_supplied_vectors_are_searched_by_caller_supplied_queries() {
     let reopened = Collection::open(dir.path()).unwrap();
     assert_eq!(reopened.index().options().dim, 4);
 }
+
+/// Small chunks to find, whole sections to read: a parent-expanded search returns each
+/// matching section once, rebuilt from its chunks without repeating their overlap.
+#[test]
+fn parent_expansion_returns_whole_sections_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collection::builder(dir.path())
+        .keyword_only()
+        .chunking(trawl::ChunkOptions {
+            max_chars: 120,
+            min_chars: 0,
+            overlap: trawl::Overlap::Sentences(1),
+            ..Default::default()
+        })
+        .open()
+        .unwrap();
+    let install: Vec<String> = (0..12)
+        .map(|i| format!("Install step {i} copies the kettle files."))
+        .collect();
+    let text = format!(
+        "# Guide\n\n## Install\n\n{}\n\n## Usage\n\nRun the kettle tool daily.\n",
+        install.join(" ")
+    );
+    let doc = trawl_ingest::parse_bytes(text.as_bytes(), "guide.md").unwrap();
+    c.add_document(doc).unwrap();
+    c.commit().unwrap();
+    let options = trawl::SearchOptions {
+        k: 10,
+        mode: SearchMode::Keyword,
+        ..Default::default()
+    };
+    let chunks = c.search_with("kettle", &options).unwrap();
+    let install_chunks = chunks
+        .iter()
+        .filter(|h| h.text.contains("Install step"))
+        .count();
+    assert!(install_chunks >= 3, "{chunks:#?}");
+
+    let parents = c
+        .search_with(
+            "kettle",
+            &trawl::SearchOptions {
+                expand_parent: true,
+                ..options
+            },
+        )
+        .unwrap();
+    let install_parents: Vec<_> = parents
+        .iter()
+        .filter(|h| h.text.contains("Install step"))
+        .collect();
+    assert_eq!(install_parents.len(), 1, "{parents:#?}");
+    let section = install_parents[0];
+    assert_eq!(section.text, format!("Install\n\n{}", install.join(" ")));
+    assert_eq!(section.heading_path, ["Guide", "Install"]);
+    assert!(parents
+        .iter()
+        .any(|h| h.text.contains("Run the kettle tool daily.")));
+}

@@ -1081,6 +1081,25 @@ impl View<'_> {
             .filter_map(|id| by_vid.remove(id).map(|r| (*id, r)))
             .collect())
     }
+
+    /// Every chunk of one document (of `tenant`; `""` for none), in order.
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn document(&self, tenant: &str, doc_id: &str) -> Result<Vec<(u64, Record)>> {
+        let q = tantivy::query::TermQuery::new(
+            Term::from_field_text(self.index.fields.doc_key, &schema::doc_key(tenant, doc_id)),
+            tantivy::schema::IndexRecordOption::Basic,
+        );
+        let addrs = self.snap.searcher.search(&q, &DocSetCollector)?;
+        let mut out = Vec::with_capacity(addrs.len());
+        for addr in addrs {
+            let doc: TantivyDocument = self.snap.searcher.doc(addr)?;
+            out.push(self.index.record_of(&doc));
+        }
+        out.sort_by_key(|(_, r)| r.ordinal);
+        Ok(out)
+    }
 }
 
 fn str_of(doc: &TantivyDocument, field: tantivy::schema::Field) -> String {

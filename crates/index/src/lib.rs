@@ -45,7 +45,9 @@ mod vectors;
 
 pub use error::{Error, Result};
 pub use filter::{Filter, FilterValue};
-pub use index::{DocumentInfo, Index, IndexOptions, Scored, Stats, TenantStats, FORMAT_VERSION};
+pub use index::{
+    DocumentInfo, Index, IndexOptions, Scored, Stats, TenantStats, View, FORMAT_VERSION,
+};
 pub use language::Language;
 pub use record::Record;
 pub use vectors::HnswParams;

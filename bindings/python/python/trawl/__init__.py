@@ -242,6 +242,7 @@ class Collection:
         vector: Optional[npt.ArrayLike] = None,
         filter: Optional[FilterSpec] = None,
         tenant: Optional[str] = None,
+        expand: Optional[Literal["parent"]] = None,
     ) -> list[Hit]:
         """The ``k`` best chunks for ``query``.
 
@@ -253,7 +254,8 @@ class Collection:
         ``filter`` applies inside both retrievers, so ``k`` hits come back whenever ``k``
         chunks match: a string (``'format = "pdf" AND year >= 2020'``) or a dict
         (``{"format": "pdf", "year": {"$gte": 2020}}``; see ``trawl._filters``).
-        ``tenant`` scopes the search to one tenant.
+        ``tenant`` scopes the search to one tenant. ``expand="parent"`` returns each
+        hit's whole parent section (merged from its chunks, one hit per section).
         """
         raw = None
         if vector is not None:
@@ -269,6 +271,7 @@ class Collection:
             vector=raw,
             filter=None if filter is None else to_expression(filter),
             tenant=tenant,
+            expand_parent=_expand_parent(expand),
         )
 
     def context(
@@ -282,6 +285,7 @@ class Collection:
         candidates: int = 100,
         filter: Optional[FilterSpec] = None,
         tenant: Optional[str] = None,
+        expand: Optional[Literal["parent"]] = None,
     ) -> Context:
         """The best passages for ``query`` as a prompt-ready context of at most ``budget``
         tokens: each passage under a ``[n] source, page — headings`` line, overlapping
@@ -296,6 +300,7 @@ class Collection:
             candidates=candidates,
             filter=None if filter is None else to_expression(filter),
             tenant=tenant,
+            expand_parent=_expand_parent(expand),
         )
 
     def embed(self, texts: Union[str, Sequence[str]]) -> npt.NDArray[np.float32]:
@@ -326,6 +331,14 @@ class Collection:
 
     def __repr__(self) -> str:
         return repr(self._native)
+
+
+def _expand_parent(expand: Optional[str]) -> bool:
+    if expand is None:
+        return False
+    if expand == "parent":
+        return True
+    raise InvalidArgumentError(f"expand must be None or 'parent', not {expand!r}")
 
 
 def _as_matrix(vectors: npt.ArrayLike) -> npt.NDArray[np.float32]:
