@@ -45,7 +45,12 @@ fn main() -> AnyResult<()> {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
-    let build_report = build(&cfg)?;
+    let build_report = if cfg.remeasure {
+        let old: Value = serde_json::from_slice(&std::fs::read(cfg.dir.join("results.json"))?)?;
+        old["build"].clone()
+    } else {
+        build(&cfg)?
+    };
     // Serving is measured in a fresh process, so its peak memory is the index's alone.
     let exe = std::env::current_exe()?;
     let mut child_args = args.clone();
@@ -67,7 +72,10 @@ fn main() -> AnyResult<()> {
     let table = markdown(&report);
     std::fs::write(cfg.dir.join("results.md"), &table)?;
     println!("{table}");
-    println!("(written to {})", cfg.dir.join("results.{json,md}").display());
+    println!(
+        "(written to {})",
+        cfg.dir.join("results.{json,md}").display()
+    );
     if !cfg.keep {
         std::fs::remove_dir_all(cfg.dir.join("index"))?;
     }
@@ -83,6 +91,7 @@ struct Config {
     commit_every: usize,
     keep: bool,
     serve: bool,
+    remeasure: bool,
 }
 
 impl Config {
@@ -96,6 +105,7 @@ impl Config {
             commit_every: 250_000,
             keep: false,
             serve: false,
+            remeasure: false,
         };
         let mut dir = None;
         let mut it = args.iter();
@@ -114,6 +124,7 @@ impl Config {
                 "--commit-every" => cfg.commit_every = value()?.parse()?,
                 "--keep" => cfg.keep = true,
                 "--serve" => cfg.serve = true,
+                "--remeasure" => cfg.remeasure = true,
                 "--smoke" => {
                     cfg.chunks = 3_000;
                     cfg.queries = 20;
@@ -122,7 +133,8 @@ impl Config {
                 "-h" | "--help" => {
                     println!(
                         "scale [--chunks N] [--queries Q] [--rounds R] [--dir DIR] [--m M] \
-                         [--ef-construction N] [--ef-search N] [--commit-every N] [--keep] [--smoke]"
+                         [--ef-construction N] [--ef-search N] [--commit-every N] [--keep] [--smoke]\n\
+                         --remeasure measures a kept index (--keep) again without building it"
                     );
                     std::process::exit(0);
                 }
@@ -159,10 +171,8 @@ struct Passage {
 }
 
 fn passages() -> AnyResult<Vec<Passage>> {
-    let path = std::env::var_os("TRAWL_SCIFACT").map_or_else(
-        || PathBuf::from("/work/shared/data/scifact"),
-        PathBuf::from,
-    );
+    let path = std::env::var_os("TRAWL_SCIFACT")
+        .map_or_else(|| PathBuf::from("/work/shared/data/scifact"), PathBuf::from);
     let file = std::fs::File::open(path.join("corpus.jsonl"))
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = Vec::new();
@@ -200,10 +210,8 @@ fn passages() -> AnyResult<Vec<Passage>> {
 }
 
 fn scifact_queries() -> AnyResult<Vec<String>> {
-    let path = std::env::var_os("TRAWL_SCIFACT").map_or_else(
-        || PathBuf::from("/work/shared/data/scifact"),
-        PathBuf::from,
-    );
+    let path = std::env::var_os("TRAWL_SCIFACT")
+        .map_or_else(|| PathBuf::from("/work/shared/data/scifact"), PathBuf::from);
     let file = std::fs::File::open(path.join("queries.jsonl"))?;
     let mut out = Vec::new();
     for line in std::io::BufReader::new(file).lines() {
@@ -716,9 +724,12 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
         "recall_at_10_broad".into(),
         json!(recall(&search_all(Some(&brd))?, &exact_of("broad"))),
     );
-    report.insert("filter_matches".into(), json!({
-        "selective": index.count(&sel)?, "broad": index.count(&brd)?,
-    }));
+    report.insert(
+        "filter_matches".into(),
+        json!({
+            "selective": index.count(&sel)?, "broad": index.count(&brd)?,
+        }),
+    );
 
     let r = cfg.rounds;
     let dense = |filter: Option<&Filter>| {
@@ -748,16 +759,43 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
     let mut lat = Map::new();
     for threads in [1usize, 2] {
         let suffix = format!("_{threads}t");
-        lat.insert(format!("dense{suffix}"), measure(r, threads, n, &dense(None))?);
-        lat.insert(format!("keyword{suffix}"), measure(r, threads, n, &keyword(None))?);
-        lat.insert(format!("hybrid{suffix}"), measure(r, threads, n, &hyb(None))?);
+        lat.insert(
+            format!("dense{suffix}"),
+            measure(r, threads, n, &dense(None))?,
+        );
+        lat.insert(
+            format!("keyword{suffix}"),
+            measure(r, threads, n, &keyword(None))?,
+        );
+        lat.insert(
+            format!("hybrid{suffix}"),
+            measure(r, threads, n, &hyb(None))?,
+        );
     }
-    lat.insert("dense_selective_1t".into(), measure(r, 1, n, &dense(Some(&sel)))?);
-    lat.insert("dense_broad_1t".into(), measure(r, 1, n, &dense(Some(&brd)))?);
-    lat.insert("keyword_selective_1t".into(), measure(r, 1, n, &keyword(Some(&sel)))?);
-    lat.insert("keyword_broad_1t".into(), measure(r, 1, n, &keyword(Some(&brd)))?);
-    lat.insert("hybrid_selective_1t".into(), measure(r, 1, n, &hyb(Some(&sel)))?);
-    lat.insert("hybrid_broad_1t".into(), measure(r, 1, n, &hyb(Some(&brd)))?);
+    lat.insert(
+        "dense_selective_1t".into(),
+        measure(r, 1, n, &dense(Some(&sel)))?,
+    );
+    lat.insert(
+        "dense_broad_1t".into(),
+        measure(r, 1, n, &dense(Some(&brd)))?,
+    );
+    lat.insert(
+        "keyword_selective_1t".into(),
+        measure(r, 1, n, &keyword(Some(&sel)))?,
+    );
+    lat.insert(
+        "keyword_broad_1t".into(),
+        measure(r, 1, n, &keyword(Some(&brd)))?,
+    );
+    lat.insert(
+        "hybrid_selective_1t".into(),
+        measure(r, 1, n, &hyb(Some(&sel)))?,
+    );
+    lat.insert(
+        "hybrid_broad_1t".into(),
+        measure(r, 1, n, &hyb(Some(&brd)))?,
+    );
     report.insert("latency".into(), Value::Object(lat));
     report.insert("peak_rss_bytes".into(), json!(proc_status("VmHWM:")));
     report.insert("rss_bytes".into(), json!(proc_status("VmRSS:")));
@@ -765,7 +803,10 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
     // A small batch into the big index: how long until it is searchable.
     let first = cfg.chunks as u64;
     let records: Vec<Record> = (first..first + ADDED as u64)
-        .map(|i| gen.record(i))
+        .map(|i| Record {
+            doc_id: format!("added-{i}"),
+            ..gen.record(i)
+        })
         .collect();
     let probe = records[ADDED / 2].vector.clone();
     let t = Instant::now();
@@ -785,6 +826,12 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
             "searchable_seconds": add_seconds + commit_seconds, "probe_found": found,
         }),
     );
+    // Back to the measured chunks (as tombstones), so a rerun of the serve phase on a
+    // kept index (`--serve --keep`) sees the same live set and exact neighbours.
+    for i in first..first + ADDED as u64 {
+        index.delete_document(&format!("added-{i}"))?;
+    }
+    index.commit()?;
     Ok(Value::Object(report))
 }
 

@@ -919,7 +919,7 @@ impl View<'_> {
         normalize(&mut q);
         let snap = &self.snap;
         let hits = match filter {
-            None => snap.graph.search(&q, k, 0, &snap.live),
+            None => snap.graph.search_live(&q, k, &snap.live),
             Some(f) => {
                 let allowed = self.index.matching(snap, f)?;
                 let (matches, live) = (allowed.len(), snap.live.len());

@@ -221,6 +221,32 @@ impl Graph {
             .collect()
     }
 
+    /// The `k` nearest points of `live`, a set holding all or most of the graph's
+    /// points, best first. The walk runs without a filter and drops points outside
+    /// `live` from its `ef` best afterwards: hnsw_rs stops an unfiltered walk as soon as
+    /// its candidates cannot improve, but drains the whole candidate list when given a
+    /// filter, several times the work. Falls back to the filtered walk when fewer than
+    /// `k` live points remain (many deleted points near the query).
+    pub(crate) fn search_live(&self, query: &[f32], k: usize, live: &LiveSet) -> Vec<(u64, f32)> {
+        if k == 0 || self.len() == 0 {
+            return Vec::new();
+        }
+        let ef = self.params.ef_search.max(k);
+        let hits: Vec<(u64, f32)> = self
+            .hnsw
+            .search_filter(query, ef, ef, None)
+            .into_iter()
+            .filter(|n| live.contains(n.d_id as u64))
+            .take(k)
+            .map(|n| (n.d_id as u64, 1.0 - n.distance))
+            .collect();
+        if hits.len() >= k.min(live.len()) {
+            hits
+        } else {
+            self.search(query, k, 0, live)
+        }
+    }
+
     /// Saves the graph into `dir` under a name tied to `opstamp`, then records it in
     /// `state.json` (written by rename, so a crash leaves the old state or the new).
     pub(crate) fn save(&self, dir: &Path, opstamp: u64) -> Result<()> {

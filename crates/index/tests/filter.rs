@@ -184,7 +184,10 @@ fn a_repeated_filter_follows_commits_and_many_filters_stay_distinct() {
     let q = unit(&mut 7);
     for f in [&broad, &pdf] {
         let first = index.search_vector_filtered(&q, 10, Some(f)).unwrap();
-        assert_eq!(index.search_vector_filtered(&q, 10, Some(f)).unwrap(), first);
+        assert_eq!(
+            index.search_vector_filtered(&q, 10, Some(f)).unwrap(),
+            first
+        );
     }
     // A new matching chunk right at the query is found after its commit.
     let mut r = Record::new("new", 0, "fresh", q.clone());
