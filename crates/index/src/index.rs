@@ -930,13 +930,22 @@ impl View<'_> {
                 {
                     snap.graph.exact_search(&q, k, &allowed)
                 } else {
-                    // About `live / matches` points are visited per match found.
-                    let ef = k.saturating_mul(live / matches.max(1)).min(live);
-                    let hits = snap.graph.search(&q, k, ef, &*allowed);
-                    if hits.len() < k.min(matches) {
-                        snap.graph.exact_search(&q, k, &allowed)
-                    } else {
-                        hits
+                    // First an unfiltered walk wide enough to hold about 2k matches, cut
+                    // to the matches: cheaper than a filtered walk, which hnsw_rs never
+                    // stops early. Then the filtered walk, about `live / matches` points
+                    // visited per match found; then the exact comparison.
+                    let wide = k.saturating_mul(2 * live / matches.max(1)).min(live);
+                    match snap.graph.search_within(&q, k, wide, &allowed, matches) {
+                        Some(hits) => hits,
+                        None => {
+                            let ef = k.saturating_mul(live / matches.max(1)).min(live);
+                            let hits = snap.graph.search(&q, k, ef, &*allowed);
+                            if hits.len() < k.min(matches) {
+                                snap.graph.exact_search(&q, k, &allowed)
+                            } else {
+                                hits
+                            }
+                        }
                     }
                 }
             }
