@@ -815,10 +815,16 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
     let t = Instant::now();
     index.commit()?;
     let commit_seconds = t.elapsed().as_secs_f64();
-    let found = index
+    let probe_doc = format!("added-{}", first + (ADDED / 2) as u64);
+    let hits: Vec<u64> = index
         .search_vector(&probe, K)?
         .iter()
-        .any(|s| s.id == first + (ADDED / 2) as u64);
+        .map(|s| s.id)
+        .collect();
+    let found = index
+        .fetch(&hits)?
+        .iter()
+        .any(|(_, r)| r.doc_id == probe_doc);
     report.insert(
         "add_1000".into(),
         json!({
