@@ -12,8 +12,8 @@ use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, QueryParser, TermSetQ
 use tantivy::schema::{OwnedValue, Value as _};
 use tantivy::tokenizer::TokenStream as _;
 use tantivy::{
-    DocAddress, DocId, Index as TantivyIndex, IndexReader, IndexWriter, ReloadPolicy, Score,
-    Searcher, SegmentReader, TantivyDocument, Term,
+    DocId, Index as TantivyIndex, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher,
+    SegmentReader, TantivyDocument, Term,
 };
 
 use crate::error::{Error, Result};
@@ -52,6 +52,8 @@ const MANIFEST: &str = "trawl.json";
 const STORE_DIR: &str = "store";
 const HNSW_DIR: &str = "hnsw";
 const WRITER_HEAP: usize = 128 * 1024 * 1024;
+/// Filters whose matching vids a snapshot keeps (it forgets them all when full).
+const FILTER_CACHE: usize = 64;
 
 /// Options fixed when an index is created.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -158,6 +160,22 @@ struct Snapshot {
     searcher: Searcher,
     live: LiveSet,
     graph: Arc<Graph>,
+    /// The vids matching filters recently used on this snapshot, keyed by the filter's
+    /// text. A tenant or a fixed filter repeats across queries, and collecting the vids
+    /// of a broad one costs more than the graph walk (at 1M chunks, a 50% filter is
+    /// 500K vids per query).
+    filters: Mutex<HashMap<String, Arc<Matching>>>,
+}
+
+impl Snapshot {
+    fn new(searcher: Searcher, live: LiveSet, graph: Arc<Graph>) -> Snapshot {
+        Snapshot {
+            searcher,
+            live,
+            graph,
+            filters: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
 /// What the last graph save covered.
@@ -316,11 +334,7 @@ impl Index {
                 saved_points,
                 rebuilt: false,
             }),
-            snapshot: RwLock::new(Arc::new(Snapshot {
-                searcher,
-                live,
-                graph,
-            })),
+            snapshot: RwLock::new(Arc::new(Snapshot::new(searcher, live, graph))),
         })
     }
 
@@ -446,11 +460,8 @@ impl Index {
                 save.rebuilt = true;
             }
         }
-        *self.snapshot.write().expect("snapshot lock") = Arc::new(Snapshot {
-            searcher,
-            live,
-            graph: Arc::clone(&graph),
-        });
+        *self.snapshot.write().expect("snapshot lock") =
+            Arc::new(Snapshot::new(searcher, live, Arc::clone(&graph)));
         if self.options.dim > 0 {
             let unsaved = graph.len().saturating_sub(save.saved_points);
             let due = save.rebuilt
@@ -505,11 +516,8 @@ impl Index {
                 .max(searcher_max_vid(&searcher)?)
                 .max(graph.next_vid());
         }
-        *self.snapshot.write().expect("snapshot lock") = Arc::new(Snapshot {
-            searcher,
-            live,
-            graph,
-        });
+        *self.snapshot.write().expect("snapshot lock") =
+            Arc::new(Snapshot::new(searcher, live, graph));
         Ok(())
     }
 
@@ -641,10 +649,27 @@ impl Index {
         }
     }
 
-    /// The vids of the live chunks matching `filter` in a snapshot.
-    fn matching(&self, snap: &Snapshot, filter: &Filter) -> Result<Vec<Matched>> {
+    /// The live chunks matching `filter` in a snapshot, cached in it (a dashboard
+    /// repeats its filters; collecting the matches is most of a filtered search).
+    fn matching(&self, snap: &Snapshot, filter: &Filter) -> Result<Arc<Matching>> {
+        let key = filter.to_string();
+        if let Some(m) = snap.filters.lock().expect("filter cache lock").get(&key) {
+            return Ok(Arc::clone(m));
+        }
         let q = filter.to_query(&self.fields)?;
-        Ok(snap.searcher.search(&*q, &VidCollector)?)
+        let mut matched: Vec<Matched> = snap.searcher.search(&*q, &VidCollector)?;
+        matched.sort_unstable_by_key(|m| (m.segment, m.doc));
+        let mut allowed = LiveSet::default();
+        for m in &matched {
+            allowed.insert(m.vid);
+        }
+        let matching = Arc::new(Matching { matched, allowed });
+        let mut cache = snap.filters.lock().expect("filter cache lock");
+        if cache.len() >= FILTER_CACHE {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&matching));
+        Ok(matching)
     }
 
     /// The `k` of `matched` nearest `query`, comparing the vectors stored with the
@@ -655,9 +680,8 @@ impl Index {
         snap: &Snapshot,
         query: &[f32],
         k: usize,
-        matched: &mut [Matched],
+        matched: &[Matched],
     ) -> Result<Vec<(u64, f32)>> {
-        matched.sort_unstable_by_key(|m| (m.segment, m.doc));
         let mut scored = Vec::with_capacity(matched.len());
         for seg_matches in matched.chunk_by(|a, b| a.segment == b.segment) {
             let store = snap
@@ -931,35 +955,41 @@ impl View<'_> {
         normalize(&mut q);
         let snap = &self.snap;
         let hits = match filter {
-            None => snap.graph.search(&q, k, 0, &snap.live),
+            None => snap.graph.search_live(&q, k, &snap.live),
             Some(f) => {
-                let mut matched = self.index.matching(snap, f)?;
-                let (matches, live) = (matched.len(), snap.live.len());
+                let matching = self.index.matching(snap, f)?;
+                let (matches, live) = (matching.matched.len(), snap.live.len());
                 if matches == 0 || k == 0 {
                     return Ok(Vec::new());
                 }
                 if matches.saturating_mul(STORE_SCAN_RATIO) < snap.graph.len() {
                     return Ok(self
                         .index
-                        .exact_from_store(snap, &q, k, &mut matched)?
+                        .exact_from_store(snap, &q, k, &matching.matched)?
                         .into_iter()
                         .map(|(id, score)| Scored { id, score })
                         .collect());
                 }
-                let mut allowed = LiveSet::default();
-                for m in &matched {
-                    allowed.insert(m.vid);
-                }
+                let allowed = &matching.allowed;
                 if matches <= EXACT_SCAN_MIN || matches as f64 <= live as f64 * EXACT_SCAN_SHARE {
-                    snap.graph.exact_search(&q, k, &allowed)
+                    snap.graph.exact_search(&q, k, allowed)
                 } else {
-                    // About `live / matches` points are visited per match found.
-                    let ef = k.saturating_mul(live / matches.max(1)).min(live);
-                    let hits = snap.graph.search(&q, k, ef, &allowed);
-                    if hits.len() < k.min(matches) {
-                        snap.graph.exact_search(&q, k, &allowed)
-                    } else {
-                        hits
+                    // First an unfiltered walk wide enough to hold about 2k matches, cut
+                    // to the matches: cheaper than a filtered walk, which hnsw_rs never
+                    // stops early. Then the filtered walk, about `live / matches` points
+                    // visited per match found; then the exact comparison.
+                    let wide = k.saturating_mul(2 * live / matches.max(1)).min(live);
+                    match snap.graph.search_within(&q, k, wide, allowed, matches) {
+                        Some(hits) => hits,
+                        None => {
+                            let ef = k.saturating_mul(live / matches.max(1)).min(live);
+                            let hits = snap.graph.search(&q, k, ef, allowed);
+                            if hits.len() < k.min(matches) {
+                                snap.graph.exact_search(&q, k, allowed)
+                            } else {
+                                hits
+                            }
+                        }
                     }
                 }
             }
@@ -1006,9 +1036,21 @@ impl View<'_> {
         let top = snap
             .searcher
             .search(&q, &TopDocs::with_limit(k).order_by_score())?;
+        // One vid column per segment, opened once for all the hits in it.
+        let mut columns: Vec<Option<Column<u64>>> =
+            vec![None; snap.searcher.segment_readers().len()];
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
-            let vid = vid_of(&snap.searcher, addr)?;
+            let column = match &mut columns[addr.segment_ord as usize] {
+                Some(c) => c,
+                slot => slot.insert(
+                    snap.searcher
+                        .segment_reader(addr.segment_ord)
+                        .fast_fields()
+                        .u64("vid")?,
+                ),
+            };
+            let vid = column.first(addr.doc_id).unwrap_or(0);
             out.push(Scored { id: vid, score });
         }
         Ok(out)
@@ -1140,12 +1182,6 @@ fn json_to_owned(map: &Map<String, Value>) -> std::collections::BTreeMap<String,
         .collect()
 }
 
-fn vid_of(searcher: &Searcher, addr: DocAddress) -> Result<u64> {
-    let seg = searcher.segment_reader(addr.segment_ord);
-    let col = seg.fast_fields().u64("vid")?;
-    Ok(col.first(addr.doc_id).unwrap_or(0))
-}
-
 fn live_set(searcher: &Searcher) -> Result<LiveSet> {
     let mut live = LiveSet::default();
     for seg in searcher.segment_readers() {
@@ -1225,6 +1261,14 @@ fn check_tenant(tenant: &str) -> Result<()> {
 /// Deleted points still in the graph.
 fn tombstones(graph: &Graph, live: &LiveSet) -> usize {
     graph.len().saturating_sub(live.len())
+}
+
+/// The chunks matching one filter in one snapshot.
+struct Matching {
+    /// In store order.
+    matched: Vec<Matched>,
+    /// Their vids.
+    allowed: LiveSet,
 }
 
 /// A chunk matching a filter: its vid and where it is in the store.

@@ -221,6 +221,42 @@ impl Graph {
             .collect()
     }
 
+    /// The `k` nearest points of `live`, a set holding all or most of the graph's
+    /// points, best first. See [`Graph::search_within`]; falls back to the filtered walk
+    /// when fewer than `k` live points remain (many deleted points near the query).
+    pub(crate) fn search_live(&self, query: &[f32], k: usize, live: &LiveSet) -> Vec<(u64, f32)> {
+        self.search_within(query, k, 0, live, live.len())
+            .unwrap_or_else(|| self.search(query, k, 0, live))
+    }
+
+    /// The `k` nearest points of `set` among the `ef` (at least `ef_search` and `k`)
+    /// nearest points of the whole graph, best first, or `None` when fewer than
+    /// `k.min(set_len)` of them are in `set`. The walk runs without a filter: hnsw_rs
+    /// stops an unfiltered walk as soon as its candidates cannot improve, but drains
+    /// the whole candidate list when given a filter, several times the work.
+    pub(crate) fn search_within(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        set: &LiveSet,
+        set_len: usize,
+    ) -> Option<Vec<(u64, f32)>> {
+        if k == 0 || self.len() == 0 {
+            return Some(Vec::new());
+        }
+        let ef = self.params.ef_search.max(k).max(ef);
+        let hits: Vec<(u64, f32)> = self
+            .hnsw
+            .search_filter(query, ef, ef, None)
+            .into_iter()
+            .filter(|n| set.contains(n.d_id as u64))
+            .take(k)
+            .map(|n| (n.d_id as u64, 1.0 - n.distance))
+            .collect();
+        (hits.len() >= k.min(set_len)).then_some(hits)
+    }
+
     /// Saves the graph into `dir` under a name tied to `opstamp`, then records it in
     /// `state.json` (written by rename, so a crash leaves the old state or the new).
     pub(crate) fn save(&self, dir: &Path, opstamp: u64) -> Result<()> {

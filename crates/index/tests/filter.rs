@@ -177,6 +177,49 @@ fn a_broad_filter_walks_the_graph_and_still_returns_k_matching_results() {
 }
 
 #[test]
+fn a_repeated_filter_follows_commits_and_many_filters_stay_distinct() {
+    let (_dir, index) = build(3000);
+    // Broad (walked) and selective (scanned) filters, each asked twice per state: the
+    // second answer may come from the snapshot's filter cache and must agree.
+    let broad = Filter::range("year", 2010..);
+    let pdf = Filter::eq("format", "pdf");
+    let q = unit(&mut 7);
+    for f in [&broad, &pdf] {
+        let first = index.search_vector_filtered(&q, 10, Some(f)).unwrap();
+        assert_eq!(
+            index.search_vector_filtered(&q, 10, Some(f)).unwrap(),
+            first
+        );
+    }
+    // A new matching chunk right at the query is found after its commit.
+    let mut r = Record::new("new", 0, "fresh", q.clone());
+    r.format = "pdf".into();
+    r.metadata.insert("year".into(), json!(2024));
+    index.add(vec![r]).unwrap();
+    index.commit().unwrap();
+    for f in [&broad, &pdf] {
+        let hits = index.search_vector_filtered(&q, 1, Some(f)).unwrap();
+        let doc = &index.fetch(&[hits[0].id]).unwrap()[0].1.doc_id;
+        assert_eq!(doc, "new");
+    }
+    // More distinct filters than the cache holds, each answered by its own matches.
+    for round in 0..2 {
+        for year in 2000..2025 {
+            for f in [Filter::eq("year", year), Filter::eq("year", year).not()] {
+                let hits = index.search_vector_filtered(&q, 5, Some(&f)).unwrap();
+                assert_eq!(hits.len(), 5, "round {round}, {f}");
+                let records = index.fetch(&hits.iter().map(|h| h.id).collect::<Vec<_>>());
+                for (_, r) in records.unwrap() {
+                    let y = r.metadata["year"].as_i64().unwrap();
+                    let negated = f.to_string().starts_with("NOT");
+                    assert_eq!(y == i64::from(year), !negated, "{f}: {}", r.doc_id);
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn deleted_chunks_never_match_a_filter() {
     let (_dir, index) = build(400);
     index.delete_document("d0").unwrap();
