@@ -445,7 +445,12 @@ mod tests {
         let candle = BertEmbedder::load_backend(&dir, Precision::F32, false).unwrap();
         assert!(matches!(candle.model, Backend::Candle(_)));
         let long = "tide pools hold anemones and crabs between the rocks ".repeat(40);
-        let texts = ["a", "short text", "Rust ownership moves values.", long.as_str()];
+        let texts = [
+            "a",
+            "short text",
+            "Rust ownership moves values.",
+            long.as_str(),
+        ];
         let a = fast.embed(&texts).unwrap();
         let b = candle.embed(&texts).unwrap();
         for (x, y) in a.iter().zip(&b) {
@@ -458,7 +463,12 @@ mod tests {
             );
             f.pooling = pooling;
             c.pooling = pooling;
-            for (x, y) in f.embed(&texts).unwrap().iter().zip(&c.embed(&texts).unwrap()) {
+            for (x, y) in f
+                .embed(&texts)
+                .unwrap()
+                .iter()
+                .zip(&c.embed(&texts).unwrap())
+            {
                 assert!(cosine(x, y) >= 0.99999, "{pooling:?}: {}", cosine(x, y));
             }
         }

@@ -137,15 +137,16 @@ impl FastBert {
             Precision::F32 => kernels::available(),
             Precision::Bf16 => kernels::available_bf16(),
         };
-        cpu
-            && matches!(config.hidden_act, HiddenAct::Gelu)
+        cpu && matches!(config.hidden_act, HiddenAct::Gelu)
             && matches!(
                 config.position_embedding_type,
                 PositionEmbeddingType::Absolute
             )
             && config.num_attention_heads > 0
-            && config.hidden_size % config.num_attention_heads == 0
-            && config.hidden_size % 16 == 0
+            && config
+                .hidden_size
+                .is_multiple_of(config.num_attention_heads)
+            && config.hidden_size.is_multiple_of(16)
     }
 
     /// Loads the weights of a `BertModel` checkpoint (with or without a `bert.` or
@@ -169,17 +170,26 @@ impl FastBert {
             vb.pp(prefix.trim_end_matches('.'))
         };
         let (h, i) = (config.hidden_size, config.intermediate_size);
-        let get = |vb: &VarBuilder, shape: (usize, usize), name: &str| -> candle_core::Result<Vec<f32>> {
-            values(&vb.get(shape, name)?)
-        };
+        let get = |vb: &VarBuilder,
+                   shape: (usize, usize),
+                   name: &str|
+         -> candle_core::Result<Vec<f32>> { values(&vb.get(shape, name)?) };
         let vec = |vb: &VarBuilder, n: usize, name: &str| values(&vb.get(n, name)?);
         let ln = |vb: VarBuilder| -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
             Ok((vec(&vb, h, "weight")?, vec(&vb, h, "bias")?))
         };
         let e = vb.pp("embeddings");
         let word = get(&e, (config.vocab_size, h), "word_embeddings.weight")?;
-        let position = get(&e, (config.max_position_embeddings, h), "position_embeddings.weight")?;
-        let token_type = get(&e, (config.type_vocab_size, h), "token_type_embeddings.weight")?;
+        let position = get(
+            &e,
+            (config.max_position_embeddings, h),
+            "position_embeddings.weight",
+        )?;
+        let token_type = get(
+            &e,
+            (config.type_vocab_size, h),
+            "token_type_embeddings.weight",
+        )?;
         let embed_ln = ln(e.pp("LayerNorm"))?;
 
         let head_dim = h / config.num_attention_heads;
@@ -291,8 +301,16 @@ impl FastBert {
         s.qkv.resize(total * h3, 0.0);
         s.ctx.resize(total * h, 0.0);
         s.ffn.resize(total * self.intermediate, 0.0);
-        l.qkv
-            .apply(total, &s.x, h, &mut s.qkv, h3, false, &l.qkv_bias, &mut s.pack);
+        l.qkv.apply(
+            total,
+            &s.x,
+            h,
+            &mut s.qkv,
+            h3,
+            false,
+            &l.qkv_bias,
+            &mut s.pack,
+        );
         let mut t0 = 0;
         for &n in lens {
             s.scores.resize(n * n, 0.0);
@@ -327,16 +345,40 @@ impl FastBert {
             t0 += n;
         }
         // x = LayerNorm(x + ctx·Woᵀ + bo)
-        l.out
-            .apply(total, &s.ctx, h, &mut s.x, h, true, &l.out_bias, &mut s.pack);
+        l.out.apply(
+            total,
+            &s.ctx,
+            h,
+            &mut s.x,
+            h,
+            true,
+            &l.out_bias,
+            &mut s.pack,
+        );
         kernels::layer_norm_rows(&mut s.x, &l.ln1.0, &l.ln1.1, self.eps);
         // x = LayerNorm(x + gelu(x·W1ᵀ + b1)·W2ᵀ + b2)
         let i = l.up.n();
-        l.up
-            .apply(total, &s.x, h, &mut s.ffn, i, false, &l.up_bias, &mut s.pack);
+        l.up.apply(
+            total,
+            &s.x,
+            h,
+            &mut s.ffn,
+            i,
+            false,
+            &l.up_bias,
+            &mut s.pack,
+        );
         kernels::gelu(&mut s.ffn);
-        l.down
-            .apply(total, &s.ffn, i, &mut s.x, h, true, &l.down_bias, &mut s.pack);
+        l.down.apply(
+            total,
+            &s.ffn,
+            i,
+            &mut s.x,
+            h,
+            true,
+            &l.down_bias,
+            &mut s.pack,
+        );
         kernels::layer_norm_rows(&mut s.x, &l.ln2.0, &l.ln2.1, self.eps);
     }
 }

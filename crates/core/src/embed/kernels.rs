@@ -6,14 +6,15 @@
 //! the model at a third of PyTorch's speed. These kernels use the full 512-bit width.
 //!
 //! Every function here is `unsafe` with `#[target_feature(enable = "avx512f")]`; the
-//! caller checks [`available`] once, at model load.
+//! caller checks [`available`] once, at model load. (AVX-512 intrinsics are stable
+//! since Rust 1.89, hence trawl's minimum.)
 
 use std::arch::x86_64::{
     __m512, _mm512_add_ps, _mm512_and_ps, _mm512_div_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps,
     _mm512_loadu_ps, _mm512_mask_loadu_ps, _mm512_mask_storeu_ps, _mm512_max_ps, _mm512_min_ps,
-    _mm512_mul_ps, _mm512_or_ps, _mm512_reduce_add_ps, _mm512_reduce_max_ps,
-    _mm512_roundscale_ps, _mm512_scalef_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
-    _mm512_sub_ps, _MM_FROUND_NO_EXC, _MM_FROUND_TO_NEAREST_INT,
+    _mm512_mul_ps, _mm512_or_ps, _mm512_reduce_add_ps, _mm512_reduce_max_ps, _mm512_roundscale_ps,
+    _mm512_scalef_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_sub_ps,
+    _MM_FROUND_NO_EXC, _MM_FROUND_TO_NEAREST_INT,
 };
 
 /// Rows of one microkernel tile.
@@ -198,7 +199,10 @@ fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32
         });
         // Column after column with contiguous stores: row-wise stores would be
         // vectorised into scatters, which cost more than the product they feed.
-        for (p, dst) in out[ib * kc..(ib + MR) * kc].chunks_exact_mut(MR).enumerate() {
+        for (p, dst) in out[ib * kc..(ib + MR) * kc]
+            .chunks_exact_mut(MR)
+            .enumerate()
+        {
             for (d, s) in dst.iter_mut().zip(&src) {
                 *d = s[p];
             }
@@ -420,7 +424,9 @@ unsafe fn kernel_bf16(
     load_c: bool,
     bias: Option<*const f32>,
 ) {
-    use std::arch::x86_64::{__m512bh, _mm512_dpbf16_ps, _mm512_loadu_si512, _mm512_set1_epi32};
+    use std::arch::x86_64::{
+        __m512bh, __m512i, _mm512_dpbf16_ps, _mm512_loadu_si512, _mm512_set1_epi32,
+    };
     let (m0, m1) = ((mask & 0xffff) as u16, (mask >> 16) as u16);
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
     if load_c {
@@ -433,12 +439,13 @@ unsafe fn kernel_bf16(
         }
     }
     for p in 0..pc {
-        let b0: __m512bh = std::mem::transmute(_mm512_loadu_si512(b.add(p * NR).cast()));
-        let b1: __m512bh = std::mem::transmute(_mm512_loadu_si512(b.add(p * NR + 16).cast()));
+        let b0 = std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(b.add(p * NR).cast()));
+        let b1 =
+            std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(b.add(p * NR + 16).cast()));
         let ap = a.add(p * MR);
         for (r, acc) in acc.iter_mut().enumerate() {
             #[allow(clippy::cast_possible_wrap)]
-            let x: __m512bh = std::mem::transmute(_mm512_set1_epi32(*ap.add(r) as i32));
+            let x = std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(*ap.add(r) as i32));
             acc[0] = _mm512_dpbf16_ps(acc[0], x, b0);
             acc[1] = _mm512_dpbf16_ps(acc[1], x, b1);
         }
@@ -468,10 +475,7 @@ pub(crate) fn available_amx() -> bool {
         if !available_bf16() {
             return false;
         }
-        // SAFETY: CPUID leaf 7 exists on every CPU with AVX-512 (`unsafe` before Rust
-        // 1.87, trawl's minimum is older).
-        #[allow(unused_unsafe)]
-        let leaf7 = unsafe { std::arch::x86_64::__cpuid_count(7, 0) };
+        let leaf7 = std::arch::x86_64::__cpuid_count(7, 0);
         let (amx_bf16, amx_tile) = (leaf7.edx & (1 << 22) != 0, leaf7.edx & (1 << 24) != 0);
         amx_bf16 && amx_tile && request_tile_state()
     })
@@ -483,7 +487,13 @@ fn request_tile_state() -> bool {
     const XFEATURE_XTILEDATA: libc::c_long = 18;
     // SAFETY: arch_prctl(ARCH_REQ_XCOMP_PERM) only changes which register state the
     // kernel saves for this process; it fails cleanly where AMX is unsupported.
-    unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0 }
+    unsafe {
+        libc::syscall(
+            libc::SYS_arch_prctl,
+            ARCH_REQ_XCOMP_PERM,
+            XFEATURE_XTILEDATA,
+        ) == 0
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -504,7 +514,7 @@ struct TileConfig {
 
 /// Whether [`gemm_amx`] takes a product of depth `k`.
 pub(crate) fn amx_fits(k: usize) -> bool {
-    k > 0 && k % 32 == 0
+    k > 0 && k.is_multiple_of(32)
 }
 
 /// [`gemm_bf16`] on AMX tiles: 32 x 32 blocks of `C`, 32 deep at a time, four tile
@@ -527,7 +537,7 @@ pub(crate) unsafe fn gemm_amx(
     abuf: &mut Vec<u16>,
 ) {
     use std::arch::asm;
-    use std::arch::x86_64::{_mm256_storeu_si256, _mm512_cvtneps_pbh};
+    use std::arch::x86_64::{__m256bh, __m256i, _mm256_storeu_si256, _mm512_cvtneps_pbh};
     let (k, n) = (b.k, b.n);
     if m == 0 || n == 0 {
         return;
@@ -544,7 +554,10 @@ pub(crate) unsafe fn gemm_amx(
         let dst = abuf.as_mut_ptr().add(i * k);
         for j in (0..k).step_by(16) {
             let v = _mm512_cvtneps_pbh(_mm512_loadu_ps(src.add(j)));
-            _mm256_storeu_si256(dst.add(j).cast(), std::mem::transmute(v));
+            _mm256_storeu_si256(
+                dst.add(j).cast(),
+                std::mem::transmute::<__m256bh, __m256i>(v),
+            );
         }
     }
     let cfg = TileConfig {
@@ -643,7 +656,10 @@ pub(crate) unsafe fn gemm_amx(
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn exp16(x: __m512) -> __m512 {
-    let x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.7)), _mm512_set1_ps(-87.3));
+    let x = _mm512_max_ps(
+        _mm512_min_ps(x, _mm512_set1_ps(88.7)),
+        _mm512_set1_ps(-87.3),
+    );
     let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
         _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E)),
     );
@@ -744,7 +760,10 @@ pub(crate) unsafe fn softmax_rows(rows: &mut [f32], n: usize) {
         }
         let inv = _mm512_set1_ps(1.0 / _mm512_reduce_add_ps(sum));
         for i in 0..full {
-            _mm512_storeu_ps(p.add(i * 16), _mm512_mul_ps(_mm512_loadu_ps(p.add(i * 16)), inv));
+            _mm512_storeu_ps(
+                p.add(i * 16),
+                _mm512_mul_ps(_mm512_loadu_ps(p.add(i * 16)), inv),
+            );
         }
         if tail != 0 {
             let v = _mm512_mask_loadu_ps(_mm512_setzero_ps(), tail, p.add(full * 16));
@@ -761,7 +780,7 @@ pub(crate) unsafe fn softmax_rows(rows: &mut [f32], n: usize) {
 #[target_feature(enable = "avx512f")]
 pub(crate) unsafe fn layer_norm_rows(xs: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
     let h = gamma.len();
-    assert!(h % 16 == 0 && beta.len() == h, "layer norm width");
+    assert!(h.is_multiple_of(16) && beta.len() == h, "layer norm width");
     let inv_h = 1.0 / h as f32;
     for row in xs.chunks_exact_mut(h) {
         let p = row.as_mut_ptr();
@@ -819,7 +838,13 @@ mod tests {
         if !available() {
             return;
         }
-        for &(m, k, n) in &[(1, 1, 1), (13, 7, 33), (15, 300, 31), (130, 520, 70), (29, 32, 64)] {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (13, 7, 33),
+            (15, 300, 31),
+            (130, 520, 70),
+            (29, 32, 64),
+        ] {
             let a = seq(m * k, 1);
             let b = seq(k * n, 2);
             let bias = seq(n, 3);
@@ -829,11 +854,27 @@ mod tests {
             let init = c.clone();
             let mut scratch = Vec::new();
             // SAFETY: available() checked above.
-            unsafe { gemm(m, &a, k, &packed, &mut c, n, true, Some(&bias), &mut scratch) };
+            unsafe {
+                gemm(
+                    m,
+                    &a,
+                    k,
+                    &packed,
+                    &mut c,
+                    n,
+                    true,
+                    Some(&bias),
+                    &mut scratch,
+                );
+            }
             let want = naive(&a, &b, m, k, n);
             for i in 0..m * n {
                 let w = want[i] + init[i] + bias[i % n];
-                assert!((c[i] - w).abs() < 1e-3, "{m}x{k}x{n} at {i}: {} vs {w}", c[i]);
+                assert!(
+                    (c[i] - w).abs() < 1e-3,
+                    "{m}x{k}x{n} at {i}: {} vs {w}",
+                    c[i]
+                );
             }
         }
     }
@@ -856,7 +897,10 @@ mod tests {
                     let exact: f32 = (0..k).map(|p| a[i * k + p] * w[j * k + p]).sum();
                     let scale: f32 = (0..k).map(|p| (a[i * k + p] * w[j * k + p]).abs()).sum();
                     let got = c[i * n + j];
-                    assert!((got - exact).abs() <= 1e-2 * scale + 1e-6, "{got} vs {exact}");
+                    assert!(
+                        (got - exact).abs() <= 1e-2 * scale + 1e-6,
+                        "{got} vs {exact}"
+                    );
                 }
             }
         }
@@ -880,7 +924,10 @@ mod tests {
                 gemm_amx(m, &a, k, &packed, &mut got, n, true, Some(&bias), &mut s2);
             }
             for (g, w) in got.iter().zip(&want) {
-                assert!((g - w).abs() < 1e-3 * (1.0 + w.abs()), "{m}x{k}x{n}: {g} vs {w}");
+                assert!(
+                    (g - w).abs() < 1e-3 * (1.0 + w.abs()),
+                    "{m}x{k}x{n}: {g} vs {w}"
+                );
             }
         }
     }

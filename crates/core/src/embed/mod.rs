@@ -11,7 +11,6 @@ pub use bert::BertEmbedder;
 pub(crate) use bert::Dir;
 pub use pooling::{l2_normalize, Pooling};
 
-
 use crate::error::Result;
 
 /// Numeric precision of the embedding model's matrix products, chosen per collection
