@@ -188,3 +188,24 @@ fn missing_or_malformed_model_files_are_typed_errors_naming_them() {
         "{err}"
     );
 }
+
+#[test]
+fn a_collection_remembers_its_precision_so_queries_embed_like_its_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    drop(
+        trawl::Collection::builder(&path)
+            .model_dir(common::model_dir())
+            .precision(Precision::Bf16)
+            .open()
+            .unwrap(),
+    );
+    let reopened = trawl::Collection::open(&path).unwrap();
+    let query = "does the tide pool hold anemones?";
+    let got = reopened.embedder().unwrap().embed_query(query).unwrap();
+    let bf16 = BertEmbedder::load_with_precision(common::model_dir(), Precision::Bf16).unwrap();
+    assert_eq!(got, bf16.embed_query(query).unwrap());
+    if bf16.precision() == Precision::Bf16 {
+        assert_ne!(got, common::embedder().embed_query(query).unwrap());
+    }
+}

@@ -22,9 +22,13 @@ use crate::error::{Error, Result};
 const BATCH: usize = 32;
 
 /// Tokens per forward pass of the fast path: texts are packed without padding into
-/// groups of about this many tokens, and groups run in parallel, one per thread.
+/// groups of at most about this many tokens, and groups run in parallel.
 #[cfg(target_arch = "x86_64")]
 const GROUP_TOKENS: usize = 2048;
+
+/// Groups are not made smaller than this (the products lose efficiency below it).
+#[cfg(target_arch = "x86_64")]
+const MIN_GROUP_TOKENS: usize = 256;
 
 /// The forward pass in use: trawl's AVX-512 kernels where the CPU has them, else
 /// candle-transformers' `BertModel`.
@@ -342,7 +346,8 @@ impl BertEmbedder {
     }
 
     /// The fast path: length-sorted texts packed into groups of about
-    /// [`GROUP_TOKENS`] tokens, at least one group per thread, run in parallel.
+    /// [`GROUP_TOKENS`] tokens, run in parallel. Two groups per thread at least, so
+    /// that a thread delayed by other work on the machine does not hold up the rest.
     #[cfg(target_arch = "x86_64")]
     fn embed_fast(
         &self,
@@ -351,7 +356,10 @@ impl BertEmbedder {
         order: &[usize],
     ) -> Vec<Vec<f32>> {
         let total: usize = encodings.iter().map(|e| e.get_ids().len()).sum();
-        let groups_wanted = rayon::current_num_threads().max(total.div_ceil(GROUP_TOKENS));
+        let groups_wanted = (2 * rayon::current_num_threads())
+            .max(total.div_ceil(GROUP_TOKENS))
+            .min(total.div_ceil(MIN_GROUP_TOKENS))
+            .max(1);
         let target = total.div_ceil(groups_wanted).max(1);
         let mut groups: Vec<&[usize]> = Vec::new();
         let (mut start, mut tokens) = (0, 0);

@@ -18,11 +18,16 @@ use super::{Pooling, Precision};
 enum Weight {
     F32(PackedB),
     Bf16(PackedB16),
+    /// bfloat16 on AMX tiles.
+    Amx(PackedB16),
 }
 
 impl Weight {
     fn new(w: &[f32], n: usize, k: usize, precision: Precision) -> Weight {
         match precision {
+            Precision::Bf16 if kernels::amx_fits(k) && kernels::available_amx() => {
+                Weight::Amx(PackedB16::transposed(w, n, k))
+            }
             Precision::Bf16 => Weight::Bf16(PackedB16::transposed(w, n, k)),
             Precision::F32 => Weight::F32(PackedB::transposed(w, n, k)),
         }
@@ -31,14 +36,14 @@ impl Weight {
     fn n(&self) -> usize {
         match self {
             Weight::F32(b) => b.n(),
-            Weight::Bf16(b) => b.n(),
+            Weight::Bf16(b) | Weight::Amx(b) => b.n(),
         }
     }
 
     /// `c (+)= a · Wᵀ + bias` over `m` rows.
     ///
     /// # Safety
-    /// AVX-512F, and AVX-512 BF16 for a bfloat16 weight.
+    /// AVX-512F, AVX-512 BF16 for a bfloat16 weight, granted AMX for an AMX one.
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
     unsafe fn apply(
@@ -58,6 +63,9 @@ impl Weight {
             }
             Weight::Bf16(b) => {
                 kernels::gemm_bf16(m, a, lda, b, c, ldc, accumulate, Some(bias), &mut s.bf16);
+            }
+            Weight::Amx(b) => {
+                kernels::gemm_amx(m, a, lda, b, c, ldc, accumulate, Some(bias), &mut s.amx);
             }
         }
     }
@@ -81,6 +89,7 @@ struct Layer {
 struct Packs {
     f32: Vec<f32>,
     bf16: Vec<u32>,
+    amx: Vec<u16>,
 }
 
 /// A BERT encoder whose forward pass runs on [`kernels`].
@@ -96,6 +105,12 @@ pub(crate) struct FastBert {
     eps: f32,
     max_positions: usize,
     vocab: usize,
+}
+
+thread_local! {
+    /// Each thread keeps its buffers between forward passes: fresh ones cost page
+    /// faults and zeroing on every batch.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
 /// Buffers of one forward pass.
@@ -229,13 +244,20 @@ impl FastBert {
     /// Encodes texts (token ids, special tokens included) and pools each into one
     /// vector.
     pub(crate) fn embed(&self, texts: &[&[u32]], pooling: Pooling) -> Vec<Vec<f32>> {
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut s) => self.embed_with(texts, pooling, &mut s),
+            // Re-entered on this thread (rayon may run another group inside a wait).
+            Err(_) => self.embed_with(texts, pooling, &mut Scratch::default()),
+        })
+    }
+
+    fn embed_with(&self, texts: &[&[u32]], pooling: Pooling, s: &mut Scratch) -> Vec<Vec<f32>> {
         let h = self.hidden;
         let lens: Vec<usize> = texts
             .iter()
             .map(|t| t.len().min(self.max_positions))
             .collect();
         let total: usize = lens.iter().sum();
-        let mut s = Scratch::default();
         s.x.resize(total * h, 0.0);
         let mut row = 0;
         for (t, &n) in texts.iter().zip(&lens) {
@@ -254,7 +276,7 @@ impl FastBert {
         unsafe {
             kernels::layer_norm_rows(&mut s.x, &self.embed_ln.0, &self.embed_ln.1, self.eps);
             for layer in &self.layers {
-                self.layer(layer, &lens, total, &mut s);
+                self.layer(layer, &lens, total, s);
             }
         }
         let mut out = Vec::with_capacity(texts.len());

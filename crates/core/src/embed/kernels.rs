@@ -6,7 +6,8 @@
 //! the model at a third of PyTorch's speed. These kernels use the full 512-bit width.
 //!
 //! Every function here is `unsafe` with `#[target_feature(enable = "avx512f")]`; the
-//! caller checks [`available`] once, at model load.
+//! caller checks [`available`] once, at model load. (AVX-512 intrinsics are stable
+//! since Rust 1.89, hence trawl's minimum.)
 
 use std::arch::x86_64::{
     __m512, _mm512_add_ps, _mm512_and_ps, _mm512_div_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps,
@@ -423,7 +424,9 @@ unsafe fn kernel_bf16(
     load_c: bool,
     bias: Option<*const f32>,
 ) {
-    use std::arch::x86_64::{__m512bh, _mm512_dpbf16_ps, _mm512_loadu_si512, _mm512_set1_epi32};
+    use std::arch::x86_64::{
+        __m512bh, __m512i, _mm512_dpbf16_ps, _mm512_loadu_si512, _mm512_set1_epi32,
+    };
     let (m0, m1) = ((mask & 0xffff) as u16, (mask >> 16) as u16);
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
     if load_c {
@@ -436,12 +439,13 @@ unsafe fn kernel_bf16(
         }
     }
     for p in 0..pc {
-        let b0: __m512bh = std::mem::transmute(_mm512_loadu_si512(b.add(p * NR).cast()));
-        let b1: __m512bh = std::mem::transmute(_mm512_loadu_si512(b.add(p * NR + 16).cast()));
+        let b0 = std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(b.add(p * NR).cast()));
+        let b1 =
+            std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(b.add(p * NR + 16).cast()));
         let ap = a.add(p * MR);
         for (r, acc) in acc.iter_mut().enumerate() {
             #[allow(clippy::cast_possible_wrap)]
-            let x: __m512bh = std::mem::transmute(_mm512_set1_epi32(*ap.add(r) as i32));
+            let x = std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(*ap.add(r) as i32));
             acc[0] = _mm512_dpbf16_ps(acc[0], x, b0);
             acc[1] = _mm512_dpbf16_ps(acc[1], x, b1);
         }
@@ -461,6 +465,190 @@ unsafe fn kernel_bf16(
             _mm512_mask_storeu_ps(row.add(16), m1, acc[1]);
         }
     }
+}
+
+/// Whether AMX (tile registers with bfloat16 products) can run: the CPU has it and
+/// Linux granted this process the tile state, which it asks for once.
+pub(crate) fn available_amx() -> bool {
+    static AMX: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AMX.get_or_init(|| {
+        if !available_bf16() {
+            return false;
+        }
+        let leaf7 = std::arch::x86_64::__cpuid_count(7, 0);
+        let (amx_bf16, amx_tile) = (leaf7.edx & (1 << 22) != 0, leaf7.edx & (1 << 24) != 0);
+        amx_bf16 && amx_tile && request_tile_state()
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn request_tile_state() -> bool {
+    const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+    const XFEATURE_XTILEDATA: libc::c_long = 18;
+    // SAFETY: arch_prctl(ARCH_REQ_XCOMP_PERM) only changes which register state the
+    // kernel saves for this process; it fails cleanly where AMX is unsupported.
+    unsafe {
+        libc::syscall(
+            libc::SYS_arch_prctl,
+            ARCH_REQ_XCOMP_PERM,
+            XFEATURE_XTILEDATA,
+        ) == 0
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn request_tile_state() -> bool {
+    false
+}
+
+/// The tile configuration of [`gemm_amx`]: eight tiles of 16 rows of 64 bytes
+/// (C: tmm0-3, A: tmm4-5, B: tmm6-7).
+#[repr(C, align(64))]
+struct TileConfig {
+    palette: u8,
+    start_row: u8,
+    reserved: [u8; 14],
+    colsb: [u16; 16],
+    rows: [u8; 16],
+}
+
+/// Whether [`gemm_amx`] takes a product of depth `k`.
+pub(crate) fn amx_fits(k: usize) -> bool {
+    k > 0 && k.is_multiple_of(32)
+}
+
+/// [`gemm_bf16`] on AMX tiles: 32 x 32 blocks of `C`, 32 deep at a time, four tile
+/// products (`tdpbf16ps`) per step. `A` is rounded to bfloat16 once, into `abuf`.
+///
+/// # Safety
+/// [`available_amx`] must have returned true (the CPU has AMX and the kernel granted
+/// the tile state) and `amx_fits(b.k)`.
+#[target_feature(enable = "avx512f,avx512bf16")]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_amx(
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB16,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    bias: Option<&[f32]>,
+    abuf: &mut Vec<u16>,
+) {
+    use std::arch::asm;
+    use std::arch::x86_64::{__m256bh, __m256i, _mm256_storeu_si256, _mm512_cvtneps_pbh};
+    let (k, n) = (b.k, b.n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(amx_fits(k), "depth not a multiple of 32");
+    assert!((m - 1) * lda + k <= a.len(), "A out of bounds");
+    assert!((m - 1) * ldc + n <= c.len(), "C out of bounds");
+    assert!(bias.is_none_or(|b| b.len() >= n), "bias too short");
+    let mp = m.div_ceil(32) * 32;
+    abuf.clear();
+    abuf.resize(mp * k, 0);
+    for i in 0..m {
+        let src = a.as_ptr().add(i * lda);
+        let dst = abuf.as_mut_ptr().add(i * k);
+        for j in (0..k).step_by(16) {
+            let v = _mm512_cvtneps_pbh(_mm512_loadu_ps(src.add(j)));
+            _mm256_storeu_si256(
+                dst.add(j).cast(),
+                std::mem::transmute::<__m256bh, __m256i>(v),
+            );
+        }
+    }
+    let cfg = TileConfig {
+        palette: 1,
+        start_row: 0,
+        reserved: [0; 14],
+        colsb: [64, 64, 64, 64, 64, 64, 64, 64, 0, 0, 0, 0, 0, 0, 0, 0],
+        rows: [16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0],
+    };
+    asm!("ldtilecfg [{}]", in(reg) &raw const cfg, options(nostack, readonly));
+    let pairs = k / 2;
+    let a_stride = k * 2;
+    let b_stride = NR * 4;
+    let mut tmp = [0f32; 32 * 32];
+    for ib in (0..mp).step_by(32) {
+        let rows = 32.min(m - ib.min(m));
+        for p in 0..n.div_ceil(NR) {
+            let j0 = p * NR;
+            let cols = NR.min(n - j0);
+            asm!(
+                "tilezero tmm0",
+                "tilezero tmm1",
+                "tilezero tmm2",
+                "tilezero tmm3",
+                options(nostack, nomem)
+            );
+            let panel = b.data.as_ptr().add(p * pairs * NR);
+            for kb in 0..k / 32 {
+                let a0 = abuf.as_ptr().add(ib * k + kb * 32);
+                let a1 = a0.add(16 * k);
+                let b0 = panel.add(kb * 16 * NR);
+                let b1 = b0.add(16);
+                asm!(
+                    "tileloadd tmm4, [{a0} + {sa}*1]",
+                    "tileloadd tmm5, [{a1} + {sa}*1]",
+                    "tileloadd tmm6, [{b0} + {sb}*1]",
+                    "tileloadd tmm7, [{b1} + {sb}*1]",
+                    "tdpbf16ps tmm0, tmm4, tmm6",
+                    "tdpbf16ps tmm1, tmm4, tmm7",
+                    "tdpbf16ps tmm2, tmm5, tmm6",
+                    "tdpbf16ps tmm3, tmm5, tmm7",
+                    a0 = in(reg) a0,
+                    a1 = in(reg) a1,
+                    b0 = in(reg) b0,
+                    b1 = in(reg) b1,
+                    sa = in(reg) a_stride,
+                    sb = in(reg) b_stride,
+                    options(nostack, readonly)
+                );
+            }
+            let t = tmp.as_mut_ptr();
+            asm!(
+                "tilestored [{t0} + {s}*1], tmm0",
+                "tilestored [{t1} + {s}*1], tmm1",
+                "tilestored [{t2} + {s}*1], tmm2",
+                "tilestored [{t3} + {s}*1], tmm3",
+                t0 = in(reg) t,
+                t1 = in(reg) t.add(16),
+                t2 = in(reg) t.add(16 * 32),
+                t3 = in(reg) t.add(16 * 32 + 16),
+                s = in(reg) 128usize,
+                options(nostack)
+            );
+            let mask = if cols == NR {
+                u32::MAX
+            } else {
+                (1u32 << cols) - 1
+            };
+            let (m0, m1) = ((mask & 0xffff) as u16, (mask >> 16) as u16);
+            let zero = _mm512_setzero_ps();
+            let (bias0, bias1) = match bias {
+                Some(bias) => (
+                    _mm512_mask_loadu_ps(zero, m0, bias.as_ptr().add(j0)),
+                    _mm512_mask_loadu_ps(zero, m1, bias.as_ptr().add(j0 + 16)),
+                ),
+                None => (zero, zero),
+            };
+            for r in 0..rows {
+                let row = c.as_mut_ptr().add((ib + r) * ldc + j0);
+                let mut v0 = _mm512_add_ps(_mm512_loadu_ps(t.add(r * 32)), bias0);
+                let mut v1 = _mm512_add_ps(_mm512_loadu_ps(t.add(r * 32 + 16)), bias1);
+                if accumulate {
+                    v0 = _mm512_add_ps(v0, _mm512_mask_loadu_ps(zero, m0, row));
+                    v1 = _mm512_add_ps(v1, _mm512_mask_loadu_ps(zero, m1, row.add(16)));
+                }
+                _mm512_mask_storeu_ps(row, m0, v0);
+                _mm512_mask_storeu_ps(row.add(16), m1, v1);
+            }
+        }
+    }
+    asm!("tilerelease", options(nostack, nomem));
 }
 
 /// `e^x` for 16 lanes: range reduction to `x = n ln2 + r`, a degree-6 Taylor
@@ -678,7 +866,7 @@ mod tests {
                     Some(&bias),
                     &mut scratch,
                 );
-            };
+            }
             let want = naive(&a, &b, m, k, n);
             for i in 0..m * n {
                 let w = want[i] + init[i] + bias[i % n];
@@ -714,6 +902,32 @@ mod tests {
                         "{got} vs {exact}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn amx_gemm_matches_the_bf16_product() {
+        if !available_amx() {
+            return;
+        }
+        for &(m, k, n) in &[(1, 32, 1), (13, 64, 33), (45, 384, 70), (70, 1536, 32)] {
+            let a = seq(m * k, 7);
+            let w = seq(n * k, 8);
+            let bias = seq(n, 9);
+            let packed = PackedB16::transposed(&w, n, k);
+            let (mut want, mut got) = (seq(m * n, 10), seq(m * n, 10));
+            let (mut s1, mut s2) = (Vec::new(), Vec::new());
+            // SAFETY: available_amx() checked above; k is a multiple of 32.
+            unsafe {
+                gemm_bf16(m, &a, k, &packed, &mut want, n, true, Some(&bias), &mut s1);
+                gemm_amx(m, &a, k, &packed, &mut got, n, true, Some(&bias), &mut s2);
+            }
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (g - w).abs() < 1e-3 * (1.0 + w.abs()),
+                    "{m}x{k}x{n}: {g} vs {w}"
+                );
             }
         }
     }
