@@ -36,6 +36,12 @@ enum Command {
         index: PathBuf,
         #[command(flatten)]
         model: ModelArgs,
+        /// Print the summary as a JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Largest file to read, in MiB.
+        #[arg(long, default_value_t = 64)]
+        max_file_mb: u64,
     },
     /// Search an index.
     Search {
@@ -164,7 +170,12 @@ fn main() {
             paths,
             index,
             model,
-        } => ingest(&paths, &index, &model),
+            json,
+            max_file_mb,
+        } => {
+            let limits = trawl::Limits::default().max_file_bytes(max_file_mb * 1024 * 1024);
+            ingest(&paths, &index, &model, &limits, json)
+        }
         Command::Search {
             query,
             index,
@@ -240,32 +251,63 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-fn ingest(paths: &[PathBuf], index: &Path, model: &ModelArgs) -> Result<()> {
+fn ingest(
+    paths: &[PathBuf],
+    index: &Path,
+    model: &ModelArgs,
+    limits: &trawl::Limits,
+    json: bool,
+) -> Result<()> {
     let collection = model.builder(index).open().context("opening the index")?;
     let started = Instant::now();
-    let progress = bar(0, "files");
-    let report = collection.add_paths(paths, &|p| {
+    let progress = if json {
+        ProgressBar::hidden()
+    } else {
+        bar(0, "files")
+    };
+    let report = collection.add_paths_with(paths, limits, &|p| {
         progress.set_length(p.files_total as u64);
         progress.set_position(p.files_done as u64);
         progress.set_message(format!("{} chunks", p.chunks));
     })?;
     collection.commit()?;
     progress.finish_and_clear();
-    for f in &report.failures {
-        eprintln!("failed: {}: {}", f.path.display(), f.error);
+    let secs = started.elapsed().as_secs_f64();
+    if json {
+        let summary = json!({
+            "files": report.files,
+            "indexed": report.indexed,
+            "skipped": report.unsupported.len(),
+            "failed": report.failures.len(),
+            "documents_added": report.added,
+            "documents_unchanged": report.unchanged,
+            "chunks": report.chunks,
+            "seconds": secs,
+            "skipped_files": report.unsupported.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "failures": report.failures.iter().map(|f| json!({
+                "path": f.path.display().to_string(),
+                "reason": f.error.to_string(),
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
     }
     for p in &report.unsupported {
         eprintln!("skipped (unsupported format): {}", p.display());
     }
+    for f in &report.failures {
+        eprintln!("failed: {}: {}", f.path.display(), f.error);
+    }
     println!(
-        "indexed {} files ({} added, {} unchanged, {} chunks) in {:.1}s; {} unsupported, {} failed",
+        "{} files seen: {} indexed, {} skipped (unsupported), {} failed; \
+         {} documents added, {} unchanged, {} chunks in {secs:.1}s",
         report.files,
+        report.indexed,
+        report.unsupported.len(),
+        report.failures.len(),
         report.added,
         report.unchanged,
         report.chunks,
-        started.elapsed().as_secs_f64(),
-        report.unsupported.len(),
-        report.failures.len()
     );
     Ok(())
 }

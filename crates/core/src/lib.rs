@@ -54,4 +54,6 @@ pub use error::{Error, Result};
 pub use fuse::{reciprocal_rank_fusion, Fusion, Normalization, QuerySignals, RRF_K};
 pub use rerank::{Candidate, CrossEncoder, Mmr, Reranker};
 pub use trawl_index::{Language, Scored, Stats};
-pub use trawl_ingest::{Document, Format, Location, MetaValue, Metadata, Section, SectionKind};
+pub use trawl_ingest::{
+    Document, Format, Limits, Location, MetaValue, Metadata, Section, SectionKind,
+};

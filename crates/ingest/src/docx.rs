@@ -219,7 +219,7 @@ fn notes(xml: &str, what: &str, b: &mut Builder) {
             (Tok::Start { .. }, l) if l == item => {
                 inside = true;
                 text.clear();
-                author = tok.attr("w:author");
+                author = tok.attr("w:author").filter(|a| !a.trim().is_empty());
                 // Separators are layout, not content.
                 skip = tok.attr("w:type").is_some_and(|t| t != "normal");
             }

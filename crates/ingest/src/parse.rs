@@ -79,8 +79,17 @@ pub fn detect_format(bytes: &[u8], name: &str) -> Result<Format> {
         return zip_format(bytes, name, ext);
     }
     if bytes.starts_with(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1") {
+        // A password-protected DOCX/XLSX/PPTX is an OLE2 file holding an
+        // "EncryptedPackage" stream (its directory name is UTF-16).
+        let marker: Vec<u8> = "EncryptedPackage".bytes().flat_map(|b| [b, 0]).collect();
+        if bytes.windows(marker.len()).any(|w| w == marker) {
+            return Err(Error::Encrypted {
+                name: name.to_owned(),
+                format: "office document",
+            });
+        }
         return match ext {
-            Some("xls" | "xla" | "xlt") | None => Ok(Format::Xls),
+            Some("xls" | "xla" | "xlt" | "xlsx" | "xlsm") | None => Ok(Format::Xls),
             _ => Err(unsupported(
                 "OLE2 (legacy DOC/PPT/MSG) content is not supported".to_owned(),
             )),

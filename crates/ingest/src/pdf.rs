@@ -122,6 +122,10 @@ fn info(doc: &Pdf, parsed: &mut Parsed) {
             },
             _ => continue,
         };
+        let value: String = value
+            .chars()
+            .filter(|c| !c.is_control() || c.is_whitespace())
+            .collect();
         let value = crate::builder::squash(&value);
         if !value.is_empty() {
             if field == "title" {

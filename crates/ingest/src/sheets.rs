@@ -54,8 +54,10 @@ pub(crate) fn parse(bytes: &[u8], name: &str, format: Format, limits: &Limits) -
         b.reset_headings();
         b.location.sheet = Some(sheet.clone());
         b.location.rows = None;
-        b.heading(1, sheet);
-        push_rows(&mut b, rows);
+        if !rows.is_empty() {
+            b.heading(1, sheet);
+            push_rows(&mut b, rows);
+        }
     }
     let mut parsed = Parsed::default();
     parsed
@@ -294,6 +296,10 @@ fn data_ref_text(d: &DataRef<'_>) -> String {
 fn number(f: f64) -> String {
     if f.fract() == 0.0 && f.abs() < 1e15 {
         format!("{}", f as i64)
+    } else if f.is_finite() && f.abs() >= 1e-4 && f.abs() < 1e15 {
+        // Ten decimals hide binary noise (0.20000999999999182) as a spreadsheet would.
+        let s = format!("{f:.10}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
     } else {
         format!("{f}")
     }
