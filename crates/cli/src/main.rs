@@ -300,7 +300,7 @@ fn ingest(
     }
     println!(
         "{} files seen: {} indexed, {} skipped (unsupported), {} failed; \
-         {} documents added, {} unchanged, {} chunks in {secs:.1}s",
+         {} added, {} unchanged documents, {} chunks in {secs:.1}s",
         report.files,
         report.indexed,
         report.unsupported.len(),

@@ -46,11 +46,11 @@ impl Builder {
     /// A block; whitespace is squashed to single spaces. Empty text is dropped.
     pub(crate) fn push(&mut self, kind: SectionKind, text: &str) {
         let text = squash(text);
-        self.push_raw(kind, text);
+        self.push_raw(kind, &text);
     }
 
     /// A block whose line breaks matter (code, tables): only trimmed.
-    pub(crate) fn push_raw(&mut self, kind: SectionKind, text: String) {
+    pub(crate) fn push_raw(&mut self, kind: SectionKind, text: &str) {
         let text = text.trim_matches(|c: char| c == '\n' || c == '\r');
         if text.trim().is_empty() {
             return;
@@ -122,7 +122,7 @@ pub(crate) fn table_sections(b: &mut Builder, rows: &[Vec<String>], row_numbers:
         if let (Some(f), Some(l)) = (number(first), number(last)) {
             b.location.rows = Some((f, l));
         }
-        b.push_raw(crate::document::SectionKind::Table, table_text(&text_rows));
+        b.push_raw(crate::document::SectionKind::Table, &table_text(&text_rows));
         b.location.rows = saved;
     };
     if data.is_empty() {

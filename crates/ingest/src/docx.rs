@@ -174,7 +174,7 @@ fn body_sections(xml: &str, styles: &HashMap<String, Style>, b: &mut Builder) {
                 let text = std::mem::take(&mut para);
                 match style {
                     Style::Heading(level) => b.heading(level, &text),
-                    Style::Code => b.push_raw(SectionKind::Code, text),
+                    Style::Code => b.push_raw(SectionKind::Code, &text),
                     Style::Quote => b.push(SectionKind::Quote, &text),
                     Style::List => b.push(SectionKind::ListItem, &text),
                     Style::Plain if numbered => b.push(SectionKind::ListItem, &text),
@@ -207,23 +207,23 @@ fn body_sections(xml: &str, styles: &HashMap<String, Style>, b: &mut Builder) {
     }
 }
 
-/// Footnotes, endnotes or comments: one note section each.
+/// Footnotes, endnotes or comments (`what` is also the element name): one note
+/// section each.
 fn notes(xml: &str, what: &str, b: &mut Builder) {
-    let item = &what[..]; // element name: footnote, endnote, comment
     let mut text = String::new();
     let mut author = None;
     let mut inside = false;
     let mut skip = false;
     for tok in Reader::new(xml) {
         match (&tok, tok.local()) {
-            (Tok::Start { .. }, l) if l == item => {
+            (Tok::Start { .. }, l) if l == what => {
                 inside = true;
                 text.clear();
                 author = tok.attr("w:author").filter(|a| !a.trim().is_empty());
                 // Separators are layout, not content.
                 skip = tok.attr("w:type").is_some_and(|t| t != "normal");
             }
-            (Tok::End { .. }, l) if l == item => {
+            (Tok::End { .. }, l) if l == what => {
                 inside = false;
                 if !skip && !text.trim().is_empty() {
                     let label = match &author {

@@ -88,6 +88,8 @@ impl Error {
         matches!(self, Error::Unsupported { .. })
     }
 
+    // Taking the reason by value lets callers pass an error, a String or a &str.
+    #[allow(clippy::needless_pass_by_value)]
     pub(crate) fn malformed(name: &str, format: &'static str, reason: impl ToString) -> Error {
         Error::Malformed {
             name: name.to_owned(),

@@ -136,7 +136,7 @@ impl Walker {
                     "pre" => {
                         self.flush();
                         self.b
-                            .push_raw(SectionKind::Code, el.text().collect::<String>());
+                            .push_raw(SectionKind::Code, &el.text().collect::<String>());
                     }
                     "li" | "dt" | "dd" => {
                         self.flush();

@@ -43,7 +43,7 @@ pub use document::{Document, Format, Location, MetaValue, Metadata, Section, Sec
 pub use error::{Error, Result};
 pub use limits::Limits;
 pub use parse::{
-    detect_format, parse_bytes, parse_bytes_all, parse_path, parse_path_all, parse_paths,
-    MAX_FILE_BYTES,
+    detect_format, parse_bytes, parse_bytes_all, parse_bytes_as, parse_path, parse_path_all,
+    parse_paths, MAX_FILE_BYTES,
 };
 pub use walk::walk;

@@ -46,11 +46,9 @@ pub(crate) fn parse(text: &str) -> Parsed {
         let line = line_of(range.start);
         match event {
             Event::Start(tag) => match tag {
-                Tag::Paragraph => {
-                    // A paragraph inside a list item adds to the item's text.
-                    if !matches!(stack.last(), Some((Block::Item, _, _))) {
-                        stack.push((Block::Paragraph, String::new(), line));
-                    }
+                // A paragraph inside a list item adds to the item's text.
+                Tag::Paragraph if !matches!(stack.last(), Some((Block::Item, _, _))) => {
+                    stack.push((Block::Paragraph, String::new(), line));
                 }
                 Tag::Heading { level, .. } => {
                     stack.push((Block::Heading(level as u8), String::new(), line));
@@ -111,7 +109,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
                 TagEnd::Table => {
                     stack.pop();
                     b.location.line = Some(table_line);
-                    b.push_raw(SectionKind::Table, crate::builder::table_text(&table));
+                    b.push_raw(SectionKind::Table, &crate::builder::table_text(&table));
                 }
                 _ => {}
             },
@@ -153,7 +151,7 @@ fn emit(b: &mut Builder, block: Block, text: &str, line: u32, quote_depth: usize
     b.location.line = Some(line);
     match block {
         Block::Heading(level) => b.heading(level, text),
-        Block::Code => b.push_raw(SectionKind::Code, text.to_owned()),
+        Block::Code => b.push_raw(SectionKind::Code, text),
         Block::Table => {}
         Block::Paragraph | Block::Item if quote_depth > 0 => b.push(SectionKind::Quote, text),
         Block::Paragraph => b.push(SectionKind::Paragraph, text),

@@ -226,6 +226,27 @@ pub fn parse_bytes_all(bytes: &[u8], name: &str, limits: &Limits) -> Result<Vec<
     parse_all(bytes, name, limits, 0)
 }
 
+/// As [`parse_bytes_all`] but as `format`, whatever the content looks like (for callers
+/// that know better than detection, and for the fuzzers).
+///
+/// # Errors
+/// As [`parse_bytes_all`].
+pub fn parse_bytes_as(
+    bytes: &[u8],
+    name: &str,
+    format: Format,
+    limits: &Limits,
+) -> Result<Vec<Document>> {
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(Error::TooLarge {
+            name: name.to_owned(),
+            size: bytes.len() as u64,
+            limit: limits.max_file_bytes,
+        });
+    }
+    contained(bytes, name, format, limits, 0)
+}
+
 /// [`parse_bytes_all`] at an attachment depth, for e-mail attachments.
 pub(crate) fn parse_all(
     bytes: &[u8],
@@ -234,6 +255,21 @@ pub(crate) fn parse_all(
     depth: u32,
 ) -> Result<Vec<Document>> {
     let format = detect_format(bytes, name)?;
+    contained(bytes, name, format, limits, depth)
+}
+
+/// Runs a parser so that a panic becomes [`Error::Malformed`]. Fuzz builds let panics
+/// through so that the fuzzers find them (pdf-extract's stay contained in pdf.rs).
+fn contained(
+    bytes: &[u8],
+    name: &str,
+    format: Format,
+    limits: &Limits,
+    depth: u32,
+) -> Result<Vec<Document>> {
+    if cfg!(fuzzing) {
+        return dispatch(bytes, name, format, limits, depth);
+    }
     match catch_unwind(AssertUnwindSafe(|| {
         dispatch(bytes, name, format, limits, depth)
     })) {

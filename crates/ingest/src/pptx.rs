@@ -185,10 +185,8 @@ fn slide(xml: &str, b: &mut Builder) {
                 bullet = false;
             }
             (Tok::Start { .. }, "buChar" | "buAutoNum") => bullet = true,
-            (Tok::Start { .. }, "pPr") => {
-                if tok.attr("lvl").is_some_and(|l| l != "0") {
-                    bullet = true;
-                }
+            (Tok::Start { .. }, "pPr") if tok.attr("lvl").is_some_and(|l| l != "0") => {
+                bullet = true;
             }
             (Tok::Start { .. }, "br") => para.push(' '),
             (Tok::Text(t), _) => {

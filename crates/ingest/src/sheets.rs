@@ -89,7 +89,7 @@ pub(crate) fn parse_csv(bytes: &[u8], name: &str, limits: &Limits) -> Result<Par
                 limits.max_rows as u64,
             ));
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, csv::Position::line);
         let row = u32::try_from(line).unwrap_or(u32::MAX);
         rows.push((row, record.iter().map(str::to_owned).collect()));
     }
@@ -381,7 +381,7 @@ mod tests {
     #[test]
     fn excel_serial_dates_become_iso() {
         assert_eq!(excel_date(45_352.0), "2024-03-01");
-        assert_eq!(excel_date(45_352.5625), "2024-03-01 13:30");
+        assert_eq!(excel_date(45_352.562_5), "2024-03-01 13:30");
         assert_eq!(number(3.0), "3");
         assert_eq!(number(2.5), "2.5");
     }

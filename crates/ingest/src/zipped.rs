@@ -61,7 +61,7 @@ impl<'a> Zip<'a> {
     pub(crate) fn names(&self) -> Vec<String> {
         self.archive
             .file_names()
-            .filter_map(|n| n.ok().map(|n| n.into_owned()))
+            .filter_map(|n| n.ok().map(std::borrow::Cow::into_owned))
             .collect()
     }
 
