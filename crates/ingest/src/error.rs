@@ -67,6 +67,15 @@ pub enum Error {
         /// The format.
         format: &'static str,
     },
+    /// Optical character recognition failed (feature `ocr`): tesseract or pdftoppm is
+    /// missing or refused the file.
+    #[error("OCR of {name} failed: {reason}")]
+    Ocr {
+        /// File name or path.
+        name: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// Reading the file would pass one of the [`crate::Limits`].
     #[error("{name}: {what} is {value}, over the limit of {limit}")]
     LimitExceeded {

@@ -30,6 +30,8 @@ mod html;
 mod json;
 mod limits;
 mod markdown;
+#[cfg(feature = "ocr")]
+mod ocr;
 mod parse;
 mod pdf;
 mod pptx;

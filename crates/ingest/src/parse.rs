@@ -43,6 +43,9 @@ const UNSUPPORTED_MAGIC: &[(&[u8], &str)] = &[
     (b"{\\rtf", "RTF document"),
 ];
 
+/// Images read with OCR (feature `ocr`): PNG, JPEG, TIFF.
+const IMAGE_MAGIC: &[&[u8]] = &[b"\x89PNG\r\n\x1a\n", b"\xFF\xD8\xFF", b"II*\0", b"MM\0*"];
+
 fn extension(name: &str) -> Option<String> {
     Path::new(name)
         .extension()
@@ -94,6 +97,9 @@ pub fn detect_format(bytes: &[u8], name: &str) -> Result<Format> {
                 "OLE2 (legacy DOC/PPT/MSG) content is not supported".to_owned(),
             )),
         };
+    }
+    if cfg!(feature = "ocr") && IMAGE_MAGIC.iter().any(|m| bytes.starts_with(m)) {
+        return Ok(Format::Image);
     }
     if let Some((_, what)) = UNSUPPORTED_MAGIC.iter().find(|(m, _)| bytes.starts_with(m)) {
         return Err(unsupported(format!("{what} content is not supported")));
@@ -318,6 +324,9 @@ fn dispatch(
         Format::Csv => sheets::parse_csv(bytes, name, limits)?,
         Format::Html => html::parse(bytes),
         Format::Json => json::parse(bytes, name)?,
+        #[cfg(feature = "ocr")]
+        Format::Image => crate::ocr::image(bytes, name)?,
+        #[cfg(not(feature = "ocr"))]
         Format::Image => {
             return Err(Error::Unsupported {
                 name: name.to_owned(),
@@ -441,9 +450,9 @@ mod tests {
             matches!(err, Error::Malformed { format: "pdf", .. }),
             "{err}"
         );
-        let err = parse_bytes(b"\x89PNG\r\n\x1a\n....", "notes.txt").unwrap_err();
+        let err = parse_bytes(b"GIF89a....", "notes.txt").unwrap_err();
         assert!(
-            err.is_unsupported() && err.to_string().contains("PNG"),
+            err.is_unsupported() && err.to_string().contains("GIF"),
             "{err}"
         );
     }

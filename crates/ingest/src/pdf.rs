@@ -89,6 +89,12 @@ pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed>
         if let Some(e) = first_error {
             return Err(Error::malformed(name, FORMAT, e));
         }
+        #[cfg(feature = "ocr")]
+        {
+            crate::ocr::pdf(bytes, name, &mut parsed)?;
+            return Ok(parsed);
+        }
+        #[cfg(not(feature = "ocr"))]
         return Err(Error::NoText {
             name: name.to_owned(),
             format: FORMAT,

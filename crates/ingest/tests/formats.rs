@@ -79,6 +79,7 @@ fn pdf_that_needs_a_password_is_an_encrypted_error_and_an_empty_password_opens()
     assert!(doc.text().contains("asdfzxcv"), "{}", doc.text());
 }
 
+#[cfg(not(feature = "ocr"))]
 #[test]
 fn pdf_without_a_text_layer_is_a_no_text_error() {
     let err = parse_path(&fixture("imagemagick-lzw.pdf")).unwrap_err();
@@ -636,9 +637,47 @@ fn a_folder_of_good_and_broken_files_parses_each_on_its_own() {
             ("empty.txt".to_owned(), "empty"),
             ("good.md".to_owned(), "ok"),
             ("locked.pdf".to_owned(), "encrypted"),
-            ("photo.png".to_owned(), "unsupported"),
+            // With OCR a PNG is read, and this one is not a real image.
+            (
+                "photo.png".to_owned(),
+                if cfg!(feature = "ocr") {
+                    "failed"
+                } else {
+                    "unsupported"
+                }
+            ),
             ("sheet.xls".to_owned(), "ok"),
             ("truncated.pdf".to_owned(), "failed"),
         ]
     );
+}
+
+// ---- OCR (feature `ocr`; needs tesseract-ocr, tesseract-ocr-eng and poppler-utils) ----
+
+#[cfg(feature = "ocr")]
+#[test]
+fn images_and_scanned_pdfs_are_read_with_ocr() {
+    let dir = tempfile::tempdir().unwrap();
+    // A page image of a real PDF, as a scanner would produce it.
+    let status = std::process::Command::new("pdftoppm")
+        .args(["-r", "150", "-png", "-singlefile"])
+        .arg(fixture("crazyones.pdf"))
+        .arg(dir.path().join("scan"))
+        .status()
+        .expect("pdftoppm runs");
+    assert!(status.success());
+    let png = std::fs::read(dir.path().join("scan.png")).unwrap();
+    let doc = &parse_bytes_all(&png, "scan.png", &Limits::default()).unwrap()[0];
+    assert_eq!(doc.format, Format::Image);
+    assert!(
+        doc.text().to_lowercase().contains("crazy ones"),
+        "{}",
+        doc.text()
+    );
+
+    // The image-only PDF gets its pages rendered and recognised (or has no text at all).
+    match parse_path_all(&fixture("imagemagick-lzw.pdf"), &Limits::default()) {
+        Ok(docs) => assert!(docs[0].sections.iter().all(|s| s.location.page.is_some())),
+        Err(e) => assert!(matches!(e, Error::NoText { .. }), "{e}"),
+    }
 }
