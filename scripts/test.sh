@@ -13,6 +13,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --all-targets --locked 2>&1 | tee -a "$log"
 cargo test --workspace --doc --locked 2>&1 | tee -a "$log"
 cargo run --locked --example quickstart >/dev/null
+# OCR is an optional feature: tested where tesseract and pdftoppm are installed.
+if command -v tesseract >/dev/null && command -v pdftoppm >/dev/null; then
+    cargo test -p trawl-ingest --features ocr --locked 2>&1 | tee -a "$log"
+fi
 
 # One closing line for the whole run (cargo prints one per test binary).
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
