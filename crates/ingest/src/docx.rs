@@ -139,8 +139,12 @@ fn body_sections(xml: &str, styles: &HashMap<String, Style>, b: &mut Builder) {
                     para.push_str(t);
                 }
             }
-            (Tok::Start { .. }, "delText" | "instrText") if start => skip += 1,
-            (Tok::End { .. }, "delText" | "instrText") => skip = skip.saturating_sub(1),
+            // Deleted text, field codes, and the fallback copy of text boxes that
+            // the preferred `mc:Choice` already holds.
+            (Tok::Start { .. }, "delText" | "instrText" | "Fallback") if start => skip += 1,
+            (Tok::End { .. }, "delText" | "instrText" | "Fallback") => {
+                skip = skip.saturating_sub(1);
+            }
             (Tok::Start { .. }, "t") if empty => {}
             (Tok::Start { .. }, "tab" | "br" | "cr") => {
                 if table_depth > 0 {
@@ -149,7 +153,7 @@ fn body_sections(xml: &str, styles: &HashMap<String, Style>, b: &mut Builder) {
                     para.push(' ');
                 }
             }
-            (Tok::Start { .. }, "p") if start && table_depth == 0 => {
+            (Tok::Start { .. }, "p") if start && table_depth == 0 && skip == 0 => {
                 para.clear();
                 style = Style::Plain;
                 numbered = false;
@@ -170,7 +174,7 @@ fn body_sections(xml: &str, styles: &HashMap<String, Style>, b: &mut Builder) {
                     }
                 }
             }
-            (Tok::End { .. }, "p") if table_depth == 0 => {
+            (Tok::End { .. }, "p") if table_depth == 0 && skip == 0 => {
                 let text = std::mem::take(&mut para);
                 match style {
                     Style::Heading(level) => b.heading(level, &text),
