@@ -681,3 +681,20 @@ fn images_and_scanned_pdfs_are_read_with_ocr() {
         Err(e) => assert!(matches!(e, Error::NoText { .. }), "{e}"),
     }
 }
+
+/// Found by the `xls` fuzz target: calamine panics on this file (a slice index out of
+/// range); the panic stays a typed error for the file.
+#[test]
+fn a_panicking_third_party_parser_is_a_malformed_error() {
+    let err = parse_path(&fixture("fuzz-xls-slice-panic.xls")).unwrap_err();
+    match err {
+        Error::Malformed {
+            format: "xls",
+            reason,
+            ..
+        } => {
+            assert!(reason.contains("panicked"), "{reason}");
+        }
+        other => panic!("{other}"),
+    }
+}
