@@ -14,6 +14,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --all-targets --locked 2>&1 | tee -a "$log"
 cargo test --workspace --doc --locked 2>&1 | tee -a "$log"
 cargo run --locked --example quickstart >/dev/null
+# OCR is an optional feature: tested where tesseract and pdftoppm are installed.
+if command -v tesseract >/dev/null && command -v pdftoppm >/dev/null; then
+    cargo test -p trawl-ingest --features ocr --locked 2>&1 | tee -a "$log"
+fi
 
 # Python: the bindings built into a local virtualenv, then lints, the pytest suite (which
 # also checks the .pyi against the built module) and the Python example.

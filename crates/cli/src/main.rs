@@ -46,6 +46,12 @@ enum Command {
         /// exist.
         #[arg(long)]
         prune: bool,
+        /// Print the summary as a JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Largest file to read, in MiB.
+        #[arg(long, default_value_t = 64)]
+        max_file_mb: u64,
     },
     /// Delete documents (all their chunks) by id.
     Delete {
@@ -282,7 +288,18 @@ fn main() {
             model,
             tenant,
             prune,
-        } => ingest(&paths, &index, &model, tenant.as_deref(), prune),
+            json,
+            max_file_mb,
+        } => {
+            let limits = trawl::Limits::default().max_file_bytes(max_file_mb * 1024 * 1024);
+            let options = IngestArgs {
+                limits: &limits,
+                json,
+                tenant: tenant.as_deref(),
+                prune,
+            };
+            ingest(&paths, &index, &model, &options)
+        }
         Command::Delete {
             doc_ids,
             index,
@@ -377,17 +394,26 @@ fn ingest(
     paths: &[PathBuf],
     index: &Path,
     model: &ModelArgs,
-    tenant: Option<&str>,
-    prune: bool,
+    options: &IngestArgs<'_>,
 ) -> Result<()> {
+    let IngestArgs {
+        limits,
+        json,
+        tenant,
+        prune,
+    } = *options;
     let mut builder = model.builder(index);
     if let Some(t) = tenant {
         builder = builder.tenant(t);
     }
     let collection = builder.open().context("opening the index")?;
     let started = Instant::now();
-    let progress = bar(0, "files");
-    let report = collection.add_paths(paths, &|p| {
+    let progress = if json {
+        ProgressBar::hidden()
+    } else {
+        bar(0, "files")
+    };
+    let report = collection.add_paths_with(paths, limits, &|p| {
         progress.set_length(p.files_total as u64);
         progress.set_position(p.files_done as u64);
         progress.set_message(format!("{} chunks", p.chunks));
@@ -399,29 +425,60 @@ fn ingest(
     };
     collection.commit()?;
     progress.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
     for id in &removed {
         eprintln!("removed (file gone): {id}");
     }
-    for f in &report.failures {
-        eprintln!("failed: {}: {}", f.path.display(), f.error);
+    if json {
+        let summary = json!({
+            "files": report.files,
+            "indexed": report.indexed,
+            "skipped": report.unsupported.len(),
+            "failed": report.failures.len(),
+            "documents_added": report.added,
+            "documents_unchanged": report.unchanged,
+            "chunks": report.chunks,
+            "removed": removed,
+            "seconds": secs,
+            "skipped_files": report.unsupported.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "failures": report.failures.iter().map(|f| json!({
+                "path": f.path.display().to_string(),
+                "reason": f.error.to_string(),
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
     }
     for p in &report.unsupported {
         eprintln!("skipped (unsupported format): {}", p.display());
     }
+    for f in &report.failures {
+        eprintln!("failed: {}: {}", f.path.display(), f.error);
+    }
     println!(
-        "indexed {} files ({} added, {} unchanged, {} chunks) in {:.1}s; {} unsupported, {} failed",
+        "{} files seen: {} indexed, {} skipped (unsupported), {} failed; \
+         {} added, {} unchanged documents, {} chunks in {secs:.1}s",
         report.files,
+        report.indexed,
+        report.unsupported.len(),
+        report.failures.len(),
         report.added,
         report.unchanged,
         report.chunks,
-        started.elapsed().as_secs_f64(),
-        report.unsupported.len(),
-        report.failures.len()
     );
     if prune {
         println!("removed {} documents whose files are gone", removed.len());
     }
     Ok(())
+}
+
+/// How `trawl ingest` runs.
+#[derive(Clone, Copy)]
+struct IngestArgs<'a> {
+    limits: &'a trawl::Limits,
+    json: bool,
+    tenant: Option<&'a str>,
+    prune: bool,
 }
 
 fn delete(doc_ids: &[String], index: &Path, tenant: Option<&str>) -> Result<()> {

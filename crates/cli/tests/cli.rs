@@ -222,6 +222,54 @@ fn ingest_search_and_stats_on_the_sample_corpus() {
 }
 
 #[test]
+fn ingest_summary_counts_seen_indexed_skipped_and_failed_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    std::fs::write(docs.join("good.md"), "# Good\n\nSome text.\n").unwrap();
+    std::fs::write(docs.join("broken.pdf"), "%PDF-1.7\ngarbage").unwrap();
+    std::fs::write(docs.join("photo.png"), b"\x89PNG\r\n\x1a\n....").unwrap();
+    let idx = tmp.path().join("idx");
+    let args = [
+        "ingest",
+        docs.to_str().unwrap(),
+        "--index",
+        idx.to_str().unwrap(),
+        "--keyword-only",
+    ];
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let summary: Value = serde_json::from_str(&ok(&json_args)).unwrap();
+    assert_eq!(summary["files"], 3, "{summary}");
+    assert_eq!(summary["indexed"], 1, "{summary}");
+    assert_eq!(summary["skipped"], 1, "{summary}");
+    assert_eq!(summary["failed"], 1, "{summary}");
+    let failure = &summary["failures"][0];
+    assert!(
+        failure["path"].as_str().unwrap().ends_with("broken.pdf"),
+        "{summary}"
+    );
+    assert!(
+        failure["reason"].as_str().unwrap().contains("pdf"),
+        "{summary}"
+    );
+
+    let out = trawl(&args);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("3 files seen: 1 indexed, 1 skipped (unsupported), 1 failed"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("failed: ") && stderr.contains("broken.pdf"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("skipped (unsupported format): ") && stderr.contains("photo.png"));
+}
+
+#[test]
 fn errors_are_reported_with_a_nonzero_exit() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("none");

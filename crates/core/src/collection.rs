@@ -180,7 +180,9 @@ pub struct Failure {
 pub struct IngestReport {
     /// Files found.
     pub files: usize,
-    /// Documents added or replaced.
+    /// Files parsed into documents (the rest are unsupported or failed).
+    pub indexed: usize,
+    /// Documents added or replaced (a mailbox or a mail with attachments gives several).
     pub added: usize,
     /// Documents skipped because their content was already indexed.
     pub unchanged: usize,
@@ -666,6 +668,20 @@ impl Collection {
         roots: &[PathBuf],
         progress: &dyn Fn(Progress),
     ) -> Result<IngestReport> {
+        self.add_paths_with(roots, &trawl_ingest::Limits::default(), progress)
+    }
+
+    /// As [`Collection::add_paths`], parsing under `limits` (file size, zip bombs,
+    /// pages, sheets, rows, ...). A file over a limit is a failure in the report.
+    ///
+    /// # Errors
+    /// Only errors that stop the whole run (embedding or index failures).
+    pub fn add_paths_with(
+        &self,
+        roots: &[PathBuf],
+        limits: &trawl_ingest::Limits,
+        progress: &dyn Fn(Progress),
+    ) -> Result<IngestReport> {
         let mut report = IngestReport::default();
         let mut files = Vec::new();
         for root in roots {
@@ -685,14 +701,15 @@ impl Collection {
         report.files = files.len();
         let mut done = 0;
         for batch in files.chunks(FILE_BATCH) {
-            let parsed: Vec<(PathBuf, trawl_ingest::Result<Document>)> = batch
-                .par_iter()
-                .map(|p| (p.clone(), parse_contained(p)))
-                .collect();
+            // Parsed in parallel; a file may hold several documents (mailboxes,
+            // attachments). No parser panic escapes trawl-ingest.
             let mut docs = Vec::new();
-            for (path, result) in parsed {
+            for (path, result) in trawl_ingest::parse_paths(batch, limits) {
                 match result {
-                    Ok(doc) => docs.push(doc),
+                    Ok(found) => {
+                        report.indexed += 1;
+                        docs.extend(found);
+                    }
                     Err(e) if e.is_unsupported() => report.unsupported.push(path),
                     Err(e) => report.failures.push(Failure {
                         path,
@@ -1045,22 +1062,6 @@ impl Fnv64 {
         self.0 ^= 0xff;
         self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
     }
-}
-
-/// Parses a file; a panic inside a parser becomes an error for that file.
-fn parse_contained(path: &Path) -> trawl_ingest::Result<Document> {
-    std::panic::catch_unwind(|| trawl_ingest::parse_path(path)).unwrap_or_else(|panic| {
-        let reason = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "parser panicked".to_owned());
-        Err(trawl_ingest::Error::Malformed {
-            name: path.to_string_lossy().into_owned(),
-            format: "unknown",
-            reason: format!("parser panicked: {reason}"),
-        })
-    })
 }
 
 fn to_json_object<T: Serialize>(value: &T) -> Map<String, Value> {

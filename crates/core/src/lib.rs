@@ -56,4 +56,6 @@ pub use error::{Error, Result};
 pub use fuse::{reciprocal_rank_fusion, Fusion, Normalization, QuerySignals, RRF_K};
 pub use rerank::{reranker_from_spec, Candidate, CrossEncoder, Mmr, Reranker};
 pub use trawl_index::{DocumentInfo, Filter, FilterValue, Language, Scored, Stats, TenantStats};
-pub use trawl_ingest::{Document, Format, Location, MetaValue, Metadata, Section, SectionKind};
+pub use trawl_ingest::{
+    Document, Format, Limits, Location, MetaValue, Metadata, Section, SectionKind,
+};

@@ -72,17 +72,50 @@ impl From<Vec<String>> for MetaValue {
 pub enum Format {
     /// Plain text.
     Text,
-    /// Markdown (CommonMark-ish).
+    /// Markdown (CommonMark).
     Markdown,
+    /// PDF.
+    Pdf,
+    /// Word document (DOCX).
+    Docx,
+    /// PowerPoint presentation (PPTX).
+    Pptx,
+    /// Excel workbook (XLSX, XLSM).
+    Xlsx,
+    /// Legacy Excel workbook (XLS).
+    Xls,
+    /// OpenDocument spreadsheet (ODS).
+    Ods,
+    /// Comma- or tab-separated values.
+    Csv,
+    /// HTML.
+    Html,
+    /// An e-mail message (EML) or a mailbox (MBOX).
+    Email,
+    /// JSON or JSON Lines.
+    Json,
+    /// An image, read with OCR (feature `ocr`).
+    Image,
 }
 
 impl Format {
-    /// Short lowercase name, as stored in the index (`"text"`, `"markdown"`).
+    /// Short lowercase name, as stored in the index (`"text"`, `"markdown"`, `"pdf"`, ...).
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Text => "text",
             Format::Markdown => "markdown",
+            Format::Pdf => "pdf",
+            Format::Docx => "docx",
+            Format::Pptx => "pptx",
+            Format::Xlsx => "xlsx",
+            Format::Xls => "xls",
+            Format::Ods => "ods",
+            Format::Csv => "csv",
+            Format::Html => "html",
+            Format::Email => "email",
+            Format::Json => "json",
+            Format::Image => "image",
         }
     }
 }
@@ -113,6 +146,8 @@ pub enum SectionKind {
     Table,
     /// A block quote.
     Quote,
+    /// A footnote, endnote or comment attached to the text.
+    Note,
 }
 
 /// Where in the source a section sits. Fields a format does not have stay `None`.
@@ -133,6 +168,15 @@ pub struct Location {
     /// 1-based first and last row (tables).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rows: Option<(u32, u32)>,
+    /// 1-based index of the message in a mailbox (e-mail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<u32>,
+    /// File name of the e-mail attachment the section comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<String>,
+    /// Key path of the value (JSON), e.g. `items[2].title`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// One block of a document.

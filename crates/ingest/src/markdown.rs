@@ -1,8 +1,11 @@
-//! A small Markdown reader: front matter, ATX and setext headings, fenced and indented
-//! code, list items, block quotes, tables and paragraphs. Inline markup is reduced to
-//! its text. The formats issue replaces this with a full CommonMark parser.
+//! Markdown through pulldown-cmark (CommonMark plus tables): headings, paragraphs, list
+//! items, code blocks, block quotes and tables, with the source line of each block.
+//! YAML-style front matter becomes metadata.
 
-use crate::document::{Location, MetaValue, Metadata, Section, SectionKind};
+use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+
+use crate::builder::Builder;
+use crate::document::{MetaValue, Metadata, Section, SectionKind};
 
 /// The parsed parts of a Markdown file.
 pub(crate) struct Parsed {
@@ -10,154 +13,149 @@ pub(crate) struct Parsed {
     pub(crate) sections: Vec<Section>,
 }
 
+/// What the text being collected will become.
 #[derive(Clone, Copy, PartialEq)]
 enum Block {
-    None,
     Paragraph,
-    ListItem,
-    Quote,
+    Heading(u8),
+    Item,
+    Code,
     Table,
-}
-
-struct Builder {
-    sections: Vec<Section>,
-    headings: Vec<(u8, String)>,
-    block: Block,
-    lines: Vec<String>,
-    start: usize,
-}
-
-impl Builder {
-    fn path(&self) -> Vec<String> {
-        self.headings.iter().map(|(_, t)| t.clone()).collect()
-    }
-
-    fn push(&mut self, kind: SectionKind, text: String, line: usize) {
-        if text.trim().is_empty() {
-            return;
-        }
-        self.sections.push(Section {
-            kind,
-            text,
-            heading_path: self.path(),
-            location: Location {
-                line: Some(u32::try_from(line).unwrap_or(u32::MAX)),
-                ..Location::default()
-            },
-        });
-    }
-
-    fn flush(&mut self) {
-        let kind = match self.block {
-            Block::None => return,
-            Block::Paragraph => SectionKind::Paragraph,
-            Block::ListItem => SectionKind::ListItem,
-            Block::Quote => SectionKind::Quote,
-            Block::Table => SectionKind::Table,
-        };
-        let sep = if self.block == Block::Table {
-            "\n"
-        } else {
-            " "
-        };
-        let text = self.lines.join(sep);
-        let text = if self.block == Block::Table {
-            text
-        } else {
-            inline_text(&text)
-        };
-        self.push(kind, text, self.start);
-        self.lines.clear();
-        self.block = Block::None;
-    }
-
-    fn open(&mut self, block: Block, line: usize) {
-        if self.block != block {
-            self.flush();
-            self.block = block;
-            self.start = line;
-        }
-    }
-
-    fn heading(&mut self, level: u8, title: &str, line: usize) {
-        self.flush();
-        let title = inline_text(title.trim().trim_end_matches('#').trim());
-        while self.headings.last().is_some_and(|(l, _)| *l >= level) {
-            self.headings.pop();
-        }
-        self.headings.push((level, title.clone()));
-        self.push(SectionKind::Heading { level }, title, line);
-    }
 }
 
 pub(crate) fn parse(text: &str) -> Parsed {
     let (metadata, body, offset) = front_matter(text);
-    let mut b = Builder {
-        sections: Vec::new(),
-        headings: Vec::new(),
-        block: Block::None,
-        lines: Vec::new(),
-        start: 0,
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(body.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let line_of = |pos: usize| {
+        let line = line_starts.partition_point(|&s| s <= pos) + offset;
+        u32::try_from(line).unwrap_or(u32::MAX)
     };
-    let lines: Vec<&str> = body.lines().collect();
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
-        let n = i + 1 + offset;
-        let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        if let Some(fence) = fence_marker(trimmed) {
-            b.flush();
-            let mut code = Vec::new();
-            i += 1;
-            while i < lines.len() && !lines[i].trim_start().starts_with(fence) {
-                code.push(lines[i]);
-                i += 1;
+    let mut b = Builder::new();
+    // Text collected for the innermost open block, with the block and its first line.
+    let mut stack: Vec<(Block, String, u32)> = Vec::new();
+    let mut quote_depth = 0usize;
+    let mut table: Vec<Vec<String>> = Vec::new();
+    let mut table_line = 0;
+    let mut cell = String::new();
+    let mut in_cell = false;
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    for (event, range) in Parser::new_ext(body, options).into_offset_iter() {
+        let line = line_of(range.start);
+        match event {
+            Event::Start(tag) => match tag {
+                // A paragraph inside a list item adds to the item's text.
+                Tag::Paragraph if !matches!(stack.last(), Some((Block::Item, _, _))) => {
+                    stack.push((Block::Paragraph, String::new(), line));
+                }
+                Tag::Heading { level, .. } => {
+                    stack.push((Block::Heading(level as u8), String::new(), line));
+                }
+                Tag::Item => {
+                    // A nested list ends the outer item's own text.
+                    flush_item(&mut b, &mut stack, quote_depth);
+                    stack.push((Block::Item, String::new(), line));
+                }
+                Tag::CodeBlock(kind) => {
+                    let _ = matches!(kind, CodeBlockKind::Fenced(_));
+                    stack.push((
+                        Block::Code,
+                        String::new(),
+                        line + u32::from(matches!(kind, CodeBlockKind::Fenced(_))),
+                    ));
+                }
+                Tag::BlockQuote(_) => quote_depth += 1,
+                Tag::Table(_) => {
+                    table.clear();
+                    table_line = line;
+                    stack.push((Block::Table, String::new(), line));
+                }
+                Tag::TableHead | Tag::TableRow => table.push(Vec::new()),
+                Tag::TableCell => {
+                    cell.clear();
+                    in_cell = true;
+                }
+                _ => {}
+            },
+            Event::End(tag) => match tag {
+                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::CodeBlock => {
+                    if matches!(stack.last(), Some((Block::Item, _, _))) && tag == TagEnd::Paragraph
+                    {
+                        if let Some((_, t, _)) = stack.last_mut() {
+                            t.push(' ');
+                        }
+                        continue;
+                    }
+                    if let Some((block, text, start)) = stack.pop() {
+                        emit(&mut b, block, &text, start, quote_depth);
+                    }
+                }
+                TagEnd::Item => {
+                    if matches!(stack.last(), Some((Block::Item, _, _))) {
+                        let (block, text, start) =
+                            stack.pop().unwrap_or((Block::Item, String::new(), 0));
+                        emit(&mut b, block, &text, start, quote_depth);
+                    }
+                }
+                TagEnd::BlockQuote(_) => quote_depth = quote_depth.saturating_sub(1),
+                TagEnd::TableCell => {
+                    in_cell = false;
+                    if let Some(row) = table.last_mut() {
+                        row.push(std::mem::take(&mut cell));
+                    }
+                }
+                TagEnd::Table => {
+                    stack.pop();
+                    b.location.line = Some(table_line);
+                    b.push_raw(SectionKind::Table, &crate::builder::table_text(&table));
+                }
+                _ => {}
+            },
+            Event::Text(t) | Event::Code(t) | Event::InlineHtml(t) | Event::Html(t) => {
+                if in_cell {
+                    cell.push_str(&t);
+                } else if let Some((_, text, _)) = stack.last_mut() {
+                    text.push_str(&t);
+                }
             }
-            b.push(SectionKind::Code, code.join("\n"), n);
-        } else if trimmed.is_empty() {
-            b.flush();
-        } else if let Some((level, title)) = atx_heading(trimmed) {
-            b.heading(level, title, n);
-        } else if b.block == Block::Paragraph && b.lines.len() == 1 && setext(trimmed).is_some() {
-            let title = b.lines.pop().unwrap_or_default();
-            let start = b.start;
-            b.block = Block::None;
-            b.heading(setext(trimmed).unwrap_or(1), &title, start);
-        } else if indent >= 4 && b.block == Block::None {
-            let mut code = vec![&line[4.min(line.len())..]];
-            while i + 1 < lines.len()
-                && (lines[i + 1].starts_with("    ") || lines[i + 1].trim().is_empty())
-            {
-                i += 1;
-                code.push(lines[i].get(4..).unwrap_or(""));
+            Event::SoftBreak | Event::HardBreak => {
+                if in_cell {
+                    cell.push(' ');
+                } else if let Some((block, text, _)) = stack.last_mut() {
+                    text.push(if *block == Block::Code { '\n' } else { ' ' });
+                }
             }
-            b.push(SectionKind::Code, code.join("\n").trim_end().to_owned(), n);
-        } else if let Some(item) = list_item(trimmed) {
-            b.flush();
-            b.open(Block::ListItem, n);
-            b.lines.push(item.to_owned());
-        } else if let Some(q) = trimmed.strip_prefix('>') {
-            b.open(Block::Quote, n);
-            b.lines.push(q.trim().to_owned());
-        } else if trimmed.starts_with('|') {
-            b.open(Block::Table, n);
-            if !is_table_rule(trimmed) {
-                b.lines.push(table_row(trimmed));
-            }
-        } else {
-            // Continuation lines belong to the open list item or quote (lazy lines).
-            if b.block == Block::None || b.block == Block::Table {
-                b.open(Block::Paragraph, n);
-            }
-            b.lines.push(trimmed.to_owned());
+            _ => {}
         }
-        i += 1;
     }
-    b.flush();
+    while let Some((block, text, start)) = stack.pop() {
+        emit(&mut b, block, &text, start, quote_depth);
+    }
     Parsed {
         metadata,
-        sections: b.sections,
+        sections: b.finish(),
+    }
+}
+
+/// Emits the text an open list item has collected before a nested list starts.
+fn flush_item(b: &mut Builder, stack: &mut [(Block, String, u32)], quote_depth: usize) {
+    if let Some((Block::Item, text, start)) = stack.last_mut() {
+        let t = std::mem::take(text);
+        emit(b, Block::Item, &t, *start, quote_depth);
+    }
+}
+
+fn emit(b: &mut Builder, block: Block, text: &str, line: u32, quote_depth: usize) {
+    b.location.line = Some(line);
+    match block {
+        Block::Heading(level) => b.heading(level, text),
+        Block::Code => b.push_raw(SectionKind::Code, text),
+        Block::Table => {}
+        Block::Paragraph | Block::Item if quote_depth > 0 => b.push(SectionKind::Quote, text),
+        Block::Paragraph => b.push(SectionKind::Paragraph, text),
+        Block::Item => b.push(SectionKind::ListItem, text),
     }
 }
 
@@ -207,116 +205,6 @@ fn split_list(s: &str) -> Vec<String> {
         .map(|t| t.trim().trim_matches('"').trim_matches('\'').to_owned())
         .filter(|t| !t.is_empty())
         .collect()
-}
-
-fn fence_marker(line: &str) -> Option<&'static str> {
-    if line.starts_with("```") {
-        Some("```")
-    } else if line.starts_with("~~~") {
-        Some("~~~")
-    } else {
-        None
-    }
-}
-
-fn atx_heading(line: &str) -> Option<(u8, &str)> {
-    let hashes = line.bytes().take_while(|&c| c == b'#').count();
-    if !(1..=6).contains(&hashes) {
-        return None;
-    }
-    let rest = &line[hashes..];
-    if rest.is_empty() || rest.starts_with(' ') || rest.starts_with('\t') {
-        Some((u8::try_from(hashes).unwrap_or(6), rest))
-    } else {
-        None
-    }
-}
-
-fn setext(line: &str) -> Option<u8> {
-    let t = line.trim_end();
-    if t.len() >= 2 && t.bytes().all(|c| c == b'=') {
-        Some(1)
-    } else if t.len() >= 2 && t.bytes().all(|c| c == b'-') {
-        Some(2)
-    } else {
-        None
-    }
-}
-
-fn list_item(line: &str) -> Option<&str> {
-    for marker in ["- ", "* ", "+ "] {
-        if let Some(rest) = line.strip_prefix(marker) {
-            return Some(rest.trim_start_matches("[ ] ").trim_start_matches("[x] "));
-        }
-    }
-    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
-    if (1..=9).contains(&digits) {
-        let rest = &line[digits..];
-        if let Some(r) = rest.strip_prefix(". ").or_else(|| rest.strip_prefix(") ")) {
-            return Some(r);
-        }
-    }
-    None
-}
-
-fn is_table_rule(line: &str) -> bool {
-    line.bytes()
-        .all(|c| matches!(c, b'|' | b'-' | b':' | b' ' | b'\t'))
-}
-
-fn table_row(line: &str) -> String {
-    let cells: Vec<String> = line
-        .trim()
-        .trim_matches('|')
-        .split('|')
-        .map(|c| inline_text(c.trim()))
-        .collect();
-    cells.join(" | ")
-}
-
-/// Strips inline markup: emphasis markers, code ticks, images and links (keeping their
-/// text), and HTML-ish tags.
-pub(crate) fn inline_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let chars: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '*' | '_' if is_emphasis(&chars, i) => {}
-            '`' => {}
-            '!' if chars.get(i + 1) == Some(&'[') => {}
-            '[' => {
-                if let Some((text_end, url_end)) = link_span(&chars, i) {
-                    out.extend(&chars[i + 1..text_end]);
-                    i = url_end + 1;
-                    continue;
-                }
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-        i += 1;
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn is_emphasis(chars: &[char], i: usize) -> bool {
-    // `snake_case` and `2*3` keep their characters: emphasis markers touch a word on
-    // one side only.
-    let prev = i.checked_sub(1).and_then(|j| chars.get(j)).copied();
-    let next = chars.get(i + 1).copied();
-    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
-    !(word(prev) && word(next))
-}
-
-fn link_span(chars: &[char], open: usize) -> Option<(usize, usize)> {
-    let close = (open + 1..chars.len()).find(|&j| chars[j] == ']')?;
-    if chars.get(close + 1) != Some(&'(') {
-        return None;
-    }
-    let end = (close + 2..chars.len()).find(|&j| chars[j] == ')')?;
-    Some((close, end))
 }
 
 #[cfg(test)]
@@ -385,10 +273,9 @@ mod tests {
     }
 
     #[test]
-    fn snake_case_keeps_underscores() {
-        assert_eq!(
-            inline_text("max_seq_length is *big*"),
-            "max_seq_length is big"
-        );
+    fn snake_case_keeps_underscores_and_nested_lists_stay_apart() {
+        let p = parse("max_seq_length is *big*\n\n- outer\n  - inner\n");
+        let texts: Vec<_> = p.sections.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, ["max_seq_length is big", "outer", "inner"]);
     }
 }

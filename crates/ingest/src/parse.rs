@@ -1,124 +1,425 @@
 //! Format detection and dispatch.
 
-use std::path::Path;
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
 
-use crate::document::{Document, Format, MetaValue, Metadata};
+use rayon::prelude::*;
+
+use crate::document::{Document, Format, MetaValue, Metadata, Section, SectionKind};
 use crate::error::{Error, Result};
-use crate::{markdown, text};
+use crate::limits::Limits;
+use crate::{docx, email, html, json, markdown, pdf, pptx, sheets, text};
 
-/// Files larger than this are refused with [`Error::TooLarge`] before being read.
+/// Files larger than this are refused with [`Error::TooLarge`] before being read (the
+/// default of [`Limits::max_file_bytes`]).
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 const MARKDOWN_EXT: &[&str] = &["md", "markdown", "mdown", "mkd", "mdx"];
 const TEXT_EXT: &[&str] = &["txt", "text", "rst", "log", "org", "adoc", "asciidoc"];
+const HTML_EXT: &[&str] = &["html", "htm", "xhtml", "shtml"];
 
-/// Known binary signatures, so a mislabelled binary is reported as what it is rather
-/// than indexed as garbage text.
-const MAGIC: &[(&[u8], &str)] = &[
-    (b"%PDF-", "PDF"),
-    (b"PK\x03\x04", "ZIP container (DOCX/XLSX/PPTX/ODF)"),
-    (b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", "OLE2 (DOC/XLS/PPT)"),
+/// What one format's parser returns: the document's parts.
+#[derive(Default)]
+pub(crate) struct Parsed {
+    pub(crate) title: Option<String>,
+    pub(crate) metadata: Metadata,
+    pub(crate) sections: Vec<Section>,
+}
+
+/// Binary signatures trawl does not read, so a mislabelled binary is reported as what it
+/// is rather than indexed as garbage text.
+const UNSUPPORTED_MAGIC: &[(&[u8], &str)] = &[
     (b"\x89PNG\r\n\x1a\n", "PNG image"),
     (b"\xFF\xD8\xFF", "JPEG image"),
     (b"GIF8", "GIF image"),
     (b"II*\0", "TIFF image"),
     (b"MM\0*", "TIFF image"),
     (b"\x7FELF", "ELF executable"),
+    (b"MZ", "Windows executable"),
     (b"\x1F\x8B", "gzip archive"),
+    (b"7z\xBC\xAF\x27\x1C", "7-zip archive"),
+    (b"Rar!", "RAR archive"),
+    (b"{\\rtf", "RTF document"),
 ];
 
+/// Images read with OCR (feature `ocr`): PNG, JPEG, TIFF.
+const IMAGE_MAGIC: &[&[u8]] = &[b"\x89PNG\r\n\x1a\n", b"\xFF\xD8\xFF", b"II*\0", b"MM\0*"];
+
+fn extension(name: &str) -> Option<String> {
+    Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+}
+
 /// Decides the format of `bytes` named `name`: magic bytes first, then the extension.
+/// Zip containers are told apart by their parts (a `.zip` renamed `.docx` is still a
+/// zip, a DOCX renamed `.txt` is still a DOCX).
 ///
 /// # Errors
-/// [`Error::Unsupported`] for binary content or an extension trawl does not read.
+/// [`Error::Unsupported`] for content or an extension trawl does not read;
+/// [`Error::Malformed`] for a zip-based office file whose container is broken.
 pub fn detect_format(bytes: &[u8], name: &str) -> Result<Format> {
     let unsupported = |reason: String| Error::Unsupported {
         name: name.to_owned(),
         reason,
     };
-    if let Some((_, what)) = MAGIC.iter().find(|(m, _)| bytes.starts_with(m)) {
-        return Err(unsupported(format!("{what} content is not supported yet")));
+    let ext = extension(name);
+    let ext = ext.as_deref();
+    if bytes.is_empty() {
+        return Err(Error::Empty {
+            name: name.to_owned(),
+        });
+    }
+    if bytes[..bytes.len().min(1024)]
+        .windows(5)
+        .any(|w| w == b"%PDF-")
+    {
+        return Ok(Format::Pdf);
+    }
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        return zip_format(bytes, name, ext);
+    }
+    if bytes.starts_with(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1") {
+        // A password-protected DOCX/XLSX/PPTX is an OLE2 file holding an
+        // "EncryptedPackage" stream (its directory name is UTF-16).
+        let marker: Vec<u8> = "EncryptedPackage".bytes().flat_map(|b| [b, 0]).collect();
+        if bytes.windows(marker.len()).any(|w| w == marker) {
+            return Err(Error::Encrypted {
+                name: name.to_owned(),
+                format: "office document",
+            });
+        }
+        return match ext {
+            Some("xls" | "xla" | "xlt" | "xlsx" | "xlsm") | None => Ok(Format::Xls),
+            _ => Err(unsupported(
+                "OLE2 (legacy DOC/PPT/MSG) content is not supported".to_owned(),
+            )),
+        };
+    }
+    if cfg!(feature = "ocr") && IMAGE_MAGIC.iter().any(|m| bytes.starts_with(m)) {
+        return Ok(Format::Image);
+    }
+    if let Some((_, what)) = UNSUPPORTED_MAGIC.iter().find(|(m, _)| bytes.starts_with(m)) {
+        return Err(unsupported(format!("{what} content is not supported")));
     }
     let utf16 = bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF");
     if !utf16 && bytes.iter().take(8192).any(|&b| b == 0) {
         return Err(unsupported("binary content".to_owned()));
     }
-    let ext = Path::new(name)
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match ext.as_deref() {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
+    let head = head.trim_start_matches('\u{feff}').trim_start();
+    if head.starts_with("<!doctype html") || head.starts_with("<html") {
+        return Ok(Format::Html);
+    }
+    match ext {
         Some(e) if MARKDOWN_EXT.contains(&e) => Ok(Format::Markdown),
         Some(e) if TEXT_EXT.contains(&e) => Ok(Format::Text),
+        Some(e) if HTML_EXT.contains(&e) => Ok(Format::Html),
+        Some("csv" | "tsv" | "tab") => Ok(Format::Csv),
+        Some("json" | "jsonl" | "ndjson" | "geojson") => Ok(Format::Json),
+        Some("eml" | "mbox" | "mbx") => Ok(Format::Email),
+        None if looks_like_mail(head) => Ok(Format::Email),
         None => Ok(Format::Text),
         Some(e) => Err(unsupported(format!("extension .{e}"))),
     }
 }
 
-/// Parses in-memory bytes; `name` (a file name or path) is used for format detection,
-/// the document id and the fallback title.
+/// A mailbox's "From " line, or a message's header block.
+fn looks_like_mail(head: &str) -> bool {
+    if head.starts_with("from ") {
+        return true;
+    }
+    let headers = [
+        "from:",
+        "to:",
+        "subject:",
+        "date:",
+        "message-id:",
+        "received:",
+        "mime-version:",
+        "return-path:",
+    ];
+    let first = head.lines().next().unwrap_or_default();
+    headers.iter().any(|h| first.starts_with(h))
+        && head
+            .lines()
+            .take(30)
+            .filter(|l| headers.iter().any(|h| l.starts_with(h)))
+            .count()
+            >= 2
+}
+
+fn zip_format(bytes: &[u8], name: &str, ext: Option<&str>) -> Result<Format> {
+    let by_ext = match ext {
+        Some("docx" | "docm" | "dotx") => Some(Format::Docx),
+        Some("pptx" | "pptm" | "ppsx") => Some(Format::Pptx),
+        Some("xlsx" | "xlsm" | "xltx") => Some(Format::Xlsx),
+        Some("ods") => Some(Format::Ods),
+        _ => None,
+    };
+    let archive = match zip::ZipArchive::new(std::io::Cursor::new(bytes)) {
+        Ok(a) => a,
+        Err(e) => {
+            return Err(match by_ext {
+                Some(f) => Error::malformed(name, f.as_str(), format!("bad zip container: {e}")),
+                None => Error::Unsupported {
+                    name: name.to_owned(),
+                    reason: format!("ZIP archive (unreadable: {e})"),
+                },
+            })
+        }
+    };
+    let has = |part: &str| archive.index_for_name(part).is_some();
+    if has("word/document.xml") {
+        return Ok(Format::Docx);
+    }
+    if has("ppt/presentation.xml") {
+        return Ok(Format::Pptx);
+    }
+    if has("xl/workbook.xml") {
+        return Ok(Format::Xlsx);
+    }
+    if has("content.xml")
+        && bytes
+            .windows(46)
+            .take(200)
+            .any(|w| w == b"application/vnd.oasis.opendocument.spreadsheet")
+    {
+        return Ok(Format::Ods);
+    }
+    match by_ext {
+        Some(f) => Err(Error::malformed(
+            name,
+            f.as_str(),
+            "the zip container lacks the format's main part",
+        )),
+        None => Err(Error::Unsupported {
+            name: name.to_owned(),
+            reason: "ZIP archive is not a DOCX/PPTX/XLSX/ODS document".to_owned(),
+        }),
+    }
+}
+
+/// Parses in-memory bytes into one document; `name` (a file name or path) is used for
+/// format detection, the document id and the fallback title. Files that hold several
+/// documents (a mailbox, mail with attachments) come back folded into one, each
+/// section located by message and attachment; [`parse_bytes_all`] keeps them apart.
 ///
 /// # Errors
-/// [`Error::Unsupported`] when the format is not one trawl reads.
+/// [`Error::Unsupported`] when the format is not one trawl reads; the other variants for
+/// broken, encrypted, text-less or over-limit content.
 pub fn parse_bytes(bytes: &[u8], name: &str) -> Result<Document> {
+    parse_bytes_all(bytes, name, &Limits::default()).map(fold)
+}
+
+/// Parses in-memory bytes into every document they hold, under `limits`: one for most
+/// formats; for e-mail the message(s) first, each followed by its attachments' documents
+/// (ids `{message}#attachment-{n}`, metadata `parent`). No panic escapes: a parser that
+/// panics yields [`Error::Malformed`].
+///
+/// # Errors
+/// As [`parse_bytes`]; [`Error::LimitExceeded`] when the content passes a limit.
+pub fn parse_bytes_all(bytes: &[u8], name: &str, limits: &Limits) -> Result<Vec<Document>> {
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(Error::TooLarge {
+            name: name.to_owned(),
+            size: bytes.len() as u64,
+            limit: limits.max_file_bytes,
+        });
+    }
+    parse_all(bytes, name, limits, 0)
+}
+
+/// As [`parse_bytes_all`] but as `format`, whatever the content looks like (for callers
+/// that know better than detection, and for the fuzzers).
+///
+/// # Errors
+/// As [`parse_bytes_all`].
+pub fn parse_bytes_as(
+    bytes: &[u8],
+    name: &str,
+    format: Format,
+    limits: &Limits,
+) -> Result<Vec<Document>> {
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(Error::TooLarge {
+            name: name.to_owned(),
+            size: bytes.len() as u64,
+            limit: limits.max_file_bytes,
+        });
+    }
+    contained(bytes, name, format, limits, 0)
+}
+
+/// [`parse_bytes_all`] at an attachment depth, for e-mail attachments.
+pub(crate) fn parse_all(
+    bytes: &[u8],
+    name: &str,
+    limits: &Limits,
+    depth: u32,
+) -> Result<Vec<Document>> {
     let format = detect_format(bytes, name)?;
-    let text = text::decode(bytes);
-    let (metadata, sections) = match format {
-        Format::Markdown => {
-            let p = markdown::parse(&text);
-            (p.metadata, p.sections)
+    contained(bytes, name, format, limits, depth)
+}
+
+/// Runs a parser so that a panic becomes [`Error::Malformed`]. Fuzz builds let panics
+/// through so that the fuzzers find them (pdf-extract's stay contained in pdf.rs).
+fn contained(
+    bytes: &[u8],
+    name: &str,
+    format: Format,
+    limits: &Limits,
+    depth: u32,
+) -> Result<Vec<Document>> {
+    if cfg!(fuzzing) {
+        return dispatch(bytes, name, format, limits, depth);
+    }
+    match catch_unwind(AssertUnwindSafe(|| {
+        dispatch(bytes, name, format, limits, depth)
+    })) {
+        Ok(result) => result,
+        Err(panic) => Err(Error::malformed(
+            name,
+            format.as_str(),
+            format!("parser panicked: {}", panic_message(&*panic)),
+        )),
+    }
+}
+
+fn dispatch(
+    bytes: &[u8],
+    name: &str,
+    format: Format,
+    limits: &Limits,
+    depth: u32,
+) -> Result<Vec<Document>> {
+    let parsed = match format {
+        Format::Email => {
+            let mbox = extension(name).is_some_and(|e| e == "mbox" || e == "mbx")
+                || bytes.starts_with(b"From ");
+            return if mbox {
+                email::parse_mbox(bytes, name, limits, depth)
+            } else {
+                email::parse_eml(bytes, name, limits, depth)
+            };
         }
-        Format::Text => (Metadata::new(), text::paragraphs(&text)),
+        Format::Markdown => {
+            let p = markdown::parse(&text::decode(bytes));
+            Parsed {
+                title: None,
+                metadata: p.metadata,
+                sections: p.sections,
+            }
+        }
+        Format::Text => Parsed {
+            sections: text::paragraphs(&text::decode(bytes)),
+            ..Parsed::default()
+        },
+        Format::Pdf => pdf::parse(bytes, name, limits)?,
+        Format::Docx => docx::parse(bytes, name, limits)?,
+        Format::Pptx => pptx::parse(bytes, name, limits)?,
+        Format::Xlsx | Format::Xls | Format::Ods => sheets::parse(bytes, name, format, limits)?,
+        Format::Csv => sheets::parse_csv(bytes, name, limits)?,
+        Format::Html => html::parse(bytes),
+        Format::Json => json::parse(bytes, name)?,
+        #[cfg(feature = "ocr")]
+        Format::Image => crate::ocr::image(bytes, name)?,
+        #[cfg(not(feature = "ocr"))]
+        Format::Image => {
+            return Err(Error::Unsupported {
+                name: name.to_owned(),
+                reason: "images need the `ocr` feature".to_owned(),
+            })
+        }
     };
-    let title = title_of(&metadata, &sections, format, name);
-    Ok(Document {
+    let title = parsed
+        .title
+        .clone()
+        .or_else(|| title_of(&parsed.metadata, &parsed.sections, format, name));
+    Ok(vec![Document {
         id: name.to_owned(),
         title,
         source: None,
         format,
-        metadata,
-        sections,
-    })
+        metadata: parsed.metadata,
+        sections: parsed.sections,
+    }])
 }
 
-/// Reads and parses one file. The document id and `source` are the path as given.
+/// Several documents as one: the first's identity, everyone's sections.
+fn fold(docs: Vec<Document>) -> Document {
+    let mut it = docs.into_iter();
+    let mut first = it.next().unwrap_or_else(|| Document::from_text("", ""));
+    for d in it {
+        first.sections.extend(d.sections);
+    }
+    first
+}
+
+/// Reads and parses one file into one document (see [`parse_bytes`]). The document id
+/// and `source` are the path as given.
 ///
 /// # Errors
 /// [`Error::Io`] when it cannot be read, [`Error::TooLarge`] over [`MAX_FILE_BYTES`],
-/// [`Error::Unsupported`] for formats trawl does not read.
+/// [`Error::Unsupported`] for formats trawl does not read, the other variants for
+/// broken content.
 pub fn parse_path(path: &Path) -> Result<Document> {
+    parse_path_all(path, &Limits::default()).map(fold)
+}
+
+/// Reads and parses one file into every document it holds (see [`parse_bytes_all`]).
+/// Every document's `source` is the path as given.
+///
+/// # Errors
+/// As [`parse_path`], plus [`Error::LimitExceeded`].
+pub fn parse_path_all(path: &Path, limits: &Limits) -> Result<Vec<Document>> {
     let io = |source| Error::Io {
         path: path.to_owned(),
         source,
     };
     let size = std::fs::metadata(path).map_err(io)?.len();
     let name = path.to_string_lossy().into_owned();
-    if size > MAX_FILE_BYTES {
+    if size > limits.max_file_bytes {
         return Err(Error::TooLarge {
             name,
             size,
-            limit: MAX_FILE_BYTES,
+            limit: limits.max_file_bytes,
         });
     }
     let bytes = std::fs::read(path).map_err(io)?;
-    let mut doc = parse_bytes(&bytes, &name)?;
-    doc.source = Some(name);
-    Ok(doc)
+    let mut docs = parse_bytes_all(&bytes, &name, limits)?;
+    for d in &mut docs {
+        d.source = Some(name.clone());
+    }
+    Ok(docs)
 }
 
-fn title_of(
-    meta: &Metadata,
-    sections: &[crate::Section],
-    format: Format,
-    name: &str,
-) -> Option<String> {
+/// Parses files in parallel (rayon), in the order given; each file's result is its own.
+pub fn parse_paths(paths: &[PathBuf], limits: &Limits) -> Vec<(PathBuf, Result<Vec<Document>>)> {
+    paths
+        .par_iter()
+        .map(|p| (p.clone(), parse_path_all(p, limits)))
+        .collect()
+}
+
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+fn title_of(meta: &Metadata, sections: &[Section], format: Format, name: &str) -> Option<String> {
     if let Some(MetaValue::Str(t)) = meta.get("title") {
         return Some(t.clone());
     }
     if format == Format::Markdown {
         let h1 = sections
             .iter()
-            .find(|s| matches!(s.kind, crate::SectionKind::Heading { level: 1 }));
+            .find(|s| matches!(s.kind, SectionKind::Heading { level: 1 }));
         if let Some(h) = h1 {
             return Some(h.text.clone());
         }
@@ -145,8 +446,15 @@ mod tests {
     #[test]
     fn magic_bytes_win_over_extension() {
         let err = parse_bytes(b"%PDF-1.7 ...", "notes.txt").unwrap_err();
-        assert!(err.is_unsupported(), "{err}");
-        assert!(err.to_string().contains("PDF"), "{err}");
+        assert!(
+            matches!(err, Error::Malformed { format: "pdf", .. }),
+            "{err}"
+        );
+        let err = parse_bytes(b"GIF89a....", "notes.txt").unwrap_err();
+        assert!(
+            err.is_unsupported() && err.to_string().contains("GIF"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -167,5 +475,17 @@ mod tests {
             "Tide Pools"
         );
         assert_eq!(t(b"Just one sentence here.\n", "dir/notes.txt"), "notes");
+    }
+
+    #[test]
+    fn html_is_sniffed_and_mail_headers_without_extension_are_mail() {
+        assert_eq!(
+            detect_format(b"<!DOCTYPE html><p>x", "page.txt").unwrap(),
+            Format::Html
+        );
+        assert_eq!(
+            detect_format(b"From: a@b.c\nTo: d@e.f\nSubject: hi\n\nbody", "message").unwrap(),
+            Format::Email
+        );
     }
 }

@@ -1,34 +1,72 @@
-//! Recursive directory walk.
+//! Recursive directory walk with the `ignore` crate: `.gitignore`, `.ignore` and hidden
+//! files are respected, symlinks are not followed.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
 /// Every file under `root` (or `root` itself when it is a file), in a stable sorted
-/// order. Hidden files and folders (names starting with `.`) are skipped; symlinks are
-/// not followed. A folder that cannot be read yields an error for that folder and the
+/// order. Hidden files and folders (names starting with `.`) are skipped, and so is what
+/// `.gitignore`, `.ignore` and `.git/info/exclude` files exclude (also outside a git
+/// repository). A folder that cannot be read yields an error for that folder and the
 /// walk goes on.
 pub fn walk(root: &Path) -> impl Iterator<Item = Result<PathBuf>> {
-    walkdir::WalkDir::new(root)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
-        .filter_map(|entry| match entry {
-            Ok(e) if e.file_type().is_file() => Some(Ok(e.into_path())),
-            Ok(_) => None,
-            Err(err) => {
-                let path = err.path().map_or_else(PathBuf::new, Path::to_path_buf);
-                let source = err
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("filesystem loop"));
-                Some(Err(Error::Io { path, source }))
+    let mut builder = ignore::WalkBuilder::new(root);
+    builder
+        .hidden(true)
+        .ignore(true)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(false)
+        .parents(true)
+        .require_git(false)
+        .follow_links(false)
+        .sort_by_file_name(std::cmp::Ord::cmp);
+    let root = root.to_owned();
+    builder.build().filter_map(move |entry| match entry {
+        Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => Some(Ok(e.into_path())),
+        Ok(_) => None,
+        Err(err) => Some(Err(io_error(err, &root))),
+    })
+}
+
+fn io_error(err: ignore::Error, root: &Path) -> Error {
+    let mut path = root.to_owned();
+    let mut e = &err;
+    loop {
+        match e {
+            ignore::Error::WithPath { path: p, err } => {
+                path.clone_from(p);
+                e = err;
             }
-        })
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                e = err;
+            }
+            _ => break,
+        }
+    }
+    let message = e.to_string();
+    let source = err
+        .into_io_error()
+        .unwrap_or_else(|| std::io::Error::other(message));
+    Error::Io { path, source }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn found(p: &Path) -> Vec<String> {
+        walk(p)
+            .map(|r| {
+                r.unwrap()
+                    .strip_prefix(p)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
 
     #[test]
     fn walks_recursively_sorted_and_skips_hidden() {
@@ -46,16 +84,27 @@ mod tests {
         ] {
             std::fs::write(p.join(f), "x").unwrap();
         }
-        let found: Vec<_> = walk(p)
-            .map(|r| {
-                r.unwrap()
-                    .strip_prefix(p)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
-        assert_eq!(found, ["a.md", "b.txt", "sub/c.txt", "sub/deeper/d.md"]);
+        assert_eq!(found(p), ["a.md", "b.txt", "sub/c.txt", "sub/deeper/d.md"]);
+    }
+
+    #[test]
+    fn gitignore_and_ignore_files_are_respected_without_a_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("build")).unwrap();
+        std::fs::create_dir_all(p.join("docs")).unwrap();
+        std::fs::write(p.join(".gitignore"), "build/\n*.log\n").unwrap();
+        std::fs::write(p.join("docs/.ignore"), "draft.md\n").unwrap();
+        for f in [
+            "keep.md",
+            "run.log",
+            "build/out.txt",
+            "docs/draft.md",
+            "docs/final.md",
+        ] {
+            std::fs::write(p.join(f), "x").unwrap();
+        }
+        assert_eq!(found(p), ["docs/final.md", "keep.md"]);
     }
 
     #[test]

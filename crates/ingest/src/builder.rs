@@ -1,0 +1,136 @@
+//! Collects sections in reading order and keeps the heading path.
+
+use crate::document::{Location, Section, SectionKind};
+
+#[derive(Default)]
+pub(crate) struct Builder {
+    pub(crate) sections: Vec<Section>,
+    headings: Vec<(u8, String)>,
+    /// Cloned onto every section pushed; parsers set page, slide, sheet... here.
+    pub(crate) location: Location,
+}
+
+impl Builder {
+    pub(crate) fn new() -> Builder {
+        Builder::default()
+    }
+
+    fn path(&self) -> Vec<String> {
+        self.headings.iter().map(|(_, t)| t.clone()).collect()
+    }
+
+    /// A heading: closes headings of the same or a deeper level, then opens this one.
+    pub(crate) fn heading(&mut self, level: u8, text: &str) {
+        let text = squash(text);
+        if text.is_empty() {
+            return;
+        }
+        let level = level.clamp(1, 6);
+        while self.headings.last().is_some_and(|(l, _)| *l >= level) {
+            self.headings.pop();
+        }
+        self.headings.push((level, text.clone()));
+        self.sections.push(Section {
+            kind: SectionKind::Heading { level },
+            text,
+            heading_path: self.path(),
+            location: self.location.clone(),
+        });
+    }
+
+    /// Forgets the open headings (a new page of a slide deck, a new message).
+    pub(crate) fn reset_headings(&mut self) {
+        self.headings.clear();
+    }
+
+    /// A block; whitespace is squashed to single spaces. Empty text is dropped.
+    pub(crate) fn push(&mut self, kind: SectionKind, text: &str) {
+        let text = squash(text);
+        self.push_raw(kind, &text);
+    }
+
+    /// A block whose line breaks matter (code, tables): only trimmed.
+    pub(crate) fn push_raw(&mut self, kind: SectionKind, text: &str) {
+        let text = text.trim_matches(|c: char| c == '\n' || c == '\r');
+        if text.trim().is_empty() {
+            return;
+        }
+        self.sections.push(Section {
+            kind,
+            text: text.trim_end().to_owned(),
+            heading_path: self.path(),
+            location: self.location.clone(),
+        });
+    }
+
+    pub(crate) fn finish(self) -> Vec<Section> {
+        self.sections
+    }
+}
+
+/// Collapses runs of whitespace to one space and trims.
+pub(crate) fn squash(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Rows as text: cells joined with ` | `, one row a line. The first row is the header;
+/// callers repeat it at the top of every table section they cut from a long table.
+pub(crate) fn table_text(rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    for row in rows {
+        if row.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let cells: Vec<String> = row.iter().map(|c| squash(c)).collect();
+        out.push_str(&cells.join(" | "));
+    }
+    out
+}
+
+/// Data rows per table section: small enough that a section fits a chunk or two, so
+/// every chunk of a long table still starts with its header row.
+pub(crate) const ROWS_PER_SECTION: usize = 25;
+
+/// Pushes a table as sections of [`ROWS_PER_SECTION`] rows, each starting with the
+/// header (the first row). `row_numbers`, when given, are the 1-based source rows of
+/// `rows` and become each section's `location.rows`.
+pub(crate) fn table_sections(b: &mut Builder, rows: &[Vec<String>], row_numbers: Option<&[u32]>) {
+    let rows: Vec<(usize, &Vec<String>)> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.iter().any(|c| !c.trim().is_empty()))
+        .collect();
+    let Some(((header_at, header), data)) = rows.split_first() else {
+        return;
+    };
+    let number = |i: usize| row_numbers.and_then(|n| n.get(i).copied());
+    let emit = |b: &mut Builder, part: &[(usize, &Vec<String>)], first: usize| {
+        let mut text_rows = vec![(*header).clone()];
+        text_rows.extend(part.iter().map(|(_, r)| (*r).clone()));
+        let last = part.last().map_or(first, |(i, _)| *i);
+        let saved = b.location.rows;
+        if let (Some(f), Some(l)) = (number(first), number(last)) {
+            b.location.rows = Some((f, l));
+        }
+        b.push_raw(crate::document::SectionKind::Table, &table_text(&text_rows));
+        b.location.rows = saved;
+    };
+    if data.is_empty() {
+        emit(b, &[], *header_at);
+        return;
+    }
+    for (n, part) in data.chunks(ROWS_PER_SECTION).enumerate() {
+        let first = if n == 0 { *header_at } else { part[0].0 };
+        emit(b, part, first);
+    }
+}

@@ -1,0 +1,314 @@
+//! HTML: the main content (`<main>`, else `<article>`, else `<body>`) as headings,
+//! paragraphs, list items, code, quotes and tables; scripts, styles, navigation and
+//! forms dropped; `<title>` and the meta description kept; the declared charset honoured.
+
+use ego_tree::NodeRef;
+use scraper::{ElementRef, Html, Node, Selector};
+
+use crate::builder::{table_sections, Builder};
+use crate::document::{MetaValue, SectionKind};
+use crate::parse::Parsed;
+
+/// Elements whose content is never text for a reader.
+const DROP: &[&str] = &[
+    "script", "style", "noscript", "template", "nav", "svg", "iframe", "object", "canvas", "form",
+    "button", "select", "head", "aside", "footer", "menu",
+];
+
+/// Nesting deeper than this is read as flat text (no recursion, no stack overflow).
+const MAX_DEPTH: usize = 128;
+
+pub(crate) fn parse(bytes: &[u8]) -> Parsed {
+    let text = decode(bytes);
+    parse_str(&text)
+}
+
+pub(crate) fn parse_str(text: &str) -> Parsed {
+    let html = Html::parse_document(text);
+    let mut parsed = Parsed::default();
+    if let Some(t) =
+        first(&html, "title").map(|e| crate::builder::squash(&e.text().collect::<String>()))
+    {
+        if !t.is_empty() {
+            parsed.title = Some(t);
+        }
+    }
+    if let Ok(sel) = Selector::parse("meta[name], meta[property]") {
+        for meta in html.select(&sel) {
+            let key = meta
+                .attr("name")
+                .or_else(|| meta.attr("property"))
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let field = match key.as_str() {
+                "description" | "og:description" => "description",
+                "author" => "author",
+                "keywords" => "keywords",
+                _ => continue,
+            };
+            if let Some(v) = meta.attr("content").map(crate::builder::squash) {
+                if !v.is_empty() && !parsed.metadata.contains_key(field) {
+                    parsed.metadata.insert(field.into(), MetaValue::Str(v));
+                }
+            }
+        }
+    }
+    let root = first(&html, "main")
+        .or_else(|| first(&html, "article"))
+        .or_else(|| first(&html, "body"))
+        .unwrap_or_else(|| html.root_element());
+    let mut w = Walker {
+        b: Builder::new(),
+        inline: String::new(),
+        quote: 0,
+        kind: SectionKind::Paragraph,
+    };
+    w.children(*root, 0);
+    w.flush();
+    parsed.sections = w.b.finish();
+    if parsed.title.is_none() {
+        parsed.title = parsed
+            .sections
+            .iter()
+            .find(|s| matches!(s.kind, SectionKind::Heading { .. }))
+            .map(|s| s.text.clone());
+    }
+    parsed
+}
+
+fn first<'a>(html: &'a Html, css: &str) -> Option<ElementRef<'a>> {
+    let sel = Selector::parse(css).ok()?;
+    html.select(&sel).next()
+}
+
+struct Walker {
+    b: Builder,
+    /// Inline text waiting for the end of its block.
+    inline: String,
+    quote: usize,
+    /// What inline text becomes when its block ends (list items inside `<li>`).
+    kind: SectionKind,
+}
+
+impl Walker {
+    fn flush(&mut self) {
+        let text = std::mem::take(&mut self.inline);
+        let kind = if self.quote > 0 {
+            SectionKind::Quote
+        } else {
+            self.kind
+        };
+        self.b.push(kind, &text);
+    }
+
+    fn children(&mut self, node: NodeRef<'_, Node>, depth: usize) {
+        for child in node.children() {
+            self.node(child, depth + 1);
+        }
+    }
+
+    fn node(&mut self, node: NodeRef<'_, Node>, depth: usize) {
+        match node.value() {
+            Node::Text(t) => self.inline.push_str(t),
+            Node::Element(e) => {
+                let name = e.name();
+                if DROP.contains(&name)
+                    || e.attr("role").is_some_and(|r| r == "navigation")
+                    || e.attr("hidden").is_some()
+                    || e.attr("aria-hidden").is_some_and(|v| v == "true")
+                {
+                    return;
+                }
+                let Some(el) = ElementRef::wrap(node) else {
+                    return;
+                };
+                if depth > MAX_DEPTH {
+                    self.inline.push(' ');
+                    self.inline.extend(el.text());
+                    return;
+                }
+                match name {
+                    "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
+                        self.flush();
+                        let level = name.as_bytes()[1] - b'0';
+                        self.b.heading(level, &el.text().collect::<String>());
+                    }
+                    "pre" => {
+                        self.flush();
+                        self.b
+                            .push_raw(SectionKind::Code, &el.text().collect::<String>());
+                    }
+                    "li" | "dt" | "dd" => {
+                        self.flush();
+                        let outer = std::mem::replace(&mut self.kind, SectionKind::ListItem);
+                        self.children(node, depth);
+                        self.flush();
+                        self.kind = outer;
+                    }
+                    "table" => {
+                        self.flush();
+                        let rows = table_rows(el);
+                        table_sections(&mut self.b, &rows, None);
+                    }
+                    "blockquote" => {
+                        self.flush();
+                        self.quote += 1;
+                        self.children(node, depth);
+                        self.flush();
+                        self.quote -= 1;
+                    }
+                    "br" => self.inline.push(' '),
+                    "img" => {
+                        if let Some(alt) = e.attr("alt").filter(|a| !a.trim().is_empty()) {
+                            self.inline.push(' ');
+                            self.inline.push_str(alt);
+                            self.inline.push(' ');
+                        }
+                    }
+                    _ if is_block(name) => {
+                        self.flush();
+                        self.children(node, depth);
+                        self.flush();
+                    }
+                    _ => {
+                        // Inline elements: keep words apart across tags like <td> and <span>
+                        // only where the markup did.
+                        self.children(node, depth);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn is_block(name: &str) -> bool {
+    matches!(
+        name,
+        "p" | "div"
+            | "section"
+            | "article"
+            | "main"
+            | "header"
+            | "ul"
+            | "ol"
+            | "dl"
+            | "figure"
+            | "figcaption"
+            | "address"
+            | "details"
+            | "summary"
+            | "body"
+            | "html"
+            | "hr"
+            | "caption"
+            | "center"
+    )
+}
+
+/// Rows of a table, cells as text; nested tables are flattened into their cell.
+fn table_rows(table: ElementRef<'_>) -> Vec<Vec<String>> {
+    let Ok(tr) = Selector::parse("tr") else {
+        return Vec::new();
+    };
+    table
+        .select(&tr)
+        .filter(|row| {
+            // Only rows of this table, not of a nested one.
+            row.ancestors()
+                .filter_map(ElementRef::wrap)
+                .find(|a| a.value().name() == "table")
+                .is_some_and(|t| t.id() == table.id())
+        })
+        .map(|row| {
+            row.children()
+                .filter_map(ElementRef::wrap)
+                .filter(|c| matches!(c.value().name(), "td" | "th"))
+                .map(|c| crate::builder::squash(&c.text().collect::<String>()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Bytes to text: a byte-order mark, else the `<meta charset>` (or http-equiv) in the
+/// first 2 KiB, else UTF-8 when valid, else Windows-1252.
+pub(crate) fn decode(bytes: &[u8]) -> String {
+    if bytes.starts_with(b"\xEF\xBB\xBF")
+        || bytes.starts_with(b"\xFF\xFE")
+        || bytes.starts_with(b"\xFE\xFF")
+    {
+        return crate::text::decode(bytes);
+    }
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(2048)]).to_ascii_lowercase();
+    if let Some(label) = declared_charset(&head) {
+        if let Some(enc) = encoding_rs::Encoding::for_label(label.as_bytes()) {
+            let (text, _, _) = enc.decode(bytes);
+            return text.into_owned();
+        }
+    }
+    crate::text::decode(bytes)
+}
+
+fn declared_charset(head: &str) -> Option<String> {
+    let at = head.find("charset=")? + "charset=".len();
+    let rest = head[at..].trim_start_matches(['"', '\'', ' ']);
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == ':'))
+        .unwrap_or(rest.len());
+    let label = &rest[..end];
+    (!label.is_empty()).then(|| label.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn main_text_headings_lists_tables_and_metadata() {
+        let html = r#"<!doctype html><html><head><title> My Page </title>
+            <meta name="description" content="A test page"><script>var x = 1;</script>
+            <style>p { color: red }</style></head>
+            <body><nav><a href="/">Home</a> <a href="/about">About</a></nav>
+            <h1>Guide</h1><p>Intro <b>bold</b> text.<p>Second para
+            <h2>Steps</h2><ul><li>one<li>two <ul><li>nested</li></ul></ul>
+            <table><tr><th>Name</th><th>Qty</th></tr><tr><td>apple</td><td>3</td></tr></table>
+            <blockquote><p>Quoted.</p></blockquote><pre>let x = 1;
+let y = 2;</pre><footer>Copyright</footer></body></html>"#;
+        let p = parse(html.as_bytes());
+        assert_eq!(p.title.as_deref(), Some("My Page"));
+        assert_eq!(
+            p.metadata["description"],
+            MetaValue::Str("A test page".into())
+        );
+        let got: Vec<_> = p
+            .sections
+            .iter()
+            .map(|s| (s.kind, s.text.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (SectionKind::Heading { level: 1 }, "Guide"),
+                (SectionKind::Paragraph, "Intro bold text."),
+                (SectionKind::Paragraph, "Second para"),
+                (SectionKind::Heading { level: 2 }, "Steps"),
+                (SectionKind::ListItem, "one"),
+                (SectionKind::ListItem, "two"),
+                (SectionKind::ListItem, "nested"),
+                (SectionKind::Table, "Name | Qty\napple | 3"),
+                (SectionKind::Quote, "Quoted."),
+                (SectionKind::Code, "let x = 1;\nlet y = 2;"),
+            ]
+        );
+        assert_eq!(p.sections[4].heading_path, ["Guide", "Steps"]);
+    }
+
+    #[test]
+    fn declared_charset_is_honoured() {
+        let mut bytes = b"<html><head><meta charset=\"iso-8859-7\"></head><body><p>".to_vec();
+        bytes.extend([0xE1, 0xE2, 0xE3]); // alpha beta gamma in ISO-8859-7
+        bytes.extend(b"</p></body></html>");
+        let p = parse(&bytes);
+        assert_eq!(p.sections[0].text, "αβγ");
+    }
+}

@@ -1,0 +1,160 @@
+//! PDF through pdf-extract (text per page) and lopdf (metadata, encryption).
+//!
+//! pdf-extract panics on some real files by design; every call into it runs under
+//! `catch_unwind`, page by page, so one bad page costs that page and a file where every
+//! page fails is a typed error.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use lopdf::{Document as Pdf, Object};
+
+use crate::builder::Builder;
+use crate::document::{MetaValue, SectionKind};
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::parse::{panic_message, Parsed};
+
+const FORMAT: &str = "pdf";
+
+pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
+    let mut doc = match catch_unwind(|| Pdf::load_mem(bytes)) {
+        Ok(Ok(doc)) => doc,
+        Ok(Err(lopdf::Error::Decryption(_) | lopdf::Error::InvalidPassword)) => {
+            return Err(Error::Encrypted {
+                name: name.to_owned(),
+                format: FORMAT,
+            })
+        }
+        Ok(Err(e)) => return Err(Error::malformed(name, FORMAT, e)),
+        Err(panic) => return Err(Error::malformed(name, FORMAT, panic_message(&*panic))),
+    };
+    if doc.is_encrypted() {
+        // Many PDFs are encrypted only to set permissions: the user password is empty.
+        let opened = catch_unwind(AssertUnwindSafe(|| doc.decrypt(""))).is_ok_and(|r| r.is_ok());
+        if !opened {
+            return Err(Error::Encrypted {
+                name: name.to_owned(),
+                format: FORMAT,
+            });
+        }
+    }
+    let pages = doc.get_pages();
+    if pages.len() > limits.max_pages {
+        return Err(Error::limit(
+            name,
+            "pages",
+            pages.len() as u64,
+            limits.max_pages as u64,
+        ));
+    }
+    let mut parsed = Parsed::default();
+    info(&doc, &mut parsed);
+    parsed
+        .metadata
+        .insert("pages".into(), MetaValue::Int(pages.len() as i64));
+    let mut b = Builder::new();
+    let mut first_error = None;
+    let mut failed = 0i64;
+    let mut any_text = false;
+    for &page in pages.keys() {
+        let mut text = String::new();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let mut out = pdf_extract::PlainTextOutput::new(&mut text);
+            pdf_extract::output_doc_page(&doc, &mut out, page)
+        }));
+        let error = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("page {page}: {e:?}")),
+            Err(panic) => Some(format!("page {page}: {}", panic_message(&*panic))),
+        };
+        if let Some(e) = error {
+            failed += 1;
+            first_error.get_or_insert(e);
+            continue;
+        }
+        b.location.page = Some(page);
+        for para in text.split("\n\n") {
+            if !para.trim().is_empty() {
+                any_text = true;
+                b.push(SectionKind::Paragraph, para);
+            }
+        }
+    }
+    if failed > 0 {
+        parsed
+            .metadata
+            .insert("pages_failed".into(), MetaValue::Int(failed));
+    }
+    if !any_text {
+        if let Some(e) = first_error {
+            return Err(Error::malformed(name, FORMAT, e));
+        }
+        #[cfg(feature = "ocr")]
+        {
+            crate::ocr::pdf(bytes, name, &mut parsed)?;
+            return Ok(parsed);
+        }
+        #[cfg(not(feature = "ocr"))]
+        return Err(Error::NoText {
+            name: name.to_owned(),
+            format: FORMAT,
+        });
+    }
+    parsed.sections = b.finish();
+    Ok(parsed)
+}
+
+/// Title, author, subject and keywords from the document information dictionary.
+fn info(doc: &Pdf, parsed: &mut Parsed) {
+    let Ok(info) = doc
+        .trailer
+        .get(b"Info")
+        .and_then(Object::as_reference)
+        .and_then(|id| doc.get_dictionary(id))
+    else {
+        return;
+    };
+    for (key, field) in [
+        (&b"Title"[..], "title"),
+        (b"Author", "author"),
+        (b"Subject", "subject"),
+        (b"Keywords", "keywords"),
+    ] {
+        let value = match info.get(key) {
+            Ok(Object::String(bytes, _)) => text_string(bytes),
+            Ok(Object::Reference(id)) => match doc.get_object(*id) {
+                Ok(Object::String(bytes, _)) => text_string(bytes),
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let value: String = value
+            .chars()
+            .filter(|c| !c.is_control() || c.is_whitespace())
+            .collect();
+        let value = crate::builder::squash(&value);
+        if !value.is_empty() {
+            if field == "title" {
+                parsed.title = Some(value.clone());
+            }
+            parsed.metadata.insert(field.into(), MetaValue::Str(value));
+        }
+    }
+}
+
+/// A PDF text string: UTF-16BE with a byte-order mark, UTF-8 with one, or
+/// PDFDocEncoding (close enough to Latin-1 for metadata).
+fn text_string(bytes: &[u8]) -> String {
+    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        let units = rest
+            .chunks_exact(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]));
+        return char::decode_utf16(units)
+            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect();
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return String::from_utf8_lossy(rest).into_owned();
+    }
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
