@@ -110,7 +110,10 @@ def run_hnswlib(vectors, queries, exact, target, m, efc, rounds):
     if chosen is None:
         chosen = (sweep[-1]["ef"], sweep[-1]["recall"])
     index.set_ef(max(chosen[0], K))
-    one = lambda j: index.knn_query(queries[j : j + 1], k=K, num_threads=1)
+
+    def one(j):
+        return index.knn_query(queries[j : j + 1], k=K, num_threads=1)
+
     p50, p95, p99, qps = timed(one, len(queries), rounds)
     # Two threads: one batch call that hnswlib splits over its own threads (a Python
     # thread pool around single-query calls measures the GIL, not hnswlib).
@@ -202,7 +205,17 @@ def run_lancedb(d, vectors, queries, qtexts, exact, target, m, efc, rounds):
 
     sweep = []
     chosen = None
-    for ef, refine in [(16, 0), (32, 0), (64, 0), (96, 0), (128, 0), (64, 4), (128, 4), (256, 4), (512, 8)]:
+    for ef, refine in [
+        (16, 0),
+        (32, 0),
+        (64, 0),
+        (96, 0),
+        (128, 0),
+        (64, 4),
+        (128, 4),
+        (256, 4),
+        (512, 8),
+    ]:
         found = [dense_ids(q, ef, refine) for q in queries]
         r = recall(found, exact["all"])
         sweep.append({"ef": ef, "refine_factor": refine, "recall": r})
@@ -221,7 +234,7 @@ def run_lancedb(d, vectors, queries, qtexts, exact, target, m, efc, rounds):
     def fts(j):
         try:
             return table.search(qtexts[j], query_type="fts").limit(K).select(["id"]).to_arrow()
-        except Exception as e:  # noqa: BLE001 - a query the parser rejects is reported
+        except Exception as e:
             fts_errors.append(str(e)[:120])
             return None
 
@@ -240,7 +253,7 @@ def run_lancedb(d, vectors, queries, qtexts, exact, target, m, efc, rounds):
             s = s.where(where, prefilter=True)
         try:
             return s.to_arrow()
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             fts_errors.append(str(e)[:120])
             return None
 
@@ -288,15 +301,28 @@ def main():
     cfg, tserve = trawl["config"], trawl["serve"]
     lat = tserve["latency"]
     target = tserve["recall_at_10"]
-    print(f"{len(vectors)} chunks, {len(queries)} queries; trawl recall@10 {target:.3f}", file=sys.stderr)
+    print(
+        f"{len(vectors)} chunks, {len(queries)} queries; trawl recall@10 {target:.3f}",
+        file=sys.stderr,
+    )
     report = {"chunks": len(vectors), "queries": len(queries), "trawl_recall": target}
 
-    h = run_hnswlib(vectors, queries, exact["all"], target, cfg["m"], cfg["ef_construction"], args.rounds)
+    h = run_hnswlib(
+        vectors, queries, exact["all"], target, cfg["m"], cfg["ef_construction"], args.rounds
+    )
     report["hnswlib"] = h
     print(f"hnswlib done: ef={h['ef']} recall={h['recall']:.3f}", file=sys.stderr)
     if not args.skip_lancedb:
         report["lancedb"] = run_lancedb(
-            args.dir, vectors, queries, qtexts, exact, target, cfg["m"], cfg["ef_construction"], args.rounds
+            args.dir,
+            vectors,
+            queries,
+            qtexts,
+            exact,
+            target,
+            cfg["m"],
+            cfg["ef_construction"],
+            args.rounds,
         )
         if not args.keep:
             shutil.rmtree(os.path.join(args.dir, "lancedb"), ignore_errors=True)
@@ -322,7 +348,9 @@ def main():
         f"M={cfg['m']} efc={cfg['ef_construction']} ef={h['ef']} | {h['recall']:.3f} | {h['build_seconds']:.0f} | "
         f"{lp(h['dense'])} | - | - | {h['dense']['qps']:.0f} / {h['dense']['qps_2t']:.0f} |"
     )
-    ratios = [f"hnswlib dense p50 / trawl dense p50 = {h['dense']['p50_ms'] / lat['dense_1t']['p50_ms']:.2f}"]
+    ratios = [
+        f"hnswlib dense p50 / trawl dense p50 = {h['dense']['p50_ms'] / lat['dense_1t']['p50_ms']:.2f}"
+    ]
     if "lancedb" in report:
         lb = report["lancedb"]
         import lancedb
@@ -349,11 +377,17 @@ def main():
             f"LanceDB filtered recall@10 selective {lb['recall_selective']:.3f} (trawl "
             f"{tserve['recall_at_10_selective']:.3f}), broad {lb['recall_broad']:.3f} (trawl {tserve['recall_at_10_broad']:.3f})"
         )
-        ratios.append(f"LanceDB on disk {lb['disk_bytes'] / 2**20:.0f} MiB (trawl {tb['disk_bytes'] / 2**20:.0f} MiB)")
+        ratios.append(
+            f"LanceDB on disk {lb['disk_bytes'] / 2**20:.0f} MiB (trawl {tb['disk_bytes'] / 2**20:.0f} MiB)"
+        )
         if lb["query_errors"]:
-            ratios.append(f"LanceDB query errors: {lb['query_errors']} e.g. {lb['query_error_examples'][:1]}")
-    table = "\n".join(rows) + "\n\nRatios (peer / trawl; above 1 = trawl faster):\n" + "\n".join(
-        f"- {r}" for r in ratios
+            ratios.append(
+                f"LanceDB query errors: {lb['query_errors']} e.g. {lb['query_error_examples'][:1]}"
+            )
+    table = (
+        "\n".join(rows)
+        + "\n\nRatios (peer / trawl; above 1 = trawl faster):\n"
+        + "\n".join(f"- {r}" for r in ratios)
     )
     with open(os.path.join(args.dir, "compare.md"), "w") as f:
         f.write(table + "\n")

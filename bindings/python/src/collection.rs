@@ -121,10 +121,11 @@ impl Collection {
         paths: Vec<PathBuf>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<IngestReport> {
-        // A callback error (Ctrl-C included) is kept and raised once the run is over;
-        // the run's uncommitted work is rolled back so the index stays at its last
-        // commit.
+        // A callback error (Ctrl-C included) cancels the run; it is raised once the
+        // run has stopped and what it added has been rolled back, so the index stays at
+        // its last commit.
         let failure: Mutex<Option<PyErr>> = Mutex::new(None);
+        let inner = &self.inner;
         let report_progress = |p: trawl::Progress| {
             Python::attach(|py| {
                 let mut slot = failure
@@ -141,18 +142,19 @@ impl Collection {
                 });
                 if let Err(e) = result {
                     *slot = Some(e);
+                    inner.cancel();
                 }
             });
         };
-        let inner = &self.inner;
-        let report = gil::run(py, || inner.add_paths(&paths, &report_progress))?;
+        let result = gil::run(py, || inner.add_paths(&paths, &report_progress));
         if let Some(e) = failure
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
         {
-            gil::run(py, || Ok(inner.index().rollback()?))?;
+            gil::run(py, || inner.rollback())?;
             return Err(e);
         }
+        let report = result?;
         Ok(IngestReport::new(report))
     }
 
@@ -249,7 +251,7 @@ impl Collection {
 
     fn rollback(&self, py: Python<'_>) -> PyResult<()> {
         let inner = &self.inner;
-        gil::run(py, || Ok(inner.index().rollback()?))
+        gil::run(py, || inner.rollback())
     }
 
     #[pyo3(signature = (

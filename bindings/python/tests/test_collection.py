@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,30 @@ def test_expand_parent_returns_each_section_once(corpus: trawl.Collection) -> No
     assert top_chunk.text.split("\n\n")[-1][:40] in parent.text
     with pytest.raises(trawl.InvalidArgumentError):
         corpus.search("x", expand="child")  # type: ignore[arg-type]
+
+
+def test_ctrl_c_stops_a_long_ingest_early_and_keeps_the_last_commit(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(200):
+        (docs / f"note-{i:03}.txt").write_text(f"Note {i}: kelp, crabs and tide pools.\n")
+    col = trawl.Collection(tmp_path / "idx", model=model_dir)
+    col.add_text("before", "Committed before the interrupted ingest.")
+    col.commit()
+    calls: list[int] = []
+
+    def interrupt(done: int, total: int, chunks: int) -> None:
+        calls.append(done)
+        if len(calls) == 2:
+            signal.raise_signal(signal.SIGINT)  # what Ctrl-C does
+
+    with pytest.raises(KeyboardInterrupt):
+        col.add(docs, progress=interrupt)
+    # It stopped at the next check rather than running through all 200 files.
+    assert calls[-1] < 200
+    assert col.stats().documents == 1
+    col.add_text("after", "The collection still works after an interrupted ingest.")
+    col.commit()
+    assert col.stats().documents == 2

@@ -67,6 +67,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// An ingest was stopped by [`crate::Collection::cancel`].
+    #[error("cancelled")]
+    Cancelled,
     /// A file could not be parsed.
     #[error(transparent)]
     Ingest(#[from] trawl_ingest::Error),

@@ -513,3 +513,40 @@ fn parent_expansion_returns_whole_sections_once() {
         .iter()
         .any(|h| h.text.contains("Run the kettle tool daily.")));
 }
+
+/// `cancel()` stops an ingest at its next check with `Error::Cancelled`; rolling back
+/// leaves the last commit, and the collection keeps working.
+#[test]
+fn a_cancelled_ingest_stops_early_and_rolls_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    for i in 0..100 {
+        std::fs::write(
+            docs.join(format!("n{i:03}.txt")),
+            format!("note {i} on kelp"),
+        )
+        .unwrap();
+    }
+    let c = Collection::builder(tmp.path().join("idx"))
+        .keyword_only()
+        .open()
+        .unwrap();
+    c.add_text("kept", "committed first", Metadata::new())
+        .unwrap();
+    c.commit().unwrap();
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    let result = c.add_paths(std::slice::from_ref(&docs), &|p| {
+        seen.store(p.files_done, std::sync::atomic::Ordering::SeqCst);
+        c.cancel();
+    });
+    assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
+    assert!(seen.load(std::sync::atomic::Ordering::SeqCst) < 100);
+    c.rollback().unwrap();
+    c.commit().unwrap();
+    assert_eq!(c.stats().unwrap().documents, 1);
+    // A cancel outside an ingest does not touch the next one.
+    c.cancel();
+    let report = c.add_path(&docs).unwrap();
+    assert_eq!(report.added, 100);
+}
