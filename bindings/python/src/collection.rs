@@ -567,6 +567,18 @@ impl Location {
     fn rows(&self) -> Option<(u32, u32)> {
         self.location.rows
     }
+    #[getter]
+    fn message(&self) -> Option<u32> {
+        self.location.message
+    }
+    #[getter]
+    fn attachment(&self) -> Option<&str> {
+        self.location.attachment.as_deref()
+    }
+    #[getter]
+    fn key(&self) -> Option<&str> {
+        self.location.key.as_deref()
+    }
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         convert::object_to_dict(py, &to_object(&self.location))
     }
@@ -583,6 +595,7 @@ impl Location {
 #[pyclass(frozen, get_all, module = "trawl._trawl")]
 pub(crate) struct IngestReport {
     files: usize,
+    indexed: usize,
     added: usize,
     unchanged: usize,
     chunks: usize,
@@ -612,6 +625,7 @@ impl IngestReport {
         });
         IngestReport {
             files: report.files,
+            indexed: report.indexed,
             added: report.added,
             unchanged: report.unchanged,
             chunks: report.chunks,
@@ -625,8 +639,9 @@ impl IngestReport {
 impl IngestReport {
     fn __repr__(&self) -> String {
         format!(
-            "IngestReport(files={}, added={}, unchanged={}, chunks={}, unsupported={}, failures={})",
+            "IngestReport(files={}, indexed={}, added={}, unchanged={}, chunks={}, unsupported={}, failures={})",
             self.files,
+            self.indexed,
             self.added,
             self.unchanged,
             self.chunks,

@@ -200,3 +200,30 @@ def test_ctrl_c_stops_a_long_ingest_early_and_keeps_the_last_commit(
     col.add_text("after", "The collection still works after an interrupted ingest.")
     col.commit()
     assert col.stats().documents == 2
+
+
+FIXTURES = Path(__file__).resolve().parents[3] / "crates" / "ingest" / "tests" / "fixtures"
+
+
+def test_real_documents_carry_pages_slides_and_sheets(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("crazyones.pdf", "test.pptx", "text_bar.xlsx", "test.docx"):
+        (docs / name).write_bytes((FIXTURES / name).read_bytes())
+    col = trawl.Collection(tmp_path / "idx", keyword_only=True)
+    report = col.add(docs)
+    assert report.files == 4 and report.indexed == 4, report
+    col.commit()
+    formats = {d["source"].rsplit(".", 1)[-1] for d in col.documents()}
+    assert formats == {"pdf", "pptx", "xlsx", "docx"}
+
+    def top(query: str, fmt: str) -> trawl.Hit:
+        hits = col.search(query, k=1, mode="keyword", filter={"format": fmt})
+        assert hits, (query, fmt)
+        return hits[0]
+
+    assert top("crazy ones", "pdf").location.page == 1
+    assert top("presentation title", "pptx").location.slide == 1
+    sheet = top("bar", "xlsx").location
+    assert sheet.sheet is not None and sheet.rows is not None
+    assert "python-docx" in top("python-docx was here", "docx").text
