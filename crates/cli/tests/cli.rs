@@ -1,8 +1,10 @@
 //! The `trawl` binary, driven as a user would.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+
+use common::{ok, trawl};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -17,25 +19,6 @@ fn model() -> PathBuf {
         "run models/fetch.sh first"
     );
     dir
-}
-
-fn trawl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trawl"))
-        .args(args)
-        .env_remove("TRAWL_MODEL")
-        .output()
-        .expect("trawl runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = trawl(args);
-    assert!(
-        out.status.success(),
-        "trawl {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// A tiny BEIR-format benchmark where each query has one clearly right document.

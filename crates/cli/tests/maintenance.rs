@@ -1,29 +1,12 @@
 //! Keeping an index up to date from the command line: re-ingest with --prune, delete,
 //! stats per tenant, search with --filter and --tenant. Keyword-only, so no model.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
+use common::{ok, trawl};
 use serde_json::Value;
-
-fn trawl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trawl"))
-        .args(args)
-        .env_remove("TRAWL_MODEL")
-        .output()
-        .expect("trawl runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = trawl(args);
-    assert!(
-        out.status.success(),
-        "trawl {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn stats(index: &str) -> Value {
     serde_json::from_str(&ok(&["stats", "--index", index, "--json"])).unwrap()

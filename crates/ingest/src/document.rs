@@ -210,6 +210,14 @@ pub struct Document {
     pub sections: Vec<Section>,
 }
 
+/// The text of the first heading: the title of a document whose metadata names none.
+pub(crate) fn first_heading(sections: &[Section]) -> Option<String> {
+    sections
+        .iter()
+        .find(|s| matches!(s.kind, SectionKind::Heading { .. }))
+        .map(|s| s.text.clone())
+}
+
 impl Document {
     /// A plain-text document from text the caller already has; paragraphs are split on
     /// blank lines.

@@ -54,11 +54,7 @@ pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed>
     }
     parsed.sections = b.finish();
     if parsed.title.is_none() {
-        parsed.title = parsed
-            .sections
-            .iter()
-            .find(|s| matches!(s.kind, SectionKind::Heading { .. }))
-            .map(|s| s.text.clone());
+        parsed.title = crate::document::first_heading(&parsed.sections);
     }
     Ok(parsed)
 }

@@ -67,11 +67,7 @@ pub(crate) fn parse_str(text: &str) -> Parsed {
     w.flush();
     parsed.sections = w.b.finish();
     if parsed.title.is_none() {
-        parsed.title = parsed
-            .sections
-            .iter()
-            .find(|s| matches!(s.kind, SectionKind::Heading { .. }))
-            .map(|s| s.text.clone());
+        parsed.title = crate::document::first_heading(&parsed.sections);
     }
     parsed
 }
