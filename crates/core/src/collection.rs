@@ -205,8 +205,27 @@ pub struct Progress {
     pub chunks: usize,
 }
 
-/// Files parsed, chunked and embedded together; bounds memory on huge folders.
+/// Files parsed together; bounds memory on huge folders.
 const FILE_BATCH: usize = 16;
+
+/// A document chunked and hashed, ready to embed.
+struct Prepared {
+    doc: Document,
+    hash: String,
+    chunks: Vec<Chunk>,
+}
+
+/// What the parsing thread of an ingest hands to the embedding one.
+#[derive(Default)]
+struct Parsed {
+    files: usize,
+    indexed: usize,
+    unsupported: Vec<PathBuf>,
+    failures: Vec<Failure>,
+    outcomes: Vec<AddOutcome>,
+    fresh: Vec<Prepared>,
+    chunks: usize,
+}
 
 /// Texts embedded between checks for a cancelled ingest.
 const EMBED_GROUP: usize = 256;
@@ -525,32 +544,55 @@ impl Collection {
         tenant: &str,
         docs: Vec<Document>,
     ) -> Result<Vec<AddOutcome>> {
-        let prepared: Vec<(Document, String, Vec<Chunk>)> = docs
+        let (outcomes, fresh) = self.prepare(tenant, docs)?;
+        self.store(tenant, fresh)?;
+        Ok(outcomes)
+    }
+
+    /// Chunks `docs` and sets aside those whose content is already indexed in
+    /// `tenant`: the CPU work of an add that does not need the model.
+    fn prepare(
+        &self,
+        tenant: &str,
+        docs: Vec<Document>,
+    ) -> Result<(Vec<AddOutcome>, Vec<Prepared>)> {
+        let prepared: Vec<Prepared> = docs
             .into_par_iter()
             .map(|doc| {
                 let hash = self.content_hash(&doc);
                 let chunks = self.chunk(&doc);
-                (doc, hash, chunks)
+                Prepared { doc, hash, chunks }
             })
             .collect();
         let mut outcomes = Vec::with_capacity(prepared.len());
         let mut fresh = Vec::new();
-        for (doc, hash, chunks) in prepared {
-            if self.index.tenant_document_hash(tenant, &doc.id)?.as_deref() == Some(hash.as_str()) {
+        for p in prepared {
+            if self
+                .index
+                .tenant_document_hash(tenant, &p.doc.id)?
+                .as_deref()
+                == Some(p.hash.as_str())
+            {
                 outcomes.push(AddOutcome::Unchanged);
             } else {
                 outcomes.push(AddOutcome::Added {
-                    chunks: chunks.len(),
+                    chunks: p.chunks.len(),
                 });
-                fresh.push((doc, hash, chunks));
+                fresh.push(p);
             }
         }
+        Ok((outcomes, fresh))
+    }
+
+    /// Embeds the chunks of prepared documents and writes them to the index, replacing
+    /// earlier versions of the same documents in `tenant`.
+    fn store(&self, tenant: &str, fresh: Vec<Prepared>) -> Result<()> {
         let texts: Vec<String> = fresh
             .iter()
-            .flat_map(|(doc, _, chunks)| {
-                chunks
+            .flat_map(|p| {
+                p.chunks
                     .iter()
-                    .map(|c| c.embedding_text(doc.title.as_deref(), &self.chunking))
+                    .map(|c| c.embedding_text(p.doc.title.as_deref(), &self.chunking))
             })
             .collect();
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -566,30 +608,33 @@ impl Collection {
             _ => Vec::new().into_iter(),
         };
         let mut records = Vec::with_capacity(texts.len());
-        for (doc, hash, chunks) in &fresh {
+        // Deleted before the new chunks are added, so the delete spares them.
+        for p in &fresh {
+            self.index.delete_tenant_document(tenant, &p.doc.id)?;
+        }
+        for Prepared { doc, hash, chunks } in fresh {
             let metadata = to_json_object(&doc.metadata);
+            let title = doc.title.unwrap_or_default();
+            let format = doc.format.as_str().to_owned();
             for chunk in chunks {
                 records.push(Record {
                     doc_id: doc.id.clone(),
                     tenant: tenant.to_owned(),
                     ordinal: chunk.ordinal,
-                    text: chunk.text.clone(),
-                    title: doc.title.clone().unwrap_or_default(),
-                    heading_path: chunk.heading_path.clone(),
+                    location: chunk_location(&chunk),
+                    text: chunk.text,
+                    title: title.clone(),
+                    heading_path: chunk.heading_path,
                     source: doc.source.clone(),
-                    format: doc.format.as_str().to_owned(),
-                    location: chunk_location(chunk),
+                    format: format.clone(),
                     metadata: metadata.clone(),
                     doc_hash: hash.clone(),
                     vector: vectors.next().unwrap_or_default(),
                 });
             }
         }
-        for (doc, _, _) in &fresh {
-            self.index.delete_tenant_document(tenant, &doc.id)?;
-        }
         self.index.add(records)?;
-        Ok(outcomes)
+        Ok(())
     }
 
     /// Adds a document whose chunks the caller has already embedded (bring your own
@@ -714,6 +759,8 @@ impl Collection {
         result
     }
 
+    /// Walks `roots`, then parses and chunks files on a second thread while this one
+    /// embeds and indexes the batch before, so that parsing hides behind embedding.
     fn ingest(
         &self,
         roots: &[PathBuf],
@@ -737,42 +784,85 @@ impl Collection {
             }
         }
         report.files = files.len();
-        let mut done = 0;
-        for batch in files.chunks(FILE_BATCH) {
-            self.check_cancelled()?;
-            // Parsed in parallel; a file may hold several documents (mailboxes,
-            // attachments). No parser panic escapes trawl-ingest.
-            let mut docs = Vec::new();
-            for (path, result) in trawl_ingest::parse_paths(batch, limits) {
-                match result {
-                    Ok(found) => {
-                        report.indexed += 1;
-                        docs.extend(found);
+        let tenant = self.tenant.as_deref().unwrap_or("");
+        // One batch waits while the next is parsed: memory stays bounded by two.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Parsed>>(1);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let tx = tx;
+                let mut parsed = Parsed::default();
+                for batch in files.chunks(FILE_BATCH) {
+                    if self.check_cancelled().is_err() {
+                        return;
                     }
-                    Err(e) if e.is_unsupported() => report.unsupported.push(path),
-                    Err(e) => report.failures.push(Failure {
-                        path,
-                        error: e.into(),
-                    }),
-                }
-            }
-            for outcome in self.add_documents(docs)? {
-                match outcome {
-                    AddOutcome::Added { chunks } => {
-                        report.added += 1;
-                        report.chunks += chunks;
+                    let mut docs = Vec::new();
+                    // Parsed in parallel; a file may hold several documents (mailboxes,
+                    // attachments). No parser panic escapes trawl-ingest.
+                    for (path, result) in trawl_ingest::parse_paths(batch, limits) {
+                        match result {
+                            Ok(found) => {
+                                parsed.indexed += 1;
+                                docs.extend(found);
+                            }
+                            Err(e) if e.is_unsupported() => parsed.unsupported.push(path),
+                            Err(e) => parsed.failures.push(Failure {
+                                path,
+                                error: e.into(),
+                            }),
+                        }
                     }
-                    AddOutcome::Unchanged => report.unchanged += 1,
+                    parsed.files += batch.len();
+                    match self.prepare(tenant, docs) {
+                        Ok((outcomes, fresh)) => {
+                            parsed.outcomes.extend(outcomes);
+                            parsed.chunks += fresh.iter().map(|p| p.chunks.len()).sum::<usize>();
+                            parsed.fresh.extend(fresh);
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                    // Small files are sent together, so the model sees full batches.
+                    if (parsed.chunks >= EMBED_GROUP || parsed.files >= 4 * FILE_BATCH)
+                        && tx.send(Ok(std::mem::take(&mut parsed))).is_err()
+                    {
+                        return;
+                    }
                 }
-            }
-            done += batch.len();
-            progress(Progress {
-                files_done: done,
-                files_total: report.files,
-                chunks: report.chunks,
+                if parsed.files > 0 {
+                    let _ = tx.send(Ok(parsed));
+                }
             });
-        }
-        Ok(report)
+            let mut done = 0;
+            // Leaving early drops the receiver, which stops the parsing thread at its
+            // next send.
+            for parsed in rx {
+                let parsed = parsed?;
+                self.check_cancelled()?;
+                report.indexed += parsed.indexed;
+                report.unsupported.extend(parsed.unsupported);
+                report.failures.extend(parsed.failures);
+                for outcome in parsed.outcomes {
+                    match outcome {
+                        AddOutcome::Added { chunks } => {
+                            report.added += 1;
+                            report.chunks += chunks;
+                        }
+                        AddOutcome::Unchanged => report.unchanged += 1,
+                    }
+                }
+                self.store(tenant, parsed.fresh)?;
+                done += parsed.files;
+                progress(Progress {
+                    files_done: done,
+                    files_total: report.files,
+                    chunks: report.chunks,
+                });
+            }
+            self.check_cancelled()?;
+            Ok(report)
+        })
     }
 
     /// Deletes a document (all its chunks) of the collection's tenant at the next

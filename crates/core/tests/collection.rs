@@ -550,3 +550,94 @@ fn a_cancelled_ingest_stops_early_and_rolls_back() {
     let report = c.add_path(&docs).unwrap();
     assert_eq!(report.added, 100);
 }
+
+/// `add_paths` parses the next files while it embeds the current ones; what it
+/// indexes must be what adding each parsed file in order gives: the same documents,
+/// chunks, vectors and report, with failures in file order and progress counting up.
+#[test]
+fn a_pipelined_ingest_indexes_what_adding_file_by_file_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    let topics = [
+        "kelp forests",
+        "glacier retreat",
+        "bee navigation",
+        "tidal power",
+    ];
+    // Enough files for several batches between the two threads.
+    for i in 0..150 {
+        let topic = topics[i % topics.len()];
+        std::fs::write(
+            docs.join(format!("n{i:03}.md")),
+            format!("# Note {i}\n\nField note {i} about {topic}.\n\nSecond paragraph {i}."),
+        )
+        .unwrap();
+    }
+    std::fs::write(docs.join("n050-broken.pdf"), b"%PDF-1.4 truncated").unwrap();
+    std::fs::write(docs.join("n120-broken.docx"), b"PK\x03\x04 not a zip").unwrap();
+    let pipelined = Collection::builder(tmp.path().join("a"))
+        .embedder(common::embedder())
+        .open()
+        .unwrap();
+    let steps = std::sync::Mutex::new(Vec::new());
+    let report = pipelined
+        .add_paths(std::slice::from_ref(&docs), &|p| {
+            steps.lock().unwrap().push((p.files_done, p.files_total));
+        })
+        .unwrap();
+    pipelined.commit().unwrap();
+
+    let one_by_one = Collection::builder(tmp.path().join("b"))
+        .embedder(common::embedder())
+        .open()
+        .unwrap();
+    let mut paths: Vec<_> = trawl_ingest::walk(&docs).map(Result::unwrap).collect();
+    paths.sort();
+    let (mut added, mut chunks) = (0, 0);
+    for (_, parsed) in trawl_ingest::parse_paths(&paths, &trawl_ingest::Limits::default()) {
+        for doc in parsed.into_iter().flatten() {
+            if let AddOutcome::Added { chunks: n } = one_by_one.add_document(doc).unwrap() {
+                added += 1;
+                chunks += n;
+            }
+        }
+    }
+    one_by_one.commit().unwrap();
+
+    assert_eq!((report.files, report.indexed), (152, 150));
+    assert_eq!((report.added, report.chunks), (added, chunks));
+    let failed: Vec<_> = report
+        .failures
+        .iter()
+        .map(|f| f.path.file_name().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(failed, ["n050-broken.pdf", "n120-broken.docx"]);
+    let steps = steps.into_inner().unwrap();
+    assert!(steps.len() > 1, "{steps:?}");
+    assert!(steps.windows(2).all(|w| w[0].0 < w[1].0), "{steps:?}");
+    assert_eq!(steps.last(), Some(&(152, 152)));
+
+    let ids = |c: &Collection| {
+        let mut d: Vec<_> = c
+            .documents(None)
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.doc_id, d.chunks))
+            .collect();
+        d.sort();
+        d
+    };
+    assert_eq!(ids(&pipelined), ids(&one_by_one));
+    // Every chunk carries its own vector: each note's exact text finds that note first.
+    for i in [0usize, 63, 64, 99, 149] {
+        let text = format!("Field note {i} about {}.", topics[i % topics.len()]);
+        let top = |c: &Collection| {
+            c.search(&text, 1, SearchMode::Dense).unwrap()[0]
+                .doc_id
+                .clone()
+        };
+        assert_eq!(top(&pipelined), top(&one_by_one), "{text}");
+        assert!(top(&pipelined).ends_with(&format!("n{i:03}.md")), "{text}");
+    }
+}

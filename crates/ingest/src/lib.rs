@@ -32,6 +32,7 @@ mod limits;
 mod markdown;
 #[cfg(feature = "ocr")]
 mod ocr;
+mod panics;
 mod parse;
 mod pdf;
 mod pptx;

@@ -1,7 +1,6 @@
 //! Format detection and dispatch.
 
 use std::any::Any;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -276,9 +275,7 @@ fn contained(
     if cfg!(fuzzing) {
         return dispatch(bytes, name, format, limits, depth);
     }
-    match catch_unwind(AssertUnwindSafe(|| {
-        dispatch(bytes, name, format, limits, depth)
-    })) {
+    match crate::panics::contain(|| dispatch(bytes, name, format, limits, depth)) {
         Ok(result) => result,
         Err(panic) => Err(Error::malformed(
             name,

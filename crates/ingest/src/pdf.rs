@@ -4,8 +4,6 @@
 //! `catch_unwind`, page by page, so one bad page costs that page and a file where every
 //! page fails is a typed error.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use lopdf::{Document as Pdf, Object};
 
 use crate::builder::Builder;
@@ -17,7 +15,7 @@ use crate::parse::{panic_message, Parsed};
 const FORMAT: &str = "pdf";
 
 pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
-    let mut doc = match catch_unwind(|| Pdf::load_mem(bytes)) {
+    let mut doc = match crate::panics::contain(|| Pdf::load_mem(bytes)) {
         Ok(Ok(doc)) => doc,
         Ok(Err(lopdf::Error::Decryption(_) | lopdf::Error::InvalidPassword)) => {
             return Err(Error::Encrypted {
@@ -30,7 +28,7 @@ pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed>
     };
     if doc.is_encrypted() {
         // Many PDFs are encrypted only to set permissions: the user password is empty.
-        let opened = catch_unwind(AssertUnwindSafe(|| doc.decrypt(""))).is_ok_and(|r| r.is_ok());
+        let opened = crate::panics::contain(|| doc.decrypt("")).is_ok_and(|r| r.is_ok());
         if !opened {
             return Err(Error::Encrypted {
                 name: name.to_owned(),
@@ -58,10 +56,10 @@ pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed>
     let mut any_text = false;
     for &page in pages.keys() {
         let mut text = String::new();
-        let result = catch_unwind(AssertUnwindSafe(|| {
+        let result = crate::panics::contain(|| {
             let mut out = pdf_extract::PlainTextOutput::new(&mut text);
             pdf_extract::output_doc_page(&doc, &mut out, page)
-        }));
+        });
         let error = match result {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(format!("page {page}: {e:?}")),
