@@ -787,6 +787,14 @@ impl Collection {
         let tenant = self.tenant.as_deref().unwrap_or("");
         // One batch waits while the next is parsed: memory stays bounded by two.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Parsed>>(1);
+        // Parsing gets threads of its own. In the shared pool its jobs would queue
+        // behind the model's and run only while the model waits for them, which
+        // undoes the overlap.
+        let parsers = rayon::ThreadPoolBuilder::new()
+            .num_threads((rayon::current_num_threads() / 4).max(1))
+            .thread_name(|i| format!("trawl-parse-{i}"))
+            .build()
+            .ok();
         std::thread::scope(|scope| {
             scope.spawn(|| {
                 let tx = tx;
@@ -796,9 +804,12 @@ impl Collection {
                         return;
                     }
                     let mut docs = Vec::new();
-                    // Parsed in parallel; a file may hold several documents (mailboxes,
-                    // attachments). No parser panic escapes trawl-ingest.
-                    for (path, result) in trawl_ingest::parse_paths(batch, limits) {
+                    // A file may hold several documents (mailboxes, attachments). No
+                    // parser panic escapes trawl-ingest.
+                    let results = run_on(parsers.as_ref(), || {
+                        trawl_ingest::parse_paths(batch, limits)
+                    });
+                    for (path, result) in results {
                         match result {
                             Ok(found) => {
                                 parsed.indexed += 1;
@@ -812,7 +823,7 @@ impl Collection {
                         }
                     }
                     parsed.files += batch.len();
-                    match self.prepare(tenant, docs) {
+                    match run_on(parsers.as_ref(), || self.prepare(tenant, docs)) {
                         Ok((outcomes, fresh)) => {
                             parsed.outcomes.extend(outcomes);
                             parsed.chunks += fresh.iter().map(|p| p.chunks.len()).sum::<usize>();
@@ -1194,6 +1205,15 @@ impl Collection {
         );
         h.write(serde_json::to_string(doc).unwrap_or_default().as_bytes());
         format!("{:016x}", h.0)
+    }
+}
+
+/// Runs `work` in `pool` (its parallel iterators use that pool's threads), or in the
+/// caller's pool when there is none.
+fn run_on<T: Send>(pool: Option<&rayon::ThreadPool>, work: impl FnOnce() -> T + Send) -> T {
+    match pool {
+        Some(pool) => pool.install(work),
+        None => work(),
     }
 }
 
