@@ -222,6 +222,7 @@ pub struct CollectionBuilder {
     chunking: Option<ChunkOptions>,
     language: Language,
     reranker: Option<Arc<dyn Reranker>>,
+    reranker_spec: Option<String>,
     dimension: Option<usize>,
     precision: Option<Precision>,
     tenant: Option<String>,
@@ -246,6 +247,15 @@ impl CollectionBuilder {
     /// Rerank search results with `reranker` (see [`SearchOptions::rerank`]).
     pub fn reranker(mut self, reranker: Arc<dyn Reranker>) -> Self {
         self.reranker = Some(reranker);
+        self
+    }
+
+    /// Rerank search results with the reranker `spec` names (see
+    /// [`reranker_from_spec_with`](crate::reranker_from_spec_with)), built when the
+    /// collection opens, so that forms like `sentences` get the collection's own
+    /// embedding model. Replaces [`CollectionBuilder::reranker`].
+    pub fn reranker_spec(mut self, spec: impl Into<String>) -> Self {
+        self.reranker_spec = Some(spec.into());
         self
     }
 
@@ -371,12 +381,19 @@ impl CollectionBuilder {
                 Index::create(&self.path, options)?
             }
         };
+        let reranker = match &self.reranker_spec {
+            Some(spec) => Some(crate::rerank::reranker_from_spec_with(
+                spec,
+                embedder.clone(),
+            )?),
+            None => self.reranker,
+        };
         Ok(Collection {
             path: self.path,
             index,
             embedder,
             chunking,
-            reranker: self.reranker,
+            reranker,
             tenant: self.tenant,
             cancelled: std::sync::atomic::AtomicBool::new(false),
             ingesting: std::sync::atomic::AtomicUsize::new(0),
@@ -435,6 +452,7 @@ impl Collection {
             chunking: None,
             language: Language::default(),
             reranker: None,
+            reranker_spec: None,
             dimension: None,
             precision: None,
             tenant: None,
