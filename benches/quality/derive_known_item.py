@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Derives a second BEIR-format benchmark from SciFact's corpus: known-item retrieval.
 
-    python3 benches/quality/derive_known_item.py ../shared/data/scifact bench-out/known-item
+    python3 benches/quality/derive_known_item.py ../shared/data/scifact bench-out/known-item [--disjoint]
     trawl eval bench-out/known-item --split title --compare --fusion adaptive ...
     trawl eval bench-out/known-item --split sentence --compare --fusion adaptive ...
 
@@ -16,6 +16,12 @@ one corpus, both with exactly one relevant document per query:
 - `sentence`: the query is one sentence from the middle of an abstract (an inverse
   cloze task), and that sentence is removed from the indexed abstract, so no exact
   copy of it is there to match.
+
+With `--disjoint`, the `title` task becomes a vocabulary-mismatch task: every word of
+a queried abstract that shares its first five letters (a crude stem) with a word of its
+title is deleted, so the query and its answer share no keyword and BM25 can only find
+it through other words. That is the regime where keyword retrieval loses to dense
+retrieval and a fusion default is most at risk.
 
 Each task samples 500 documents (seeded; different documents for the two tasks).
 Pure standard library; the output is a few MiB under the git-ignored bench-out/.
@@ -38,10 +44,25 @@ def sentences(text):
     return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
 
 
+WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def stem(word):
+    return word.lower()[:5]
+
+
+def without_title_words(text, title):
+    stems = {stem(w) for w in WORD.findall(title)}
+    kept = WORD.sub(lambda m: "" if stem(m.group(0)) in stems else m.group(0), text)
+    return re.sub(r"\s+", " ", kept).strip()
+
+
 def main():
-    if len(sys.argv) != 3:
+    args = [a for a in sys.argv[1:] if a != "--disjoint"]
+    disjoint = "--disjoint" in sys.argv[1:]
+    if len(args) != 2:
         sys.exit(__doc__)
-    src, out = Path(sys.argv[1]), Path(sys.argv[2])
+    src, out = Path(args[0]), Path(args[1])
     corpus = [json.loads(line) for line in open(src / "corpus.jsonl") if line.strip()]
     corpus = [d for d in corpus if d.get("text", "").strip()]
     rng = random.Random(SEED)
@@ -70,6 +91,8 @@ def main():
     with open(out / "corpus.jsonl", "w") as f:
         for d in corpus:
             text = held_out[d["_id"]][1] if d["_id"] in held_out else d["text"]
+            if disjoint and d["_id"] in taken:
+                text = without_title_words(text, d["title"])
             f.write(json.dumps({"_id": d["_id"], "title": "", "text": text}) + "\n")
     with open(out / "queries.jsonl", "w") as q, open(out / "qrels/title.tsv", "w") as t, open(
         out / "qrels/sentence.tsv", "w"

@@ -349,6 +349,14 @@ impl CollectionBuilder {
             .map(|e| e.dim())
             .or(self.dimension)
             .unwrap_or(0);
+        // Before anything is created on disk: a bad spec leaves no empty collection.
+        let reranker = match &self.reranker_spec {
+            Some(spec) => Some(crate::rerank::reranker_from_spec_with(
+                spec,
+                embedder.clone(),
+            )?),
+            None => self.reranker,
+        };
         let index = match existing {
             Some(index) => {
                 let expected = index.options().dim;
@@ -380,13 +388,6 @@ impl CollectionBuilder {
                 }
                 Index::create(&self.path, options)?
             }
-        };
-        let reranker = match &self.reranker_spec {
-            Some(spec) => Some(crate::rerank::reranker_from_spec_with(
-                spec,
-                embedder.clone(),
-            )?),
-            None => self.reranker,
         };
         Ok(Collection {
             path: self.path,
