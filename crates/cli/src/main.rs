@@ -778,9 +778,11 @@ fn dump_windows(
     let windows = trawl::SentenceWindows::new(embedder.clone())
         .max_sentences(3)
         .cache_capacity(1 << 20);
+    // The first stage exactly as the evaluation runs it: each retriever fetches as many
+    // candidates as there (the candidate count changes how fused scores normalise).
     let options = SearchOptions {
         k: depth,
-        candidates,
+        candidates: candidates.max(DEPTH * 3),
         rerank: false,
         ..SearchOptions::default()
     };
@@ -794,7 +796,7 @@ fn dump_windows(
             .search_with(
                 text,
                 &SearchOptions {
-                    k: candidates,
+                    k: options.candidates,
                     mode: SearchMode::Dense,
                     ..options.clone()
                 },
