@@ -94,9 +94,11 @@ def main():
             if disjoint and d["_id"] in taken:
                 text = without_title_words(text, d["title"])
             f.write(json.dumps({"_id": d["_id"], "title": "", "text": text}) + "\n")
-    with open(out / "queries.jsonl", "w") as q, open(out / "qrels/title.tsv", "w") as t, open(
-        out / "qrels/sentence.tsv", "w"
-    ) as s:
+    with (
+        open(out / "queries.jsonl", "w") as q,
+        open(out / "qrels/title.tsv", "w") as t,
+        open(out / "qrels/sentence.tsv", "w") as s,
+    ):
         t.write("query-id\tcorpus-id\tscore\n")
         s.write("query-id\tcorpus-id\tscore\n")
         for d in title_docs:

@@ -99,9 +99,9 @@ def rrf(hits, weight, depth, max_sentences, k=60):
 
 
 def mean_ndcg(queries, qrels, order_of):
-    return sum(ndcg10(docs(order_of(q["hits"]), q["hits"]), qrels[q["qid"]]) for q in queries) / len(
-        queries
-    )
+    return sum(
+        ndcg10(docs(order_of(q["hits"]), q["hits"]), qrels[q["qid"]]) for q in queries
+    ) / len(queries)
 
 
 def main():

@@ -344,7 +344,7 @@ impl std::fmt::Debug for SentenceWindows {
 impl SentenceWindows {
     /// Weight of the window score by default (this and the next two were tuned on
     /// SciFact train; see README's results).
-    pub const DEFAULT_WEIGHT: f32 = 0.6;
+    pub const DEFAULT_WEIGHT: f32 = 0.5;
     /// Candidates rescored by default.
     pub const DEFAULT_DEPTH: usize = 30;
     /// Most sentences per window by default.
@@ -958,7 +958,7 @@ mod tests {
     fn specs_parse_and_sentences_need_an_embedder() {
         let e: Arc<dyn Embedder> = bag();
         let r = reranker_from_spec_with("sentences", Some(e.clone())).unwrap();
-        assert_eq!(r.name(), "sentences:0.6:30:2");
+        assert_eq!(r.name(), "sentences:0.5:30:2");
         let r = reranker_from_spec_with("sentences:0.3:10:2", Some(e.clone())).unwrap();
         assert_eq!(r.name(), "sentences:0.3:10:2");
         assert_eq!(reranker_from_spec("mmr:0.9").unwrap().name(), "mmr:0.9");
