@@ -72,6 +72,13 @@ def rrf(dense, kw, w=0.5, k=60):
     return sorted(acc.items(), key=lambda x: -x[1])
 
 
+def agreement(q, n=10):
+    """Share of the dense top-n documents that are also in the keyword top-n."""
+    dense = {d for _, d, _ in q["dense"][:n]}
+    keyword = {d for _, d, _ in q["keyword"][:n]}
+    return len(dense & keyword) / n
+
+
 def evaluate(queries, qrels, fuse):
     total = 0.0
     for q in queries:
@@ -93,6 +100,15 @@ def main():
     for c in (0.1, 0.2, 0.3):
         runs[f"adaptive:0.5:{c}"] = lambda q, c=c: convex(
             q["dense"], q["keyword"], 0.5 * min(1.0, q.get("coverage", 1.0) / c), "z"
+        )
+    # The adaptive weight further scaled by how much the two top-10 lists agree
+    # (documents in both / 10, full weight from `a` up): tried and not adopted.
+    for a in (0.1, 0.2, 0.4):
+        runs[f"adaptive+agree:{a}"] = lambda q, a=a: convex(
+            q["dense"],
+            q["keyword"],
+            0.5 * min(1.0, q.get("coverage", 1.0) / 0.2) * min(1.0, agreement(q) / a),
+            "z",
         )
     for name, fuse in runs.items():
         print(f"{name:12s} {evaluate(queries, qrels, fuse):.4f}")

@@ -87,7 +87,7 @@ impl Collection {
         let reranker = reranker.map(str::to_owned);
         let inner = gil::run(py, move || {
             if let Some(spec) = reranker {
-                builder = builder.reranker(trawl::reranker_from_spec(&spec)?);
+                builder = builder.reranker_spec(spec);
             }
             builder.open()
         })?;

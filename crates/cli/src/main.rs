@@ -152,10 +152,21 @@ enum Command {
         /// Candidates each retriever fetches before fusion.
         #[arg(long, default_value_t = 100)]
         candidates: usize,
-        /// Rerank the results: `mmr:LAMBDA` (diversity) or `cross-encoder:DIR` (a
-        /// sentence-transformers cross-encoder directory).
+        /// Rerank the results: `mmr:LAMBDA` (diversity), `cross-encoder:DIR` (a
+        /// sentence-transformers cross-encoder directory) or
+        /// `sentences[:WEIGHT[:DEPTH[:MAX]]]` (best-matching sentence window, scored
+        /// with the collection's own model).
         #[arg(long, value_name = "RERANKER")]
         rerank: Option<String>,
+        /// Also write, per query, the default hybrid search's first N chunk hits with
+        /// their first-stage score, chunk cosine and best sentence-window cosine for
+        /// windows of 1 to 3 sentences, as JSON lines, for tuning the sentence-window
+        /// reranker offline (benches/quality/rerank_study.py).
+        #[arg(long, value_name = "FILE")]
+        dump_windows: Option<PathBuf>,
+        /// Hits per query in --dump-windows.
+        #[arg(long, value_name = "N", default_value_t = 40)]
+        dump_windows_depth: usize,
         /// Also write each query's dense and keyword candidates (chunk id, document
         /// id, raw score) as JSON lines to this file, for studying fusion offline.
         #[arg(long, value_name = "FILE")]
@@ -346,6 +357,8 @@ fn main() {
             candidates,
             dump_candidates,
             rerank,
+            dump_windows,
+            dump_windows_depth,
         } => {
             let fusions = if fusions.is_empty() {
                 vec![Fusion::default()]
@@ -367,6 +380,7 @@ fn main() {
                 split: &split,
                 index: index.as_deref(),
                 dump: dump_candidates.as_deref(),
+                dump_windows: dump_windows.as_deref().map(|p| (p, dump_windows_depth)),
                 rerank: rerank.as_deref(),
             };
             eval(&target, &runs, candidates, json, &model)
@@ -642,6 +656,7 @@ struct EvalTarget<'a> {
     split: &'a str,
     index: Option<&'a Path>,
     dump: Option<&'a Path>,
+    dump_windows: Option<(&'a Path, usize)>,
     rerank: Option<&'a str>,
 }
 
@@ -670,7 +685,7 @@ fn eval(
     };
     let mut builder = model.builder(&index);
     if let Some(spec) = target.rerank {
-        builder = builder.reranker(reranker(spec)?);
+        builder = builder.reranker_spec(spec);
     }
     let collection = builder.open().context("opening the index")?;
 
@@ -692,6 +707,9 @@ fn eval(
 
     if let Some(path) = target.dump {
         dump_candidates(&collection, &beir, candidates, path)?;
+    }
+    if let Some((path, depth)) = target.dump_windows {
+        dump_windows(&collection, &beir, candidates, depth, path)?;
     }
     let mut table = Vec::new();
     for &(mode, fusion) in runs {
@@ -742,8 +760,63 @@ fn eval(
     Ok(())
 }
 
-fn reranker(spec: &str) -> Result<std::sync::Arc<dyn trawl::Reranker>> {
-    Ok(trawl::reranker_from_spec(spec)?)
+/// Writes, per query, what the sentence-window reranker sees: the first `depth` chunk
+/// hits of the default hybrid search (reranking off), each with its first-stage score,
+/// its chunk's cosine to the query and its best window cosines (1, 2, 3 sentences).
+fn dump_windows(
+    collection: &Collection,
+    beir: &Beir,
+    candidates: usize,
+    depth: usize,
+    path: &Path,
+) -> Result<()> {
+    use std::io::Write;
+    let embedder = collection
+        .embedder()
+        .context("dumping sentence windows needs a model")?;
+    // Every sentence of the corpus fits in this cache; each is embedded once.
+    let windows = trawl::SentenceWindows::new(embedder.clone())
+        .max_sentences(3)
+        .cache_capacity(1 << 20);
+    // The first stage exactly as the evaluation runs it: each retriever fetches as many
+    // candidates as there (the candidate count changes how fused scores normalise).
+    let options = SearchOptions {
+        k: depth,
+        candidates: candidates.max(DEPTH * 3),
+        rerank: false,
+        ..SearchOptions::default()
+    };
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let progress = bar(beir.queries.len() as u64, "windows");
+    for (qid, text) in &beir.queries {
+        let hits = collection.search_with(text, &options)?;
+        // Chunk cosines from a dense search as deep as the hybrid one's candidates
+        // (null for a hit only the keyword side found).
+        let dense: std::collections::HashMap<String, f32> = collection
+            .search_with(
+                text,
+                &SearchOptions {
+                    k: options.candidates,
+                    mode: SearchMode::Dense,
+                    ..options.clone()
+                },
+            )?
+            .into_iter()
+            .map(|h| (h.chunk_id, h.score))
+            .collect();
+        let q = embedder.embed_query(text)?;
+        let texts: Vec<&str> = hits.iter().map(|h| h.text.as_str()).collect();
+        let scores = windows.window_scores(&q, &texts)?;
+        let hits: Vec<serde_json::Value> = hits
+            .iter()
+            .zip(&scores)
+            .map(|(h, w)| json!([h.doc_id, h.score, dense.get(&h.chunk_id), w]))
+            .collect();
+        writeln!(out, "{}", json!({"qid": qid, "hits": hits}))?;
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok(())
 }
 
 fn dump_candidates(collection: &Collection, beir: &Beir, depth: usize, path: &Path) -> Result<()> {

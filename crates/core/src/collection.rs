@@ -241,6 +241,7 @@ pub struct CollectionBuilder {
     chunking: Option<ChunkOptions>,
     language: Language,
     reranker: Option<Arc<dyn Reranker>>,
+    reranker_spec: Option<String>,
     dimension: Option<usize>,
     precision: Option<Precision>,
     tenant: Option<String>,
@@ -265,6 +266,15 @@ impl CollectionBuilder {
     /// Rerank search results with `reranker` (see [`SearchOptions::rerank`]).
     pub fn reranker(mut self, reranker: Arc<dyn Reranker>) -> Self {
         self.reranker = Some(reranker);
+        self
+    }
+
+    /// Rerank search results with the reranker `spec` names (see
+    /// [`reranker_from_spec_with`](crate::reranker_from_spec_with)), built when the
+    /// collection opens, so that forms like `sentences` get the collection's own
+    /// embedding model. Replaces [`CollectionBuilder::reranker`].
+    pub fn reranker_spec(mut self, spec: impl Into<String>) -> Self {
+        self.reranker_spec = Some(spec.into());
         self
     }
 
@@ -358,6 +368,14 @@ impl CollectionBuilder {
             .map(|e| e.dim())
             .or(self.dimension)
             .unwrap_or(0);
+        // Before anything is created on disk: a bad spec leaves no empty collection.
+        let reranker = match &self.reranker_spec {
+            Some(spec) => Some(crate::rerank::reranker_from_spec_with(
+                spec,
+                embedder.clone(),
+            )?),
+            None => self.reranker,
+        };
         let index = match existing {
             Some(index) => {
                 let expected = index.options().dim;
@@ -395,7 +413,7 @@ impl CollectionBuilder {
             index,
             embedder,
             chunking,
-            reranker: self.reranker,
+            reranker,
             tenant: self.tenant,
             cancelled: std::sync::atomic::AtomicBool::new(false),
             ingesting: std::sync::atomic::AtomicUsize::new(0),
@@ -454,6 +472,7 @@ impl Collection {
             chunking: None,
             language: Language::default(),
             reranker: None,
+            reranker_spec: None,
             dimension: None,
             precision: None,
             tenant: None,

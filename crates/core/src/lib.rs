@@ -54,7 +54,10 @@ pub use context::{Citation, Context, ContextOptions};
 pub use embed::{l2_normalize, BertEmbedder, Embedder, Pooling, Precision};
 pub use error::{Error, Result};
 pub use fuse::{reciprocal_rank_fusion, Fusion, Normalization, QuerySignals, RRF_K};
-pub use rerank::{reranker_from_spec, Candidate, CrossEncoder, Mmr, Reranker};
+pub use rerank::{
+    reranker_from_spec, reranker_from_spec_with, Candidate, CrossEncoder, Mmr, Reranker,
+    SentenceWindows,
+};
 pub use trawl_index::{DocumentInfo, Filter, FilterValue, Language, Scored, Stats, TenantStats};
 pub use trawl_ingest::{
     Document, Format, Limits, Location, MetaValue, Metadata, Section, SectionKind,

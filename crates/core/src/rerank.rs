@@ -1,19 +1,24 @@
 //! Reranking: a second look at a search's best candidates.
 //!
-//! A [`Reranker`] reorders the top candidates of a search. Two are built in: [`Mmr`]
+//! A [`Reranker`] reorders the top candidates of a search. Three are built in: [`Mmr`]
 //! (maximal marginal relevance: trades relevance for diversity using the stored
-//! embeddings) and [`CrossEncoder`] (a sentence-transformers cross-encoder, i.e. a
-//! `BertForSequenceClassification` directory, run with Candle).
+//! embeddings), [`CrossEncoder`] (a sentence-transformers cross-encoder, i.e. a
+//! `BertForSequenceClassification` directory, run with Candle) and [`SentenceWindows`]
+//! (scores the best-matching run of sentences inside each candidate with the
+//! collection's own embedding model).
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Linear, Module, VarBuilder};
 use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{Tokenizer, TruncationParams};
+use unicode_segmentation::UnicodeSegmentation;
 
 use crate::collection::Hit;
-use crate::embed::Dir;
+use crate::embed::{Dir, Embedder};
 use crate::error::{Error, Result};
 
 /// A candidate for reranking: a hit and its stored embedding (empty for keyword-only
@@ -300,26 +305,379 @@ impl Reranker for CrossEncoder {
     }
 }
 
+/// Sentence-window reranking: a chunk is often relevant because of one or two of its
+/// sentences, while its embedding averages over all of them. For each of the first
+/// [`depth`](SentenceWindows::depth) candidates, this embeds the chunk's sentences
+/// (Unicode sentence boundaries) with the collection's own bi-encoder, scores every
+/// window of 1 to [`max_sentences`](SentenceWindows::max_sentences) consecutive
+/// sentences by cosine to the query, and keeps the best. The new score is
+/// `(1 - weight) * z(first-stage score) + weight * z(best window)`, z-scored over
+/// those candidates. Candidates past the depth keep their order below them (they take
+/// the lowest window score, so they cannot overtake a rescored one).
+///
+/// A window's vector is the length-weighted mean of its sentences' vectors (each
+/// sentence is embedded once, not once per window), so single sentences are exact and
+/// longer windows an approximation. Sentence vectors are cached (bounded) across
+/// queries, since the same chunks come back for similar queries.
+///
+/// Cost: one embedding pass over the text of `depth` chunks per query (about the
+/// tokens of `depth` chunks, in short sequences), minus what the cache holds.
+pub struct SentenceWindows {
+    embedder: Arc<dyn Embedder>,
+    weight: f32,
+    depth: usize,
+    max_sentences: usize,
+    cache: SentenceCache,
+}
+
+impl std::fmt::Debug for SentenceWindows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentenceWindows")
+            .field("model", &self.embedder.name())
+            .field("weight", &self.weight)
+            .field("depth", &self.depth)
+            .field("max_sentences", &self.max_sentences)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SentenceWindows {
+    /// Weight of the window score by default (this and the next two were tuned on
+    /// SciFact train; see README's results).
+    pub const DEFAULT_WEIGHT: f32 = 0.5;
+    /// Candidates rescored by default.
+    pub const DEFAULT_DEPTH: usize = 30;
+    /// Most sentences per window by default.
+    pub const DEFAULT_MAX_SENTENCES: usize = 2;
+    /// Sentence vectors cached by default (about 1.5 KiB each at 384 dimensions).
+    pub const DEFAULT_CACHE: usize = 8192;
+
+    /// A reranker that embeds with `embedder` (use the collection's own, so sentences
+    /// and chunks share one vector space with the query), with the default settings.
+    pub fn new(embedder: Arc<dyn Embedder>) -> SentenceWindows {
+        SentenceWindows {
+            embedder,
+            weight: Self::DEFAULT_WEIGHT,
+            depth: Self::DEFAULT_DEPTH,
+            max_sentences: Self::DEFAULT_MAX_SENTENCES,
+            cache: SentenceCache::new(Self::DEFAULT_CACHE),
+        }
+    }
+
+    /// Weight of the best window's score against the first-stage score, clamped to
+    /// 0..=1 (0 keeps the first-stage order).
+    #[must_use]
+    pub fn weight(mut self, weight: f32) -> Self {
+        self.weight = if weight.is_nan() {
+            0.0
+        } else {
+            weight.clamp(0.0, 1.0)
+        };
+        self
+    }
+
+    /// How many of the first-stage candidates are rescored; the cost grows with it.
+    #[must_use]
+    pub fn depth(mut self, depth: usize) -> Self {
+        self.depth = depth;
+        self
+    }
+
+    /// Most consecutive sentences in a window (at least 1).
+    #[must_use]
+    pub fn max_sentences(mut self, n: usize) -> Self {
+        self.max_sentences = n.max(1);
+        self
+    }
+
+    /// How many sentence vectors are kept between queries (0: none).
+    #[must_use]
+    pub fn cache_capacity(mut self, n: usize) -> Self {
+        self.cache = SentenceCache::new(n);
+        self
+    }
+
+    /// For each text, the best cosine to `query_vector` of its windows of exactly
+    /// 1, 2, ..., `max_sentences` sentences (entry `w - 1` for `w` sentences; a text
+    /// of fewer than `w` sentences gives its whole-text window there). Empty for a text
+    /// with no sentence.
+    ///
+    /// # Errors
+    /// When the embedder fails.
+    pub fn window_scores(&self, query_vector: &[f32], texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let split: Vec<Vec<&str>> = texts
+            .iter()
+            .map(|t| t.unicode_sentences().map(str::trim).collect())
+            .collect();
+        let all: Vec<&str> = split.iter().flatten().copied().collect();
+        let vectors = self.cache.embed(self.embedder.as_ref(), &all)?;
+        let mut vectors = vectors.iter();
+        Ok(split
+            .iter()
+            .map(|sentences| {
+                let vs: Vec<&[f32]> = vectors
+                    .by_ref()
+                    .take(sentences.len())
+                    .map(AsRef::as_ref)
+                    .collect();
+                let lens: Vec<f32> = sentences.iter().map(|s| s.chars().count() as f32).collect();
+                best_windows(query_vector, &vs, &lens, self.max_sentences)
+            })
+            .collect())
+    }
+}
+
+/// Best cosine to `q` of the windows of exactly `w` sentences, `w = 1..=max`, a window
+/// being the `lens`-weighted sum of its sentence vectors.
+fn best_windows(q: &[f32], vectors: &[&[f32]], lens: &[f32], max: usize) -> Vec<f32> {
+    let n = vectors.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let dim = q.len();
+    (1..=max)
+        .map(|w| {
+            let w = w.min(n);
+            (0..=n - w)
+                .map(|start| {
+                    let mut sum = vec![0.0f32; dim];
+                    for (v, &len) in vectors[start..start + w].iter().zip(&lens[start..]) {
+                        for (s, x) in sum.iter_mut().zip(v.iter()) {
+                            *s += len * x;
+                        }
+                    }
+                    let norm = dot(&sum, &sum).sqrt();
+                    if norm > 0.0 {
+                        dot(q, &sum) / norm
+                    } else {
+                        0.0
+                    }
+                })
+                .fold(f32::NEG_INFINITY, f32::max)
+        })
+        .collect()
+}
+
+/// Mean and (population) standard deviation.
+fn mean_sd(values: &[f32]) -> (f32, f32) {
+    if values.is_empty() {
+        return (0.0, 0.0);
+    }
+    let n = values.len() as f32;
+    let mean = values.iter().sum::<f32>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n;
+    (mean, var.sqrt())
+}
+
+fn z(x: f32, (mean, sd): (f32, f32)) -> f32 {
+    if sd > 0.0 {
+        (x - mean) / sd
+    } else {
+        0.0
+    }
+}
+
+impl Reranker for SentenceWindows {
+    fn rerank(
+        &self,
+        query: &str,
+        query_vector: Option<&[f32]>,
+        candidates: Vec<Candidate>,
+        k: usize,
+    ) -> Result<Vec<Candidate>> {
+        if candidates.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        let q = match query_vector {
+            Some(v) => v.to_vec(),
+            None => self.embedder.embed_query(query)?,
+        };
+        let n = self.depth.min(candidates.len());
+        let texts: Vec<&str> = candidates[..n]
+            .iter()
+            .map(|c| c.hit.text.as_str())
+            .collect();
+        let best: Vec<Option<f32>> = self
+            .window_scores(&q, &texts)?
+            .into_iter()
+            .map(|w| w.into_iter().reduce(f32::max))
+            .collect();
+        let first: Vec<f32> = candidates[..n].iter().map(|c| c.hit.score).collect();
+        let first_stats = mean_sd(&first);
+        let found: Vec<f32> = best.iter().flatten().copied().collect();
+        let window_stats = mean_sd(&found);
+        let floor = found
+            .iter()
+            .map(|&w| z(w, window_stats))
+            .reduce(f32::min)
+            .unwrap_or(0.0);
+        let mut scored: Vec<(f32, usize, Candidate)> = candidates
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let window = best
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .map_or(floor, |w| z(w, window_stats));
+                let score =
+                    (1.0 - self.weight) * z(c.hit.score, first_stats) + self.weight * window;
+                (score, i, c)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        Ok(scored
+            .into_iter()
+            .take(k)
+            .map(|(s, _, mut c)| {
+                c.hit.score = s;
+                c
+            })
+            .collect())
+    }
+
+    fn name(&self) -> String {
+        format!(
+            "sentences:{}:{}:{}",
+            self.weight, self.depth, self.max_sentences
+        )
+    }
+}
+
+/// Sentence vectors kept across queries, bounded: emptied when full (simple, and the
+/// chunks a workload keeps returning are embedded again soon after).
+struct SentenceCache {
+    capacity: usize,
+    vectors: Mutex<HashMap<String, Arc<[f32]>>>,
+}
+
+impl SentenceCache {
+    fn new(capacity: usize) -> SentenceCache {
+        SentenceCache {
+            capacity,
+            vectors: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Vectors for `texts`, in order, embedding only those not cached (once each).
+    fn embed(&self, embedder: &dyn Embedder, texts: &[&str]) -> Result<Vec<Arc<[f32]>>> {
+        let mut known: HashMap<&str, Arc<[f32]>> = HashMap::new();
+        {
+            let cached = self.vectors.lock().unwrap_or_else(PoisonError::into_inner);
+            for &t in texts {
+                if let Some(v) = cached.get(t) {
+                    known.insert(t, Arc::clone(v));
+                }
+            }
+        }
+        let mut missing: Vec<&str> = texts
+            .iter()
+            .copied()
+            .filter(|t| !known.contains_key(t))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            let fresh = embedder.embed(&missing)?;
+            let mut cached = self.vectors.lock().unwrap_or_else(PoisonError::into_inner);
+            if cached.len() + missing.len() > self.capacity {
+                cached.clear();
+            }
+            for (t, v) in missing.into_iter().zip(fresh) {
+                let v: Arc<[f32]> = v.into();
+                if cached.len() < self.capacity {
+                    cached.insert(t.to_owned(), Arc::clone(&v));
+                }
+                known.insert(t, v);
+            }
+        }
+        Ok(texts
+            .iter()
+            .map(|t| {
+                known
+                    .get(t)
+                    .map_or_else(|| Arc::from(Vec::new()), Arc::clone)
+            })
+            .collect())
+    }
+}
+
 /// A reranker from its text form: `mmr:LAMBDA` (for example `mmr:0.9`) or
-/// `cross-encoder:DIR` (a sentence-transformers CrossEncoder directory).
+/// `cross-encoder:DIR` (a sentence-transformers CrossEncoder directory). Forms that
+/// need the collection's embedding model (`sentences...`, see
+/// [`reranker_from_spec_with`]) are an error here; give them to
+/// [`CollectionBuilder::reranker_spec`](crate::CollectionBuilder::reranker_spec).
 ///
 /// # Errors
 /// [`Error::Invalid`] for an unknown form; model errors for a cross-encoder.
-pub fn reranker_from_spec(spec: &str) -> Result<std::sync::Arc<dyn Reranker>> {
+pub fn reranker_from_spec(spec: &str) -> Result<Arc<dyn Reranker>> {
+    reranker_from_spec_with(spec, None)
+}
+
+/// A reranker from its text form, with the collection's embedder for those that need
+/// one: `mmr:LAMBDA`, `cross-encoder:DIR`, or `sentences[:WEIGHT[:DEPTH[:MAX]]]` (a
+/// [`SentenceWindows`] reranker: window weight, candidates rescored, most sentences per
+/// window; for example `sentences:0.5:20:3`; omitted parts take the defaults).
+///
+/// # Errors
+/// [`Error::Invalid`] for an unknown or malformed form, or `sentences` without an
+/// embedder; model errors for a cross-encoder.
+pub fn reranker_from_spec_with(
+    spec: &str,
+    embedder: Option<Arc<dyn Embedder>>,
+) -> Result<Arc<dyn Reranker>> {
+    let invalid = |reason: String| Error::Invalid {
+        what: "reranker",
+        reason: format!("{spec:?}: {reason}"),
+    };
     if let Some(lambda) = spec.strip_prefix("mmr:") {
-        let lambda: f32 = lambda.trim().parse().map_err(|_| Error::Invalid {
-            what: "reranker",
-            reason: format!("{spec:?}: mmr:LAMBDA needs a number"),
-        })?;
-        return Ok(std::sync::Arc::new(Mmr { lambda }));
+        let lambda: f32 = lambda
+            .trim()
+            .parse()
+            .map_err(|_| invalid("mmr:LAMBDA needs a number".into()))?;
+        return Ok(Arc::new(Mmr { lambda }));
     }
     if let Some(dir) = spec.strip_prefix("cross-encoder:") {
-        return Ok(std::sync::Arc::new(CrossEncoder::load(dir)?));
+        return Ok(Arc::new(CrossEncoder::load(dir)?));
     }
-    Err(Error::Invalid {
-        what: "reranker",
-        reason: format!("{spec:?} (expected mmr:LAMBDA or cross-encoder:DIR)"),
-    })
+    let mut parts = spec.trim().split(':');
+    if parts.next() == Some("sentences") {
+        let embedder = embedder.ok_or_else(|| {
+            invalid("the sentence-window reranker needs the collection's embedding model".into())
+        })?;
+        let mut windows = SentenceWindows::new(embedder);
+        if let Some(w) = parts.next() {
+            let w: f32 = w
+                .parse()
+                .ok()
+                .filter(|w| (0.0..=1.0).contains(w))
+                .ok_or_else(|| invalid("WEIGHT must be a number from 0 to 1".into()))?;
+            windows = windows.weight(w);
+        }
+        if let Some(d) = parts.next() {
+            let d: usize = d
+                .parse()
+                .map_err(|_| invalid("DEPTH must be a whole number".into()))?;
+            windows = windows.depth(d);
+        }
+        if let Some(m) = parts.next() {
+            let m: usize = m
+                .parse()
+                .ok()
+                .filter(|&m| m >= 1)
+                .ok_or_else(|| invalid("MAX must be a whole number of at least 1".into()))?;
+            windows = windows.max_sentences(m);
+        }
+        if parts.next().is_some() {
+            return Err(invalid(
+                "sentences[:WEIGHT[:DEPTH[:MAX]]] has at most 3 parts".into(),
+            ));
+        }
+        return Ok(Arc::new(windows));
+    }
+    Err(invalid(
+        "expected mmr:LAMBDA, cross-encoder:DIR or sentences[:WEIGHT[:DEPTH[:MAX]]]".into(),
+    ))
 }
 
 #[cfg(test)]
@@ -401,5 +759,225 @@ mod tests {
         let out = Mmr::default().rerank("", None, cands, 1).unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].hit.doc_id, "x");
+    }
+
+    /// Bag of words hashed into 512 dimensions, unit length: texts sharing words are
+    /// close, the same words give the same vector. Counts the texts it embeds.
+    struct BagOfWords(std::sync::atomic::AtomicUsize);
+
+    impl BagOfWords {
+        fn vector(text: &str) -> Vec<f32> {
+            let mut v = vec![0.0f32; 512];
+            for word in text
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+            {
+                let h = word
+                    .to_lowercase()
+                    .bytes()
+                    .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                    });
+                v[(h % 512) as usize] += 1.0;
+            }
+            let norm = dot(&v, &v).sqrt();
+            v.iter().map(|x| x / norm).collect()
+        }
+    }
+
+    impl Embedder for BagOfWords {
+        fn dim(&self) -> usize {
+            512
+        }
+        fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+            self.0
+                .fetch_add(texts.len(), std::sync::atomic::Ordering::Relaxed);
+            Ok(texts.iter().map(|t| Self::vector(t)).collect())
+        }
+        fn name(&self) -> String {
+            "bag-of-words".into()
+        }
+    }
+
+    fn bag() -> Arc<BagOfWords> {
+        Arc::new(BagOfWords(std::sync::atomic::AtomicUsize::new(0)))
+    }
+
+    const QUERY: &str = "the kettle is kept in the left cupboard";
+
+    /// `vague` shares a few of the query's words in every sentence; `exact` is about
+    /// something else except for one sentence that is the query itself; `other` is
+    /// unrelated. The first stage ranked them vague, exact, other.
+    fn kitchen() -> Vec<Candidate> {
+        let texts = [
+            (
+                "vague",
+                "The kettle whistles. A cupboard door is open. \
+                 The left drawer is kept for spoons. Tea is in the pot.",
+                0.9,
+            ),
+            (
+                "exact",
+                "Our garden has roses, tulips, lilies and daisies along a winding gravel \
+                 path. Hedges need trimming every spring before visitors arrive from town. \
+                 The kettle is kept in the left cupboard. Birds nest in an old oak beside \
+                 a quiet pond full of frogs.",
+                0.8,
+            ),
+            (
+                "other",
+                "Quarterly revenue rose by four percent. Costs fell.",
+                0.1,
+            ),
+        ];
+        texts
+            .iter()
+            .map(|(id, text, score)| {
+                let mut c = candidate(id, BagOfWords::vector(text));
+                c.hit.text = (*text).to_owned();
+                c.hit.score = *score;
+                c
+            })
+            .collect()
+    }
+
+    fn ids(out: &[Candidate]) -> Vec<&str> {
+        out.iter().map(|c| c.hit.doc_id.as_str()).collect()
+    }
+
+    #[test]
+    fn one_matching_sentence_beats_vague_similarity_throughout() {
+        let q = BagOfWords::vector(QUERY);
+        let cands = kitchen();
+        // Whole chunks: the vague one is closer, so a plain dense rerank keeps it first.
+        assert!(dot(&q, &cands[0].vector) > dot(&q, &cands[1].vector));
+        let windows = SentenceWindows::new(bag());
+        let out = windows.rerank(QUERY, Some(&q), cands, 3).unwrap();
+        assert_eq!(ids(&out), ["exact", "vague", "other"]);
+        assert!(out[0].hit.score > out[1].hit.score);
+    }
+
+    #[test]
+    fn zero_weight_keeps_the_first_stage_order() {
+        let q = BagOfWords::vector(QUERY);
+        let windows = SentenceWindows::new(bag()).weight(0.0);
+        let out = windows.rerank(QUERY, Some(&q), kitchen(), 3).unwrap();
+        assert_eq!(ids(&out), ["vague", "exact", "other"]);
+    }
+
+    #[test]
+    fn candidates_past_the_depth_stay_below_in_order() {
+        let q = BagOfWords::vector(QUERY);
+        let mut cands = kitchen();
+        // Two more after the depth of 2; the last would win on its text alone.
+        for (id, score) in [("tail-a", 0.05), ("tail-b", 0.01)] {
+            let mut c = candidate(id, vec![]);
+            c.hit.text = QUERY.to_owned();
+            c.hit.score = score;
+            cands.push(c);
+        }
+        // vague, other | exact (not rescored), tails; scores descending, as from a search.
+        cands.swap(1, 2);
+        cands[1].hit.score = 0.85;
+        let embedder = bag();
+        let windows = SentenceWindows::new(embedder.clone()).depth(2);
+        let out = windows.rerank(QUERY, Some(&q), cands, 10).unwrap();
+        assert_eq!(ids(&out), ["vague", "other", "exact", "tail-a", "tail-b"]);
+        // Only the two rescored candidates' sentences were embedded (4 + 2).
+        assert_eq!(embedder.0.load(std::sync::atomic::Ordering::Relaxed), 6);
+        // k is honoured after reranking.
+        let out = SentenceWindows::new(bag())
+            .rerank(QUERY, Some(&q), kitchen(), 1)
+            .unwrap();
+        assert_eq!(ids(&out), ["exact"]);
+    }
+
+    #[test]
+    fn sentences_are_embedded_once_and_cached_across_queries() {
+        let q = BagOfWords::vector(QUERY);
+        let embedder = bag();
+        let windows = SentenceWindows::new(embedder.clone());
+        windows.rerank(QUERY, Some(&q), kitchen(), 3).unwrap();
+        let first = embedder.0.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(first, 4 + 4 + 2);
+        windows.rerank("cupboard", None, kitchen(), 3).unwrap();
+        // Only the second query itself was embedded.
+        assert_eq!(
+            embedder.0.load(std::sync::atomic::Ordering::Relaxed),
+            first + 1
+        );
+        let uncached = SentenceWindows::new(embedder.clone()).cache_capacity(0);
+        uncached.rerank(QUERY, Some(&q), kitchen(), 3).unwrap();
+        assert_eq!(
+            embedder.0.load(std::sync::atomic::Ordering::Relaxed),
+            first + 1 + 10
+        );
+    }
+
+    #[test]
+    fn window_scores_find_the_matching_run_of_sentences() {
+        let q = BagOfWords::vector("red apples. green pears");
+        let windows = SentenceWindows::new(bag()).max_sentences(3);
+        let scores = windows
+            .window_scores(
+                &q,
+                &[
+                    "Bread is baked daily. Red apples. Green pears. Milk is cold.",
+                    "",
+                    "Red apples.",
+                ],
+            )
+            .unwrap();
+        // One sentence matches half the query; the two together match all of it.
+        assert!(scores[0][0] < 0.8, "{:?}", scores[0]);
+        assert!(scores[0][1] > 0.99, "{:?}", scores[0]);
+        assert!(scores[0][2] < scores[0][1]);
+        assert!(scores[1].is_empty());
+        // A one-sentence text gives its only window for every size.
+        assert_eq!(scores[2].len(), 3);
+        assert!(scores[2].iter().all(|&s| (s - scores[2][0]).abs() < 1e-6));
+    }
+
+    #[test]
+    fn texts_without_sentences_do_not_break_reranking() {
+        let q = BagOfWords::vector(QUERY);
+        let mut cands = kitchen();
+        cands[0].hit.text = String::new();
+        let out = SentenceWindows::new(bag())
+            .rerank(QUERY, Some(&q), cands, 3)
+            .unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0].hit.doc_id, "exact");
+        assert!(SentenceWindows::new(bag())
+            .rerank(QUERY, Some(&q), Vec::new(), 3)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn specs_parse_and_sentences_need_an_embedder() {
+        let e: Arc<dyn Embedder> = bag();
+        let r = reranker_from_spec_with("sentences", Some(e.clone())).unwrap();
+        assert_eq!(r.name(), "sentences:0.5:30:2");
+        let r = reranker_from_spec_with("sentences:0.3:10:2", Some(e.clone())).unwrap();
+        assert_eq!(r.name(), "sentences:0.3:10:2");
+        assert_eq!(reranker_from_spec("mmr:0.9").unwrap().name(), "mmr:0.9");
+        for bad in [
+            "sentences:1.5",
+            "sentences:x",
+            "sentences:0.5:-1",
+            "sentences:0.5:10:0",
+            "sentences:0.5:10:2:9",
+            "windows",
+        ] {
+            let Err(err) = reranker_from_spec_with(bad, Some(e.clone())) else {
+                panic!("{bad} parsed");
+            };
+            assert!(matches!(err, Error::Invalid { .. }), "{bad}: {err}");
+        }
+        let Err(err) = reranker_from_spec("sentences") else {
+            panic!("sentences without an embedder parsed");
+        };
+        assert!(err.to_string().contains("embedding model"), "{err}");
     }
 }

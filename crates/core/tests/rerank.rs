@@ -1,5 +1,6 @@
 //! Reranking: a cross-encoder loaded from a directory the test writes itself (no
-//! cross-encoder weights are reachable here), and rerankers wired into search.
+//! cross-encoder weights are reachable here), the sentence-window reranker with the
+//! real model, and rerankers wired into search.
 
 mod common;
 
@@ -174,4 +175,81 @@ fn mmr_in_search_spreads_results_over_documents() {
         plain.iter().all(|h| h.doc_id.starts_with("dup-")),
         "{plain:?}"
     );
+}
+
+/// A note that is about the query's topic throughout, and one about something else
+/// except for one sentence that answers the query.
+fn kitchen_and_garden(builder: trawl::CollectionBuilder) -> Collection {
+    let c = builder.embedder(common::embedder()).open().unwrap();
+    c.add_text(
+        "kitchen",
+        "Kitchen notes. The kitchen has a kettle, a toaster and several cupboards. \
+         Tea and coffee are kept near the stove. The left side of the kitchen gets the \
+         morning light. Mugs hang on hooks above the counter.",
+        Metadata::new(),
+    )
+    .unwrap();
+    c.add_text(
+        "garden",
+        "Garden notes. Roses and tulips bloom along the gravel path in May. The hedge \
+         is trimmed every spring before the guests arrive. The kettle is in the left \
+         cupboard under the sink. Birds nest in the old oak by the pond.",
+        Metadata::new(),
+    )
+    .unwrap();
+    c.commit().unwrap();
+    c
+}
+
+#[test]
+fn sentence_windows_promote_the_chunk_with_the_answering_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = kitchen_and_garden(Collection::builder(dir.path()).reranker_spec("sentences:0.6:30:2"));
+    let query = "where is the kettle kept?";
+    let ids = |rerank: bool| -> Vec<String> {
+        c.search_with(
+            query,
+            &SearchOptions {
+                k: 2,
+                mode: SearchMode::Dense,
+                rerank,
+                ..SearchOptions::default()
+            },
+        )
+        .unwrap()
+        .into_iter()
+        .map(|h| h.doc_id)
+        .collect()
+    };
+    assert_eq!(
+        ids(false),
+        ["kitchen", "garden"],
+        "whole chunks: the kitchen note is closer"
+    );
+    assert_eq!(
+        ids(true),
+        ["garden", "kitchen"],
+        "its one sentence answers the query"
+    );
+}
+
+#[test]
+fn a_sentence_window_spec_needs_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Collection::builder(dir.path())
+        .keyword_only()
+        .reranker_spec("sentences")
+        .open()
+        .unwrap_err();
+    assert!(matches!(err, Error::Invalid { .. }), "{err}");
+    assert!(
+        !Collection::exists(dir.path()),
+        "nothing is created for a bad spec"
+    );
+    let err = Collection::builder(dir.path())
+        .embedder(common::embedder())
+        .reranker_spec("sentences:2")
+        .open()
+        .unwrap_err();
+    assert!(err.to_string().contains("WEIGHT"), "{err}");
 }

@@ -99,7 +99,8 @@ class Collection:
     ``"chars:200"``, ``"sentences:1"``) and ``context_prefix`` (embed each chunk with
     its title and heading path in front). ``language`` picks the BM25 analyzer
     (``"english"`` by default, 17 other Snowball languages, or ``"plain"``);
-    ``reranker`` is ``"mmr:0.7"`` or ``"cross-encoder:DIR"``. ``precision`` is
+    ``reranker`` is ``"mmr:0.7"``, ``"cross-encoder:DIR"`` or ``"sentences"``
+    (best-matching sentence window, ``"sentences:WEIGHT:DEPTH:MAX"``). ``precision`` is
     ``"f32"`` (the default; vectors match sentence-transformers) or ``"bf16"`` (faster
     on CPUs with AVX-512 BF16), recorded with the collection.
 

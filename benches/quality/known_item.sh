@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Does the default fusion hold beyond SciFact's claims? Derives known-item tasks from
+# SciFact's corpus (benches/quality/derive_known_item.py) and runs dense, keyword and
+# hybrid (adaptive, rrf, z:0.5) on each, printing one table per task.
+#
+#   benches/quality/known_item.sh [SCIFACT_DIR]
+#
+# Two ingests of the 5,183 abstracts (about 5 CPU-minutes each in bf16); everything is
+# written under the git-ignored bench-out/known-item*.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+scifact="${1:-../shared/data/scifact}"
+fusions=(--fusion adaptive --fusion rrf --fusion z:0.5)
+
+models/fetch.sh >/dev/null
+cargo build --release -p trawl-cli
+python3 benches/quality/derive_known_item.py "$scifact" bench-out/known-item
+python3 benches/quality/derive_known_item.py "$scifact" bench-out/known-item-disjoint --disjoint
+for task in title sentence disjoint; do
+  case "$task" in
+    disjoint) dir=bench-out/known-item-disjoint split=title ;;
+    *) dir=bench-out/known-item split="$task" ;;
+  esac
+  echo "## $task"
+  ./target/release/trawl eval "$dir" --split "$split" --index "$dir/index" --compare \
+    "${fusions[@]}" --candidates 300 --dump-candidates "$dir/candidates-$split.jsonl"
+done
