@@ -724,7 +724,8 @@ fn eval(
         result["ingest_secs"] = json!(ingest_secs);
         if mode == SearchMode::Hybrid {
             result["fusion"] = json!(fusion.to_string());
-            result["candidates"] = json!(candidates);
+            // Each retriever fetches at least as many as the search asks for.
+            result["candidates"] = json!(candidates.max(options.k));
         }
         if let Some(spec) = target.rerank {
             result["rerank"] = json!(spec);
