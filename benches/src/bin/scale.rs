@@ -46,11 +46,23 @@ fn main() -> AnyResult<()> {
         return Ok(());
     }
     let build_report = if cfg.remeasure {
-        let old: Value = serde_json::from_slice(&std::fs::read(cfg.dir.join("results.json"))?)?;
+        // build.json is written as soon as the build ends, so a long build survives a
+        // failed or interrupted serve phase.
+        let old = std::fs::read(cfg.dir.join("build.json"))
+            .or_else(|_| std::fs::read(cfg.dir.join("results.json")))?;
+        let old: Value = serde_json::from_slice(&old)?;
         old["build"].clone()
     } else {
-        build(&cfg)?
+        let report = build(&cfg)?;
+        std::fs::write(
+            cfg.dir.join("build.json"),
+            serde_json::to_vec_pretty(&json!({ "config": cfg.to_json(), "build": report }))?,
+        )?;
+        report
     };
+    if cfg.build_only {
+        return Ok(());
+    }
     // Serving is measured in a fresh process, so its peak memory is the index's alone.
     let exe = std::env::current_exe()?;
     let mut child_args = args.clone();
@@ -92,6 +104,7 @@ struct Config {
     keep: bool,
     serve: bool,
     remeasure: bool,
+    build_only: bool,
 }
 
 impl Config {
@@ -106,6 +119,7 @@ impl Config {
             keep: false,
             serve: false,
             remeasure: false,
+            build_only: false,
         };
         let mut dir = None;
         let mut it = args.iter();
@@ -125,6 +139,10 @@ impl Config {
                 "--keep" => cfg.keep = true,
                 "--serve" => cfg.serve = true,
                 "--remeasure" => cfg.remeasure = true,
+                "--build-only" => {
+                    cfg.build_only = true;
+                    cfg.keep = true;
+                }
                 "--smoke" => {
                     cfg.chunks = 3_000;
                     cfg.queries = 20;
@@ -134,7 +152,8 @@ impl Config {
                     println!(
                         "scale [--chunks N] [--queries Q] [--rounds R] [--dir DIR] [--m M] \
                          [--ef-construction N] [--ef-search N] [--commit-every N] [--keep] [--smoke]\n\
-                         --remeasure measures a kept index (--keep) again without building it"
+                         --remeasure measures a kept index (--keep) again without building it\n\
+                         --build-only builds and keeps the index (build.json), measures nothing"
                     );
                     std::process::exit(0);
                 }
