@@ -22,18 +22,31 @@ pub(crate) struct FreshBatch {
 }
 
 impl FreshBatch {
-    /// A batch of `(vid, vector)` points, each vector `dim` long.
-    pub(crate) fn new(points: &[(u64, Vec<f32>)], dim: usize, covers: u64) -> FreshBatch {
-        let mut data = Vec::with_capacity(points.len() * dim);
-        for (_, v) in points {
-            data.extend_from_slice(v);
-        }
+    /// An empty batch of `dim`-long vectors.
+    pub(crate) fn new(dim: usize) -> FreshBatch {
         FreshBatch {
-            vids: points.iter().map(|(vid, _)| *vid).collect(),
-            data,
+            vids: Vec::new(),
+            data: Vec::new(),
             dim,
-            covers,
+            covers: 0,
         }
+    }
+
+    /// Appends a point (`v` is `dim` long).
+    pub(crate) fn push(&mut self, vid: u64, v: &[f32]) {
+        self.vids.push(vid);
+        self.data.extend_from_slice(v);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.vids.is_empty()
+    }
+
+    /// The batch, saying that once it is in the graph, the graph covers every vid below
+    /// `covers`.
+    pub(crate) fn covering(mut self, covers: u64) -> FreshBatch {
+        self.covers = covers;
+        self
     }
 
     fn point(&self, i: usize) -> (u64, &[f32]) {

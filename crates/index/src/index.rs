@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -251,6 +252,8 @@ struct Shared {
     /// Signalled when there is work for the thread, when it finishes a step, and on
     /// stop.
     signal: Condvar,
+    /// The smallest candidate list a graph search uses ([`Index::set_ef_search`]).
+    ef_search: AtomicUsize,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -268,7 +271,7 @@ pub struct Index {
     reader: IndexReader,
     writer: Mutex<Option<IndexWriter>>,
     /// Vectors added since the last commit, fresh (searchable) from the commit on.
-    pending: Mutex<Vec<(u64, Vec<f32>)>>,
+    pending: Mutex<FreshBatch>,
     next_vid: Mutex<u64>,
     shared: Arc<Shared>,
     /// The thread inserting fresh points into the graph, compacting and saving it.
@@ -566,6 +569,7 @@ impl Index {
                 ..Work::default()
             }),
             signal: Condvar::new(),
+            ef_search: AtomicUsize::new(options.hnsw.ef_search),
         });
         let worker = if dim > 0 {
             let shared = Arc::clone(&shared);
@@ -590,7 +594,7 @@ impl Index {
             fields,
             reader,
             writer: Mutex::new(None),
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(FreshBatch::new(dim)),
             next_vid: Mutex::new(next_vid),
             shared,
             worker,
@@ -652,7 +656,7 @@ impl Index {
             normalize(&mut r.vector);
             writer.add_document(self.to_doc(vid, &r))?;
             if self.options.dim > 0 {
-                pending.push((vid, r.vector));
+                pending.push(vid, &r.vector);
             }
         }
         Ok(())
@@ -704,7 +708,10 @@ impl Index {
         );
         let opstamp = prepared.commit()?;
         let _update = self.shared.update.lock().expect("update lock");
-        let pending = std::mem::take(&mut *self.pending.lock().expect("pending lock"));
+        let pending = std::mem::replace(
+            &mut *self.pending.lock().expect("pending lock"),
+            FreshBatch::new(self.options.dim),
+        );
         self.reader.reload()?;
         let mut searcher = self.reader.searcher();
         if self.compact_store(writer, &searcher) {
@@ -719,10 +726,8 @@ impl Index {
             graph.advance_next_vid(next_vid);
             Fresh::default()
         } else {
-            snap.fresh
-                .with(FreshBatch::new(&pending, self.options.dim, next_vid))
+            snap.fresh.with(pending.covering(next_vid))
         };
-        drop(pending);
         *self.shared.snapshot.write().expect("snapshot lock") =
             Arc::new(Snapshot::new(searcher, live, graph, fresh));
         let mut work = self.shared.work.lock().expect("work lock");
@@ -758,11 +763,11 @@ impl Index {
         let fresh = if missing.is_empty() && covers <= from {
             snap.fresh.clone()
         } else {
-            snap.fresh.with(FreshBatch::new(
-                &missing,
-                self.options.dim,
-                covers.max(from),
-            ))
+            let mut batch = FreshBatch::new(self.options.dim);
+            for (vid, v) in &missing {
+                batch.push(*vid, v);
+            }
+            snap.fresh.with(batch.covering(covers.max(from)))
         };
         *self.shared.snapshot.write().expect("snapshot lock") = Arc::new(Snapshot::new(
             searcher,
@@ -815,6 +820,15 @@ impl Index {
             }),
             None => Ok(()),
         }
+    }
+
+    /// Sets the HNSW search's candidate list size for this handle (at least `k` is
+    /// used), trading latency for recall without rebuilding the graph. Starts at the
+    /// `ef_search` the index was created with; not saved.
+    pub fn set_ef_search(&self, ef_search: usize) {
+        self.shared
+            .ef_search
+            .store(ef_search.max(1), AtomicOrdering::Relaxed);
     }
 
     /// Turns the background insertion of committed vectors into the HNSW graph off
@@ -871,7 +885,7 @@ impl Index {
         if let Some(w) = self.writer.lock().expect("writer lock").as_mut() {
             w.rollback()?;
         }
-        self.pending.lock().expect("pending lock").clear();
+        *self.pending.lock().expect("pending lock") = FreshBatch::new(self.options.dim);
         Ok(())
     }
 
@@ -1263,14 +1277,15 @@ impl View<'_> {
         normalize(&mut q);
         let snap = &self.snap;
         let graph = &snap.graph;
+        let ef_search = self.index.shared.ef_search.load(AtomicOrdering::Relaxed);
         let hits = match filter {
             None => {
                 // Fresh points (committed, not yet in the graph) are compared exactly.
                 let (fresh, fresh_live) = snap.fresh.search(&q, k, &snap.live);
                 let graph_live = snap.live.len() - fresh_live;
                 let hits = graph
-                    .search_within(&q, k, 0, &snap.live, graph_live)
-                    .unwrap_or_else(|| graph.search(&q, k, 0, &*snap.live));
+                    .search_within(&q, k, ef_search, &snap.live, graph_live)
+                    .unwrap_or_else(|| graph.search(&q, k, ef_search, &*snap.live));
                 merge(hits, fresh, k)
             }
             Some(f) => {
@@ -1307,11 +1322,14 @@ impl View<'_> {
                     // to the matches: cheaper than a filtered walk, which hnsw_rs never
                     // stops early. Then the filtered walk, about `live / matches` points
                     // visited per match found; then the exact comparison.
-                    let wide = k.saturating_mul(2 * live / matches).min(live);
+                    let wide = k
+                        .saturating_mul(2 * live / matches)
+                        .min(live)
+                        .max(ef_search);
                     match graph.search_within(&q, k, wide, allowed, matches) {
                         Some(hits) => hits,
                         None => {
-                            let ef = k.saturating_mul(live / matches).min(live);
+                            let ef = k.saturating_mul(live / matches).min(live).max(ef_search);
                             let hits = graph.search(&q, k, ef, allowed);
                             if hits.len() < k.min(matches) {
                                 graph.exact_search(&q, k, allowed)

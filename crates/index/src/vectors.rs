@@ -207,7 +207,7 @@ impl Graph {
     }
 
     /// The `k` nearest live points, best first, as (vid, cosine similarity).
-    /// `ef` is the candidate list size (at least the configured `ef_search` and `k`).
+    /// `ef` is the candidate list size (at least `k`).
     pub(crate) fn search(
         &self,
         query: &[f32],
@@ -218,7 +218,7 @@ impl Graph {
         if k == 0 || self.len() == 0 {
             return Vec::new();
         }
-        let ef = self.params.ef_search.max(k).max(ef);
+        let ef = ef.max(k);
         self.hnsw
             .search_filter(query, k, ef, Some(live))
             .into_iter()
@@ -226,7 +226,7 @@ impl Graph {
             .collect()
     }
 
-    /// The `k` nearest points of `set` among the `ef` (at least `ef_search` and `k`)
+    /// The `k` nearest points of `set` among the `ef` (at least `k`)
     /// nearest points of the whole graph, best first, or `None` when fewer than
     /// `k.min(set_len)` of them are in `set`. The walk runs without a filter: hnsw_rs
     /// stops an unfiltered walk as soon as its candidates cannot improve, but drains
@@ -242,7 +242,7 @@ impl Graph {
         if k == 0 || self.len() == 0 {
             return Some(Vec::new());
         }
-        let ef = self.params.ef_search.max(k).max(ef);
+        let ef = ef.max(k);
         let hits: Vec<(u64, f32)> = self
             .hnsw
             .search_filter(query, ef, ef, None)
