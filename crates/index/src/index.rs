@@ -45,8 +45,8 @@ const EXACT_SCAN_MIN: usize = 2_048;
 /// instead of going through every point of the graph (a few nanoseconds each).
 const STORE_SCAN_RATIO: usize = 512;
 /// The background thread inserts fresh points into the graph this many at a time,
-/// publishing a snapshot after each step (so searches scan fewer fresh points, and a
-/// drop waits for one step at most when it stops the thread early).
+/// publishing a snapshot after each step, so searches scan fewer fresh points as it
+/// goes (and a pause takes effect within a step).
 const INSERT_STEP: usize = 2_000;
 /// The graph is saved after a commit once this share of its points is not in the saved
 /// copy (a missing point only costs an insert when the index is next opened) ...
@@ -131,8 +131,8 @@ pub struct Stats {
     /// Committed points not in the HNSW graph yet: searched by exact comparison until
     /// the background thread has inserted them.
     pub unindexed_points: usize,
-    /// Deleted chunks still in the HNSW graph (excluded from searches; dropped when the
-    /// graph is compacted).
+    /// Deleted chunks still in the HNSW graph or among the unindexed points (excluded
+    /// from searches; dropped when the graph is compacted).
     pub tombstones: usize,
     /// Deleted chunks still in the keyword store's segments (dropped when segments
     /// merge).
@@ -417,10 +417,15 @@ impl Drop for Index {
     /// once while graph indexing is paused. Nothing committed depends on it: the store
     /// holds every vector and the next open catches the graph up.
     fn drop(&mut self) {
-        if let Ok(mut work) = self.shared.work.lock() {
-            work.stop = true;
-            self.shared.signal.notify_all();
-        }
+        // Even a poisoned lock must not leave the thread waiting forever.
+        let mut work = self
+            .shared
+            .work
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        work.stop = true;
+        self.shared.signal.notify_all();
+        drop(work);
         if let Some(worker) = self.worker.take() {
             let _ = worker.join();
         }
