@@ -46,11 +46,23 @@ fn main() -> AnyResult<()> {
         return Ok(());
     }
     let build_report = if cfg.remeasure {
-        let old: Value = serde_json::from_slice(&std::fs::read(cfg.dir.join("results.json"))?)?;
+        // build.json is written as soon as the build ends, so a long build survives a
+        // failed or interrupted serve phase.
+        let old = std::fs::read(cfg.dir.join("build.json"))
+            .or_else(|_| std::fs::read(cfg.dir.join("results.json")))?;
+        let old: Value = serde_json::from_slice(&old)?;
         old["build"].clone()
     } else {
-        build(&cfg)?
+        let report = build(&cfg)?;
+        std::fs::write(
+            cfg.dir.join("build.json"),
+            serde_json::to_vec_pretty(&json!({ "config": cfg.to_json(), "build": report }))?,
+        )?;
+        report
     };
+    if cfg.build_only {
+        return Ok(());
+    }
     // Serving is measured in a fresh process, so its peak memory is the index's alone.
     let exe = std::env::current_exe()?;
     let mut child_args = args.clone();
@@ -92,6 +104,9 @@ struct Config {
     keep: bool,
     serve: bool,
     remeasure: bool,
+    build_only: bool,
+    /// `--ef-search` was given: it also applies to a kept index (`--remeasure`).
+    ef_search_given: bool,
 }
 
 impl Config {
@@ -106,6 +121,8 @@ impl Config {
             keep: false,
             serve: false,
             remeasure: false,
+            build_only: false,
+            ef_search_given: false,
         };
         let mut dir = None;
         let mut it = args.iter();
@@ -120,11 +137,18 @@ impl Config {
                 "--dir" => dir = Some(PathBuf::from(value()?)),
                 "--m" => cfg.hnsw.max_connections = value()?.parse()?,
                 "--ef-construction" => cfg.hnsw.ef_construction = value()?.parse()?,
-                "--ef-search" => cfg.hnsw.ef_search = value()?.parse()?,
+                "--ef-search" => {
+                    cfg.hnsw.ef_search = value()?.parse()?;
+                    cfg.ef_search_given = true;
+                }
                 "--commit-every" => cfg.commit_every = value()?.parse()?,
                 "--keep" => cfg.keep = true,
                 "--serve" => cfg.serve = true,
                 "--remeasure" => cfg.remeasure = true,
+                "--build-only" => {
+                    cfg.build_only = true;
+                    cfg.keep = true;
+                }
                 "--smoke" => {
                     cfg.chunks = 3_000;
                     cfg.queries = 20;
@@ -134,7 +158,9 @@ impl Config {
                     println!(
                         "scale [--chunks N] [--queries Q] [--rounds R] [--dir DIR] [--m M] \
                          [--ef-construction N] [--ef-search N] [--commit-every N] [--keep] [--smoke]\n\
-                         --remeasure measures a kept index (--keep) again without building it"
+                         --remeasure measures a kept index (--keep) again without building it\n\
+                         (--ef-search applies to it; the other HNSW parameters are the build's)\n\
+                         --build-only builds and keeps the index (build.json), measures nothing"
                     );
                     std::process::exit(0);
                 }
@@ -511,6 +537,10 @@ fn build(cfg: &Config) -> AnyResult<Value> {
         }
         i = end;
     }
+    // Commits return before the graph has their vectors: the build ends when it has.
+    let t = Instant::now();
+    index.flush_graph()?;
+    let graph_wait = t.elapsed();
     let total = started.elapsed();
     let stats = index.stats()?;
     drop(index);
@@ -542,6 +572,7 @@ fn build(cfg: &Config) -> AnyResult<Value> {
         "seconds": total.as_secs_f64() - gen_time.as_secs_f64(),
         "add_seconds": add_time.as_secs_f64(),
         "commit_seconds": commit_time.as_secs_f64(),
+        "graph_wait_seconds": graph_wait.as_secs_f64(),
         "data_generation_seconds": gen_time.as_secs_f64(),
         "disk_bytes": dir_size(&index_dir),
         "store_bytes": dir_size(&index_dir.join("store")),
@@ -680,11 +711,14 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
     let exact_of = |name: &str| -> Vec<Vec<u64>> {
         serde_json::from_value(exact[name].clone()).expect("exact neighbours")
     };
-    let rss_before_open = proc_status("VmRSS:");
+    let mem_before_open = memory();
     let t = Instant::now();
     let index = Index::open(&cfg.dir.join("index"))?;
     let open_seconds = t.elapsed().as_secs_f64();
-    let rss_open = proc_status("VmRSS:");
+    if cfg.ef_search_given {
+        index.set_ef_search(cfg.hnsw.ef_search);
+    }
+    let mem_open = memory();
     let n = queries.len();
     let (sel, brd) = (selective(), broad());
     // Warm-up: one pass of each kind touches the mmaped store and the graph.
@@ -696,7 +730,15 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
     report.insert("open_seconds".into(), json!(open_seconds));
     report.insert(
         "rss_open_bytes".into(),
-        json!(rss_open.saturating_sub(rss_before_open)),
+        json!(mem_open["rss"]
+            .as_u64()
+            .unwrap_or(0)
+            .saturating_sub(mem_before_open["rss"].as_u64().unwrap_or(0))),
+    );
+    report.insert(
+        "memory".into(),
+        json!({ "before_open": mem_before_open, "after_open": mem_open,
+                "after_warmup": memory() }),
     );
 
     // Recall (deterministic, one pass).
@@ -799,6 +841,7 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
     report.insert("latency".into(), Value::Object(lat));
     report.insert("peak_rss_bytes".into(), json!(proc_status("VmHWM:")));
     report.insert("rss_bytes".into(), json!(proc_status("VmRSS:")));
+    report["memory"]["after_queries"] = memory();
 
     // A small batch into the big index: how long until it is searchable.
     let first = cfg.chunks as u64;
@@ -809,6 +852,9 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
         })
         .collect();
     let probe = records[ADDED / 2].vector.clone();
+    // Graph insertion is held until the unindexed path has been measured; it never
+    // delays a commit either way (a commit does not wait for the graph).
+    index.set_graph_indexing(false);
     let t = Instant::now();
     index.add(records)?;
     let add_seconds = t.elapsed().as_secs_f64();
@@ -816,20 +862,32 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
     index.commit()?;
     let commit_seconds = t.elapsed().as_secs_f64();
     let probe_doc = format!("added-{}", first + (ADDED / 2) as u64);
+    let t = Instant::now();
     let hits: Vec<u64> = index
         .search_vector(&probe, K)?
         .iter()
         .map(|s| s.id)
         .collect();
+    let probe_seconds = t.elapsed().as_secs_f64();
     let found = index
         .fetch(&hits)?
         .iter()
         .any(|(_, r)| r.doc_id == probe_doc);
+    // Dense queries while the whole batch is outside the graph (compared exactly).
+    let dense_unindexed = measure(1, 1, n, &dense(None))?;
+    index.set_graph_indexing(true);
+    let t = Instant::now();
+    index.flush_graph()?;
+    let graph_seconds = t.elapsed().as_secs_f64();
     report.insert(
         "add_1000".into(),
         json!({
             "add_seconds": add_seconds, "commit_seconds": commit_seconds,
             "searchable_seconds": add_seconds + commit_seconds, "probe_found": found,
+            "probe_search_seconds": probe_seconds,
+            "unindexed_after_commit": ADDED,
+            "dense_while_unindexed_1t": dense_unindexed,
+            "graph_insert_wait_seconds": graph_seconds,
         }),
     );
     // Back to the measured chunks (as tombstones), so a rerun of the serve phase on a
@@ -837,12 +895,24 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
     for i in first..first + ADDED as u64 {
         index.delete_document(&format!("added-{i}"))?;
     }
+    let t = Instant::now();
     index.commit()?;
+    report["add_1000"]["delete_commit_seconds"] = json!(t.elapsed().as_secs_f64());
+    index.flush_graph()?;
     Ok(Value::Object(report))
 }
 
 // ---------------------------------------------------------------------------------------
 // Helpers.
+
+/// Resident memory now: all, anonymous (heap) and file-backed (mmaped index files),
+/// and the peak so far, in bytes.
+fn memory() -> Value {
+    json!({
+        "rss": proc_status("VmRSS:"), "anon": proc_status("RssAnon:"),
+        "file": proc_status("RssFile:"), "peak": proc_status("VmHWM:"),
+    })
+}
 
 /// A `/proc/self/status` field in bytes (0 where there is none).
 fn proc_status(key: &str) -> u64 {
@@ -897,10 +967,11 @@ fn markdown(r: &Value) -> String {
         &mut out,
         "build (add + commit, excl. data generation)",
         format!(
-            "{:.1} s (add {:.1} s, commit/graph {:.1} s)",
+            "{:.1} s (add {:.1} s, commit {:.1} s, then waiting for the graph {:.1} s)",
             b["seconds"].as_f64().unwrap_or(0.0),
             b["add_seconds"].as_f64().unwrap_or(0.0),
-            b["commit_seconds"].as_f64().unwrap_or(0.0)
+            b["commit_seconds"].as_f64().unwrap_or(0.0),
+            b["graph_wait_seconds"].as_f64().unwrap_or(0.0)
         ),
     );
     row(
@@ -958,12 +1029,30 @@ fn markdown(r: &Value) -> String {
         &mut out,
         "add + commit 1,000 chunks, searchable after",
         format!(
-            "{:.2} s (add {:.2} s, commit {:.2} s)",
+            "{:.2} s (add {:.2} s, commit {:.2} s; found: {}; dense p50 with the {} \
+             chunks not yet in the graph {:.2} ms; graph insertion afterwards {:.1} s)",
             a["searchable_seconds"].as_f64().unwrap_or(0.0),
             a["add_seconds"].as_f64().unwrap_or(0.0),
-            a["commit_seconds"].as_f64().unwrap_or(0.0)
+            a["commit_seconds"].as_f64().unwrap_or(0.0),
+            a["probe_found"],
+            a["unindexed_after_commit"],
+            a["dense_while_unindexed_1t"]["p50_ms"]
+                .as_f64()
+                .unwrap_or(0.0),
+            a["graph_insert_wait_seconds"].as_f64().unwrap_or(0.0),
         ),
     );
+    let m = &s["memory"];
+    let part = |v: &Value| {
+        format!(
+            "{} (heap {}, mmaped files {})",
+            mib(&v["rss"]),
+            mib(&v["anon"]),
+            mib(&v["file"])
+        )
+    };
+    row(&mut out, "RSS after open", part(&m["after_open"]));
+    row(&mut out, "RSS after all queries", part(&m["after_queries"]));
     let _ = writeln!(
         out,
         "\n| query (k=10; hybrid = 100+100 candidates, RRF, fetch 10) | p50 ms | p95 ms | p99 ms | QPS |\n|---|---|---|---|---|"

@@ -2,7 +2,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -18,6 +19,7 @@ use tantivy::{
 
 use crate::error::{Error, Result};
 use crate::filter::{metadata_terms, Filter};
+use crate::fresh::{merge, Fresh, FreshBatch};
 use crate::language::Language;
 use crate::record::Record;
 use crate::schema::{self, Fields};
@@ -42,6 +44,10 @@ const EXACT_SCAN_MIN: usize = 2_048;
 /// comparison reads the matching chunks' stored vectors (a few microseconds each)
 /// instead of going through every point of the graph (a few nanoseconds each).
 const STORE_SCAN_RATIO: usize = 512;
+/// The background thread inserts fresh points into the graph this many at a time,
+/// publishing a snapshot after each step, so searches scan fewer fresh points as it
+/// goes (and a pause takes effect within a step).
+const INSERT_STEP: usize = 2_000;
 /// The graph is saved after a commit once this share of its points is not in the saved
 /// copy (a missing point only costs an insert when the index is next opened) ...
 const SAVE_UNSAVED_SHARE: f64 = 0.125;
@@ -52,6 +58,10 @@ const MANIFEST: &str = "trawl.json";
 const STORE_DIR: &str = "store";
 const HNSW_DIR: &str = "hnsw";
 const WRITER_HEAP: usize = 128 * 1024 * 1024;
+/// Decompressed blocks of stored chunks each segment reader keeps (tantivy's default
+/// is 100, about 1.6 MB per segment): fetches land on random blocks, so a large cache
+/// mostly holds memory.
+const DOC_STORE_CACHE: usize = 8;
 /// Filters whose matching vids a snapshot keeps (it forgets them all when full).
 const FILTER_CACHE: usize = 64;
 
@@ -118,8 +128,11 @@ pub struct Stats {
     pub dim: usize,
     /// Points in the HNSW graph, including deleted ones not yet compacted.
     pub graph_points: usize,
-    /// Deleted chunks still in the HNSW graph (excluded from searches; dropped when the
-    /// graph is compacted).
+    /// Committed points not in the HNSW graph yet: searched by exact comparison until
+    /// the background thread has inserted them.
+    pub unindexed_points: usize,
+    /// Deleted chunks still in the HNSW graph or among the unindexed points (excluded
+    /// from searches; dropped when the graph is compacted).
     pub tombstones: usize,
     /// Deleted chunks still in the keyword store's segments (dropped when segments
     /// merge).
@@ -154,36 +167,93 @@ pub struct DocumentInfo {
     pub chunks: usize,
 }
 
-/// What a search sees: one committed state of the store, its live vids and the graph
-/// that covers them (which may hold newer points too; `live` excludes them).
+/// What a search sees: one committed state of the store, its live vids, and their
+/// vectors: in the graph, or in the fresh set while the background thread has not
+/// inserted them yet. The graph may hold newer points too (`live` excludes them), and
+/// a point may briefly be in both (searches count it once).
 struct Snapshot {
     searcher: Searcher,
-    live: LiveSet,
+    live: Arc<LiveSet>,
     graph: Arc<Graph>,
-    /// The vids matching filters recently used on this snapshot, keyed by the filter's
-    /// text. A tenant or a fixed filter repeats across queries, and collecting the vids
-    /// of a broad one costs more than the graph walk (at 1M chunks, a 50% filter is
-    /// 500K vids per query).
-    filters: Mutex<HashMap<String, Arc<Matching>>>,
+    fresh: Fresh,
+    /// The vids matching filters recently used on this store state, keyed by the
+    /// filter's text (shared by the snapshots the background thread publishes for the
+    /// same store state). A tenant or a fixed filter repeats across queries, and
+    /// collecting the vids of a broad one costs more than the graph walk (at 1M
+    /// chunks, a 50% filter is 500K vids per query).
+    filters: Arc<Mutex<HashMap<String, Arc<Matching>>>>,
 }
 
 impl Snapshot {
-    fn new(searcher: Searcher, live: LiveSet, graph: Arc<Graph>) -> Snapshot {
+    fn new(searcher: Searcher, live: LiveSet, graph: Arc<Graph>, fresh: Fresh) -> Snapshot {
         Snapshot {
             searcher,
-            live,
+            live: Arc::new(live),
             graph,
-            filters: Mutex::new(HashMap::new()),
+            fresh,
+            filters: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The same store state with another graph and fresh set.
+    fn with_vectors(&self, graph: Arc<Graph>, fresh: Fresh) -> Snapshot {
+        Snapshot {
+            searcher: self.searcher.clone(),
+            live: Arc::clone(&self.live),
+            graph,
+            fresh,
+            filters: Arc::clone(&self.filters),
+        }
+    }
+
+    /// Deleted points still in the graph or the fresh set.
+    fn tombstones(&self) -> usize {
+        (self.graph.len() + self.fresh.len()).saturating_sub(self.live.len())
+    }
+
+    /// Every committed vid below this is in the graph or the fresh set.
+    fn covers(&self) -> u64 {
+        self.fresh.covers().unwrap_or_else(|| self.graph.next_vid())
     }
 }
 
-/// What the last graph save covered.
+/// The background thread's state, under `Shared::work`.
 #[derive(Default)]
-struct SaveState {
+struct Work {
+    /// Stop once the work in hand is done (or at once, when paused).
+    stop: bool,
+    /// Graph insertion is paused ([`Index::set_graph_indexing`]).
+    paused: bool,
+    /// The thread is inserting, compacting or saving.
+    busy: bool,
+    /// This handle has committed, so it may save the graph (a reader never does: a
+    /// writer in another process owns the files).
+    may_save: bool,
+    /// Points in the last saved graph.
     saved_points: usize,
-    /// The graph in memory was rebuilt since the save.
+    /// The graph in memory was rebuilt since the last save.
     rebuilt: bool,
+    /// Why the last save failed, until one succeeds.
+    save_error: Option<String>,
+    /// Set when the thread has died (a panic inside hnsw_rs): fresh points then stay
+    /// searchable by exact comparison, and the next open catches the graph up.
+    failed: Option<String>,
+}
+
+/// What an [`Index`] shares with its background graph thread.
+struct Shared {
+    path: PathBuf,
+    dim: usize,
+    snapshot: RwLock<Arc<Snapshot>>,
+    /// Serialises the steps that replace the snapshot (commit, reload, the background
+    /// thread's publishing); taken after `Index::writer` when both are needed.
+    update: Mutex<()>,
+    work: Mutex<Work>,
+    /// Signalled when there is work for the thread, when it finishes a step, and on
+    /// stop.
+    signal: Condvar,
+    /// The smallest candidate list a graph search uses ([`Index::set_ef_search`]).
+    ef_search: AtomicUsize,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -200,13 +270,166 @@ pub struct Index {
     fields: Fields,
     reader: IndexReader,
     writer: Mutex<Option<IndexWriter>>,
-    /// Vectors added since the last commit, inserted into the graph on commit.
-    pending: Mutex<Vec<(u64, Vec<f32>)>>,
+    /// Vectors added since the last commit, fresh (searchable) from the commit on.
+    pending: Mutex<FreshBatch>,
     next_vid: Mutex<u64>,
-    /// Serialises the steps that replace the snapshot (commit, reload); taken after
-    /// `writer` when both are needed.
-    update: Mutex<SaveState>,
-    snapshot: RwLock<Arc<Snapshot>>,
+    shared: Arc<Shared>,
+    /// The thread inserting fresh points into the graph, compacting and saving it.
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Shared {
+    fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.snapshot.read().expect("snapshot lock"))
+    }
+
+    /// Whether the graph has too many deleted points (compacted by rebuilding it).
+    fn compaction_due(snap: &Snapshot) -> bool {
+        let dead = snap.tombstones();
+        dead > 0
+            && dead as f64 > (snap.graph.len() + snap.fresh.len()) as f64 * GRAPH_TOMBSTONE_RATIO
+    }
+
+    fn save_due(&self, work: &Work, snap: &Snapshot) -> bool {
+        if !work.may_save {
+            return false;
+        }
+        let points = snap.graph.len();
+        let unsaved = points.saturating_sub(work.saved_points);
+        let due = work.rebuilt
+            || work.saved_points == 0
+            || unsaved as f64 >= work.saved_points as f64 * SAVE_UNSAVED_SHARE
+            || unsaved >= SAVE_UNSAVED_MAX;
+        due && (unsaved > 0 || work.rebuilt)
+    }
+
+    /// Whether the thread has something to do.
+    fn has_work(&self, work: &Work) -> bool {
+        if self.dim == 0 {
+            return false;
+        }
+        let snap = self.snapshot();
+        !snap.fresh.is_empty() || Self::compaction_due(&snap) || self.save_due(work, &snap)
+    }
+
+    /// The background thread: waits for work, does it one step at a time.
+    fn run(&self) {
+        loop {
+            {
+                let mut work = self.work.lock().expect("work lock");
+                loop {
+                    let ready = !work.paused && !work.busy && self.has_work(&work);
+                    if work.stop && !ready && !work.busy {
+                        self.signal.notify_all();
+                        return;
+                    }
+                    if ready {
+                        work.busy = true;
+                        break;
+                    }
+                    self.signal.notify_all();
+                    work = self.signal.wait(work).expect("work lock");
+                }
+            }
+            let step = self.step_guarded();
+            let mut work = self.work.lock().expect("work lock");
+            work.busy = false;
+            self.signal.notify_all();
+            if let Err(reason) = step {
+                tracing::error!("HNSW graph thread stopped: {reason}");
+                work.failed = Some(reason);
+                return;
+            }
+        }
+    }
+
+    /// One step, a panic (inside hnsw_rs) turned into an error.
+    fn step_guarded(&self) -> std::result::Result<(), String> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step())).map_err(|e| {
+            let what = e
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| e.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            format!("the HNSW graph thread panicked: {what}")
+        })
+    }
+
+    /// Compacts the graph, or inserts the oldest fresh points, or saves the graph;
+    /// then publishes a snapshot with the result. Only one thread runs steps at a time
+    /// (`Work::busy`), so the graph never changes under a save.
+    fn step(&self) {
+        let snap = self.snapshot();
+        if Self::compaction_due(&snap) {
+            tracing::info!(tombstones = snap.tombstones(), "compacting the HNSW graph");
+            let front = snap.fresh.front(snap.fresh.len());
+            let covers = front.covers.unwrap_or(0);
+            let graph = Arc::new(snap.graph.rebuilt(&snap.live, &front.points, covers));
+            self.publish(&graph, &front);
+            self.work.lock().expect("work lock").rebuilt = true;
+            return;
+        }
+        if !snap.fresh.is_empty() {
+            let front = snap.fresh.front(INSERT_STEP);
+            snap.graph.insert(&front.points);
+            if let Some(covers) = front.covers {
+                snap.graph.advance_next_vid(covers);
+            }
+            self.publish(&snap.graph, &front);
+            return;
+        }
+        let work = self.work.lock().expect("work lock");
+        if !self.save_due(&work, &snap) {
+            return;
+        }
+        drop(work);
+        let saved = snap.graph.save(&self.path.join(HNSW_DIR));
+        let mut work = self.work.lock().expect("work lock");
+        match saved {
+            Ok(()) => {
+                work.saved_points = snap.graph.len();
+                work.rebuilt = false;
+                work.save_error = None;
+            }
+            Err(e) => {
+                // Only costs a catch-up on the next open; tried again after more points.
+                tracing::warn!("HNSW graph not saved: {e}");
+                work.saved_points = snap.graph.len();
+                work.rebuilt = false;
+                work.save_error = Some(e.to_string());
+            }
+        }
+    }
+
+    /// Replaces the snapshot with the same store state, `graph`, and the fresh set
+    /// without the points `front` took (now in `graph`).
+    fn publish(&self, graph: &Arc<Graph>, front: &crate::fresh::Front<'_>) {
+        let _update = self.update.lock().expect("update lock");
+        let current = self.snapshot();
+        let next = current.with_vectors(Arc::clone(graph), current.fresh.after(front));
+        *self.snapshot.write().expect("snapshot lock") = Arc::new(next);
+    }
+}
+
+impl Drop for Index {
+    /// Stops the background thread after it has inserted the committed vectors still
+    /// waiting and saved the graph when due (as long as a commit used to take), or at
+    /// once while graph indexing is paused. Nothing committed depends on it: the store
+    /// holds every vector and the next open catches the graph up.
+    fn drop(&mut self) {
+        // Even a poisoned lock must not leave the thread waiting forever.
+        let mut work = self
+            .shared
+            .work
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        work.stop = true;
+        self.shared.signal.notify_all();
+        drop(work);
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for Index {
@@ -294,7 +517,7 @@ impl Index {
             path: manifest_path,
             reason: e.to_string(),
         })?;
-        let store = TantivyIndex::open_in_dir(path.join(STORE_DIR))?;
+        let store = TantivyIndex::open(store_directory(&path.join(STORE_DIR))?)?;
         store
             .tokenizers()
             .register(schema::ANALYZER, manifest.options.language.analyzer());
@@ -305,6 +528,7 @@ impl Index {
         let reader = store
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
+            .doc_store_cache_num_blocks(DOC_STORE_CACHE)
             .try_into()?;
         let payload: CommitPayload = store
             .load_metas()?
@@ -317,10 +541,57 @@ impl Index {
         let graph = Graph::load(&path.join(HNSW_DIR), options.hnsw)
             .unwrap_or_else(|| Graph::new(options.hnsw, live.len()));
         let saved_points = graph.len();
-        catch_up(&graph, &searcher, fields, &live, options.dim)?;
-        let graph = Arc::new(graph);
+        let missing = missing_points(&searcher, fields, &live, graph.next_vid(), options.dim)?;
+        if !missing.is_empty() {
+            tracing::info!(
+                points = missing.len(),
+                "catching the HNSW graph up with the store"
+            );
+            let refs: Vec<(u64, &[f32])> = missing
+                .iter()
+                .map(|(vid, v)| (*vid, v.as_slice()))
+                .collect();
+            graph.insert(&refs);
+        }
+        drop(missing);
         let max_vid = searcher_max_vid(&searcher)?;
         let next_vid = payload.next_vid.max(max_vid).max(graph.next_vid());
+        graph.advance_next_vid(payload.next_vid.max(max_vid));
+        let graph = Arc::new(graph);
+        let dim = options.dim;
+        let shared = Arc::new(Shared {
+            path: path.to_owned(),
+            dim,
+            snapshot: RwLock::new(Arc::new(Snapshot::new(
+                searcher,
+                live,
+                graph,
+                Fresh::default(),
+            ))),
+            update: Mutex::new(()),
+            work: Mutex::new(Work {
+                saved_points,
+                ..Work::default()
+            }),
+            signal: Condvar::new(),
+            ef_search: AtomicUsize::new(options.hnsw.ef_search),
+        });
+        let worker = if dim > 0 {
+            let shared = Arc::clone(&shared);
+            Some(
+                std::thread::Builder::new()
+                    .name("trawl-graph".into())
+                    .spawn(move || shared.run())
+                    .map_err(|source| Error::Io {
+                        path: path.to_owned(),
+                        source,
+                    })?,
+            )
+        } else {
+            None
+        };
+        // A graph too full of deleted points is compacted by the thread.
+        shared.signal.notify_all();
         Ok(Index {
             path: path.to_owned(),
             options,
@@ -328,13 +599,10 @@ impl Index {
             fields,
             reader,
             writer: Mutex::new(None),
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(FreshBatch::new(dim)),
             next_vid: Mutex::new(next_vid),
-            update: Mutex::new(SaveState {
-                saved_points,
-                rebuilt: false,
-            }),
-            snapshot: RwLock::new(Arc::new(Snapshot::new(searcher, live, graph))),
+            shared,
+            worker,
         })
     }
 
@@ -393,7 +661,7 @@ impl Index {
             normalize(&mut r.vector);
             writer.add_document(self.to_doc(vid, &r))?;
             if self.options.dim > 0 {
-                pending.push((vid, r.vector));
+                pending.push(vid, &r.vector);
             }
         }
         Ok(())
@@ -427,6 +695,12 @@ impl Index {
     /// Makes everything added and deleted so far durable and visible, as one atomic
     /// step. Returns tantivy's opstamp for the commit.
     ///
+    /// New vectors are searchable when this returns: searches compare the query with
+    /// them exactly until a background thread has inserted them into the HNSW graph
+    /// (see [`Index::flush_graph`]). The graph is saved by that thread too; the store
+    /// is the source of truth, so a graph that lags behind it after a crash only costs
+    /// a catch-up on the next open.
+    ///
     /// # Errors
     /// I/O and tantivy errors; the previous commit stays intact.
     pub fn commit(&self) -> Result<u64> {
@@ -438,13 +712,11 @@ impl Index {
             &serde_json::to_string(&CommitPayload { next_vid }).expect("payload serialises"),
         );
         let opstamp = prepared.commit()?;
-        let mut save = self.update.lock().expect("update lock");
-        let pending = std::mem::take(&mut *self.pending.lock().expect("pending lock"));
-        // Inserted into the graph searches are using: the new points are not in their
-        // snapshots' live sets, so they stay invisible until the snapshot below.
-        let mut graph = Arc::clone(&self.snapshot().graph);
-        graph.insert(&pending);
-        graph.advance_next_vid(next_vid);
+        let _update = self.shared.update.lock().expect("update lock");
+        let pending = std::mem::replace(
+            &mut *self.pending.lock().expect("pending lock"),
+            FreshBatch::new(self.options.dim),
+        );
         self.reader.reload()?;
         let mut searcher = self.reader.searcher();
         if self.compact_store(writer, &searcher) {
@@ -452,33 +724,20 @@ impl Index {
             searcher = self.reader.searcher();
         }
         let live = live_set(&searcher)?;
-        if self.options.dim > 0 && tombstones(&graph, &live) > 0 {
-            let dead = tombstones(&graph, &live) as f64;
-            if dead > graph.len() as f64 * GRAPH_TOMBSTONE_RATIO {
-                tracing::info!(tombstones = dead, "compacting the HNSW graph");
-                graph = Arc::new(graph.rebuilt(&live));
-                save.rebuilt = true;
-            }
-        }
-        *self.snapshot.write().expect("snapshot lock") =
-            Arc::new(Snapshot::new(searcher, live, Arc::clone(&graph)));
-        if self.options.dim > 0 {
-            let unsaved = graph.len().saturating_sub(save.saved_points);
-            let due = save.rebuilt
-                || save.saved_points == 0
-                || unsaved as f64 >= save.saved_points as f64 * SAVE_UNSAVED_SHARE
-                || unsaved >= SAVE_UNSAVED_MAX;
-            if due && (unsaved > 0 || save.rebuilt) {
-                // A failed or skipped save only costs a catch-up on the next open.
-                match graph.save(&self.path.join(HNSW_DIR), opstamp) {
-                    Ok(()) => {
-                        save.saved_points = graph.len();
-                        save.rebuilt = false;
-                    }
-                    Err(e) => tracing::warn!("HNSW graph not saved: {e}"),
-                }
-            }
-        }
+        let snap = self.snapshot();
+        let graph = Arc::clone(&snap.graph);
+        let fresh = if pending.is_empty() && snap.fresh.is_empty() {
+            // Nothing waits for the graph: it covers this commit already.
+            graph.advance_next_vid(next_vid);
+            Fresh::default()
+        } else {
+            snap.fresh.with(pending.covering(next_vid))
+        };
+        *self.shared.snapshot.write().expect("snapshot lock") =
+            Arc::new(Snapshot::new(searcher, live, graph, fresh));
+        let mut work = self.shared.work.lock().expect("work lock");
+        work.may_save = true;
+        self.shared.signal.notify_all();
         Ok(opstamp)
     }
 
@@ -488,37 +747,104 @@ impl Index {
     /// # Errors
     /// I/O and tantivy errors; the handle keeps its previous state then.
     pub fn reload(&self) -> Result<()> {
-        let _update = self.update.lock().expect("update lock");
-        self.reload_locked()
-    }
-
-    fn reload_locked(&self) -> Result<()> {
+        let _update = self.shared.update.lock().expect("update lock");
         self.reader.reload()?;
         let searcher = self.reader.searcher();
         let live = live_set(&searcher)?;
-        let mut graph = Arc::clone(&self.snapshot().graph);
-        catch_up(&graph, &searcher, self.fields, &live, self.options.dim)?;
-        if self.options.dim > 0
-            && tombstones(&graph, &live) as f64 > graph.len() as f64 * GRAPH_TOMBSTONE_RATIO
-        {
-            graph = Arc::new(graph.rebuilt(&live));
-        }
+        let snap = self.snapshot();
+        let from = snap.covers();
+        let missing = missing_points(&searcher, self.fields, &live, from, self.options.dim)?;
         let payload: CommitPayload = self
             .store
             .load_metas()?
             .payload
             .and_then(|p| serde_json::from_str(&p).ok())
             .unwrap_or_default();
+        let covers = payload.next_vid.max(searcher_max_vid(&searcher)?);
         {
             let mut next_vid = self.next_vid.lock().expect("vid lock");
-            *next_vid = (*next_vid)
-                .max(payload.next_vid)
-                .max(searcher_max_vid(&searcher)?)
-                .max(graph.next_vid());
+            *next_vid = (*next_vid).max(covers).max(snap.graph.next_vid());
         }
-        *self.snapshot.write().expect("snapshot lock") =
-            Arc::new(Snapshot::new(searcher, live, graph));
+        let fresh = if missing.is_empty() && covers <= from {
+            snap.fresh.clone()
+        } else {
+            let mut batch = FreshBatch::new(self.options.dim);
+            for (vid, v) in &missing {
+                batch.push(*vid, v);
+            }
+            snap.fresh.with(batch.covering(covers.max(from)))
+        };
+        *self.shared.snapshot.write().expect("snapshot lock") = Arc::new(Snapshot::new(
+            searcher,
+            live,
+            Arc::clone(&snap.graph),
+            fresh,
+        ));
+        self.shared.signal.notify_all();
         Ok(())
+    }
+
+    /// Blocks until every committed vector is in the HNSW graph and the background
+    /// thread is idle (having saved the graph when the save policy asks for it). Not
+    /// needed for searches, which see every commit at once; useful before measuring,
+    /// or to have the graph saved before a process exits without dropping the index.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when the background thread has died or the last graph save
+    /// failed (the store is intact; the next open catches the graph up).
+    pub fn flush_graph(&self) -> Result<()> {
+        let mut work = self.shared.work.lock().expect("work lock");
+        loop {
+            if let Some(reason) = &work.failed {
+                return Err(Error::Corrupt {
+                    path: self.path.clone(),
+                    reason: reason.clone(),
+                });
+            }
+            if self.worker.is_none() || (!work.busy && !self.shared.has_work(&work)) {
+                break;
+            }
+            if work.paused {
+                // Nothing would happen: do the work in this thread.
+                work.busy = true;
+                drop(work);
+                let step = self.shared.step_guarded();
+                work = self.shared.work.lock().expect("work lock");
+                work.busy = false;
+                if let Err(reason) = step {
+                    work.failed = Some(reason);
+                }
+                continue;
+            }
+            work = self.shared.signal.wait(work).expect("work lock");
+        }
+        match &work.save_error {
+            Some(reason) => Err(Error::Corrupt {
+                path: self.path.clone(),
+                reason: format!("HNSW graph not saved: {reason}"),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Sets the HNSW search's candidate list size for this handle (at least `k` is
+    /// used), trading latency for recall without rebuilding the graph. Starts at the
+    /// `ef_search` the index was created with; not saved.
+    pub fn set_ef_search(&self, ef_search: usize) {
+        self.shared
+            .ef_search
+            .store(ef_search.max(1), AtomicOrdering::Relaxed);
+    }
+
+    /// Turns the background insertion of committed vectors into the HNSW graph off
+    /// (`false`) or back on (the default). While it is off, committed chunks stay
+    /// searchable by exact comparison, which grows slower as they accumulate: useful to
+    /// keep the cores for a bulk load, and to test the unindexed path.
+    /// [`Index::flush_graph`] still inserts everything, in the calling thread.
+    pub fn set_graph_indexing(&self, on: bool) {
+        let mut work = self.shared.work.lock().expect("work lock");
+        work.paused = !on;
+        self.shared.signal.notify_all();
     }
 
     /// Merges the store's segments when deleted chunks pass [`STORE_DELETED_RATIO`], so
@@ -564,7 +890,7 @@ impl Index {
         if let Some(w) = self.writer.lock().expect("writer lock").as_mut() {
             w.rollback()?;
         }
-        self.pending.lock().expect("pending lock").clear();
+        *self.pending.lock().expect("pending lock") = FreshBatch::new(self.options.dim);
         Ok(())
     }
 
@@ -693,7 +1019,7 @@ impl Index {
                 let doc: TantivyDocument = store.get(m.doc)?;
                 let v = vector_of(&doc, self.fields);
                 if v.len() == query.len() {
-                    scored.push((m.vid, crate::vectors::dot(query, &v)));
+                    scored.push((m.vid, crate::vectors::similarity(query, &v)));
                 }
             }
         }
@@ -747,7 +1073,7 @@ impl Index {
         }
         let graph_points = snap.graph.len();
         let tombstones = if self.options.dim > 0 {
-            tombstones(&snap.graph, &snap.live)
+            snap.tombstones()
         } else {
             0
         };
@@ -756,6 +1082,7 @@ impl Index {
             chunks: usize::try_from(snap.searcher.num_docs()).unwrap_or(usize::MAX),
             dim: self.options.dim,
             graph_points,
+            unindexed_points: snap.fresh.len(),
             tombstones,
             deleted_chunks: snap
                 .searcher
@@ -834,7 +1161,7 @@ impl Index {
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
-        Arc::clone(&self.snapshot.read().expect("snapshot lock"))
+        self.shared.snapshot()
     }
 
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, Option<IndexWriter>>> {
@@ -954,15 +1281,25 @@ impl View<'_> {
         let mut q = query.to_vec();
         normalize(&mut q);
         let snap = &self.snap;
+        let graph = &snap.graph;
+        let ef_search = self.index.shared.ef_search.load(AtomicOrdering::Relaxed);
         let hits = match filter {
-            None => snap.graph.search_live(&q, k, &snap.live),
+            None => {
+                // Fresh points (committed, not yet in the graph) are compared exactly.
+                let (fresh, fresh_live) = snap.fresh.search(&q, k, &snap.live);
+                let graph_live = snap.live.len() - fresh_live;
+                let hits = graph
+                    .search_within(&q, k, ef_search, &snap.live, graph_live)
+                    .unwrap_or_else(|| graph.search(&q, k, ef_search, &*snap.live));
+                merge(hits, fresh, k)
+            }
             Some(f) => {
                 let matching = self.index.matching(snap, f)?;
-                let (matches, live) = (matching.matched.len(), snap.live.len());
-                if matches == 0 || k == 0 {
+                if matching.matched.is_empty() || k == 0 {
                     return Ok(Vec::new());
                 }
-                if matches.saturating_mul(STORE_SCAN_RATIO) < snap.graph.len() {
+                if matching.matched.len().saturating_mul(STORE_SCAN_RATIO) < graph.len() {
+                    // Reads the fresh points' vectors from the store too.
                     return Ok(self
                         .index
                         .exact_from_store(snap, &q, k, &matching.matched)?
@@ -971,27 +1308,43 @@ impl View<'_> {
                         .collect());
                 }
                 let allowed = &matching.allowed;
-                if matches <= EXACT_SCAN_MIN || matches as f64 <= live as f64 * EXACT_SCAN_SHARE {
-                    snap.graph.exact_search(&q, k, allowed)
+                let (fresh, fresh_matches) = snap.fresh.search(&q, k, allowed);
+                // Matches and live points in the graph.
+                let matches = matching.matched.len() - fresh_matches;
+                let live = snap
+                    .live
+                    .len()
+                    .saturating_sub(snap.fresh.len())
+                    .max(matches);
+                let hits = if matches == 0 {
+                    Vec::new()
+                } else if matches <= EXACT_SCAN_MIN
+                    || matches as f64 <= live as f64 * EXACT_SCAN_SHARE
+                {
+                    graph.exact_search(&q, k, allowed)
                 } else {
                     // First an unfiltered walk wide enough to hold about 2k matches, cut
                     // to the matches: cheaper than a filtered walk, which hnsw_rs never
                     // stops early. Then the filtered walk, about `live / matches` points
                     // visited per match found; then the exact comparison.
-                    let wide = k.saturating_mul(2 * live / matches.max(1)).min(live);
-                    match snap.graph.search_within(&q, k, wide, allowed, matches) {
+                    let wide = k
+                        .saturating_mul(2 * live / matches)
+                        .min(live)
+                        .max(ef_search);
+                    match graph.search_within(&q, k, wide, allowed, matches) {
                         Some(hits) => hits,
                         None => {
-                            let ef = k.saturating_mul(live / matches.max(1)).min(live);
-                            let hits = snap.graph.search(&q, k, ef, allowed);
+                            let ef = k.saturating_mul(live / matches).min(live).max(ef_search);
+                            let hits = graph.search(&q, k, ef, allowed);
                             if hits.len() < k.min(matches) {
-                                snap.graph.exact_search(&q, k, allowed)
+                                graph.exact_search(&q, k, allowed)
                             } else {
                                 hits
                             }
                         }
                     }
-                }
+                };
+                merge(hits, fresh, k)
             }
         };
         Ok(hits
@@ -1144,6 +1497,20 @@ impl View<'_> {
     }
 }
 
+/// The store's directory, memory-mapped for random access: no readahead or
+/// fault-around, so a fetch maps the pages of the blocks it reads, not the 64 KiB
+/// around them (at 100K chunks, queries otherwise ended up mapping the whole store).
+fn store_directory(path: &Path) -> Result<tantivy::directory::MmapDirectory> {
+    #[cfg(unix)]
+    let dir = tantivy::directory::MmapDirectory::open_with_madvice(
+        path,
+        tantivy::directory::Advice::Random,
+    );
+    #[cfg(not(unix))]
+    let dir = tantivy::directory::MmapDirectory::open(path);
+    dir.map_err(|e| Error::Tantivy(e.into()))
+}
+
 fn str_of(doc: &TantivyDocument, field: tantivy::schema::Field) -> String {
     doc.get_first(field)
         .and_then(|v| v.as_str())
@@ -1208,19 +1575,19 @@ fn searcher_max_vid(searcher: &Searcher) -> Result<u64> {
     Ok(max)
 }
 
-/// Inserts into the graph every live chunk it does not cover yet (all of them when the
-/// graph was missing), reading vectors from the store.
-fn catch_up(
-    graph: &Graph,
+/// The live chunks with a vid at or above `from`, with their vectors read from the
+/// store, in vid order: what a graph covering every vid below `from` lacks.
+fn missing_points(
     searcher: &Searcher,
     fields: Fields,
     live: &LiveSet,
+    from: u64,
     dim: usize,
-) -> Result<()> {
-    if dim == 0 {
-        return Ok(());
-    }
+) -> Result<Vec<(u64, Vec<f32>)>> {
     let mut missing = Vec::new();
+    if dim == 0 {
+        return Ok(missing);
+    }
     for seg in searcher.segment_readers() {
         let col = seg.fast_fields().u64("vid")?;
         let store = seg
@@ -1228,7 +1595,7 @@ fn catch_up(
             .map_err(tantivy::TantivyError::from)?;
         for doc in seg.doc_ids_alive() {
             let Some(vid) = col.first(doc) else { continue };
-            if vid < graph.next_vid() || !live.contains(vid) {
+            if vid < from || !live.contains(vid) {
                 continue;
             }
             let d: TantivyDocument = store.get(doc)?;
@@ -1238,15 +1605,8 @@ fn catch_up(
             }
         }
     }
-    if !missing.is_empty() {
-        tracing::info!(
-            points = missing.len(),
-            "catching the HNSW graph up with the store"
-        );
-        missing.sort_by_key(|(vid, _)| *vid);
-        graph.insert(&missing);
-    }
-    Ok(())
+    missing.sort_by_key(|(vid, _)| *vid);
+    Ok(missing)
 }
 
 fn check_tenant(tenant: &str) -> Result<()> {
@@ -1256,11 +1616,6 @@ fn check_tenant(tenant: &str) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// Deleted points still in the graph.
-fn tombstones(graph: &Graph, live: &LiveSet) -> usize {
-    graph.len().saturating_sub(live.len())
 }
 
 /// The chunks matching one filter in one snapshot.

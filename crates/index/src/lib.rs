@@ -2,10 +2,11 @@
 //! vector index (hnsw_rs) over the same chunks, in one directory.
 //!
 //! Tantivy's commit is the single source of truth: each chunk's text, metadata and
-//! vector are stored there. The HNSW graph is derived from it, saved after each commit
-//! and caught up from the stored vectors when it is behind or missing. Deleted chunks
-//! are excluded inside both searches and compacted away when they pass a share of the
-//! index.
+//! vector are stored there. The HNSW graph is derived from it: a commit's vectors are
+//! searchable at once by exact comparison while a background thread inserts them into
+//! the graph and saves it; a graph that is behind or missing is caught up from the
+//! stored vectors on open. Deleted chunks are excluded inside both searches and
+//! compacted away when they pass a share of the index.
 //!
 //! Every chunk belongs to a tenant (`""` by default) and carries typed metadata; a
 //! [`Filter`] on metadata and built-in fields (format, source, doc_id, tenant) runs
@@ -37,6 +38,7 @@
 
 mod error;
 mod filter;
+mod fresh;
 mod index;
 mod language;
 mod record;

@@ -66,6 +66,13 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// Cosine similarity of unit vectors as a graph search reports it (`1 - distance`),
+/// so that an exact comparison and a graph walk give one point the same score, to
+/// the bit.
+pub(crate) fn similarity(a: &[f32], b: &[f32]) -> f32 {
+    1.0 - DistUnitCosine.eval(a, b)
+}
+
 /// Scales `v` to unit length (zero vectors stay zero).
 pub(crate) fn normalize(v: &mut [f32]) {
     let norm = dot(v, v).sqrt();
@@ -123,24 +130,22 @@ impl Graph {
         self.hnsw.get_nb_point()
     }
 
-    /// Inserts points; `next_vid` moves past the largest.
-    pub(crate) fn insert(&self, points: &[(u64, Vec<f32>)]) {
+    /// Inserts points (callers move `next_vid` on with [`Graph::advance_next_vid`]).
+    pub(crate) fn insert(&self, points: &[(u64, &[f32])]) {
         if points.is_empty() {
             return;
         }
-        let data: Vec<(&Vec<f32>, usize)> = points
+        let data: Vec<(&[f32], usize)> = points
             .iter()
-            .map(|(vid, v)| (v, usize::try_from(*vid).expect("vid fits usize")))
+            .map(|(vid, v)| (*v, usize::try_from(*vid).expect("vid fits usize")))
             .collect();
         if data.len() >= 64 {
-            self.hnsw.parallel_insert(&data);
+            self.hnsw.parallel_insert_slice(&data);
         } else {
-            for (v, id) in data {
-                self.hnsw.insert((v.as_slice(), id));
+            for p in data {
+                self.hnsw.insert_slice(p);
             }
         }
-        let max = points.iter().map(|(vid, _)| *vid).max().unwrap_or(0);
-        self.advance_next_vid(max + 1);
     }
 
     /// Calls `f` with each point in the graph: its vid and vector.
@@ -168,41 +173,41 @@ impl Graph {
         if k == 0 {
             return Vec::new();
         }
-        let mut heap: BinaryHeap<MinScored> = BinaryHeap::with_capacity(k + 1);
+        let mut top = TopK::new(k);
         self.for_each_point(|vid, v| {
-            if !allowed.contains(vid) {
-                return;
-            }
-            let score = dot(query, v);
-            if heap.len() < k {
-                heap.push(MinScored(score, vid));
-            } else if heap.peek().is_some_and(|m| score > m.0) {
-                heap.pop();
-                heap.push(MinScored(score, vid));
+            if allowed.contains(vid) {
+                top.offer(vid, similarity(query, v));
             }
         });
-        let mut out: Vec<(u64, f32)> = heap.into_iter().map(|m| (m.1, m.0)).collect();
-        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        out
+        top.into_sorted()
     }
 
-    /// A new graph holding only the points in `live`, from this graph's vectors.
-    pub(crate) fn rebuilt(&self, live: &LiveSet) -> Graph {
-        let mut points = Vec::with_capacity(live.len());
+    /// A new graph holding only the points in `live`, from this graph's vectors and
+    /// `extra` (points not in this graph yet), covering every vid below `covers`.
+    pub(crate) fn rebuilt(&self, live: &LiveSet, extra: &[(u64, &[f32])], covers: u64) -> Graph {
+        let mut points: Vec<(u64, Vec<f32>)> = Vec::with_capacity(live.len());
         self.for_each_point(|vid, v| {
             if live.contains(vid) {
                 points.push((vid, v.to_vec()));
             }
         });
+        points.extend(
+            extra
+                .iter()
+                .filter(|(vid, _)| live.contains(*vid))
+                .map(|(vid, v)| (*vid, v.to_vec())),
+        );
         points.sort_by_key(|(vid, _)| *vid);
+        points.dedup_by_key(|(vid, _)| *vid);
         let graph = Graph::new(self.params, points.len());
-        graph.insert(&points);
-        graph.advance_next_vid(self.next_vid());
+        let refs: Vec<(u64, &[f32])> = points.iter().map(|(vid, v)| (*vid, v.as_slice())).collect();
+        graph.insert(&refs);
+        graph.advance_next_vid(self.next_vid().max(covers));
         graph
     }
 
     /// The `k` nearest live points, best first, as (vid, cosine similarity).
-    /// `ef` is the candidate list size (at least the configured `ef_search` and `k`).
+    /// `ef` is the candidate list size (at least `k`).
     pub(crate) fn search(
         &self,
         query: &[f32],
@@ -213,7 +218,7 @@ impl Graph {
         if k == 0 || self.len() == 0 {
             return Vec::new();
         }
-        let ef = self.params.ef_search.max(k).max(ef);
+        let ef = ef.max(k);
         self.hnsw
             .search_filter(query, k, ef, Some(live))
             .into_iter()
@@ -221,15 +226,7 @@ impl Graph {
             .collect()
     }
 
-    /// The `k` nearest points of `live`, a set holding all or most of the graph's
-    /// points, best first. See [`Graph::search_within`]; falls back to the filtered walk
-    /// when fewer than `k` live points remain (many deleted points near the query).
-    pub(crate) fn search_live(&self, query: &[f32], k: usize, live: &LiveSet) -> Vec<(u64, f32)> {
-        self.search_within(query, k, 0, live, live.len())
-            .unwrap_or_else(|| self.search(query, k, 0, live))
-    }
-
-    /// The `k` nearest points of `set` among the `ef` (at least `ef_search` and `k`)
+    /// The `k` nearest points of `set` among the `ef` (at least `k`)
     /// nearest points of the whole graph, best first, or `None` when fewer than
     /// `k.min(set_len)` of them are in `set`. The walk runs without a filter: hnsw_rs
     /// stops an unfiltered walk as soon as its candidates cannot improve, but drains
@@ -245,7 +242,7 @@ impl Graph {
         if k == 0 || self.len() == 0 {
             return Some(Vec::new());
         }
-        let ef = self.params.ef_search.max(k).max(ef);
+        let ef = ef.max(k);
         let hits: Vec<(u64, f32)> = self
             .hnsw
             .search_filter(query, ef, ef, None)
@@ -257,14 +254,21 @@ impl Graph {
         (hits.len() >= k.min(set_len)).then_some(hits)
     }
 
-    /// Saves the graph into `dir` under a name tied to `opstamp`, then records it in
-    /// `state.json` (written by rename, so a crash leaves the old state or the new).
-    pub(crate) fn save(&self, dir: &Path, opstamp: u64) -> Result<()> {
+    /// Saves the graph into `dir` under a new name, then records it in `state.json`
+    /// (written by rename, so a crash leaves the old state or the new). The caller
+    /// must not insert into the graph meanwhile (hnsw_rs dumps it point by point).
+    pub(crate) fn save(&self, dir: &Path) -> Result<()> {
         let io = |path: PathBuf| move |source| Error::Io { path, source };
         std::fs::create_dir_all(dir).map_err(io(dir.to_owned()))?;
-        let basename = format!("graph-{opstamp}");
+        // A name no earlier save used: a graph loaded from a dump refuses to overwrite
+        // files of the same name and picks another one, which state.json must name.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let mut basename = format!("graph-{}-{nanos}", self.next_vid());
         if self.len() > 0 {
-            self.hnsw
+            basename = self
+                .hnsw
                 .file_dump(dir, &basename)
                 .map_err(|e| Error::Corrupt {
                     path: dir.to_owned(),
@@ -322,6 +326,42 @@ impl Graph {
             params,
         })
     }
+}
+
+/// The `k` best (vid, score) pairs offered, kept in a heap.
+pub(crate) struct TopK {
+    heap: BinaryHeap<MinScored>,
+    k: usize,
+}
+
+impl TopK {
+    pub(crate) fn new(k: usize) -> TopK {
+        TopK {
+            heap: BinaryHeap::with_capacity(k + 1),
+            k,
+        }
+    }
+
+    pub(crate) fn offer(&mut self, vid: u64, score: f32) {
+        if self.heap.len() < self.k {
+            self.heap.push(MinScored(score, vid));
+        } else if self.heap.peek().is_some_and(|m| score > m.0) {
+            self.heap.pop();
+            self.heap.push(MinScored(score, vid));
+        }
+    }
+
+    /// Best first; ties by vid.
+    pub(crate) fn into_sorted(self) -> Vec<(u64, f32)> {
+        let mut out: Vec<(u64, f32)> = self.heap.into_iter().map(|m| (m.1, m.0)).collect();
+        sort_hits(&mut out);
+        out
+    }
+}
+
+/// Sorts hits best first, ties by vid.
+pub(crate) fn sort_hits(hits: &mut [(u64, f32)]) {
+    hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
 }
 
 /// A score ordered so that a `BinaryHeap` pops the lowest first.

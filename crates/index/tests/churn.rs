@@ -114,10 +114,12 @@ fn small_commits_do_not_rewrite_the_whole_graph_and_lose_nothing() {
             index.add(doc(id, 0)).unwrap();
         }
         index.commit().unwrap();
+        index.flush_graph().unwrap();
         assert_eq!(saved_next_vid(dir.path()), (100 * CHUNKS) as u64);
         // A few chunks more: searchable at once, but the saved graph is left as it is.
         index.add(doc(100, 0)).unwrap();
         index.commit().unwrap();
+        index.flush_graph().unwrap();
         assert_eq!(saved_next_vid(dir.path()), (100 * CHUNKS) as u64);
         let hits = index.search_vector(&doc(100, 0)[1].vector, 1).unwrap();
         assert_eq!(index.fetch(&[hits[0].id]).unwrap()[0].1.doc_id, "doc100");
