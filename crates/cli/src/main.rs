@@ -438,6 +438,12 @@ fn ingest(
         Vec::new()
     };
     collection.commit()?;
+    // Committed chunks are searchable already; the HNSW graph takes them in the
+    // background, and the process would wait for that on exit anyway: say so.
+    progress.set_message("adding vectors to the graph");
+    if let Err(e) = collection.index().flush_graph() {
+        eprintln!("warning: {e}");
+    }
     progress.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     for id in &removed {
