@@ -50,6 +50,20 @@ pub trait Reranker: Send + Sync {
     fn name(&self) -> String;
 }
 
+/// The `k` best of `(score, first-stage position, candidate)` triples, each carrying
+/// its new score; ties keep the first-stage order.
+fn best_first(mut scored: Vec<(f32, usize, Candidate)>, k: usize) -> Vec<Candidate> {
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored
+        .into_iter()
+        .take(k)
+        .map(|(s, _, mut c)| {
+            c.hit.score = s;
+            c
+        })
+        .collect()
+}
+
 /// Maximal marginal relevance (Carbonell & Goldstein, 1998): picks, one at a time, the
 /// candidate maximising `lambda * rel(c) - (1 - lambda) * max sim(c, picked)`, with
 /// `sim` the cosine of the chunk embeddings. `rel` is the first-stage score min-max
@@ -284,20 +298,12 @@ impl Reranker for CrossEncoder {
     ) -> Result<Vec<Candidate>> {
         let texts: Vec<&str> = candidates.iter().map(|c| c.hit.text.as_str()).collect();
         let scores = self.score(query, &texts)?;
-        let mut scored: Vec<(f32, usize, Candidate)> = candidates
+        let scored: Vec<(f32, usize, Candidate)> = candidates
             .into_iter()
             .enumerate()
             .map(|(i, c)| (scores[i], i, c))
             .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        Ok(scored
-            .into_iter()
-            .take(k)
-            .map(|(s, _, mut c)| {
-                c.hit.score = s;
-                c
-            })
-            .collect())
+        Ok(best_first(scored, k))
     }
 
     fn name(&self) -> String {
@@ -511,7 +517,7 @@ impl Reranker for SentenceWindows {
             .map(|&w| z(w, window_stats))
             .reduce(f32::min)
             .unwrap_or(0.0);
-        let mut scored: Vec<(f32, usize, Candidate)> = candidates
+        let scored: Vec<(f32, usize, Candidate)> = candidates
             .into_iter()
             .enumerate()
             .map(|(i, c)| {
@@ -525,15 +531,7 @@ impl Reranker for SentenceWindows {
                 (score, i, c)
             })
             .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        Ok(scored
-            .into_iter()
-            .take(k)
-            .map(|(s, _, mut c)| {
-                c.hit.score = s;
-                c
-            })
-            .collect())
+        Ok(best_first(scored, k))
     }
 
     fn name(&self) -> String {
