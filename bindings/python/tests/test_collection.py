@@ -72,6 +72,8 @@ def test_reopened_collection_uses_its_recorded_model(corpus: trawl.Collection) -
     assert stats.documents == 6
     assert stats.chunks > 6
     assert stats.to_dict()["chunks"] == stats.chunks
+    # Every live chunk is in the HNSW graph or still waiting for it (searched exactly).
+    assert stats.graph_points + stats.unindexed_points >= stats.chunks
 
 
 def test_context_manager_commits_or_rolls_back(tmp_path: Path, model_dir: Path) -> None:

@@ -626,7 +626,8 @@ fn stats(index: &Path, json: bool) -> Result<()> {
             "{}",
             serde_json::to_string_pretty(&json!({
                 "documents": s.documents, "chunks": s.chunks, "dim": s.dim,
-                "graph_points": s.graph_points, "tombstones": s.tombstones,
+                "graph_points": s.graph_points, "unindexed_points": s.unindexed_points,
+                "tombstones": s.tombstones,
                 "deleted_chunks": s.deleted_chunks, "segments": s.segments,
                 "disk_bytes": s.disk_bytes, "model": model, "tenants": s.tenants,
             }))?
@@ -637,6 +638,12 @@ fn stats(index: &Path, json: bool) -> Result<()> {
         println!("documents:  {}", s.documents);
         println!("chunks:     {}", s.chunks);
         println!("dimensions: {}", s.dim);
+        if s.unindexed_points > 0 {
+            println!(
+                "unindexed:  {} vectors not in the graph yet (searched exactly)",
+                s.unindexed_points
+            );
+        }
         println!(
             "tombstones: {} in the vector graph, {} in the keyword store",
             s.tombstones, s.deleted_chunks

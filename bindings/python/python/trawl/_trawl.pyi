@@ -155,6 +155,7 @@ class Stats:
     dim: int
     disk_bytes: int
     graph_points: int
+    unindexed_points: int
     segments: int
     tombstones: int
     deleted_chunks: int
