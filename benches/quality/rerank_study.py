@@ -20,6 +20,8 @@ import math
 import sys
 from collections import defaultdict
 
+from fusion_study import ndcg10  # same directory: run as a script
+
 
 def load(dump, qrels_path):
     qrels = defaultdict(dict)
@@ -35,13 +37,6 @@ def load(dump, qrels_path):
         except json.JSONDecodeError:  # the last line of a dump still being written
             break
     return [q for q in queries if q["qid"] in qrels], qrels
-
-
-def ndcg10(ranked, judged):
-    dcg = sum(judged.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
-    ideal = sorted((r for r in judged.values() if r > 0), reverse=True)[:10]
-    idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
 
 
 def zscores(values):

@@ -155,32 +155,25 @@ fn unindexed_chunks_are_ranked_exactly_and_merged_with_the_graph() {
     }
 
     // Inserted into the graph, the same searches give the same chunks.
-    let before: Vec<Vec<u64>> = unit_vectors(10, 902)
-        .iter()
-        .map(|q| {
-            index
-                .search_vector(q, 5)
-                .unwrap()
-                .iter()
-                .map(|h| h.id)
-                .collect()
-        })
-        .collect();
+    let top5 = || -> Vec<Vec<u64>> {
+        unit_vectors(10, 902)
+            .iter()
+            .map(|q| {
+                index
+                    .search_vector(q, 5)
+                    .unwrap()
+                    .iter()
+                    .map(|h| h.id)
+                    .collect()
+            })
+            .collect()
+    };
+    let before = top5();
     index.set_graph_indexing(true);
     index.flush_graph().unwrap();
     let stats = index.stats().unwrap();
     assert_eq!((stats.unindexed_points, stats.graph_points), (0, 500));
-    let after: Vec<Vec<u64>> = unit_vectors(10, 902)
-        .iter()
-        .map(|q| {
-            index
-                .search_vector(q, 5)
-                .unwrap()
-                .iter()
-                .map(|h| h.id)
-                .collect()
-        })
-        .collect();
+    let after = top5();
     assert_eq!(before, after);
 }
 
