@@ -11,7 +11,7 @@ use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType};
 
-use super::kernels::{self, PackedB, PackedB16};
+use super::kernels::{self, Act, PackedB, PackedB16};
 use super::{Pooling, Precision};
 
 /// A linear layer's weight, packed for the product of its precision.
@@ -40,7 +40,7 @@ impl Weight {
         }
     }
 
-    /// `c (+)= a · Wᵀ + bias` over `m` rows.
+    /// `c = act(a · Wᵀ (+ c) + bias)` over `m` rows.
     ///
     /// # Safety
     /// AVX-512F, AVX-512 BF16 for a bfloat16 weight, granted AMX for an AMX one.
@@ -55,17 +55,19 @@ impl Weight {
         ldc: usize,
         accumulate: bool,
         bias: &[f32],
+        act: Act,
         s: &mut Packs,
     ) {
+        let bias = Some(bias);
         match self {
             Weight::F32(b) => {
-                kernels::gemm(m, a, lda, b, c, ldc, accumulate, Some(bias), &mut s.f32);
+                kernels::gemm(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.f32);
             }
             Weight::Bf16(b) => {
-                kernels::gemm_bf16(m, a, lda, b, c, ldc, accumulate, Some(bias), &mut s.bf16);
+                kernels::gemm_bf16(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.bf16);
             }
             Weight::Amx(b) => {
-                kernels::gemm_amx(m, a, lda, b, c, ldc, accumulate, Some(bias), &mut s.amx);
+                kernels::gemm_amx(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.amx);
             }
         }
     }
@@ -120,8 +122,11 @@ struct Scratch {
     qkv: Vec<f32>,
     ctx: Vec<f32>,
     ffn: Vec<f32>,
+    /// One head's attention scores, keys by queries.
     scores: Vec<f32>,
-    keys: PackedB,
+    /// `1 / Σ` of each query's softmax.
+    inv_sums: Vec<f32>,
+    queries: PackedB,
     values: PackedB,
     pack: Packs,
 }
@@ -309,36 +314,43 @@ impl FastBert {
             h3,
             false,
             &l.qkv_bias,
+            Act::None,
             &mut s.pack,
         );
+        // Attention per text and head, on the scores transposed (keys by queries):
+        // the softmax then runs down columns, 16 queries per register, and its
+        // result is read in place as the left operand of the product with the values.
         let mut t0 = 0;
         for &n in lens {
             s.scores.resize(n * n, 0.0);
+            s.inv_sums.resize(n, 0.0);
             for head in 0..self.heads {
                 let base = t0 * h3 + head * d;
-                s.keys.pack_from(&s.qkv[base + h..], d, n, 1, h3);
+                // Sᵀ = K · Qᵀ (the 1/√d scale is in the query weights).
+                s.queries.pack_from(&s.qkv[base..], d, n, 1, h3);
                 kernels::gemm(
                     n,
-                    &s.qkv[base..],
+                    &s.qkv[base + h..],
                     h3,
-                    &s.keys,
+                    &s.queries,
                     &mut s.scores,
                     n,
                     false,
                     None,
+                    Act::None,
                     &mut s.pack.f32,
                 );
-                kernels::softmax_rows(&mut s.scores, n);
+                kernels::softmax_columns(&mut s.scores, n, n, n, &mut s.inv_sums);
+                // ctx = softmax(S) · V, each query's row divided by its sum.
                 s.values.pack_from(&s.qkv[base + 2 * h..], n, d, h3, 1);
-                kernels::gemm(
+                kernels::gemm_at(
                     n,
                     &s.scores,
                     n,
                     &s.values,
                     &mut s.ctx[t0 * h + head * d..],
                     h,
-                    false,
-                    None,
+                    Some(&s.inv_sums),
                     &mut s.pack.f32,
                 );
             }
@@ -353,6 +365,7 @@ impl FastBert {
             h,
             true,
             &l.out_bias,
+            Act::None,
             &mut s.pack,
         );
         kernels::layer_norm_rows(&mut s.x, &l.ln1.0, &l.ln1.1, self.eps);
@@ -366,9 +379,9 @@ impl FastBert {
             i,
             false,
             &l.up_bias,
+            Act::Gelu,
             &mut s.pack,
         );
-        kernels::gelu(&mut s.ffn);
         l.down.apply(
             total,
             &s.ffn,
@@ -377,6 +390,7 @@ impl FastBert {
             h,
             true,
             &l.down_bias,
+            Act::None,
             &mut s.pack,
         );
         kernels::layer_norm_rows(&mut s.x, &l.ln2.0, &l.ln2.1, self.eps);

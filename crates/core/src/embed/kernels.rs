@@ -10,10 +10,11 @@
 //! since Rust 1.89, hence trawl's minimum.)
 
 use std::arch::x86_64::{
-    __m512, _mm512_add_ps, _mm512_and_ps, _mm512_div_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps,
-    _mm512_loadu_ps, _mm512_mask_loadu_ps, _mm512_mask_storeu_ps, _mm512_max_ps, _mm512_min_ps,
-    _mm512_mul_ps, _mm512_or_ps, _mm512_reduce_add_ps, _mm512_reduce_max_ps, _mm512_roundscale_ps,
-    _mm512_scalef_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_sub_ps,
+    __m512, _mm512_add_ps, _mm512_and_si512, _mm512_castps_si512, _mm512_castsi512_ps,
+    _mm512_div_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps, _mm512_loadu_ps, _mm512_mask_loadu_ps,
+    _mm512_mask_storeu_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps, _mm512_or_si512,
+    _mm512_rcp14_ps, _mm512_reduce_add_ps, _mm512_roundscale_ps, _mm512_scalef_ps,
+    _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_sub_ps,
     _MM_FROUND_NO_EXC, _MM_FROUND_TO_NEAREST_INT,
 };
 
@@ -21,10 +22,23 @@ use std::arch::x86_64::{
 const MR: usize = 14;
 /// Columns of one microkernel tile (two 16-lane registers).
 pub(crate) const NR: usize = 32;
-/// Depth of one pass over a packed panel: the `KC x NR` panel stays in L1.
-const KC: usize = 256;
-/// Rows packed at once: the `MC x KC` block of A stays in L2.
+/// Depth of one pass: an `MR x KC` micro-panel of `A` (7 KiB) stays in L1 while the
+/// `KC x n` slice of `B` (under 1 MiB for this model's widths) streams from L2. Of
+/// 96–384 and both loop orders, measured in the model, this was fastest.
+const KC: usize = 128;
+/// Depth, in bfloat16 pairs, of one pass of [`gemm_bf16`].
+const KC_BF16: usize = 256;
+/// Rows of `A` packed at once.
 const MC: usize = MR * 8;
+
+/// What a product applies to its result after the bias.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Act {
+    /// Nothing.
+    None,
+    /// Exact (erf) GELU, on the tile while it is still in registers.
+    Gelu,
+}
 
 /// Whether this CPU runs these kernels.
 pub(crate) fn available() -> bool {
@@ -98,8 +112,8 @@ impl PackedB {
     }
 }
 
-/// `C = A · B (+ C if accumulate) (+ bias)`, all row-major; `A` is `m x k` with row
-/// stride `lda`, `C` is `m x n` with row stride `ldc`. `pack` is scratch space.
+/// `C = act(A · B (+ C if accumulate) (+ bias))`, all row-major; `A` is `m x k` with
+/// row stride `lda`, `C` is `m x n` with row stride `ldc`. `pack` is scratch space.
 ///
 /// # Safety
 /// The CPU must support AVX-512F ([`available`]).
@@ -114,6 +128,7 @@ pub(crate) unsafe fn gemm(
     ldc: usize,
     accumulate: bool,
     bias: Option<&[f32]>,
+    act: Act,
     pack: &mut Vec<f32>,
 ) {
     let (k, n) = (b.k, b.n);
@@ -132,6 +147,9 @@ pub(crate) unsafe fn gemm(
             if let Some(bias) = bias {
                 row.iter_mut().zip(bias).for_each(|(c, b)| *c += b);
             }
+            if act == Act::Gelu {
+                gelu(row);
+            }
         }
         return;
     }
@@ -146,36 +164,38 @@ pub(crate) unsafe fn gemm(
         while i0 < m {
             let mc = MC.min(m - i0);
             pack_a(&a[i0 * lda..], lda, mc, k0, kc, pack);
-            for p in 0..panels {
-                let j0 = p * NR;
-                let cols = NR.min(n - j0);
-                let mask = if cols == NR {
-                    u32::MAX
-                } else {
-                    (1u32 << cols) - 1
-                };
-                let panel = b.data.as_ptr().add(p * k * NR + k0 * NR);
-                let bias = if last {
-                    bias.map(|b| b.as_ptr().add(j0))
-                } else {
-                    None
-                };
-                let mut ib = 0;
-                while ib < mc {
-                    let rows = MR.min(mc - ib);
+            // Each packed micro-panel of A meets every panel of B before the next.
+            let mut ib = 0;
+            while ib < mc {
+                let rows = MR.min(mc - ib);
+                for p in 0..panels {
+                    let j0 = p * NR;
+                    let cols = NR.min(n - j0);
+                    let mask = if cols == NR {
+                        u32::MAX
+                    } else {
+                        (1u32 << cols) - 1
+                    };
+                    let (bias, act) = if last {
+                        (bias.map(|b| b.as_ptr().add(j0)), act)
+                    } else {
+                        (None, Act::None)
+                    };
                     kernel(
                         kc,
                         pack.as_ptr().add(ib * kc),
-                        panel,
+                        MR,
+                        b.data.as_ptr().add(p * k * NR + k0 * NR),
                         c.as_mut_ptr().add((i0 + ib) * ldc + j0),
                         ldc,
                         rows,
                         mask,
                         accumulate || !first,
                         bias,
+                        act,
                     );
-                    ib += MR;
                 }
+                ib += MR;
             }
             i0 += MC;
         }
@@ -183,41 +203,187 @@ pub(crate) unsafe fn gemm(
     }
 }
 
+/// `C = diag(row_scale) · Aᵀᵀ · B`: the product of an `m x k` matrix `A` given as its
+/// transpose `at` (`k x m`, row stride `ldat`), with `C` (`m x n`, row stride `ldc`)
+/// overwritten. The transpose is read in place, as a packed panel would be: this is
+/// attention's `softmax(S) · V`, with `Sᵀ` as the softmax leaves it. `tail` is scratch.
+///
+/// # Safety
+/// The CPU must support AVX-512F ([`available`]).
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_at(
+    m: usize,
+    at: &[f32],
+    ldat: usize,
+    b: &PackedB,
+    c: &mut [f32],
+    ldc: usize,
+    row_scale: Option<&[f32]>,
+    tail: &mut Vec<f32>,
+) {
+    let (k, n) = (b.k, b.n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(k > 0 && (k - 1) * ldat + m <= at.len(), "A out of bounds");
+    assert!((m - 1) * ldc + n <= c.len(), "C out of bounds");
+    assert!(
+        row_scale.is_none_or(|s| s.len() >= m),
+        "row scale too short"
+    );
+    // The last, partial tile would read past the rows of `at`: copy it out, padded.
+    let full = m / MR * MR;
+    if full < m {
+        tail.clear();
+        tail.resize(k * MR, 0.0);
+        for p in 0..k {
+            tail[p * MR..p * MR + m - full].copy_from_slice(&at[p * ldat + full..p * ldat + m]);
+        }
+    }
+    for p in 0..n.div_ceil(NR) {
+        let j0 = p * NR;
+        let cols = NR.min(n - j0);
+        let mask = if cols == NR {
+            u32::MAX
+        } else {
+            (1u32 << cols) - 1
+        };
+        let panel = b.data.as_ptr().add(p * k * NR);
+        let mut ib = 0;
+        while ib < m {
+            let rows = MR.min(m - ib);
+            let (a, step) = if ib < full {
+                (at.as_ptr().add(ib), ldat)
+            } else {
+                (tail.as_ptr(), MR)
+            };
+            let out = c.as_mut_ptr().add(ib * ldc + j0);
+            kernel(
+                k,
+                a,
+                step,
+                panel,
+                out,
+                ldc,
+                rows,
+                mask,
+                false,
+                None,
+                Act::None,
+            );
+            if let Some(scale) = row_scale {
+                let (m0, m1) = ((mask & 0xffff) as u16, (mask >> 16) as u16);
+                for r in 0..rows {
+                    let row = out.add(r * ldc);
+                    let s = _mm512_set1_ps(scale[ib + r]);
+                    let v0 = _mm512_mask_loadu_ps(_mm512_setzero_ps(), m0, row);
+                    let v1 = _mm512_mask_loadu_ps(_mm512_setzero_ps(), m1, row.add(16));
+                    _mm512_mask_storeu_ps(row, m0, _mm512_mul_ps(v0, s));
+                    _mm512_mask_storeu_ps(row.add(16), m1, _mm512_mul_ps(v1, s));
+                }
+            }
+            ib += MR;
+        }
+    }
+}
+
 /// Packs rows `0..mc`, columns `k0..k0 + kc` of `a` into `MR`-row micro-panels, each
 /// column after column, zero-padding the last panel's missing rows.
-fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]) {
-    let zeros = [0.0f32; KC];
+///
+/// Blocks of 16 columns are loaded row by row and transposed in registers: the
+/// compiler's own vectorisation of this copy uses gathers, which cost more than the
+/// product they feed on CPUs with the gather-data-sampling mitigation.
+#[target_feature(enable = "avx512f")]
+unsafe fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]) {
+    assert!(
+        mc.div_ceil(MR) * MR * kc <= out.len(),
+        "pack buffer too small"
+    );
+    assert!(
+        mc == 0 || (mc - 1) * lda + k0 + kc <= a.len(),
+        "A out of bounds"
+    );
+    const { assert!(MR <= 16) };
+    let store = ((1u32 << MR) - 1) as u16;
     let mut ib = 0;
     while ib < mc {
         let rows = MR.min(mc - ib);
-        let src: [&[f32]; MR] = std::array::from_fn(|r| {
-            if r < rows {
-                &a[(ib + r) * lda + k0..(ib + r) * lda + k0 + kc]
-            } else {
-                &zeros[..kc]
-            }
-        });
-        // Column after column with contiguous stores: row-wise stores would be
-        // vectorised into scatters, which cost more than the product they feed.
-        for (p, dst) in out[ib * kc..(ib + MR) * kc]
-            .chunks_exact_mut(MR)
-            .enumerate()
-        {
-            for (d, s) in dst.iter_mut().zip(&src) {
-                *d = s[p];
+        let dst = out.as_mut_ptr().add(ib * kc);
+        for p0 in (0..kc).step_by(16) {
+            let width = 16.min(kc - p0);
+            let load = ((1u32 << width) - 1) as u16;
+            let block: [__m512; 16] = std::array::from_fn(|r| {
+                if r < rows {
+                    let src = a.as_ptr().add((ib + r) * lda + k0 + p0);
+                    _mm512_mask_loadu_ps(_mm512_setzero_ps(), load, src)
+                } else {
+                    _mm512_setzero_ps()
+                }
+            });
+            let columns = transpose16(block);
+            for (i, column) in columns.iter().enumerate().take(width) {
+                _mm512_mask_storeu_ps(dst.add((p0 + i) * MR), store, *column);
             }
         }
         ib += MR;
     }
 }
 
-/// One `MR x NR` tile: `c[0..rows][cols in mask] (+)= a · b (+ bias)`.
+/// The transpose of a 16 x 16 block held as 16 rows: 64 in-register shuffles.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn transpose16(r: [__m512; 16]) -> [__m512; 16] {
+    use std::arch::x86_64::{
+        _mm512_castpd_ps, _mm512_castps_pd, _mm512_shuffle_f32x4, _mm512_unpackhi_pd,
+        _mm512_unpackhi_ps, _mm512_unpacklo_pd, _mm512_unpacklo_ps,
+    };
+    // Pairs of rows interleaved, then pairs of pairs: u[4g + j] holds, in each
+    // 128-bit lane l, column 4l + j of rows 4g..4g+4.
+    let t: [__m512; 16] = std::array::from_fn(|i| {
+        let (a, b) = (r[i / 2 * 2], r[i / 2 * 2 + 1]);
+        if i % 2 == 0 {
+            _mm512_unpacklo_ps(a, b)
+        } else {
+            _mm512_unpackhi_ps(a, b)
+        }
+    });
+    let u: [__m512; 16] = std::array::from_fn(|i| {
+        let (g, j) = (i / 4, i % 4);
+        let (a, b) = (
+            _mm512_castps_pd(t[4 * g + j / 2]),
+            _mm512_castps_pd(t[4 * g + 2 + j / 2]),
+        );
+        _mm512_castpd_ps(if j % 2 == 0 {
+            _mm512_unpacklo_pd(a, b)
+        } else {
+            _mm512_unpackhi_pd(a, b)
+        })
+    });
+    // Lanes regrouped: column 4l + j gathers lane l of u[j], u[4 + j], u[8 + j], u[12 + j].
+    let mut out = [_mm512_setzero_ps(); 16];
+    for j in 0..4 {
+        let v0 = _mm512_shuffle_f32x4::<0x88>(u[j], u[4 + j]);
+        let v1 = _mm512_shuffle_f32x4::<0xDD>(u[j], u[4 + j]);
+        let v2 = _mm512_shuffle_f32x4::<0x88>(u[8 + j], u[12 + j]);
+        let v3 = _mm512_shuffle_f32x4::<0xDD>(u[8 + j], u[12 + j]);
+        out[j] = _mm512_shuffle_f32x4::<0x88>(v0, v2);
+        out[8 + j] = _mm512_shuffle_f32x4::<0xDD>(v0, v2);
+        out[4 + j] = _mm512_shuffle_f32x4::<0x88>(v1, v3);
+        out[12 + j] = _mm512_shuffle_f32x4::<0xDD>(v1, v3);
+    }
+    out
+}
+
+/// One `MR x NR` tile: `c[0..rows][cols in mask] = act(a · b (+ c) (+ bias))`. Row `r`
+/// of step `p` of `a` is at `a[p * a_step + r]` (`a_step = MR` for a packed panel).
 #[target_feature(enable = "avx512f")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
 unsafe fn kernel(
     kc: usize,
     a: *const f32,
+    a_step: usize,
     b: *const f32,
     c: *mut f32,
     ldc: usize,
@@ -225,6 +391,7 @@ unsafe fn kernel(
     mask: u32,
     load_c: bool,
     bias: Option<*const f32>,
+    act: Act,
 ) {
     let (m0, m1) = ((mask & 0xffff) as u16, (mask >> 16) as u16);
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
@@ -240,7 +407,7 @@ unsafe fn kernel(
     for p in 0..kc {
         let b0 = _mm512_loadu_ps(b.add(p * NR));
         let b1 = _mm512_loadu_ps(b.add(p * NR + 16));
-        let ap = a.add(p * MR);
+        let ap = a.add(p * a_step);
         for (r, acc) in acc.iter_mut().enumerate() {
             let x = _mm512_set1_ps(*ap.add(r));
             acc[0] = _mm512_fmadd_ps(x, b0, acc[0]);
@@ -253,6 +420,12 @@ unsafe fn kernel(
         for acc in &mut acc {
             acc[0] = _mm512_add_ps(acc[0], b0);
             acc[1] = _mm512_add_ps(acc[1], b1);
+        }
+    }
+    if act == Act::Gelu {
+        for acc in &mut acc {
+            acc[0] = gelu16(acc[0]);
+            acc[1] = gelu16(acc[1]);
         }
     }
     for (r, acc) in acc.iter().enumerate() {
@@ -328,6 +501,7 @@ pub(crate) unsafe fn gemm_bf16(
     ldc: usize,
     accumulate: bool,
     bias: Option<&[f32]>,
+    act: Act,
     pack: &mut Vec<u32>,
 ) {
     let (k, n) = (b.k, b.n);
@@ -338,11 +512,11 @@ pub(crate) unsafe fn gemm_bf16(
     assert!((m - 1) * ldc + n <= c.len(), "C out of bounds");
     assert!(bias.is_none_or(|b| b.len() >= n), "bias too short");
     let pairs = k.div_ceil(2);
-    pack.resize(MC * KC, 0);
+    pack.resize(MC * KC_BF16, 0);
     let panels = n.div_ceil(NR);
     let mut p0 = 0;
     while p0 < pairs {
-        let pc = KC.min(pairs - p0);
+        let pc = KC_BF16.min(pairs - p0);
         let first = p0 == 0;
         let last = p0 + pc == pairs;
         let mut i0 = 0;
@@ -358,10 +532,10 @@ pub(crate) unsafe fn gemm_bf16(
                     (1u32 << cols) - 1
                 };
                 let panel = b.data.as_ptr().add((p * pairs + p0) * NR);
-                let bias = if last {
-                    bias.map(|b| b.as_ptr().add(j0))
+                let (bias, act) = if last {
+                    (bias.map(|b| b.as_ptr().add(j0)), act)
                 } else {
-                    None
+                    (None, Act::None)
                 };
                 let mut ib = 0;
                 while ib < mc {
@@ -375,6 +549,7 @@ pub(crate) unsafe fn gemm_bf16(
                         mask,
                         accumulate || !first,
                         bias,
+                        act,
                     );
                     ib += MR;
                 }
@@ -423,6 +598,7 @@ unsafe fn kernel_bf16(
     mask: u32,
     load_c: bool,
     bias: Option<*const f32>,
+    act: Act,
 ) {
     use std::arch::x86_64::{
         __m512bh, __m512i, _mm512_dpbf16_ps, _mm512_loadu_si512, _mm512_set1_epi32,
@@ -456,6 +632,12 @@ unsafe fn kernel_bf16(
         for acc in &mut acc {
             acc[0] = _mm512_add_ps(acc[0], b0);
             acc[1] = _mm512_add_ps(acc[1], b1);
+        }
+    }
+    if act == Act::Gelu {
+        for acc in &mut acc {
+            acc[0] = gelu16(acc[0]);
+            acc[1] = gelu16(acc[1]);
         }
     }
     for (r, acc) in acc.iter().enumerate() {
@@ -534,6 +716,7 @@ pub(crate) unsafe fn gemm_amx(
     ldc: usize,
     accumulate: bool,
     bias: Option<&[f32]>,
+    act: Act,
     abuf: &mut Vec<u16>,
 ) {
     use std::arch::asm;
@@ -643,6 +826,10 @@ pub(crate) unsafe fn gemm_amx(
                     v0 = _mm512_add_ps(v0, _mm512_mask_loadu_ps(zero, m0, row));
                     v1 = _mm512_add_ps(v1, _mm512_mask_loadu_ps(zero, m1, row.add(16)));
                 }
+                if act == Act::Gelu {
+                    v0 = gelu16(v0);
+                    v1 = gelu16(v1);
+                }
                 _mm512_mask_storeu_ps(row, m0, v0);
                 _mm512_mask_storeu_ps(row.add(16), m1, v1);
             }
@@ -677,13 +864,13 @@ unsafe fn exp16(x: __m512) -> __m512 {
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn gelu16(x: __m512) -> __m512 {
-    let sign_bit = _mm512_set1_ps(-0.0);
     let z = _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::FRAC_1_SQRT_2));
-    let az = _mm512_andnot(sign_bit, z);
-    let t = _mm512_div_ps(
+    let az = abs16(z);
+    let t = recip16(_mm512_fmadd_ps(
+        _mm512_set1_ps(0.327_591_1),
+        az,
         _mm512_set1_ps(1.0),
-        _mm512_fmadd_ps(_mm512_set1_ps(0.327_591_1), az, _mm512_set1_ps(1.0)),
-    );
+    ));
     let mut poly = _mm512_set1_ps(1.061_405_4);
     for c in [-1.453_152_1, 1.421_413_8, -0.284_496_74, 0.254_829_6] {
         poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(c));
@@ -691,18 +878,41 @@ unsafe fn gelu16(x: __m512) -> __m512 {
     poly = _mm512_mul_ps(poly, t);
     let e = exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az));
     let erf_abs = _mm512_fnmadd_ps(poly, e, _mm512_set1_ps(1.0));
-    let erf = _mm512_or_ps(erf_abs, _mm512_and_ps(z, sign_bit));
+    let erf = copysign16(erf_abs, z);
     _mm512_mul_ps(
         _mm512_mul_ps(_mm512_set1_ps(0.5), x),
         _mm512_add_ps(_mm512_set1_ps(1.0), erf),
     )
 }
 
-/// `|x|` bits: clears the sign lane-wise (`andnot(sign, x)`).
+/// `|x|` for 16 lanes. (Bitwise float ops are AVX-512DQ; the integer ones are F.)
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn _mm512_andnot(sign: __m512, x: __m512) -> __m512 {
-    std::arch::x86_64::_mm512_andnot_ps(sign, x)
+unsafe fn abs16(x: __m512) -> __m512 {
+    _mm512_castsi512_ps(_mm512_and_si512(
+        _mm512_castps_si512(x),
+        _mm512_set1_epi32(i32::MAX),
+    ))
+}
+
+/// `|magnitude|` with the sign of `sign`, for 16 lanes; `magnitude` must be >= 0.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn copysign16(magnitude: __m512, sign: __m512) -> __m512 {
+    _mm512_castsi512_ps(_mm512_or_si512(
+        _mm512_castps_si512(magnitude),
+        _mm512_and_si512(_mm512_castps_si512(sign), _mm512_set1_epi32(i32::MIN)),
+    ))
+}
+
+/// `1 / x` for 16 lanes: the 14-bit estimate and one Newton step (relative error
+/// about 1e-8), a fraction of the cost of a division.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn recip16(x: __m512) -> __m512 {
+    let r = _mm512_rcp14_ps(x);
+    // r (2 - x r)
+    _mm512_mul_ps(r, _mm512_fnmadd_ps(x, r, _mm512_set1_ps(2.0)))
 }
 
 /// Exact GELU in place.
@@ -723,52 +933,48 @@ pub(crate) unsafe fn gelu(xs: &mut [f32]) {
     }
 }
 
-/// Softmax of each `n`-long row of `rows` (row stride `n`), in place.
+/// Softmax down each column of the `rows x cols` matrix `m` (row stride `ld`), left
+/// unnormalised: each entry becomes `e^(x - column max)`, and `inv[j]` receives
+/// `1 / Σ` of column `j`. Attention scores stored keys-by-queries have one query per
+/// column, so all 16 lanes work on 16 queries, with no horizontal reductions; the
+/// normalisation is applied to the (narrower) product with the values instead.
 ///
 /// # Safety
 /// AVX-512F.
 #[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn softmax_rows(rows: &mut [f32], n: usize) {
-    if n == 0 {
+pub(crate) unsafe fn softmax_columns(
+    m: &mut [f32],
+    rows: usize,
+    cols: usize,
+    ld: usize,
+    inv: &mut [f32],
+) {
+    if rows == 0 || cols == 0 {
         return;
     }
-    let full = n / 16;
-    let tail = ((1u32 << (n % 16)) - 1) as u16;
-    let neg = _mm512_set1_ps(f32::NEG_INFINITY);
-    for row in rows.chunks_exact_mut(n) {
-        let p = row.as_mut_ptr();
-        let mut mx = neg;
-        for i in 0..full {
-            mx = _mm512_max_ps(mx, _mm512_loadu_ps(p.add(i * 16)));
+    assert!((rows - 1) * ld + cols <= m.len(), "matrix out of bounds");
+    assert!(inv.len() >= cols, "inverse sums too short");
+    let zero = _mm512_setzero_ps();
+    let p = m.as_mut_ptr();
+    for j0 in (0..cols).step_by(16) {
+        let lanes = 16.min(cols - j0);
+        let mask = ((1u32 << lanes) - 1) as u16;
+        let mut mx = _mm512_set1_ps(f32::NEG_INFINITY);
+        for r in 0..rows {
+            mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(zero, mask, p.add(r * ld + j0)));
         }
-        if tail != 0 {
-            mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(neg, tail, p.add(full * 16)));
-        }
-        let mx = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
-        let mut sum = _mm512_setzero_ps();
-        for i in 0..full {
-            let e = exp16(_mm512_sub_ps(_mm512_loadu_ps(p.add(i * 16)), mx));
-            _mm512_storeu_ps(p.add(i * 16), e);
+        let mut sum = zero;
+        for r in 0..rows {
+            let at = p.add(r * ld + j0);
+            let e = exp16(_mm512_sub_ps(_mm512_mask_loadu_ps(zero, mask, at), mx));
+            _mm512_mask_storeu_ps(at, mask, e);
             sum = _mm512_add_ps(sum, e);
         }
-        if tail != 0 {
-            let v = _mm512_mask_loadu_ps(mx, tail, p.add(full * 16));
-            let e = exp16(_mm512_sub_ps(v, mx));
-            let e = std::arch::x86_64::_mm512_maskz_mov_ps(tail, e);
-            _mm512_mask_storeu_ps(p.add(full * 16), tail, e);
-            sum = _mm512_add_ps(sum, e);
-        }
-        let inv = _mm512_set1_ps(1.0 / _mm512_reduce_add_ps(sum));
-        for i in 0..full {
-            _mm512_storeu_ps(
-                p.add(i * 16),
-                _mm512_mul_ps(_mm512_loadu_ps(p.add(i * 16)), inv),
-            );
-        }
-        if tail != 0 {
-            let v = _mm512_mask_loadu_ps(_mm512_setzero_ps(), tail, p.add(full * 16));
-            _mm512_mask_storeu_ps(p.add(full * 16), tail, _mm512_mul_ps(v, inv));
-        }
+        _mm512_mask_storeu_ps(
+            inv.as_mut_ptr().add(j0),
+            mask,
+            _mm512_div_ps(_mm512_set1_ps(1.0), sum),
+        );
     }
 }
 
@@ -850,31 +1056,95 @@ mod tests {
             let bias = seq(n, 3);
             let mut packed = PackedB::default();
             packed.pack_from(&b, k, n, n, 1);
-            let mut c = seq(m * n, 4);
-            let init = c.clone();
+            let mut want: Vec<f32> = naive(&a, &b, m, k, n);
+            let init = seq(m * n, 4);
+            for (i, w) in want.iter_mut().enumerate() {
+                *w += init[i] + bias[i % n];
+            }
+            let mut scratch = Vec::new();
+            for act in [Act::None, Act::Gelu] {
+                let mut c = init.clone();
+                let mut want = want.clone();
+                // SAFETY: available() checked above.
+                unsafe {
+                    if act == Act::Gelu {
+                        gelu(&mut want);
+                    }
+                    gemm(
+                        m,
+                        &a,
+                        k,
+                        &packed,
+                        &mut c,
+                        n,
+                        true,
+                        Some(&bias),
+                        act,
+                        &mut scratch,
+                    );
+                }
+                for i in 0..m * n {
+                    let w = want[i];
+                    assert!(
+                        (c[i] - w).abs() < 1e-3,
+                        "{m}x{k}x{n} {act:?} at {i}: {} vs {w}",
+                        c[i]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn transposed_left_operand_gives_the_scaled_product() {
+        if !available() {
+            return;
+        }
+        // m rows of C from an `at` wider than m (ldat > m), a partial last tile,
+        // and C wider than the product (ldc > n).
+        for &(m, k, n, ldat, ldc) in &[
+            (1, 1, 1, 1, 1),
+            (14, 9, 32, 14, 40),
+            (117, 117, 32, 120, 384),
+        ] {
+            let at = seq(k * ldat, 11);
+            let b = seq(k * n, 12);
+            let scale = seq(m, 13);
+            let a: Vec<f32> = (0..m * k).map(|x| at[(x % k) * ldat + x / k]).collect();
+            let want = naive(&a, &b, m, k, n);
+            let mut packed = PackedB::default();
+            packed.pack_from(&b, k, n, n, 1);
+            let mut c = seq(m * ldc, 14);
+            let before = c.clone();
             let mut scratch = Vec::new();
             // SAFETY: available() checked above.
             unsafe {
-                gemm(
+                gemm_at(
                     m,
-                    &a,
-                    k,
+                    &at,
+                    ldat,
                     &packed,
                     &mut c,
-                    n,
-                    true,
-                    Some(&bias),
+                    ldc,
+                    Some(&scale),
                     &mut scratch,
                 );
             }
-            let want = naive(&a, &b, m, k, n);
-            for i in 0..m * n {
-                let w = want[i] + init[i] + bias[i % n];
-                assert!(
-                    (c[i] - w).abs() < 1e-3,
-                    "{m}x{k}x{n} at {i}: {} vs {w}",
-                    c[i]
-                );
+            for i in 0..m {
+                for j in 0..ldc {
+                    let (got, w) = (
+                        c[i * ldc + j],
+                        if j < n {
+                            want[i * n + j] * scale[i]
+                        } else {
+                            before[i * ldc + j]
+                        },
+                    );
+                    assert!(
+                        (got - w).abs() < 1e-3,
+                        "{m}x{k}x{n} at ({i}, {j}): {got} vs {w}"
+                    );
+                }
             }
         }
     }
@@ -891,7 +1161,20 @@ mod tests {
             let mut c = vec![0.0; m * n];
             let mut scratch = Vec::new();
             // SAFETY: available_bf16() checked above.
-            unsafe { gemm_bf16(m, &a, k, &packed, &mut c, n, false, None, &mut scratch) };
+            unsafe {
+                gemm_bf16(
+                    m,
+                    &a,
+                    k,
+                    &packed,
+                    &mut c,
+                    n,
+                    false,
+                    None,
+                    Act::None,
+                    &mut scratch,
+                );
+            }
             for i in 0..m {
                 for j in 0..n {
                     let exact: f32 = (0..k).map(|p| a[i * k + p] * w[j * k + p]).sum();
@@ -918,10 +1201,34 @@ mod tests {
             let packed = PackedB16::transposed(&w, n, k);
             let (mut want, mut got) = (seq(m * n, 10), seq(m * n, 10));
             let (mut s1, mut s2) = (Vec::new(), Vec::new());
+            // The last shape also checks the fused GELU of both.
+            let act = if k == 1536 { Act::Gelu } else { Act::None };
             // SAFETY: available_amx() checked above; k is a multiple of 32.
             unsafe {
-                gemm_bf16(m, &a, k, &packed, &mut want, n, true, Some(&bias), &mut s1);
-                gemm_amx(m, &a, k, &packed, &mut got, n, true, Some(&bias), &mut s2);
+                gemm_bf16(
+                    m,
+                    &a,
+                    k,
+                    &packed,
+                    &mut want,
+                    n,
+                    true,
+                    Some(&bias),
+                    act,
+                    &mut s1,
+                );
+                gemm_amx(
+                    m,
+                    &a,
+                    k,
+                    &packed,
+                    &mut got,
+                    n,
+                    true,
+                    Some(&bias),
+                    act,
+                    &mut s2,
+                );
             }
             for (g, w) in got.iter().zip(&want) {
                 assert!(
@@ -950,13 +1257,30 @@ mod tests {
         for (g, w) in xs.iter().zip(&want) {
             assert!((f64::from(*g) - w).abs() < 1e-6, "{g} vs {w}");
         }
-        let mut row: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin() * 8.0).collect();
-        let z: f64 = row.iter().map(|&x| f64::from(x).exp()).sum();
-        let want: Vec<f64> = row.iter().map(|&x| f64::from(x).exp() / z).collect();
+        // Softmax down the 37 columns of a 23 x 37 matrix stored with row stride 40.
+        let (rows, cols, ld) = (23, 37, 40);
+        let mut m: Vec<f32> = (0..rows * ld)
+            .map(|i| (i as f32 * 0.37).sin() * 8.0)
+            .collect();
+        let orig = m.clone();
+        let mut inv = vec![0.0; cols];
         // SAFETY: available() checked above.
-        unsafe { softmax_rows(&mut row, 37) };
-        for (g, w) in row.iter().zip(&want) {
-            assert!((f64::from(*g) - w).abs() < 1e-6 * w.max(1e-3), "{g} vs {w}");
+        unsafe { softmax_columns(&mut m, rows, cols, ld, &mut inv) };
+        for j in 0..ld {
+            let col = |v: &[f32]| {
+                (0..rows)
+                    .map(|r| f64::from(v[r * ld + j]))
+                    .collect::<Vec<_>>()
+            };
+            if j >= cols {
+                assert_eq!(col(&m), col(&orig), "column {j} is outside the matrix");
+                continue;
+            }
+            let z: f64 = col(&orig).iter().map(|x| x.exp()).sum();
+            for (g, x) in col(&m).iter().zip(col(&orig)) {
+                let (g, w) = (g * f64::from(inv[j]), x.exp() / z);
+                assert!((g - w).abs() < 1e-6 * w.max(1e-3), "column {j}: {g} vs {w}");
+            }
         }
     }
 
