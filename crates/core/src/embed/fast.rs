@@ -263,7 +263,7 @@ impl FastBert {
             .map(|t| t.len().min(self.max_positions))
             .collect();
         let total: usize = lens.iter().sum();
-        s.x.resize(total * h, 0.0);
+        grow(&mut s.x, total * h);
         let mut row = 0;
         for (t, &n) in texts.iter().zip(&lens) {
             for (p, &id) in t[..n].iter().enumerate() {
@@ -279,7 +279,12 @@ impl FastBert {
         }
         // SAFETY: FastBert is only built when the CPU runs its kernels (`supports`).
         unsafe {
-            kernels::layer_norm_rows(&mut s.x, &self.embed_ln.0, &self.embed_ln.1, self.eps);
+            kernels::layer_norm_rows(
+                &mut s.x[..total * h],
+                &self.embed_ln.0,
+                &self.embed_ln.1,
+                self.eps,
+            );
             for layer in &self.layers {
                 self.layer(layer, &lens, total, s);
             }
@@ -303,9 +308,9 @@ impl FastBert {
         let h = self.hidden;
         let d = h / self.heads;
         let h3 = 3 * h;
-        s.qkv.resize(total * h3, 0.0);
-        s.ctx.resize(total * h, 0.0);
-        s.ffn.resize(total * self.intermediate, 0.0);
+        grow(&mut s.qkv, total * h3);
+        grow(&mut s.ctx, total * h);
+        grow(&mut s.ffn, total * self.intermediate);
         l.qkv.apply(
             total,
             &s.x,
@@ -322,8 +327,8 @@ impl FastBert {
         // result is read in place as the left operand of the product with the values.
         let mut t0 = 0;
         for &n in lens {
-            s.scores.resize(n * n, 0.0);
-            s.inv_sums.resize(n, 0.0);
+            grow(&mut s.scores, n * n);
+            grow(&mut s.inv_sums, n);
             for head in 0..self.heads {
                 let base = t0 * h3 + head * d;
                 // Sᵀ = K · Qᵀ (the 1/√d scale is in the query weights).
@@ -342,7 +347,7 @@ impl FastBert {
                 );
                 kernels::softmax_columns(&mut s.scores, n, n, n, &mut s.inv_sums);
                 // ctx = softmax(S) · V, each query's row divided by its sum.
-                s.values.pack_from(&s.qkv[base + 2 * h..], n, d, h3, 1);
+                s.values.pack_whole(&s.qkv[base + 2 * h..], n, d, h3, 1);
                 kernels::gemm_at(
                     n,
                     &s.scores,
@@ -368,7 +373,7 @@ impl FastBert {
             Act::None,
             &mut s.pack,
         );
-        kernels::layer_norm_rows(&mut s.x, &l.ln1.0, &l.ln1.1, self.eps);
+        kernels::layer_norm_rows(&mut s.x[..total * h], &l.ln1.0, &l.ln1.1, self.eps);
         // x = LayerNorm(x + gelu(x·W1ᵀ + b1)·W2ᵀ + b2)
         let i = l.up.n();
         l.up.apply(
@@ -393,7 +398,15 @@ impl FastBert {
             Act::None,
             &mut s.pack,
         );
-        kernels::layer_norm_rows(&mut s.x, &l.ln2.0, &l.ln2.1, self.eps);
+        kernels::layer_norm_rows(&mut s.x[..total * h], &l.ln2.0, &l.ln2.1, self.eps);
+    }
+}
+
+/// Makes `v` at least `len` long. Buffers only grow: every pass overwrites what it
+/// reads, and shrinking would make the next, longer group zero the tail again.
+fn grow(v: &mut Vec<f32>, len: usize) {
+    if v.len() < len {
+        v.resize(len, 0.0);
     }
 }
 

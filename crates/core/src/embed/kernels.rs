@@ -50,17 +50,21 @@ pub(crate) fn available_bf16() -> bool {
     available() && std::arch::is_x86_feature_detected!("avx512bf16")
 }
 
-/// The right-hand matrix of a product, `k x n`, packed once into `NR`-column panels,
-/// each stored row after row (k-major), zero-padded to a multiple of `NR` columns.
+/// The right-hand matrix of a product, `k x n`, packed in blocks of `kc` rows; each
+/// block holds the `NR`-column panels one after another, each panel row after row,
+/// zero-padded to a multiple of `NR` columns. A product reads one block at a time,
+/// panel after panel, so its reads of `B` are one sequential stream.
 #[derive(Default)]
 pub(crate) struct PackedB {
     data: Vec<f32>,
     k: usize,
     n: usize,
+    kc: usize,
 }
 
 impl PackedB {
-    /// Packs `B[kk][j] = src[kk * row_stride + j * col_stride]`, reusing the buffer.
+    /// Packs `B[kk][j] = src[kk * row_stride + j * col_stride]` in blocks of [`KC`]
+    /// rows, reusing the buffer.
     pub(crate) fn pack_from(
         &mut self,
         src: &[f32],
@@ -69,33 +73,84 @@ impl PackedB {
         row_stride: usize,
         col_stride: usize,
     ) {
+        self.pack_blocks(src, k, n, row_stride, col_stride, KC);
+    }
+
+    /// [`PackedB::pack_from`] in one block, as [`gemm_at`] reads it.
+    pub(crate) fn pack_whole(
+        &mut self,
+        src: &[f32],
+        k: usize,
+        n: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) {
+        self.pack_blocks(src, k, n, row_stride, col_stride, k.max(1));
+    }
+
+    fn pack_blocks(
+        &mut self,
+        src: &[f32],
+        k: usize,
+        n: usize,
+        row_stride: usize,
+        col_stride: usize,
+        kc: usize,
+    ) {
         assert!(
             k == 0 || n == 0 || (k - 1) * row_stride + (n - 1) * col_stride < src.len(),
             "matrix out of bounds"
         );
         let panels = n.div_ceil(NR);
-        self.k = k;
-        self.n = n;
-        self.data.clear();
+        (self.k, self.n, self.kc) = (k, n, kc);
+        // Every entry is written below, padding included: no need to clear.
         self.data.resize(panels * k * NR, 0.0);
-        for p in 0..panels {
-            let j0 = p * NR;
-            let cols = NR.min(n - j0);
-            let panel = &mut self.data[p * k * NR..(p + 1) * k * NR];
-            if col_stride == 1 {
-                for kk in 0..k {
-                    let s = kk * row_stride + j0;
-                    panel[kk * NR..kk * NR + cols].copy_from_slice(&src[s..s + cols]);
-                }
-            } else {
-                for j in 0..cols {
-                    let base = (j0 + j) * col_stride;
-                    for kk in 0..k {
-                        panel[kk * NR + j] = src[base + kk * row_stride];
+        for k0 in (0..k).step_by(kc) {
+            let depth = kc.min(k - k0);
+            for p in 0..panels {
+                let j0 = p * NR;
+                let cols = NR.min(n - j0);
+                let at = self.panel_offset(k0, depth, p);
+                let panel = &mut self.data[at..at + depth * NR];
+                if col_stride == 1 {
+                    for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
+                        let s = (k0 + kk) * row_stride + j0;
+                        row[..cols].copy_from_slice(&src[s..s + cols]);
+                        row[cols..].fill(0.0);
+                    }
+                } else if row_stride == 1 && available() {
+                    // A transpose (attention's queries): 16 x 16 blocks in registers.
+                    // SAFETY: AVX-512F checked; the loads stay inside the bounds
+                    // asserted above (masked to `cols` columns and `depth` rows).
+                    unsafe {
+                        transpose_into(
+                            &src[j0 * col_stride + k0..],
+                            col_stride,
+                            cols,
+                            depth,
+                            panel,
+                        );
+                    }
+                } else {
+                    for j in 0..cols {
+                        let base = (j0 + j) * col_stride + k0 * row_stride;
+                        for kk in 0..depth {
+                            panel[kk * NR + j] = src[base + kk * row_stride];
+                        }
+                    }
+                    if cols < NR {
+                        for row in panel.chunks_exact_mut(NR) {
+                            row[cols..].fill(0.0);
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// Where panel `p` of the block starting at row `k0` (of `depth` rows) begins.
+    fn panel_offset(&self, k0: usize, depth: usize, p: usize) -> usize {
+        k0 * self.n.div_ceil(NR) * NR + p * depth * NR
     }
 
     /// Packs the transpose of a row-major `n x k` matrix (a linear layer's weight),
@@ -153,11 +208,13 @@ pub(crate) unsafe fn gemm(
         }
         return;
     }
-    pack.resize(MC * KC, 0.0);
+    if pack.len() < MC * b.kc {
+        pack.resize(MC * b.kc, 0.0);
+    }
     let panels = n.div_ceil(NR);
     let mut k0 = 0;
     while k0 < k {
-        let kc = KC.min(k - k0);
+        let kc = b.kc.min(k - k0);
         let first = k0 == 0;
         let last = k0 + kc == k;
         let mut i0 = 0;
@@ -185,7 +242,7 @@ pub(crate) unsafe fn gemm(
                         kc,
                         pack.as_ptr().add(ib * kc),
                         MR,
-                        b.data.as_ptr().add(p * k * NR + k0 * NR),
+                        b.data.as_ptr().add(b.panel_offset(k0, kc, p)),
                         c.as_mut_ptr().add((i0 + ib) * ldc + j0),
                         ldc,
                         rows,
@@ -227,6 +284,7 @@ pub(crate) unsafe fn gemm_at(
         return;
     }
     assert!(k > 0 && (k - 1) * ldat + m <= at.len(), "A out of bounds");
+    assert!(b.kc >= k, "B not packed whole");
     assert!((m - 1) * ldc + n <= c.len(), "C out of bounds");
     assert!(
         row_scale.is_none_or(|s| s.len() >= m),
@@ -235,8 +293,10 @@ pub(crate) unsafe fn gemm_at(
     // The last, partial tile would read past the rows of `at`: copy it out, padded.
     let full = m / MR * MR;
     if full < m {
-        tail.clear();
-        tail.resize(k * MR, 0.0);
+        // Rows past `m` are never stored, so stale values there do no harm.
+        if tail.len() < k * MR {
+            tail.resize(k * MR, 0.0);
+        }
         for p in 0..k {
             tail[p * MR..p * MR + m - full].copy_from_slice(&at[p * ldat + full..p * ldat + m]);
         }
@@ -249,7 +309,7 @@ pub(crate) unsafe fn gemm_at(
         } else {
             (1u32 << cols) - 1
         };
-        let panel = b.data.as_ptr().add(p * k * NR);
+        let panel = b.data.as_ptr().add(b.panel_offset(0, k, p));
         let mut ib = 0;
         while ib < m {
             let rows = MR.min(m - ib);
@@ -327,6 +387,36 @@ unsafe fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &m
             }
         }
         ib += MR;
+    }
+}
+
+/// Writes the transpose of `src`'s first `cols` rows (row stride `ld`), `depth`
+/// columns each, into a panel of `depth` rows of `NR` (columns past `cols` zeroed).
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose_into(src: &[f32], ld: usize, cols: usize, depth: usize, panel: &mut [f32]) {
+    assert!(cols <= NR && panel.len() >= depth * NR, "panel too small");
+    assert!(
+        cols == 0 || depth == 0 || (cols - 1) * ld + depth <= src.len(),
+        "out of bounds"
+    );
+    for half in 0..NR / 16 {
+        for d0 in (0..depth).step_by(16) {
+            let width = 16.min(depth - d0);
+            let load = ((1u32 << width) - 1) as u16;
+            let block: [__m512; 16] = std::array::from_fn(|i| {
+                let j = half * 16 + i;
+                if j < cols {
+                    let at = src.as_ptr().add(j * ld + d0);
+                    _mm512_mask_loadu_ps(_mm512_setzero_ps(), load, at)
+                } else {
+                    _mm512_setzero_ps()
+                }
+            });
+            let rows = transpose16(block);
+            for (kk, row) in rows.iter().enumerate().take(width) {
+                _mm512_storeu_ps(panel.as_mut_ptr().add((d0 + kk) * NR + half * 16), *row);
+            }
+        }
     }
 }
 
@@ -422,18 +512,31 @@ unsafe fn kernel(
             acc[1] = _mm512_add_ps(acc[1], b1);
         }
     }
-    if act == Act::Gelu {
-        for acc in &mut acc {
-            acc[0] = gelu16(acc[0]);
-            acc[1] = gelu16(acc[1]);
-        }
-    }
     for (r, acc) in acc.iter().enumerate() {
         if r < rows {
             let row = c.add(r * ldc);
             _mm512_mask_storeu_ps(row, m0, acc[0]);
             _mm512_mask_storeu_ps(row.add(16), m1, acc[1]);
         }
+    }
+    // On the stored tile, still in L1: applied to the accumulators, GELU's
+    // temporaries would push them out of registers for the whole loop.
+    if act == Act::Gelu {
+        gelu_tile(c, ldc, rows, m0, m1);
+    }
+}
+
+/// GELU in place on `rows` rows (row stride `ldc`) of a 32-column tile, its columns
+/// masked by `m0` and `m1`.
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+unsafe fn gelu_tile(c: *mut f32, ldc: usize, rows: usize, m0: u16, m1: u16) {
+    for r in 0..rows {
+        let row = c.add(r * ldc);
+        let v0 = _mm512_mask_loadu_ps(_mm512_setzero_ps(), m0, row);
+        let v1 = _mm512_mask_loadu_ps(_mm512_setzero_ps(), m1, row.add(16));
+        _mm512_mask_storeu_ps(row, m0, gelu16(v0));
+        _mm512_mask_storeu_ps(row.add(16), m1, gelu16(v1));
     }
 }
 
@@ -512,7 +615,9 @@ pub(crate) unsafe fn gemm_bf16(
     assert!((m - 1) * ldc + n <= c.len(), "C out of bounds");
     assert!(bias.is_none_or(|b| b.len() >= n), "bias too short");
     let pairs = k.div_ceil(2);
-    pack.resize(MC * KC_BF16, 0);
+    if pack.len() < MC * KC_BF16 {
+        pack.resize(MC * KC_BF16, 0);
+    }
     let panels = n.div_ceil(NR);
     let mut p0 = 0;
     while p0 < pairs {
@@ -634,18 +739,17 @@ unsafe fn kernel_bf16(
             acc[1] = _mm512_add_ps(acc[1], b1);
         }
     }
-    if act == Act::Gelu {
-        for acc in &mut acc {
-            acc[0] = gelu16(acc[0]);
-            acc[1] = gelu16(acc[1]);
-        }
-    }
     for (r, acc) in acc.iter().enumerate() {
         if r < rows {
             let row = c.add(r * ldc);
             _mm512_mask_storeu_ps(row, m0, acc[0]);
             _mm512_mask_storeu_ps(row.add(16), m1, acc[1]);
         }
+    }
+    // On the stored tile, still in L1: applied to the accumulators, GELU's
+    // temporaries would push them out of registers for the whole loop.
+    if act == Act::Gelu {
+        gelu_tile(c, ldc, rows, m0, m1);
     }
 }
 
@@ -730,8 +834,10 @@ pub(crate) unsafe fn gemm_amx(
     assert!((m - 1) * ldc + n <= c.len(), "C out of bounds");
     assert!(bias.is_none_or(|b| b.len() >= n), "bias too short");
     let mp = m.div_ceil(32) * 32;
-    abuf.clear();
-    abuf.resize(mp * k, 0);
+    // Rows `m..mp` are never stored, so stale values there do no harm.
+    if abuf.len() < mp * k {
+        abuf.resize(mp * k, 0);
+    }
     for i in 0..m {
         let src = a.as_ptr().add(i * lda);
         let dst = abuf.as_mut_ptr().add(i * k);
@@ -1096,6 +1202,18 @@ mod tests {
     }
 
     #[test]
+    fn packing_a_transpose_matches_packing_its_explicit_transpose() {
+        for &(n, k) in &[(1, 1), (5, 17), (33, 130), (70, 300)] {
+            let w = seq(n * k, 15);
+            let wt: Vec<f32> = (0..k * n).map(|x| w[(x % n) * k + x / n]).collect();
+            let mut want = PackedB::default();
+            want.pack_from(&wt, k, n, n, 1);
+            let got = PackedB::transposed(&w, n, k);
+            assert_eq!(got.data, want.data, "{n} x {k}");
+        }
+    }
+
+    #[test]
     fn transposed_left_operand_gives_the_scaled_product() {
         if !available() {
             return;
@@ -1113,7 +1231,7 @@ mod tests {
             let a: Vec<f32> = (0..m * k).map(|x| at[(x % k) * ldat + x / k]).collect();
             let want = naive(&a, &b, m, k, n);
             let mut packed = PackedB::default();
-            packed.pack_from(&b, k, n, n, 1);
+            packed.pack_whole(&b, k, n, n, 1);
             let mut c = seq(m * ldc, 14);
             let before = c.clone();
             let mut scratch = Vec::new();
