@@ -679,16 +679,28 @@ fn recall(found: &[Vec<u64>], exact: &[Vec<u64>]) -> f64 {
     }
 }
 
+/// A hybrid search: both retrievers, RRF, then the top `K` fetched. `parallel` runs the
+/// two retrievers at once, as `Collection::search` does; otherwise one after the other.
 fn hybrid(
     index: &Index,
     vector: &[f32],
     text: &str,
     filter: Option<&Filter>,
+    parallel: bool,
 ) -> AnyResult<Vec<u64>> {
     let view = index.view();
-    let dense = view.search_vector(vector, CANDIDATES, filter)?;
-    let keyword = view.search_keyword(text, CANDIDATES, filter)?;
-    let mut fused: Vec<Scored> = reciprocal_rank_fusion(&[&dense, &keyword], RRF_K);
+    let (dense, keyword) = if parallel {
+        rayon::join(
+            || view.search_vector(vector, CANDIDATES, filter),
+            || view.search_keyword(text, CANDIDATES, filter),
+        )
+    } else {
+        (
+            view.search_vector(vector, CANDIDATES, filter),
+            view.search_keyword(text, CANDIDATES, filter),
+        )
+    };
+    let mut fused: Vec<Scored> = reciprocal_rank_fusion(&[&dense?, &keyword?], RRF_K);
     fused.truncate(K);
     let ids: Vec<u64> = fused.iter().map(|s| s.id).collect();
     let records = view.fetch(&ids)?;
@@ -790,13 +802,20 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
             Ok(())
         }
     };
-    let hyb = |filter: Option<&Filter>| {
+    let hyb_with = |filter: Option<&Filter>, parallel: bool| {
         let (queries, texts, index) = (&queries, &texts, &index);
         let filter = filter.cloned();
         move |j: usize| -> AnyResult<()> {
-            hybrid(index, &queries[j], texts[j], filter.as_ref())?;
+            hybrid(index, &queries[j], texts[j], filter.as_ref(), parallel)?;
             Ok(())
         }
+    };
+    let hyb = |filter: Option<&Filter>| hyb_with(filter, false);
+    // The fetch alone: the stored chunks of each query's dense top K.
+    let tops: Vec<Vec<u64>> = search_all(None)?;
+    let fetch = |j: usize| -> AnyResult<()> {
+        index.view().fetch(&tops[j % tops.len()])?;
+        Ok(())
     };
     let mut lat = Map::new();
     for threads in [1usize, 2] {
@@ -814,6 +833,11 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
             measure(r, threads, n, &hyb(None))?,
         );
     }
+    lat.insert(
+        "hybrid_parallel_1t".into(),
+        measure(r, 1, n, &hyb_with(None, true))?,
+    );
+    lat.insert("fetch_1t".into(), measure(r, 1, n, &fetch)?);
     lat.insert(
         "dense_selective_1t".into(),
         measure(r, 1, n, &dense(Some(&sel)))?,

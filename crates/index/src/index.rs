@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tantivy::collector::{Collector, DocSetCollector, SegmentCollector, TopDocs};
 use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, QueryParser, TermSetQuery};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, QueryParser};
 use tantivy::schema::{OwnedValue, Value as _};
 use tantivy::tokenizer::TokenStream as _;
 use tantivy::{
-    DocId, Index as TantivyIndex, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher,
-    SegmentReader, TantivyDocument, Term,
+    DocAddress, DocId, Index as TantivyIndex, IndexReader, IndexWriter, ReloadPolicy, Score,
+    Searcher, SegmentReader, TantivyDocument, Term,
 };
 
 use crate::error::{Error, Result};
@@ -174,6 +174,8 @@ pub struct DocumentInfo {
 struct Snapshot {
     searcher: Searcher,
     live: Arc<LiveSet>,
+    /// Where each live chunk is in the store, by vid.
+    addresses: Arc<Addresses>,
     graph: Arc<Graph>,
     fresh: Fresh,
     /// The vids matching filters recently used on this store state, keyed by the
@@ -185,10 +187,11 @@ struct Snapshot {
 }
 
 impl Snapshot {
-    fn new(searcher: Searcher, live: LiveSet, graph: Arc<Graph>, fresh: Fresh) -> Snapshot {
+    fn new(searcher: Searcher, live: Live, graph: Arc<Graph>, fresh: Fresh) -> Snapshot {
         Snapshot {
             searcher,
-            live: Arc::new(live),
+            live: Arc::new(live.vids),
+            addresses: Arc::new(live.addresses),
             graph,
             fresh,
             filters: Arc::new(Mutex::new(HashMap::new())),
@@ -200,6 +203,7 @@ impl Snapshot {
         Snapshot {
             searcher: self.searcher.clone(),
             live: Arc::clone(&self.live),
+            addresses: Arc::clone(&self.addresses),
             graph,
             fresh,
             filters: Arc::clone(&self.filters),
@@ -539,9 +543,9 @@ impl Index {
         let live = live_set(&searcher)?;
         let options = manifest.options;
         let graph = Graph::load(&path.join(HNSW_DIR), options.hnsw)
-            .unwrap_or_else(|| Graph::new(options.hnsw, live.len()));
+            .unwrap_or_else(|| Graph::new(options.hnsw, live.vids.len()));
         let saved_points = graph.len();
-        let missing = missing_points(&searcher, fields, &live, graph.next_vid(), options.dim)?;
+        let missing = missing_points(&searcher, fields, &live.vids, graph.next_vid(), options.dim)?;
         if !missing.is_empty() {
             tracing::info!(
                 points = missing.len(),
@@ -753,7 +757,7 @@ impl Index {
         let live = live_set(&searcher)?;
         let snap = self.snapshot();
         let from = snap.covers();
-        let missing = missing_points(&searcher, self.fields, &live, from, self.options.dim)?;
+        let missing = missing_points(&searcher, self.fields, &live.vids, from, self.options.dim)?;
         let payload: CommitPayload = self
             .store
             .load_metas()?
@@ -1458,23 +1462,14 @@ impl View<'_> {
     /// # Errors
     /// Tantivy errors.
     pub fn fetch(&self, ids: &[u64]) -> Result<Vec<(u64, Record)>> {
-        let snap = &self.snap;
-        let terms = ids
-            .iter()
-            .map(|&id| Term::from_field_u64(self.index.fields.vid, id));
-        let addrs = snap
-            .searcher
-            .search(&TermSetQuery::new(terms), &DocSetCollector)?;
-        let mut by_vid = HashMap::with_capacity(addrs.len());
-        for addr in addrs {
-            let doc: TantivyDocument = snap.searcher.doc(addr)?;
-            let (vid, record) = self.index.record_of(&doc);
-            by_vid.insert(vid, record);
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(addr) = self.snap.addresses.get(id) {
+                let doc: TantivyDocument = self.snap.searcher.doc(addr)?;
+                out.push((id, self.index.record_of(&doc).1));
+            }
         }
-        Ok(ids
-            .iter()
-            .filter_map(|id| by_vid.remove(id).map(|r| (*id, r)))
-            .collect())
+        Ok(out)
     }
 
     /// Every chunk of one document (of `tenant`; `""` for none), in order.
@@ -1549,13 +1544,48 @@ fn json_to_owned(map: &Map<String, Value>) -> std::collections::BTreeMap<String,
         .collect()
 }
 
-fn live_set(searcher: &Searcher) -> Result<LiveSet> {
-    let mut live = LiveSet::default();
-    for seg in searcher.segment_readers() {
+/// The live chunks of a store state: their vids, and where each one is.
+struct Live {
+    vids: LiveSet,
+    addresses: Addresses,
+}
+
+/// Each live vid's place in the store, indexed by vid: `fetch` reads a chunk without
+/// looking its vid up in the term index (at 100K chunks, that lookup was 80 µs a
+/// chunk). 8 bytes per vid ever assigned below the highest live one.
+#[derive(Default)]
+struct Addresses(Vec<u64>);
+
+impl Addresses {
+    fn insert(&mut self, vid: u64, addr: DocAddress) {
+        let i = usize::try_from(vid).expect("vid fits usize");
+        if i >= self.0.len() {
+            self.0.resize(i + 1, 0);
+        }
+        // Stored plus one: 0 means no live chunk.
+        self.0[i] = (u64::from(addr.segment_ord) << 32 | u64::from(addr.doc_id)) + 1;
+    }
+
+    fn get(&self, vid: u64) -> Option<DocAddress> {
+        let packed = *self.0.get(usize::try_from(vid).ok()?)?;
+        let packed = packed.checked_sub(1)?;
+        #[allow(clippy::cast_possible_truncation)]
+        Some(DocAddress::new((packed >> 32) as u32, packed as u32))
+    }
+}
+
+fn live_set(searcher: &Searcher) -> Result<Live> {
+    let mut live = Live {
+        vids: LiveSet::default(),
+        addresses: Addresses::default(),
+    };
+    for (ord, seg) in searcher.segment_readers().iter().enumerate() {
+        let ord = u32::try_from(ord).expect("segment count fits u32");
         let col = seg.fast_fields().u64("vid")?;
         for doc in seg.doc_ids_alive() {
             if let Some(vid) = col.first(doc) {
-                live.insert(vid);
+                live.vids.insert(vid);
+                live.addresses.insert(vid, DocAddress::new(ord, doc));
             }
         }
     }
