@@ -40,10 +40,6 @@ const STORE_DELETED_RATIO: f64 = 0.3;
 const EXACT_SCAN_SHARE: f64 = 0.05;
 /// ... or at most this many chunks.
 const EXACT_SCAN_MIN: usize = 2_048;
-/// When the graph has this many times more points than a filter matches, the exact
-/// comparison reads the matching chunks' stored vectors (a few microseconds each)
-/// instead of going through every point of the graph (a few nanoseconds each).
-const STORE_SCAN_RATIO: usize = 512;
 /// The background thread inserts fresh points into the graph this many at a time,
 /// publishing a snapshot after each step, so searches scan fewer fresh points as it
 /// goes (and a pause takes effect within a step).
@@ -987,49 +983,21 @@ impl Index {
             return Ok(Arc::clone(m));
         }
         let q = filter.to_query(&self.fields)?;
-        let mut matched: Vec<Matched> = snap.searcher.search(&*q, &VidCollector)?;
-        matched.sort_unstable_by_key(|m| (m.segment, m.doc));
+        let vids: Vec<u64> = snap.searcher.search(&*q, &VidCollector)?;
         let mut allowed = LiveSet::default();
-        for m in &matched {
-            allowed.insert(m.vid);
+        for &vid in &vids {
+            allowed.insert(vid);
         }
-        let matching = Arc::new(Matching { matched, allowed });
+        let matching = Arc::new(Matching {
+            matched: vids.len(),
+            allowed,
+        });
         let mut cache = snap.filters.lock().expect("filter cache lock");
         if cache.len() >= FILTER_CACHE {
             cache.clear();
         }
         cache.insert(key, Arc::clone(&matching));
         Ok(matching)
-    }
-
-    /// The `k` of `matched` nearest `query`, comparing the vectors stored with the
-    /// chunks: for a handful of matches in a large graph, cheaper than going through
-    /// every point of the graph.
-    fn exact_from_store(
-        &self,
-        snap: &Snapshot,
-        query: &[f32],
-        k: usize,
-        matched: &[Matched],
-    ) -> Result<Vec<(u64, f32)>> {
-        let mut scored = Vec::with_capacity(matched.len());
-        for seg_matches in matched.chunk_by(|a, b| a.segment == b.segment) {
-            let store = snap
-                .searcher
-                .segment_reader(seg_matches[0].segment)
-                .get_store_reader(4)
-                .map_err(tantivy::TantivyError::from)?;
-            for m in seg_matches {
-                let doc: TantivyDocument = store.get(m.doc)?;
-                let v = vector_of(&doc, self.fields);
-                if v.len() == query.len() {
-                    scored.push((m.vid, crate::vectors::similarity(query, &v)));
-                }
-            }
-        }
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        scored.truncate(k);
-        Ok(scored)
     }
 
     /// The content hash stored with a document of the default tenant, if the document
@@ -1299,22 +1267,13 @@ impl View<'_> {
             }
             Some(f) => {
                 let matching = self.index.matching(snap, f)?;
-                if matching.matched.is_empty() || k == 0 {
+                if matching.matched == 0 || k == 0 {
                     return Ok(Vec::new());
-                }
-                if matching.matched.len().saturating_mul(STORE_SCAN_RATIO) < graph.len() {
-                    // Reads the fresh points' vectors from the store too.
-                    return Ok(self
-                        .index
-                        .exact_from_store(snap, &q, k, &matching.matched)?
-                        .into_iter()
-                        .map(|(id, score)| Scored { id, score })
-                        .collect());
                 }
                 let allowed = &matching.allowed;
                 let (fresh, fresh_matches) = snap.fresh.search(&q, k, allowed);
                 // Matches and live points in the graph.
-                let matches = matching.matched.len() - fresh_matches;
+                let matches = matching.matched - fresh_matches;
                 let live = snap
                     .live
                     .len()
@@ -1650,32 +1609,23 @@ fn check_tenant(tenant: &str) -> Result<()> {
 
 /// The chunks matching one filter in one snapshot.
 struct Matching {
-    /// In store order.
-    matched: Vec<Matched>,
+    /// How many.
+    matched: usize,
     /// Their vids.
     allowed: LiveSet,
 }
 
-/// A chunk matching a filter: its vid and where it is in the store.
-#[derive(Clone, Copy)]
-struct Matched {
-    vid: u64,
-    segment: u32,
-    doc: DocId,
-}
-
-/// Collects the matching chunks.
+/// Collects the vids of the matching chunks.
 struct VidCollector;
 
 impl Collector for VidCollector {
-    type Fruit = Vec<Matched>;
+    type Fruit = Vec<u64>;
     type Child = VidSegmentCollector;
 
-    fn for_segment(&self, ord: u32, segment: &SegmentReader) -> tantivy::Result<Self::Child> {
+    fn for_segment(&self, _ord: u32, segment: &SegmentReader) -> tantivy::Result<Self::Child> {
         Ok(VidSegmentCollector {
             column: segment.fast_fields().u64("vid")?,
-            segment: ord,
-            matched: Vec::new(),
+            vids: Vec::new(),
         })
     }
 
@@ -1683,32 +1633,27 @@ impl Collector for VidCollector {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<Vec<Matched>>) -> tantivy::Result<Vec<Matched>> {
+    fn merge_fruits(&self, fruits: Vec<Vec<u64>>) -> tantivy::Result<Vec<u64>> {
         Ok(fruits.concat())
     }
 }
 
 struct VidSegmentCollector {
     column: Column<u64>,
-    segment: u32,
-    matched: Vec<Matched>,
+    vids: Vec<u64>,
 }
 
 impl SegmentCollector for VidSegmentCollector {
-    type Fruit = Vec<Matched>;
+    type Fruit = Vec<u64>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
         if let Some(vid) = self.column.first(doc) {
-            self.matched.push(Matched {
-                vid,
-                segment: self.segment,
-                doc,
-            });
+            self.vids.push(vid);
         }
     }
 
-    fn harvest(self) -> Vec<Matched> {
-        self.matched
+    fn harvest(self) -> Vec<u64> {
+        self.vids
     }
 }
 

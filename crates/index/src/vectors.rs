@@ -9,7 +9,9 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::{Arc, RwLock};
 
+use hnsw_rs::hnsw::Point;
 use hnsw_rs::prelude::{AnnT, Distance, FilterT, Hnsw, HnswIo};
 use serde::{Deserialize, Serialize};
 
@@ -98,6 +100,18 @@ pub(crate) struct Graph {
     /// Every vid below this is in the graph (or was never committed).
     next_vid: AtomicU64,
     params: HnswParams,
+    /// The graph's points by vid, for exact comparisons with a filter's matches.
+    by_vid: RwLock<ByVid>,
+}
+
+/// The graph's points by vid, caught up after every insertion. hnsw_rs keeps each
+/// layer's points in insertion order and never removes one, so catching up reads only
+/// the points added to each layer since the last time.
+#[derive(Default)]
+struct ByVid {
+    points: Vec<Option<Arc<Point<'static, f32>>>>,
+    /// Points of each layer already read.
+    seen: Vec<usize>,
 }
 
 impl Graph {
@@ -113,6 +127,7 @@ impl Graph {
             ),
             next_vid: AtomicU64::new(0),
             params,
+            by_vid: RwLock::default(),
         }
     }
 
@@ -146,6 +161,33 @@ impl Graph {
                 self.hnsw.insert_slice(p);
             }
         }
+        self.catch_up();
+    }
+
+    /// Records, by vid, the points inserted since the last call.
+    fn catch_up(&self) {
+        let indexation = self.hnsw.get_point_indexation();
+        let mut by_vid = self.by_vid.write().expect("points lock");
+        let ByVid { points, seen } = &mut *by_vid;
+        // hnsw_rs sizes its layer table at construction; empty layers cost nothing.
+        let layers = usize::from(indexation.get_max_level_observed()) + 1;
+        if self.len() == 0 {
+            return;
+        }
+        seen.resize(seen.len().max(layers), 0);
+        for (layer, seen) in seen.iter_mut().enumerate().take(layers) {
+            let now = indexation.get_layer_nb_point(layer);
+            if now > *seen {
+                for p in indexation.get_layer_iterator(layer).skip(*seen) {
+                    let i = p.get_origin_id();
+                    if i >= points.len() {
+                        points.resize(i + 1, None);
+                    }
+                    points[i] = Some(p);
+                }
+                *seen = now;
+            }
+        }
     }
 
     /// Calls `f` with each point in the graph: its vid and vector.
@@ -163,7 +205,9 @@ impl Graph {
     }
 
     /// The `k` points in `allowed` nearest `query`, by exhaustive comparison: exact,
-    /// for filters too selective for a graph walk to find `k` matches.
+    /// for filters too selective for a graph walk to find `k` matches. Its cost is in
+    /// proportion to `allowed`, not to the graph (points of `allowed` not in the graph
+    /// are skipped).
     pub(crate) fn exact_search(
         &self,
         query: &[f32],
@@ -174,11 +218,16 @@ impl Graph {
             return Vec::new();
         }
         let mut top = TopK::new(k);
-        self.for_each_point(|vid, v| {
-            if allowed.contains(vid) {
-                top.offer(vid, similarity(query, v));
+        let by_vid = self.by_vid.read().expect("points lock");
+        for vid in allowed.iter() {
+            let point = usize::try_from(vid)
+                .ok()
+                .and_then(|i| by_vid.points.get(i))
+                .and_then(Option::as_ref);
+            if let Some(point) = point {
+                top.offer(vid, similarity(query, point.get_v()));
             }
-        });
+        }
         top.into_sorted()
     }
 
@@ -320,11 +369,14 @@ impl Graph {
         if loaded.get_nb_point() != state.points {
             return None;
         }
-        Some(Graph {
+        let graph = Graph {
             hnsw: loaded,
             next_vid: AtomicU64::new(state.next_vid),
             params,
-        })
+            by_vid: RwLock::default(),
+        };
+        graph.catch_up();
+        Some(graph)
     }
 }
 
@@ -418,6 +470,21 @@ impl LiveSet {
     pub(crate) fn len(&self) -> usize {
         self.count
     }
+
+    /// The vids in the set, in increasing order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.bits.iter().enumerate().flat_map(|(w, &bits)| {
+            let mut rest = bits;
+            std::iter::from_fn(move || {
+                if rest == 0 {
+                    return None;
+                }
+                let b = rest.trailing_zeros();
+                rest &= rest - 1;
+                Some(w as u64 * 64 + u64::from(b))
+            })
+        })
+    }
 }
 
 impl FilterT for LiveSet {
@@ -446,5 +513,59 @@ mod tests {
         s.insert(3);
         assert_eq!(s.len(), 2);
         assert!(s.contains(130) && s.contains(3) && !s.contains(4) && !s.contains(9999));
+        s.insert(63);
+        s.insert(64);
+        assert_eq!(s.iter().collect::<Vec<_>>(), [3, 63, 64, 130]);
+    }
+
+    /// The exact search reaches every allowed point through the by-vid table, which
+    /// is caught up after each insertion (one by one and in parallel) and on load.
+    #[test]
+    fn exact_search_finds_the_allowed_points_after_inserts_and_reload() {
+        let dim = 16;
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut vector = || -> Vec<f32> {
+            let mut v: Vec<f32> = (0..dim)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state % 1000) as f32 / 500.0 - 1.0
+                })
+                .collect();
+            normalize(&mut v);
+            v
+        };
+        let points: Vec<(u64, Vec<f32>)> = (0..700u64).map(|vid| (vid * 3, vector())).collect();
+        let graph = Graph::new(HnswParams::default(), 1000);
+        // 30 one at a time, then the rest in parallel batches.
+        let refs: Vec<(u64, &[f32])> = points.iter().map(|(i, v)| (*i, v.as_slice())).collect();
+        for p in refs[..30].chunks(1) {
+            graph.insert(p);
+        }
+        for batch in refs[30..].chunks(200) {
+            graph.insert(batch);
+        }
+        graph.advance_next_vid(3 * 700);
+        let query = vector();
+        // Every fifth point, plus vids that are not in the graph.
+        let mut allowed = LiveSet::default();
+        for (vid, _) in points.iter().step_by(5) {
+            allowed.insert(*vid);
+        }
+        allowed.insert(1);
+        allowed.insert(5000);
+        let mut want: Vec<(u64, f32)> = points
+            .iter()
+            .filter(|(vid, _)| allowed.contains(*vid))
+            .map(|(vid, v)| (*vid, similarity(&query, v)))
+            .collect();
+        sort_hits(&mut want);
+        want.truncate(25);
+        assert_eq!(graph.exact_search(&query, 25, &allowed), want);
+        let dir = tempfile::tempdir().unwrap();
+        graph.save(dir.path()).unwrap();
+        let loaded = Graph::load(dir.path(), HnswParams::default()).unwrap();
+        assert_eq!(loaded.exact_search(&query, 25, &allowed), want);
     }
 }
