@@ -353,3 +353,54 @@ fn a_title_boost_ranks_title_matches_first() {
     let top = index.fetch(&[hits[0].id]).unwrap().remove(0).1;
     assert_eq!(top.doc_id, "a");
 }
+
+/// `set_ef_search` changes how wide a vector search walks the graph: on points where a
+/// walk as narrow as `k` misses true neighbours, a wide one finds (nearly) all of them.
+#[test]
+fn ef_search_trades_recall_for_speed() {
+    const DIM_WIDE: usize = 48;
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::create(dir.path(), IndexOptions::new(DIM_WIDE)).unwrap();
+    let mut s = 7u64;
+    let unit = |s: &mut u64| {
+        let mut v = common::xorshift_vector(s, DIM_WIDE);
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|x| *x /= n);
+        v
+    };
+    let points: Vec<Vec<f32>> = (0..4000).map(|_| unit(&mut s)).collect();
+    let recs: Vec<Record> = points
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record::new(format!("d{i}"), 0, "text", v.clone()))
+        .collect();
+    index.add(recs).unwrap();
+    index.commit().unwrap();
+    index.flush_graph().unwrap();
+    let queries: Vec<Vec<f32>> = (0..60).map(|_| unit(&mut s)).collect();
+    let recall = |ef: usize| {
+        index.set_ef_search(ef);
+        let mut found = 0;
+        for q in &queries {
+            let mut exact: Vec<(usize, f32)> = points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (i, p.iter().zip(q).map(|(a, b)| a * b).sum()))
+                .collect();
+            exact.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let want: Vec<String> = exact[..10].iter().map(|(i, _)| format!("d{i}")).collect();
+            let hits = index.search_vector(q, 10).unwrap();
+            let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
+            found += index
+                .fetch(&ids)
+                .unwrap()
+                .iter()
+                .filter(|(_, r)| want.contains(&r.doc_id))
+                .count();
+        }
+        found as f64 / (10 * queries.len()) as f64
+    };
+    let (narrow, wide) = (recall(1), recall(400));
+    assert!(wide >= 0.97, "recall at ef_search 400: {wide}");
+    assert!(narrow < wide - 0.05, "ef_search 1: {narrow}, 400: {wide}");
+}
