@@ -404,3 +404,34 @@ fn ef_search_trades_recall_for_speed() {
     assert!(wide >= 0.97, "recall at ef_search 400: {wide}");
     assert!(narrow < wide - 0.05, "ef_search 1: {narrow}, 400: {wide}");
 }
+
+/// A document whose chunks were committed in two batches (two segments) is listed
+/// once, with all its chunks and its source, and counted once in the stats.
+#[test]
+fn a_document_across_segments_is_listed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = create(dir.path());
+    let vs = vectors(3, 11);
+    let mut first = records("split", &vs[..2]);
+    let mut second = records("split", &vs[2..]);
+    second[0].ordinal = 2;
+    for r in first.iter_mut().chain(second.iter_mut()) {
+        r.source = Some("files/split.md".into());
+    }
+    index.add(first).unwrap();
+    index.commit().unwrap();
+    index.add(records("other", &vectors(1, 12))).unwrap();
+    index.add(second).unwrap();
+    index.commit().unwrap();
+    let docs = index.documents(None).unwrap();
+    let names: Vec<(&str, usize, Option<&str>)> = docs
+        .iter()
+        .map(|d| (d.doc_id.as_str(), d.chunks, d.source.as_deref()))
+        .collect();
+    assert_eq!(
+        names,
+        [("other", 1, None), ("split", 3, Some("files/split.md"))]
+    );
+    let stats = index.stats().unwrap();
+    assert_eq!((stats.documents, stats.chunks), (2, 4));
+}
