@@ -740,6 +740,9 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
     }
     let mut report = Map::new();
     report.insert("open_seconds".into(), json!(open_seconds));
+    let t = Instant::now();
+    index.stats()?;
+    report.insert("stats_seconds".into(), json!(t.elapsed().as_secs_f64()));
     report.insert(
         "rss_open_bytes".into(),
         json!(mem_open["rss"]
@@ -1037,6 +1040,11 @@ fn markdown(r: &Value) -> String {
         &mut out,
         "open",
         format!("{:.2} s", s["open_seconds"].as_f64().unwrap_or(0.0)),
+    );
+    row(
+        &mut out,
+        "`Index::stats()` (documents grouped by key)",
+        format!("{:.2} s", s["stats_seconds"].as_f64().unwrap_or(0.0)),
     );
     row(
         &mut out,
