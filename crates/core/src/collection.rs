@@ -922,19 +922,22 @@ impl Collection {
     }
 
     /// Deletes, at the next commit, the documents of the collection's tenant whose
-    /// source file lies under one of `roots` (as the paths were given when ingested)
-    /// and no longer exists. Returns their ids.
+    /// source file lies under one of `roots` and no longer exists. Returns their ids.
+    /// Paths are compared made absolute against the working directory, with `.` and
+    /// `..` resolved, so `docs`, `./docs` and `/home/me/docs` name the same root.
     ///
     /// # Errors
     /// Index errors.
     pub fn remove_missing(&self, roots: &[PathBuf]) -> Result<Vec<String>> {
         let tenant = self.tenant.as_deref().unwrap_or("");
+        let roots: Vec<PathBuf> = roots.iter().map(|r| comparable(r)).collect();
         let mut removed = Vec::new();
         for doc in self.index.documents(Some(tenant))? {
             let Some(source) = doc.source.as_deref().map(Path::new) else {
                 continue;
             };
-            if roots.iter().any(|r| source.starts_with(r)) && !source.exists() {
+            let under = comparable(source);
+            if roots.iter().any(|r| under.starts_with(r)) && !source.exists() {
                 self.index.delete_tenant_document(tenant, &doc.doc_id)?;
                 removed.push(doc.doc_id);
             }
@@ -1331,4 +1334,22 @@ fn to_hit(r: Record, score: f32) -> Hit {
         span,
         tenant: r.tenant,
     }
+}
+
+/// `path` made absolute (against the working directory) with `.` and `..` resolved
+/// lexically, so that two spellings of one path (`docs/a.md`, `./docs/a.md`,
+/// `/home/me/docs/a.md`) compare equal.
+fn comparable(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
