@@ -40,6 +40,15 @@ pub(crate) enum Act {
     Gelu,
 }
 
+/// The lanes of a two-register (`NR`-column) tile that hold the first `cols` columns.
+fn column_mask(cols: usize) -> u32 {
+    if cols >= NR {
+        u32::MAX
+    } else {
+        (1u32 << cols) - 1
+    }
+}
+
 /// Whether this CPU runs these kernels.
 pub(crate) fn available() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
@@ -228,11 +237,7 @@ pub(crate) unsafe fn gemm(
                 for p in 0..panels {
                     let j0 = p * NR;
                     let cols = NR.min(n - j0);
-                    let mask = if cols == NR {
-                        u32::MAX
-                    } else {
-                        (1u32 << cols) - 1
-                    };
+                    let mask = column_mask(cols);
                     let (bias, act) = if last {
                         (bias.map(|b| b.as_ptr().add(j0)), act)
                     } else {
@@ -304,11 +309,7 @@ pub(crate) unsafe fn gemm_at(
     for p in 0..n.div_ceil(NR) {
         let j0 = p * NR;
         let cols = NR.min(n - j0);
-        let mask = if cols == NR {
-            u32::MAX
-        } else {
-            (1u32 << cols) - 1
-        };
+        let mask = column_mask(cols);
         let panel = b.data.as_ptr().add(b.panel_offset(0, k, p));
         let mut ib = 0;
         while ib < m {
@@ -631,11 +632,7 @@ pub(crate) unsafe fn gemm_bf16(
             for p in 0..panels {
                 let j0 = p * NR;
                 let cols = NR.min(n - j0);
-                let mask = if cols == NR {
-                    u32::MAX
-                } else {
-                    (1u32 << cols) - 1
-                };
+                let mask = column_mask(cols);
                 let panel = b.data.as_ptr().add((p * pairs + p0) * NR);
                 let (bias, act) = if last {
                     (bias.map(|b| b.as_ptr().add(j0)), act)
@@ -910,11 +907,7 @@ pub(crate) unsafe fn gemm_amx(
                 s = in(reg) 128usize,
                 options(nostack)
             );
-            let mask = if cols == NR {
-                u32::MAX
-            } else {
-                (1u32 << cols) - 1
-            };
+            let mask = column_mask(cols);
             let (m0, m1) = ((mask & 0xffff) as u16, (mask >> 16) as u16);
             let zero = _mm512_setzero_ps();
             let (bias0, bias1) = match bias {
