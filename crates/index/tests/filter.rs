@@ -343,7 +343,7 @@ proptest! {
 
 #[test]
 fn a_handful_of_matches_in_a_large_index_are_ranked_exactly() {
-    // 3 matches among 3000 chunks: compared from their stored vectors.
+    // 3 matches among 3000 chunks: compared exactly, through the graph's points by vid.
     let n = 3000;
     let (_dir, index) = build(n);
     let records = corpus(n);
