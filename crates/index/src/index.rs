@@ -179,7 +179,7 @@ struct Snapshot {
     /// same store state). A tenant or a fixed filter repeats across queries, and
     /// collecting the vids of a broad one costs more than the graph walk (at 1M
     /// chunks, a 50% filter is 500K vids per query).
-    filters: Arc<Mutex<HashMap<String, Arc<Matching>>>>,
+    filters: Arc<Mutex<HashMap<String, Arc<LiveSet>>>>,
 }
 
 impl Snapshot {
@@ -975,23 +975,20 @@ impl Index {
         }
     }
 
-    /// The live chunks matching `filter` in a snapshot, cached in it (a dashboard
-    /// repeats its filters; collecting the matches is most of a filtered search).
-    fn matching(&self, snap: &Snapshot, filter: &Filter) -> Result<Arc<Matching>> {
+    /// The vids of the live chunks matching `filter` in a snapshot, cached in it (a
+    /// dashboard repeats its filters; collecting the matches is most of a filtered
+    /// search).
+    fn matching(&self, snap: &Snapshot, filter: &Filter) -> Result<Arc<LiveSet>> {
         let key = filter.to_string();
         if let Some(m) = snap.filters.lock().expect("filter cache lock").get(&key) {
             return Ok(Arc::clone(m));
         }
         let q = filter.to_query(&self.fields)?;
-        let vids: Vec<u64> = snap.searcher.search(&*q, &VidCollector)?;
         let mut allowed = LiveSet::default();
-        for &vid in &vids {
+        for vid in snap.searcher.search(&*q, &VidCollector)? {
             allowed.insert(vid);
         }
-        let matching = Arc::new(Matching {
-            matched: vids.len(),
-            allowed,
-        });
+        let matching = Arc::new(allowed);
         let mut cache = snap.filters.lock().expect("filter cache lock");
         if cache.len() >= FILTER_CACHE {
             cache.clear();
@@ -1295,14 +1292,13 @@ impl View<'_> {
                 merge(hits, fresh, k)
             }
             Some(f) => {
-                let matching = self.index.matching(snap, f)?;
-                if matching.matched == 0 || k == 0 {
+                let allowed = &*self.index.matching(snap, f)?;
+                if allowed.len() == 0 || k == 0 {
                     return Ok(Vec::new());
                 }
-                let allowed = &matching.allowed;
                 let (fresh, fresh_matches) = snap.fresh.search(&q, k, allowed);
                 // Matches and live points in the graph.
-                let matches = matching.matched - fresh_matches;
+                let matches = allowed.len() - fresh_matches;
                 let live = snap
                     .live
                     .len()
@@ -1634,14 +1630,6 @@ fn check_tenant(tenant: &str) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// The chunks matching one filter in one snapshot.
-struct Matching {
-    /// How many.
-    matched: usize,
-    /// Their vids.
-    allowed: LiveSet,
 }
 
 /// Collects the vids of the matching chunks.

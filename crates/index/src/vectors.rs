@@ -114,6 +114,12 @@ struct ByVid {
     seen: Vec<usize>,
 }
 
+impl ByVid {
+    fn get(&self, vid: u64) -> Option<&Arc<Point<'static, f32>>> {
+        self.points.get(usize::try_from(vid).ok()?)?.as_ref()
+    }
+}
+
 impl Graph {
     pub(crate) fn new(params: HnswParams, capacity: usize) -> Graph {
         Graph {
@@ -166,14 +172,13 @@ impl Graph {
 
     /// Records, by vid, the points inserted since the last call.
     fn catch_up(&self) {
-        let indexation = self.hnsw.get_point_indexation();
-        let mut by_vid = self.by_vid.write().expect("points lock");
-        let ByVid { points, seen } = &mut *by_vid;
-        // hnsw_rs sizes its layer table at construction; empty layers cost nothing.
-        let layers = usize::from(indexation.get_max_level_observed()) + 1;
         if self.len() == 0 {
             return;
         }
+        let indexation = self.hnsw.get_point_indexation();
+        let layers = usize::from(indexation.get_max_level_observed()) + 1;
+        let mut by_vid = self.by_vid.write().expect("points lock");
+        let ByVid { points, seen } = &mut *by_vid;
         seen.resize(seen.len().max(layers), 0);
         for (layer, seen) in seen.iter_mut().enumerate().take(layers) {
             let now = indexation.get_layer_nb_point(layer);
@@ -186,20 +191,6 @@ impl Graph {
                     points[i] = Some(p);
                 }
                 *seen = now;
-            }
-        }
-    }
-
-    /// Calls `f` with each point in the graph: its vid and vector.
-    fn for_each_point(&self, mut f: impl FnMut(u64, &[f32])) {
-        let points = self.hnsw.get_point_indexation();
-        if self.len() == 0 {
-            return;
-        }
-        // One layer at a time: each iterator holds a single read lock.
-        for layer in 0..=usize::from(points.get_max_level_observed()) {
-            for p in points.get_layer_iterator(layer) {
-                f(p.get_origin_id() as u64, p.get_v());
             }
         }
     }
@@ -220,11 +211,7 @@ impl Graph {
         let mut top = TopK::new(k);
         let by_vid = self.by_vid.read().expect("points lock");
         for vid in allowed.iter() {
-            let point = usize::try_from(vid)
-                .ok()
-                .and_then(|i| by_vid.points.get(i))
-                .and_then(Option::as_ref);
-            if let Some(point) = point {
+            if let Some(point) = by_vid.get(vid) {
                 top.offer(vid, similarity(query, point.get_v()));
             }
         }
@@ -235,11 +222,14 @@ impl Graph {
     /// `extra` (points not in this graph yet), covering every vid below `covers`.
     pub(crate) fn rebuilt(&self, live: &LiveSet, extra: &[(u64, &[f32])], covers: u64) -> Graph {
         let mut points: Vec<(u64, Vec<f32>)> = Vec::with_capacity(live.len());
-        self.for_each_point(|vid, v| {
-            if live.contains(vid) {
-                points.push((vid, v.to_vec()));
+        {
+            let by_vid = self.by_vid.read().expect("points lock");
+            for vid in live.iter() {
+                if let Some(point) = by_vid.get(vid) {
+                    points.push((vid, point.get_v().to_vec()));
+                }
             }
-        });
+        }
         points.extend(
             extra
                 .iter()

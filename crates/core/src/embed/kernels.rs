@@ -36,7 +36,7 @@ const MC: usize = MR * 8;
 pub(crate) enum Act {
     /// Nothing.
     None,
-    /// Exact (erf) GELU, on the tile while it is still in registers.
+    /// Exact (erf) GELU, on each tile as it is stored (still in L1).
     Gelu,
 }
 
@@ -373,16 +373,8 @@ unsafe fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &m
         let dst = out.as_mut_ptr().add(ib * kc);
         for p0 in (0..kc).step_by(16) {
             let width = 16.min(kc - p0);
-            let load = ((1u32 << width) - 1) as u16;
-            let block: [__m512; 16] = std::array::from_fn(|r| {
-                if r < rows {
-                    let src = a.as_ptr().add((ib + r) * lda + k0 + p0);
-                    _mm512_mask_loadu_ps(_mm512_setzero_ps(), load, src)
-                } else {
-                    _mm512_setzero_ps()
-                }
-            });
-            let columns = transpose16(block);
+            let src = a.as_ptr().add(ib * lda + k0 + p0);
+            let columns = transpose16(load_block(src, lda, rows, width));
             for (i, column) in columns.iter().enumerate().take(width) {
                 _mm512_mask_storeu_ps(dst.add((p0 + i) * MR), store, *column);
             }
@@ -403,22 +395,36 @@ unsafe fn transpose_into(src: &[f32], ld: usize, cols: usize, depth: usize, pane
     for half in 0..NR / 16 {
         for d0 in (0..depth).step_by(16) {
             let width = 16.min(depth - d0);
-            let load = ((1u32 << width) - 1) as u16;
-            let block: [__m512; 16] = std::array::from_fn(|i| {
-                let j = half * 16 + i;
-                if j < cols {
-                    let at = src.as_ptr().add(j * ld + d0);
-                    _mm512_mask_loadu_ps(_mm512_setzero_ps(), load, at)
-                } else {
-                    _mm512_setzero_ps()
-                }
-            });
+            let first = half * 16;
+            // Rows past `cols` load as zeros (no row at all for a half past them; the
+            // pointer is then never read).
+            let rows = cols.saturating_sub(first).min(16);
+            let start = src.as_ptr().wrapping_add(first * ld + d0);
+            let block = load_block(start, ld, rows, width);
             let rows = transpose16(block);
             for (kk, row) in rows.iter().enumerate().take(width) {
                 _mm512_storeu_ps(panel.as_mut_ptr().add((d0 + kk) * NR + half * 16), *row);
             }
         }
     }
+}
+
+/// The first `width` (at most 16) values of `rows` (at most 16) rows starting at `src`,
+/// row stride `ld`, as 16 registers; lanes and rows past those are zero.
+///
+/// # Safety
+/// AVX-512F; the `rows x width` block must be readable.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn load_block(src: *const f32, ld: usize, rows: usize, width: usize) -> [__m512; 16] {
+    let load = ((1u32 << width) - 1) as u16;
+    std::array::from_fn(|r| {
+        if r < rows {
+            _mm512_mask_loadu_ps(_mm512_setzero_ps(), load, src.add(r * ld))
+        } else {
+            _mm512_setzero_ps()
+        }
+    })
 }
 
 /// The transpose of a 16 x 16 block held as 16 rows: 64 in-register shuffles.
@@ -520,15 +526,14 @@ unsafe fn kernel(
             _mm512_mask_storeu_ps(row.add(16), m1, acc[1]);
         }
     }
-    // On the stored tile, still in L1: applied to the accumulators, GELU's
-    // temporaries would push them out of registers for the whole loop.
     if act == Act::Gelu {
         gelu_tile(c, ldc, rows, m0, m1);
     }
 }
 
 /// GELU in place on `rows` rows (row stride `ldc`) of a 32-column tile, its columns
-/// masked by `m0` and `m1`.
+/// masked by `m0` and `m1`: run on the stored tile, still in L1, because applied to
+/// the accumulators GELU's temporaries push them out of registers for the whole loop.
 #[target_feature(enable = "avx512f")]
 #[inline(never)]
 unsafe fn gelu_tile(c: *mut f32, ldc: usize, rows: usize, m0: u16, m1: u16) {
@@ -743,8 +748,6 @@ unsafe fn kernel_bf16(
             _mm512_mask_storeu_ps(row.add(16), m1, acc[1]);
         }
     }
-    // On the stored tile, still in L1: applied to the accumulators, GELU's
-    // temporaries would push them out of registers for the whole loop.
     if act == Act::Gelu {
         gelu_tile(c, ldc, rows, m0, m1);
     }
