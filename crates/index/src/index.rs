@@ -5,16 +5,19 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tantivy::collector::{Collector, DocSetCollector, SegmentCollector, TopDocs};
 use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, QueryParser};
+use tantivy::index::SegmentId;
+use tantivy::merge_policy::{LogMergePolicy, MergeCandidate, MergePolicy};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, QueryParser};
 use tantivy::schema::{OwnedValue, Value as _};
 use tantivy::tokenizer::TokenStream as _;
 use tantivy::{
     DocAddress, DocId, Index as TantivyIndex, IndexReader, IndexWriter, ReloadPolicy, Score,
-    Searcher, SegmentReader, TantivyDocument, Term,
+    Searcher, SegmentMeta, SegmentReader, TantivyDocument, Term,
 };
 
 use crate::error::{Error, Result};
@@ -31,9 +34,13 @@ pub const FORMAT_VERSION: u32 = 2;
 
 /// The HNSW graph is rebuilt without its deleted points when they pass this share.
 const GRAPH_TOMBSTONE_RATIO: f64 = 0.3;
-/// The store's segments are merged (dropping deleted chunks) when deleted chunks pass
-/// this share of all chunks in them.
+/// A store segment is rewritten without its deleted chunks when they pass this share of
+/// its chunks.
 const STORE_DELETED_RATIO: f64 = 0.3;
+/// Merges never build a store segment above this many live chunks. A large collection
+/// keeps several segments of about this size instead of one, and a keyword query
+/// searches them in parallel (a segment is the unit tantivy can split a query into).
+const SEGMENT_MAX_DOCS: u64 = 1 << 18;
 /// A filtered vector search compares every matching vector exactly when the filter
 /// keeps at most this share of the live chunks (a graph walk would have to visit about
 /// `1 / share` points per match) ...
@@ -847,39 +854,35 @@ impl Index {
         self.shared.signal.notify_all();
     }
 
-    /// Merges the store's segments when deleted chunks pass [`STORE_DELETED_RATIO`], so
+    /// Rewrites the store segments whose deleted chunks pass [`STORE_DELETED_RATIO`] of
+    /// their chunks without them (small ones together, up to [`SEGMENT_MAX_DOCS`]), so
     /// churn does not grow the directory without bound. Returns whether it merged.
     fn compact_store(&self, writer: &mut IndexWriter, searcher: &Searcher) -> bool {
-        let (mut all, mut deleted) = (0u64, 0u64);
-        for seg in searcher.segment_readers() {
-            all += u64::from(seg.max_doc());
-            deleted += u64::from(seg.num_deleted_docs());
-        }
-        if deleted == 0 || (deleted as f64) <= all as f64 * STORE_DELETED_RATIO {
-            return false;
-        }
-        let ids: Vec<_> = searcher
+        let churned: Vec<_> = searcher
             .segment_readers()
             .iter()
-            .map(SegmentReader::segment_id)
+            .filter(|seg| {
+                f64::from(seg.num_deleted_docs()) > f64::from(seg.max_doc()) * STORE_DELETED_RATIO
+            })
+            .map(|seg| (seg.segment_id(), u64::from(seg.num_docs())))
             .collect();
-        tracing::info!(
-            deleted,
-            segments = ids.len(),
-            "merging the store's segments"
-        );
-        // A merge can fail when the merge policy is already merging one of these
-        // segments; the deleted chunks then go with that merge or the next commit's.
-        match writer.merge(&ids).wait() {
-            Ok(_) => {
-                let _ = writer.garbage_collect_files().wait();
-                true
-            }
-            Err(e) => {
-                tracing::debug!("segments not merged: {e}");
-                false
+        let mut merged = false;
+        for ids in capped_groups(churned, SEGMENT_MAX_DOCS, 1) {
+            tracing::info!(
+                segments = ids.len(),
+                "dropping deleted chunks from the store"
+            );
+            // A merge can fail when the merge policy is already merging one of these
+            // segments; the deleted chunks then go with that merge or a later commit's.
+            match writer.merge(&ids).wait() {
+                Ok(_) => merged = true,
+                Err(e) => tracing::debug!("segments not merged: {e}"),
             }
         }
+        if merged {
+            let _ = writer.garbage_collect_files().wait();
+        }
+        merged
     }
 
     /// Drops everything added or deleted since the last commit.
@@ -1171,6 +1174,7 @@ impl Index {
                 },
                 other => Error::Tantivy(other),
             })?;
+            w.set_merge_policy(Box::new(CappedMergePolicy::new(SEGMENT_MAX_DOCS)));
             // Another process may have committed since this handle opened: continue
             // from its commit (vids included), not from this handle's view.
             self.reload()?;
@@ -1374,9 +1378,11 @@ impl View<'_> {
                 ),
             ]));
         }
-        let top = snap
-            .searcher
-            .search(&q, &TopDocs::with_limit(k).order_by_score())?;
+        let top = search_segments(
+            &snap.searcher,
+            q.as_ref(),
+            &TopDocs::with_limit(k).order_by_score(),
+        )?;
         // One vid column per segment, opened once for all the hits in it.
         let mut columns: Vec<Option<Column<u64>>> =
             vec![None; snap.searcher.segment_readers().len()];
@@ -1558,6 +1564,86 @@ impl Addresses {
     }
 }
 
+/// tantivy's log merge policy (eight segments of similar size merge into one), with
+/// each merge split into groups that stay within `cap` live chunks.
+#[derive(Debug)]
+struct CappedMergePolicy {
+    log: LogMergePolicy,
+    cap: u64,
+}
+
+impl CappedMergePolicy {
+    fn new(cap: u64) -> Self {
+        let mut log = LogMergePolicy::default();
+        // A segment past half the cap has no partner of its size left to merge with.
+        log.set_max_docs_before_merge((cap / 2) as usize);
+        Self { log, cap }
+    }
+}
+
+impl MergePolicy for CappedMergePolicy {
+    fn compute_merge_candidates(&self, segments: &[SegmentMeta]) -> Vec<MergeCandidate> {
+        let docs: HashMap<SegmentId, u64> = segments
+            .iter()
+            .map(|s| (s.id(), u64::from(s.num_docs())))
+            .collect();
+        self.log
+            .compute_merge_candidates(segments)
+            .into_iter()
+            .flat_map(|MergeCandidate(ids)| {
+                let sized = ids.into_iter().map(|id| (id, docs[&id])).collect();
+                capped_groups(sized, self.cap, 2)
+            })
+            .map(MergeCandidate)
+            .collect()
+    }
+}
+
+/// Packs segments, smallest first, into groups of at least `min_len` whose live chunks
+/// add up to at most `cap` (a larger segment is a group of its own).
+fn capped_groups<T>(mut segments: Vec<(T, u64)>, cap: u64, min_len: usize) -> Vec<Vec<T>> {
+    segments.sort_by_key(|&(_, docs)| docs);
+    let mut groups = Vec::new();
+    let (mut group, mut total) = (Vec::new(), 0);
+    for (id, docs) in segments {
+        if !group.is_empty() && total + docs > cap {
+            if group.len() >= min_len {
+                groups.push(std::mem::take(&mut group));
+            }
+            group.clear();
+            total = 0;
+        }
+        group.push(id);
+        total += docs;
+    }
+    if group.len() >= min_len {
+        groups.push(group);
+    }
+    groups
+}
+
+/// Runs `collector` over every segment of `searcher`, the segments in parallel on
+/// rayon's pool, as [`Searcher::search`] does one after the other.
+fn search_segments<C: Collector>(
+    searcher: &Searcher,
+    query: &dyn Query,
+    collector: &C,
+) -> tantivy::Result<C::Fruit> {
+    let scoring = if collector.requires_scoring() {
+        EnableScoring::enabled_from_searcher(searcher)
+    } else {
+        EnableScoring::disabled_from_searcher(searcher)
+    };
+    let weight = query.weight(scoring)?;
+    let fruits = searcher
+        .segment_readers()
+        .par_iter()
+        .enumerate()
+        .map(|(ord, reader)| collector.collect_segment(weight.as_ref(), ord as u32, reader))
+        .collect::<tantivy::Result<Vec<_>>>()?;
+    collector.merge_fruits(fruits)
+}
+
 fn live_set(searcher: &Searcher) -> Result<Live> {
     let mut live = Live {
         vids: LiveSet::default(),
@@ -1686,4 +1772,91 @@ fn dir_size(path: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use tantivy::collector::TopDocs;
+    use tantivy::doc;
+    use tantivy::merge_policy::NoMergePolicy;
+    use tantivy::query::QueryParser;
+    use tantivy::schema::{Schema, TEXT};
+
+    use super::*;
+
+    #[test]
+    fn capped_groups_pack_smallest_first_within_the_cap() {
+        let sizes = vec![
+            ("a", 60),
+            ("b", 10),
+            ("c", 30),
+            ("d", 50),
+            ("e", 150),
+            ("f", 5),
+        ];
+        // 5 + 10 + 30 + 50 = 95; 60 would pass 100; 150 is alone.
+        assert_eq!(
+            capped_groups(sizes.clone(), 100, 1),
+            vec![vec!["f", "b", "c", "d"], vec!["a"], vec!["e"]]
+        );
+        // A merge needs two segments: the lone ones are left.
+        assert_eq!(capped_groups(sizes, 100, 2), vec![vec!["f", "b", "c", "d"]]);
+        assert!(capped_groups(Vec::<((), u64)>::new(), 100, 1).is_empty());
+    }
+
+    /// Many small commits merge, but never into a segment above the cap.
+    #[test]
+    fn merges_stop_at_the_cap() {
+        let mut builder = Schema::builder();
+        let text = builder.add_text_field("text", TEXT);
+        let index = TantivyIndex::create_in_ram(builder.build());
+        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        writer.set_merge_policy(Box::new(CappedMergePolicy::new(100)));
+        for commit in 0..64 {
+            for i in 0..10 {
+                writer
+                    .add_document(doc!(text => format!("doc {commit} {i}")))
+                    .unwrap();
+            }
+            writer.commit().unwrap();
+        }
+        writer.wait_merging_threads().unwrap();
+        let metas = index.searchable_segment_metas().unwrap();
+        let sizes: Vec<u32> = metas.iter().map(SegmentMeta::num_docs).collect();
+        assert_eq!(sizes.iter().sum::<u32>(), 640);
+        assert!(sizes.iter().all(|&n| n <= 100), "{sizes:?}");
+        // Merging happened: 64 commits did not leave 64 segments.
+        assert!(sizes.len() < 20, "{sizes:?}");
+    }
+
+    /// Searching the segments in parallel finds what tantivy's sequential search finds,
+    /// with the same scores (BM25 statistics are the whole index's either way).
+    #[test]
+    fn parallel_segment_search_matches_tantivy() {
+        let mut builder = Schema::builder();
+        let text = builder.add_text_field("text", TEXT);
+        let index = TantivyIndex::create_in_ram(builder.build());
+        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        writer.set_merge_policy(Box::new(NoMergePolicy));
+        let words = ["salmon", "river", "delta", "tide", "estuary", "reed"];
+        for segment in 0..5usize {
+            for i in 0..40usize {
+                let body: Vec<&str> = (0..1 + (i * 7 + segment) % 9)
+                    .map(|j| words[(i * j + segment + j) % words.len()])
+                    .collect();
+                writer.add_document(doc!(text => body.join(" "))).unwrap();
+            }
+            writer.commit().unwrap();
+        }
+        let searcher = index.reader().unwrap().searcher();
+        assert_eq!(searcher.segment_readers().len(), 5);
+        let q = QueryParser::for_index(&index, vec![text])
+            .parse_query("salmon estuary reed")
+            .unwrap();
+        let top = TopDocs::with_limit(25).order_by_score();
+        let parallel = search_segments(&searcher, q.as_ref(), &top).unwrap();
+        let sequential = searcher.search(q.as_ref(), &top).unwrap();
+        assert_eq!(parallel.len(), 25);
+        assert_eq!(parallel, sequential);
+    }
 }
