@@ -24,6 +24,11 @@ use serde_json::{json, Map, Value};
 use trawl::{reciprocal_rank_fusion, Scored, RRF_K};
 use trawl_index::{Filter, HnswParams, Index, IndexOptions, Record};
 
+/// `--features mimalloc` measures the harness with mimalloc as the global allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DIM: usize = 384;
 /// Dimension of the latent space the vectors are drawn in before projection.
 const LATENT: usize = 48;

@@ -1,8 +1,10 @@
 //! The index: one tantivy store (source of truth) plus the derived HNSW graph.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use rayon::prelude::*;
@@ -1378,11 +1380,7 @@ impl View<'_> {
                 ),
             ]));
         }
-        let top = search_segments(
-            &snap.searcher,
-            q.as_ref(),
-            &TopDocs::with_limit(k).order_by_score(),
-        )?;
+        let top = top_docs(&snap.searcher, q.as_ref(), k)?;
         // One vid column per segment, opened once for all the hits in it.
         let mut columns: Vec<Option<Column<u64>>> =
             vec![None; snap.searcher.segment_readers().len()];
@@ -1622,26 +1620,97 @@ fn capped_groups<T>(mut segments: Vec<(T, u64)>, cap: u64, min_len: usize) -> Ve
     groups
 }
 
-/// Runs `collector` over every segment of `searcher`, the segments in parallel on
-/// rayon's pool, as [`Searcher::search`] does one after the other.
-fn search_segments<C: Collector>(
+/// The `k` best-scoring live documents for `query`, best first, exactly as tantivy's
+/// `TopDocs` ranks them (ties: lower address first). The segments run in parallel on
+/// rayon's pool and share one pruning floor: a document scoring below the k-th best
+/// score of any one segment cannot make the top k, so each segment's block-max WAND
+/// skips what the fullest segment already rules out, and several segments cost little
+/// more work than one. In a hybrid search the dense half runs on the same pool, and its
+/// thread joins in on the segments when it is done.
+fn top_docs(
     searcher: &Searcher,
     query: &dyn Query,
-    collector: &C,
-) -> tantivy::Result<C::Fruit> {
-    let scoring = if collector.requires_scoring() {
-        EnableScoring::enabled_from_searcher(searcher)
-    } else {
-        EnableScoring::disabled_from_searcher(searcher)
+    k: usize,
+) -> tantivy::Result<Vec<(Score, DocAddress)>> {
+    let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    let floor = AtomicU32::new(Score::MIN.to_bits());
+    let collect = |(ord, reader): (usize, &SegmentReader)| {
+        segment_top_docs(weight.as_ref(), ord as u32, reader, k, &floor)
     };
-    let weight = query.weight(scoring)?;
-    let fruits = searcher
-        .segment_readers()
-        .par_iter()
-        .enumerate()
-        .map(|(ord, reader)| collector.collect_segment(weight.as_ref(), ord as u32, reader))
-        .collect::<tantivy::Result<Vec<_>>>()?;
-    collector.merge_fruits(fruits)
+    let segments = searcher.segment_readers();
+    let mut all: Vec<(Score, DocAddress)> = if segments.len() == 1 {
+        // Handing one task to the pool would only add a thread switch.
+        collect((0, &segments[0]))?
+    } else {
+        let found = segments
+            .par_iter()
+            .enumerate()
+            .map(collect)
+            .collect::<tantivy::Result<Vec<_>>>()?;
+        found.into_iter().flatten().collect()
+    };
+    all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    all.truncate(k);
+    Ok(all)
+}
+
+/// One segment's part of [`top_docs`]: its `k` best live documents, skipping those
+/// below `floor` (an `f32`'s bits, the best k-th score any segment has so far), which it
+/// raises as its own k-th best score rises.
+fn segment_top_docs(
+    weight: &dyn tantivy::query::Weight,
+    ord: u32,
+    reader: &SegmentReader,
+    k: usize,
+    floor: &AtomicU32,
+) -> tantivy::Result<Vec<(Score, DocAddress)>> {
+    let alive = reader.alive_bitset();
+    let mut heap = BinaryHeap::with_capacity(k + 1);
+    let mut bound = Score::MIN;
+    // Ties with the shared floor may still win on address, so they pass.
+    let shared = || f32::from_bits(floor.load(AtomicOrdering::Relaxed)).next_down();
+    weight.for_each_pruning(shared().max(Score::MIN), reader, &mut |doc, score| {
+        if alive.is_none_or(|a| a.is_alive(doc)) {
+            heap.push(Reverse(Ranked { score, doc }));
+            if heap.len() > k {
+                heap.pop();
+            }
+            if heap.len() == k {
+                bound = heap.peek().expect("k > 0").0.score;
+                let _ = floor.fetch_update(AtomicOrdering::Relaxed, AtomicOrdering::Relaxed, |b| {
+                    (bound > f32::from_bits(b)).then_some(bound.to_bits())
+                });
+            }
+        }
+        bound.max(shared())
+    })?;
+    Ok(heap
+        .into_iter()
+        .map(|Reverse(r)| (r.score, DocAddress::new(ord, r.doc)))
+        .collect())
+}
+
+/// A segment's candidate in [`top_docs`]: ordered by score, then by lower doc id first.
+#[derive(PartialEq)]
+struct Ranked {
+    score: Score,
+    doc: DocId,
+}
+
+impl Eq for Ranked {}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then(other.doc.cmp(&self.doc))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 fn live_set(searcher: &Searcher) -> Result<Live> {
@@ -1829,34 +1898,85 @@ mod tests {
         assert!(sizes.len() < 20, "{sizes:?}");
     }
 
-    /// Searching the segments in parallel finds what tantivy's sequential search finds,
-    /// with the same scores (BM25 statistics are the whole index's either way).
+    /// Searching the segments in parallel with a shared pruning floor finds exactly what
+    /// tantivy's `TopDocs` finds, scores and tie order included, with deleted documents,
+    /// many exact ties (the same texts in every segment) and k below and above the
+    /// number of matches.
     #[test]
-    fn parallel_segment_search_matches_tantivy() {
+    fn parallel_top_docs_match_tantivy() {
         let mut builder = Schema::builder();
         let text = builder.add_text_field("text", TEXT);
+        let id = builder.add_u64_field("id", tantivy::schema::INDEXED);
         let index = TantivyIndex::create_in_ram(builder.build());
         let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
         writer.set_merge_policy(Box::new(NoMergePolicy));
-        let words = ["salmon", "river", "delta", "tide", "estuary", "reed"];
+        let words = [
+            "salmon", "river", "delta", "tide", "estuary", "reed", "the", "a",
+        ];
+        let mut n = 0u64;
         for segment in 0..5usize {
-            for i in 0..40usize {
-                let body: Vec<&str> = (0..1 + (i * 7 + segment) % 9)
-                    .map(|j| words[(i * j + segment + j) % words.len()])
+            for i in 0..60usize {
+                // Every segment holds the same 30 texts, and 30 of its own.
+                let seed = if i < 30 { i } else { i * 5 + segment };
+                let body: Vec<&str> = (0..1 + seed % 9)
+                    .map(|j| words[(seed * j + j + seed / 3) % words.len()])
                     .collect();
-                writer.add_document(doc!(text => body.join(" "))).unwrap();
+                writer
+                    .add_document(doc!(text => body.join(" "), id => n))
+                    .unwrap();
+                n += 1;
             }
             writer.commit().unwrap();
         }
+        for gone in (0..n).step_by(7) {
+            writer.delete_term(Term::from_field_u64(id, gone));
+        }
+        writer.commit().unwrap();
         let searcher = index.reader().unwrap().searcher();
         assert_eq!(searcher.segment_readers().len(), 5);
-        let q = QueryParser::for_index(&index, vec![text])
-            .parse_query("salmon estuary reed")
+        let parser = QueryParser::for_index(&index, vec![text]);
+        for query in ["salmon estuary reed", "tide", "delta the river", "nothing"] {
+            let q = parser.parse_query(query).unwrap();
+            for k in [1, 7, 25, 1_000] {
+                let want = searcher
+                    .search(q.as_ref(), &TopDocs::with_limit(k).order_by_score())
+                    .unwrap();
+                let got = top_docs(&searcher, q.as_ref(), k).unwrap();
+                assert_eq!(got, want, "{query:?} k={k}");
+                // Whatever order the segments run in: with the floor already at the
+                // final k-th score, documents tied with it still come through.
+                if want.len() == k {
+                    let floor = AtomicU32::new(want[k - 1].0.to_bits());
+                    let weight = q
+                        .weight(EnableScoring::enabled_from_searcher(&searcher))
+                        .unwrap();
+                    let mut got: Vec<_> = (0..5)
+                        .flat_map(|ord| {
+                            let reader = searcher.segment_reader(ord);
+                            segment_top_docs(weight.as_ref(), ord, reader, k, &floor).unwrap()
+                        })
+                        .collect();
+                    got.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                    got.truncate(k);
+                    assert_eq!(got, want, "{query:?} k={k}, floor preset");
+                }
+            }
+        }
+        // One segment: searched in the calling thread, the same way.
+        let one = TantivyIndex::create_in_ram(index.schema());
+        let mut writer: IndexWriter = one.writer_with_num_threads(1, 15_000_000).unwrap();
+        for i in 0..50u64 {
+            let body = words[..1 + (i as usize % 7)].join(" ");
+            writer.add_document(doc!(text => body, id => i)).unwrap();
+        }
+        writer.commit().unwrap();
+        let searcher = one.reader().unwrap().searcher();
+        let q = QueryParser::for_index(&one, vec![text])
+            .parse_query("reed tide")
             .unwrap();
-        let top = TopDocs::with_limit(25).order_by_score();
-        let parallel = search_segments(&searcher, q.as_ref(), &top).unwrap();
-        let sequential = searcher.search(q.as_ref(), &top).unwrap();
-        assert_eq!(parallel.len(), 25);
-        assert_eq!(parallel, sequential);
+        let want = searcher
+            .search(q.as_ref(), &TopDocs::with_limit(10).order_by_score())
+            .unwrap();
+        assert_eq!(top_docs(&searcher, q.as_ref(), 10).unwrap(), want);
     }
 }
