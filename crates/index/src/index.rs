@@ -1,8 +1,7 @@
 //! The index: one tantivy store (source of truth) plus the derived HNSW graph.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
