@@ -284,6 +284,9 @@ pub struct Index {
     shared: Arc<Shared>,
     /// The thread inserting fresh points into the graph, compacting and saving it.
     worker: Option<std::thread::JoinHandle<()>>,
+    /// Keyword searches running now: one alone spreads its segments over the cores,
+    /// several take one core each (see [`top_docs`]).
+    keyword_searches: AtomicUsize,
 }
 
 impl Shared {
@@ -611,6 +614,7 @@ impl Index {
             next_vid: Mutex::new(next_vid),
             shared,
             worker,
+            keyword_searches: AtomicUsize::new(0),
         })
     }
 
@@ -1379,7 +1383,11 @@ impl View<'_> {
                 ),
             ]));
         }
-        let top = top_docs(&snap.searcher, q.as_ref(), k)?;
+        let running = &self.index.keyword_searches;
+        let alone = running.fetch_add(1, AtomicOrdering::AcqRel) == 0;
+        let top = top_docs(&snap.searcher, q.as_ref(), k, alone);
+        running.fetch_sub(1, AtomicOrdering::AcqRel);
+        let top = top?;
         // One vid column per segment, opened once for all the hits in it.
         let mut columns: Vec<Option<Column<u64>>> =
             vec![None; snap.searcher.segment_readers().len()];
@@ -1620,16 +1628,18 @@ fn capped_groups<T>(mut segments: Vec<(T, u64)>, cap: u64, min_len: usize) -> Ve
 }
 
 /// The `k` best-scoring live documents for `query`, best first, exactly as tantivy's
-/// `TopDocs` ranks them (ties: lower address first). The segments run in parallel on
-/// rayon's pool and share one pruning floor: a document scoring below the k-th best
-/// score of any one segment cannot make the top k, so each segment's block-max WAND
-/// skips what the fullest segment already rules out, and several segments cost little
-/// more work than one. In a hybrid search the dense half runs on the same pool, and its
-/// thread joins in on the segments when it is done.
+/// `TopDocs` ranks them (ties: lower address first). The segments share one pruning
+/// floor: a document scoring below the k-th best score of any one segment cannot make
+/// the top k, so each segment's block-max WAND skips what the fullest segment already
+/// rules out. With `parallel`, the segments run at once on rayon's pool (in a hybrid
+/// search the dense half runs there too, and its thread joins in on the segments when it
+/// is done); otherwise one after the other in the calling thread, which does the least
+/// work in all, for when other searches keep the cores busy anyway.
 fn top_docs(
     searcher: &Searcher,
     query: &dyn Query,
     k: usize,
+    parallel: bool,
 ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
     let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
     let floor = AtomicU32::new(Score::MIN.to_bits());
@@ -1637,17 +1647,21 @@ fn top_docs(
         segment_top_docs(weight.as_ref(), ord as u32, reader, k, &floor)
     };
     let segments = searcher.segment_readers();
-    let mut all: Vec<(Score, DocAddress)> = if segments.len() == 1 {
-        // Handing one task to the pool would only add a thread switch.
-        collect((0, &segments[0]))?
-    } else {
-        let found = segments
+    // Handing a single segment to the pool would only add a thread switch.
+    let found = if parallel && segments.len() > 1 {
+        segments
             .par_iter()
             .enumerate()
             .map(collect)
-            .collect::<tantivy::Result<Vec<_>>>()?;
-        found.into_iter().flatten().collect()
+            .collect::<tantivy::Result<Vec<_>>>()?
+    } else {
+        segments
+            .iter()
+            .enumerate()
+            .map(collect)
+            .collect::<tantivy::Result<Vec<_>>>()?
     };
+    let mut all: Vec<(Score, DocAddress)> = found.into_iter().flatten().collect();
     all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     all.truncate(k);
     Ok(all)
@@ -1940,8 +1954,10 @@ mod tests {
                 let want = searcher
                     .search(q.as_ref(), &TopDocs::with_limit(k).order_by_score())
                     .unwrap();
-                let got = top_docs(&searcher, q.as_ref(), k).unwrap();
-                assert_eq!(got, want, "{query:?} k={k}");
+                for parallel in [true, false] {
+                    let got = top_docs(&searcher, q.as_ref(), k, parallel).unwrap();
+                    assert_eq!(got, want, "{query:?} k={k} parallel={parallel}");
+                }
                 // Whatever order the segments run in: with the floor already at the
                 // final k-th score, documents tied with it still come through.
                 if want.len() == k {
@@ -1976,6 +1992,6 @@ mod tests {
         let want = searcher
             .search(q.as_ref(), &TopDocs::with_limit(10).order_by_score())
             .unwrap();
-        assert_eq!(top_docs(&searcher, q.as_ref(), 10).unwrap(), want);
+        assert_eq!(top_docs(&searcher, q.as_ref(), 10, true).unwrap(), want);
     }
 }
