@@ -114,12 +114,13 @@ impl Collection {
         self.inner.index().options().dim
     }
 
-    #[pyo3(signature = (paths, progress=None))]
+    #[pyo3(signature = (paths, progress=None, tenant=None))]
     fn add_paths(
         &self,
         py: Python<'_>,
         paths: Vec<PathBuf>,
         progress: Option<Py<PyAny>>,
+        tenant: Option<&str>,
     ) -> PyResult<IngestReport> {
         // A callback error (Ctrl-C included) cancels the run; it is raised once the
         // run has stopped and what it added has been rolled back, so the index stays at
@@ -146,7 +147,11 @@ impl Collection {
                 }
             });
         };
-        let result = gil::run(py, || inner.add_paths(&paths, &report_progress));
+        let limits = trawl::Limits::default();
+        let result = gil::run(py, || match tenant {
+            Some(t) => inner.add_tenant_paths(t, &paths, &limits, &report_progress),
+            None => inner.add_paths_with(&paths, &limits, &report_progress),
+        });
         if let Some(e) = failure
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

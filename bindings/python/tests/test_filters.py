@@ -105,3 +105,17 @@ def test_tenants_never_see_each_other(tmp_path: Any) -> None:
     scoped.commit()
     assert scoped.search("quarterly revenue", k=10, tenant="acme")[0].text.startswith("acme")
     assert scoped.stats().tenants["acme"]["documents"] == 1
+
+
+def test_add_paths_into_a_tenant_per_call(tmp_path: Any) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "memo.md").write_text("# Memo\n\nharbour dredging plan")
+    col = trawl.Collection(tmp_path / "idx", keyword_only=True, tenant="acme")
+    report = col.add(docs, tenant="globex")
+    assert report.added == 1
+    col.commit()
+    assert col.search("harbour dredging", k=5) == []
+    hits = col.search("harbour dredging", k=5, tenant="globex")
+    assert [h.tenant for h in hits] == ["globex"]
+    assert [d["tenant"] for d in col.documents()] == ["globex"]

@@ -768,10 +768,28 @@ impl Collection {
         limits: &trawl_ingest::Limits,
         progress: &dyn Fn(Progress),
     ) -> Result<IngestReport> {
+        let tenant = self.tenant.clone().unwrap_or_default();
+        self.add_tenant_paths(&tenant, roots, limits, progress)
+    }
+
+    /// As [`Collection::add_paths_with`], into `tenant` instead of the collection's
+    /// (as [`Collection::add_tenant_documents`] is to [`Collection::add_documents`]).
+    ///
+    /// # Errors
+    /// [`Error::Index`] for a tenant name with U+001F (nothing is added then); errors
+    /// that stop the whole run (embedding or index failures).
+    pub fn add_tenant_paths(
+        &self,
+        tenant: &str,
+        roots: &[PathBuf],
+        limits: &trawl_ingest::Limits,
+        progress: &dyn Fn(Progress),
+    ) -> Result<IngestReport> {
         use std::sync::atomic::Ordering;
+        trawl_index::check_tenant(tenant)?;
         self.cancelled.store(false, Ordering::SeqCst);
         self.ingesting.fetch_add(1, Ordering::SeqCst);
-        let result = self.ingest(roots, limits, progress);
+        let result = self.ingest(tenant, roots, limits, progress);
         if self.ingesting.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.cancelled.store(false, Ordering::SeqCst);
         }
@@ -782,6 +800,7 @@ impl Collection {
     /// embeds and indexes the batch before, so that parsing hides behind embedding.
     fn ingest(
         &self,
+        tenant: &str,
         roots: &[PathBuf],
         limits: &trawl_ingest::Limits,
         progress: &dyn Fn(Progress),
@@ -803,7 +822,6 @@ impl Collection {
             }
         }
         report.files = files.len();
-        let tenant = self.tenant.as_deref().unwrap_or("");
         // One batch waits while the next is parsed: memory stays bounded by two.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Parsed>>(1);
         // Parsing gets threads of its own. In the shared pool its jobs would queue

@@ -182,6 +182,46 @@ fn remove_missing_deletes_documents_whose_files_are_gone() {
     assert_eq!(c.stats().unwrap().documents, 1);
 }
 
+/// Files ingested into a tenant named per call, on a handle opened for another tenant:
+/// they land in the named tenant only, and a tenant name the index cannot hold is a
+/// typed error before any file is read.
+#[test]
+fn paths_are_ingested_into_the_tenant_named_per_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(
+        files.path().join("memo.md"),
+        "# Memo\n\nharbour dredging plan",
+    )
+    .unwrap();
+    let c = open(&dir.path().join("index"), Some("a"));
+    let limits = trawl::Limits::default();
+    let roots = [files.path().to_owned()];
+    let report = c.add_tenant_paths("b", &roots, &limits, &|_| {}).unwrap();
+    assert_eq!(report.added, 1);
+    let err = c
+        .add_tenant_paths("b\u{1f}x", &roots, &limits, &|_| {})
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        trawl::Error::Index(trawl_index::Error::InvalidTenant { .. })
+    ));
+    c.commit().unwrap();
+    let hits = |tenant| {
+        c.search_with(
+            "harbour dredging",
+            &options(SearchMode::Keyword, None, Some(tenant)),
+        )
+        .unwrap()
+    };
+    assert_eq!(hits("b").len(), 1);
+    assert!(hits("b")[0].doc_id.ends_with("memo.md"));
+    assert!(hits("a").is_empty());
+    let stats = c.stats().unwrap();
+    assert_eq!(stats.documents, 1);
+    assert_eq!(stats.tenants["b"].documents, 1);
+}
+
 #[test]
 fn search_options_with_a_filter_serialise_as_its_syntax() {
     let o = options(

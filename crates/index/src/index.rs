@@ -1791,7 +1791,12 @@ fn missing_points(
     Ok(missing)
 }
 
-fn check_tenant(tenant: &str) -> Result<()> {
+/// Checks that `tenant` can name a tenant (it must not contain U+001F, which separates
+/// tenant and document id inside the index).
+///
+/// # Errors
+/// [`Error::InvalidTenant`].
+pub fn check_tenant(tenant: &str) -> Result<()> {
     if tenant.contains(schema::KEY_SEP) {
         return Err(Error::InvalidTenant {
             tenant: tenant.to_owned(),

@@ -48,7 +48,8 @@ mod vectors;
 pub use error::{Error, Result};
 pub use filter::{Filter, FilterValue};
 pub use index::{
-    DocumentInfo, Index, IndexOptions, Scored, Stats, TenantStats, View, FORMAT_VERSION,
+    check_tenant, DocumentInfo, Index, IndexOptions, Scored, Stats, TenantStats, View,
+    FORMAT_VERSION,
 };
 pub use language::Language;
 pub use record::Record;

@@ -165,8 +165,10 @@ class Collection:
         paths: Union[PathLike, Iterable[PathLike]],
         *,
         progress: Optional[Progress] = None,
+        tenant: Optional[str] = None,
     ) -> IngestReport:
-        """Ingest files and folders (recursively).
+        """Ingest files and folders (recursively), into ``tenant`` if given (else the
+        collection's).
 
         Unsupported and broken files are listed in the report (``unsupported``,
         ``failures`` with path and reason); everything else is indexed. ``progress``
@@ -177,7 +179,7 @@ class Collection:
             roots = [os.fspath(paths)]
         else:
             roots = [os.fspath(p) for p in paths]
-        return self._native.add_paths(roots, _progress_callback(progress))
+        return self._native.add_paths(roots, _progress_callback(progress), tenant)
 
     def add_text(
         self,

@@ -190,6 +190,7 @@ class Collection:
         self,
         paths: list[str],
         progress: Optional[Callable[[int, int, int], object]] = None,
+        tenant: Optional[str] = None,
     ) -> IngestReport: ...
     def add_text(
         self,
