@@ -5,8 +5,9 @@
 //! calamine trusts a sheet's declared dimensions and sizes a dense grid from the cells'
 //! bounding box, so a tiny hostile file can ask for gigabytes. XLSX sheets are therefore
 //! streamed cell by cell after their declared dimensions pass [`Limits::max_cells`];
-//! XLS dimension records are checked before calamine sees the file; ODS relies on
-//! calamine's own cell cap plus the zip limits.
+//! XLS dimension records are checked before calamine sees the file; ODS sheets have the
+//! bounding box of their non-empty cells measured first (a few bytes of repeat counts
+//! can place two cells a hundred million cells apart).
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
@@ -43,7 +44,10 @@ pub(crate) fn parse(bytes: &[u8], name: &str, format: Format, limits: &Limits) -
             ranges(wb, name, fmt, limits)?
         }
         Format::Ods => {
-            crate::zipped::Zip::open(bytes, name, fmt, limits)?;
+            let mut zip = crate::zipped::Zip::open(bytes, name, fmt, limits)?;
+            if let Some(content) = zip.text("content.xml")? {
+                ods_extent(&content, name, limits)?;
+            }
             let wb = calamine::Ods::new(Cursor::new(bytes)).map_err(|e| err(&e))?;
             ranges(wb, name, fmt, limits)?
         }
@@ -374,9 +378,117 @@ fn xls_dimensions(bytes: &[u8], name: &str, limits: &Limits) -> Result<()> {
     Ok(())
 }
 
+/// Refuses an ODS workbook when a sheet's non-empty cells span more than
+/// [`Limits::max_cells`]: calamine sizes each sheet's grid from that bounding box
+/// (32 bytes a cell, up to its own cap of 100 million cells), and row and column repeat
+/// counts let a tiny `content.xml` stretch it.
+fn ods_extent(content: &str, name: &str, limits: &Limits) -> Result<()> {
+    use crate::xml::{Reader, Tok};
+    let repeat = |tok: &Tok, key| {
+        tok.attr(key)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(1)
+            .max(1)
+    };
+    // Per sheet: the next row and column, and the bounding box (rows, columns).
+    let (mut row, mut col) = (0u64, 0u64);
+    let mut row_span = 1u64;
+    let mut bbox: Option<(u64, u64, u64, u64)> = None;
+    // The open cell: its first column, its span, and whether it holds anything.
+    let mut cell: Option<(u64, u64, bool)> = None;
+    let check = |bbox: Option<(u64, u64, u64, u64)>| -> Result<()> {
+        if let Some((r0, r1, c0, c1)) = bbox {
+            let cells = (r1 - r0 + 1).saturating_mul(c1 - c0 + 1);
+            if cells > limits.max_cells {
+                return Err(Error::limit(name, "cells", cells, limits.max_cells));
+            }
+        }
+        Ok(())
+    };
+    fn filled(
+        bbox: &mut Option<(u64, u64, u64, u64)>,
+        (r0, r_span): (u64, u64),
+        (c0, c_span): (u64, u64),
+    ) {
+        let (r1, c1) = (r0.saturating_add(r_span - 1), c0.saturating_add(c_span - 1));
+        *bbox = Some(match *bbox {
+            None => (r0, r1, c0, c1),
+            Some((a, b, c, d)) => (a.min(r0), b.max(r1), c.min(c0), d.max(c1)),
+        });
+    }
+    for tok in Reader::new(content) {
+        match (&tok, tok.local()) {
+            (Tok::Start { .. }, "table") => {
+                (row, bbox) = (0, None);
+            }
+            (Tok::End { .. }, "table") => check(bbox)?,
+            (Tok::Start { empty, .. }, "table-row") => {
+                row_span = repeat(&tok, "table:number-rows-repeated");
+                col = 0;
+                if *empty {
+                    row = row.saturating_add(row_span);
+                }
+            }
+            (Tok::End { .. }, "table-row") => row = row.saturating_add(row_span),
+            (Tok::Start { empty, .. }, "table-cell" | "covered-table-cell") => {
+                let col_span = repeat(&tok, "table:number-columns-repeated");
+                let valued = tok.attr("office:value-type").is_some();
+                if *empty {
+                    if valued {
+                        filled(&mut bbox, (row, row_span), (col, col_span));
+                    }
+                    col = col.saturating_add(col_span);
+                } else {
+                    cell = Some((col, col_span, valued));
+                }
+            }
+            (Tok::Text(t), _) if !t.trim().is_empty() => {
+                if let Some((_, _, has)) = &mut cell {
+                    *has = true;
+                }
+            }
+            (Tok::End { .. }, "table-cell" | "covered-table-cell") => {
+                if let Some((first, span, has)) = cell.take() {
+                    if has {
+                        filled(&mut bbox, (row, row_span), (first, span));
+                    }
+                    col = first.saturating_add(span);
+                }
+            }
+            _ => {}
+        }
+    }
+    check(bbox)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ods_extent_spans_each_sheets_filled_cells() {
+        let limits = Limits::default().max_cells(100);
+        let cell = r#"<table:table-cell office:value-type="float" office:value="1"/>"#;
+        let far = |rows: u32, cols: u32| {
+            format!(
+                r#"<table:table><table:table-row>{cell}</table:table-row><table:table-row table:number-rows-repeated="{rows}"/><table:table-row><table:table-cell table:number-columns-repeated="{cols}"/>{cell}</table:table-row></table:table>"#
+            )
+        };
+        // 10 x 10 in each of two sheets: each sheet is measured alone.
+        let two = format!("{}{}", far(8, 9), far(8, 9));
+        assert!(ods_extent(&two, "ok.ods", &limits).is_ok());
+        // 10 x 11.
+        let err = ods_extent(&far(8, 10), "wide.ods", &limits).unwrap_err();
+        assert!(
+            matches!(err, Error::LimitExceeded { value: 110, .. }),
+            "{err}"
+        );
+        // Empty cells, however many, span nothing; text makes a cell count.
+        let blank = r#"<table:table><table:table-row table:number-rows-repeated="1000"><table:table-cell table:number-columns-repeated="1000"/><table:table-cell><text:p> </text:p></table:table-cell></table:table-row></table:table>"#;
+        assert!(ods_extent(blank, "blank.ods", &limits).is_ok());
+        let texted = blank.replace("<text:p> </text:p>", "<text:p>x</text:p>");
+        assert!(ods_extent(&texted, "texted.ods", &limits).is_err());
+    }
 
     #[test]
     fn excel_serial_dates_become_iso() {

@@ -284,6 +284,85 @@ fn xlsx_far_apart_cells_do_not_allocate_the_grid_between_them() {
     assert!(text.contains("top") && text.contains("bottom"), "{text}");
 }
 
+/// A minimal ODS workbook whose one sheet, "Data", holds `rows` (`content.xml` markup).
+fn ods(rows: &str) -> Vec<u8> {
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Data">{rows}</table:table></office:spreadsheet></office:body></office:document-content>"#
+    );
+    // As the format asks: the mimetype first and stored, so it can be sniffed.
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("mimetype", stored).unwrap();
+    zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+        .unwrap();
+    let deflated = stored.compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("content.xml", deflated).unwrap();
+    zip.write_all(content.as_bytes()).unwrap();
+    zip.start_file("META-INF/manifest.xml", deflated).unwrap();
+    zip.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#).unwrap();
+    zip.finish().unwrap();
+    out.into_inner()
+}
+
+/// One ODS text cell.
+fn ods_cell(text: &str) -> String {
+    format!(
+        r#"<table:table-cell office:value-type="string"><text:p>{text}</text:p></table:table-cell>"#
+    )
+}
+
+#[test]
+fn ods_sheets_become_headed_tables() {
+    let rows = format!(
+        "<table:table-row>{}{}</table:table-row><table:table-row>{}{}</table:table-row>",
+        ods_cell("port"),
+        ods_cell("tonnage"),
+        ods_cell("Rotterdam"),
+        ods_cell("436"),
+    );
+    let docs = parse_bytes_all(&ods(&rows), "ports.ods", &Limits::default()).unwrap();
+    let text = docs[0].text();
+    assert!(
+        text.contains("Rotterdam") && text.contains("tonnage"),
+        "{text}"
+    );
+    let table = docs[0]
+        .sections
+        .iter()
+        .find(|s| s.kind == SectionKind::Table)
+        .unwrap();
+    assert_eq!(table.location.sheet.as_deref(), Some("Data"));
+}
+
+/// Two cells 2,000 rows and 1,000 columns apart, in a few hundred bytes of XML: refused
+/// before calamine sizes a grid of two million cells; within the limit they are read.
+#[test]
+fn ods_cells_spread_over_a_huge_grid_are_refused_before_reading() {
+    let rows = format!(
+        r#"<table:table-row>{}</table:table-row><table:table-row table:number-rows-repeated="1998"><table:table-cell/></table:table-row><table:table-row><table:table-cell table:number-columns-repeated="999"/>{}</table:table-row>"#,
+        ods_cell("top"),
+        ods_cell("bottom"),
+    );
+    let limits = Limits::default().max_cells(1_000_000);
+    let err = parse_bytes_all(&ods(&rows), "bomb.ods", &limits).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::LimitExceeded {
+                what: "cells",
+                value: 2_000_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let docs = parse_bytes_all(&ods(&rows), "wide.ods", &Limits::default()).unwrap();
+    let text = docs[0].text();
+    assert!(text.contains("top") && text.contains("bottom"), "{text}");
+}
+
 #[test]
 fn xls_declaring_a_huge_range_is_refused_before_reading() {
     let mut bytes = read("profiles.xls");
