@@ -768,8 +768,12 @@ impl Collection {
         limits: &trawl_ingest::Limits,
         progress: &dyn Fn(Progress),
     ) -> Result<IngestReport> {
-        let tenant = self.tenant.clone().unwrap_or_default();
-        self.add_tenant_paths(&tenant, roots, limits, progress)
+        self.add_tenant_paths(
+            self.tenant.as_deref().unwrap_or(""),
+            roots,
+            limits,
+            progress,
+        )
     }
 
     /// As [`Collection::add_paths_with`], into `tenant` instead of the collection's

@@ -393,10 +393,10 @@ fn ods_extent(content: &str, name: &str, limits: &Limits) -> Result<()> {
     // Per sheet: the next row and column, and the bounding box (rows, columns).
     let (mut row, mut col) = (0u64, 0u64);
     let mut row_span = 1u64;
-    let mut bbox: Option<(u64, u64, u64, u64)> = None;
+    let mut bbox: Option<Extent> = None;
     // The open cell: its first column, its span, and whether it holds anything.
     let mut cell: Option<(u64, u64, bool)> = None;
-    let check = |bbox: Option<(u64, u64, u64, u64)>| -> Result<()> {
+    let check = |bbox: Option<Extent>| -> Result<()> {
         if let Some((r0, r1, c0, c1)) = bbox {
             let cells = (r1 - r0 + 1).saturating_mul(c1 - c0 + 1);
             if cells > limits.max_cells {
@@ -405,17 +405,6 @@ fn ods_extent(content: &str, name: &str, limits: &Limits) -> Result<()> {
         }
         Ok(())
     };
-    fn filled(
-        bbox: &mut Option<(u64, u64, u64, u64)>,
-        (r0, r_span): (u64, u64),
-        (c0, c_span): (u64, u64),
-    ) {
-        let (r1, c1) = (r0.saturating_add(r_span - 1), c0.saturating_add(c_span - 1));
-        *bbox = Some(match *bbox {
-            None => (r0, r1, c0, c1),
-            Some((a, b, c, d)) => (a.min(r0), b.max(r1), c.min(c0), d.max(c1)),
-        });
-    }
     for tok in Reader::new(content) {
         match (&tok, tok.local()) {
             (Tok::Start { .. }, "table") => {
@@ -431,15 +420,11 @@ fn ods_extent(content: &str, name: &str, limits: &Limits) -> Result<()> {
             }
             (Tok::End { .. }, "table-row") => row = row.saturating_add(row_span),
             (Tok::Start { empty, .. }, "table-cell" | "covered-table-cell") => {
-                let col_span = repeat(&tok, "table:number-columns-repeated");
+                let span = repeat(&tok, "table:number-columns-repeated");
                 let valued = tok.attr("office:value-type").is_some();
+                cell = Some((col, span, valued));
                 if *empty {
-                    if valued {
-                        filled(&mut bbox, (row, row_span), (col, col_span));
-                    }
-                    col = col.saturating_add(col_span);
-                } else {
-                    cell = Some((col, col_span, valued));
+                    close_cell(cell.take(), (row, row_span), &mut col, &mut bbox);
                 }
             }
             (Tok::Text(t), _) if !t.trim().is_empty() => {
@@ -448,17 +433,36 @@ fn ods_extent(content: &str, name: &str, limits: &Limits) -> Result<()> {
                 }
             }
             (Tok::End { .. }, "table-cell" | "covered-table-cell") => {
-                if let Some((first, span, has)) = cell.take() {
-                    if has {
-                        filled(&mut bbox, (row, row_span), (first, span));
-                    }
-                    col = first.saturating_add(span);
-                }
+                close_cell(cell.take(), (row, row_span), &mut col, &mut bbox);
             }
             _ => {}
         }
     }
     check(bbox)
+}
+
+/// First and last row, first and last column of a sheet's filled cells.
+type Extent = (u64, u64, u64, u64);
+
+/// Ends an ODS cell (first column, column span, whether it holds anything) in the rows
+/// `(first, span)`: a filled one widens `bbox`; the next cell starts after it.
+fn close_cell(
+    cell: Option<(u64, u64, bool)>,
+    (r0, r_span): (u64, u64),
+    col: &mut u64,
+    bbox: &mut Option<Extent>,
+) {
+    let Some((c0, c_span, filled)) = cell else {
+        return;
+    };
+    if filled {
+        let (r1, c1) = (r0.saturating_add(r_span - 1), c0.saturating_add(c_span - 1));
+        *bbox = Some(match *bbox {
+            None => (r0, r1, c0, c1),
+            Some((a, b, c, d)) => (a.min(r0), b.max(r1), c.min(c0), d.max(c1)),
+        });
+    }
+    *col = c0.saturating_add(c_span);
 }
 
 #[cfg(test)]
