@@ -168,36 +168,33 @@ pub struct Point<'b, T: Clone + Send + Sync> {
     origin_id: DataId,
     /// a point id identifying point as stored in our structure
     p_id: PointId,
-    /// neighbours info
-    pub(crate) neighbours: Arc<RwLock<Vec<Vec<Arc<PointWithOrder<'b, T>>>>>>,
+    /// neighbours info: one list for each layer the point is in (trawl's patch: the
+    /// lists hold the edges by value, not one `Arc` allocation per edge, and a point
+    /// has `level + 1` lists, not `NB_LAYER_MAX`)
+    pub(crate) neighbours: Arc<RwLock<Vec<Vec<PointWithOrder<'b, T>>>>>,
 }
 
 impl<'b, T: Clone + Send + Sync> Point<'b, T> {
     pub fn new(v: Vec<T>, origin_id: usize, p_id: PointId) -> Self {
-        let mut neighbours = Vec::with_capacity(NB_LAYER_MAX as usize);
-        // CAVEAT, perhaps pass nb layer as arg ?
-        for _ in 0..NB_LAYER_MAX {
-            neighbours.push(Vec::<Arc<PointWithOrder<T>>>::new());
-        }
         Point {
             data: PointData::new_v(v),
             origin_id,
             p_id,
-            neighbours: Arc::new(RwLock::new(neighbours)),
+            neighbours: Arc::new(RwLock::new(Self::empty_layers(p_id))),
         }
     }
 
+    /// One empty neighbour list for each layer the point is in: `0..=p_id.0`.
+    fn empty_layers(p_id: PointId) -> Vec<Vec<PointWithOrder<'b, T>>> {
+        (0..=p_id.0).map(|_| Vec::new()).collect()
+    }
+
     pub fn new_from_mmap(s: &'b [T], origin_id: usize, p_id: PointId) -> Self {
-        let mut neighbours = Vec::with_capacity(NB_LAYER_MAX as usize);
-        // CAVEAT, perhaps pass nb layer as arg ?
-        for _ in 0..NB_LAYER_MAX {
-            neighbours.push(Vec::<Arc<PointWithOrder<T>>>::new());
-        }
         Point {
             data: PointData::new_s(s),
             origin_id,
             p_id,
-            neighbours: Arc::new(RwLock::new(neighbours)),
+            neighbours: Arc::new(RwLock::new(Self::empty_layers(p_id))),
         }
     }
 
@@ -237,6 +234,8 @@ impl<'b, T: Clone + Send + Sync> Point<'b, T> {
             }
             neighborhood.push(neighbours);
         }
+        // the dump format has NB_LAYER_MAX lists for every point
+        neighborhood.resize_with(NB_LAYER_MAX as usize, Vec::new);
         neighborhood
     }
 
@@ -998,7 +997,8 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             // now we scan neighborhood of c in layer and increment visited_point, candidate_points
             // and optimize candidate_points so that it contains points with lowest distances to point arg
             //
-            let neighbours_c_l = &c.point_ref.neighbours.read()[layer as usize];
+            let neighbours_c = c.point_ref.neighbours.read();
+            let neighbours_c_l = neighbours_c.get(layer as usize).map_or(&[][..], Vec::as_slice);
             let c_pid = c.point_ref.p_id;
             trace!(
                 "       search_layer, {:?} has  nb neighbours  : {:?} ",
@@ -1133,12 +1133,9 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             // sorted_points = from_positive_binaryheap_to_negative_binary_heap(&mut sorted_points);
             //
             if let Some(ep) = sorted_points.pop() {
-                // useful for projecting lower layer to upper layer. keep track of points encountered.
-                if new_point.neighbours.read()[l as usize].len()
-                    < self.get_max_nb_connection() as usize
-                {
-                    new_point.neighbours.write()[l as usize].push(Arc::clone(&ep));
-                }
+                // Upstream also stored `ep` in new_point's list for layer l here, above the
+                // point's own level: no search reads a point's list above its level, so
+                // trawl's patch does not keep it (a point has level + 1 lists).
                 // get the lowest distance point
                 let tmp_dist = self.dist_f.eval(data, ep.point_ref.data.get_v());
                 if tmp_dist < dist_to_entry {
@@ -1178,7 +1175,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                     nb_conn = self.max_nb_connection;
                     extend_c = false;
                 }
-                let mut neighbours = Vec::<Arc<PointWithOrder<T>>>::with_capacity(nb_conn);
+                let mut neighbours = Vec::<PointWithOrder<T>>::with_capacity(nb_conn);
                 self.select_neighbours(
                     data,
                     &mut sorted_points,
@@ -1191,7 +1188,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                 // sort neighbours
                 neighbours.sort_unstable();
                 // we must add bidirecti*onal from data i.e new_point_id to neighbours
-                new_point.neighbours.write()[l as usize].clone_from(&neighbours);
+                new_point.neighbours.write()[l as usize] = neighbours.clone();
                 // this reverse neighbour update could be done here but we put it at end to gather all code
                 // requiring a mutex guard for multi threading.
                 // update ep for loop iteration. As we sorted neighbours the nearest
@@ -1252,31 +1249,36 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                     // fix from vidaunited (https://github.com/vidaunited), store potential reverse neighbout at correct layer
                     // This potential reverse add provide a symetric edge only if new_point is sufficiently close to q_point from q_point point of view
                     let l_n = l as usize;
-                    let already = q_point_neighbours[l_n]
+                    // q was found in layer l, so it has a list there
+                    let Some(q_list) = q_point_neighbours.get_mut(l_n) else {
+                        continue;
+                    };
+                    let already = q_list
                         .iter()
                         .position(|old| old.point_ref.p_id == new_point.p_id);
                     if already.is_some() {
-                        // debug!(" new_point.p_id {:?} already in neighbourhood of  q_point {:?} at index {:?}", new_point.p_id, q_point.p_id, already.unwrap());
-                        // q_point.debug_dump();  cannot be called as its neighbours are locked write by this method.
-                        //   new_point.debug_dump();
-                        //   panic!();
                         continue;
                     }
-                    q_point_neighbours[l_n].push(Arc::new(n_to_add));
-                    let nbn_at_l = q_point_neighbours[l_n].len();
-                    //
-                    // if l < level, update upward chaining, insert does a sort! t_q has a neighbour not yet in global table of points!
                     let threshold_shrinking = if l_n > 0 {
                         self.max_nb_connection
                     } else {
                         2 * self.max_nb_connection
                     };
+                    // grow a list geometrically, but never past the one edge over the
+                    // threshold it briefly holds before shrinking back (std would double
+                    // a full list of 32 edges to 64)
+                    if q_list.len() == q_list.capacity() {
+                        let target = (q_list.len() * 2).clamp(4, threshold_shrinking + 1);
+                        q_list.reserve_exact(target.saturating_sub(q_list.len()).max(1));
+                    }
+                    q_list.push(n_to_add);
+                    let nbn_at_l = q_list.len();
                     let shrink = nbn_at_l > threshold_shrinking;
                     {
                         // sort and shring if necessary
-                        q_point_neighbours[l_n].sort_unstable();
+                        q_list.sort_unstable();
                         if shrink {
-                            q_point_neighbours[l_n].pop();
+                            q_list.pop();
                         }
                     }
                 } // end protection against point identity
@@ -1301,7 +1303,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
         extend_candidates_asked: bool,
         layer: u8,
         keep_pruned: bool,
-        neighbours_vec: &mut Vec<Arc<PointWithOrder<'b, T>>>,
+        neighbours_vec: &mut Vec<PointWithOrder<'b, T>>,
     ) {
         //
         trace!(
@@ -1318,8 +1320,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                 while !candidates.is_empty() {
                     let p = candidates.pop().unwrap();
                     assert!(-p.dist_to_ref >= 0.);
-                    neighbours_vec
-                        .push(Arc::new(PointWithOrder::new(&p.point_ref, -p.dist_to_ref)));
+                    neighbours_vec.push(PointWithOrder::new(&p.point_ref, -p.dist_to_ref));
                 }
                 return;
             } else {
@@ -1338,7 +1339,8 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             let mut new_candidates_set = HashMap::<PointId, Arc<Point<T>>>::new();
             // get a list of all neighbours of candidates
             for (_p_id, p_point) in candidates_set.iter() {
-                let n_p_layer = &p_point.neighbours.read()[layer as usize];
+                let n_p = p_point.neighbours.read();
+                let n_p_layer = n_p.get(layer as usize).map_or(&[][..], Vec::as_slice);
                 for q in n_p_layer {
                     if !candidates_set.contains_key(&q.point_ref.p_id)
                         && !new_candidates_set.contains_key(&q.point_ref.p_id)
@@ -1373,10 +1375,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                 }
                 if e_to_insert {
                     trace!("inserting neighbours : {:?} ", e_p.point_ref.p_id);
-                    neighbours_vec.push(Arc::new(PointWithOrder::new(
-                        &e_p.point_ref,
-                        -e_p.dist_to_ref,
-                    )));
+                    neighbours_vec.push(PointWithOrder::new(&e_p.point_ref, -e_p.dist_to_ref));
                 } else {
                     trace!("discarded neighbours : {:?} ", e_p.point_ref.p_id);
                     // ep is taken from a binary heap, so it has a negative sign, we keep its sign
@@ -1398,10 +1397,10 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                 let best_point = discarded_points.pop().unwrap();
                 // do not forget to reverse sign
                 assert!(best_point.dist_to_ref <= 0.);
-                neighbours_vec.push(Arc::new(PointWithOrder::new(
+                neighbours_vec.push(PointWithOrder::new(
                     &best_point.point_ref,
                     -best_point.dist_to_ref,
-                )));
+                ));
             }
         };
         //

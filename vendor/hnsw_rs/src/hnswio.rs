@@ -23,14 +23,13 @@ use std::time::SystemTime;
 
 // io
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, SeekFrom};
 use std::path::{Path, PathBuf};
 
 // synchro
 use parking_lot::RwLock;
 use std::sync::Arc;
 
-use std::collections::HashMap;
 
 use anyhow::*;
 use std::any::type_name;
@@ -611,9 +610,9 @@ impl HnswIo {
         Ok(hnsw)
     } // end of load_hnsw_with_dist
 
-    fn load_point_indexation<'b, 'a, T>(
+    fn load_point_indexation<'b, 'a, T, G: Read + Seek>(
         &'a self,
-        graph_in: &mut dyn Read,
+        graph_in: &mut G,
         descr: &Description,
         data_in: &mut dyn Read,
     ) -> anyhow::Result<PointIndexation<'b, T>>
@@ -638,7 +637,6 @@ impl HnswIo {
         //
         let mut points_by_layer: Vec<Vec<Arc<Point<T>>>> =
             Vec::with_capacity(NB_LAYER_MAX as usize);
-        let mut neighbourhood_map: HashMap<PointId, Vec<Vec<Neighbour>>> = HashMap::new();
         // load max layer
         let mut it_slice = [0u8; ::std::mem::size_of::<u8>()];
         graph_in.read_exact(&mut it_slice)?;
@@ -648,6 +646,10 @@ impl HnswIo {
             return Err(anyhow!("inconsistent number of layErrers"));
         }
         //
+        // trawl's patch: the points are read in a first pass and their neighbours in a
+        // second pass over the same part of the graph file, instead of keeping every
+        // point's neighbour lists in a map until all points exist (about 1.2 KB a point).
+        let layers_start = graph_in.stream_position()?;
         let mut nb_points_loaded: usize = 0;
         let mut nb_still_to_load = descr.nb_point as i64;
         let (use_mmap, max_nbpoint_in_memory) = self.options.use_mmap();
@@ -705,8 +707,6 @@ impl HnswIo {
                     debug!("Storing at l {:?}, r {:?}", l, r);
                 }
                 assert_eq!(r, p_id.1 as usize);
-                // store neoghbour info of this point
-                neighbourhood_map.insert(p_id, load_point_res.1);
                 vlayer.push(point);
                 nb_points_loaded += 1;
                 nb_still_to_load -= 1;
@@ -715,25 +715,43 @@ impl HnswIo {
             points_by_layer.push(vlayer);
         }
         // at this step all points are loaded , but without their neighbours fileds are not yet initialized
+        let layers_end = graph_in.stream_position()?;
+        graph_in.seek(SeekFrom::Start(layers_start))?;
         let mut nbp: usize = 0;
-        for (p_id, neighbours) in &neighbourhood_map {
-            let point = &points_by_layer[p_id.0 as usize][p_id.1 as usize];
-            for (l, neighbours) in neighbours.iter().enumerate() {
-                for n in neighbours {
-                    let n_point = &points_by_layer[n.p_id.0 as usize][n.p_id.1 as usize];
-                    // now n_point is the Arc<Point> corresponding to neighbour n of point,
-                    // construct a corresponding PointWithOrder
-                    let n_pwo = PointWithOrder::<T>::new(n_point, n.distance);
-                    point.neighbours.write()[l].push(Arc::new(n_pwo));
-                } // end of for n
-                //  must sort
-                point.neighbours.write()[l].sort_unstable();
-            } // end of for l
-            nbp += 1;
-            if nbp.is_multiple_of(500_000) {
-                debug!("reloading nb_points neighbourhood completed : {}", nbp);
+        for _ in 0..nb_layer as usize {
+            let mut it_slice = [0u8; ::std::mem::size_of::<u32>()];
+            graph_in.read_exact(&mut it_slice)?;
+            if u32::from_ne_bytes(it_slice) != MAGICLAYER {
+                return Err(anyhow!("bad magic at layer beginning"));
             }
-        } // end loop in neighbourhood_map
+            let mut it_slice = [0u8; ::std::mem::size_of::<usize>()];
+            graph_in.read_exact(&mut it_slice)?;
+            let nbpoints = usize::from_ne_bytes(it_slice);
+            for _ in 0..nbpoints {
+                let (_, p_id, neighbours) = load_point_graph(graph_in, descr)?;
+                let point = &points_by_layer[p_id.0 as usize][p_id.1 as usize];
+                let mut lists = point.neighbours.write();
+                // upstream's dumps can hold lists above a point's level, which no search reads
+                for (list, neighbours) in lists.iter_mut().zip(neighbours) {
+                    list.reserve_exact(neighbours.len());
+                    for n in neighbours {
+                        let n_point = &points_by_layer[n.p_id.0 as usize][n.p_id.1 as usize];
+                        // now n_point is the Arc<Point> corresponding to neighbour n of point,
+                        // construct a corresponding PointWithOrder
+                        list.push(PointWithOrder::<T>::new(n_point, n.distance));
+                    } // end of for n
+                    //  must sort
+                    list.sort_unstable();
+                } // end of for l
+                nbp += 1;
+                if nbp.is_multiple_of(500_000) {
+                    debug!("reloading nb_points neighbourhood completed : {}", nbp);
+                }
+            }
+        } // end of second pass
+        if graph_in.stream_position()? != layers_end {
+            return Err(anyhow!("the second pass over the graph ended elsewhere"));
+        }
         //
         // get id of entry_point
         // load entry point
