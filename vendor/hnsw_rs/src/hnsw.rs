@@ -185,6 +185,10 @@ impl<'b, T: Clone + Send + Sync> Point<'b, T> {
     }
 
     /// One empty neighbour list for each layer the point is in: `0..=p_id.0`.
+    ///
+    /// A point can still appear in a list above its level: a new point that rises above
+    /// the entry point is linked to it at every one of its levels. Reads of a missing
+    /// layer see an empty list.
     fn empty_layers(p_id: PointId) -> Vec<Vec<PointWithOrder<'b, T>>> {
         (0..=p_id.0).map(|_| Vec::new()).collect()
     }
@@ -1134,8 +1138,9 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             //
             if let Some(ep) = sorted_points.pop() {
                 // Upstream also stored `ep` in new_point's list for layer l here, above the
-                // point's own level: no search reads a point's list above its level, so
-                // trawl's patch does not keep it (a point has level + 1 lists).
+                // point's own level. Other points link to new_point only at its levels, so a
+                // search reaches that list only in the rare case of a point linked from
+                // above (see `empty_layers`); trawl's patch does not keep it.
                 // get the lowest distance point
                 let tmp_dist = self.dist_f.eval(data, ep.point_ref.data.get_v());
                 if tmp_dist < dist_to_entry {

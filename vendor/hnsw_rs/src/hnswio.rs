@@ -731,7 +731,7 @@ impl HnswIo {
                 let (_, p_id, neighbours) = load_point_graph(graph_in, descr)?;
                 let point = &points_by_layer[p_id.0 as usize][p_id.1 as usize];
                 let mut lists = point.neighbours.write();
-                // upstream's dumps can hold lists above a point's level, which no search reads
+                // upstream's dumps hold lists above a point's level; the patch keeps level + 1
                 for (list, neighbours) in lists.iter_mut().zip(neighbours) {
                     list.reserve_exact(neighbours.len());
                     for n in neighbours {
