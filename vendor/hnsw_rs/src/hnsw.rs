@@ -929,7 +929,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
         ef: usize,
         layer: u8,
         filter: Option<&dyn FilterT>,
-    ) -> BinaryHeap<Arc<PointWithOrder<'b, T>>> {
+    ) -> BinaryHeap<PointWithOrder<'b, T>> {
         //
         trace!(
             "entering search_layer with entry_point_id {:?} layer : {:?} ef {:?} ",
@@ -940,7 +940,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
         // log2(skiplist_size) must be greater than 1.
         let skiplist_size = ef.max(2);
         // we will store positive distances in this one
-        let mut return_points = BinaryHeap::<Arc<PointWithOrder<T>>>::with_capacity(skiplist_size);
+        let mut return_points = BinaryHeap::<PointWithOrder<T>>::with_capacity(skiplist_size);
         //
         if entry_point.p_id.1 < 0 {
             trace!("search layer negative point id : {:?}", entry_point.p_id);
@@ -950,19 +950,19 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
         let dist_to_entry_point = self.dist_f.eval(point, entry_point.data.get_v());
         trace!("       distance to entry point: {:?} ", dist_to_entry_point);
         // keep a list of id visited
-        let mut visited_point_id = HashMap::<PointId, Arc<Point<T>>>::new();
-        visited_point_id.insert(entry_point.p_id, Arc::clone(&entry_point));
+        let mut visited_point_id = hashbrown::HashSet::<PointId>::with_capacity(8 * skiplist_size);
+        visited_point_id.insert(entry_point.p_id);
         //
         let mut candidate_points =
-            BinaryHeap::<Arc<PointWithOrder<T>>>::with_capacity(skiplist_size);
-        candidate_points.push(Arc::new(PointWithOrder::new(
+            BinaryHeap::<PointWithOrder<T>>::with_capacity(skiplist_size);
+        candidate_points.push(PointWithOrder::new(
             &entry_point,
             -dist_to_entry_point,
-        )));
-        return_points.push(Arc::new(PointWithOrder::new(
+        ));
+        return_points.push(PointWithOrder::new(
             &entry_point,
             dist_to_entry_point,
-        )));
+        ));
         // at the beginning candidate_points contains point passed as arg in layer entry_point_id.0
         while !candidate_points.is_empty() {
             // get nearest point in candidate_points
@@ -1012,8 +1012,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             for e in neighbours_c_l {
                 // HERE WE sEE THAT neighbours should be stored as PointIdWithOrder !!
                 // CAVEAT what if several point_id with same distance to ref point?
-                if !visited_point_id.contains_key(&e.point_ref.p_id) {
-                    visited_point_id.insert(e.point_ref.p_id, Arc::clone(&e.point_ref));
+                if visited_point_id.insert(e.point_ref.p_id) {
                     trace!("             visited insertion {:?}", e.point_ref.p_id);
                     let f_opt = return_points.peek();
                     if f_opt.is_none() {
@@ -1025,14 +1024,14 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                     let e_dist_to_p = self.dist_f.eval(point, e.point_ref.data.get_v());
                     let f_dist_to_p = f.dist_to_ref;
                     if e_dist_to_p < f_dist_to_p || return_points.len() < ef {
-                        let e_prime = Arc::new(PointWithOrder::new(&e.point_ref, e_dist_to_p));
+                        let e_prime = PointWithOrder::new(&e.point_ref, e_dist_to_p);
                         // a neighbour of neighbour is better, we insert it into candidate with the distance to point
                         trace!(
                             "                inserting new candidate {:?}",
                             e_prime.point_ref.p_id
                         );
                         candidate_points
-                            .push(Arc::new(PointWithOrder::new(&e.point_ref, -e_dist_to_p)));
+                            .push(PointWithOrder::new(&e.point_ref, -e_dist_to_p));
                         //
                         if let Some(f) = filter {
                             let id: &usize = &e_prime.point_ref.get_origin_id();
@@ -1043,10 +1042,10 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                                         return_points.clear()
                                     }
                                 }
-                                return_points.push(Arc::clone(&e_prime))
+                                return_points.push(e_prime.clone())
                             }
                         } else {
-                            return_points.push(Arc::clone(&e_prime));
+                            return_points.push(e_prime.clone());
                         }
 
                         if return_points.len() > ef {
@@ -1303,7 +1302,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
     fn select_neighbours(
         &self,
         data: &[T],
-        candidates: &mut BinaryHeap<Arc<PointWithOrder<'b, T>>>,
+        candidates: &mut BinaryHeap<PointWithOrder<'b, T>>,
         nb_neighbours_asked: usize,
         extend_candidates_asked: bool,
         layer: u8,
@@ -1361,11 +1360,11 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             );
             for (_p_id, p_point) in new_candidates_set.iter() {
                 let dist_topoint = self.dist_f.eval(data, p_point.data.get_v());
-                candidates.push(Arc::new(PointWithOrder::new(p_point, -dist_topoint)));
+                candidates.push(PointWithOrder::new(p_point, -dist_topoint));
             }
         } // end if extend_candidates
         //
-        let mut discarded_points = BinaryHeap::<Arc<PointWithOrder<T>>>::new();
+        let mut discarded_points = BinaryHeap::<PointWithOrder<T>>::new();
         while !candidates.is_empty() && neighbours_vec.len() < nb_neighbours_asked {
             // compare distances of e to data. we do not need to recompute dists!
             if let Some(e_p) = candidates.pop() {
@@ -1386,10 +1385,10 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                     // ep is taken from a binary heap, so it has a negative sign, we keep its sign
                     // to store it in another binary heap will possibly need to retain the best ones from the discarde binaryHeap
                     if keep_pruned {
-                        discarded_points.push(Arc::new(PointWithOrder::new(
+                        discarded_points.push(PointWithOrder::new(
                             &e_p.point_ref,
                             e_p.dist_to_ref,
-                        )));
+                        ));
                     }
                 }
             }
@@ -1472,9 +1471,9 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             .iter()
             .map(|p| {
                 Neighbour::new(
-                    p.as_ref().point_ref.origin_id,
-                    p.as_ref().dist_to_ref,
-                    p.as_ref().point_ref.p_id,
+                    p.point_ref.origin_id,
+                    p.dist_to_ref,
+                    p.point_ref.p_id,
                 )
             })
             .collect();
@@ -1551,11 +1550,11 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             let knn_neighbours: Vec<Neighbour> = neighbours[0..last]
                 .iter()
                 .filter_map(|p| {
-                    if filter_t.hnsw_filter(&p.as_ref().point_ref.origin_id) {
+                    if filter_t.hnsw_filter(&p.point_ref.origin_id) {
                         Some(Neighbour::new(
-                            p.as_ref().point_ref.origin_id,
-                            p.as_ref().dist_to_ref,
-                            p.as_ref().point_ref.p_id,
+                            p.point_ref.origin_id,
+                            p.dist_to_ref,
+                            p.point_ref.p_id,
                         ))
                     } else {
                         None
@@ -1569,9 +1568,9 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                 .iter()
                 .map(|p| {
                     Neighbour::new(
-                        p.as_ref().point_ref.origin_id,
-                        p.as_ref().dist_to_ref,
-                        p.as_ref().point_ref.p_id,
+                        p.point_ref.origin_id,
+                        p.dist_to_ref,
+                        p.point_ref.p_id,
                     )
                 })
                 .collect();
@@ -1641,14 +1640,14 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
 // The vector is sorted by construction
 #[allow(unused)]
 fn from_negative_binaryheap_to_sorted_vector<'b, T: Send + Sync + Copy>(
-    heap_points: &mut BinaryHeap<Arc<PointWithOrder<'b, T>>>,
-) -> Vec<Arc<PointWithOrder<'b, T>>> {
+    heap_points: &mut BinaryHeap<PointWithOrder<'b, T>>,
+) -> Vec<PointWithOrder<'b, T>> {
     let nb_points = heap_points.len();
-    let mut vec_points = Vec::<Arc<PointWithOrder<T>>>::with_capacity(nb_points);
+    let mut vec_points = Vec::<PointWithOrder<T>>::with_capacity(nb_points);
     //
     for p in heap_points.iter() {
         assert!(p.dist_to_ref <= 0.);
-        let reverse_p = Arc::new(PointWithOrder::new(&p.point_ref, -p.dist_to_ref));
+        let reverse_p = PointWithOrder::new(&p.point_ref, -p.dist_to_ref);
         vec_points.push(reverse_p);
     }
     trace!(
@@ -1663,14 +1662,14 @@ fn from_negative_binaryheap_to_sorted_vector<'b, T: Send + Sync + Copy>(
 // and returns a binary_heap of points with their correct negative distance to some reference distance
 //
 fn from_positive_binaryheap_to_negative_binary_heap<'b, T: Send + Sync + Clone>(
-    positive_heap: &mut BinaryHeap<Arc<PointWithOrder<'b, T>>>,
-) -> BinaryHeap<Arc<PointWithOrder<'b, T>>> {
+    positive_heap: &mut BinaryHeap<PointWithOrder<'b, T>>,
+) -> BinaryHeap<PointWithOrder<'b, T>> {
     let nb_points = positive_heap.len();
-    let mut negative_heap = BinaryHeap::<Arc<PointWithOrder<T>>>::with_capacity(nb_points);
+    let mut negative_heap = BinaryHeap::<PointWithOrder<T>>::with_capacity(nb_points);
     //
     for p in positive_heap.iter() {
         assert!(p.dist_to_ref >= 0.);
-        let reverse_p = Arc::new(PointWithOrder::new(&p.point_ref, -p.dist_to_ref));
+        let reverse_p = PointWithOrder::new(&p.point_ref, -p.dist_to_ref);
         negative_heap.push(reverse_p);
     }
     trace!(
