@@ -963,6 +963,8 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             &entry_point,
             dist_to_entry_point,
         ));
+        // positions of the neighbours of the current candidate not visited before
+        let mut unvisited = Vec::<usize>::with_capacity(2 * self.max_nb_connection + 1);
         // at the beginning candidate_points contains point passed as arg in layer entry_point_id.0
         while !candidate_points.is_empty() {
             // get nearest point in candidate_points
@@ -1009,10 +1011,23 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                 c_pid,
                 neighbours_c_l.len()
             );
+            // trawl's patch: each neighbour costs two dependent cache misses (its `Point`,
+            // then its vector), so first ask for all the points, then mark the unvisited
+            // ones and ask for their vectors, then compute the distances.
             for e in neighbours_c_l {
+                prefetch(Arc::as_ptr(&e.point_ref));
+            }
+            unvisited.clear();
+            for (i, e) in neighbours_c_l.iter().enumerate() {
                 // HERE WE sEE THAT neighbours should be stored as PointIdWithOrder !!
                 // CAVEAT what if several point_id with same distance to ref point?
                 if visited_point_id.insert(e.point_ref.p_id) {
+                    prefetch(e.point_ref.data.get_v().as_ptr());
+                    unvisited.push(i);
+                }
+            }
+            for e in unvisited.iter().map(|&i| &neighbours_c_l[i]) {
+                {
                     trace!("             visited insertion {:?}", e.point_ref.p_id);
                     let f_opt = return_points.peek();
                     if f_opt.is_none() {
@@ -1681,6 +1696,21 @@ fn from_positive_binaryheap_to_negative_binary_heap<'b, T: Send + Sync + Clone>(
 }
 
 // essentialy to check dump/reload conssistency
+/// Asks the CPU to bring the cache line at `p` closer (trawl's patch); a no-op on
+/// architectures without a stable prefetch intrinsic.
+#[inline(always)]
+fn prefetch<P>(p: *const P) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that never faults, whatever the address.
+    #[allow(unused_unsafe)]
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 // in fact checks only equality of graph
 #[allow(unused)]
 pub(crate) fn check_graph_equality<T1, D1, T2, D2>(hnsw1: &Hnsw<T1, D1>, hnsw2: &Hnsw<T2, D2>)
