@@ -16,12 +16,6 @@ mod convert;
 mod errors;
 mod gil;
 
-/// mimalloc instead of the system allocator: hnsw_rs allocates every graph edge on its
-/// own, and mimalloc's size classes hold them with less waste than glibc's 16-byte
-/// headers (about 12% less settled heap at 1M chunks; README, "Memory").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The native module.
 #[pymodule]
 fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -13,11 +13,6 @@ use trawl::{
     SearchMode, SearchOptions,
 };
 
-/// mimalloc instead of the system allocator: hnsw_rs allocates every graph edge on its
-/// own, and mimalloc's size classes hold them with less waste than glibc's 16-byte
-/// headers (about 12% less settled heap at 1M chunks; README, "Memory").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Where the model is looked for when --model is not given.
 const DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
