@@ -13,7 +13,6 @@ use trawl::{
     SearchMode, SearchOptions,
 };
 
-
 /// Where the model is looked for when --model is not given.
 const DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
 

@@ -1027,47 +1027,45 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                 }
             }
             for e in unvisited.iter().map(|&i| &neighbours_c_l[i]) {
-                {
-                    trace!("             visited insertion {:?}", e.point_ref.p_id);
-                    let f_opt = return_points.peek();
-                    if f_opt.is_none() {
-                        // do some debug info, dumped distance is from e to c! as e is in c neighbours
-                        debug!("return points empty when inserting {:?}", e.point_ref.p_id);
-                        return return_points;
-                    }
-                    let f = f_opt.unwrap();
-                    let e_dist_to_p = self.dist_f.eval(point, e.point_ref.data.get_v());
-                    let f_dist_to_p = f.dist_to_ref;
-                    if e_dist_to_p < f_dist_to_p || return_points.len() < ef {
-                        let e_prime = PointWithOrder::new(&e.point_ref, e_dist_to_p);
-                        // a neighbour of neighbour is better, we insert it into candidate with the distance to point
-                        trace!(
-                            "                inserting new candidate {:?}",
-                            e_prime.point_ref.p_id
-                        );
-                        candidate_points
-                            .push(PointWithOrder::new(&e.point_ref, -e_dist_to_p));
-                        //
-                        if let Some(f) = filter {
-                            let id: &usize = &e_prime.point_ref.get_origin_id();
-                            if f.hnsw_filter(id) {
-                                if return_points.len() == 1 {
-                                    let only_id = return_points.peek().unwrap().point_ref.origin_id;
-                                    if !f.hnsw_filter(&only_id) {
-                                        return_points.clear()
-                                    }
-                                }
-                                return_points.push(e_prime.clone())
-                            }
-                        } else {
-                            return_points.push(e_prime.clone());
-                        }
-
-                        if return_points.len() > ef {
-                            return_points.pop();
-                        }
-                    } // end if e.dist_to_ref < f.dist_to_ref
+                trace!("             visited insertion {:?}", e.point_ref.p_id);
+                let f_opt = return_points.peek();
+                if f_opt.is_none() {
+                    // do some debug info, dumped distance is from e to c! as e is in c neighbours
+                    debug!("return points empty when inserting {:?}", e.point_ref.p_id);
+                    return return_points;
                 }
+                let f = f_opt.unwrap();
+                let e_dist_to_p = self.dist_f.eval(point, e.point_ref.data.get_v());
+                let f_dist_to_p = f.dist_to_ref;
+                if e_dist_to_p < f_dist_to_p || return_points.len() < ef {
+                    let e_prime = PointWithOrder::new(&e.point_ref, e_dist_to_p);
+                    // a neighbour of neighbour is better, we insert it into candidate with the distance to point
+                    trace!(
+                        "                inserting new candidate {:?}",
+                        e_prime.point_ref.p_id
+                    );
+                    candidate_points
+                        .push(PointWithOrder::new(&e.point_ref, -e_dist_to_p));
+                    //
+                    if let Some(f) = filter {
+                        let id: &usize = &e_prime.point_ref.get_origin_id();
+                        if f.hnsw_filter(id) {
+                            if return_points.len() == 1 {
+                                let only_id = return_points.peek().unwrap().point_ref.origin_id;
+                                if !f.hnsw_filter(&only_id) {
+                                    return_points.clear()
+                                }
+                            }
+                            return_points.push(e_prime.clone())
+                        }
+                    } else {
+                        return_points.push(e_prime.clone());
+                    }
+
+                    if return_points.len() > ef {
+                        return_points.pop();
+                    }
+                } // end if e.dist_to_ref < f.dist_to_ref
             } // end of for on neighbours_c
         } // end of while in candidates
         //
