@@ -953,16 +953,9 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
         let mut visited_point_id = hashbrown::HashSet::<PointId>::with_capacity(8 * skiplist_size);
         visited_point_id.insert(entry_point.p_id);
         //
-        let mut candidate_points =
-            BinaryHeap::<PointWithOrder<T>>::with_capacity(skiplist_size);
-        candidate_points.push(PointWithOrder::new(
-            &entry_point,
-            -dist_to_entry_point,
-        ));
-        return_points.push(PointWithOrder::new(
-            &entry_point,
-            dist_to_entry_point,
-        ));
+        let mut candidate_points = BinaryHeap::<PointWithOrder<T>>::with_capacity(skiplist_size);
+        candidate_points.push(PointWithOrder::new(&entry_point, -dist_to_entry_point));
+        return_points.push(PointWithOrder::new(&entry_point, dist_to_entry_point));
         // positions of the neighbours of the current candidate not visited before
         let mut unvisited = Vec::<usize>::with_capacity(2 * self.max_nb_connection + 1);
         // at the beginning candidate_points contains point passed as arg in layer entry_point_id.0
@@ -1004,7 +997,9 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             // and optimize candidate_points so that it contains points with lowest distances to point arg
             //
             let neighbours_c = c.point_ref.neighbours.read();
-            let neighbours_c_l = neighbours_c.get(layer as usize).map_or(&[][..], Vec::as_slice);
+            let neighbours_c_l = neighbours_c
+                .get(layer as usize)
+                .map_or(&[][..], Vec::as_slice);
             let c_pid = c.point_ref.p_id;
             trace!(
                 "       search_layer, {:?} has  nb neighbours  : {:?} ",
@@ -1044,8 +1039,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                         "                inserting new candidate {:?}",
                         e_prime.point_ref.p_id
                     );
-                    candidate_points
-                        .push(PointWithOrder::new(&e.point_ref, -e_dist_to_p));
+                    candidate_points.push(PointWithOrder::new(&e.point_ref, -e_dist_to_p));
                     //
                     if let Some(f) = filter {
                         let id: &usize = &e_prime.point_ref.get_origin_id();
@@ -1398,10 +1392,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                     // ep is taken from a binary heap, so it has a negative sign, we keep its sign
                     // to store it in another binary heap will possibly need to retain the best ones from the discarde binaryHeap
                     if keep_pruned {
-                        discarded_points.push(PointWithOrder::new(
-                            &e_p.point_ref,
-                            e_p.dist_to_ref,
-                        ));
+                        discarded_points.push(PointWithOrder::new(&e_p.point_ref, e_p.dist_to_ref));
                     }
                 }
             }
@@ -1482,13 +1473,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
         let last = knbn.min(ef).min(neighbours.len());
         let knn_neighbours: Vec<Neighbour> = neighbours[0..last]
             .iter()
-            .map(|p| {
-                Neighbour::new(
-                    p.point_ref.origin_id,
-                    p.dist_to_ref,
-                    p.point_ref.p_id,
-                )
-            })
+            .map(|p| Neighbour::new(p.point_ref.origin_id, p.dist_to_ref, p.point_ref.p_id))
             .collect();
 
         knn_neighbours
@@ -1579,13 +1564,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
         } else {
             let knn_neighbours: Vec<Neighbour> = neighbours[0..last]
                 .iter()
-                .map(|p| {
-                    Neighbour::new(
-                        p.point_ref.origin_id,
-                        p.dist_to_ref,
-                        p.point_ref.p_id,
-                    )
-                })
+                .map(|p| Neighbour::new(p.point_ref.origin_id, p.dist_to_ref, p.point_ref.p_id))
                 .collect();
 
             knn_neighbours
