@@ -145,8 +145,9 @@ enum Command {
         json: bool,
         #[command(flatten)]
         model: ModelArgs,
-        /// Fusion for hybrid runs; repeat to evaluate several (adaptive, rrf, rrf:K,
-        /// wrrf:W, minmax:W, z:W; W is the keyword weight). Default: adaptive.
+        /// Fusion for hybrid runs; repeat to evaluate several (adaptive, adaptive:W:C:I,
+        /// rrf, rrf:K, wrrf:W, minmax:W, z:W; W is the keyword weight, C the full
+        /// coverage, I the full IDF). Default: adaptive.
         #[arg(long = "fusion", value_name = "FUSION")]
         fusions: Vec<Fusion>,
         /// Candidates each retriever fetches before fusion.
@@ -168,7 +169,8 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 40)]
         dump_windows_depth: usize,
         /// Also write each query's dense and keyword candidates (chunk id, document
-        /// id, raw score) as JSON lines to this file, for studying fusion offline.
+        /// id, raw score) and keyword signals (coverage, mean IDF) as JSON lines to this
+        /// file, for studying fusion offline (benches/quality/fusion_study.py).
         #[arg(long, value_name = "FILE")]
         dump_candidates: Option<PathBuf>,
     },
@@ -176,8 +178,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct Tuning {
-    /// How hybrid search fuses the lists: adaptive, rrf, rrf:K, wrrf:W, minmax:W, z:W
-    /// (W is the keyword weight, 0..1).
+    /// How hybrid search fuses the lists: adaptive, adaptive:W:C:I, rrf, rrf:K, wrrf:W,
+    /// minmax:W, z:W (W is the keyword weight, 0..1; C the full coverage, I the full IDF).
     #[arg(long, default_value = "adaptive")]
     fusion: Fusion,
     /// Candidates each retriever fetches before fusion.
@@ -853,8 +855,8 @@ fn dump_candidates(collection: &Collection, beir: &Beir, depth: usize, path: &Pa
                 .filter_map(|s| records.get(&s.id).map(|r| json!([s.id, r.doc_id, s.score])))
                 .collect())
         };
-        let coverage = index.keyword_coverage(text, keyword.first().map_or(0.0, |s| s.score))?;
-        let line = json!({"qid": qid, "query": text, "coverage": coverage, "dense": describe(&dense)?, "keyword": describe(&keyword)?});
+        let signals = index.keyword_signals(text, keyword.first().map_or(0.0, |s| s.score))?;
+        let line = json!({"qid": qid, "query": text, "coverage": signals.coverage, "mean_idf": signals.mean_idf, "dense": describe(&dense)?, "keyword": describe(&keyword)?});
         writeln!(out, "{line}")?;
         progress.inc(1);
     }

@@ -367,7 +367,7 @@ fn eval_compare_runs_every_mode_and_fusion_over_one_ingest() {
     let table = ok(&["eval", dir, "--compare", "--model", model.to_str().unwrap()]);
     assert!(
         table.contains("| mode | fusion | nDCG@10 |")
-            && table.contains("| hybrid | adaptive:0.5:0.2 |"),
+            && table.contains("| hybrid | adaptive:0.5:0.2:4 |"),
         "{table}"
     );
 

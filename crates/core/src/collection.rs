@@ -1130,10 +1130,9 @@ impl Collection {
                 );
                 let (dense, keyword) = (dense?, keyword?);
                 let signals = match options.fusion {
-                    Fusion::Adaptive { .. } => QuerySignals {
-                        keyword_coverage: view
-                            .keyword_coverage(query, keyword.first().map_or(0.0, |s| s.score))?,
-                    },
+                    Fusion::Adaptive { .. } => QuerySignals::from_keyword(
+                        view.keyword_signals(query, keyword.first().map_or(0.0, |s| s.score))?,
+                    ),
                     _ => QuerySignals::default(),
                 };
                 let mut fused = options.fusion.fuse_with(&dense, &keyword, &signals);

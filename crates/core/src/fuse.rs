@@ -27,12 +27,29 @@ pub struct QuerySignals {
     /// (see `trawl_index::Index::keyword_coverage`): low when the best keyword match
     /// shares little of the query's informative vocabulary.
     pub keyword_coverage: f32,
+    /// The mean IDF of the query's terms in the collection (see
+    /// `trawl_index::KeywordSignals::mean_idf`): low when every term is common there.
+    pub keyword_mean_idf: f32,
 }
 
+impl QuerySignals {
+    /// The signals of the index's keyword statistics.
+    #[must_use]
+    pub fn from_keyword(signals: trawl_index::KeywordSignals) -> Self {
+        QuerySignals {
+            keyword_coverage: signals.coverage,
+            keyword_mean_idf: signals.mean_idf,
+        }
+    }
+}
+
+/// Nothing known: full coverage and rare terms, so an adaptive fusion keeps its full
+/// keyword weight.
 impl Default for QuerySignals {
     fn default() -> Self {
         QuerySignals {
             keyword_coverage: 1.0,
+            keyword_mean_idf: f32::INFINITY,
         }
     }
 }
@@ -42,16 +59,20 @@ impl Default for QuerySignals {
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum Fusion {
     /// The default: a z-score convex combination whose keyword weight adapts per
-    /// query: `keyword_weight * min(1, coverage / full_coverage)`, where coverage is
-    /// [`QuerySignals::keyword_coverage`]. When BM25's best match covers the query's
-    /// informative terms it gets its full weight; when it matches little of them (a
-    /// vocabulary mismatch, where dense retrieval is the one to trust), its weight
-    /// falls towards zero.
+    /// query: `keyword_weight * min(1, coverage / full_coverage) * min(1, mean_idf /
+    /// full_idf)`, from [`QuerySignals`]. BM25 gets its full weight when its best match
+    /// covers the query's informative terms and those terms are rare enough in the
+    /// collection to tell chunks apart. Its weight falls towards zero when it matches
+    /// little of them (a vocabulary mismatch), and in proportion when the query is
+    /// made of words common in the collection (a question asked in the collection's
+    /// everyday vocabulary), where dense retrieval is the one to trust.
     Adaptive {
-        /// Keyword weight at full coverage.
+        /// Keyword weight at full coverage and specificity.
         keyword_weight: f32,
         /// Coverage at and above which the keyword list gets its full weight.
         full_coverage: f32,
+        /// Mean term IDF at and above which the keyword list gets its full weight.
+        full_idf: f32,
     },
     /// Reciprocal-rank fusion: `sum 1 / (k + rank)`.
     Rrf {
@@ -76,14 +97,20 @@ pub enum Fusion {
     },
 }
 
-/// Tuned on SciFact train: keyword weight 0.5 (the best fixed z-score weight there) and
+/// Tuned on SciFact train: keyword weight 0.5 (the best fixed z-score weight there),
 /// full coverage 0.2 (about half the median coverage of SciFact's queries, so only
-/// queries whose best keyword match is unusually poor lose keyword weight).
+/// queries whose best keyword match is unusually poor lose keyword weight) and full
+/// IDF 4 (the median over SciFact train's queries, about terms in 2% of chunks: a query
+/// as specific as a typical claim keeps its full keyword weight). On SciFact train the
+/// IDF factor changes little (0.7345 without it, 0.7330 with it; any full IDF from 0
+/// to 4.5 is within 0.002): it is there for questions asked in a collection's everyday
+/// words, where BM25 is weak (see README.md, "Beyond SciFact's claims").
 impl Default for Fusion {
     fn default() -> Self {
         Fusion::Adaptive {
             keyword_weight: 0.5,
             full_coverage: 0.2,
+            full_idf: 4.0,
         }
     }
 }
@@ -109,15 +136,20 @@ impl Fusion {
             Fusion::Adaptive {
                 keyword_weight,
                 full_coverage,
+                full_idf,
             } => {
-                let share = if full_coverage > 0.0 {
-                    (signals.keyword_coverage / full_coverage).clamp(0.0, 1.0)
-                } else {
-                    1.0
+                let share = |signal: f32, full: f32| {
+                    if full > 0.0 {
+                        (signal / full).clamp(0.0, 1.0)
+                    } else {
+                        1.0
+                    }
                 };
                 Fusion::Convex {
                     norm: Normalization::ZScore,
-                    keyword_weight: keyword_weight * share,
+                    keyword_weight: keyword_weight
+                        * share(signals.keyword_coverage, full_coverage)
+                        * share(signals.keyword_mean_idf, full_idf),
                 }
                 .fuse(dense, keyword)
             }
@@ -163,7 +195,8 @@ impl fmt::Display for Fusion {
             Fusion::Adaptive {
                 keyword_weight,
                 full_coverage,
-            } => write!(f, "adaptive:{keyword_weight}:{full_coverage}"),
+                full_idf,
+            } => write!(f, "adaptive:{keyword_weight}:{full_coverage}:{full_idf}"),
             Fusion::Rrf { k } => write!(f, "rrf:{k}"),
             Fusion::WeightedRrf { k, keyword_weight } => write!(f, "wrrf:{keyword_weight}:{k}"),
             Fusion::Convex {
@@ -182,8 +215,9 @@ impl fmt::Display for Fusion {
     }
 }
 
-/// Parses `adaptive`, `adaptive:W:C`, `rrf`, `rrf:K`, `wrrf:W`, `wrrf:W:K`, `minmax:W`,
-/// `z:W` (W is the keyword weight, 0..=1; C the full coverage).
+/// Parses `adaptive`, `adaptive:W:C:I`, `rrf`, `rrf:K`, `wrrf:W`, `wrrf:W:K`, `minmax:W`,
+/// `z:W` (W is the keyword weight, 0..=1; C the full coverage; I the full IDF; omitted
+/// trailing parts take their defaults).
 impl FromStr for Fusion {
     type Err = String;
 
@@ -211,6 +245,7 @@ impl FromStr for Fusion {
                 let Fusion::Adaptive {
                     keyword_weight,
                     full_coverage,
+                    full_idf,
                 } = Fusion::default()
                 else {
                     unreachable!("the default fusion is adaptive")
@@ -218,6 +253,7 @@ impl FromStr for Fusion {
                 Fusion::Adaptive {
                     keyword_weight: weight(parts.next(), keyword_weight)?,
                     full_coverage: num(parts.next(), full_coverage, "coverage")?,
+                    full_idf: num(parts.next(), full_idf, "IDF")?,
                 }
             }
             "rrf" => Fusion::Rrf {
@@ -338,33 +374,28 @@ mod tests {
     }
 
     #[test]
-    fn adaptive_fusion_backs_off_keyword_when_coverage_is_low() {
+    fn adaptive_fusion_backs_off_keyword_when_coverage_or_idf_is_low() {
         let dense = list(&[(1, 0.9), (2, 0.8), (3, 0.2)]);
         let kw = list(&[(3, 30.0), (2, 5.0), (1, 1.0)]);
         let adaptive = Fusion::default();
-        let z = Fusion::Convex {
+        let z = |w: f32| Fusion::Convex {
             norm: Normalization::ZScore,
-            keyword_weight: 0.5,
+            keyword_weight: w,
         };
-        let full = QuerySignals {
-            keyword_coverage: 0.9,
+        let signals = |coverage: f32, idf: f32| QuerySignals {
+            keyword_coverage: coverage,
+            keyword_mean_idf: idf,
         };
-        assert_eq!(adaptive.fuse_with(&dense, &kw, &full), z.fuse(&dense, &kw));
-        let none = QuerySignals {
-            keyword_coverage: 0.0,
-        };
-        assert_eq!(ids(&adaptive.fuse_with(&dense, &kw, &none)), [1, 2, 3]);
-        let half = QuerySignals {
-            keyword_coverage: 0.1,
-        };
-        let quarter = Fusion::Convex {
-            norm: Normalization::ZScore,
-            keyword_weight: 0.25,
-        };
-        assert_eq!(
-            adaptive.fuse_with(&dense, &kw, &half),
-            quarter.fuse(&dense, &kw)
-        );
+        let fuse = |s: QuerySignals| adaptive.fuse_with(&dense, &kw, &s);
+        assert_eq!(fuse(signals(0.9, 6.0)), z(0.5).fuse(&dense, &kw));
+        assert_eq!(fuse(QuerySignals::default()), z(0.5).fuse(&dense, &kw));
+        assert_eq!(ids(&fuse(signals(0.0, 6.0))), [1, 2, 3]);
+        assert_eq!(ids(&fuse(signals(0.9, 0.0))), [1, 2, 3]);
+        // Half the full coverage, or half the full IDF, halves the keyword weight;
+        // both together quarter it.
+        assert_eq!(fuse(signals(0.1, 6.0)), z(0.25).fuse(&dense, &kw));
+        assert_eq!(fuse(signals(0.9, 2.0)), z(0.25).fuse(&dense, &kw));
+        assert_eq!(fuse(signals(0.1, 2.0)), z(0.125).fuse(&dense, &kw));
     }
 
     #[test]
@@ -450,9 +481,17 @@ mod tests {
             }
         );
         assert_eq!("adaptive".parse::<Fusion>().unwrap(), Fusion::default());
+        assert_eq!(
+            "adaptive:0.4:0.3".parse::<Fusion>().unwrap(),
+            Fusion::Adaptive {
+                keyword_weight: 0.4,
+                full_coverage: 0.3,
+                full_idf: 4.0
+            }
+        );
         for s in [
-            "adaptive:0.5:0.2",
-            "adaptive:0.4:0.3",
+            "adaptive:0.5:0.2:4",
+            "adaptive:0.4:0.3:0",
             "rrf:60",
             "wrrf:0.3:60",
             "minmax:0.2",
@@ -460,7 +499,15 @@ mod tests {
         ] {
             assert_eq!(s.parse::<Fusion>().unwrap().to_string(), s);
         }
-        for bad in ["", "magic", "z:2", "z:x", "rrf:1:2", "wrrf:-0.1"] {
+        for bad in [
+            "",
+            "magic",
+            "z:2",
+            "z:x",
+            "rrf:1:2",
+            "wrrf:-0.1",
+            "adaptive:0.5:0.2:x",
+        ] {
             assert!(bad.parse::<Fusion>().is_err(), "{bad:?}");
         }
     }

@@ -121,6 +121,23 @@ pub struct Scored {
     pub score: f32,
 }
 
+/// What the collection's keyword statistics say about one query, for fusion that adapts
+/// per query (see [`View::keyword_signals`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeywordSignals {
+    /// The keyword top score over the largest BM25 score the query's terms could reach
+    /// (each term's IDF times `k1 + 1`). Terms missing from the collection count
+    /// against it. Near 0 when the best keyword match shares little of the query's
+    /// informative vocabulary.
+    pub coverage: f32,
+    /// The mean BM25 IDF, `ln(1 + (N - df + 0.5) / (df + 0.5))` over N live chunks, of
+    /// the query's analysed terms that occur in the collection (0 when none does).
+    /// About `ln(N / df)`, so it depends on how common the terms are, not on the
+    /// collection's size: low when every term is common, as when a question is asked
+    /// in the collection's everyday words and BM25 has little to tell chunks apart by.
+    pub mean_idf: f32,
+}
+
 /// Size facts about an index.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stats {
@@ -955,12 +972,12 @@ impl Index {
         self.view().count(filter)
     }
 
-    /// See [`View::keyword_coverage`].
+    /// See [`View::keyword_signals`].
     ///
     /// # Errors
     /// Tantivy errors.
-    pub fn keyword_coverage(&self, query: &str, top_score: f32) -> Result<f32> {
-        self.view().keyword_coverage(query, top_score)
+    pub fn keyword_signals(&self, query: &str, top_score: f32) -> Result<KeywordSignals> {
+        self.view().keyword_signals(query, top_score)
     }
 
     /// The stored chunks for the given point ids, in the same order; ids no longer in
@@ -1420,14 +1437,12 @@ impl View<'_> {
         )?)
     }
 
-    /// How completely a keyword top score covers the query: `top_score` divided by the
-    /// largest BM25 score the query's terms could reach (each term's IDF times
-    /// `k1 + 1`). Terms missing from the collection count against it. Near 0 when the
-    /// best keyword match shares little of the query's informative vocabulary.
+    /// What the collection's statistics say about how well BM25 can answer `query`,
+    /// given its keyword top score: see [`KeywordSignals`].
     ///
     /// # Errors
     /// Tantivy errors.
-    pub fn keyword_coverage(&self, query: &str, top_score: f32) -> Result<f32> {
+    pub fn keyword_signals(&self, query: &str, top_score: f32) -> Result<KeywordSignals> {
         const K1: f32 = 1.2;
         let snap = &self.snap;
         let mut analyzer = self
@@ -1440,15 +1455,27 @@ impl View<'_> {
             terms.insert(stream.token().text.clone());
         }
         let n = snap.searcher.num_docs() as f32;
-        let mut max = 0.0;
+        let (mut max, mut idf_sum, mut present) = (0.0, 0.0, 0u32);
         for t in terms {
             let df = snap
                 .searcher
                 .doc_freq(&Term::from_field_text(self.index.fields.body, &t))?
                 as f32;
-            max += (1.0 + (n - df + 0.5) / (df + 0.5)).ln() * (K1 + 1.0);
+            let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+            max += idf * (K1 + 1.0);
+            if df > 0.0 {
+                idf_sum += idf;
+                present += 1;
+            }
         }
-        Ok(if max > 0.0 { top_score / max } else { 0.0 })
+        Ok(KeywordSignals {
+            coverage: if max > 0.0 { top_score / max } else { 0.0 },
+            mean_idf: if present > 0 {
+                idf_sum / present as f32
+            } else {
+                0.0
+            },
+        })
     }
 
     /// The stored chunks for the given point ids, in the same order; ids not in this

@@ -48,8 +48,8 @@ mod vectors;
 pub use error::{Error, Result};
 pub use filter::{Filter, FilterValue};
 pub use index::{
-    check_tenant, DocumentInfo, Index, IndexOptions, Scored, Stats, TenantStats, View,
-    FORMAT_VERSION,
+    check_tenant, DocumentInfo, Index, IndexOptions, KeywordSignals, Scored, Stats, TenantStats,
+    View, FORMAT_VERSION,
 };
 pub use language::Language;
 pub use record::Record;

@@ -435,3 +435,32 @@ fn a_document_across_segments_is_listed_once() {
     let stats = index.stats().unwrap();
     assert_eq!((stats.documents, stats.chunks), (2, 4));
 }
+
+#[test]
+fn keyword_signals_measure_how_specific_and_how_covered_a_query_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = create(dir.path());
+    index.add(records("d", &vectors(40, 5))).unwrap();
+    index.commit().unwrap();
+    // Every chunk says "chunk"; one says "topic7"; none says "zebra".
+    let idf = |df: f32| (1.0 + (40.0 - df + 0.5) / (df + 0.5)).ln();
+    let signals = |q: &str| {
+        let top = index.search_keyword(q, 1).unwrap().first().map_or(0.0, |s| s.score);
+        index.keyword_signals(q, top).unwrap()
+    };
+    let close = |a: f32, b: f32| (a - b).abs() < 1e-4;
+
+    let rare = signals("topic7");
+    assert!(close(rare.mean_idf, idf(1.0)), "{rare:?}");
+    assert!(rare.coverage > 0.0 && rare.coverage <= 1.0, "{rare:?}");
+    let mixed = signals("chunk topic7");
+    assert!(close(mixed.mean_idf, (idf(40.0) + idf(1.0)) / 2.0), "{mixed:?}");
+    assert!(signals("chunk").mean_idf < 0.1);
+    // A term the collection lacks is left out of the mean IDF but counts against
+    // coverage: BM25 cannot match it.
+    let unknown = signals("topic7 zebra");
+    assert!(close(unknown.mean_idf, rare.mean_idf), "{unknown:?}");
+    assert!(unknown.coverage < rare.coverage, "{unknown:?} vs {rare:?}");
+    let none = signals("zebra");
+    assert_eq!((none.mean_idf, none.coverage), (0.0, 0.0));
+}
