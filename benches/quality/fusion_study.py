@@ -5,7 +5,7 @@
     python3 benches/quality/fusion_study.py cands-train.jsonl BEIR_DIR/qrels/train.tsv
 
 Each line of the dump holds one query's dense and keyword candidates (point id, document
-id, raw score). Fusion runs on chunks, as in trawl; documents are then ranked by their
+id, raw score) and the keyword signals the adaptive fusion uses (coverage, mean IDF). Fusion runs on chunks, as in trawl; documents are then ranked by their
 best chunk, as `trawl eval` does. Pure standard library: no numpy needed.
 """
 
@@ -72,6 +72,16 @@ def rrf(dense, kw, w=0.5, k=60):
     return sorted(acc.items(), key=lambda x: -x[1])
 
 
+def coverage_share(q, full):
+    """The adaptive fusion's coverage factor: min(1, coverage / full)."""
+    return min(1.0, q.get("coverage", 1.0) / full)
+
+
+def idf_share(q, full):
+    """The adaptive fusion's IDF factor: min(1, mean IDF of the query's terms / full)."""
+    return min(1.0, q.get("mean_idf", full) / full) if full > 0 else 1.0
+
+
 def agreement(q, n=10):
     """Share of the dense top-n documents that are also in the keyword top-n."""
     dense = {d for _, d, _ in q["dense"][:n]}
@@ -98,8 +108,14 @@ def main():
         runs[f"z:{w}"] = lambda q, w=w: convex(q["dense"], q["keyword"], w, "z")
         runs[f"minmax:{w}"] = lambda q, w=w: convex(q["dense"], q["keyword"], w, "minmax")
     for c in (0.1, 0.2, 0.3):
-        runs[f"adaptive:0.5:{c}"] = lambda q, c=c: convex(
-            q["dense"], q["keyword"], 0.5 * min(1.0, q.get("coverage", 1.0) / c), "z"
+        runs[f"adaptive:0.5:{c}:0"] = lambda q, c=c: convex(
+            q["dense"], q["keyword"], 0.5 * coverage_share(q, c), "z"
+        )
+    # The default: also scaled by the mean IDF of the query's terms (full weight from
+    # `i` up). 0 turns the IDF factor off.
+    for i in (2.5, 3.0, 3.5, 4.0, 4.5):
+        runs[f"adaptive:0.5:0.2:{i}"] = lambda q, i=i: convex(
+            q["dense"], q["keyword"], 0.5 * coverage_share(q, 0.2) * idf_share(q, i), "z"
         )
     # The adaptive weight further scaled by how much the two top-10 lists agree
     # (documents in both / 10, full weight from `a` up): tried and not adopted.
@@ -107,11 +123,11 @@ def main():
         runs[f"adaptive+agree:{a}"] = lambda q, a=a: convex(
             q["dense"],
             q["keyword"],
-            0.5 * min(1.0, q.get("coverage", 1.0) / 0.2) * min(1.0, agreement(q) / a),
+            0.5 * coverage_share(q, 0.2) * min(1.0, agreement(q) / a),
             "z",
         )
     for name, fuse in runs.items():
-        print(f"{name:12s} {evaluate(queries, qrels, fuse):.4f}")
+        print(f"{name:22s} {evaluate(queries, qrels, fuse):.4f}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 scifact="${1:-../shared/data/scifact}"
-fusions=(--fusion adaptive --fusion rrf --fusion z:0.5)
+fusions=(--fusion adaptive --fusion adaptive:0.5:0.2:0 --fusion rrf --fusion z:0.5)
 
 models/fetch.sh >/dev/null
 cargo build --release -p trawl-cli

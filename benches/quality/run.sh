@@ -12,7 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 beir="${1:-../shared/data/scifact}"
 index="${2:-bench-out/scifact-idx}"
-fusions=(--fusion adaptive --fusion rrf --fusion z:0.5 --fusion minmax:0.5)
+fusions=(--fusion adaptive --fusion adaptive:0.5:0.2:0 --fusion rrf --fusion z:0.5 --fusion minmax:0.5)
 
 models/fetch.sh >/dev/null
 cargo build --release -p trawl-cli

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Derives a BEIR-format set from Python's own documentation: real questions, real answers.
+
+    python3 benches/quality/derive_python_faq.py RST_SOURCES OUT_DIR
+
+RST_SOURCES is the `_sources` folder of Python's HTML documentation, for example from
+Debian's python3.11-doc package (`apt-get download python3.11-doc && dpkg -x
+python3.11-doc_*.deb x`, then `x/usr/share/doc/python3.11/html/_sources`).
+
+Queries are the questions of Python's FAQ (section headings that end in "?"), written by
+people for people. The one relevant document of each is the answer under that heading,
+indexed *without* its heading, so the question is not in the text. Every section of the
+library reference, language reference, tutorial, HOWTOs, install and extending guides is
+a distractor, with its heading as title. Nothing here was tuned on: it is a check that
+the default fusion holds on a kind of query and text that SciFact does not have.
+Pure standard library.
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+UNDERLINE = re.compile(r"^([=\-~^*+#\"'`.:_])\1{2,}\s*$")
+ROLE = re.compile(r":[\w:.-]+:`([^`<]*?)(?:\s*<[^>]*>)?`")
+LINK = re.compile(r"`([^`<]+?)\s*<[^>]+>`_+")
+DIRECTIVE = re.compile(r"^\s*\.\. ")
+DISTRACTORS = ("library", "reference", "tutorial", "howto", "using", "extending", "install")
+
+
+def clean(text):
+    text = ROLE.sub(r"\1", text)
+    text = LINK.sub(r"\1", text)
+    text = text.replace("``", "").replace("**", "")
+    text = re.sub(r"`([^`]+)`_*", r"\1", text)
+    return text
+
+
+def sections(path):
+    """(heading, body) for every section of one reStructuredText file."""
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    out, heading, body = [], None, []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if line.strip() and UNDERLINE.match(nxt) and len(nxt.strip()) >= len(line.strip()):
+            if UNDERLINE.match(line):  # over- and underlined title: the text is next
+                i += 1
+                continue
+            if heading is not None:
+                out.append((heading, body))
+            heading, body = line.strip(), []
+            i += 2
+            continue
+        if not UNDERLINE.match(line) and not DIRECTIVE.match(line):
+            body.append(line)
+        i += 1
+    if heading is not None:
+        out.append((heading, body))
+    return [(clean(h), clean("\n".join(b)).strip()) for h, b in out]
+
+
+def main():
+    src, out = Path(sys.argv[1]), Path(sys.argv[2])
+    (out / "qrels").mkdir(parents=True, exist_ok=True)
+    corpus, queries, qrels = [], [], []
+    for path in sorted((src / "faq").glob("*.rst.txt")):
+        for n, (heading, body) in enumerate(sections(path)):
+            if not heading.endswith("?") or len(body) < 40:
+                continue
+            qid = f"faq-{path.name.split('.')[0]}-{n}"
+            queries.append({"_id": qid, "text": heading})
+            corpus.append({"_id": qid, "title": "", "text": body})
+            qrels.append((qid, qid))
+    for part in DISTRACTORS:
+        for path in sorted((src / part).rglob("*.rst.txt")):
+            for n, (heading, body) in enumerate(sections(path)):
+                if len(body) >= 40:
+                    rel = path.relative_to(src).as_posix().removesuffix(".rst.txt")
+                    corpus.append({"_id": f"{rel}-{n}", "title": heading, "text": body})
+    with open(out / "corpus.jsonl", "w") as f:
+        for doc in corpus:
+            f.write(json.dumps(doc) + "\n")
+    with open(out / "queries.jsonl", "w") as f:
+        for q in queries:
+            f.write(json.dumps(q) + "\n")
+    with open(out / "qrels" / "test.tsv", "w") as f:
+        f.write("query-id\tcorpus-id\tscore\n")
+        for q, d in qrels:
+            f.write(f"{q}\t{d}\t1\n")
+    print(f"{len(queries)} queries, {len(corpus)} documents -> {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Does the default fusion hold on real questions over real documentation? Derives two
+# BEIR-format sets from Debian's packages and runs dense, keyword and hybrid on each:
+#
+#   python-faq: the questions of Python's FAQ against Python's documentation
+#               (benches/quality/derive_python_faq.py);
+#   debian-faq: the questions of the Debian FAQ against the FAQ and the Debian
+#               Reference (benches/quality/derive_debian_faq.py).
+#
+#   benches/quality/faq.sh
+#
+# Needs `apt-get download` to reach Debian's archive once (the packages are kept under
+# the git-ignored bench-out/faq-src); each ingest takes a few CPU-minutes in bf16.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+fusions=(--fusion adaptive --fusion adaptive:0.5:0.2:0 --fusion rrf --fusion z:0.5)
+src=bench-out/faq-src
+
+models/fetch.sh >/dev/null
+cargo build --release -p trawl-cli
+if [ ! -d "$src/x" ]; then
+  mkdir -p "$src"
+  (cd "$src" && apt-get download python3.11-doc debian-faq debian-reference-en)
+  for deb in "$src"/*.deb; do dpkg -x "$deb" "$src/x"; done
+fi
+python3 benches/quality/derive_python_faq.py \
+  "$src/x/usr/share/doc/python3.11/html/_sources" bench-out/python-faq
+python3 benches/quality/derive_debian_faq.py \
+  "$src/x/usr/share/doc/debian/FAQ" "$src/x/usr/share/debian-reference" bench-out/debian-faq
+for set in python-faq debian-faq; do
+  echo "## $set"
+  ./target/release/trawl eval "bench-out/$set" --split test --index "bench-out/$set/index" \
+    --compare "${fusions[@]}" --candidates 300 --dump-candidates "bench-out/$set/candidates.jsonl"
+done
