@@ -928,7 +928,8 @@ impl Index {
     }
 
     /// The `k` best chunks for `query` by BM25 over title, headings and text. Any user
-    /// text is accepted: query syntax that does not parse is searched as words.
+    /// text is accepted: query syntax that does not parse is searched as words, and
+    /// colons never name a field.
     ///
     /// # Errors
     /// Tantivy errors.
@@ -1390,7 +1391,11 @@ impl View<'_> {
         }
         let mut parser = QueryParser::for_index(&self.index.store, fields);
         parser.set_field_boost(self.index.fields.title_terms, boost);
-        let (mut q, _errors) = parser.parse_query_lenient(query);
+        // A colon would name a field: user text never does. Tantivy's lenient parser
+        // keeps a field that does not exist before some clauses (`Examples:\n* ...`)
+        // and the search then fails, and an existing one would search an internal
+        // field. The analyzer splits words at colons anyway, so they become spaces.
+        let (mut q, _errors) = parser.parse_query_lenient(&query.replace(':', " "));
         if let Some(f) = filter {
             q = Box::new(BooleanQuery::new(vec![
                 (Occur::Must, q),

@@ -198,12 +198,22 @@ fn keyword_search_accepts_any_user_text() {
         "chunk)",
         "*",
         "topic1^",
+        // A field name that does not exist, before a wildcard: tantivy's lenient parser
+        // kept it and the search failed with "The field does not exist".
+        "Examples:\n\n* If no options are set",
+        "nosuchfield:*",
+        "vid:[0 TO 9]",
     ] {
         index
             .search_keyword(q, 5)
             .unwrap_or_else(|e| panic!("{q:?}: {e}"));
     }
     assert_eq!(index.search_keyword("(topic2", 5).unwrap().len(), 1);
+    let hits = index.search_keyword("see:topic2", 5).unwrap();
+    assert!(index.fetch(&[hits[0].id]).unwrap()[0]
+        .1
+        .text
+        .contains("topic2"));
 }
 
 #[test]
@@ -445,7 +455,11 @@ fn keyword_signals_measure_how_specific_and_how_covered_a_query_is() {
     // Every chunk says "chunk"; one says "topic7"; none says "zebra".
     let idf = |df: f32| (1.0 + (40.0 - df + 0.5) / (df + 0.5)).ln();
     let signals = |q: &str| {
-        let top = index.search_keyword(q, 1).unwrap().first().map_or(0.0, |s| s.score);
+        let top = index
+            .search_keyword(q, 1)
+            .unwrap()
+            .first()
+            .map_or(0.0, |s| s.score);
         index.keyword_signals(q, top).unwrap()
     };
     let close = |a: f32, b: f32| (a - b).abs() < 1e-4;
@@ -454,7 +468,10 @@ fn keyword_signals_measure_how_specific_and_how_covered_a_query_is() {
     assert!(close(rare.mean_idf, idf(1.0)), "{rare:?}");
     assert!(rare.coverage > 0.0 && rare.coverage <= 1.0, "{rare:?}");
     let mixed = signals("chunk topic7");
-    assert!(close(mixed.mean_idf, (idf(40.0) + idf(1.0)) / 2.0), "{mixed:?}");
+    assert!(
+        close(mixed.mean_idf, (idf(40.0) + idf(1.0)) / 2.0),
+        "{mixed:?}"
+    );
     assert!(signals("chunk").mean_idf < 0.1);
     // A term the collection lacks is left out of the mean IDF but counts against
     // coverage: BM25 cannot match it.
