@@ -5,7 +5,9 @@
 #   python-faq: the questions of Python's FAQ against Python's documentation
 #               (benches/quality/derive_python_faq.py);
 #   debian-faq: the questions of the Debian FAQ against the FAQ and the Debian
-#               Reference (benches/quality/derive_debian_faq.py).
+#               Reference (benches/quality/derive_debian_faq.py);
+#   python-known: known-item tasks over python-faq's corpus (a section's heading, or a
+#               sentence held out of it, finds the section; derive_known_item.py).
 #
 #   benches/quality/faq.sh
 #
@@ -28,8 +30,11 @@ python3 benches/quality/derive_python_faq.py \
   "$src/x/usr/share/doc/python3.11/html/_sources" bench-out/python-faq
 python3 benches/quality/derive_debian_faq.py \
   "$src/x/usr/share/doc/debian/FAQ" "$src/x/usr/share/debian-reference" bench-out/debian-faq
-for set in python-faq debian-faq; do
-  echo "## $set"
-  ./target/release/trawl eval "bench-out/$set" --split test --index "bench-out/$set/index" \
-    --compare "${fusions[@]}" --candidates 300 --dump-candidates "bench-out/$set/candidates.jsonl"
+python3 benches/quality/derive_known_item.py bench-out/python-faq bench-out/python-known
+for run in python-faq:test debian-faq:test python-known:title python-known:sentence; do
+  set="${run%%:*}" split="${run##*:}"
+  echo "## $set ($split)"
+  ./target/release/trawl eval "bench-out/$set" --split "$split" --index "bench-out/$set/index" \
+    --compare "${fusions[@]}" --candidates 300 \
+    --dump-candidates "bench-out/$set/candidates-$split.jsonl"
 done

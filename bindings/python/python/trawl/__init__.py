@@ -250,9 +250,11 @@ class Collection:
         """The ``k`` best chunks for ``query``.
 
         ``mode`` is ``"hybrid"`` (BM25 and dense fused), ``"dense"`` or ``"keyword"``.
-        ``fusion`` is ``"adaptive"`` (the default), ``"rrf:60"``, ``"wrrf:W"``,
-        ``"z:W"`` or ``"minmax:W"`` (W is the keyword weight). ``vector`` searches with
-        your own query embedding instead of the model's.
+        ``fusion`` is ``"adaptive"`` (the default: the keyword weight adapts to how
+        well BM25 can answer the query; ``"adaptive:W:C:I"`` sets its weight,
+        coverage and IDF thresholds), ``"rrf:60"``, ``"wrrf:W"``, ``"z:W"`` or
+        ``"minmax:W"`` (W is the keyword weight). ``vector`` searches with your own
+        query embedding instead of the model's.
 
         ``filter`` applies inside both retrievers, so ``k`` hits come back whenever ``k``
         chunks match: a string (``'format = "pdf" AND year >= 2020'``) or a dict
