@@ -13,11 +13,12 @@ other section of the FAQ and every section of the Debian Reference is a distract
 its heading as title. Pure standard library.
 """
 
-import json
 import re
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+
+from derive_python_faq import write_faq_set  # same directory: run as a script
 
 NUMBER = re.compile(r"^\s*(?:Chapter\s+)?[\dA-Z]+(?:\.\d+)*\.\s*")
 HEADINGS = {"h1", "h2", "h3", "h4", "h5"}
@@ -90,7 +91,6 @@ def sections(path):
 
 def main():
     faq, reference, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-    (out / "qrels").mkdir(parents=True, exist_ok=True)
     corpus, queries = [], []
     for path in sorted(faq.glob("*.en.html")):
         for n, (heading, body) in enumerate(sections(path)):
@@ -108,17 +108,7 @@ def main():
                 corpus.append(
                     {"_id": f"ref-{path.name.split('.')[0]}-{n}", "title": heading, "text": body}
                 )
-    with open(out / "corpus.jsonl", "w") as f:
-        for doc in corpus:
-            f.write(json.dumps(doc) + "\n")
-    with open(out / "queries.jsonl", "w") as f:
-        for q in queries:
-            f.write(json.dumps(q) + "\n")
-    with open(out / "qrels" / "test.tsv", "w") as f:
-        f.write("query-id\tcorpus-id\tscore\n")
-        for q in queries:
-            f.write(f"{q['_id']}\t{q['_id']}\t1\n")
-    print(f"{len(queries)} queries, {len(corpus)} documents -> {out}", file=sys.stderr)
+    write_faq_set(out, corpus, queries)
 
 
 if __name__ == "__main__":

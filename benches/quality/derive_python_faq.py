@@ -61,24 +61,9 @@ def sections(path):
     return [(clean(h), clean("\n".join(b)).strip()) for h, b in out]
 
 
-def main():
-    src, out = Path(sys.argv[1]), Path(sys.argv[2])
+def write_faq_set(out, corpus, queries):
+    """Writes a BEIR-format set whose every query's one relevant document has its id."""
     (out / "qrels").mkdir(parents=True, exist_ok=True)
-    corpus, queries, qrels = [], [], []
-    for path in sorted((src / "faq").glob("*.rst.txt")):
-        for n, (heading, body) in enumerate(sections(path)):
-            if not heading.endswith("?") or len(body) < 40:
-                continue
-            qid = f"faq-{path.name.split('.')[0]}-{n}"
-            queries.append({"_id": qid, "text": heading})
-            corpus.append({"_id": qid, "title": "", "text": body})
-            qrels.append((qid, qid))
-    for part in DISTRACTORS:
-        for path in sorted((src / part).rglob("*.rst.txt")):
-            for n, (heading, body) in enumerate(sections(path)):
-                if len(body) >= 40:
-                    rel = path.relative_to(src).as_posix().removesuffix(".rst.txt")
-                    corpus.append({"_id": f"{rel}-{n}", "title": heading, "text": body})
     with open(out / "corpus.jsonl", "w") as f:
         for doc in corpus:
             f.write(json.dumps(doc) + "\n")
@@ -87,9 +72,28 @@ def main():
             f.write(json.dumps(q) + "\n")
     with open(out / "qrels" / "test.tsv", "w") as f:
         f.write("query-id\tcorpus-id\tscore\n")
-        for q, d in qrels:
-            f.write(f"{q}\t{d}\t1\n")
+        for q in queries:
+            f.write(f"{q['_id']}\t{q['_id']}\t1\n")
     print(f"{len(queries)} queries, {len(corpus)} documents -> {out}", file=sys.stderr)
+
+
+def main():
+    src, out = Path(sys.argv[1]), Path(sys.argv[2])
+    corpus, queries = [], []
+    for path in sorted((src / "faq").glob("*.rst.txt")):
+        for n, (heading, body) in enumerate(sections(path)):
+            if not heading.endswith("?") or len(body) < 40:
+                continue
+            qid = f"faq-{path.name.split('.')[0]}-{n}"
+            queries.append({"_id": qid, "text": heading})
+            corpus.append({"_id": qid, "title": "", "text": body})
+    for part in DISTRACTORS:
+        for path in sorted((src / part).rglob("*.rst.txt")):
+            for n, (heading, body) in enumerate(sections(path)):
+                if len(body) >= 40:
+                    rel = path.relative_to(src).as_posix().removesuffix(".rst.txt")
+                    corpus.append({"_id": f"{rel}-{n}", "title": heading, "text": body})
+    write_faq_set(out, corpus, queries)
 
 
 if __name__ == "__main__":
