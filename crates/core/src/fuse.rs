@@ -24,7 +24,7 @@ pub enum Normalization {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QuerySignals {
     /// The keyword top score over the best score the query's terms could reach
-    /// (see `trawl_index::Index::keyword_coverage`): low when the best keyword match
+    /// (see `trawl_index::KeywordSignals::coverage`): low when the best keyword match
     /// shares little of the query's informative vocabulary.
     pub keyword_coverage: f32,
     /// The mean IDF of the query's terms in the collection (see
@@ -69,9 +69,11 @@ pub enum Fusion {
     Adaptive {
         /// Keyword weight at full coverage and specificity.
         keyword_weight: f32,
-        /// Coverage at and above which the keyword list gets its full weight.
+        /// Coverage at and above which the keyword list gets its full weight (0: no
+        /// coverage factor).
         full_coverage: f32,
-        /// Mean term IDF at and above which the keyword list gets its full weight.
+        /// Mean term IDF at and above which the keyword list gets its full weight (0:
+        /// no IDF factor).
         full_idf: f32,
     },
     /// Reciprocal-rank fusion: `sum 1 / (k + rank)`.
@@ -216,8 +218,8 @@ impl fmt::Display for Fusion {
 }
 
 /// Parses `adaptive`, `adaptive:W:C:I`, `rrf`, `rrf:K`, `wrrf:W`, `wrrf:W:K`, `minmax:W`,
-/// `z:W` (W is the keyword weight, 0..=1; C the full coverage; I the full IDF; omitted
-/// trailing parts take their defaults).
+/// `z:W` (W is the keyword weight, 0..=1; C the full coverage; I the full IDF, 0 for no
+/// IDF factor; omitted trailing parts take their defaults).
 impl FromStr for Fusion {
     type Err = String;
 
