@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Does the default fusion hold when a short description must find the thing it
+# describes? Derives two BEIR-format sets from Debian and runs dense, keyword and hybrid
+# on each (nothing was tuned on them):
+#
+#   debian-packages: a package's one-line description finds the package (its name and
+#                    long description); 600 queries, 15,000 packages
+#                    (benches/quality/derive_debian_packages.py);
+#   man-pages:       a manual page's NAME line ("open and possibly create a file") finds
+#                    the page; 550 queries, 2,505 pages of Debian's manpages and
+#                    manpages-dev (benches/quality/derive_man_pages.py, needs groff).
+#
+#   benches/quality/entity.sh
+#
+# Needs Debian's mirror once (bookworm's package indexes, about 20 MB, and two .deb
+# packages, kept under the git-ignored bench-out/entity-src); each ingest takes a few
+# CPU-minutes in bf16. A later bookworm point release can change a few packages.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+fusions=(--fusion adaptive --fusion adaptive:0.5:0.2:0 --fusion rrf --fusion z:0.5)
+src=bench-out/entity-src
+dists=http://deb.debian.org/debian/dists/bookworm/main
+
+models/fetch.sh >/dev/null
+cargo build --release -p trawl-cli
+mkdir -p "$src"
+for index in binary-amd64/Packages i18n/Translation-en; do
+  file="$src/$(basename "$index")"
+  if [ ! -f "$file" ]; then
+    curl -fsS "$dists/$index.xz" | xz -d >"$file.part"
+    mv "$file.part" "$file"
+  fi
+done
+if [ ! -d "$src/x" ]; then
+  (cd "$src" && apt-get download manpages manpages-dev)
+  for deb in "$src"/*.deb; do dpkg -x "$deb" "$src/x"; done
+fi
+python3 benches/quality/derive_debian_packages.py \
+  "$src/Packages" "$src/Translation-en" bench-out/debian-packages
+python3 benches/quality/derive_man_pages.py "$src/x/usr/share/man" bench-out/man-pages
+for set in debian-packages man-pages; do
+  echo "## $set"
+  ./target/release/trawl eval "bench-out/$set" --split test --index "bench-out/$set/index" \
+    --compare "${fusions[@]}" --candidates 300 \
+    --dump-candidates "bench-out/$set/candidates-test.jsonl"
+done
