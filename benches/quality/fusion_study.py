@@ -5,8 +5,10 @@
     python3 benches/quality/fusion_study.py cands-train.jsonl BEIR_DIR/qrels/train.tsv
 
 Each line of the dump holds one query's dense and keyword candidates (point id, document
-id, raw score) and the keyword signals the adaptive fusion uses (coverage, mean IDF). Fusion runs on chunks, as in trawl; documents are then ranked by their
-best chunk, as `trawl eval` does. Pure standard library: no numpy needed.
+id, raw score), the keyword signals the adaptive fusion uses (coverage, mean IDF) and
+the query's analysed terms with their IDF and document frequency. Fusion runs on chunks,
+as in trawl; documents are then ranked by their best chunk, as `trawl eval` does. Pure
+standard library: no numpy needed.
 """
 
 import json
@@ -82,6 +84,15 @@ def idf_share(q, full):
     return min(1.0, q.get("mean_idf", full) / full) if full > 0 else 1.0
 
 
+def idf_share_without_common(q, full, min_idf):
+    """The IDF factor over only the query's terms with IDF >= min_idf (terms in fewer
+    than about exp(-min_idf) of the chunks), all its present terms if none is: tried
+    and not adopted. Needs a dump with "terms" (term, IDF, document frequency)."""
+    present = [idf for _, idf, df in q["terms"] if df > 0]
+    kept = [idf for idf in present if idf >= min_idf] or present
+    return min(1.0, (sum(kept) / len(kept) if kept else 0.0) / full)
+
+
 def agreement(q, n=10):
     """Share of the dense top-n documents that are also in the keyword top-n."""
     dense = {d for _, d, _ in q["dense"][:n]}
@@ -117,6 +128,16 @@ def main():
         runs[f"adaptive:0.5:0.2:{i}"] = lambda q, i=i: convex(
             q["dense"], q["keyword"], 0.5 * coverage_share(q, 0.2) * idf_share(q, i), "z"
         )
+    # The IDF factor with the collection's most common terms (in more than about 20%,
+    # 10%, 5% of chunks) left out of the mean: tried and not adopted.
+    if all("terms" in q for q in queries):
+        for m in (1.6, 2.3, 3.0):
+            runs[f"adaptive-common:{m}"] = lambda q, m=m: convex(
+                q["dense"],
+                q["keyword"],
+                0.5 * coverage_share(q, 0.2) * idf_share_without_common(q, 4.0, m),
+                "z",
+            )
     # The adaptive weight further scaled by how much the two top-10 lists agree
     # (documents in both / 10, full weight from `a` up): tried and not adopted.
     for a in (0.1, 0.2, 0.4):

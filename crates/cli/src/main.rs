@@ -856,7 +856,8 @@ fn dump_candidates(collection: &Collection, beir: &Beir, depth: usize, path: &Pa
                 .collect())
         };
         let signals = index.keyword_signals(text, keyword.first().map_or(0.0, |s| s.score))?;
-        let line = json!({"qid": qid, "query": text, "coverage": signals.coverage, "mean_idf": signals.mean_idf, "dense": describe(&dense)?, "keyword": describe(&keyword)?});
+        let terms = index.term_idfs(text)?;
+        let line = json!({"qid": qid, "query": text, "coverage": signals.coverage, "mean_idf": signals.mean_idf, "terms": terms, "dense": describe(&dense)?, "keyword": describe(&keyword)?});
         writeln!(out, "{line}")?;
         progress.inc(1);
     }

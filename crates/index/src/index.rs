@@ -981,6 +981,14 @@ impl Index {
         self.view().keyword_signals(query, top_score)
     }
 
+    /// See [`View::term_idfs`].
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn term_idfs(&self, query: &str) -> Result<Vec<(String, f32, u64)>> {
+        self.view().term_idfs(query)
+    }
+
     /// The stored chunks for the given point ids, in the same order; ids no longer in
     /// the index (deleted since the search) are left out. Searching and fetching through
     /// one [`View`] instead never loses a hit to a commit in between.
@@ -1449,26 +1457,10 @@ impl View<'_> {
     /// Tantivy errors.
     pub fn keyword_signals(&self, query: &str, top_score: f32) -> Result<KeywordSignals> {
         const K1: f32 = 1.2;
-        let snap = &self.snap;
-        let mut analyzer = self
-            .index
-            .store
-            .tokenizer_for_field(self.index.fields.body)?;
-        let mut stream = analyzer.token_stream(query);
-        let mut terms = std::collections::BTreeSet::new();
-        while stream.advance() {
-            terms.insert(stream.token().text.clone());
-        }
-        let n = snap.searcher.num_docs() as f32;
         let (mut max, mut idf_sum, mut present) = (0.0, 0.0, 0u32);
-        for t in terms {
-            let df = snap
-                .searcher
-                .doc_freq(&Term::from_field_text(self.index.fields.body, &t))?
-                as f32;
-            let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+        for (_, idf, df) in self.term_idfs(query)? {
             max += idf * (K1 + 1.0);
-            if df > 0.0 {
+            if df > 0 {
                 idf_sum += idf;
                 present += 1;
             }
@@ -1481,6 +1473,35 @@ impl View<'_> {
                 0.0
             },
         })
+    }
+
+    /// The distinct terms the keyword analyzer makes of `query`, in term order, each
+    /// with its BM25 IDF, `ln(1 + (N - df + 0.5) / (df + 0.5))` over N live chunks, and
+    /// its document frequency df (0 for a term no chunk holds).
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn term_idfs(&self, query: &str) -> Result<Vec<(String, f32, u64)>> {
+        let snap = &self.snap;
+        let mut analyzer = self
+            .index
+            .store
+            .tokenizer_for_field(self.index.fields.body)?;
+        let mut stream = analyzer.token_stream(query);
+        let mut terms = std::collections::BTreeSet::new();
+        while stream.advance() {
+            terms.insert(stream.token().text.clone());
+        }
+        let n = snap.searcher.num_docs() as f32;
+        let mut out = Vec::with_capacity(terms.len());
+        for t in terms {
+            let df = snap
+                .searcher
+                .doc_freq(&Term::from_field_text(self.index.fields.body, &t))?;
+            let idf = (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
+            out.push((t, idf, df));
+        }
+        Ok(out)
     }
 
     /// The stored chunks for the given point ids, in the same order; ids not in this

@@ -480,4 +480,16 @@ fn keyword_signals_measure_how_specific_and_how_covered_a_query_is() {
     assert!(unknown.coverage < rare.coverage, "{unknown:?} vs {rare:?}");
     let none = signals("zebra");
     assert_eq!((none.mean_idf, none.coverage), (0.0, 0.0));
+
+    // The terms behind the signals: analysed (stop word out, plural stemmed, repeats
+    // once), in term order, each with its IDF and document frequency.
+    let terms = index.term_idfs("The Zebra, chunks chunk topic7").unwrap();
+    let names: Vec<&str> = terms.iter().map(|(t, _, _)| t.as_str()).collect();
+    assert_eq!(names, ["chunk", "topic7", "zebra"]);
+    let dfs: Vec<u64> = terms.iter().map(|&(_, _, df)| df).collect();
+    assert_eq!(dfs, [40, 1, 0]);
+    assert!(
+        close(terms[1].1, idf(1.0)) && close(terms[2].1, idf(0.0)),
+        "{terms:?}"
+    );
 }
