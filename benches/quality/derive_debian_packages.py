@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Derives a BEIR-format set from Debian's package descriptions: find the package that does X.
 
-    python3 benches/quality/derive_debian_packages.py PACKAGES TRANSLATION OUT_DIR [DOCS] [QUERIES]
+    python3 benches/quality/derive_debian_packages.py PACKAGES TRANSLATION OUT_DIR \
+        [DOCS] [QUERIES] [NAME_REGEX]
 
 PACKAGES is an apt `Packages` index and TRANSLATION the `Translation-en` file of the same
 release, both decompressed (for bookworm: `/usr/lib/apt/apt-helper cat-file
@@ -18,6 +19,10 @@ Only short descriptions that no other kept package shares become queries. This i
 entity-description task of the kind the issue's "entity-description subset" names, on
 text written by thousands of people. DOCS documents (default 15000, every query's
 package among them) and QUERIES queries (default 600) are drawn with a fixed seed.
+NAME_REGEX keeps only the packages whose name it matches from the start:
+`python3-|lib.*-perl$` makes a topical collection, Python and Perl libraries, where 78%
+of the documents and 67% of the queries say "Python", "Perl", "module" or "library", as
+TREC-COVID's say "COVID-19".
 Nothing here was tuned on. Pure standard library.
 """
 
@@ -67,13 +72,16 @@ def main():
     packages, translation, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     n_docs = int(sys.argv[4]) if len(sys.argv) > 4 else 15000
     n_queries = int(sys.argv[5]) if len(sys.argv) > 5 else 600
+    only = re.compile(sys.argv[6] if len(sys.argv) > 6 else "")
     sources = {f["Package"]: f.get("Source", f["Package"]).split()[0] for f in stanzas(packages)}
     by_source = {}
     for fields in stanzas(translation):
         name, description = fields.get("Package"), fields.get("Description-en", "")
         short = description.split("\n", 1)[0].strip()
         text = long_description(description)
-        if name not in sources or SKIP.search(description) or len(text.split()) < 20:
+        if name not in sources or not only.match(name):
+            continue
+        if SKIP.search(description) or len(text.split()) < 20:
             continue
         source = sources[name]
         if source not in by_source or name == source:

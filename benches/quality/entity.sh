@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Does the default fusion hold when a short description must find the thing it
-# describes? Derives two BEIR-format sets from Debian and runs dense, keyword and hybrid
+# describes? Derives three BEIR-format sets from Debian and runs dense, keyword and hybrid
 # on each (nothing was tuned on them):
 #
 #   debian-packages: a package's one-line description finds the package (its name and
 #                    long description); 600 queries, 15,000 packages
 #                    (benches/quality/derive_debian_packages.py);
+#   debian-libraries: the same, over only Debian's Python and Perl libraries (7,435),
+#                    a topical collection: 78% of its documents and 67% of its queries
+#                    say "Python", "Perl", "module" or "library", as TREC-COVID's say
+#                    "COVID-19";
 #   man-pages:       a manual page's NAME line ("open and possibly create a file") finds
 #                    the page; 550 queries, 2,505 pages of Debian's manpages and
 #                    manpages-dev (benches/quality/derive_man_pages.py, needs groff).
@@ -38,8 +42,10 @@ if [ ! -d "$src/x" ]; then
 fi
 python3 benches/quality/derive_debian_packages.py \
   "$src/Packages" "$src/Translation-en" bench-out/debian-packages
+python3 benches/quality/derive_debian_packages.py \
+  "$src/Packages" "$src/Translation-en" bench-out/debian-libraries 15000 600 'python3-|lib.*-perl$'
 python3 benches/quality/derive_man_pages.py "$src/x/usr/share/man" bench-out/man-pages
-for set in debian-packages man-pages; do
+for set in debian-packages debian-libraries man-pages; do
   echo "## $set"
   ./target/release/trawl eval "bench-out/$set" --split test --index "bench-out/$set/index" \
     --compare "${fusions[@]}" --candidates 300 \
