@@ -62,18 +62,20 @@ def sections(path):
 
 
 def write_faq_set(out, corpus, queries):
-    """Writes a BEIR-format set whose every query's one relevant document has its id."""
+    """Writes a BEIR-format set where each query's one relevant document is the one
+    with the query's `_id`. The query is written with "q:" before that id: BEIR's
+    evaluation, and `trawl eval`, drop a hit whose id is its query's."""
     (out / "qrels").mkdir(parents=True, exist_ok=True)
     with open(out / "corpus.jsonl", "w") as f:
         for doc in corpus:
             f.write(json.dumps(doc) + "\n")
     with open(out / "queries.jsonl", "w") as f:
         for q in queries:
-            f.write(json.dumps(q) + "\n")
+            f.write(json.dumps({**q, "_id": f"q:{q['_id']}"}) + "\n")
     with open(out / "qrels" / "test.tsv", "w") as f:
         f.write("query-id\tcorpus-id\tscore\n")
         for q in queries:
-            f.write(f"{q['_id']}\t{q['_id']}\t1\n")
+            f.write(f"q:{q['_id']}\t{q['_id']}\t1\n")
     print(f"{len(queries)} queries, {len(corpus)} documents -> {out}", file=sys.stderr)
 
 

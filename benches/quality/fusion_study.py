@@ -104,7 +104,9 @@ def evaluate(queries, qrels, fuse):
     total = 0.0
     for q in queries:
         doc_of = {p: d for p, d, _ in q["dense"] + q["keyword"]}
-        total += ndcg10(docs_of(fuse(q), doc_of), qrels[q["qid"]])
+        # A hit whose document id is its query's is dropped, as `trawl eval` and BEIR do.
+        ranked = [d for d in docs_of(fuse(q), doc_of) if d != q["qid"]]
+        total += ndcg10(ranked, qrels[q["qid"]])
     return total / len(queries)
 
 

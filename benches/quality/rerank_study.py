@@ -94,9 +94,11 @@ def rrf(hits, weight, depth, max_sentences, k=60):
 
 
 def mean_ndcg(queries, qrels, order_of):
-    return sum(
-        ndcg10(docs(order_of(q["hits"]), q["hits"]), qrels[q["qid"]]) for q in queries
-    ) / len(queries)
+    # A hit whose document id is its query's is dropped, as `trawl eval` and BEIR do.
+    def ranked(q):
+        return [d for d in docs(order_of(q["hits"]), q["hits"]) if d != q["qid"]]
+
+    return sum(ndcg10(ranked(q), qrels[q["qid"]]) for q in queries) / len(queries)
 
 
 def main():

@@ -173,6 +173,11 @@ enum Command {
         /// file, for studying fusion offline (benches/quality/fusion_study.py).
         #[arg(long, value_name = "FILE")]
         dump_candidates: Option<PathBuf>,
+        /// Score a hit whose document id is its query's id. By default such a hit is
+        /// dropped before scoring, as BEIR's own evaluation does: in ArguAna and Quora
+        /// each query is also a document, and finding itself is no answer.
+        #[arg(long)]
+        keep_identical_ids: bool,
     },
 }
 
@@ -361,6 +366,7 @@ fn main() {
             rerank,
             dump_windows,
             dump_windows_depth,
+            keep_identical_ids,
         } => {
             let fusions = if fusions.is_empty() {
                 vec![Fusion::default()]
@@ -384,6 +390,7 @@ fn main() {
                 dump: dump_candidates.as_deref(),
                 dump_windows: dump_windows.as_deref().map(|p| (p, dump_windows_depth)),
                 rerank: rerank.as_deref(),
+                keep_identical_ids,
             };
             eval(&target, &runs, candidates, json, &model)
         }
@@ -673,6 +680,7 @@ struct EvalTarget<'a> {
     dump: Option<&'a Path>,
     dump_windows: Option<(&'a Path, usize)>,
     rerank: Option<&'a str>,
+    keep_identical_ids: bool,
 }
 
 fn eval(
@@ -735,7 +743,7 @@ fn eval(
             fusion,
             ..SearchOptions::default()
         };
-        let mut result = run_queries(&collection, &beir, &options)?;
+        let mut result = run_queries(&collection, &beir, &options, target.keep_identical_ids)?;
         result["ingest_secs"] = json!(ingest_secs);
         if mode == SearchMode::Hybrid {
             result["fusion"] = json!(fusion.to_string());
@@ -873,6 +881,7 @@ fn run_queries(
     collection: &Collection,
     beir: &Beir,
     options: &SearchOptions,
+    keep_identical_ids: bool,
 ) -> Result<serde_json::Value> {
     let progress = bar(beir.queries.len() as u64, options.mode.as_str());
     let (mut ndcg, mut recall, mut mrr, mut latencies) = (0.0, 0.0, 0.0, Vec::new());
@@ -883,6 +892,7 @@ fn run_queries(
         let mut seen = std::collections::HashSet::new();
         let ranked: Vec<String> = hits
             .into_iter()
+            .filter(|h| keep_identical_ids || h.doc_id != *qid)
             .filter(|h| seen.insert(h.doc_id.clone()))
             .map(|h| h.doc_id)
             .take(DEPTH)
@@ -904,5 +914,6 @@ fn run_queries(
         "query_p50_ms": percentile(&latencies, 0.5),
         "query_p99_ms": percentile(&latencies, 0.99),
         "mode": options.mode.as_str(),
+        "ignore_identical_ids": !keep_identical_ids,
     }))
 }

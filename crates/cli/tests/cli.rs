@@ -145,6 +145,55 @@ fn eval_reuses_a_given_index_and_works_keyword_only() {
 }
 
 #[test]
+fn eval_drops_a_query_finding_itself_as_beir_does() {
+    // As in ArguAna: the query is also a document (same id), and the answer is another.
+    let beir = tempfile::tempdir().unwrap();
+    let docs = [
+        (
+            "a1",
+            "Cities should ban cars from their centres to cut air pollution.",
+        ),
+        (
+            "a2",
+            "Banning cars from centres hurts shops; pollution needs cleaner cars.",
+        ),
+        ("a3", "Honeybees dance to tell the hive where flowers are."),
+    ];
+    let corpus: Vec<String> = docs
+        .iter()
+        .map(|(id, text)| serde_json::json!({"_id": id, "title": "", "text": text}).to_string())
+        .collect();
+    std::fs::write(beir.path().join("corpus.jsonl"), corpus.join("\n")).unwrap();
+    let query = serde_json::json!({"_id": "a1", "text": docs[0].1}).to_string();
+    std::fs::write(beir.path().join("queries.jsonl"), query).unwrap();
+    std::fs::create_dir(beir.path().join("qrels")).unwrap();
+    std::fs::write(
+        beir.path().join("qrels/test.tsv"),
+        "query-id\tcorpus-id\tscore\na1\ta2\t1\n",
+    )
+    .unwrap();
+    let eval = |extra: &[&str]| -> Value {
+        let mut args = vec![
+            "eval",
+            beir.path().to_str().unwrap(),
+            "--keyword-only",
+            "--mode",
+            "keyword",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str(ok(&args).trim()).unwrap()
+    };
+    let dropped = eval(&[]);
+    assert_eq!(dropped["ignore_identical_ids"], true);
+    assert_eq!(dropped["mrr@10"], 1.0, "{dropped}");
+    // Kept, the query finds itself first and its answer second.
+    let kept = eval(&["--keep-identical-ids"]);
+    assert_eq!(kept["ignore_identical_ids"], false);
+    assert_eq!(kept["mrr@10"], 0.5, "{kept}");
+}
+
+#[test]
 fn ingest_search_and_stats_on_the_sample_corpus() {
     let tmp = tempfile::tempdir().unwrap();
     let idx = tmp.path().join("idx");
