@@ -93,6 +93,12 @@ def idf_share_without_common(q, full, min_idf):
     return min(1.0, (sum(kept) / len(kept) if kept else 0.0) / full)
 
 
+def dense_top_absent(q):
+    """Whether the dense top-1 document is missing from the keyword candidates."""
+    keyword = {d for _, d, _ in q["keyword"]}
+    return bool(q["dense"]) and q["dense"][0][1] not in keyword
+
+
 def agreement(q, n=10):
     """Share of the dense top-n documents that are also in the keyword top-n."""
     dense = {d for _, d, _ in q["dense"][:n]}
@@ -140,6 +146,15 @@ def main():
                 0.5 * coverage_share(q, 0.2) * idf_share_without_common(q, 4.0, m),
                 "z",
             )
+    # No keyword weight (or half) when the dense top-1 document is not among the
+    # keyword candidates at all: tried and not adopted.
+    for name, f in (("off", 0.0), ("half", 0.5)):
+        runs[f"adaptive+absent-top:{name}"] = lambda q, f=f: convex(
+            q["dense"],
+            q["keyword"],
+            0.5 * coverage_share(q, 0.2) * idf_share(q, 4.0) * (f if dense_top_absent(q) else 1.0),
+            "z",
+        )
     # The adaptive weight further scaled by how much the two top-10 lists agree
     # (documents in both / 10, full weight from `a` up): tried and not adopted.
     for a in (0.1, 0.2, 0.4):
