@@ -136,6 +136,15 @@ def main():
         runs[f"adaptive:0.5:0.2:{i}"] = lambda q, i=i: convex(
             q["dense"], q["keyword"], 0.5 * coverage_share(q, 0.2) * idf_share(q, i), "z"
         )
+    # The default over only the first n candidates of each list, as a search with
+    # `candidates` n fuses them (z-scores are taken over the list it has).
+    for n in (50, 100, 200):
+        runs[f"adaptive@{n}"] = lambda q, n=n: convex(
+            q["dense"][:n],
+            q["keyword"][:n],
+            0.5 * coverage_share(q, 0.2) * idf_share(q, 4.0),
+            "z",
+        )
     # The IDF factor with the collection's most common terms (in more than about 20%,
     # 10%, 5% of chunks) left out of the mean: tried and not adopted.
     if all("terms" in q for q in queries):
