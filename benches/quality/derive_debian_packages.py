@@ -2,7 +2,7 @@
 """Derives a BEIR-format set from Debian's package descriptions: find the package that does X.
 
     python3 benches/quality/derive_debian_packages.py PACKAGES TRANSLATION OUT_DIR \
-        [DOCS] [QUERIES] [NAME_REGEX]
+        [--docs N] [--queries N] [--only NAME_REGEX] [--inverse]
 
 PACKAGES is an apt `Packages` index and TRANSLATION the `Translation-en` file of the same
 release, both decompressed (for bookworm: `/usr/lib/apt/apt-helper cat-file
@@ -17,18 +17,20 @@ package's one-line short description, written by its maintainer ("fast, scalable
 distributed revision control system"), and its one relevant document is that package.
 Only short descriptions that no other kept package shares become queries. This is an
 entity-description task of the kind the issue's "entity-description subset" names, on
-text written by thousands of people. DOCS documents (default 15000, every query's
-package among them) and QUERIES queries (default 600) are drawn with a fixed seed.
-NAME_REGEX keeps only the packages whose name it matches from the start:
+text written by thousands of people. --docs documents (default 15000, every query's
+package among them) and --queries queries (default 600) are drawn with a fixed seed.
+--only keeps only the packages whose name it matches from the start:
 `python3-|lib.*-perl$` makes a topical collection, Python and Perl libraries, where 78%
 of the documents and 67% of the queries say "Python", "Perl", "module" or "library", as
-TREC-COVID's say "COVID-19".
+TREC-COVID's say "COVID-19". --inverse swaps the two sides: the long description asks (62
+words on average; ArguAna's queries run to about 190) and finds the package by its name
+and short description.
 Nothing here was tuned on. Pure standard library.
 """
 
+import argparse
 import random
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -69,13 +71,19 @@ def long_description(value):
 
 
 def main():
-    packages, translation, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    n_docs = int(sys.argv[4]) if len(sys.argv) > 4 else 15000
-    n_queries = int(sys.argv[5]) if len(sys.argv) > 5 else 600
-    only = re.compile(sys.argv[6] if len(sys.argv) > 6 else "")
-    sources = {f["Package"]: f.get("Source", f["Package"]).split()[0] for f in stanzas(packages)}
+    args = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    args.add_argument("packages", help="decompressed Packages index")
+    args.add_argument("translation", help="decompressed Translation-en of the same release")
+    args.add_argument("out", type=Path, help="folder to write the BEIR-format set to")
+    args.add_argument("--docs", type=int, default=15000, help="packages in the corpus")
+    args.add_argument("--queries", type=int, default=600, help="queries to draw")
+    args.add_argument("--only", default="", help="keep packages whose name this matches")
+    args.add_argument("--inverse", action="store_true", help="long description asks")
+    a = args.parse_args()
+    only = re.compile(a.only)
+    sources = {f["Package"]: f.get("Source", f["Package"]).split()[0] for f in stanzas(a.packages)}
     by_source = {}
-    for fields in stanzas(translation):
+    for fields in stanzas(a.translation):
         name, description = fields.get("Package"), fields.get("Description-en", "")
         short = description.split("\n", 1)[0].strip()
         text = long_description(description)
@@ -90,13 +98,15 @@ def main():
     shared = Counter(short.lower() for _, short, _ in packages)
     rng = random.Random(7)
     askable = [p for p in packages if shared[p[1].lower()] == 1 and len(p[1].split()) >= 2]
-    asked = rng.sample(askable, min(n_queries, len(askable)))
+    asked = rng.sample(askable, min(a.queries, len(askable)))
     asked_names = {name for name, _, _ in asked}
     others = [p for p in packages if p[0] not in asked_names]
-    kept = asked + rng.sample(others, max(0, min(n_docs - len(asked), len(others))))
-    corpus = [{"_id": name, "title": name, "text": text} for name, _, text in sorted(kept)]
-    queries = [{"_id": name, "text": short} for name, short, _ in sorted(asked)]
-    write_faq_set(out, corpus, queries)
+    kept = asked + rng.sample(others, max(0, min(a.docs - len(asked), len(others))))
+    # Each package as (what is indexed, what asks for it).
+    pairs = {name: (short, text) if a.inverse else (text, short) for name, short, text in kept}
+    corpus = [{"_id": n, "title": n, "text": pairs[n][0]} for n, _, _ in sorted(kept)]
+    queries = [{"_id": n, "text": pairs[n][1]} for n, _, _ in sorted(asked)]
+    write_faq_set(a.out, corpus, queries)
 
 
 if __name__ == "__main__":

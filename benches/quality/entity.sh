@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Does the default fusion hold when a short description must find the thing it
-# describes? Derives three BEIR-format sets from Debian and runs dense, keyword and hybrid
+# describes? Derives four BEIR-format sets from Debian and runs dense, keyword and hybrid
 # on each (nothing was tuned on them):
 #
 #   debian-packages: a package's one-line description finds the package (its name and
@@ -10,6 +10,9 @@
 #                    a topical collection: 78% of its documents and 67% of its queries
 #                    say "Python", "Perl", "module" or "library", as TREC-COVID's say
 #                    "COVID-19";
+#   debian-packages-inverse: debian-packages the other way round, a long query
+#                    (the long description, 62 words on average) finds the package by
+#                    its name and one-line description;
 #   man-pages:       a manual page's NAME line ("open and possibly create a file") finds
 #                    the page; 550 queries, 2,505 pages of Debian's manpages and
 #                    manpages-dev (benches/quality/derive_man_pages.py, needs groff).
@@ -43,9 +46,11 @@ fi
 python3 benches/quality/derive_debian_packages.py \
   "$src/Packages" "$src/Translation-en" bench-out/debian-packages
 python3 benches/quality/derive_debian_packages.py \
-  "$src/Packages" "$src/Translation-en" bench-out/debian-libraries 15000 600 'python3-|lib.*-perl$'
+  "$src/Packages" "$src/Translation-en" bench-out/debian-libraries --only 'python3-|lib.*-perl$'
+python3 benches/quality/derive_debian_packages.py \
+  "$src/Packages" "$src/Translation-en" bench-out/debian-packages-inverse --inverse
 python3 benches/quality/derive_man_pages.py "$src/x/usr/share/man" bench-out/man-pages
-for set in debian-packages debian-libraries man-pages; do
+for set in debian-packages debian-libraries debian-packages-inverse man-pages; do
   echo "## $set"
   ./target/release/trawl eval "bench-out/$set" --split test --index "bench-out/$set/index" \
     --compare "${fusions[@]}" --candidates 300 \
