@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Does the default fusion hold when a short description must find the thing it
-# describes? Derives four BEIR-format sets from Debian and runs dense, keyword and hybrid
+# describes? Derives five BEIR-format sets from Debian and runs dense, keyword and hybrid
 # on each (nothing was tuned on them):
 #
 #   debian-packages: a package's one-line description finds the package (its name and
@@ -13,6 +13,8 @@
 #   debian-packages-inverse: debian-packages the other way round, a long query
 #                    (the long description, 62 words on average) finds the package by
 #                    its name and one-line description;
+#   debian-depends:  a package's one-line description finds the packages it depends on,
+#                    a relatedness task like SciDocs (derive_debian_depends.py);
 #   man-pages:       a manual page's NAME line ("open and possibly create a file") finds
 #                    the page; 550 queries, 2,505 pages of Debian's manpages and
 #                    manpages-dev (benches/quality/derive_man_pages.py, needs groff).
@@ -49,8 +51,10 @@ python3 benches/quality/derive_debian_packages.py \
   "$src/Packages" "$src/Translation-en" bench-out/debian-libraries --only 'python3-|lib.*-perl$'
 python3 benches/quality/derive_debian_packages.py \
   "$src/Packages" "$src/Translation-en" bench-out/debian-packages-inverse --inverse
+python3 benches/quality/derive_debian_depends.py \
+  "$src/Packages" "$src/Translation-en" bench-out/debian-depends
 python3 benches/quality/derive_man_pages.py "$src/x/usr/share/man" bench-out/man-pages
-for set in debian-packages debian-libraries debian-packages-inverse man-pages; do
+for set in debian-packages debian-libraries debian-packages-inverse debian-depends man-pages; do
   echo "## $set"
   ./target/release/trawl eval "bench-out/$set" --split test --index "bench-out/$set/index" \
     --compare "${fusions[@]}" --candidates 300 \
