@@ -22,14 +22,12 @@ queries (default 600) are drawn with a fixed seed. Nothing here was tuned on. Pu
 standard library.
 """
 
-import argparse
 import json
 import random
 import re
 from collections import Counter
-from pathlib import Path
 
-from derive_debian_packages import SKIP, long_description, stanzas  # same directory
+from derive_debian_packages import arguments, described, stanzas  # same directory
 
 RELATION = re.compile(r"^\s*([a-z0-9][a-z0-9+.-]*)")
 PLUMBING = 0.005
@@ -47,12 +45,7 @@ def depends(fields):
 
 
 def main():
-    args = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    args.add_argument("packages", help="decompressed Packages index")
-    args.add_argument("translation", help="decompressed Translation-en of the same release")
-    args.add_argument("out", type=Path, help="folder to write the BEIR-format set to")
-    args.add_argument("--docs", type=int, default=15000, help="packages in the corpus")
-    args.add_argument("--queries", type=int, default=600, help="queries to draw")
+    args = arguments(__doc__)
     a = args.parse_args()
     source_of, needs = {}, {}
     for f in stanzas(a.packages):
@@ -65,16 +58,7 @@ def main():
             users[source] += 1
     plumbing = {s for s, n in users.items() if n > PLUMBING * len(needs)}
 
-    by_source = {}
-    for fields in stanzas(a.translation):
-        name, description = fields.get("Package"), fields.get("Description-en", "")
-        text = long_description(description)
-        if name not in source_of or SKIP.search(description) or len(text.split()) < 20:
-            continue
-        source = source_of[name]
-        if source not in by_source or name == source:
-            short = description.split("\n", 1)[0].strip()
-            by_source[source] = (name, short, text)
+    by_source = described(a.translation, source_of)
     kept = {name: source for source, (name, _, _) in by_source.items()}
 
     def answers(name):

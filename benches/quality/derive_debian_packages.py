@@ -70,30 +70,44 @@ def long_description(value):
     return "\n\n".join(p for p in paragraphs if p)
 
 
-def main():
-    args = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+def arguments(doc):
+    """The command line both Debian derivations share; `doc` is the script's docstring."""
+    args = argparse.ArgumentParser(description=doc.split("\n", 1)[0])
     args.add_argument("packages", help="decompressed Packages index")
     args.add_argument("translation", help="decompressed Translation-en of the same release")
     args.add_argument("out", type=Path, help="folder to write the BEIR-format set to")
     args.add_argument("--docs", type=int, default=15000, help="packages in the corpus")
     args.add_argument("--queries", type=int, default=600, help="queries to draw")
+    return args
+
+
+def described(translation, source_of, only=re.compile("")):
+    """{source: (package, short description, long description)}: one package per source
+    package (the one named like its source, else the first) whose name `only` matches,
+    leaving out transitional and dummy packages and descriptions under 20 words."""
+    by_source = {}
+    for fields in stanzas(translation):
+        name, description = fields.get("Package"), fields.get("Description-en", "")
+        if name not in source_of or not only.match(name):
+            continue
+        text = long_description(description)
+        if SKIP.search(description) or len(text.split()) < 20:
+            continue
+        source = source_of[name]
+        if source not in by_source or name == source:
+            by_source[source] = (name, description.split("\n", 1)[0].strip(), text)
+    return by_source
+
+
+def main():
+    args = arguments(__doc__)
     args.add_argument("--only", default="", help="keep packages whose name this matches")
     args.add_argument("--inverse", action="store_true", help="long description asks")
     a = args.parse_args()
-    only = re.compile(a.only)
-    sources = {f["Package"]: f.get("Source", f["Package"]).split()[0] for f in stanzas(a.packages)}
-    by_source = {}
-    for fields in stanzas(a.translation):
-        name, description = fields.get("Package"), fields.get("Description-en", "")
-        short = description.split("\n", 1)[0].strip()
-        text = long_description(description)
-        if name not in sources or not only.match(name):
-            continue
-        if SKIP.search(description) or len(text.split()) < 20:
-            continue
-        source = sources[name]
-        if source not in by_source or name == source:
-            by_source[source] = (name, short, text)
+    source_of = {
+        f["Package"]: f.get("Source", f["Package"]).split()[0] for f in stanzas(a.packages)
+    }
+    by_source = described(a.translation, source_of, re.compile(a.only))
     packages = sorted(by_source.values())
     shared = Counter(short.lower() for _, short, _ in packages)
     rng = random.Random(7)
