@@ -22,15 +22,31 @@ pub struct Beir {
 /// One corpus document of a BEIR benchmark.
 #[derive(Debug, Clone, Deserialize)]
 pub struct BeirDoc {
-    /// Document id.
-    #[serde(rename = "_id")]
+    /// Document id (a JSON number is read as its decimal text).
+    #[serde(rename = "_id", deserialize_with = "id_text")]
     pub id: String,
-    /// Title (may be empty).
-    #[serde(default)]
+    /// Title (may be empty, missing or null).
+    #[serde(default, deserialize_with = "text_or_null")]
     pub title: String,
-    /// Body text.
-    #[serde(default)]
+    /// Body text (may be empty, missing or null).
+    #[serde(default, deserialize_with = "text_or_null")]
     pub text: String,
+}
+
+/// An id written as a JSON string or number (files made by other tools write both).
+fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Ok(s),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!(
+            "_id must be a string or a number, not {other}"
+        ))),
+    }
+}
+
+/// A text field that may be null.
+fn text_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 impl BeirDoc {
@@ -67,8 +83,9 @@ impl BeirDoc {
 
 #[derive(Deserialize)]
 struct BeirQuery {
-    #[serde(rename = "_id")]
+    #[serde(rename = "_id", deserialize_with = "id_text")]
     id: String,
+    #[serde(default, deserialize_with = "text_or_null")]
     text: String,
 }
 
@@ -93,7 +110,7 @@ impl Beir {
             if cols.len() < 3 {
                 continue;
             }
-            let Ok(score) = cols[2].trim().parse::<u32>() else {
+            let Some(score) = relevance(cols[2]) else {
                 if n == 0 {
                     continue; // header row
                 }
@@ -119,6 +136,17 @@ impl Beir {
             qrels,
         })
     }
+}
+
+/// A qrels score as a gain: an integer, or a number with a fraction rounded; below 0
+/// (TREC's "judged, and worse than irrelevant") counts as 0, as trec_eval treats it.
+fn relevance(text: &str) -> Option<u32> {
+    let text = text.trim();
+    let score = match text.parse::<i64>() {
+        Ok(n) => n as f64,
+        Err(_) => text.parse::<f64>().ok().filter(|x| x.is_finite())?,
+    };
+    Some(score.round().clamp(0.0, f64::from(u32::MAX)) as u32)
 }
 
 fn parse_jsonl<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<Vec<T>> {
@@ -235,6 +263,54 @@ mod tests {
         assert_eq!(percentile(&v, 0.5), 50.0);
         assert_eq!(percentile(&v, 0.99), 99.0);
         assert_eq!(percentile(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn beir_files_from_other_tools_load() {
+        // Numeric ids, null or missing titles, negative and fractional judgements.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::write(
+            p.join("corpus.jsonl"),
+            "{\"_id\": 10, \"title\": null, \"text\": \"a\"}\n{\"_id\": \"d2\", \"text\": \"b\"}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            p.join("queries.jsonl"),
+            "{\"_id\": 1, \"text\": \"q\"}\n{\"_id\": \"2\", \"text\": null}\n",
+        )
+        .unwrap();
+        std::fs::create_dir(p.join("qrels")).unwrap();
+        std::fs::write(
+            p.join("qrels/test.tsv"),
+            "query-id\tcorpus-id\tscore\n1\t10\t2\n1\td2\t-2\n2\td2\t1.0\n",
+        )
+        .unwrap();
+        let beir = Beir::load(p, "test").unwrap();
+        assert_eq!(beir.corpus[0].id, "10");
+        assert_eq!(beir.corpus[0].title, "");
+        assert_eq!(
+            beir.queries,
+            [("1".into(), "q".into()), ("2".into(), String::new())]
+        );
+        assert_eq!(beir.qrels["1"]["10"], 2);
+        assert_eq!(beir.qrels["1"]["d2"], 0);
+        assert_eq!(beir.qrels["2"]["d2"], 1);
+        // What cannot be read still names its file and line.
+        std::fs::write(p.join("queries.jsonl"), "{\"_id\": [1], \"text\": \"q\"}\n").unwrap();
+        let err = Beir::load(p, "test").unwrap_err().to_string();
+        assert!(
+            err.contains("queries.jsonl") && err.contains("line 1"),
+            "{err}"
+        );
+        std::fs::write(p.join("queries.jsonl"), "{\"_id\": 1, \"text\": \"q\"}\n").unwrap();
+        std::fs::write(
+            p.join("qrels/test.tsv"),
+            "query-id\tcorpus-id\tscore\n1\t10\thigh\n",
+        )
+        .unwrap();
+        let err = Beir::load(p, "test").unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("high"), "{err}");
     }
 
     #[test]
