@@ -1,6 +1,8 @@
-//! HTML: the main content (`<main>`, else `<article>`, else `<body>`) as headings,
-//! paragraphs, list items, code, quotes and tables; scripts, styles, navigation and
-//! forms dropped; `<title>` and the meta description kept; the declared charset honoured.
+//! HTML: the main content (`<main>`, else the element marked `role="main"`, else
+//! `<article>`, else `<body>`) as headings, paragraphs, list items, code, quotes and
+//! tables; scripts, styles, navigation, site headers and footers, forms and heading
+//! permalinks (Sphinx's and MkDocs' `¶`, `#` anchors) dropped; `<title>` and
+//! the meta description kept; the declared charset honoured.
 
 use ego_tree::NodeRef;
 use scraper::{ElementRef, Html, Node, Selector};
@@ -13,6 +15,16 @@ use crate::parse::Parsed;
 const DROP: &[&str] = &[
     "script", "style", "noscript", "template", "nav", "svg", "iframe", "object", "canvas", "form",
     "button", "select", "head", "aside", "footer", "menu",
+];
+
+/// ARIA landmarks that are not the page's content: menus, the site's banner and footer
+/// (copyright, licence, "last updated"), sidebars, search boxes.
+const SKIPPED_ROLES: &[&str] = &[
+    "navigation",
+    "banner",
+    "contentinfo",
+    "complementary",
+    "search",
 ];
 
 /// Nesting deeper than this is read as flat text (no recursion, no stack overflow).
@@ -54,6 +66,7 @@ pub(crate) fn parse_str(text: &str) -> Parsed {
         }
     }
     let root = first(&html, "main")
+        .or_else(|| first(&html, "[role=main]"))
         .or_else(|| first(&html, "article"))
         .or_else(|| first(&html, "body"))
         .unwrap_or_else(|| html.root_element());
@@ -109,7 +122,7 @@ impl Walker {
             Node::Element(e) => {
                 let name = e.name();
                 if DROP.contains(&name)
-                    || e.attr("role").is_some_and(|r| r == "navigation")
+                    || e.attr("role").is_some_and(|r| SKIPPED_ROLES.contains(&r))
                     || e.attr("hidden").is_some()
                     || e.attr("aria-hidden").is_some_and(|v| v == "true")
                 {
@@ -118,6 +131,9 @@ impl Walker {
                 let Some(el) = ElementRef::wrap(node) else {
                     return;
                 };
+                if is_permalink(el) {
+                    return;
+                }
                 if depth > MAX_DEPTH {
                     self.inline.push(' ');
                     self.inline.extend(el.text());
@@ -127,7 +143,7 @@ impl Walker {
                     "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
                         self.flush();
                         let level = name.as_bytes()[1] - b'0';
-                        self.b.heading(level, &el.text().collect::<String>());
+                        self.b.heading(level, &reader_text(el));
                     }
                     "pre" => {
                         self.flush();
@@ -176,6 +192,55 @@ impl Walker {
             _ => {}
         }
     }
+}
+
+/// Whether `el` is a heading's permalink: an `<a>` with a permalink class (Sphinx,
+/// MkDocs, Docusaurus, GitHub, anchor.js), or one to a place on the same page whose
+/// text is a single symbol (`¶`, `#`, `§`, `🔗`). A reader sees an icon, not words; kept,
+/// it ends every heading and definition of generated documentation with a `¶`.
+fn is_permalink(el: ElementRef<'_>) -> bool {
+    const CLASSES: &[&str] = &[
+        "headerlink",
+        "anchor",
+        "anchorjs-link",
+        "hash-link",
+        "header-anchor",
+        "permalink",
+    ];
+    let e = el.value();
+    if e.name() != "a" {
+        return false;
+    }
+    if e.classes().any(|c| CLASSES.contains(&c)) {
+        return true;
+    }
+    let mut text = el
+        .text()
+        .flat_map(str::chars)
+        .filter(|c| !c.is_whitespace());
+    let symbol = matches!((text.next(), text.next()), (Some(c), None) if !c.is_alphanumeric());
+    symbol && e.attr("href").is_some_and(|h| h.starts_with('#'))
+}
+
+/// The text under `el` as a reader sees it: permalinks left out.
+fn reader_text(el: ElementRef<'_>) -> String {
+    use ego_tree::iter::Edge;
+    let mut out = String::new();
+    let mut skipping = None;
+    for edge in el.traverse() {
+        match edge {
+            Edge::Open(node) if skipping.is_none() => match node.value() {
+                Node::Text(t) => out.push_str(t),
+                Node::Element(_) if ElementRef::wrap(node).is_some_and(is_permalink) => {
+                    skipping = Some(node.id());
+                }
+                _ => {}
+            },
+            Edge::Close(node) if skipping == Some(node.id()) => skipping = None,
+            _ => {}
+        }
+    }
+    out
 }
 
 fn is_block(name: &str) -> bool {
@@ -297,6 +362,56 @@ let y = 2;</pre><footer>Copyright</footer></body></html>"#;
             ]
         );
         assert_eq!(p.sections[4].heading_path, ["Guide", "Steps"]);
+    }
+
+    #[test]
+    fn heading_permalinks_are_not_text() {
+        // As Sphinx writes them (Python's documentation), and a bare `#` anchor.
+        let html = r##"<body><div role="main"><h1>json — JSON encoder<a class="headerlink"
+            href="#module-json" title="Permalink to this heading">¶</a></h1>
+            <dl><dt id="json.dumps"><span>json.</span><span>dumps</span>(obj)<a
+            class="headerlink" href="#json.dumps" title="Permalink to this definition">¶</a></dt>
+            <dd><p>Serialize obj, see <a href="#fn1">1</a> and <a href="#top">#</a>.</p></dd></dl>
+            <h2 id="usage">Usage <a href="#usage"> § </a></h2>
+            <p>Read <a class="reference" href="#json.dumps">dumps()</a> first.</p></div></body>"##;
+        let p = parse(html.as_bytes());
+        let got: Vec<_> = p.sections.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(
+            got,
+            [
+                "json — JSON encoder",
+                "json.dumps(obj)",
+                "Serialize obj, see 1 and .",
+                "Usage",
+                "Read dumps() first.",
+            ]
+        );
+        assert_eq!(p.sections[4].heading_path, ["json — JSON encoder", "Usage"]);
+    }
+
+    #[test]
+    fn the_main_landmark_is_the_content() {
+        // Sphinx's classic theme: the content is a div marked role="main", the footer a
+        // plain div after it, on every page.
+        let sphinx = r#"<body><div class="related" role="navigation">Index</div>
+            <div class="document"><div class="body" role="main"><h1>Title</h1><p>Text.</p>
+            </div><div class="sphinxsidebar">Table of Contents</div></div>
+            <div class="footer">© Copyright 2001-2026. Last updated on Dec 01.</div></body>"#;
+        let got: Vec<_> = parse(sphinx.as_bytes())
+            .sections
+            .into_iter()
+            .map(|s| s.text)
+            .collect();
+        assert_eq!(got, ["Title", "Text."]);
+        // No main landmark: the banner and footer landmarks are still not content.
+        let plain = r#"<body><div role="banner">Site name</div><p>Text.</p>
+            <div role="search">Search</div><div role="contentinfo">© 2026</div></body>"#;
+        let got: Vec<_> = parse(plain.as_bytes())
+            .sections
+            .into_iter()
+            .map(|s| s.text)
+            .collect();
+        assert_eq!(got, ["Text."]);
     }
 
     #[test]
