@@ -1,7 +1,7 @@
 //! HTML: the main content (`<main>`, else the element marked `role="main"`, else
 //! `<article>`, else `<body>`) as headings, paragraphs, list items, code, quotes and
-//! tables; scripts, styles, navigation, site headers and footers, forms and heading
-//! permalinks (Sphinx's and MkDocs' `¶`, `#` anchors) dropped; `<title>` and
+//! tables; scripts, styles, navigation (menus, "Prev | Next" bars, tables of contents),
+//! site headers and footers, forms and heading permalinks (Sphinx's and MkDocs' `¶`, `#` anchors) dropped; `<title>` and
 //! the meta description kept; the declared charset honoured.
 
 use ego_tree::NodeRef;
@@ -26,6 +26,11 @@ const SKIPPED_ROLES: &[&str] = &[
     "complementary",
     "search",
 ];
+
+/// Navigation that generators mark by class only: DocBook's "Prev | Up | Next" tables
+/// and the tables of contents of DocBook and MediaWiki (whose entries are each their
+/// own section's heading already).
+const SKIPPED_CLASSES: &[&str] = &["navheader", "navfooter", "toc"];
 
 /// Nesting deeper than this is read as flat text (no recursion, no stack overflow).
 const MAX_DEPTH: usize = 128;
@@ -123,6 +128,7 @@ impl Walker {
                 let name = e.name();
                 if DROP.contains(&name)
                     || e.attr("role").is_some_and(|r| SKIPPED_ROLES.contains(&r))
+                    || e.classes().any(|c| SKIPPED_CLASSES.contains(&c))
                     || e.attr("hidden").is_some()
                     || e.attr("aria-hidden").is_some_and(|v| v == "true")
                 {
@@ -412,6 +418,23 @@ let y = 2;</pre><footer>Copyright</footer></body></html>"#;
             .map(|s| s.text)
             .collect();
         assert_eq!(got, ["Text."]);
+    }
+
+    #[test]
+    fn docbook_navigation_and_tables_of_contents_are_not_content() {
+        // The Debian FAQ's pages, as DocBook XSL writes them.
+        let html = r#"<body><div class="navheader"><table><tr><th>Chapter 1. Basics</th></tr>
+            <tr><td><a href="index.html">Prev</a></td><td><a href="ch2.html">Next</a></td>
+            </tr></table></div><div class="chapter"><h1>Chapter 1. Basics</h1>
+            <div class="toc"><p><b>Table of Contents</b></p><dl><dt>1.1. What is it?</dt></dl>
+            </div><h2>1.1. What is it?</h2><p>An answer.</p></div><div class="navfooter">
+            <table><tr><td>The FAQ</td><td>Chapter 2. Installing</td></tr></table></div></body>"#;
+        let got: Vec<_> = parse(html.as_bytes())
+            .sections
+            .into_iter()
+            .map(|s| s.text)
+            .collect();
+        assert_eq!(got, ["Chapter 1. Basics", "1.1. What is it?", "An answer."]);
     }
 
     #[test]
