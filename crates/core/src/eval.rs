@@ -141,11 +141,7 @@ impl Beir {
 /// A qrels score as a gain: an integer, or a number with a fraction rounded; below 0
 /// (TREC's "judged, and worse than irrelevant") counts as 0, as trec_eval treats it.
 fn relevance(text: &str) -> Option<u32> {
-    let text = text.trim();
-    let score = match text.parse::<i64>() {
-        Ok(n) => n as f64,
-        Err(_) => text.parse::<f64>().ok().filter(|x| x.is_finite())?,
-    };
+    let score = text.trim().parse::<f64>().ok().filter(|x| x.is_finite())?;
     Some(score.round().clamp(0.0, f64::from(u32::MAX)) as u32)
 }
 
