@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Does the default fusion hold when a short description must find the thing it
-# describes? Derives five BEIR-format sets from Debian and runs dense, keyword and hybrid
+# describes? Derives six BEIR-format sets from Debian and runs dense, keyword and hybrid
 # on each (nothing was tuned on them):
 #
 #   debian-packages: a package's one-line description finds the package (its name and
@@ -17,11 +17,15 @@
 #                    a relatedness task like SciDocs (derive_debian_depends.py);
 #   man-pages:       a manual page's NAME line ("open and possibly create a file") finds
 #                    the page; 550 queries, 2,505 pages of Debian's manpages and
-#                    manpages-dev (benches/quality/derive_man_pages.py, needs groff).
+#                    manpages-dev (benches/quality/derive_man_pages.py, needs groff);
+#   wordnet:         a reverse dictionary: a WordNet definition ("the formal act of
+#                    approving") finds the word sense it defines, listed as a thesaurus
+#                    would list it, without its definition; 600 queries, 20,000 senses
+#                    (benches/quality/derive_wordnet.py, from Debian's wordnet-base).
 #
 #   benches/quality/entity.sh
 #
-# Needs Debian's mirror once (bookworm's package indexes, about 20 MB, and two .deb
+# Needs Debian's mirror once (bookworm's package indexes, about 20 MB, and three .deb
 # packages, kept under the git-ignored bench-out/entity-src); each ingest takes a few
 # CPU-minutes in bf16. A later bookworm point release can change a few packages.
 set -euo pipefail
@@ -41,10 +45,13 @@ for index in binary-amd64/Packages i18n/Translation-en; do
     mv "$file.part" "$file"
   fi
 done
-if [ ! -d "$src/x" ]; then
-  (cd "$src" && apt-get download manpages manpages-dev)
-  for deb in "$src"/*.deb; do dpkg -x "$deb" "$src/x"; done
-fi
+for package in manpages manpages-dev wordnet-base; do
+  if [ ! -f "$src/$package.unpacked" ]; then
+    (cd "$src" && apt-get download "$package")
+    dpkg -x "$src/$package"_*.deb "$src/x"
+    touch "$src/$package.unpacked"
+  fi
+done
 python3 benches/quality/derive_debian_packages.py \
   "$src/Packages" "$src/Translation-en" bench-out/debian-packages
 python3 benches/quality/derive_debian_packages.py \
@@ -54,7 +61,9 @@ python3 benches/quality/derive_debian_packages.py \
 python3 benches/quality/derive_debian_depends.py \
   "$src/Packages" "$src/Translation-en" bench-out/debian-depends
 python3 benches/quality/derive_man_pages.py "$src/x/usr/share/man" bench-out/man-pages
-for set in debian-packages debian-libraries debian-packages-inverse debian-depends man-pages; do
+python3 benches/quality/derive_wordnet.py "$src/x/usr/share/wordnet" bench-out/wordnet
+for set in debian-packages debian-libraries debian-packages-inverse debian-depends man-pages \
+  wordnet; do
   echo "## $set"
   ./target/release/trawl eval "bench-out/$set" --split test --index "bench-out/$set/index" \
     --compare "${fusions[@]}" --candidates 300 \

@@ -107,13 +107,22 @@ def agreement(q, n=10):
 
 
 def evaluate(queries, qrels, fuse):
-    total = 0.0
+    """Each query's nDCG@10 under `fuse`, in the order of `queries`."""
+    out = []
     for q in queries:
         doc_of = {p: d for p, d, _ in q["dense"] + q["keyword"]}
         # A hit whose document id is its query's is dropped, as `trawl eval` and BEIR do.
         ranked = [d for d in docs_of(fuse(q), doc_of) if d != q["qid"]]
-        total += ndcg10(ranked, qrels[q["qid"]])
-    return total / len(queries)
+        out.append(ndcg10(ranked, qrels[q["qid"]]))
+    return out
+
+
+def paired(a, b):
+    """Mean of a - b per query, and its standard error."""
+    diffs = [x - y for x, y in zip(a, b)]
+    mean = sum(diffs) / len(diffs)
+    var = sum((d - mean) ** 2 for d in diffs) / max(1, len(diffs) - 1)
+    return mean, math.sqrt(var / len(diffs))
 
 
 def main():
@@ -173,8 +182,14 @@ def main():
             0.5 * coverage_share(q, 0.2) * min(1.0, agreement(q) / a),
             "z",
         )
+    scores = {}
     for name, fuse in runs.items():
-        print(f"{name:22s} {evaluate(queries, qrels, fuse):.4f}")
+        scores[name] = evaluate(queries, qrels, fuse)
+        print(f"{name:22s} {sum(scores[name]) / len(queries):.4f}")
+    # The default against the better single retriever on this set, paired per query.
+    best = max(("dense", "keyword"), key=lambda name: sum(scores[name]))
+    diff, se = paired(scores["adaptive:0.5:0.2:4.0"], scores[best])
+    print(f"default - {best}: {diff:+.4f} ± {se:.4f} (paired standard error)")
 
 
 if __name__ == "__main__":
