@@ -62,9 +62,7 @@ def synsets(folder):
                 tokens = fields.split()
                 offset, lexfile = tokens[0], int(tokens[1])
                 n_words = int(tokens[3], 16)
-                words = [
-                    tokens[4 + 2 * i].split("(")[0].replace("_", " ") for i in range(n_words)
-                ]
+                words = [tokens[4 + 2 * i].split("(")[0].replace("_", " ") for i in range(n_words)]
                 at = 4 + 2 * n_words
                 n_pointers = int(tokens[at])
                 pointers = []
@@ -101,9 +99,7 @@ def main():
     words_of = {key: words for key, words, *_ in every}
     chosen = random.Random(7).sample(every, min(args.docs, len(every)))
     shared = Counter(definition.lower() for *_, definition, _ in every)
-    askable = [
-        s for s in chosen if len(s[4].split()) >= 4 and shared[s[4].lower()] == 1
-    ]
+    askable = [s for s in chosen if len(s[4].split()) >= 4 and shared[s[4].lower()] == 1]
     asked = random.Random(11).sample(askable, min(args.queries, len(askable)))
     ids = {key: f"{key[0]}{key[1]}" for key, *_ in chosen}
     corpus = [
