@@ -431,7 +431,9 @@ fn split_paragraphs(text: &str) -> Vec<&str> {
 }
 
 /// Cuts an over-long unit between words (or, for a single giant word, between
-/// characters) into units within the limits.
+/// characters) into units within the limits. Each cut is found by galloping over the
+/// word ends, so every piece tokenised is at most about twice a chunk: the work grows
+/// with the unit's length, not its square (a megabyte of base64 on one line included).
 fn split_long(
     text: &str,
     unit: &Unit,
@@ -441,7 +443,8 @@ fn split_long(
 ) {
     let fits = |s: usize, e: usize| {
         let piece = &text[s..e];
-        piece.chars().count() <= limits.chars && count(piece) <= limits.tokens
+        // At most `limits.chars` characters (counting stops there), then tokens.
+        piece.chars().nth(limits.chars).is_none() && count(piece) <= limits.tokens
     };
     let mut first = true;
     let mut push = |s: usize, e: usize, out: &mut Vec<Unit>| {
@@ -465,41 +468,62 @@ fn split_long(
         });
         first = false;
     };
+    // Where a piece may end: after any word or the space between words.
+    let word_ends: Vec<usize> = text[unit.start..unit.end]
+        .split_word_bound_indices()
+        .map(|(offset, word)| unit.start + offset + word.len())
+        .collect();
     let mut start = unit.start;
-    let mut end = start;
-    for (offset, word) in text[unit.start..unit.end].split_word_bound_indices() {
-        let (ws, we) = (unit.start + offset, unit.start + offset + word.len());
-        if fits(start, we) {
-            end = we;
-            continue;
+    let mut next = 0; // the first word end after `start`
+    while start < unit.end {
+        while next < word_ends.len() && word_ends[next] <= start {
+            next += 1;
         }
-        if end > start {
-            push(start, end, out);
-            start = ws;
-        }
-        if fits(start, we) {
-            end = we;
-            continue;
-        }
-        // A single word longer than a chunk: cut it between characters.
-        let mut s = start;
-        while s < we {
-            let mut e = s;
-            for (i, c) in text[s..we].char_indices() {
-                if !fits(s, s + i + c.len_utf8()) && e > s {
-                    break;
-                }
-                e = s + i + c.len_utf8();
+        let Some(&word_end) = word_ends.get(next) else {
+            break;
+        };
+        let ends = &word_ends[next..];
+        let end = match fitting_prefix(ends, |e| fits(start, e)) {
+            0 => {
+                // The next word alone is longer than a chunk: cut it between
+                // characters (a chunk holds at most `limits.chars` of them).
+                let char_ends: Vec<usize> = text[start..word_end]
+                    .char_indices()
+                    .take(limits.chars.max(1))
+                    .map(|(i, c)| start + i + c.len_utf8())
+                    .collect();
+                let n = fitting_prefix(&char_ends, |e| fits(start, e)).max(1);
+                char_ends[n - 1]
             }
-            push(s, e, out);
-            s = e;
-        }
-        start = we;
-        end = we;
-    }
-    if end > start {
+            n => ends[n - 1],
+        };
         push(start, end, out);
+        start = end;
     }
+}
+
+/// How many of `ends` (increasing) pass `fits`, which is assumed to hold up to some
+/// point and fail after it: galloping (1, 2, 4, ... ahead) until one fails, then
+/// bisecting the last step, so no probe is much beyond the answer. Where `fits` is not
+/// quite monotone (a longer text can rarely tokenise shorter), the count returned
+/// still ends on one that fits, or is 0.
+fn fitting_prefix(ends: &[usize], fits: impl Fn(usize) -> bool) -> usize {
+    let mut fitting = 0;
+    let mut step = 1;
+    while fitting < ends.len() {
+        let probe = (fitting + step).min(ends.len());
+        if fits(ends[probe - 1]) {
+            fitting = probe;
+            step *= 2;
+        } else {
+            fitting += ends[fitting..probe - 1].partition_point(|&e| fits(e));
+            break;
+        }
+    }
+    while fitting > 0 && !fits(ends[fitting - 1]) {
+        fitting -= 1;
+    }
+    fitting
 }
 
 #[allow(clippy::too_many_lines)]
@@ -784,6 +808,34 @@ mod tests {
         let chunks = chunk_document(&doc, &options, &|t| t.len().div_ceil(4));
         assert_eq!(chunks.len(), 5);
         assert!(chunks.iter().all(|c| c.text.len() == 100));
+    }
+
+    #[test]
+    fn long_unbroken_text_is_split_in_linear_work() {
+        // 200 KB of hex on one line (one "word") and 200 KB of words without a
+        // sentence end: the bytes handed to the token counter stay a small multiple
+        // of the text (cutting by probing every character once tokenised about a
+        // chunk per character, a thousand times the text).
+        for text in ["0a1b2c3d".repeat(25_000), "lorem ipsum ".repeat(17_000)] {
+            let counted = std::cell::Cell::new(0usize);
+            let count = |t: &str| {
+                counted.set(counted.get() + t.len());
+                t.len().div_ceil(4)
+            };
+            let doc = Document::from_text("d", &text);
+            let chunks = chunk_document(&doc, &opts(256, 0), &count);
+            assert!(chunks.len() > 100);
+            assert!(chunks.iter().all(|c| c.text.len().div_ceil(4) <= 256));
+            assert_eq!(
+                no_space(&chunks.iter().map(|c| c.own_text()).collect::<String>()),
+                no_space(&text)
+            );
+            assert!(
+                counted.get() < 20 * text.len(),
+                "{} bytes counted",
+                counted.get()
+            );
+        }
     }
 
     #[test]

@@ -568,38 +568,53 @@ impl Collection {
         Ok(outcomes)
     }
 
-    /// Chunks `docs` and sets aside those whose content is already indexed in
-    /// `tenant`: the CPU work of an add that does not need the model.
+    /// Sets aside the documents of `docs` whose content is already indexed in `tenant`
+    /// and chunks the rest: the CPU work of an add that does not need the model.
     fn prepare(
         &self,
         tenant: &str,
         docs: Vec<Document>,
     ) -> Result<(Vec<AddOutcome>, Vec<Prepared>)> {
-        let prepared: Vec<Prepared> = docs
+        // Hashing is cheap; chunking (tokenising every piece) is not, so only what
+        // changed is chunked.
+        let hashed: Vec<(Document, String)> = docs
             .into_par_iter()
             .map(|doc| {
                 let hash = self.content_hash(&doc);
+                (doc, hash)
+            })
+            .collect();
+        let mut changed = Vec::new();
+        let mut unchanged = Vec::with_capacity(hashed.len());
+        for (doc, hash) in hashed {
+            let same =
+                self.index.tenant_document_hash(tenant, &doc.id)?.as_deref() == Some(hash.as_str());
+            unchanged.push(same);
+            if !same {
+                changed.push((doc, hash));
+            }
+        }
+        let fresh: Vec<Prepared> = changed
+            .into_par_iter()
+            .map(|(doc, hash)| {
                 let chunks = self.chunk(&doc);
                 Prepared { doc, hash, chunks }
             })
             .collect();
-        let mut outcomes = Vec::with_capacity(prepared.len());
-        let mut fresh = Vec::new();
-        for p in prepared {
-            if self
-                .index
-                .tenant_document_hash(tenant, &p.doc.id)?
-                .as_deref()
-                == Some(p.hash.as_str())
-            {
-                outcomes.push(AddOutcome::Unchanged);
-            } else {
-                outcomes.push(AddOutcome::Added {
-                    chunks: p.chunks.len(),
-                });
-                fresh.push(p);
-            }
-        }
+        // Outcomes in the order of `docs`; the changed ones are in `fresh`, in order.
+        let mut chunk_counts = fresh.iter().map(|p| p.chunks.len());
+        let outcomes = unchanged
+            .into_iter()
+            .map(|same| {
+                if same {
+                    AddOutcome::Unchanged
+                } else {
+                    AddOutcome::Added {
+                        chunks: chunk_counts.next().unwrap_or_default(),
+                    }
+                }
+            })
+            .collect();
         Ok((outcomes, fresh))
     }
 
