@@ -21,7 +21,7 @@ impl Builder {
 
     /// A heading: closes headings of the same or a deeper level, then opens this one.
     pub(crate) fn heading(&mut self, level: u8, text: &str) {
-        let text = squash(text);
+        let text = squash(&tidy(text));
         if text.is_empty() {
             return;
         }
@@ -49,8 +49,9 @@ impl Builder {
         self.push_raw(kind, &text);
     }
 
-    /// A block whose line breaks matter (code, tables): only trimmed.
+    /// A block whose line breaks matter (code, tables): only trimmed (and tidied).
     pub(crate) fn push_raw(&mut self, kind: SectionKind, text: &str) {
+        let text = tidy(text);
         let text = text.trim_matches(|c: char| c == '\n' || c == '\r');
         if text.trim().is_empty() {
             return;
@@ -66,6 +67,39 @@ impl Builder {
     pub(crate) fn finish(self) -> Vec<Section> {
         self.sections
     }
+}
+
+/// Text as it should be searched: typographic ligatures (U+FB00-FB06, which PDF
+/// fonts often map "fi", "ff", "ffl"... to) spelled out, so "misﬁts" is found by
+/// "misfits"; soft hyphens and byte-order marks removed; control characters other
+/// than tab and line breaks removed (spaces where they are whitespace, such as a form
+/// feed). Borrowed when there is nothing to do.
+pub(crate) fn tidy(text: &str) -> std::borrow::Cow<'_, str> {
+    let untidy = |c: char| {
+        ('\u{fb00}'..='\u{fb06}').contains(&c)
+            || c == '\u{ad}'
+            || c == '\u{feff}'
+            || (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    };
+    if !text.contains(untidy) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\u{fb00}' => out.push_str("ff"),
+            '\u{fb01}' => out.push_str("fi"),
+            '\u{fb02}' => out.push_str("fl"),
+            '\u{fb03}' => out.push_str("ffi"),
+            '\u{fb04}' => out.push_str("ffl"),
+            '\u{fb05}' | '\u{fb06}' => out.push_str("st"),
+            // A form feed or other whitespace control still separates words.
+            c if untidy(c) && c.is_whitespace() => out.push(' '),
+            c if untidy(c) => {}
+            c => out.push(c),
+        }
+    }
+    out.into()
 }
 
 /// Collapses runs of whitespace to one space and trims.
@@ -132,5 +166,30 @@ pub(crate) fn table_sections(b: &mut Builder, rows: &[Vec<String>], row_numbers:
     for (n, part) in data.chunks(ROWS_PER_SECTION).enumerate() {
         let first = if n == 0 { *header_at } else { part[0].0 };
         emit(b, part, first);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tidy_spells_out_ligatures_and_drops_invisible_characters() {
+        assert_eq!(
+            tidy("misﬁts think diﬀerently, baﬄed"),
+            "misfits think differently, baffled"
+        );
+        assert_eq!(tidy("dan\u{ad}gerous\u{17}ly \u{feff}so"), "dangerously so");
+        assert_eq!(
+            tidy("page one\u{c}page two\tcol\r\n"),
+            "page one page two\tcol\r\n"
+        );
+        assert!(matches!(tidy("plain text"), std::borrow::Cow::Borrowed(_)));
+
+        let mut b = Builder::new();
+        b.heading(1, "Proﬁles");
+        b.push(SectionKind::Paragraph, "eﬃcient\u{0}ly");
+        let texts: Vec<_> = b.finish().into_iter().map(|s| s.text).collect();
+        assert_eq!(texts, ["Profiles", "efficiently"]);
     }
 }

@@ -74,7 +74,7 @@ pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed>
         for para in text.split("\n\n") {
             if !para.trim().is_empty() {
                 any_text = true;
-                b.push(SectionKind::Paragraph, para);
+                b.push(SectionKind::Paragraph, &join_hyphenated_lines(para));
             }
         }
     }
@@ -100,6 +100,39 @@ pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed>
     }
     parsed.sections = b.finish();
     Ok(parsed)
+}
+
+/// Joins words that typesetting hyphenated across a line break ("dan-" / "gerous"
+/// becomes "dangerous"), so they are found whole: where a line ends in a hyphen after
+/// a lowercase letter and the next starts with one. A compound broken at its own
+/// hyphen ("well-" / "known") is joined too; pdftotext and PyMuPDF's dehyphenation
+/// make the same trade.
+fn join_hyphenated_lines(text: &str) -> String {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut out = String::with_capacity(text.len());
+    let mut joined = false;
+    for (i, &line) in lines.iter().enumerate() {
+        let line = if joined { line.trim_start() } else { line };
+        let stem = line.trim_end().strip_suffix('-');
+        let next = lines.get(i + 1).map(|l| l.trim_start());
+        joined = match (stem, next) {
+            (Some(stem), Some(next)) => {
+                stem.chars().next_back().is_some_and(char::is_lowercase)
+                    && next.chars().next().is_some_and(char::is_lowercase)
+            }
+            _ => false,
+        };
+        match stem {
+            Some(stem) if joined => out.push_str(stem),
+            _ => {
+                out.push_str(line);
+                if i + 1 < lines.len() {
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Title, author, subject and keywords from the document information dictionary.
@@ -155,4 +188,21 @@ fn text_string(bytes: &[u8]) -> String {
         return String::from_utf8_lossy(rest).into_owned();
     }
     bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_hyphenated_at_a_line_break_are_joined() {
+        assert_eq!(
+            join_hyphenated_lines("a dan-\n  gerous road\nand a\nline-\nbreak-\nheavy text"),
+            "a dangerous road\nand a\nlinebreakheavy text"
+        );
+        // Not a broken word: a capital after, a digit or a space before, the last line.
+        for keep in ["pre-\nWar", "item 3-\nfour", "a -\nb", "ends with a dash-"] {
+            assert_eq!(join_hyphenated_lines(keep), keep);
+        }
+    }
 }

@@ -66,6 +66,9 @@ fn pdf_has_text_per_page_and_title_and_author_from_metadata() {
     assert!(doc
         .text()
         .contains("We make tools for these kinds of people."));
+    // Its fonts set "fi" and "ff" as ligatures; they are searched spelled out.
+    assert!(doc.text().contains("misfits"), "{}", doc.text());
+    assert!(!doc.text().contains('\u{fb01}'));
 }
 
 #[test]
