@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trawl_ingest::{Document, Location, SectionKind};
+use trawl_ingest::{Document, Location, Section, SectionKind};
 use unicode_segmentation::UnicodeSegmentation;
 
 /// How much of one chunk the next repeats, so a passage cut at a boundary is still
@@ -311,6 +311,8 @@ struct Unit {
     header: Option<(usize, usize)>,
     /// The table's header row itself.
     is_header: bool,
+    /// For a table row, its line in its section's text (the header is line 0).
+    line: usize,
 }
 
 fn units(
@@ -323,32 +325,34 @@ fn units(
     for (pos, (&si, &base)) in parent.sections.iter().zip(&parent.offsets).enumerate() {
         let section = &doc.sections[si];
         let text = section.text.trim();
-        let mut push = |start: usize, end: usize, para_start: bool, header, is_header: bool| {
-            let piece = &parent.text[base + start..base + end];
-            let trimmed_start = start + (piece.len() - piece.trim_start().len());
-            let trimmed_end = end - (piece.len() - piece.trim_end().len());
-            if trimmed_start >= trimmed_end {
-                return;
-            }
-            let piece = &parent.text[base + trimmed_start..base + trimmed_end];
-            let unit = Unit {
-                start: base + trimmed_start,
-                end: base + trimmed_end,
-                cstart: 0,
-                cend: 0,
-                is_header,
-                tokens: count(piece),
-                chars: piece.chars().count(),
-                section: pos,
-                para_start,
-                header,
+        let mut push =
+            |start: usize, end: usize, para_start: bool, header, is_header: bool, line: usize| {
+                let piece = &parent.text[base + start..base + end];
+                let trimmed_start = start + (piece.len() - piece.trim_start().len());
+                let trimmed_end = end - (piece.len() - piece.trim_end().len());
+                if trimmed_start >= trimmed_end {
+                    return;
+                }
+                let piece = &parent.text[base + trimmed_start..base + trimmed_end];
+                let unit = Unit {
+                    start: base + trimmed_start,
+                    end: base + trimmed_end,
+                    cstart: 0,
+                    cend: 0,
+                    is_header,
+                    tokens: count(piece),
+                    chars: piece.chars().count(),
+                    section: pos,
+                    para_start,
+                    header,
+                    line,
+                };
+                if unit.tokens <= limits.tokens && unit.chars <= limits.chars {
+                    out.push(unit);
+                } else {
+                    split_long(&parent.text, &unit, limits, count, &mut out);
+                }
             };
-            if unit.tokens <= limits.tokens && unit.chars <= limits.chars {
-                out.push(unit);
-            } else {
-                split_long(&parent.text, &unit, limits, count, &mut out);
-            }
-        };
         match section.kind {
             SectionKind::Table => {
                 let mut header = None;
@@ -358,9 +362,9 @@ fn units(
                     if row_no == 0 {
                         let h = line.trim_end();
                         header = Some((base + s, base + s + h.len()));
-                        push(s, e, true, header, true);
+                        push(s, e, true, header, true, row_no);
                     } else {
-                        push(s, e, false, header, false);
+                        push(s, e, false, header, false, row_no);
                     }
                     offset = e;
                 }
@@ -368,7 +372,7 @@ fn units(
             SectionKind::Code => {
                 let mut offset = 0;
                 for (i, line) in text.split_inclusive('\n').enumerate() {
-                    push(offset, offset + line.len(), i == 0, None, false);
+                    push(offset, offset + line.len(), i == 0, None, false, 0);
                     offset += line.len();
                 }
             }
@@ -379,7 +383,7 @@ fn units(
                     let mut first = true;
                     for (s, sentence) in para.split_sentence_bound_indices() {
                         let start = para_offset + s;
-                        push(start, start + sentence.len(), first, None, false);
+                        push(start, start + sentence.len(), first, None, false, 0);
                         first = false;
                     }
                     offset = para_offset + para.len();
@@ -465,6 +469,7 @@ fn split_long(
             section: unit.section,
             para_start: unit.para_start && first,
             header: unit.header,
+            line: unit.line,
         });
         first = false;
     };
@@ -598,13 +603,17 @@ fn pack(
             Some(h) => format!("{h}\n{body}"),
             None => body.to_owned(),
         };
-        let first_section = parent.sections[units[start].section];
+        let first_section = &doc.sections[parent.sections[units[start].section]];
+        let mut location = first_section.location.clone();
+        if let Some(rows) = table_rows(first_section, &units[start..end]) {
+            location.rows = Some(rows);
+        }
         out.push(Chunk {
             doc_id: doc.id.clone(),
             ordinal: u32::try_from(out.len()).unwrap_or(u32::MAX),
             text: chunk_text,
             heading_path: heading_path.clone(),
-            location: doc.sections[first_section].location.clone(),
+            location,
             parent: parent_no,
             start: units[start].cstart,
             end: units[end - 1].cend,
@@ -615,6 +624,23 @@ fn pack(
         }
         start = overlap_start(units, start, end, limits.overlap);
     }
+}
+
+/// The source rows a chunk of a table holds: the rows of its lines (a table's chunk
+/// holds lines of one section), from its section's first row at the earliest, so a
+/// header repeated at the top of a later chunk does not count. `None` when the
+/// section does not number its lines.
+fn table_rows(section: &Section, units: &[Unit]) -> Option<(u32, u32)> {
+    let (first, _) = section.location.rows?;
+    let first_unit = units.first()?;
+    let mut rows = units
+        .iter()
+        .filter(|u| u.section == first_unit.section)
+        .filter_map(|u| section.row_numbers.get(u.line).copied());
+    let start = rows.next()?;
+    let (lo, hi) = rows.fold((start, start), |(lo, hi), r| (lo.min(r), hi.max(r)));
+    let lo = lo.max(first);
+    Some((lo, hi.max(lo)))
 }
 
 /// Index one past the last unit of the paragraph that starts at `from`.
@@ -680,7 +706,7 @@ pub(crate) fn merge_chunk_texts<'a>(
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use trawl_ingest::{parse_bytes, Section};
+    use trawl_ingest::parse_bytes;
 
     fn words(s: &str) -> usize {
         s.split_whitespace().count()
@@ -867,7 +893,13 @@ mod tests {
                 kind: SectionKind::Table,
                 text: table.clone(),
                 heading_path: vec![],
-                location: Location::default(),
+                // Source rows: the header in row 1, items 1-15 in rows 2-16, then two
+                // empty rows the table text leaves out, items 16-30 in rows 19-33.
+                location: Location {
+                    rows: Some((1, 33)),
+                    ..Location::default()
+                },
+                row_numbers: (1..=16).chain(19..=33).collect(),
             }],
             ..Document::from_text("t", "")
         };
@@ -890,6 +922,15 @@ mod tests {
                     .collect::<String>()
             );
             seen.extend(c.own_text().lines().filter(|l| l.starts_with("item")));
+            // Each chunk names exactly the rows it holds (the first also the header's).
+            let items: Vec<u32> = c
+                .own_text()
+                .lines()
+                .filter_map(|l| l.strip_prefix("item ")?.split(' ').next()?.parse().ok())
+                .collect();
+            let row = |item: u32| if item <= 15 { item + 1 } else { item + 3 };
+            let first = if i == 0 { 1 } else { row(items[0]) };
+            assert_eq!(c.location.rows, Some((first, row(*items.last().unwrap()))));
         }
         // Every row once: rows are never cut or repeated.
         assert_eq!(seen, rows.iter().map(String::as_str).collect::<Vec<_>>());
@@ -905,6 +946,7 @@ mod tests {
                 page: Some(page),
                 ..Location::default()
             },
+            row_numbers: Vec::new(),
         };
         let doc = Document {
             sections: vec![
@@ -1011,6 +1053,7 @@ mod tests {
                     page: Some(page),
                     ..Location::default()
                 },
+                row_numbers: Vec::new(),
             }
         })
     }

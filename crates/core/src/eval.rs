@@ -60,6 +60,7 @@ impl BeirDoc {
                 text: self.title.trim().to_owned(),
                 heading_path: vec![self.title.trim().to_owned()],
                 location: Location::default(),
+                row_numbers: Vec::new(),
             });
         }
         let mut body = Document::from_text(&self.id, &self.text).sections;

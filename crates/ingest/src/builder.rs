@@ -35,6 +35,7 @@ impl Builder {
             text,
             heading_path: self.path(),
             location: self.location.clone(),
+            row_numbers: Vec::new(),
         });
     }
 
@@ -61,6 +62,7 @@ impl Builder {
             text: text.trim_end().to_owned(),
             heading_path: self.path(),
             location: self.location.clone(),
+            row_numbers: Vec::new(),
         });
     }
 
@@ -139,15 +141,42 @@ pub(crate) const ROWS_PER_SECTION: usize = 25;
 /// header (the first row). `row_numbers`, when given, are the 1-based source rows of
 /// `rows` and become each section's `location.rows`.
 pub(crate) fn table_sections(b: &mut Builder, rows: &[Vec<String>], row_numbers: Option<&[u32]>) {
+    let filled = |r: &[String]| r.iter().filter(|c| !c.trim().is_empty()).count();
     let rows: Vec<(usize, &Vec<String>)> = rows
         .iter()
         .enumerate()
-        .filter(|(_, r)| r.iter().any(|c| !c.trim().is_empty()))
+        .filter(|(_, r)| filled(r) > 0)
         .collect();
-    let Some(((header_at, header), data)) = rows.split_first() else {
+    let number = |i: usize| row_numbers.and_then(|n| n.get(i).copied());
+    // A title or note above a table (a merged title cell, "Stock as of 27.07.2016") is
+    // not its header: the header is the first row at least half as wide as the widest
+    // of the first rows. Rows above it are paragraphs.
+    let widest = rows
+        .iter()
+        .take(50)
+        .map(|(_, r)| filled(r))
+        .max()
+        .unwrap_or(0);
+    let header_pos = rows
+        .iter()
+        .position(|(_, r)| 2 * filled(r) >= widest)
+        .unwrap_or(0);
+    for (i, row) in &rows[..header_pos] {
+        let saved = b.location.rows;
+        if let Some(n) = number(*i) {
+            b.location.rows = Some((n, n));
+        }
+        let cells: Vec<&str> = row
+            .iter()
+            .map(|c| c.trim())
+            .filter(|c| !c.is_empty())
+            .collect();
+        b.push(crate::document::SectionKind::Paragraph, &cells.join(" "));
+        b.location.rows = saved;
+    }
+    let Some(((header_at, header), data)) = rows[header_pos..].split_first() else {
         return;
     };
-    let number = |i: usize| row_numbers.and_then(|n| n.get(i).copied());
     let emit = |b: &mut Builder, part: &[(usize, &Vec<String>)], first: usize| {
         let mut text_rows = vec![(*header).clone()];
         text_rows.extend(part.iter().map(|(_, r)| (*r).clone()));
@@ -156,8 +185,17 @@ pub(crate) fn table_sections(b: &mut Builder, rows: &[Vec<String>], row_numbers:
         if let (Some(f), Some(l)) = (number(first), number(last)) {
             b.location.rows = Some((f, l));
         }
+        let pushed = b.sections.len();
         b.push_raw(crate::document::SectionKind::Table, &table_text(&text_rows));
         b.location.rows = saved;
+        // Each line's source row: the header's, then each row's.
+        let numbers: Option<Vec<u32>> = std::iter::once(*header_at)
+            .chain(part.iter().map(|(i, _)| *i))
+            .map(number)
+            .collect();
+        if let (Some(section), Some(numbers)) = (b.sections.get_mut(pushed), numbers) {
+            section.row_numbers = numbers;
+        }
     };
     if data.is_empty() {
         emit(b, &[], *header_at);
@@ -191,5 +229,48 @@ mod tests {
         b.push(SectionKind::Paragraph, "eﬃcient\u{0}ly");
         let texts: Vec<_> = b.finish().into_iter().map(|s| s.text).collect();
         assert_eq!(texts, ["Profiles", "efficiently"]);
+    }
+
+    #[test]
+    fn a_title_row_above_a_table_is_not_its_header() {
+        let row = |cells: &[&str]| cells.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+        let rows = [
+            row(&["Stock as of 27.07.2016", "", ""]),
+            row(&["", "", ""]),
+            row(&["sku", "name", "qty"]),
+            row(&["1", "lamp", ""]),
+            row(&["2", "shade", "5"]),
+        ];
+        let mut b = Builder::new();
+        table_sections(&mut b, &rows, Some(&[1, 2, 3, 4, 5]));
+        let sections = b.finish();
+        let got: Vec<_> = sections
+            .iter()
+            .map(|s| {
+                (
+                    s.kind,
+                    s.text.as_str(),
+                    s.location.rows,
+                    s.row_numbers.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    SectionKind::Paragraph,
+                    "Stock as of 27.07.2016",
+                    Some((1, 1)),
+                    vec![]
+                ),
+                (
+                    SectionKind::Table,
+                    "sku | name | qty\n1 | lamp | \n2 | shade | 5",
+                    Some((3, 5)),
+                    vec![3, 4, 5]
+                ),
+            ]
+        );
     }
 }

@@ -191,6 +191,11 @@ pub struct Section {
     pub heading_path: Vec<String>,
     /// Where it is in the source.
     pub location: Location,
+    /// For a table whose source numbers its rows (spreadsheets, CSV): the 1-based
+    /// source row of each line of `text`, its header line first, so a chunk holding
+    /// some of its lines can say exactly which rows. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub row_numbers: Vec<u32>,
 }
 
 /// A parsed document: structured text plus metadata.

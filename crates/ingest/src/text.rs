@@ -72,6 +72,7 @@ fn flush(out: &mut Vec<Section>, buf: &mut Vec<&str>, line: u32) {
             line: Some(line),
             ..Location::default()
         },
+        row_numbers: Vec::new(),
     });
     buf.clear();
 }

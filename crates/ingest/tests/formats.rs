@@ -415,6 +415,12 @@ fn csv_delimiter_is_sniffed_and_long_tables_repeat_their_header() {
     let rows: Vec<_> = tables.iter().map(|t| t.location.rows.unwrap()).collect();
     assert_eq!(rows, [(1, 26), (27, 51), (52, 61)]);
     assert!(tables[1].text.contains("city25 | land25 | 25000"));
+    // Each line's source row, the repeated header's (row 1) first.
+    assert_eq!(
+        tables[1].row_numbers,
+        std::iter::once(1).chain(27..=51).collect::<Vec<u32>>()
+    );
+    assert_eq!(tables[1].row_numbers.len(), tables[1].text.lines().count());
 
     let tsv = parse_bytes_all(b"a\tb\n1\t2\n", "x.tsv", &Limits::default()).unwrap();
     assert_eq!(tsv[0].sections[0].text, "a | b\n1 | 2");
@@ -514,6 +520,20 @@ fn mbox_messages_are_documents_located_by_index() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn a_message_is_headed_by_its_subject_and_found_by_it_without_a_body() {
+    let docs = parse_path_all(&fixture("attachment-txt.eml"), &Limits::default()).unwrap();
+    let doc = &docs[0];
+    assert_eq!(doc.sections[0].text, "Die Hasen und die Frösche");
+    assert!(doc.sections[1..]
+        .iter()
+        .all(|s| s.heading_path.first().map(String::as_str) == Some("Die Hasen und die Frösche")));
+
+    let note = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: Quarterly  budget\r\n\tmeeting moved to Friday\r\n\r\n";
+    let docs = parse_bytes_all(note, "note.eml", &Limits::default()).unwrap();
+    assert_eq!(docs[0].text(), "Quarterly budget meeting moved to Friday");
 }
 
 #[test]
