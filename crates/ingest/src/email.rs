@@ -5,7 +5,7 @@
 
 use mail_parser::{Address, Message, MessageParser, MimeHeaders};
 
-use crate::document::{Document, Format, MetaValue, Metadata};
+use crate::document::{Document, Format, Location, MetaValue, Metadata, Section, SectionKind};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 
@@ -97,6 +97,26 @@ fn message_documents(
             sections.extend(crate::html::parse_str(text).sections);
         } else {
             sections.extend(crate::text::paragraphs(text));
+        }
+    }
+    // The subject heads the message, so it is searched with the body, and a message
+    // with an empty body (a subject-only note, a reply with nothing to say) is still
+    // found by its subject.
+    if let Some(subject) = msg.subject().map(crate::builder::squash) {
+        if !subject.is_empty() {
+            for s in &mut sections {
+                s.heading_path.insert(0, subject.clone());
+            }
+            sections.insert(
+                0,
+                Section {
+                    kind: SectionKind::Heading { level: 1 },
+                    text: subject.clone(),
+                    heading_path: vec![subject],
+                    location: Location::default(),
+                    row_numbers: Vec::new(),
+                },
+            );
         }
     }
     for s in &mut sections {
