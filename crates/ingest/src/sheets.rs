@@ -309,15 +309,21 @@ fn number(f: f64) -> String {
     }
 }
 
-/// An Excel serial date (1900 system) as ISO 8601: `2024-03-01` or `2024-03-01 13:30`.
+/// An Excel serial date (1900 system) as ISO 8601: `2024-03-01` or `2024-03-01 13:30`;
+/// a time of day alone (a serial below 1, as in an `hh:mm` column) as `13:30`.
 fn excel_date(serial: f64) -> String {
     if !(0.0..3_000_000.0).contains(&serial) {
         return number(serial);
     }
+    // Rounded to the minute first, so 23:59:59.9 is the next day's 00:00.
+    let total = (serial * 1440.0).round() as i64;
+    let minutes = total % 1440;
+    if serial < 1.0 {
+        return format!("{:02}:{:02}", total / 60, total % 60);
+    }
     // Serial 25569 is 1970-01-01 (Excel counts the fictional 1900-02-29).
-    let days = serial.floor() as i64 - 25_569;
+    let days = total / 1440 - 25_569;
     let (y, m, d) = civil_from_days(days);
-    let minutes = ((serial.fract() * 1440.0).round()) as i64;
     if minutes == 0 {
         format!("{y:04}-{m:02}-{d:02}")
     } else {
@@ -498,6 +504,9 @@ mod tests {
     fn excel_serial_dates_become_iso() {
         assert_eq!(excel_date(45_352.0), "2024-03-01");
         assert_eq!(excel_date(45_352.562_5), "2024-03-01 13:30");
+        assert_eq!(excel_date(45_352.999_999_9), "2024-03-02");
+        assert_eq!(excel_date(0.273_611_1), "06:34");
+        assert_eq!(excel_date(0.0), "00:00");
         assert_eq!(number(3.0), "3");
         assert_eq!(number(2.5), "2.5");
     }
