@@ -232,8 +232,9 @@ struct ModelArgs {
     /// Model directory (sentence-transformers layout).
     #[arg(long, env = "TRAWL_MODEL")]
     model: Option<PathBuf>,
-    /// Build a keyword-only index (no model needed).
-    #[arg(long, conflicts_with = "model")]
+    /// Build a keyword-only index (no model needed; a model given, or set in
+    /// TRAWL_MODEL, is not used).
+    #[arg(long)]
     keyword_only: bool,
     /// Language of the keyword analyzer for a new index (english, german, ..., plain).
     #[arg(long, default_value = "english")]
@@ -284,8 +285,26 @@ impl ModelArgs {
         match &self.model {
             Some(dir) => builder.model_dir(dir),
             None if Collection::exists(index) => builder,
-            None => builder.model_dir(DEFAULT_MODEL),
+            None => builder.model_dir(default_model()),
         }
+    }
+}
+
+/// The model a new index gets when none is named: `models/all-MiniLM-L6-v2` under the
+/// current directory, else under the directory of the `trawl` executable or one of its
+/// two parents (a binary built in a checkout, `target/release/trawl`, finds the
+/// checkout's `models/`). When none exists, the first, so the error names it.
+fn default_model() -> PathBuf {
+    let beside_exe = std::env::current_exe().ok().and_then(|exe| {
+        exe.ancestors()
+            .skip(1)
+            .take(3)
+            .map(|dir| dir.join(DEFAULT_MODEL))
+            .find(|dir| dir.is_dir())
+    });
+    match beside_exe {
+        Some(dir) if !Path::new(DEFAULT_MODEL).is_dir() => dir,
+        _ => PathBuf::from(DEFAULT_MODEL),
     }
 }
 

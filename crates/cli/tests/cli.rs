@@ -254,6 +254,48 @@ fn ingest_search_and_stats_on_the_sample_corpus() {
 }
 
 #[test]
+fn a_binary_built_in_the_checkout_finds_its_model_from_any_directory() {
+    model();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("tides.md"),
+        "# Tides\n\nThe moon's pull raises the tides twice a day.",
+    )
+    .unwrap();
+    let run = |args: &[&str], model: Option<&Path>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trawl"));
+        cmd.current_dir(tmp.path())
+            .env_remove("TRAWL_MODEL")
+            .args(args);
+        if let Some(dir) = model {
+            cmd.env("TRAWL_MODEL", dir);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "trawl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // No models/ here and no TRAWL_MODEL: the checkout's model, found from the binary.
+    run(&["ingest", "tides.md", "--index", "idx"], None);
+    let stats: Value =
+        serde_json::from_str(&run(&["stats", "--index", "idx", "--json"], None)).unwrap();
+    assert_eq!(stats["dim"], 384, "{stats}");
+    // A keyword-only index is built even with TRAWL_MODEL set.
+    run(
+        &["ingest", "tides.md", "--index", "kw", "--keyword-only"],
+        Some(&model()),
+    );
+    let out = run(
+        &["search", "moon tides", "--index", "kw", "--mode", "keyword"],
+        None,
+    );
+    assert!(out.contains("tides.md"), "{out}");
+}
+
+#[test]
 fn ingest_summary_counts_seen_indexed_skipped_and_failed_files() {
     let tmp = tempfile::tempdir().unwrap();
     let docs = tmp.path().join("docs");
