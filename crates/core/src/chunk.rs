@@ -164,11 +164,13 @@ impl Chunk {
                 context.push(h);
             }
         }
-        while context
-            .last()
-            .is_some_and(|h| self.text.trim_start().starts_with(h))
+        // The text may itself start with the last headings ("Guide", "Install", then
+        // the text under them): those are not said twice.
+        let text = self.text.trim_start();
+        if let Some(start) =
+            (0..context.len()).find(|&start| text.starts_with(&context[start..].join("\n\n")))
         {
-            context.pop();
+            context.truncate(start);
         }
         if context.is_empty() {
             self.text.clone()
@@ -247,9 +249,13 @@ fn parents(doc: &Document, max_chars: usize) -> Vec<Parent> {
             continue;
         }
         let b = boundary(&s.location);
+        let heading = |i: &usize| matches!(doc.sections[*i].kind, SectionKind::Heading { .. });
+        // A heading opens a group, unless the open group holds only headings so far
+        // ("# Guide" straight over "## Install"): those stay with the text under them
+        // instead of becoming chunks of a few words.
         let starts = groups.is_empty()
-            || matches!(s.kind, SectionKind::Heading { .. })
-            || last_boundary.as_ref() != Some(&b);
+            || last_boundary.as_ref() != Some(&b)
+            || (heading(&i) && !groups.last().is_some_and(|g| g.iter().all(heading)));
         last_boundary = Some(b);
         if starts {
             groups.push(Vec::new());
@@ -990,14 +996,37 @@ mod tests {
             ..ChunkOptions::default()
         };
         let last = chunks.last().unwrap();
+        // The headings open the chunk's text ("# Guide" straight over "## Install"
+        // stays with the text under them), so only the title is put in front.
+        assert_eq!(last.text, "Guide\n\nInstall\n\nRun it.");
         assert_eq!(
             last.embedding_text(Some("Manual"), &on),
-            "Manual > Guide\n\nInstall\n\nRun it."
+            "Manual\n\nGuide\n\nInstall\n\nRun it."
         );
         assert_eq!(
             last.embedding_text(Some("Manual"), &ChunkOptions::default()),
             last.text
         );
+    }
+
+    #[test]
+    fn headings_straight_over_headings_stay_with_the_text_under_them() {
+        let md = "# Changelog\n\n## 0.2.186 - 2026-04-24\n\n### Added\n\n- thing\n\n## 0.2.185\n\n- other\n";
+        let doc = parse_bytes(md.as_bytes(), "CHANGELOG.md").unwrap();
+        let chunks = chunk_document(&doc, &opts(256, 0), &words);
+        let texts: Vec<_> = chunks.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "Changelog\n\n0.2.186 - 2026-04-24\n\nAdded\n\nthing",
+                "0.2.185\n\nother"
+            ]
+        );
+        assert_eq!(
+            chunks[0].heading_path,
+            ["Changelog", "0.2.186 - 2026-04-24", "Added"]
+        );
+        assert_eq!(chunks[1].heading_path, ["Changelog", "0.2.185"]);
     }
 
     #[test]
