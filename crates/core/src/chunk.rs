@@ -859,7 +859,7 @@ mod tests {
             assert!(chunks.len() > 100);
             assert!(chunks.iter().all(|c| c.text.len().div_ceil(4) <= 256));
             assert_eq!(
-                no_space(&chunks.iter().map(|c| c.own_text()).collect::<String>()),
+                no_space(&chunks.iter().map(Chunk::own_text).collect::<String>()),
                 no_space(&text)
             );
             assert!(
