@@ -231,14 +231,42 @@ struct Parent {
     text: String,
 }
 
-/// The location fields that separate parents (all but line and rows).
+/// The location fields that separate parents (all but line, rows and key: the values
+/// of one JSON document are chunked together, not one chunk each).
 fn boundary(location: &Location) -> Value {
     let mut v = serde_json::to_value(location).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.remove("line");
         m.remove("rows");
+        m.remove("key");
     }
     v
+}
+
+/// The key path that holds every value of a chunk: the common prefix of their paths,
+/// cut back to whole keys (`items[0].title` and `items[1].body` are under `items`).
+/// `None` when they share nothing.
+fn common_key(mut keys: impl Iterator<Item = Option<String>>) -> Option<String> {
+    let mut common = keys.next()??;
+    for key in keys {
+        let key = key?;
+        let shared = common
+            .char_indices()
+            .zip(key.chars())
+            .find(|((_, a), b)| a != b)
+            .map_or(common.len().min(key.len()), |((i, _), _)| i);
+        // Whole keys only: a shared prefix that ends inside a key or an index of
+        // either path is cut back to the key before it.
+        let ends_there =
+            |path: &str| path.len() == shared || path[shared..].starts_with(['.', '[']);
+        let whole = ends_there(&common) && ends_there(&key);
+        common.truncate(shared);
+        if !whole {
+            let cut = common.rfind(['.', '[']).unwrap_or(0);
+            common.truncate(cut);
+        }
+    }
+    (!common.is_empty()).then_some(common)
 }
 
 fn parents(doc: &Document, max_chars: usize) -> Vec<Parent> {
@@ -613,6 +641,14 @@ fn pack(
         let mut location = first_section.location.clone();
         if let Some(rows) = table_rows(first_section, &units[start..end]) {
             location.rows = Some(rows);
+        }
+        if location.key.is_some() {
+            location.key = common_key(units[start..end].iter().map(|u| {
+                doc.sections[parent.sections[u.section]]
+                    .location
+                    .key
+                    .clone()
+            }));
         }
         out.push(Chunk {
             doc_id: doc.id.clone(),
@@ -1027,6 +1063,35 @@ mod tests {
             ["Changelog", "0.2.186 - 2026-04-24", "Added"]
         );
         assert_eq!(chunks[1].heading_path, ["Changelog", "0.2.185"]);
+    }
+
+    #[test]
+    fn a_json_document_is_chunked_together_under_the_key_its_values_share() {
+        let json =
+            br#"{"parts": [{"name": "from", "value": "Doug"}, {"name": "to", "value": "Joe"}]}"#;
+        let doc = parse_bytes(json, "msg.json").unwrap();
+        let chunks = chunk_document(&doc, &opts(256, 0), &words);
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(
+            chunks[0].text,
+            "name: from\n\nvalue: Doug\n\nname: to\n\nvalue: Joe"
+        );
+        assert_eq!(chunks[0].location.key.as_deref(), Some("parts"));
+
+        let key = |k: &[&str]| common_key(k.iter().map(|k| Some((*k).to_owned())));
+        assert_eq!(
+            key(&["items[0].title", "items[0].body"]),
+            Some("items[0]".into())
+        );
+        assert_eq!(
+            key(&["items[1].title", "items[12].title"]),
+            Some("items".into())
+        );
+        assert_eq!(key(&["author", "authors"]), None);
+        assert_eq!(key(&["a.b", "a.b"]), Some("a.b".into()));
+        assert_eq!(key(&["a.b", "a.b.c"]), Some("a.b".into()));
+        assert_eq!(key(&["a.bc", "a.b"]), Some("a".into()));
+        assert_eq!(key(&["a.b", "a.bc"]), Some("a".into()));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! JSON and JSON Lines: every string value becomes a paragraph located by its key path
-//! (`items[2].title`); a top-level `title` or `name` string is the title.
+//! JSON and JSON Lines: every string value becomes a paragraph, "key: value" under its
+//! nearest key, located by its key path (`items[2].title`); a top-level `title` or
+//! `name` string is the title.
 
 use serde_json::Value;
 
@@ -25,7 +26,7 @@ pub(crate) fn parse(bytes: &[u8], name: &str) -> Result<Parsed> {
             let value: Value = serde_json::from_str(line)
                 .map_err(|e| Error::malformed(name, "json", format!("line {}: {e}", i + 1)))?;
             b.location.line = Some(u32::try_from(i + 1).unwrap_or(u32::MAX));
-            flatten(&value, &mut String::new(), &mut b, 0);
+            flatten(&value, &mut String::new(), None, &mut b, 0);
         }
     } else {
         let value: Value =
@@ -37,26 +38,34 @@ pub(crate) fn parse(bytes: &[u8], name: &str) -> Result<Parsed> {
                 .map(crate::builder::squash)
                 .filter(|t| !t.is_empty());
         }
-        flatten(&value, &mut String::new(), &mut b, 0);
+        flatten(&value, &mut String::new(), None, &mut b, 0);
     }
     parsed.sections = b.finish();
     Ok(parsed)
 }
 
-fn flatten(value: &Value, path: &mut String, b: &mut Builder, depth: usize) {
+/// Pushes every string under `value`; `key` is the nearest object key above it, said
+/// in front of the value ("city: Paris") so what a value is stays searchable.
+fn flatten(value: &Value, path: &mut String, key: Option<&str>, b: &mut Builder, depth: usize) {
     if depth > MAX_DEPTH {
         return;
     }
     match value {
         Value::String(s) => {
+            if s.trim().is_empty() {
+                return;
+            }
             b.location.key = Some(path.clone());
-            b.push(SectionKind::Paragraph, s);
+            match key {
+                Some(k) => b.push(SectionKind::Paragraph, &format!("{k}: {s}")),
+                None => b.push(SectionKind::Paragraph, s),
+            }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
-                flatten(v, path, b, depth + 1);
+                flatten(v, path, key, b, depth + 1);
                 path.truncate(len);
             }
         }
@@ -67,7 +76,7 @@ fn flatten(value: &Value, path: &mut String, b: &mut Builder, depth: usize) {
                     path.push('.');
                 }
                 path.push_str(k);
-                flatten(v, path, b, depth + 1);
+                flatten(v, path, Some(k), b, depth + 1);
                 path.truncate(len);
             }
         }
@@ -95,9 +104,9 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("items[0].text", "first"),
-                ("items[1].text", "second"),
-                ("title", "Doc")
+                ("items[0].text", "text: first"),
+                ("items[1].text", "text: second"),
+                ("title", "title: Doc")
             ]
         );
     }
