@@ -104,11 +104,15 @@ pub fn detect_format(bytes: &[u8], name: &str) -> Result<Format> {
         return Err(unsupported(format!("{what} content is not supported")));
     }
     let utf16 = bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF");
-    if !utf16 && bytes.iter().take(8192).any(|&b| b == 0) {
-        return Err(unsupported("binary content".to_owned()));
-    }
     let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
     let head = head.trim_start_matches('\u{feff}').trim_start();
+    // Mail carries parts as they are ("Content-Transfer-Encoding: binary", a UTF-16
+    // body): a NUL byte does not make a message binary.
+    let mail =
+        matches!(ext, Some("eml" | "mbox" | "mbx")) || (ext.is_none() && looks_like_mail(head));
+    if !utf16 && !mail && bytes.iter().take(8192).any(|&b| b == 0) {
+        return Err(unsupported("binary content".to_owned()));
+    }
     if head.starts_with("<!doctype html") || head.starts_with("<html") {
         return Ok(Format::Html);
     }

@@ -537,6 +537,18 @@ fn a_message_is_headed_by_its_subject_and_found_by_it_without_a_body() {
 }
 
 #[test]
+fn a_message_with_a_binary_utf16_part_is_mail_not_binary() {
+    // A MIME part sent as raw UTF-16 holds NUL bytes; the message is still read.
+    let docs = parse_path_all(&fixture("utf16-binary-part.eml"), &Limits::default()).unwrap();
+    assert_eq!(docs[0].format, Format::Email);
+    assert!(
+        docs[0].text().contains("Test message"),
+        "{}",
+        docs[0].text()
+    );
+}
+
+#[test]
 fn malformed_mail_does_not_panic() {
     let _ = parse_path_all(&fixture("malformed.eml"), &Limits::default());
 }
