@@ -54,6 +54,7 @@ pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed>
     let mut first_error = None;
     let mut failed = 0i64;
     let mut any_text = false;
+    let mut texts = Vec::new();
     for &page in pages.keys() {
         let mut text = String::new();
         let result = crate::panics::contain(|| {
@@ -70,8 +71,12 @@ pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed>
             first_error.get_or_insert(e);
             continue;
         }
-        b.location.page = Some(page);
-        for para in text.split("\n\n") {
+        texts.push((page, text));
+    }
+    let running = running_lines(&texts);
+    for (page, text) in &texts {
+        b.location.page = Some(*page);
+        for para in without_running_lines(text, &running).split("\n\n") {
             if !para.trim().is_empty() {
                 any_text = true;
                 b.push(SectionKind::Paragraph, &join_hyphenated_lines(para));
@@ -100,6 +105,78 @@ pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed>
     }
     parsed.sections = b.finish();
     Ok(parsed)
+}
+
+/// How many lines at each end of a page may be a running head or foot.
+const RUNNING_LINES: usize = 2;
+
+/// A line with its whitespace squashed and every run of digits as `#`, so "Debian
+/// Reference 36 / 233" and "Debian Reference 37 / 233" are the same line.
+fn masked(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for c in crate::builder::squash(line).chars() {
+        if !c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('#') {
+            out.push('#');
+        }
+    }
+    out
+}
+
+/// The lines at either end of a page, not blank, that may be running heads or feet.
+fn page_ends(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    let tail = lines
+        .len()
+        .saturating_sub(RUNNING_LINES)
+        .max(RUNNING_LINES.min(lines.len()));
+    let mut ends: Vec<(usize, &str)> = lines[..RUNNING_LINES.min(lines.len())].to_vec();
+    ends.extend_from_slice(&lines[tail..]);
+    ends.into_iter()
+}
+
+/// Running heads and feet ("Debian Reference 36 / 233", a chapter title, "Page 3 of
+/// 9"): lines that, digits masked, open or close at least half the pages, and three
+/// or more. They are typesetting, and would otherwise be in every chunk.
+fn running_lines(pages: &[(u32, String)]) -> std::collections::HashSet<String> {
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (_, text) in pages {
+        let mut seen = std::collections::HashSet::new();
+        for (_, line) in page_ends(text) {
+            let line = masked(line);
+            if seen.insert(line.clone()) {
+                *counts.entry(line).or_default() += 1;
+            }
+        }
+    }
+    let needed = (pages.len() / 2).max(3);
+    counts
+        .into_iter()
+        .filter(|(line, n)| *n >= needed && !line.is_empty())
+        .map(|(line, _)| line)
+        .collect()
+}
+
+/// `text` without its running heads and feet.
+fn without_running_lines(text: &str, running: &std::collections::HashSet<String>) -> String {
+    if running.is_empty() {
+        return text.to_owned();
+    }
+    let drop: std::collections::HashSet<usize> = page_ends(text)
+        .filter(|(_, line)| running.contains(&masked(line)))
+        .map(|(i, _)| i)
+        .collect();
+    text.lines()
+        .enumerate()
+        .filter(|(i, _)| !drop.contains(i))
+        .map(|(_, line)| line)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Joins words that typesetting hyphenated across a line break ("dan-" / "gerous"
@@ -193,6 +270,30 @@ fn text_string(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn running_heads_and_feet_are_dropped() {
+        let bodies = [
+            "Tides rise twice a day.\nThe moon pulls the sea.",
+            "Glaciers flow downhill.\nIce is slow.",
+            "Bees dance for nectar.\nThe hive listens.",
+            "Chess queens are strong.\nKings are not.",
+        ];
+        let pages: Vec<(u32, String)> = (1..=4)
+            .map(|n| {
+                let body = bodies[n as usize - 1];
+                (n, format!("Debian Reference {n} / 4\n\n{body}\n\n{n}"))
+            })
+            .collect();
+        let running = running_lines(&pages);
+        let mut found: Vec<_> = running.iter().map(String::as_str).collect();
+        found.sort_unstable();
+        assert_eq!(found, ["#", "Debian Reference # / #"]);
+        let text = without_running_lines(&pages[2].1, &running);
+        assert_eq!(text.trim(), "Bees dance for nectar.\nThe hive listens.");
+        // Two pages are too few to tell.
+        assert!(running_lines(&pages[..2]).is_empty());
+    }
 
     #[test]
     fn words_hyphenated_at_a_line_break_are_joined() {
