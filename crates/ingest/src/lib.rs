@@ -35,6 +35,7 @@ mod ocr;
 mod panics;
 mod parse;
 mod pdf;
+mod pdf_outline;
 mod pptx;
 mod sheets;
 mod text;

@@ -74,13 +74,44 @@ pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed>
         texts.push((page, text));
     }
     let running = running_lines(&texts);
+    // Bookmarks become headings, each placed before the paragraph that starts with its
+    // title (else at the top of its page), so chunks carry a heading path.
+    let outline = crate::panics::contain(|| crate::pdf_outline::entries(&doc)).unwrap_or_default();
+    let mut outline = outline.iter().peekable();
     for (page, text) in &texts {
         b.location.page = Some(*page);
-        for para in without_running_lines(text, &running).split("\n\n") {
-            if !para.trim().is_empty() {
-                any_text = true;
-                b.push(SectionKind::Paragraph, &join_hyphenated_lines(para));
+        let paras: Vec<String> = without_running_lines(text, &running)
+            .split("\n\n")
+            .filter(|p| !p.trim().is_empty())
+            .map(join_hyphenated_lines)
+            .collect();
+        any_text |= !paras.is_empty();
+        let mut next = 0;
+        while let Some(entry) = outline.next_if(|e| e.page <= *page) {
+            // An entry whose page gave no text opens the next page that did.
+            let found = (entry.page == *page)
+                .then(|| {
+                    paras[next..].iter().enumerate().find_map(|(i, p)| {
+                        typeset_title(p, &entry.title).map(|whole| (next + i, whole))
+                    })
+                })
+                .flatten();
+            let at = found.map_or(next, |(at, _)| at);
+            for para in &paras[next..at] {
+                b.push(SectionKind::Paragraph, para);
             }
+            next = at;
+            match found {
+                // The typeset heading, number and all, is the heading.
+                Some((at, true)) => {
+                    b.heading(entry.level, &paras[at]);
+                    next = at + 1;
+                }
+                _ => b.heading(entry.level, &entry.title),
+            }
+        }
+        for para in &paras[next..] {
+            b.push(SectionKind::Paragraph, para);
         }
     }
     if failed > 0 {
@@ -105,6 +136,32 @@ pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed>
     }
     parsed.sections = b.finish();
     Ok(parsed)
+}
+
+/// Whether a paragraph opens with a heading's title as typeset (case and spacing aside,
+/// after a section number such as "2.1.2." or "1" that the bookmark may leave out, up
+/// to a word boundary): `Some(true)` when the paragraph is the heading and nothing
+/// more ("9.6.5 Filesystem configuration"), `Some(false)` when text runs on after it,
+/// `None` when it does not open with it.
+fn typeset_title(paragraph: &str, title: &str) -> Option<bool> {
+    let para = crate::builder::squash(paragraph).to_lowercase();
+    let title = crate::builder::squash(title).to_lowercase();
+    if title.is_empty() {
+        return None;
+    }
+    let unnumbered = para
+        .split_once(' ')
+        .filter(|(number, _)| number.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        .map(|(_, rest)| rest);
+    let after_title = |p: &str| {
+        p.strip_prefix(title.as_str())
+            .filter(|rest| !rest.starts_with(char::is_alphanumeric))
+            .map(str::is_empty)
+    };
+    if let Some(whole) = after_title(&para) {
+        return Some(whole);
+    }
+    unnumbered.and_then(after_title)
 }
 
 /// How many lines at each end of a page may be a running head or foot.
@@ -252,7 +309,7 @@ fn info(doc: &Pdf, parsed: &mut Parsed) {
 
 /// A PDF text string: UTF-16BE with a byte-order mark, UTF-8 with one, or
 /// PDFDocEncoding (close enough to Latin-1 for metadata).
-fn text_string(bytes: &[u8]) -> String {
+pub(crate) fn text_string(bytes: &[u8]) -> String {
     if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
         let units = rest
             .chunks_exact(2)
@@ -293,6 +350,31 @@ mod tests {
         assert_eq!(text.trim(), "Bees dance for nectar.\nThe hive listens.");
         // Two pages are too few to tell.
         assert!(running_lines(&pages[..2]).is_empty());
+    }
+
+    #[test]
+    fn a_paragraph_opens_with_a_title_after_its_section_number() {
+        assert_eq!(
+            typeset_title("1 Foo\nHello, here is some text", "Foo"),
+            Some(false)
+        );
+        assert_eq!(
+            typeset_title(
+                "2.1.2. Basic  precautions Take care",
+                "2.1.2. Basic precautions"
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            typeset_title(
+                "9.6.5 Filesystem\nconfiguration",
+                "Filesystem configuration"
+            ),
+            Some(true)
+        );
+        assert_eq!(typeset_title("BAR", "Bar"), Some(true));
+        assert_eq!(typeset_title("Football is played", "Foo"), None);
+        assert_eq!(typeset_title("Some text about Foo", "Foo"), None);
     }
 
     #[test]

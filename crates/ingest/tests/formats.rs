@@ -812,3 +812,48 @@ fn a_panicking_third_party_parser_is_a_malformed_error() {
         other => panic!("{other}"),
     }
 }
+
+#[test]
+fn pdf_bookmarks_become_headings_where_their_titles_are_typeset() {
+    let doc = parse("pdflatex-outline.pdf");
+    let headings: Vec<(&str, Option<u32>)> = doc
+        .sections
+        .iter()
+        .filter(|s| matches!(s.kind, SectionKind::Heading { .. }))
+        .map(|s| (s.text.as_str(), s.location.page))
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            ("1 Foo", Some(2)),
+            ("2 Bar", Some(2)),
+            ("3 Baz", Some(2)),
+            ("4 Foo", Some(2)),
+            ("5 Bar", Some(3)),
+            ("6 Baz", Some(3)),
+            ("7 Foo", Some(3)),
+            ("8 Bar", Some(4)),
+            ("9 Baz", Some(4)),
+        ]
+    );
+    // Each bookmark ("Bar") is placed at its typeset heading ("5 Bar", mid-page too),
+    // which becomes the heading; a section running onto the next page keeps it there.
+    for (i, s) in doc.sections.iter().enumerate() {
+        if matches!(s.kind, SectionKind::Heading { .. }) {
+            let next = &doc.sections[i + 1];
+            assert!(next.text.starts_with("Hello, here is"), "{}", next.text);
+            assert_eq!(next.heading_path, [s.text.as_str()]);
+        }
+    }
+    let page3 = doc
+        .sections
+        .iter()
+        .find(|s| s.location.page == Some(3))
+        .unwrap();
+    assert_eq!(page3.heading_path, ["4 Foo"]);
+    assert!(
+        page3.text.starts_with("written and an impression"),
+        "{}",
+        page3.text
+    );
+}
