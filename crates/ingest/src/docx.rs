@@ -124,11 +124,16 @@ fn body_sections(xml: &str, styles: &HashMap<String, Style>, b: &mut Builder) {
     let mut table_depth = 0usize;
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut cell = String::new();
+    // Text is the content of `w:t` (and `m:t` in equations) only: whitespace between
+    // elements of a pretty-printed document.xml is not.
+    let mut in_text = false;
     for tok in Reader::new(xml) {
         let start = matches!(tok, Tok::Start { empty: false, .. });
         let empty = matches!(tok, Tok::Start { empty: true, .. });
         match (&tok, tok.local()) {
-            (Tok::Text(t), _) if skip == 0 => {
+            (Tok::Start { .. }, "t") if start => in_text = true,
+            (Tok::End { .. }, "t") => in_text = false,
+            (Tok::Text(t), _) if skip == 0 && in_text => {
                 if table_depth > 0 {
                     cell.push_str(t);
                 } else {
@@ -214,8 +219,11 @@ fn notes(xml: &str, what: &str, b: &mut Builder) {
     let mut author = None;
     let mut inside = false;
     let mut skip = false;
+    let mut in_text = false;
     for tok in Reader::new(xml) {
         match (&tok, tok.local()) {
+            (Tok::Start { empty: false, .. }, "t") => in_text = true,
+            (Tok::End { .. }, "t") => in_text = false,
             (Tok::Start { .. }, l) if l == what => {
                 inside = true;
                 text.clear();
@@ -234,7 +242,7 @@ fn notes(xml: &str, what: &str, b: &mut Builder) {
                 }
             }
             (Tok::End { .. }, "p") if inside => text.push(' '),
-            (Tok::Text(t), _) if inside => text.push_str(t),
+            (Tok::Text(t), _) if inside && in_text => text.push_str(t),
             _ => {}
         }
     }

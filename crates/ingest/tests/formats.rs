@@ -857,3 +857,12 @@ fn pdf_bookmarks_become_headings_where_their_titles_are_typeset() {
         page3.text
     );
 }
+
+#[test]
+fn docx_hyperlinks_run_on_with_their_sentence() {
+    // A pretty-printed document.xml: whitespace between elements is not text.
+    let doc = parse("par-hlink-frags.docx");
+    let texts: Vec<&str> = doc.sections.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(texts[1], "Two with link to bookmark.");
+    assert_eq!(texts[2], "Three with link to https://foo.com.");
+}
