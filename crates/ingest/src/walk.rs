@@ -1,5 +1,6 @@
 //! Recursive directory walk with the `ignore` crate: `.gitignore`, `.ignore` and hidden
-//! files are respected, symlinks are not followed.
+//! files are respected; a symlink to a file is read, a symlink to a folder is not
+//! followed (no loops).
 
 use std::path::{Path, PathBuf};
 
@@ -8,8 +9,9 @@ use crate::error::{Error, Result};
 /// Every file under `root` (or `root` itself when it is a file), in a stable sorted
 /// order. Hidden files and folders (names starting with `.`) are skipped, and so is what
 /// `.gitignore`, `.ignore` and `.git/info/exclude` files exclude (also outside a git
-/// repository). A folder that cannot be read yields an error for that folder and the
-/// walk goes on.
+/// repository). A symlink to a file counts as a file (under its own path); symlinked
+/// folders are not entered. A folder that cannot be read yields an error for that
+/// folder and the walk goes on.
 pub fn walk(root: &Path) -> impl Iterator<Item = Result<PathBuf>> {
     let mut builder = ignore::WalkBuilder::new(root);
     builder
@@ -25,6 +27,9 @@ pub fn walk(root: &Path) -> impl Iterator<Item = Result<PathBuf>> {
     let root = root.to_owned();
     builder.build().filter_map(move |entry| match entry {
         Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => Some(Ok(e.into_path())),
+        Ok(e) if e.path_is_symlink() && std::fs::metadata(e.path()).is_ok_and(|m| m.is_file()) => {
+            Some(Ok(e.into_path()))
+        }
         Ok(_) => None,
         Err(err) => Some(Err(io_error(err, &root))),
     })
@@ -105,6 +110,19 @@ mod tests {
             std::fs::write(p.join(f), "x").unwrap();
         }
         assert_eq!(found(p), ["docs/final.md", "keep.md"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_file_is_read_and_a_symlinked_folder_is_not_entered() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("docs")).unwrap();
+        std::fs::write(p.join("docs/a.md"), "x").unwrap();
+        std::os::unix::fs::symlink(p.join("docs/a.md"), p.join("linked.md")).unwrap();
+        std::os::unix::fs::symlink(p.join("docs"), p.join("loop")).unwrap();
+        std::os::unix::fs::symlink(p.join("gone.md"), p.join("dangling.md")).unwrap();
+        assert_eq!(found(p), ["docs/a.md", "linked.md"]);
     }
 
     #[test]
