@@ -4,8 +4,16 @@
 Both embed the same SciFact passages (title + abstract, cut to 75 words, about 100
 tokens) in batches of 32 with the same maximum length, one after the other, several
 rounds interleaved; the best round of each counts, because other work shares the cores.
+The CPU model and features head the output.
 
     .venv-bench/bin/python benches/embed/compare.py [--texts 320] [--rounds 5]
+        [--precision f32 --precision int8] [--path avx2] [--avx2-only]
+
+`--path` runs trawl on one CPU path (portable, avx2, avx512, avx512-amx; default: the
+fastest this CPU has). `--avx2-only` measures an AVX2 + FMA machine on a CPU with
+AVX-512: PyTorch is held to AVX2 (ATEN_CPU_CAPABILITY, MKL_ENABLE_INSTRUCTIONS,
+ONEDNN_MAX_CPU_ISA), trawl runs its avx2 path with int8 products on vpmaddubsw
+(TRAWL_INT8_DOT=maddubs) rather than VNNI.
 
 Needs a virtualenv with `torch` and `sentence-transformers` (never a test dependency):
     python3 -m venv .venv-bench && .venv-bench/bin/pip install torch sentence-transformers
@@ -46,12 +54,26 @@ def main():
         "--precision",
         action="append",
         default=None,
-        help="trawl precision(s) to run: f32 (default), bf16",
+        help="trawl precision(s) to run: f32 (default), bf16, int8",
+    )
+    ap.add_argument("--path", default=None, help="trawl's CPU path (default: the fastest)")
+    ap.add_argument(
+        "--avx2-only",
+        action="store_true",
+        help="hold PyTorch and trawl to AVX2 + FMA (no AVX-512, no VNNI)",
     )
     ap.add_argument("--no-build", action="store_true")
     args = ap.parse_args()
     precisions = args.precision or ["f32"]
 
+    trawl_env = dict(os.environ, TRAWL_MODEL=args.model)
+    if args.avx2_only:
+        # Before torch is imported: its kernels are chosen at load.
+        os.environ.update(
+            ATEN_CPU_CAPABILITY="avx2", MKL_ENABLE_INSTRUCTIONS="AVX2", ONEDNN_MAX_CPU_ISA="AVX2"
+        )
+        args.path = args.path or "avx2"
+        trawl_env["TRAWL_INT8_DOT"] = "maddubs"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
@@ -87,25 +109,16 @@ def main():
                 model.encode(texts[i : i + args.batch], batch_size=args.batch)
         return time.perf_counter() - start
 
+    info = {}
+
     def trawl_round(precision):
-        env = dict(os.environ, TRAWL_MODEL=args.model)
-        out = subprocess.run(
-            [
-                str(exe),
-                tmp.name,
-                "--batch",
-                str(args.batch),
-                "--rounds",
-                "1",
-                "--precision",
-                precision,
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        return json.loads(out)["seconds"]
+        cmd = [str(exe), tmp.name, "--batch", str(args.batch), "--rounds", "1"]
+        cmd += ["--precision", precision] + (["--path", args.path] if args.path else [])
+        out = json.loads(
+            subprocess.run(cmd, env=trawl_env, check=True, capture_output=True, text=True).stdout
+        )
+        info.update(cpu=out["cpu"], path=out["path"])
+        return out["seconds"]
 
     best = {"torch": float("inf"), **{p: float("inf") for p in precisions}}
     for r in range(args.rounds):
@@ -119,6 +132,8 @@ def main():
     os.unlink(tmp.name)
 
     n = len(texts)
+    print(f"CPU: {info['cpu']}")
+    print(f"trawl path: {info['path']}; PyTorch kernels: {torch.backends.cpu.get_cpu_capability()}")
     print(
         f"{n} texts, {tokens} tokens (~{tokens / n:.0f}/text), batch {args.batch}, "
         f"max length {model.max_seq_length}, torch {torch.__version__} "
@@ -127,7 +142,7 @@ def main():
     print("| engine | texts/s | tokens/s | vs sentence-transformers |")
     print("|---|---:|---:|---:|")
     rows = [("sentence-transformers (PyTorch fp32)", best["torch"])]
-    rows += [(f"trawl ({p})", best[p]) for p in precisions]
+    rows += [(f"trawl ({p}, {info['path']})", best[p]) for p in precisions]
     for name, secs in rows:
         print(f"| {name} | {n / secs:,.1f} | {tokens / secs:,.0f} | {best['torch'] / secs:.2f}x |")
 

@@ -2,44 +2,55 @@
 //! line, embedded in batches as ingest does. `benches/embed/compare.py` runs it next to
 //! sentence-transformers.
 //!
-//! `embed-speed TEXTS.jsonl [--batch 32] [--rounds 3] [--precision f32|bf16]`
-//! prints one JSON object: texts, tokens, seconds (best round), texts/s, tokens/s.
+//! `embed-speed TEXTS.jsonl [--batch 32] [--rounds 3] [--precision f32|bf16|int8]
+//! [--path portable|avx2|avx512|avx512-amx] [--cold]`
+//! prints one JSON object: the CPU, path and precision, texts, tokens, seconds (best
+//! round), texts/s, tokens/s, and the model's load time. `--cold` times one round
+//! with no warm-up (first-call costs included).
 
 use std::time::Instant;
 
-use trawl::{BertEmbedder, Embedder, Precision};
+use trawl::{BertEmbedder, CpuPath, Embedder, Precision};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let mut path = None;
+    let mut file = None;
     let mut batch = 32usize;
     let mut rounds = 3usize;
     let mut precision = Precision::F32;
+    let mut path = CpuPath::selected();
+    let mut cold = false;
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--path" => path = args.next().ok_or("--path P")?.parse()?,
+            "--cold" => cold = true,
             "--batch" => batch = args.next().ok_or("--batch N")?.parse()?,
             "--rounds" => rounds = args.next().ok_or("--rounds N")?.parse()?,
             "--precision" => precision = args.next().ok_or("--precision P")?.parse()?,
-            _ => path = Some(a),
+            _ => file = Some(a),
         }
     }
-    let path = path.ok_or("usage: embed-speed TEXTS.jsonl [--batch N] [--rounds N]")?;
-    let texts: Vec<String> = std::fs::read_to_string(&path)?
+    let file = file.ok_or("usage: embed-speed TEXTS.jsonl [--batch N] [--rounds N]")?;
+    let texts: Vec<String> = std::fs::read_to_string(&file)?
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let model = BertEmbedder::load_with_precision(trawl_benches::model_dir(), precision)?;
+    let loading = Instant::now();
+    let model = BertEmbedder::load_on(trawl_benches::model_dir(), precision, path)?;
+    let load_seconds = loading.elapsed().as_secs_f64();
     // Tokens as sentence-transformers counts them: with [CLS]/[SEP], truncated.
     let tokens: usize = refs
         .iter()
         .map(|t| (model.count_tokens(t) + 2).min(model.max_tokens()))
         .sum();
     // Warm-up: page in the weights, size the buffers.
-    model.embed(&refs[..batch.min(refs.len())])?;
+    if !cold {
+        model.embed(&refs[..batch.min(refs.len())])?;
+    }
     let mut best = f64::INFINITY;
-    for _ in 0..rounds {
+    for _ in 0..if cold { 1 } else { rounds } {
         let start = Instant::now();
         for b in refs.chunks(batch) {
             std::hint::black_box(model.embed(b)?);
@@ -50,6 +61,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         serde_json::json!({
             "engine": format!("trawl ({})", model.precision()),
+            "cpu": CpuPath::cpu_description(),
+            "path": model.cpu_path().map(|p| p.to_string()),
+            "precision": model.precision().to_string(),
+            "load_seconds": load_seconds,
             "texts": refs.len(),
             "tokens": tokens,
             "seconds": best,

@@ -51,7 +51,7 @@ pub use collection::{
     SearchMode, SearchOptions,
 };
 pub use context::{Citation, Context, ContextOptions};
-pub use embed::{l2_normalize, BertEmbedder, Embedder, Pooling, Precision};
+pub use embed::{l2_normalize, BertEmbedder, CpuPath, Embedder, Pooling, Precision, Runtime};
 pub use error::{Error, Result};
 pub use fuse::{reciprocal_rank_fusion, Fusion, Normalization, QuerySignals, RRF_K};
 pub use rerank::{

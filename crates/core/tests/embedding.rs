@@ -209,3 +209,25 @@ fn a_collection_remembers_its_precision_so_queries_embed_like_its_chunks() {
         assert_ne!(got, common::embedder().embed_query(query).unwrap());
     }
 }
+
+/// int8 products stay within a documented bound of the reference vectors on every
+/// case, on the kernels this CPU selects.
+#[test]
+fn int8_precision_stays_within_cosine_0_99_of_every_reference_vector() {
+    let reference = reference();
+    let model = BertEmbedder::load_with_precision(common::model_dir(), Precision::Int8).unwrap();
+    assert_eq!(model.precision(), Precision::Int8);
+    let texts: Vec<&str> = reference.cases.iter().map(|c| c.text.as_str()).collect();
+    let got = model.embed(&texts).unwrap();
+    let cosines: Vec<f32> = reference
+        .cases
+        .iter()
+        .zip(&got)
+        .map(|(case, v)| common::cosine(v, &case.embedding))
+        .collect();
+    let worst = cosines.iter().copied().fold(f32::INFINITY, f32::min);
+    let mean = cosines.iter().sum::<f32>() / cosines.len() as f32;
+    eprintln!("{:?}: worst cosine {worst}, mean {mean}", model.cpu_path());
+    assert!(worst >= 0.99, "worst cosine {worst}");
+    assert!(mean >= 0.995, "mean cosine {mean}");
+}

@@ -9,12 +9,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokenizers::{Tokenizer, TruncationParams};
 
-#[cfg(target_arch = "x86_64")]
 use rayon::prelude::*;
 
-#[cfg(target_arch = "x86_64")]
 use super::fast::FastBert;
-use super::{Embedder, Pooling, Precision};
+use super::{CpuPath, Embedder, Pooling, Precision};
 use crate::error::{Error, Result};
 
 /// Texts per forward pass. Batches are formed from length-sorted texts, so padding
@@ -23,18 +21,16 @@ const BATCH: usize = 32;
 
 /// Tokens per forward pass of the fast path: texts are packed without padding into
 /// groups of at most about this many tokens, and groups run in parallel.
-#[cfg(target_arch = "x86_64")]
 const GROUP_TOKENS: usize = 2048;
 
 /// Groups are not made smaller than this (the products lose efficiency below it).
-#[cfg(target_arch = "x86_64")]
 const MIN_GROUP_TOKENS: usize = 256;
 
-/// The forward pass in use: trawl's AVX-512 kernels where the CPU has them, else
-/// candle-transformers' `BertModel`.
+/// The forward pass in use: trawl's kernels, on the CPU path chosen at load, for every
+/// BERT with GELU and absolute positions; candle-transformers' `BertModel` for the
+/// rest (and as the tests' reference).
 enum Backend {
     Candle(BertModel),
-    #[cfg(target_arch = "x86_64")]
     Fast(FastBert),
 }
 
@@ -148,7 +144,8 @@ impl BertEmbedder {
     }
 
     /// Loads the model in `dir` to run at `precision` (f32 where the CPU lacks what
-    /// `precision` needs; [`BertEmbedder::precision`] says which).
+    /// `precision` needs; [`BertEmbedder::precision`] says which), on the fastest
+    /// kernels this CPU runs ([`CpuPath::selected`]).
     ///
     /// # Errors
     /// As [`BertEmbedder::load`].
@@ -156,15 +153,35 @@ impl BertEmbedder {
         dir: impl AsRef<Path>,
         precision: Precision,
     ) -> Result<BertEmbedder> {
-        Self::load_backend(dir.as_ref(), precision, true)
+        Self::load_backend(dir.as_ref(), precision, Some(CpuPath::selected()))
     }
 
-    /// Loads the model, on trawl's kernels when `fast` and the CPU and model allow,
-    /// else on candle-transformers' `BertModel` (always f32).
+    /// Loads the model to run at `precision` on the kernels of `path`: to measure or
+    /// test a slower path on a faster CPU.
+    ///
+    /// # Errors
+    /// As [`BertEmbedder::load`], and [`Error::Invalid`] when this CPU cannot run
+    /// `path`.
+    pub fn load_on(
+        dir: impl AsRef<Path>,
+        precision: Precision,
+        path: CpuPath,
+    ) -> Result<BertEmbedder> {
+        if !path.runnable() {
+            return Err(Error::Invalid {
+                what: "CPU path",
+                reason: format!("{path} needs {}, which this CPU lacks", path.requirement()),
+            });
+        }
+        Self::load_backend(dir.as_ref(), precision, Some(path))
+    }
+
+    /// Loads the model on trawl's kernels for `path` when the model allows, else (and
+    /// when `path` is `None`) on candle-transformers' `BertModel`, always f32.
     pub(crate) fn load_backend(
         dir: &Path,
         precision: Precision,
-        fast: bool,
+        path: Option<CpuPath>,
     ) -> Result<BertEmbedder> {
         let dir = Dir(dir);
         if !dir.0.is_dir() {
@@ -238,22 +255,36 @@ impl BertEmbedder {
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
             .map_err(|e| dir.invalid("model.safetensors", e))?;
         let invalid = |e| dir.invalid("model.safetensors", e);
-        #[cfg(target_arch = "x86_64")]
-        let (model, precision) = if fast && FastBert::supports(&config, precision) {
-            let model = FastBert::load(&vb, &config, precision).map_err(invalid)?;
-            (Backend::Fast(model), precision)
-        } else if fast && FastBert::supports(&config, Precision::F32) {
-            let model = FastBert::load(&vb, &config, Precision::F32).map_err(invalid)?;
-            (Backend::Fast(model), Precision::F32)
-        } else {
-            let model = BertModel::load(vb, &config).map_err(invalid)?;
-            (Backend::Candle(model), Precision::F32)
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let (model, precision) = {
-            let _ = (fast, precision);
-            let model = BertModel::load(vb, &config).map_err(invalid)?;
-            (Backend::Candle(model), Precision::F32)
+        let (model, precision) = match path {
+            Some(path) if FastBert::supports(&config) => {
+                let precision = if path.runs(precision) {
+                    precision
+                } else {
+                    tracing::warn!(
+                        "{precision} needs AVX-512 BF16, which this CPU lacks: computing in f32"
+                    );
+                    Precision::F32
+                };
+                if path == CpuPath::Portable {
+                    tracing::warn!(
+                        "no AVX2 + FMA or AVX-512 on this CPU: embedding runs on the portable \
+                         kernels, several times slower than the avx2 path"
+                    );
+                }
+                let model = FastBert::load(&vb, &config, precision, path).map_err(invalid)?;
+                (Backend::Fast(model), precision)
+            }
+            _ => {
+                if path.is_some() {
+                    tracing::warn!(
+                        "{}: no trawl kernels for this model's activation or position \
+                         embeddings; candle's BertModel computes it in f32, several times slower",
+                        dir.0.display()
+                    );
+                }
+                let model = BertModel::load(vb, &config).map_err(invalid)?;
+                (Backend::Candle(model), Precision::F32)
+            }
         };
         let name = dir
             .0
@@ -287,6 +318,17 @@ impl BertEmbedder {
         self.precision
     }
 
+    /// The kernels the forward pass runs on: `None` when the model runs on
+    /// candle-transformers' `BertModel` (an activation or position embedding trawl's
+    /// kernels do not implement).
+    #[must_use]
+    pub fn cpu_path(&self) -> Option<CpuPath> {
+        match &self.model {
+            Backend::Fast(fast) => Some(fast.path()),
+            Backend::Candle(_) => None,
+        }
+    }
+
     /// Whether vectors are L2-normalised (the model has a `Normalize` module).
     #[must_use]
     pub fn normalizes(&self) -> bool {
@@ -305,7 +347,6 @@ impl BertEmbedder {
         order.sort_by_key(|&i| encodings[i].get_ids().len());
         let model = match &self.model {
             Backend::Candle(model) => model,
-            #[cfg(target_arch = "x86_64")]
             Backend::Fast(fast) => return Ok(self.embed_fast(fast, &encodings, &order)),
         };
         let mut out = vec![Vec::new(); encodings.len()];
@@ -348,7 +389,6 @@ impl BertEmbedder {
     /// The fast path: length-sorted texts packed into groups of about
     /// [`GROUP_TOKENS`] tokens, run in parallel. Two groups per thread at least, so
     /// that a thread delayed by other work on the machine does not hold up the rest.
-    #[cfg(target_arch = "x86_64")]
     fn embed_fast(
         &self,
         fast: &FastBert,
@@ -425,6 +465,13 @@ impl Embedder for BertEmbedder {
     fn name(&self) -> String {
         self.name.clone()
     }
+
+    fn runtime(&self) -> Option<super::Runtime> {
+        Some(super::Runtime {
+            precision: self.precision,
+            cpu_path: self.cpu_path(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -449,8 +496,9 @@ mod tests {
     #[test]
     fn fast_kernels_match_candle_bert_model() {
         let dir = model_dir();
-        let fast = BertEmbedder::load_backend(&dir, Precision::F32, true).unwrap();
-        let candle = BertEmbedder::load_backend(&dir, Precision::F32, false).unwrap();
+        let fast =
+            BertEmbedder::load_backend(&dir, Precision::F32, Some(CpuPath::detect())).unwrap();
+        let candle = BertEmbedder::load_backend(&dir, Precision::F32, None).unwrap();
         assert!(matches!(candle.model, Backend::Candle(_)));
         let long = "tide pools hold anemones and crabs between the rocks ".repeat(40);
         let texts = [
@@ -466,8 +514,8 @@ mod tests {
         }
         for pooling in [Pooling::Cls, Pooling::Max] {
             let (mut f, mut c) = (
-                BertEmbedder::load_backend(&dir, Precision::F32, true).unwrap(),
-                BertEmbedder::load_backend(&dir, Precision::F32, false).unwrap(),
+                BertEmbedder::load_backend(&dir, Precision::F32, Some(CpuPath::detect())).unwrap(),
+                BertEmbedder::load_backend(&dir, Precision::F32, None).unwrap(),
             );
             f.pooling = pooling;
             c.pooling = pooling;
@@ -478,6 +526,103 @@ mod tests {
                 .zip(&c.embed(&texts).unwrap())
             {
                 assert!(cosine(x, y) >= 0.99999, "{pooling:?}: {}", cosine(x, y));
+            }
+        }
+    }
+
+    const TEXTS: [&str; 4] = [
+        "a",
+        "short text",
+        "Rust ownership moves values.",
+        "Tide pools hold anemones and crabs between the rocks; the water warms at low tide \
+         and the anemones close until the sea returns.",
+    ];
+
+    /// One CPU path at f32 against candle's `BertModel`, and at int8 against f32.
+    fn path_matches_candle(path: CpuPath) {
+        if !path.runnable() {
+            return;
+        }
+        let dir = model_dir();
+        let candle = BertEmbedder::load_backend(&dir, Precision::F32, None).unwrap();
+        let want = candle.embed(&TEXTS).unwrap();
+        let f32_model = BertEmbedder::load_on(&dir, Precision::F32, path).unwrap();
+        assert_eq!(f32_model.cpu_path(), Some(path));
+        for (x, y) in f32_model.embed(&TEXTS).unwrap().iter().zip(&want) {
+            assert!(
+                cosine(x, y) >= 0.99999,
+                "{path} f32: cosine {}",
+                cosine(x, y)
+            );
+        }
+        let int8 = BertEmbedder::load_on(&dir, Precision::Int8, path).unwrap();
+        assert_eq!(int8.precision(), Precision::Int8);
+        for (x, y) in int8.embed(&TEXTS).unwrap().iter().zip(&want) {
+            assert!(cosine(x, y) >= 0.99, "{path} int8: cosine {}", cosine(x, y));
+        }
+        // Integer products are exact, so int8 vectors differ across paths only where
+        // the f32 steps' rounding moves a value across a quantization step.
+        let portable = BertEmbedder::load_on(&dir, Precision::Int8, CpuPath::Portable).unwrap();
+        for (x, y) in int8
+            .embed(&TEXTS)
+            .unwrap()
+            .iter()
+            .zip(&portable.embed(&TEXTS).unwrap())
+        {
+            assert!(
+                cosine(x, y) >= 0.9995,
+                "{path} int8 vs portable: {}",
+                cosine(x, y)
+            );
+        }
+    }
+
+    #[test]
+    fn portable_path_matches_candle() {
+        path_matches_candle(CpuPath::Portable);
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(all(trawl_cpu_avx2, trawl_cpu_fma)),
+        ignore = "CPU lacks AVX2 + FMA: avx2 path not run"
+    )]
+    fn avx2_path_matches_candle() {
+        path_matches_candle(CpuPath::Avx2);
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(trawl_cpu_avx512f),
+        ignore = "CPU lacks AVX-512F: avx512 path not run"
+    )]
+    fn avx512_path_matches_candle() {
+        path_matches_candle(CpuPath::Avx512);
+    }
+
+    /// The loader takes the fastest path the CPU has: never the portable kernels or
+    /// candle where AVX2 + FMA or AVX-512 run.
+    #[test]
+    fn the_fastest_path_this_cpu_runs_is_taken() {
+        let model =
+            BertEmbedder::load_backend(&model_dir(), Precision::F32, Some(CpuPath::detect()))
+                .unwrap();
+        let path = model.cpu_path().expect("trawl's kernels, not candle");
+        assert_eq!(path, CpuPath::detect());
+        if cfg!(all(trawl_cpu_avx2, trawl_cpu_fma)) {
+            assert!(path >= CpuPath::Avx2, "AVX2 + FMA present, {path} taken");
+        }
+        if cfg!(trawl_cpu_avx512f) {
+            assert!(path >= CpuPath::Avx512, "AVX-512F present, {path} taken");
+        }
+        if cfg!(trawl_cpu_avx512_bf16) {
+            let bf16 = BertEmbedder::load_on(model_dir(), Precision::Bf16, path).unwrap();
+            assert_eq!(bf16.precision(), Precision::Bf16, "AVX-512 BF16 present");
+        }
+        // A path the CPU cannot run is refused, not taken silently.
+        for p in CpuPath::ALL {
+            if !p.runnable() {
+                assert!(BertEmbedder::load_on(model_dir(), Precision::F32, p).is_err());
             }
         }
     }

@@ -1,4 +1,5 @@
-//! The BERT encoder on the AVX-512 kernels, over packed token rows.
+//! The BERT encoder on trawl's kernels ([`super::kernels`]), over packed token rows,
+//! on the instruction set chosen at load ([`CpuPath`]).
 //!
 //! Differences from candle-transformers' `BertModel`, each for speed, none for the
 //! result: the texts of a group are packed back to back without padding (attention
@@ -11,31 +12,48 @@ use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType};
 
-use super::kernels::{self, Act, PackedB, PackedB16};
+use super::kernels::{self, int8, portable::Portable, Act, CpuPath, Kernels, PackedB, PackedI8};
+#[cfg(target_arch = "x86_64")]
+use super::kernels::{avx2::Avx2, avx512, avx512::Avx512};
 use super::{Pooling, Precision};
 
 /// A linear layer's weight, packed for the product of its precision.
 enum Weight {
     F32(PackedB),
-    Bf16(PackedB16),
+    I8(PackedI8),
+    #[cfg(target_arch = "x86_64")]
+    Bf16(avx512::PackedB16),
     /// bfloat16 on AMX tiles.
-    Amx(PackedB16),
+    #[cfg(target_arch = "x86_64")]
+    Amx(avx512::PackedB16),
 }
 
 impl Weight {
-    fn new(w: &[f32], n: usize, k: usize, precision: Precision) -> Weight {
-        match precision {
-            Precision::Bf16 if kernels::amx_fits(k) && kernels::available_amx() => {
-                Weight::Amx(PackedB16::transposed(w, n, k))
+    /// Packs `w` (`n x k`) for `path`; `precision` must be one `path` runs.
+    fn new(w: &[f32], n: usize, k: usize, precision: Precision, path: CpuPath) -> Weight {
+        match (precision, path) {
+            (Precision::Int8, _) => Weight::I8(PackedI8::transposed(w, n, k)),
+            #[cfg(target_arch = "x86_64")]
+            (Precision::Bf16, CpuPath::Avx512Amx) if avx512::amx_fits(k) => {
+                Weight::Amx(avx512::PackedB16::transposed(w, n, k))
             }
-            Precision::Bf16 => Weight::Bf16(PackedB16::transposed(w, n, k)),
-            Precision::F32 => Weight::F32(PackedB::transposed(w, n, k)),
+            #[cfg(target_arch = "x86_64")]
+            (Precision::Bf16, _) => Weight::Bf16(avx512::PackedB16::transposed(w, n, k)),
+            #[cfg(target_arch = "x86_64")]
+            (_, CpuPath::Avx2) => Weight::F32(PackedB::transposed::<Avx2>(w, n, k)),
+            #[cfg(target_arch = "x86_64")]
+            (_, CpuPath::Avx512 | CpuPath::Avx512Amx) => {
+                Weight::F32(PackedB::transposed::<Avx512>(w, n, k))
+            }
+            _ => Weight::F32(PackedB::transposed::<Portable>(w, n, k)),
         }
     }
 
     fn n(&self) -> usize {
         match self {
             Weight::F32(b) => b.n(),
+            Weight::I8(b) => b.n(),
+            #[cfg(target_arch = "x86_64")]
             Weight::Bf16(b) | Weight::Amx(b) => b.n(),
         }
     }
@@ -43,10 +61,9 @@ impl Weight {
     /// `c = act(a · Wᵀ (+ c) + bias)` over `m` rows.
     ///
     /// # Safety
-    /// AVX-512F, AVX-512 BF16 for a bfloat16 weight, granted AMX for an AMX one.
-    #[target_feature(enable = "avx512f")]
+    /// The CPU runs `K`, AVX-512 BF16 for a bfloat16 weight, granted AMX for an AMX one.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn apply(
+    unsafe fn apply<K: Kernels>(
         &self,
         m: usize,
         a: &[f32],
@@ -61,13 +78,18 @@ impl Weight {
         let bias = Some(bias);
         match self {
             Weight::F32(b) => {
-                kernels::gemm(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.f32);
+                kernels::gemm::<K>(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.f32);
             }
+            Weight::I8(b) => {
+                int8::gemm_i8::<K>(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.i8);
+            }
+            #[cfg(target_arch = "x86_64")]
             Weight::Bf16(b) => {
-                kernels::gemm_bf16(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.bf16);
+                avx512::gemm_bf16(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.bf16);
             }
+            #[cfg(target_arch = "x86_64")]
             Weight::Amx(b) => {
-                kernels::gemm_amx(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.amx);
+                avx512::gemm_amx(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.amx);
             }
         }
     }
@@ -90,7 +112,10 @@ struct Layer {
 #[derive(Default)]
 struct Packs {
     f32: Vec<f32>,
+    i8: int8::QuantScratch,
+    #[cfg(target_arch = "x86_64")]
     bf16: Vec<u32>,
+    #[cfg(target_arch = "x86_64")]
     amx: Vec<u16>,
 }
 
@@ -107,6 +132,7 @@ pub(crate) struct FastBert {
     eps: f32,
     max_positions: usize,
     vocab: usize,
+    path: CpuPath,
 }
 
 thread_local! {
@@ -136,13 +162,9 @@ fn values(t: &Tensor) -> candle_core::Result<Vec<f32>> {
 }
 
 impl FastBert {
-    /// Whether this CPU and this model configuration run on the fast path.
-    pub(crate) fn supports(config: &Config, precision: Precision) -> bool {
-        let cpu = match precision {
-            Precision::F32 => kernels::available(),
-            Precision::Bf16 => kernels::available_bf16(),
-        };
-        cpu && matches!(config.hidden_act, HiddenAct::Gelu)
+    /// Whether this model configuration runs on trawl's kernels.
+    pub(crate) fn supports(config: &Config) -> bool {
+        matches!(config.hidden_act, HiddenAct::Gelu)
             && matches!(
                 config.position_embedding_type,
                 PositionEmbeddingType::Absolute
@@ -154,13 +176,21 @@ impl FastBert {
             && config.hidden_size.is_multiple_of(16)
     }
 
+    /// The instruction set the forward pass runs on.
+    pub(crate) fn path(&self) -> CpuPath {
+        self.path
+    }
+
     /// Loads the weights of a `BertModel` checkpoint (with or without a `bert.` or
-    /// model-type prefix).
+    /// model-type prefix) for `path`, which the CPU must run at `precision`
+    /// ([`CpuPath::runnable`], [`CpuPath::runs`]).
     pub(crate) fn load(
         vb: &VarBuilder,
         config: &Config,
         precision: Precision,
+        path: CpuPath,
     ) -> candle_core::Result<FastBert> {
+        assert!(path.runs(precision), "{path} cannot run {precision}");
         let mut prefixes = vec![String::new(), "bert.".to_owned()];
         if let Some(t) = &config.model_type {
             prefixes.push(format!("{t}."));
@@ -217,14 +247,14 @@ impl FastBert {
             let inter = vb.pp("intermediate.dense");
             let out = vb.pp("output");
             layers.push(Layer {
-                qkv: Weight::new(&qkv_w, 3 * h, h, precision),
+                qkv: Weight::new(&qkv_w, 3 * h, h, precision, path),
                 qkv_bias,
-                out: Weight::new(&get(&o, (h, h), "dense.weight")?, h, h, precision),
+                out: Weight::new(&get(&o, (h, h), "dense.weight")?, h, h, precision, path),
                 out_bias: vec(&o, h, "dense.bias")?,
                 ln1: ln(o.pp("LayerNorm"))?,
-                up: Weight::new(&get(&inter, (i, h), "weight")?, i, h, precision),
+                up: Weight::new(&get(&inter, (i, h), "weight")?, i, h, precision, path),
                 up_bias: vec(&inter, i, "bias")?,
-                down: Weight::new(&get(&out, (h, i), "dense.weight")?, h, i, precision),
+                down: Weight::new(&get(&out, (h, i), "dense.weight")?, h, i, precision, path),
                 down_bias: vec(&out, h, "dense.bias")?,
                 ln2: ln(out.pp("LayerNorm"))?,
             });
@@ -243,6 +273,7 @@ impl FastBert {
             eps,
             max_positions: config.max_position_embeddings,
             vocab: config.vocab_size,
+            path,
         })
     }
 
@@ -257,6 +288,21 @@ impl FastBert {
     }
 
     fn embed_with(&self, texts: &[&[u32]], pooling: Pooling, s: &mut Scratch) -> Vec<Vec<f32>> {
+        match self.path {
+            #[cfg(target_arch = "x86_64")]
+            CpuPath::Avx2 => self.forward::<Avx2>(texts, pooling, s),
+            #[cfg(target_arch = "x86_64")]
+            CpuPath::Avx512 | CpuPath::Avx512Amx => self.forward::<Avx512>(texts, pooling, s),
+            _ => self.forward::<Portable>(texts, pooling, s),
+        }
+    }
+
+    fn forward<K: Kernels>(
+        &self,
+        texts: &[&[u32]],
+        pooling: Pooling,
+        s: &mut Scratch,
+    ) -> Vec<Vec<f32>> {
         let h = self.hidden;
         let lens: Vec<usize> = texts
             .iter()
@@ -277,16 +323,17 @@ impl FastBert {
                 row += 1;
             }
         }
-        // SAFETY: FastBert is only built when the CPU runs its kernels (`supports`).
+        // SAFETY: FastBert is only built for a path the CPU runs (`load`), and `K` is
+        // that path's kernels.
         unsafe {
-            kernels::layer_norm_rows(
+            K::layer_norm_rows(
                 &mut s.x[..total * h],
                 &self.embed_ln.0,
                 &self.embed_ln.1,
                 self.eps,
             );
             for layer in &self.layers {
-                self.layer(layer, &lens, total, s);
+                self.layer::<K>(layer, &lens, total, s);
             }
         }
         let mut out = Vec::with_capacity(texts.len());
@@ -302,16 +349,15 @@ impl FastBert {
     /// One encoder layer over the packed rows in `s.x`.
     ///
     /// # Safety
-    /// AVX-512F, and AVX-512 BF16 for bfloat16 weights.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn layer(&self, l: &Layer, lens: &[usize], total: usize, s: &mut Scratch) {
+    /// The CPU runs `K` (and AVX-512 BF16 for bfloat16 weights).
+    unsafe fn layer<K: Kernels>(&self, l: &Layer, lens: &[usize], total: usize, s: &mut Scratch) {
         let h = self.hidden;
         let d = h / self.heads;
         let h3 = 3 * h;
         grow(&mut s.qkv, total * h3);
         grow(&mut s.ctx, total * h);
         grow(&mut s.ffn, total * self.intermediate);
-        l.qkv.apply(
+        l.qkv.apply::<K>(
             total,
             &s.x,
             h,
@@ -332,8 +378,8 @@ impl FastBert {
             for head in 0..self.heads {
                 let base = t0 * h3 + head * d;
                 // Sᵀ = K · Qᵀ (the 1/√d scale is in the query weights).
-                s.queries.pack_from(&s.qkv[base..], d, n, 1, h3);
-                kernels::gemm(
+                s.queries.pack_from::<K>(&s.qkv[base..], d, n, 1, h3);
+                kernels::gemm::<K>(
                     n,
                     &s.qkv[base + h..],
                     h3,
@@ -345,10 +391,11 @@ impl FastBert {
                     Act::None,
                     &mut s.pack.f32,
                 );
-                kernels::softmax_columns(&mut s.scores, n, n, n, &mut s.inv_sums);
+                K::softmax_columns(&mut s.scores, n, n, n, &mut s.inv_sums);
                 // ctx = softmax(S) · V, each query's row divided by its sum.
-                s.values.pack_whole(&s.qkv[base + 2 * h..], n, d, h3, 1);
-                kernels::gemm_at(
+                s.values
+                    .pack_whole::<K>(&s.qkv[base + 2 * h..], n, d, h3, 1);
+                kernels::gemm_at::<K>(
                     n,
                     &s.scores,
                     n,
@@ -362,7 +409,7 @@ impl FastBert {
             t0 += n;
         }
         // x = LayerNorm(x + ctx·Woᵀ + bo)
-        l.out.apply(
+        l.out.apply::<K>(
             total,
             &s.ctx,
             h,
@@ -373,10 +420,10 @@ impl FastBert {
             Act::None,
             &mut s.pack,
         );
-        kernels::layer_norm_rows(&mut s.x[..total * h], &l.ln1.0, &l.ln1.1, self.eps);
+        K::layer_norm_rows(&mut s.x[..total * h], &l.ln1.0, &l.ln1.1, self.eps);
         // x = LayerNorm(x + gelu(x·W1ᵀ + b1)·W2ᵀ + b2)
         let i = l.up.n();
-        l.up.apply(
+        l.up.apply::<K>(
             total,
             &s.x,
             h,
@@ -387,7 +434,7 @@ impl FastBert {
             Act::Gelu,
             &mut s.pack,
         );
-        l.down.apply(
+        l.down.apply::<K>(
             total,
             &s.ffn,
             i,
@@ -398,7 +445,7 @@ impl FastBert {
             Act::None,
             &mut s.pack,
         );
-        kernels::layer_norm_rows(&mut s.x[..total * h], &l.ln2.0, &l.ln2.1, self.eps);
+        K::layer_norm_rows(&mut s.x[..total * h], &l.ln2.0, &l.ln2.1, self.eps);
     }
 }
 

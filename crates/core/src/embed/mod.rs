@@ -1,14 +1,13 @@
 //! Embedding: the [`Embedder`] seam and the Candle BERT implementation.
 
 mod bert;
-#[cfg(target_arch = "x86_64")]
 mod fast;
-#[cfg(target_arch = "x86_64")]
 mod kernels;
 mod pooling;
 
 pub use bert::BertEmbedder;
 pub(crate) use bert::Dir;
+pub use kernels::CpuPath;
 pub use pooling::{l2_normalize, Pooling};
 
 use crate::error::Result;
@@ -24,9 +23,28 @@ pub enum Precision {
     F32,
     /// Weights and activations of the linear layers rounded to bfloat16, f32
     /// accumulation (AVX-512 BF16); attention, layer norm and GELU stay f32. Faster,
-    /// with vectors within cosine 0.999 of the f32 ones. Falls back to f32 on CPUs
-    /// without AVX-512 BF16.
+    /// with vectors within cosine 0.999 of the f32 ones. Computed in f32, with a
+    /// logged warning, on CPUs without AVX-512 BF16.
     Bf16,
+    /// The linear layers in 8-bit integers: weights quantized per output channel (7
+    /// bits), activations per token as they are computed, exact integer dot products
+    /// (`vpmaddubsw`, or `vpdpbusd` with VNNI); attention, layer norm and GELU stay
+    /// f32. Runs on every CPU path; the integer products are exact on each, so the
+    /// vectors of two paths differ only by the rounding of the f32 steps.
+    Int8,
+}
+
+impl Precision {
+    /// The precision a new collection gets on this CPU: bfloat16 where AVX-512 BF16
+    /// runs it, else f32.
+    #[must_use]
+    pub fn default_for_cpu() -> Precision {
+        if CpuPath::selected().runs(Precision::Bf16) {
+            Precision::Bf16
+        } else {
+            Precision::F32
+        }
+    }
 }
 
 impl std::fmt::Display for Precision {
@@ -34,6 +52,7 @@ impl std::fmt::Display for Precision {
         f.write_str(match self {
             Precision::F32 => "f32",
             Precision::Bf16 => "bf16",
+            Precision::Int8 => "int8",
         })
     }
 }
@@ -45,7 +64,10 @@ impl std::str::FromStr for Precision {
         match s.to_ascii_lowercase().as_str() {
             "f32" | "fp32" => Ok(Precision::F32),
             "bf16" => Ok(Precision::Bf16),
-            _ => Err(format!("unknown precision {s:?} (expected f32 or bf16)")),
+            "int8" | "i8" => Ok(Precision::Int8),
+            _ => Err(format!(
+                "unknown precision {s:?} (expected f32, bf16 or int8)"
+            )),
         }
     }
 }
@@ -83,4 +105,30 @@ pub trait Embedder: Send + Sync {
 
     /// A name that identifies the model, recorded with the collection.
     fn name(&self) -> String;
+
+    /// How the model computes on this machine (precision and CPU kernels), for
+    /// reports; `None` for embedders that do not say.
+    fn runtime(&self) -> Option<Runtime> {
+        None
+    }
+}
+
+/// How an embedder computes: the precision of its products and the CPU kernels they
+/// run on. Displays as `int8, avx2 kernels`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Runtime {
+    /// The precision the products run at (which may be lower than asked for where the
+    /// CPU lacks an instruction set: see [`Precision::Bf16`]).
+    pub precision: Precision,
+    /// The kernels in use; `None` when candle-transformers' `BertModel` computes.
+    pub cpu_path: Option<CpuPath>,
+}
+
+impl std::fmt::Display for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.cpu_path {
+            Some(path) => write!(f, "{}, {path} kernels", self.precision),
+            None => write!(f, "{}, candle BertModel", self.precision),
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! AVX-512 kernels for the BERT forward pass: a packed single-precision matrix
-//! multiply and the vectorised element-wise steps (GELU, softmax, layer norm).
+//! The kernels on AVX-512 (512-bit): a 14 x 32 single-precision tile, the vectorised
+//! element-wise steps (GELU, softmax, layer norm), and the bfloat16 products, with
+//! `vdpbf16ps` (AVX-512 BF16) or on AMX tiles.
 //!
 //! Why our own: candle's CPU matmul (the `gemm` crate) runs its AVX2 microkernel on
 //! these machines and its GELU and softmax call scalar `erf`/`expf`; together they held
@@ -18,6 +19,11 @@ use std::arch::x86_64::{
     _MM_FROUND_NO_EXC, _MM_FROUND_TO_NEAREST_INT,
 };
 
+use super::{avx2, int8, Act, Kernels};
+
+/// The AVX-512 kernels.
+pub(crate) struct Avx512;
+
 /// Rows of one microkernel tile.
 const MR: usize = 14;
 /// Columns of one microkernel tile (two 16-lane registers).
@@ -30,15 +36,6 @@ const KC: usize = 128;
 const KC_BF16: usize = 256;
 /// Rows of `A` packed at once.
 const MC: usize = MR * 8;
-
-/// What a product applies to its result after the bias.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Act {
-    /// Nothing.
-    None,
-    /// Exact (erf) GELU, on each tile as it is stored (still in L1).
-    Gelu,
-}
 
 /// The lanes of a two-register (`NR`-column) tile that hold the first `cols` columns.
 fn column_mask(cols: usize) -> u32 {
@@ -59,296 +56,6 @@ pub(crate) fn available_bf16() -> bool {
     available() && std::arch::is_x86_feature_detected!("avx512bf16")
 }
 
-/// The right-hand matrix of a product, `k x n`, packed in blocks of `kc` rows; each
-/// block holds the `NR`-column panels one after another, each panel row after row,
-/// zero-padded to a multiple of `NR` columns. A product reads one block at a time,
-/// panel after panel, so its reads of `B` are one sequential stream.
-#[derive(Default)]
-pub(crate) struct PackedB {
-    data: Vec<f32>,
-    k: usize,
-    n: usize,
-    kc: usize,
-}
-
-impl PackedB {
-    /// Packs `B[kk][j] = src[kk * row_stride + j * col_stride]` in blocks of [`KC`]
-    /// rows, reusing the buffer.
-    pub(crate) fn pack_from(
-        &mut self,
-        src: &[f32],
-        k: usize,
-        n: usize,
-        row_stride: usize,
-        col_stride: usize,
-    ) {
-        self.pack_blocks(src, k, n, row_stride, col_stride, KC);
-    }
-
-    /// [`PackedB::pack_from`] in one block, as [`gemm_at`] reads it.
-    pub(crate) fn pack_whole(
-        &mut self,
-        src: &[f32],
-        k: usize,
-        n: usize,
-        row_stride: usize,
-        col_stride: usize,
-    ) {
-        self.pack_blocks(src, k, n, row_stride, col_stride, k.max(1));
-    }
-
-    fn pack_blocks(
-        &mut self,
-        src: &[f32],
-        k: usize,
-        n: usize,
-        row_stride: usize,
-        col_stride: usize,
-        kc: usize,
-    ) {
-        assert!(
-            k == 0 || n == 0 || (k - 1) * row_stride + (n - 1) * col_stride < src.len(),
-            "matrix out of bounds"
-        );
-        let panels = n.div_ceil(NR);
-        (self.k, self.n, self.kc) = (k, n, kc);
-        // Every entry is written below, padding included: no need to clear.
-        self.data.resize(panels * k * NR, 0.0);
-        for k0 in (0..k).step_by(kc) {
-            let depth = kc.min(k - k0);
-            for p in 0..panels {
-                let j0 = p * NR;
-                let cols = NR.min(n - j0);
-                let at = self.panel_offset(k0, depth, p);
-                let panel = &mut self.data[at..at + depth * NR];
-                if col_stride == 1 {
-                    for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
-                        let s = (k0 + kk) * row_stride + j0;
-                        row[..cols].copy_from_slice(&src[s..s + cols]);
-                        row[cols..].fill(0.0);
-                    }
-                } else if row_stride == 1 && available() {
-                    // A transpose (attention's queries): 16 x 16 blocks in registers.
-                    // SAFETY: AVX-512F checked; the loads stay inside the bounds
-                    // asserted above (masked to `cols` columns and `depth` rows).
-                    unsafe {
-                        transpose_into(
-                            &src[j0 * col_stride + k0..],
-                            col_stride,
-                            cols,
-                            depth,
-                            panel,
-                        );
-                    }
-                } else {
-                    for j in 0..cols {
-                        let base = (j0 + j) * col_stride + k0 * row_stride;
-                        for kk in 0..depth {
-                            panel[kk * NR + j] = src[base + kk * row_stride];
-                        }
-                    }
-                    if cols < NR {
-                        for row in panel.chunks_exact_mut(NR) {
-                            row[cols..].fill(0.0);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Where panel `p` of the block starting at row `k0` (of `depth` rows) begins.
-    fn panel_offset(&self, k0: usize, depth: usize, p: usize) -> usize {
-        k0 * self.n.div_ceil(NR) * NR + p * depth * NR
-    }
-
-    /// Packs the transpose of a row-major `n x k` matrix (a linear layer's weight),
-    /// so that a product computes `x · Wᵀ`.
-    pub(crate) fn transposed(w: &[f32], n: usize, k: usize) -> PackedB {
-        let mut b = PackedB::default();
-        b.pack_from(w, k, n, 1, k);
-        b
-    }
-
-    /// Output columns.
-    pub(crate) fn n(&self) -> usize {
-        self.n
-    }
-}
-
-/// `C = act(A · B (+ C if accumulate) (+ bias))`, all row-major; `A` is `m x k` with
-/// row stride `lda`, `C` is `m x n` with row stride `ldc`. `pack` is scratch space.
-///
-/// # Safety
-/// The CPU must support AVX-512F ([`available`]).
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn gemm(
-    m: usize,
-    a: &[f32],
-    lda: usize,
-    b: &PackedB,
-    c: &mut [f32],
-    ldc: usize,
-    accumulate: bool,
-    bias: Option<&[f32]>,
-    act: Act,
-    pack: &mut Vec<f32>,
-) {
-    let (k, n) = (b.k, b.n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    assert!(k == 0 || (m - 1) * lda + k <= a.len(), "A out of bounds");
-    assert!((m - 1) * ldc + n <= c.len(), "C out of bounds");
-    assert!(bias.is_none_or(|b| b.len() >= n), "bias too short");
-    if k == 0 {
-        for i in 0..m {
-            let row = &mut c[i * ldc..i * ldc + n];
-            if !accumulate {
-                row.fill(0.0);
-            }
-            if let Some(bias) = bias {
-                row.iter_mut().zip(bias).for_each(|(c, b)| *c += b);
-            }
-            if act == Act::Gelu {
-                gelu(row);
-            }
-        }
-        return;
-    }
-    if pack.len() < MC * b.kc {
-        pack.resize(MC * b.kc, 0.0);
-    }
-    let panels = n.div_ceil(NR);
-    let mut k0 = 0;
-    while k0 < k {
-        let kc = b.kc.min(k - k0);
-        let first = k0 == 0;
-        let last = k0 + kc == k;
-        let mut i0 = 0;
-        while i0 < m {
-            let mc = MC.min(m - i0);
-            pack_a(&a[i0 * lda..], lda, mc, k0, kc, pack);
-            // Each packed micro-panel of A meets every panel of B before the next.
-            let mut ib = 0;
-            while ib < mc {
-                let rows = MR.min(mc - ib);
-                for p in 0..panels {
-                    let j0 = p * NR;
-                    let cols = NR.min(n - j0);
-                    let mask = column_mask(cols);
-                    let (bias, act) = if last {
-                        (bias.map(|b| b.as_ptr().add(j0)), act)
-                    } else {
-                        (None, Act::None)
-                    };
-                    kernel(
-                        kc,
-                        pack.as_ptr().add(ib * kc),
-                        MR,
-                        b.data.as_ptr().add(b.panel_offset(k0, kc, p)),
-                        c.as_mut_ptr().add((i0 + ib) * ldc + j0),
-                        ldc,
-                        rows,
-                        mask,
-                        accumulate || !first,
-                        bias,
-                        act,
-                    );
-                }
-                ib += MR;
-            }
-            i0 += MC;
-        }
-        k0 += kc;
-    }
-}
-
-/// `C = diag(row_scale) · Aᵀᵀ · B`: the product of an `m x k` matrix `A` given as its
-/// transpose `at` (`k x m`, row stride `ldat`), with `C` (`m x n`, row stride `ldc`)
-/// overwritten. The transpose is read in place, as a packed panel would be: this is
-/// attention's `softmax(S) · V`, with `Sᵀ` as the softmax leaves it. `tail` is scratch.
-///
-/// # Safety
-/// The CPU must support AVX-512F ([`available`]).
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn gemm_at(
-    m: usize,
-    at: &[f32],
-    ldat: usize,
-    b: &PackedB,
-    c: &mut [f32],
-    ldc: usize,
-    row_scale: Option<&[f32]>,
-    tail: &mut Vec<f32>,
-) {
-    let (k, n) = (b.k, b.n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    assert!(k > 0 && (k - 1) * ldat + m <= at.len(), "A out of bounds");
-    assert!(b.kc >= k, "B not packed whole");
-    assert!((m - 1) * ldc + n <= c.len(), "C out of bounds");
-    assert!(
-        row_scale.is_none_or(|s| s.len() >= m),
-        "row scale too short"
-    );
-    // The last, partial tile would read past the rows of `at`: copy it out, padded.
-    let full = m / MR * MR;
-    if full < m {
-        // Rows past `m` are never stored, so stale values there do no harm.
-        if tail.len() < k * MR {
-            tail.resize(k * MR, 0.0);
-        }
-        for p in 0..k {
-            tail[p * MR..p * MR + m - full].copy_from_slice(&at[p * ldat + full..p * ldat + m]);
-        }
-    }
-    for p in 0..n.div_ceil(NR) {
-        let j0 = p * NR;
-        let cols = NR.min(n - j0);
-        let mask = column_mask(cols);
-        let panel = b.data.as_ptr().add(b.panel_offset(0, k, p));
-        let mut ib = 0;
-        while ib < m {
-            let rows = MR.min(m - ib);
-            let (a, step) = if ib < full {
-                (at.as_ptr().add(ib), ldat)
-            } else {
-                (tail.as_ptr(), MR)
-            };
-            let out = c.as_mut_ptr().add(ib * ldc + j0);
-            kernel(
-                k,
-                a,
-                step,
-                panel,
-                out,
-                ldc,
-                rows,
-                mask,
-                false,
-                None,
-                Act::None,
-            );
-            if let Some(scale) = row_scale {
-                let (m0, m1) = ((mask & 0xffff) as u16, (mask >> 16) as u16);
-                for r in 0..rows {
-                    let row = out.add(r * ldc);
-                    let s = _mm512_set1_ps(scale[ib + r]);
-                    let v0 = _mm512_mask_loadu_ps(_mm512_setzero_ps(), m0, row);
-                    let v1 = _mm512_mask_loadu_ps(_mm512_setzero_ps(), m1, row.add(16));
-                    _mm512_mask_storeu_ps(row, m0, _mm512_mul_ps(v0, s));
-                    _mm512_mask_storeu_ps(row.add(16), m1, _mm512_mul_ps(v1, s));
-                }
-            }
-            ib += MR;
-        }
-    }
-}
-
 /// Packs rows `0..mc`, columns `k0..k0 + kc` of `a` into `MR`-row micro-panels, each
 /// column after column, zero-padding the last panel's missing rows.
 ///
@@ -356,7 +63,7 @@ pub(crate) unsafe fn gemm_at(
 /// compiler's own vectorisation of this copy uses gathers, which cost more than the
 /// product they feed on CPUs with the gather-data-sampling mitigation.
 #[target_feature(enable = "avx512f")]
-unsafe fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]) {
+unsafe fn pack_a_avx512(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]) {
     assert!(
         mc.div_ceil(MR) * MR * kc <= out.len(),
         "pack buffer too small"
@@ -386,7 +93,13 @@ unsafe fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &m
 /// Writes the transpose of `src`'s first `cols` rows (row stride `ld`), `depth`
 /// columns each, into a panel of `depth` rows of `NR` (columns past `cols` zeroed).
 #[target_feature(enable = "avx512f")]
-unsafe fn transpose_into(src: &[f32], ld: usize, cols: usize, depth: usize, panel: &mut [f32]) {
+pub(crate) unsafe fn transpose_into(
+    src: &[f32],
+    ld: usize,
+    cols: usize,
+    depth: usize,
+    panel: &mut [f32],
+) {
     assert!(cols <= NR && panel.len() >= depth * NR, "panel too small");
     assert!(
         cols == 0 || depth == 0 || (cols - 1) * ld + depth <= src.len(),
@@ -531,6 +244,69 @@ unsafe fn kernel(
     }
 }
 
+impl Kernels for Avx512 {
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const KC: usize = KC;
+
+    unsafe fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]) {
+        pack_a_avx512(a, lda, mc, k0, kc, out);
+    }
+
+    unsafe fn tile(
+        kc: usize,
+        a: *const f32,
+        a_step: usize,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        load_c: bool,
+        bias: Option<*const f32>,
+        act: Act,
+    ) {
+        kernel(
+            kc,
+            a,
+            a_step,
+            b,
+            c,
+            ldc,
+            rows,
+            column_mask(cols),
+            load_c,
+            bias,
+            act,
+        );
+    }
+
+    unsafe fn softmax_columns(m: &mut [f32], rows: usize, cols: usize, ld: usize, inv: &mut [f32]) {
+        softmax_columns(m, rows, cols, ld, inv);
+    }
+
+    unsafe fn layer_norm_rows(xs: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+        layer_norm_rows(xs, gamma, beta, eps);
+    }
+
+    unsafe fn gelu(xs: &mut [f32]) {
+        gelu(xs);
+    }
+
+    /// The 256-bit int8 tile (with AVX-512 VNNI where present): int8 products are
+    /// not this path's fast case, bfloat16 is.
+    unsafe fn dot_i8(
+        k: usize,
+        a: *const u8,
+        lda: usize,
+        rows: usize,
+        b: *const i8,
+        acc: &mut [[i32; 16]; int8::MR],
+    ) {
+        avx2::DotI8::detect().dot(k, a, lda, rows, b, acc);
+    }
+}
+
 /// GELU in place on `rows` rows (row stride `ldc`) of a 32-column tile, its columns
 /// masked by `m0` and `m1`: run on the stored tile, still in L1, because applied to
 /// the accumulators GELU's temporaries push them out of registers for the whole loop.
@@ -561,7 +337,7 @@ fn bf16_pair(lo: f32, hi: f32) -> u32 {
     bf16(lo) | (bf16(hi) << 16)
 }
 
-/// A weight matrix for [`gemm_bf16`]: like [`PackedB`], but each 32-bit lane holds the
+/// A weight matrix for [`gemm_bf16`]: like [`super::PackedB`], but each 32-bit lane holds the
 /// bfloat16 pair of rows `2p` and `2p + 1` of one column.
 #[derive(Default)]
 pub(crate) struct PackedB16 {
@@ -594,7 +370,7 @@ impl PackedB16 {
     }
 }
 
-/// [`gemm`] with bfloat16 inputs and f32 accumulation (`vdpbf16ps`, twice the
+/// [`super::gemm`] with bfloat16 inputs and f32 accumulation (`vdpbf16ps`, twice the
 /// multiply-adds per instruction): `A` is rounded to bfloat16 as it is packed.
 ///
 /// # Safety
@@ -667,7 +443,7 @@ pub(crate) unsafe fn gemm_bf16(
     }
 }
 
-/// [`pack_a`] for [`gemm_bf16`]: pairs `p0..p0 + pc` of columns (`k` in all).
+/// [`pack_a_avx512`] for [`gemm_bf16`]: pairs `p0..p0 + pc` of columns (`k` in all).
 fn pack_a_bf16(a: &[f32], lda: usize, mc: usize, k: usize, p0: usize, pc: usize, out: &mut [u32]) {
     let mut ib = 0;
     while ib < mc {
@@ -1022,7 +798,7 @@ unsafe fn recip16(x: __m512) -> __m512 {
 /// # Safety
 /// AVX-512F.
 #[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn gelu(xs: &mut [f32]) {
+unsafe fn gelu(xs: &mut [f32]) {
     let mut chunks = xs.chunks_exact_mut(16);
     for c in &mut chunks {
         _mm512_storeu_ps(c.as_mut_ptr(), gelu16(_mm512_loadu_ps(c.as_ptr())));
@@ -1044,13 +820,7 @@ pub(crate) unsafe fn gelu(xs: &mut [f32]) {
 /// # Safety
 /// AVX-512F.
 #[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn softmax_columns(
-    m: &mut [f32],
-    rows: usize,
-    cols: usize,
-    ld: usize,
-    inv: &mut [f32],
-) {
+unsafe fn softmax_columns(m: &mut [f32], rows: usize, cols: usize, ld: usize, inv: &mut [f32]) {
     if rows == 0 || cols == 0 {
         return;
     }
@@ -1086,7 +856,7 @@ pub(crate) unsafe fn softmax_columns(
 /// # Safety
 /// AVX-512F.
 #[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn layer_norm_rows(xs: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+unsafe fn layer_norm_rows(xs: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
     let h = gamma.len();
     assert!(h.is_multiple_of(16) && beta.len() == h, "layer norm width");
     let inv_h = 1.0 / h as f32;
@@ -1112,305 +882,5 @@ pub(crate) unsafe fn layer_norm_rows(xs: &mut [f32], gamma: &[f32], beta: &[f32]
             );
             _mm512_storeu_ps(p.add(i), y);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
-        let mut c = vec![0.0; m * n];
-        for i in 0..m {
-            for j in 0..n {
-                c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
-            }
-        }
-        c
-    }
-
-    fn seq(len: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(2_654_435_761).max(1);
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s % 2001) as f32 / 1000.0 - 1.0
-            })
-            .collect()
-    }
-
-    #[test]
-    fn gemm_matches_the_naive_product_on_ragged_shapes() {
-        if !available() {
-            return;
-        }
-        for &(m, k, n) in &[
-            (1, 1, 1),
-            (13, 7, 33),
-            (15, 300, 31),
-            (130, 520, 70),
-            (29, 32, 64),
-        ] {
-            let a = seq(m * k, 1);
-            let b = seq(k * n, 2);
-            let bias = seq(n, 3);
-            let mut packed = PackedB::default();
-            packed.pack_from(&b, k, n, n, 1);
-            let mut want: Vec<f32> = naive(&a, &b, m, k, n);
-            let init = seq(m * n, 4);
-            for (i, w) in want.iter_mut().enumerate() {
-                *w += init[i] + bias[i % n];
-            }
-            let mut scratch = Vec::new();
-            for act in [Act::None, Act::Gelu] {
-                let mut c = init.clone();
-                let mut want = want.clone();
-                // SAFETY: available() checked above.
-                unsafe {
-                    if act == Act::Gelu {
-                        gelu(&mut want);
-                    }
-                    gemm(
-                        m,
-                        &a,
-                        k,
-                        &packed,
-                        &mut c,
-                        n,
-                        true,
-                        Some(&bias),
-                        act,
-                        &mut scratch,
-                    );
-                }
-                for i in 0..m * n {
-                    let w = want[i];
-                    assert!(
-                        (c[i] - w).abs() < 1e-3,
-                        "{m}x{k}x{n} {act:?} at {i}: {} vs {w}",
-                        c[i]
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn packing_a_transpose_matches_packing_its_explicit_transpose() {
-        for &(n, k) in &[(1, 1), (5, 17), (33, 130), (70, 300)] {
-            let w = seq(n * k, 15);
-            let wt: Vec<f32> = (0..k * n).map(|x| w[(x % n) * k + x / n]).collect();
-            let mut want = PackedB::default();
-            want.pack_from(&wt, k, n, n, 1);
-            let got = PackedB::transposed(&w, n, k);
-            assert_eq!(got.data, want.data, "{n} x {k}");
-        }
-    }
-
-    #[test]
-    fn transposed_left_operand_gives_the_scaled_product() {
-        if !available() {
-            return;
-        }
-        // m rows of C from an `at` wider than m (ldat > m), a partial last tile,
-        // and C wider than the product (ldc > n).
-        for &(m, k, n, ldat, ldc) in &[
-            (1, 1, 1, 1, 1),
-            (14, 9, 32, 14, 40),
-            (117, 117, 32, 120, 384),
-        ] {
-            let at = seq(k * ldat, 11);
-            let b = seq(k * n, 12);
-            let scale = seq(m, 13);
-            let a: Vec<f32> = (0..m * k).map(|x| at[(x % k) * ldat + x / k]).collect();
-            let want = naive(&a, &b, m, k, n);
-            let mut packed = PackedB::default();
-            packed.pack_whole(&b, k, n, n, 1);
-            let mut c = seq(m * ldc, 14);
-            let before = c.clone();
-            let mut scratch = Vec::new();
-            // SAFETY: available() checked above.
-            unsafe {
-                gemm_at(
-                    m,
-                    &at,
-                    ldat,
-                    &packed,
-                    &mut c,
-                    ldc,
-                    Some(&scale),
-                    &mut scratch,
-                );
-            }
-            for i in 0..m {
-                for j in 0..ldc {
-                    let (got, w) = (
-                        c[i * ldc + j],
-                        if j < n {
-                            want[i * n + j] * scale[i]
-                        } else {
-                            before[i * ldc + j]
-                        },
-                    );
-                    assert!(
-                        (got - w).abs() < 1e-3,
-                        "{m}x{k}x{n} at ({i}, {j}): {got} vs {w}"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn bf16_gemm_is_within_bfloat16_rounding_of_the_product() {
-        if !available_bf16() {
-            return;
-        }
-        for &(m, k, n) in &[(1, 1, 1), (13, 7, 33), (15, 301, 31), (130, 1100, 70)] {
-            let a = seq(m * k, 5);
-            let w = seq(n * k, 6);
-            let packed = PackedB16::transposed(&w, n, k);
-            let mut c = vec![0.0; m * n];
-            let mut scratch = Vec::new();
-            // SAFETY: available_bf16() checked above.
-            unsafe {
-                gemm_bf16(
-                    m,
-                    &a,
-                    k,
-                    &packed,
-                    &mut c,
-                    n,
-                    false,
-                    None,
-                    Act::None,
-                    &mut scratch,
-                );
-            }
-            for i in 0..m {
-                for j in 0..n {
-                    let exact: f32 = (0..k).map(|p| a[i * k + p] * w[j * k + p]).sum();
-                    let scale: f32 = (0..k).map(|p| (a[i * k + p] * w[j * k + p]).abs()).sum();
-                    let got = c[i * n + j];
-                    assert!(
-                        (got - exact).abs() <= 1e-2 * scale + 1e-6,
-                        "{got} vs {exact}"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn amx_gemm_matches_the_bf16_product() {
-        if !available_amx() {
-            return;
-        }
-        for &(m, k, n) in &[(1, 32, 1), (13, 64, 33), (45, 384, 70), (70, 1536, 32)] {
-            let a = seq(m * k, 7);
-            let w = seq(n * k, 8);
-            let bias = seq(n, 9);
-            let packed = PackedB16::transposed(&w, n, k);
-            let (mut want, mut got) = (seq(m * n, 10), seq(m * n, 10));
-            let (mut s1, mut s2) = (Vec::new(), Vec::new());
-            // The last shape also checks the fused GELU of both.
-            let act = if k == 1536 { Act::Gelu } else { Act::None };
-            // SAFETY: available_amx() checked above; k is a multiple of 32.
-            unsafe {
-                gemm_bf16(
-                    m,
-                    &a,
-                    k,
-                    &packed,
-                    &mut want,
-                    n,
-                    true,
-                    Some(&bias),
-                    act,
-                    &mut s1,
-                );
-                gemm_amx(
-                    m,
-                    &a,
-                    k,
-                    &packed,
-                    &mut got,
-                    n,
-                    true,
-                    Some(&bias),
-                    act,
-                    &mut s2,
-                );
-            }
-            for (g, w) in got.iter().zip(&want) {
-                assert!(
-                    (g - w).abs() < 1e-3 * (1.0 + w.abs()),
-                    "{m}x{k}x{n}: {g} vs {w}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn gelu_and_softmax_match_libm() {
-        if !available() {
-            return;
-        }
-        let mut xs: Vec<f32> = (-400..=400).map(|i| i as f32 / 40.0).collect();
-        let want: Vec<f64> = xs
-            .iter()
-            .map(|&x| {
-                let x = f64::from(x);
-                0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2))
-            })
-            .collect();
-        // SAFETY: available() checked above.
-        unsafe { gelu(&mut xs) };
-        for (g, w) in xs.iter().zip(&want) {
-            assert!((f64::from(*g) - w).abs() < 1e-6, "{g} vs {w}");
-        }
-        // Softmax down the 37 columns of a 23 x 37 matrix stored with row stride 40.
-        let (rows, cols, ld) = (23, 37, 40);
-        let mut m: Vec<f32> = (0..rows * ld)
-            .map(|i| (i as f32 * 0.37).sin() * 8.0)
-            .collect();
-        let orig = m.clone();
-        let mut inv = vec![0.0; cols];
-        // SAFETY: available() checked above.
-        unsafe { softmax_columns(&mut m, rows, cols, ld, &mut inv) };
-        for j in 0..ld {
-            let col = |v: &[f32]| {
-                (0..rows)
-                    .map(|r| f64::from(v[r * ld + j]))
-                    .collect::<Vec<_>>()
-            };
-            if j >= cols {
-                assert_eq!(col(&m), col(&orig), "column {j} is outside the matrix");
-                continue;
-            }
-            let z: f64 = col(&orig).iter().map(|x| x.exp()).sum();
-            for (g, x) in col(&m).iter().zip(col(&orig)) {
-                let (g, w) = (g * f64::from(inv[j]), x.exp() / z);
-                assert!((g - w).abs() < 1e-6 * w.max(1e-3), "column {j}: {g} vs {w}");
-            }
-        }
-    }
-
-    /// erf by its Taylor series, for the tests only (beyond 4, erf is ±1 within 2e-8).
-    fn erf(x: f64) -> f64 {
-        if x.abs() > 4.0 {
-            return x.signum();
-        }
-        let mut sum = 0.0;
-        let mut term = x;
-        let mut n = 0.0;
-        while term.abs() > 1e-17 || n < 5.0 {
-            sum += term / (2.0 * n + 1.0);
-            n += 1.0;
-            term *= -x * x / n;
-        }
-        sum * 2.0 / std::f64::consts::PI.sqrt()
     }
 }

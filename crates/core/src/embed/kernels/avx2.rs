@@ -1,0 +1,460 @@
+//! The kernels on AVX2 and FMA (256-bit): most x86-64 laptops, desktops and servers
+//! without AVX-512 (AMD before Zen 4, Intel client cores since Alder Lake).
+//!
+//! The f32 tile is 6 x 16 (twelve accumulators, two panel registers, one broadcast:
+//! fifteen of the sixteen registers). GELU and `exp` are vectorised polynomials
+//! (candle's CPU path calls scalar `erf` and `expf`). The int8 tile multiplies
+//! unsigned activation bytes by signed weight bytes with `vpmaddubsw` + `vpmaddwd`,
+//! or in one `vpdpbusd` where the CPU has AVX-VNNI or AVX-512 VNNI.
+
+use std::arch::x86_64::{
+    __m256, __m256i, _mm256_add_epi32, _mm256_add_ps, _mm256_and_ps, _mm256_andnot_ps,
+    _mm256_broadcast_ss, _mm256_castsi256_ps, _mm256_cmpgt_epi32, _mm256_cvtps_epi32,
+    _mm256_fmadd_ps, _mm256_fnmadd_ps, _mm256_loadu_ps, _mm256_loadu_si256, _mm256_madd_epi16,
+    _mm256_maddubs_epi16, _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps, _mm256_min_ps,
+    _mm256_mul_ps, _mm256_or_ps, _mm256_rcp_ps, _mm256_round_ps, _mm256_set1_epi16,
+    _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps, _mm256_setzero_si256,
+    _mm256_slli_epi32, _mm256_storeu_ps, _mm256_storeu_si256, _mm256_sub_ps, _MM_FROUND_NO_EXC,
+    _MM_FROUND_TO_NEAREST_INT,
+};
+
+use super::{int8, Act, Kernels};
+
+/// The AVX2 + FMA kernels.
+pub(crate) struct Avx2;
+
+/// Rows of one tile.
+const MR: usize = 6;
+/// Columns of one tile (two 8-lane registers).
+const NR: usize = 16;
+
+/// Whether this CPU runs these kernels.
+pub(crate) fn available() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// Which instruction the int8 tile multiplies with.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum DotI8 {
+    /// `vpmaddubsw` + `vpmaddwd` + `vpaddd` (AVX2).
+    Maddubs,
+    /// `vpdpbusd` on 256 bits (AVX-VNNI).
+    AvxVnni,
+    /// `vpdpbusd` on 256 bits (AVX-512 VNNI with VL).
+    Avx512Vnni,
+}
+
+impl DotI8 {
+    /// The fastest this CPU runs (AVX2 assumed), or `maddubs` where the
+    /// `TRAWL_INT8_DOT` environment variable says so (to measure an AVX2 machine
+    /// without VNNI on one with it).
+    pub(crate) fn detect() -> DotI8 {
+        static BEST: std::sync::OnceLock<DotI8> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| {
+            if std::env::var("TRAWL_INT8_DOT").is_ok_and(|v| v == "maddubs") {
+                DotI8::Maddubs
+            } else if std::arch::is_x86_feature_detected!("avxvnni") {
+                DotI8::AvxVnni
+            } else if std::arch::is_x86_feature_detected!("avx512vnni")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+            {
+                DotI8::Avx512Vnni
+            } else {
+                DotI8::Maddubs
+            }
+        })
+    }
+
+    /// Whether this CPU runs it.
+    #[cfg(test)]
+    pub(crate) fn runnable(self) -> bool {
+        available()
+            && match self {
+                DotI8::Maddubs => true,
+                DotI8::AvxVnni => std::arch::is_x86_feature_detected!("avxvnni"),
+                DotI8::Avx512Vnni => {
+                    std::arch::is_x86_feature_detected!("avx512vnni")
+                        && std::arch::is_x86_feature_detected!("avx512vl")
+                }
+            }
+    }
+
+    /// The int8 tile on this instruction ([`Kernels::dot_i8`]).
+    ///
+    /// # Safety
+    /// [`DotI8::runnable`], and the bounds of [`Kernels::dot_i8`].
+    pub(crate) unsafe fn dot(
+        self,
+        k: usize,
+        a: *const u8,
+        lda: usize,
+        rows: usize,
+        b: *const i8,
+        acc: &mut [[i32; 16]; int8::MR],
+    ) {
+        match self {
+            DotI8::Maddubs => dot_maddubs(k, a, lda, rows, b, acc),
+            DotI8::AvxVnni => dot_avxvnni(k, a, lda, rows, b, acc),
+            DotI8::Avx512Vnni => dot_avx512vnni(k, a, lda, rows, b, acc),
+        }
+    }
+}
+
+/// Lane masks for the first `cols` (at most 16) columns of a tile, as `vmaskmovps`
+/// takes them.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn column_masks(cols: usize) -> [__m256i; 2] {
+    let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
+    let n = cols as i32;
+    [
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lanes),
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lanes),
+    ]
+}
+
+impl Kernels for Avx2 {
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const KC: usize = 256;
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]) {
+        assert!(
+            mc.div_ceil(MR) * MR * kc <= out.len(),
+            "pack buffer too small"
+        );
+        assert!(
+            mc == 0 || (mc - 1) * lda + k0 + kc <= a.len(),
+            "A out of bounds"
+        );
+        let mut ib = 0;
+        while ib < mc {
+            let rows = MR.min(mc - ib);
+            let dst = &mut out[ib * kc..(ib + MR) * kc];
+            for r in 0..MR {
+                if r < rows {
+                    let src = &a[(ib + r) * lda + k0..(ib + r) * lda + k0 + kc];
+                    for (p, &x) in src.iter().enumerate() {
+                        dst[p * MR + r] = x;
+                    }
+                } else {
+                    (0..kc).for_each(|p| dst[p * MR + r] = 0.0);
+                }
+            }
+            ib += MR;
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn tile(
+        kc: usize,
+        a: *const f32,
+        a_step: usize,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        load_c: bool,
+        bias: Option<*const f32>,
+        act: Act,
+    ) {
+        let masks = column_masks(cols);
+        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+        if load_c {
+            for (r, acc) in acc.iter_mut().enumerate().take(rows) {
+                let row = c.add(r * ldc);
+                acc[0] = _mm256_maskload_ps(row, masks[0]);
+                acc[1] = _mm256_maskload_ps(row.add(8), masks[1]);
+            }
+        }
+        for p in 0..kc {
+            let b0 = _mm256_loadu_ps(b.add(p * NR));
+            let b1 = _mm256_loadu_ps(b.add(p * NR + 8));
+            let ap = a.add(p * a_step);
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let x = _mm256_broadcast_ss(&*ap.add(r));
+                acc[0] = _mm256_fmadd_ps(x, b0, acc[0]);
+                acc[1] = _mm256_fmadd_ps(x, b1, acc[1]);
+            }
+        }
+        if let Some(bias) = bias {
+            let b0 = _mm256_maskload_ps(bias, masks[0]);
+            let b1 = _mm256_maskload_ps(bias.add(8), masks[1]);
+            for acc in &mut acc {
+                acc[0] = _mm256_add_ps(acc[0], b0);
+                acc[1] = _mm256_add_ps(acc[1], b1);
+            }
+        }
+        for (r, acc) in acc.iter().enumerate().take(rows) {
+            let row = c.add(r * ldc);
+            if cols == NR {
+                _mm256_storeu_ps(row, acc[0]);
+                _mm256_storeu_ps(row.add(8), acc[1]);
+            } else {
+                _mm256_maskstore_ps(row, masks[0], acc[0]);
+                _mm256_maskstore_ps(row.add(8), masks[1], acc[1]);
+            }
+        }
+        if act == Act::Gelu {
+            // On the stored tile, still in L1: GELU's temporaries would push the
+            // accumulators out of registers.
+            for r in 0..rows {
+                let row = c.add(r * ldc);
+                for (half, mask) in masks.iter().enumerate() {
+                    let at = row.add(8 * half);
+                    _mm256_maskstore_ps(at, *mask, gelu8(_mm256_maskload_ps(at, *mask)));
+                }
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn softmax_columns(m: &mut [f32], rows: usize, cols: usize, ld: usize, inv: &mut [f32]) {
+        if rows == 0 || cols == 0 {
+            return;
+        }
+        assert!((rows - 1) * ld + cols <= m.len(), "matrix out of bounds");
+        assert!(inv.len() >= cols, "inverse sums too short");
+        let p = m.as_mut_ptr();
+        for j0 in (0..cols).step_by(8) {
+            let mask = column_masks(cols - j0)[0];
+            let mut mx = _mm256_set1_ps(f32::NEG_INFINITY);
+            for r in 0..rows {
+                mx = _mm256_max_ps(mx, _mm256_maskload_ps(p.add(r * ld + j0), mask));
+            }
+            let mut sum = _mm256_setzero_ps();
+            for r in 0..rows {
+                let at = p.add(r * ld + j0);
+                let e = exp8(_mm256_sub_ps(_mm256_maskload_ps(at, mask), mx));
+                _mm256_maskstore_ps(at, mask, e);
+                sum = _mm256_add_ps(sum, e);
+            }
+            let mut out = [0.0f32; 8];
+            _mm256_storeu_ps(out.as_mut_ptr(), sum);
+            for (l, s) in out.iter().enumerate().take((cols - j0).min(8)) {
+                inv[j0 + l] = 1.0 / s;
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn layer_norm_rows(xs: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+        let h = gamma.len();
+        assert!(h.is_multiple_of(8) && beta.len() == h, "layer norm width");
+        #[allow(clippy::cast_precision_loss)]
+        let inv_h = 1.0 / h as f32;
+        for row in xs.chunks_exact_mut(h) {
+            let p = row.as_mut_ptr();
+            let mut s = _mm256_setzero_ps();
+            for i in (0..h).step_by(8) {
+                s = _mm256_add_ps(s, _mm256_loadu_ps(p.add(i)));
+            }
+            let mean = _mm256_set1_ps(hsum(s) * inv_h);
+            let mut v = _mm256_setzero_ps();
+            for i in (0..h).step_by(8) {
+                let d = _mm256_sub_ps(_mm256_loadu_ps(p.add(i)), mean);
+                v = _mm256_fmadd_ps(d, d, v);
+            }
+            let inv_std = _mm256_set1_ps(1.0 / (hsum(v) * inv_h + eps).sqrt());
+            for i in (0..h).step_by(8) {
+                let d = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(p.add(i)), mean), inv_std);
+                let y = _mm256_fmadd_ps(
+                    d,
+                    _mm256_loadu_ps(gamma.as_ptr().add(i)),
+                    _mm256_loadu_ps(beta.as_ptr().add(i)),
+                );
+                _mm256_storeu_ps(p.add(i), y);
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn gelu(xs: &mut [f32]) {
+        let mut chunks = xs.chunks_exact_mut(8);
+        for c in &mut chunks {
+            _mm256_storeu_ps(c.as_mut_ptr(), gelu8(_mm256_loadu_ps(c.as_ptr())));
+        }
+        let rest = chunks.into_remainder();
+        if !rest.is_empty() {
+            let mask = column_masks(rest.len())[0];
+            let v = _mm256_maskload_ps(rest.as_ptr(), mask);
+            _mm256_maskstore_ps(rest.as_mut_ptr(), mask, gelu8(v));
+        }
+    }
+
+    unsafe fn dot_i8(
+        k: usize,
+        a: *const u8,
+        lda: usize,
+        rows: usize,
+        b: *const i8,
+        acc: &mut [[i32; 16]; int8::MR],
+    ) {
+        DotI8::detect().dot(k, a, lda, rows, b, acc);
+    }
+}
+
+/// The sum of the 8 lanes.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn hsum(v: __m256) -> f32 {
+    let mut out = [0.0f32; 8];
+    _mm256_storeu_ps(out.as_mut_ptr(), v);
+    ((out[0] + out[4]) + (out[1] + out[5])) + ((out[2] + out[6]) + (out[3] + out[7]))
+}
+
+/// `e^x` for 8 lanes: range reduction to `x = n ln2 + r`, a degree-6 Taylor
+/// polynomial in `r` (relative error about 2e-7), `2^n` built in the exponent bits.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn exp8(x: __m256) -> __m256 {
+    // Within these bounds `n` stays in -126..=127, a normal float's exponent.
+    let x = _mm256_max_ps(
+        _mm256_min_ps(x, _mm256_set1_ps(88.0)),
+        _mm256_set1_ps(-87.3),
+    );
+    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+        x,
+        _mm256_set1_ps(std::f32::consts::LOG2_E),
+    ));
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_145_75), x);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428_606_8e-6), r);
+    let mut p = _mm256_set1_ps(1.0 / 720.0);
+    for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+    }
+    let two_n = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
+        _mm256_cvtps_epi32(n),
+        _mm256_set1_epi32(127),
+    )));
+    _mm256_mul_ps(p, two_n)
+}
+
+/// Exact (erf) GELU for 8 lanes: `0.5 x (1 + erf(x / √2))`, erf by Abramowitz and
+/// Stegun 7.1.26 (absolute error below 1.5e-7).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn gelu8(x: __m256) -> __m256 {
+    let sign_bit = _mm256_set1_ps(-0.0);
+    let z = _mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::FRAC_1_SQRT_2));
+    let az = _mm256_andnot_ps(sign_bit, z);
+    let d = _mm256_fmadd_ps(_mm256_set1_ps(0.327_591_1), az, _mm256_set1_ps(1.0));
+    // 1/d: the 12-bit estimate and one Newton step.
+    let r = _mm256_rcp_ps(d);
+    let t = _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(2.0)));
+    let mut poly = _mm256_set1_ps(1.061_405_4);
+    for c in [-1.453_152_1, 1.421_413_8, -0.284_496_74, 0.254_829_6] {
+        poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(c));
+    }
+    poly = _mm256_mul_ps(poly, t);
+    let e = exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), az), az));
+    let erf_abs = _mm256_fnmadd_ps(poly, e, _mm256_set1_ps(1.0));
+    let erf = _mm256_or_ps(erf_abs, _mm256_and_ps(z, sign_bit));
+    _mm256_mul_ps(
+        _mm256_mul_ps(_mm256_set1_ps(0.5), x),
+        _mm256_add_ps(_mm256_set1_ps(1.0), erf),
+    )
+}
+
+/// Four depths of row `r` of `a`, as one 32-bit lane to broadcast.
+#[inline]
+unsafe fn quad(a: *const u8, g: usize) -> __m256i {
+    #[allow(clippy::cast_ptr_alignment)]
+    let v = a.add(g * 4).cast::<i32>().read_unaligned();
+    _mm256_set1_epi32(v)
+}
+
+/// The rows of an int8 tile: missing rows read row 0 again (never stored).
+#[inline]
+unsafe fn row_pointers(a: *const u8, lda: usize, rows: usize) -> [*const u8; int8::MR] {
+    std::array::from_fn(|r| if r < rows { a.add(r * lda) } else { a })
+}
+
+/// Stores the accumulators of the first `rows` rows.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn store_acc(s: &[[__m256i; 2]; int8::MR], rows: usize, acc: &mut [[i32; 16]; int8::MR]) {
+    for (s, acc) in s.iter().zip(acc.iter_mut()).take(rows) {
+        _mm256_storeu_si256(acc.as_mut_ptr().cast(), s[0]);
+        _mm256_storeu_si256(acc.as_mut_ptr().add(8).cast(), s[1]);
+    }
+}
+
+/// The int8 tile with `vpmaddubsw` (unsigned x signed byte pairs to 16 bits; with
+/// weights of 7 bits they cannot saturate) and `vpmaddwd` (pairs of those to 32 bits).
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_maddubs(
+    k: usize,
+    a: *const u8,
+    lda: usize,
+    rows: usize,
+    b: *const i8,
+    acc: &mut [[i32; 16]; int8::MR],
+) {
+    let ones = _mm256_set1_epi16(1);
+    let rp = row_pointers(a, lda, rows);
+    let mut s = [[_mm256_setzero_si256(); 2]; int8::MR];
+    for g in 0..k / 4 {
+        let b0 = _mm256_loadu_si256(b.add(g * 64).cast());
+        let b1 = _mm256_loadu_si256(b.add(g * 64 + 32).cast());
+        for (s, &row) in s.iter_mut().zip(&rp) {
+            let x = quad(row, g);
+            s[0] = _mm256_add_epi32(s[0], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b0), ones));
+            s[1] = _mm256_add_epi32(s[1], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b1), ones));
+        }
+    }
+    store_acc(&s, rows, acc);
+}
+
+/// The int8 tile with AVX-VNNI's `vpdpbusd`.
+#[target_feature(enable = "avx2,fma,avxvnni")]
+unsafe fn dot_avxvnni(
+    k: usize,
+    a: *const u8,
+    lda: usize,
+    rows: usize,
+    b: *const i8,
+    acc: &mut [[i32; 16]; int8::MR],
+) {
+    use std::arch::x86_64::_mm256_dpbusd_avx_epi32;
+    let rp = row_pointers(a, lda, rows);
+    let mut s = [[_mm256_setzero_si256(); 2]; int8::MR];
+    for g in 0..k / 4 {
+        let b0 = _mm256_loadu_si256(b.add(g * 64).cast());
+        let b1 = _mm256_loadu_si256(b.add(g * 64 + 32).cast());
+        for (s, &row) in s.iter_mut().zip(&rp) {
+            let x = quad(row, g);
+            s[0] = _mm256_dpbusd_avx_epi32(s[0], x, b0);
+            s[1] = _mm256_dpbusd_avx_epi32(s[1], x, b1);
+        }
+    }
+    store_acc(&s, rows, acc);
+}
+
+/// The int8 tile with AVX-512 VNNI's `vpdpbusd` on 256-bit registers.
+#[target_feature(enable = "avx2,fma,avx512vnni,avx512vl")]
+unsafe fn dot_avx512vnni(
+    k: usize,
+    a: *const u8,
+    lda: usize,
+    rows: usize,
+    b: *const i8,
+    acc: &mut [[i32; 16]; int8::MR],
+) {
+    use std::arch::x86_64::_mm256_dpbusd_epi32;
+    let rp = row_pointers(a, lda, rows);
+    let mut s = [[_mm256_setzero_si256(); 2]; int8::MR];
+    for g in 0..k / 4 {
+        let b0 = _mm256_loadu_si256(b.add(g * 64).cast());
+        let b1 = _mm256_loadu_si256(b.add(g * 64 + 32).cast());
+        for (s, &row) in s.iter_mut().zip(&rp) {
+            let x = quad(row, g);
+            s[0] = _mm256_dpbusd_epi32(s[0], x, b0);
+            s[1] = _mm256_dpbusd_epi32(s[1], x, b1);
+        }
+    }
+    store_acc(&s, rows, acc);
+}
