@@ -108,6 +108,22 @@ impl Collection {
         self.inner.embedder().map(|e| e.name())
     }
 
+    /// The precision the model computes at on this machine (f32, bf16 or int8), or
+    /// None without a built-in model.
+    #[getter]
+    fn precision(&self) -> Option<String> {
+        let runtime = self.inner.embedder().and_then(|e| e.runtime())?;
+        Some(runtime.precision.to_string())
+    }
+
+    /// The CPU kernels the model runs on (portable, avx2, avx512, avx512-amx), or
+    /// None without a built-in model.
+    #[getter]
+    fn cpu_path(&self) -> Option<String> {
+        let runtime = self.inner.embedder().and_then(|e| e.runtime())?;
+        runtime.cpu_path.map(|p| p.to_string())
+    }
+
     /// Vector dimension (0 for a keyword-only collection).
     #[getter]
     fn dimension(&self) -> usize {

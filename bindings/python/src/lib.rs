@@ -16,6 +16,23 @@ mod convert;
 mod errors;
 mod gil;
 
+/// The CPU this process runs on and the embedding kernels it selects: `path` (the
+/// fastest this CPU runs, or the one `TRAWL_CPU_PATH` names), `cpu` (model name and
+/// features) and `paths` (every path this CPU runs, slowest first).
+#[pyfunction]
+fn cpu_info(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
+    let info = pyo3::types::PyDict::new(py);
+    info.set_item("path", trawl::CpuPath::selected().to_string())?;
+    info.set_item("cpu", trawl::CpuPath::cpu_description())?;
+    let paths: Vec<String> = trawl::CpuPath::ALL
+        .into_iter()
+        .filter(|p| p.runnable())
+        .map(|p| p.to_string())
+        .collect();
+    info.set_item("paths", paths)?;
+    Ok(info)
+}
+
 /// The native module.
 #[pymodule]
 fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -29,5 +46,6 @@ fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<collection::IngestReport>()?;
     m.add_class::<collection::Failure>()?;
     m.add_class::<collection::Stats>()?;
+    m.add_function(wrap_pyfunction!(cpu_info, m)?)?;
     Ok(())
 }

@@ -236,3 +236,25 @@ def test_real_documents_carry_pages_slides_and_sheets(tmp_path: Path) -> None:
     sheet = top("bar", "xlsx").location
     assert sheet.sheet is not None and sheet.rows is not None
     assert "python-docx" in top("python-docx was here", "docx").text
+
+
+def test_the_cpu_path_and_precision_are_visible(tmp_path: Path, model_dir: Path) -> None:
+    info = trawl.cpu_info()
+    assert info["path"] in info["paths"]
+    assert "portable" in info["paths"]
+    assert info["cpu"]
+    col = trawl.Collection(tmp_path / "idx", model=model_dir, precision="int8")
+    assert col.precision == "int8"
+    assert col.cpu_path == info["path"]
+    col.add_text("a", "Solar panels convert light to electricity.")
+    col.commit()
+    reopened = trawl.Collection(tmp_path / "idx")
+    assert reopened.precision == "int8", "the precision is recorded with the collection"
+    assert reopened.search("photovoltaic electricity", k=1, mode="dense")[0].doc_id == "a"
+    keyword = trawl.Collection(tmp_path / "kw", keyword_only=True)
+    assert keyword.precision is None and keyword.cpu_path is None
+
+
+def test_a_bad_precision_is_an_invalid_argument(tmp_path: Path, model_dir: Path) -> None:
+    with pytest.raises(trawl.InvalidArgumentError, match="int8"):
+        trawl.Collection(tmp_path / "idx", model=model_dir, precision="int4")

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
+use serde_json::{json, Value};
 use trawl::eval::{mrr_at, ndcg_at, percentile, recall_at, Beir};
 use trawl::{
     ChunkOptions, Collection, CollectionBuilder, ContextOptions, Filter, Fusion, Hit, Language,
@@ -251,8 +251,9 @@ struct ModelArgs {
     /// Embed each chunk with its document title and heading path in front.
     #[arg(long)]
     context_prefix: bool,
-    /// Precision of the model's matrix products for a new index: f32, or bf16
-    /// (faster, vectors within cosine 0.999); recorded with the index.
+    /// Precision of the model's matrix products for a new index: f32, bf16 (AVX-512
+    /// BF16; vectors within cosine 0.999) or int8 (any CPU; within cosine 0.99);
+    /// recorded with the index. Default: bf16 where the CPU has AVX-512 BF16, else f32.
     #[arg(long)]
     precision: Option<trawl::Precision>,
 }
@@ -477,8 +478,19 @@ fn ingest(
     for id in &removed {
         eprintln!("removed (file gone): {id}");
     }
+    let runtime = collection.embedder().and_then(|e| e.runtime());
+    if runtime.is_some_and(|r| r.cpu_path == Some(trawl::CpuPath::Portable)) {
+        eprintln!(
+            "warning: this CPU has neither AVX2 + FMA nor AVX-512: the model ran on the \
+             portable kernels, several times slower"
+        );
+    }
     if json {
         let summary = json!({
+            "embedding": runtime.map(|r| json!({
+                "precision": r.precision.to_string(),
+                "cpu_path": r.cpu_path.map(|p| p.to_string()),
+            })),
             "files": report.files,
             "indexed": report.indexed,
             "skipped": report.unsupported.len(),
@@ -514,6 +526,9 @@ fn ingest(
         report.unchanged,
         report.chunks,
     );
+    if let Some(r) = runtime {
+        println!("embedded at {r}");
+    }
     if prune {
         println!("removed {} documents whose files are gone", removed.len());
     }
@@ -642,13 +657,16 @@ fn stats(index: &Path, json: bool) -> Result<()> {
     // Stats need no model: open keyword-only so a missing model does not stop them.
     let collection = Collection::builder(index).keyword_only().open()?;
     let s = collection.stats()?;
-    let model = collection
-        .index()
-        .options()
-        .extra
-        .get("model")
-        .cloned()
-        .unwrap_or_default();
+    let extra = &collection.index().options().extra;
+    let model = extra.get("model").cloned().unwrap_or_default();
+    // The precision recorded with the index, and the kernels this machine embeds its
+    // queries (and new chunks) with.
+    let precision = extra
+        .get("precision")
+        .and_then(Value::as_str)
+        .unwrap_or("f32")
+        .to_owned();
+    let path = trawl::CpuPath::selected();
     if json {
         println!(
             "{}",
@@ -658,11 +676,20 @@ fn stats(index: &Path, json: bool) -> Result<()> {
                 "tombstones": s.tombstones,
                 "deleted_chunks": s.deleted_chunks, "segments": s.segments,
                 "disk_bytes": s.disk_bytes, "model": model, "tenants": s.tenants,
+                "precision": precision, "cpu_path": path.to_string(),
+                "cpu": trawl::CpuPath::cpu_description(),
             }))?
         );
     } else {
         println!("index:      {}", index.display());
         println!("model:      {}", model.as_str().unwrap_or("(keyword-only)"));
+        if model.is_string() {
+            println!("precision:  {precision}");
+        }
+        println!(
+            "kernels:    {path} on this CPU: {}",
+            trawl::CpuPath::cpu_description()
+        );
         println!("documents:  {}", s.documents);
         println!("chunks:     {}", s.chunks);
         println!("dimensions: {}", s.dim);

@@ -209,6 +209,9 @@ fn ingest_search_and_stats_on_the_sample_corpus() {
         model.to_str().unwrap(),
     ]);
     assert!(out.contains("6 added"), "{out}");
+    // The summary says how the model computed: precision and CPU kernels.
+    let path = trawl::CpuPath::selected().to_string();
+    assert!(out.contains(&format!(", {path} kernels")), "{out}");
 
     // The model is recorded in the index: search needs only the index.
     let out = ok(&[
@@ -247,6 +250,17 @@ fn ingest_search_and_stats_on_the_sample_corpus() {
     let stats: Value = serde_json::from_str(&ok(&["stats", "--index", idx, "--json"])).unwrap();
     assert_eq!(stats["documents"], 6);
     assert_eq!(stats["dim"], 384);
+    assert_eq!(stats["cpu_path"], path.as_str());
+    assert!(stats["cpu"].as_str().is_some_and(|c| !c.is_empty()));
+    assert_eq!(
+        stats["precision"],
+        trawl::Precision::default_for_cpu().to_string()
+    );
+    let text = ok(&["stats", "--index", idx]);
+    assert!(
+        text.contains(&format!("kernels:    {path} on this CPU")),
+        "{text}"
+    );
 
     // Ingesting again skips unchanged files.
     let out = ok(&["ingest", corpus.to_str().unwrap(), "--index", idx]);
@@ -503,4 +517,49 @@ fn context_prints_cited_passages_within_the_budget() {
     .unwrap();
     let big_tokens = big["tokens"].as_u64().unwrap();
     assert!(big_tokens > tokens && big_tokens <= 3000, "{big_tokens}");
+}
+
+#[test]
+fn an_int8_index_records_its_precision_and_reports_its_kernels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    std::fs::write(docs.join("a.txt"), "The harbour crane lifts containers.\n").unwrap();
+    std::fs::write(docs.join("b.txt"), "Sourdough needs a lively starter.\n").unwrap();
+    let idx = tmp.path().join("idx");
+    let (idx, docs) = (idx.to_str().unwrap(), docs.to_str().unwrap());
+    let model = model();
+    let args = [
+        "ingest",
+        docs,
+        "--index",
+        idx,
+        "--model",
+        model.to_str().unwrap(),
+        "--precision",
+        "int8",
+        "--json",
+    ];
+    let summary: Value = serde_json::from_str(&ok(&args)).unwrap();
+    assert_eq!(summary["embedding"]["precision"], "int8", "{summary}");
+    assert_eq!(
+        summary["embedding"]["cpu_path"],
+        trawl::CpuPath::selected().to_string().as_str()
+    );
+    let stats: Value = serde_json::from_str(&ok(&["stats", "--index", idx, "--json"])).unwrap();
+    assert_eq!(stats["precision"], "int8");
+    let hits: Value = serde_json::from_str(&ok(&[
+        "search",
+        "bread fermentation",
+        "--index",
+        idx,
+        "--mode",
+        "dense",
+        "--json",
+    ]))
+    .unwrap();
+    assert!(
+        hits[0]["doc_id"].as_str().unwrap().ends_with("b.txt"),
+        "{hits}"
+    );
 }

@@ -44,6 +44,7 @@ from trawl._trawl import (
     TrawlError,
     UnsupportedFormatError,
     __version__,
+    cpu_info,
 )
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "TrawlError",
     "UnsupportedFormatError",
     "__version__",
+    "cpu_info",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -154,6 +156,17 @@ class Collection:
     def model(self) -> Optional[str]:
         """The embedding model's name; None when keyword-only or bring-your-own."""
         return self._native.model
+
+    @property
+    def precision(self) -> Optional[str]:
+        """The precision the model computes at here: "f32", "bf16" or "int8"."""
+        return self._native.precision
+
+    @property
+    def cpu_path(self) -> Optional[str]:
+        """The CPU kernels the model runs on: "portable", "avx2", "avx512" or
+        "avx512-amx"; None without a built-in model."""
+        return self._native.cpu_path
 
     @property
     def dimension(self) -> int:

@@ -295,6 +295,142 @@ impl Kernels for Avx2 {
     ) {
         DotI8::detect().dot(k, a, lda, rows, b, acc);
     }
+
+    unsafe fn quantize_row(x: &[f32], out: &mut [u8]) -> (f32, i32) {
+        quantize_row(x, out)
+    }
+
+    unsafe fn store_i8(
+        acc: &[[i32; 16]; int8::MR],
+        rows: usize,
+        cols: usize,
+        e: &int8::Epilogue<'_>,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        store_i8(acc, rows, cols, e, c, ldc);
+    }
+}
+
+/// [`Kernels::quantize_row`]: the range in registers, then 32 values at a time
+/// rounded (`vcvtps2dq`, half to even), narrowed with unsigned saturation (the clamp
+/// to `0..=255`) and put back in order.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn quantize_row(x: &[f32], out: &mut [u8]) -> (f32, i32) {
+    use std::arch::x86_64::{
+        _mm256_cvtps_epi32, _mm256_packs_epi32, _mm256_packus_epi16, _mm256_permutevar8x32_epi32,
+    };
+    assert!(out.len() >= x.len(), "output too short");
+    let n = x.len();
+    let p = x.as_ptr();
+    let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    let body = n / 8 * 8;
+    for i in (0..body).step_by(8) {
+        let v = _mm256_loadu_ps(p.add(i));
+        lo = _mm256_min_ps(lo, v);
+        hi = _mm256_max_ps(hi, v);
+    }
+    let (mut l, mut h) = ([0.0f32; 8], [0.0f32; 8]);
+    _mm256_storeu_ps(l.as_mut_ptr(), lo);
+    _mm256_storeu_ps(h.as_mut_ptr(), hi);
+    let lo = l.iter().chain(&x[body..]).fold(0.0f32, |m, &v| m.min(v));
+    let hi = h.iter().chain(&x[body..]).fold(0.0f32, |m, &v| m.max(v));
+    let (scale, inv, zero) = int8::row_scale(lo, hi);
+    let (vinv, vzero) = (_mm256_set1_ps(inv), _mm256_set1_ps(zero));
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    let wide = n / 32 * 32;
+    for i in (0..wide).step_by(32) {
+        // Multiply, then add: unfused, as the scalar reference rounds.
+        let q: [__m256i; 4] = std::array::from_fn(|j| {
+            let v = _mm256_loadu_ps(p.add(i + 8 * j));
+            _mm256_cvtps_epi32(_mm256_add_ps(_mm256_mul_ps(v, vinv), vzero))
+        });
+        let bytes = _mm256_packus_epi16(
+            _mm256_packs_epi32(q[0], q[1]),
+            _mm256_packs_epi32(q[2], q[3]),
+        );
+        _mm256_storeu_si256(
+            out.as_mut_ptr().add(i).cast(),
+            _mm256_permutevar8x32_epi32(bytes, order),
+        );
+    }
+    for (q, &v) in out[wide..n].iter_mut().zip(&x[wide..]) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        {
+            *q = (v * inv + zero).round_ties_even().clamp(0.0, 255.0) as u8;
+        }
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    (scale, zero as i32)
+}
+
+/// [`Kernels::store_i8`]: the scaling, bias, residual and GELU on registers.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn store_i8(
+    acc: &[[i32; 16]; int8::MR],
+    rows: usize,
+    cols: usize,
+    e: &int8::Epilogue<'_>,
+    c: *mut f32,
+    ldc: usize,
+) {
+    use std::arch::x86_64::{
+        _mm256_cvtepi32_ps, _mm256_maskload_epi32, _mm256_mullo_epi32, _mm256_sub_epi32,
+    };
+    assert!(
+        rows <= e.scale_a.len() && rows <= e.zero_a.len(),
+        "rows out of bounds"
+    );
+    assert!(
+        cols <= e.sums.len() && cols <= e.scale_w.len(),
+        "columns out of bounds"
+    );
+    assert!(e.bias.is_none_or(|b| cols <= b.len()), "bias too short");
+    let masks = column_masks(cols);
+    let halves = cols.div_ceil(8);
+    let mut sums = [_mm256_setzero_si256(); 2];
+    let mut scale_w = [_mm256_setzero_ps(); 2];
+    let mut bias = [_mm256_setzero_ps(); 2];
+    for h in 0..halves {
+        sums[h] = _mm256_maskload_epi32(e.sums.as_ptr().add(8 * h), masks[h]);
+        scale_w[h] = _mm256_maskload_ps(e.scale_w.as_ptr().add(8 * h), masks[h]);
+        if let Some(b) = e.bias {
+            bias[h] = _mm256_maskload_ps(b.as_ptr().add(8 * h), masks[h]);
+        }
+    }
+    for (r, acc) in acc.iter().enumerate().take(rows) {
+        let sa = _mm256_set1_ps(e.scale_a[r]);
+        let za = _mm256_set1_epi32(e.zero_a[r]);
+        let row = c.add(r * ldc);
+        for h in 0..halves {
+            let at = row.add(8 * h);
+            let dot = _mm256_sub_epi32(
+                _mm256_loadu_si256(acc.as_ptr().add(8 * h).cast()),
+                _mm256_mullo_epi32(za, sums[h]),
+            );
+            let mut v = _mm256_mul_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(sa, scale_w[h]));
+            if e.bias.is_some() {
+                v = _mm256_add_ps(v, bias[h]);
+            }
+            let full = 8 * h + 8 <= cols;
+            if e.accumulate {
+                let old = if full {
+                    _mm256_loadu_ps(at)
+                } else {
+                    _mm256_maskload_ps(at, masks[h])
+                };
+                v = _mm256_add_ps(old, v);
+            }
+            if e.act == Act::Gelu {
+                v = gelu8(v);
+            }
+            if full {
+                _mm256_storeu_ps(at, v);
+            } else {
+                _mm256_maskstore_ps(at, masks[h], v);
+            }
+        }
+    }
 }
 
 /// The sum of the 8 lanes.

@@ -305,6 +305,21 @@ impl Kernels for Avx512 {
     ) {
         avx2::DotI8::detect().dot(k, a, lda, rows, b, acc);
     }
+
+    unsafe fn quantize_row(x: &[f32], out: &mut [u8]) -> (f32, i32) {
+        avx2::quantize_row(x, out)
+    }
+
+    unsafe fn store_i8(
+        acc: &[[i32; 16]; int8::MR],
+        rows: usize,
+        cols: usize,
+        e: &int8::Epilogue<'_>,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        avx2::store_i8(acc, rows, cols, e, c, ldc);
+    }
 }
 
 /// GELU in place on `rows` rows (row stride `ldc`) of a 32-column tile, its columns

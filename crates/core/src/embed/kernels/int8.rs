@@ -95,9 +95,9 @@ pub(crate) struct QuantScratch {
     zero: Vec<i32>,
 }
 
-/// Quantizes `rows` rows of `a` (row stride `lda`, `k` values each) into `bytes` (row
-/// stride `kp`, the padding zero), with each row's scale and zero point.
-pub(crate) fn quantize_rows(
+/// Quantizes `rows` rows of `a` (row stride `lda`, `k` values each) with `K` into
+/// `s.bytes` (row stride `kp`, the padding zero), with each row's scale and zero point.
+pub(crate) fn quantize_rows<K: Kernels>(
     a: &[f32],
     lda: usize,
     rows: usize,
@@ -109,27 +109,89 @@ pub(crate) fn quantize_rows(
     s.scale.resize(rows, 0.0);
     s.zero.resize(rows, 0);
     for r in 0..rows {
-        let x = &a[r * lda..r * lda + k];
-        let (lo, hi) = x
-            .iter()
-            .fold((0.0f32, 0.0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-        let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
-        let inv = 1.0 / scale;
-        // `lo <= 0`, so the zero point is in 0..=255 and zero is exact.
-        let zero = (-lo * inv).round().clamp(0.0, 255.0);
         let out = &mut s.bytes[r * kp..(r + 1) * kp];
-        for (q, &v) in out.iter_mut().zip(x) {
-            // Non-negative after the clamp: adding 0.5 and truncating rounds.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            {
-                *q = ((v * inv + zero).clamp(0.0, 255.0) + 0.5) as u8;
-            }
-        }
+        // SAFETY: `quantize_rows` is only reached from products on `K`, which the
+        // caller checked the CPU runs.
+        let (scale, zero) = unsafe { K::quantize_row(&a[r * lda..r * lda + k], &mut out[..k]) };
         out[k..].fill(0);
         s.scale[r] = scale;
-        #[allow(clippy::cast_possible_truncation)]
+        s.zero[r] = zero;
+    }
+}
+
+/// The scale and zero point of a row whose smallest value is `lo <= 0` and largest
+/// `hi >= 0`, and the scale's inverse: the same arithmetic on every path.
+pub(crate) fn row_scale(lo: f32, hi: f32) -> (f32, f32, f32) {
+    let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
+    let inv = 1.0 / scale;
+    let zero = (-lo * inv).round_ties_even().clamp(0.0, 255.0);
+    (scale, inv, zero)
+}
+
+/// [`Kernels::quantize_row`] in plain Rust: `q = round(x / scale) + zero`, rounded
+/// half to even, in `0..=255` (a multiply then an add, unfused, as every path does).
+pub(crate) fn quantize_row_scalar(x: &[f32], out: &mut [u8]) -> (f32, i32) {
+    let (lo, hi) = x
+        .iter()
+        .fold((0.0f32, 0.0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let (scale, inv, zero) = row_scale(lo, hi);
+    for (q, &v) in out.iter_mut().zip(x) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         {
-            s.zero[r] = zero as i32;
+            *q = (v * inv + zero).round_ties_even().clamp(0.0, 255.0) as u8;
+        }
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    (scale, zero as i32)
+}
+
+/// What an int8 tile does with its integer sums: for row `r` and column `j`,
+/// `c = act(s_a[r] · s_w[j] · (acc - z_a[r] · Σw[j]) + bias[j] (+ c))`. The slices
+/// start at the tile's first row and column.
+pub(crate) struct Epilogue<'a> {
+    /// Per row: the activations' scale.
+    pub(crate) scale_a: &'a [f32],
+    /// Per row: the activations' zero point.
+    pub(crate) zero_a: &'a [i32],
+    /// Per column: the sum of the quantized weights.
+    pub(crate) sums: &'a [i32],
+    /// Per column: the weights' scale.
+    pub(crate) scale_w: &'a [f32],
+    /// Per column.
+    pub(crate) bias: Option<&'a [f32]>,
+    /// Add to what `c` holds.
+    pub(crate) accumulate: bool,
+    /// Applied last.
+    pub(crate) act: Act,
+}
+
+/// [`Kernels::store_i8`] in plain Rust.
+///
+/// # Safety
+/// `c` must hold `rows` rows of `cols` values (row stride `ldc`); the slices of `e`
+/// at least `rows` and `cols` entries; `K` must run on this CPU.
+pub(crate) unsafe fn store_i8_scalar<K: Kernels>(
+    acc: &[[i32; NR]; MR],
+    rows: usize,
+    cols: usize,
+    e: &Epilogue<'_>,
+    c: *mut f32,
+    ldc: usize,
+) {
+    for (r, acc) in acc.iter().enumerate().take(rows) {
+        let (sa, za) = (e.scale_a[r], e.zero_a[r]);
+        let out = std::slice::from_raw_parts_mut(c.add(r * ldc), cols);
+        for (j, o) in out.iter_mut().enumerate() {
+            let dot = acc[j] - za * e.sums[j];
+            #[allow(clippy::cast_precision_loss)]
+            let mut v = dot as f32 * (sa * e.scale_w[j]);
+            if let Some(bias) = e.bias {
+                v += bias[j];
+            }
+            *o = if e.accumulate { *o + v } else { v };
+        }
+        if e.act == Act::Gelu {
+            K::gelu(out);
         }
     }
 }
@@ -164,7 +226,7 @@ pub(crate) unsafe fn gemm_i8<K: Kernels>(
     let mut i0 = 0;
     while i0 < m {
         let mc = MC.min(m - i0);
-        quantize_rows(&a[i0 * lda..], lda, mc, k, kp, s);
+        quantize_rows::<K>(&a[i0 * lda..], lda, mc, k, kp, s);
         for p in 0..n.div_ceil(NR) {
             let j0 = p * NR;
             let cols = NR.min(n - j0);
@@ -179,23 +241,17 @@ pub(crate) unsafe fn gemm_i8<K: Kernels>(
                     b.panel(p),
                     &mut acc,
                 );
-                for (r, acc) in acc.iter().enumerate().take(rows) {
-                    let (sa, za) = (s.scale[ib + r], s.zero[ib + r]);
-                    let at = (i0 + ib + r) * ldc + j0;
-                    let out = &mut c[at..at + cols];
-                    for (j, o) in out.iter_mut().enumerate() {
-                        let dot = acc[j] - za * b.sums[j0 + j];
-                        #[allow(clippy::cast_precision_loss)]
-                        let mut v = dot as f32 * (sa * b.scale[j0 + j]);
-                        if let Some(bias) = bias {
-                            v += bias[j0 + j];
-                        }
-                        *o = if accumulate { *o + v } else { v };
-                    }
-                    if act == Act::Gelu {
-                        K::gelu(out);
-                    }
-                }
+                let e = Epilogue {
+                    scale_a: &s.scale[ib..],
+                    zero_a: &s.zero[ib..],
+                    sums: &b.sums[j0..],
+                    scale_w: &b.scale[j0..],
+                    bias: bias.map(|b| &b[j0..]),
+                    accumulate,
+                    act,
+                };
+                let out = c[(i0 + ib) * ldc + j0..].as_mut_ptr();
+                K::store_i8(&acc, rows, cols, &e, out, ldc);
                 ib += MR;
             }
         }

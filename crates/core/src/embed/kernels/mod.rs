@@ -32,7 +32,7 @@ pub(crate) enum Act {
 ///
 /// Every method is `unsafe`: the caller guarantees that the CPU runs the instruction
 /// set (checked once, when the model is loaded, through [`CpuPath::runnable`]).
-pub(crate) trait Kernels {
+pub(crate) trait Kernels: Sized {
     /// Rows of one tile.
     const MR: usize;
     /// Columns of one tile, and the panel width of [`PackedB`].
@@ -78,6 +78,26 @@ pub(crate) trait Kernels {
     /// (`a` with row stride `lda` bytes, `k` a multiple of 4) with the 16 columns of
     /// one panel of a [`PackedI8`] (`b`, 4 depths of one column in each 32-bit lane):
     /// `acc[r][j] = Σ a[r][p] · b[p][j]`, exact in 32-bit integers.
+    /// Quantizes one row of activations to bytes (`out` as long as `x`), returning its
+    /// scale and zero point; every path gives the bytes of
+    /// [`int8::quantize_row_scalar`].
+    unsafe fn quantize_row(x: &[f32], out: &mut [u8]) -> (f32, i32) {
+        int8::quantize_row_scalar(x, out)
+    }
+
+    /// Stores an int8 tile's sums (`rows x cols` of `acc`) to `c` (row stride `ldc`)
+    /// through `e`.
+    unsafe fn store_i8(
+        acc: &[[i32; 16]; int8::MR],
+        rows: usize,
+        cols: usize,
+        e: &int8::Epilogue<'_>,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        int8::store_i8_scalar::<Self>(acc, rows, cols, e, c, ldc);
+    }
+
     unsafe fn dot_i8(
         k: usize,
         a: *const u8,

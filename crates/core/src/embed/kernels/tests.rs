@@ -199,7 +199,7 @@ fn int8_tile_is_exact<K: Kernels>() {
     let a = seq(int8::MR * 40, 32);
     let mut s = QuantScratch::default();
     for rows in 1..=int8::MR {
-        int8::quantize_rows(&a, 40, rows, 40, kp, &mut s);
+        int8::quantize_rows::<K>(&a, 40, rows, 40, kp, &mut s);
         let (mut got, mut want) = ([[0; 16]; int8::MR], [[0; 16]; int8::MR]);
         let bytes = &s.bytes;
         // SAFETY: the caller checked that the CPU runs K; `rows` rows of `kp` bytes.
