@@ -600,6 +600,15 @@ mod tests {
         path_matches_candle(CpuPath::Avx512);
     }
 
+    #[test]
+    #[cfg_attr(
+        not(target_arch = "aarch64"),
+        ignore = "not an aarch64 CPU: neon path not run"
+    )]
+    fn neon_path_matches_candle() {
+        path_matches_candle(CpuPath::Neon);
+    }
+
     /// The loader takes the fastest path the CPU has: never the portable kernels or
     /// candle where AVX2 + FMA or AVX-512 run.
     #[test]
@@ -614,6 +623,9 @@ mod tests {
         }
         if cfg!(trawl_cpu_avx512f) {
             assert!(path >= CpuPath::Avx512, "AVX-512F present, {path} taken");
+        }
+        if cfg!(target_arch = "aarch64") {
+            assert_eq!(path, CpuPath::Neon, "every aarch64 CPU has NEON");
         }
         if cfg!(trawl_cpu_avx512_bf16) {
             let bf16 = BertEmbedder::load_on(model_dir(), Precision::Bf16, path).unwrap();

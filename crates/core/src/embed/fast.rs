@@ -12,6 +12,8 @@ use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType};
 
+#[cfg(target_arch = "aarch64")]
+use super::kernels::neon::Neon;
 use super::kernels::{self, int8, portable::Portable, Act, CpuPath, Kernels, PackedB, PackedI8};
 #[cfg(target_arch = "x86_64")]
 use super::kernels::{avx2::Avx2, avx512, avx512::Avx512};
@@ -45,6 +47,8 @@ impl Weight {
             (_, CpuPath::Avx512 | CpuPath::Avx512Amx) => {
                 Weight::F32(PackedB::transposed::<Avx512>(w, n, k))
             }
+            #[cfg(target_arch = "aarch64")]
+            (_, CpuPath::Neon) => Weight::F32(PackedB::transposed::<Neon>(w, n, k)),
             _ => Weight::F32(PackedB::transposed::<Portable>(w, n, k)),
         }
     }
@@ -293,6 +297,8 @@ impl FastBert {
             CpuPath::Avx2 => self.forward::<Avx2>(texts, pooling, s),
             #[cfg(target_arch = "x86_64")]
             CpuPath::Avx512 | CpuPath::Avx512Amx => self.forward::<Avx512>(texts, pooling, s),
+            #[cfg(target_arch = "aarch64")]
+            CpuPath::Neon => self.forward::<Neon>(texts, pooling, s),
             _ => self.forward::<Portable>(texts, pooling, s),
         }
     }

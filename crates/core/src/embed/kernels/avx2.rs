@@ -119,32 +119,8 @@ impl Kernels for Avx2 {
     const NR: usize = NR;
     const KC: usize = 256;
 
-    #[target_feature(enable = "avx2,fma")]
     unsafe fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]) {
-        assert!(
-            mc.div_ceil(MR) * MR * kc <= out.len(),
-            "pack buffer too small"
-        );
-        assert!(
-            mc == 0 || (mc - 1) * lda + k0 + kc <= a.len(),
-            "A out of bounds"
-        );
-        let mut ib = 0;
-        while ib < mc {
-            let rows = MR.min(mc - ib);
-            let dst = &mut out[ib * kc..(ib + MR) * kc];
-            for r in 0..MR {
-                if r < rows {
-                    let src = &a[(ib + r) * lda + k0..(ib + r) * lda + k0 + kc];
-                    for (p, &x) in src.iter().enumerate() {
-                        dst[p * MR + r] = x;
-                    }
-                } else {
-                    (0..kc).for_each(|p| dst[p * MR + r] = 0.0);
-                }
-            }
-            ib += MR;
-        }
+        super::pack_a_scalar(MR, a, lda, mc, k0, kc, out);
     }
 
     #[target_feature(enable = "avx2,fma")]

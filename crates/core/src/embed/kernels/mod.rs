@@ -13,6 +13,8 @@ pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
 pub(crate) mod int8;
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod neon;
 pub(crate) mod portable;
 
 pub(crate) use int8::PackedI8;
@@ -231,6 +233,42 @@ impl PackedB {
     }
 }
 
+/// [`Kernels::pack_a`] in plain Rust, for tiles of `mr` rows.
+pub(crate) fn pack_a_scalar(
+    mr: usize,
+    a: &[f32],
+    lda: usize,
+    mc: usize,
+    k0: usize,
+    kc: usize,
+    out: &mut [f32],
+) {
+    assert!(
+        mc.div_ceil(mr) * mr * kc <= out.len(),
+        "pack buffer too small"
+    );
+    assert!(
+        mc == 0 || (mc - 1) * lda + k0 + kc <= a.len(),
+        "A out of bounds"
+    );
+    let mut ib = 0;
+    while ib < mc {
+        let rows = mr.min(mc - ib);
+        let dst = &mut out[ib * kc..(ib + mr) * kc];
+        for r in 0..mr {
+            if r < rows {
+                let src = &a[(ib + r) * lda + k0..(ib + r) * lda + k0 + kc];
+                for (p, &x) in src.iter().enumerate() {
+                    dst[p * mr + r] = x;
+                }
+            } else {
+                (0..kc).for_each(|p| dst[p * mr + r] = 0.0);
+            }
+        }
+        ib += mr;
+    }
+}
+
 /// Rows of `A` packed at once, in tiles.
 const MC_TILES: usize = 8;
 
@@ -412,6 +450,8 @@ pub enum CpuPath {
     /// Plain Rust, vectorised only as far as the compiler's baseline target allows:
     /// any CPU, several times slower than the others.
     Portable,
+    /// aarch64 with NEON (Advanced SIMD, 128-bit): Apple Silicon, Graviton, Ampere.
+    Neon,
     /// x86-64 with AVX2 and FMA (256-bit): most laptops, desktops and AMD servers;
     /// int8 products use AVX-VNNI or AVX-512 VNNI where present.
     Avx2,
@@ -424,8 +464,9 @@ pub enum CpuPath {
 
 impl CpuPath {
     /// Every path, slowest first.
-    pub const ALL: [CpuPath; 4] = [
+    pub const ALL: [CpuPath; 5] = [
         CpuPath::Portable,
+        CpuPath::Neon,
         CpuPath::Avx2,
         CpuPath::Avx512,
         CpuPath::Avx512Amx,
@@ -468,13 +509,15 @@ impl CpuPath {
     pub fn runnable(self) -> bool {
         match self {
             CpuPath::Portable => true,
+            #[cfg(target_arch = "aarch64")]
+            CpuPath::Neon => neon::available(),
             #[cfg(target_arch = "x86_64")]
             CpuPath::Avx2 => avx2::available(),
             #[cfg(target_arch = "x86_64")]
             CpuPath::Avx512 => avx512::available(),
             #[cfg(target_arch = "x86_64")]
             CpuPath::Avx512Amx => avx512::available_amx(),
-            #[cfg(not(target_arch = "x86_64"))]
+            #[allow(unreachable_patterns)]
             _ => false,
         }
     }
@@ -484,6 +527,7 @@ impl CpuPath {
     pub fn requirement(self) -> &'static str {
         match self {
             CpuPath::Portable => "nothing",
+            CpuPath::Neon => "aarch64 with NEON",
             CpuPath::Avx2 => "x86-64 with AVX2 and FMA",
             CpuPath::Avx512 => "x86-64 with AVX-512F",
             CpuPath::Avx512Amx => "x86-64 with AVX-512 BF16, AMX-BF16 and the tile state granted",
@@ -557,6 +601,7 @@ impl std::fmt::Display for CpuPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             CpuPath::Portable => "portable",
+            CpuPath::Neon => "neon",
             CpuPath::Avx2 => "avx2",
             CpuPath::Avx512 => "avx512",
             CpuPath::Avx512Amx => "avx512-amx",
@@ -570,11 +615,12 @@ impl std::str::FromStr for CpuPath {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().replace('_', "-").as_str() {
             "portable" => Ok(CpuPath::Portable),
+            "neon" => Ok(CpuPath::Neon),
             "avx2" | "avx2+fma" => Ok(CpuPath::Avx2),
             "avx512" | "avx-512" => Ok(CpuPath::Avx512),
             "avx512-amx" | "amx" | "avx512+amx" => Ok(CpuPath::Avx512Amx),
             _ => Err(format!(
-                "unknown CPU path {s:?} (expected portable, avx2, avx512 or avx512-amx)"
+                "unknown CPU path {s:?} (expected portable, neon, avx2, avx512 or avx512-amx)"
             )),
         }
     }

@@ -19,22 +19,7 @@ impl Kernels for Portable {
     const KC: usize = 256;
 
     unsafe fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]) {
-        let mut ib = 0;
-        while ib < mc {
-            let rows = MR.min(mc - ib);
-            let dst = &mut out[ib * kc..(ib + MR) * kc];
-            for r in 0..MR {
-                if r < rows {
-                    let src = &a[(ib + r) * lda + k0..(ib + r) * lda + k0 + kc];
-                    for (p, &x) in src.iter().enumerate() {
-                        dst[p * MR + r] = x;
-                    }
-                } else {
-                    (0..kc).for_each(|p| dst[p * MR + r] = 0.0);
-                }
-            }
-            ib += MR;
-        }
+        super::pack_a_scalar(MR, a, lda, mc, k0, kc, out);
     }
 
     unsafe fn tile(

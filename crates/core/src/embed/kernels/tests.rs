@@ -364,6 +364,26 @@ path_tests!(
     "CPU lacks AVX-512F: avx512 path not run"
 );
 
+#[cfg(target_arch = "aarch64")]
+path_tests!(
+    neon_path,
+    neon::Neon,
+    CpuPath::Neon,
+    target_arch = "aarch64",
+    "not an aarch64 CPU: neon path not run"
+);
+
+/// The paths of other architectures, listed as not run.
+#[cfg(not(target_arch = "aarch64"))]
+#[test]
+#[ignore = "not an aarch64 CPU: neon path not run (scripts/test-aarch64.sh runs it under qemu)"]
+fn neon_path() {}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[test]
+#[ignore = "not an x86-64 CPU: avx2, avx512 and avx512-amx paths not run"]
+fn x86_paths() {}
+
 /// Each int8 instruction (maddubs, AVX-VNNI, AVX-512 VNNI) gives the scalar sums.
 #[cfg(target_arch = "x86_64")]
 mod int8_instructions {
