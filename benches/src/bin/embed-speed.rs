@@ -3,7 +3,7 @@
 //! sentence-transformers.
 //!
 //! `embed-speed TEXTS.jsonl [--batch 32] [--rounds 3] [--precision f32|bf16|int8]
-//! [--path portable|avx2|avx512|avx512-amx] [--cold]`
+//! [--path portable|neon|avx2|avx512|avx512-amx|candle] [--cold]`
 //! prints one JSON object: the CPU, path and precision, texts, tokens, seconds (best
 //! round), texts/s, tokens/s, and the model's load time. `--cold` times one round
 //! with no warm-up (first-call costs included).
@@ -18,11 +18,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut batch = 32usize;
     let mut rounds = 3usize;
     let mut precision = Precision::F32;
-    let mut path = CpuPath::selected();
+    // `None`: candle-transformers' BertModel, the reference.
+    let mut path = Some(CpuPath::selected());
     let mut cold = false;
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--path" => path = args.next().ok_or("--path P")?.parse()?,
+            "--path" => {
+                path = match args.next().ok_or("--path P")?.as_str() {
+                    "candle" => None,
+                    p => Some(p.parse()?),
+                };
+            }
             "--cold" => cold = true,
             "--batch" => batch = args.next().ok_or("--batch N")?.parse()?,
             "--rounds" => rounds = args.next().ok_or("--rounds N")?.parse()?,
@@ -38,7 +44,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect::<Result<_, _>>()?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let loading = Instant::now();
-    let model = BertEmbedder::load_on(trawl_benches::model_dir(), precision, path)?;
+    let model = match path {
+        Some(path) => BertEmbedder::load_on(trawl_benches::model_dir(), precision, path)?,
+        None => BertEmbedder::load_reference(trawl_benches::model_dir())?,
+    };
     let load_seconds = loading.elapsed().as_secs_f64();
     // Tokens as sentence-transformers counts them: with [CLS]/[SEP], truncated.
     let tokens: usize = refs
@@ -62,7 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::json!({
             "engine": format!("trawl ({})", model.precision()),
             "cpu": CpuPath::cpu_description(),
-            "path": model.cpu_path().map(|p| p.to_string()),
+            "path": model.cpu_path().map_or_else(|| "candle".to_owned(), |p| p.to_string()),
             "precision": model.precision().to_string(),
             "load_seconds": load_seconds,
             "texts": refs.len(),

@@ -176,6 +176,16 @@ impl BertEmbedder {
         Self::load_backend(dir.as_ref(), precision, Some(path))
     }
 
+    /// Loads the model on candle-transformers' `BertModel`, in f32: the reference
+    /// trawl's kernels are tested against, and the baseline they are measured against
+    /// (it is several times slower).
+    ///
+    /// # Errors
+    /// As [`BertEmbedder::load`].
+    pub fn load_reference(dir: impl AsRef<Path>) -> Result<BertEmbedder> {
+        Self::load_backend(dir.as_ref(), Precision::F32, None)
+    }
+
     /// Loads the model on trawl's kernels for `path` when the model allows, else (and
     /// when `path` is `None`) on candle-transformers' `BertModel`, always f32.
     pub(crate) fn load_backend(

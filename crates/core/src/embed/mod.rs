@@ -35,12 +35,18 @@ pub enum Precision {
 }
 
 impl Precision {
-    /// The precision a new collection gets on this CPU: bfloat16 where AVX-512 BF16
-    /// runs it, else f32.
+    /// The precision a new collection gets on this CPU ([`CpuPath::selected`]):
+    /// bfloat16 where AVX-512 BF16 runs it; int8 on the other AVX2 and AVX-512 CPUs,
+    /// where it is the faster (on SciFact, test and train, its nDCG@10 is within 0.003
+    /// of f32's, dense and hybrid); f32 on the portable and NEON paths, whose int8
+    /// products are not vectorised.
     #[must_use]
     pub fn default_for_cpu() -> Precision {
-        if CpuPath::selected().runs(Precision::Bf16) {
+        let path = CpuPath::selected();
+        if path.runs(Precision::Bf16) {
             Precision::Bf16
+        } else if matches!(path, CpuPath::Avx2 | CpuPath::Avx512) {
+            Precision::Int8
         } else {
             Precision::F32
         }

@@ -118,6 +118,9 @@ impl Kernels for Avx2 {
     const MR: usize = MR;
     const NR: usize = NR;
     const KC: usize = 256;
+    /// Six rows read in place, each a sequential stream: packing them cost more than
+    /// it saved.
+    const DIRECT_A: bool = true;
 
     unsafe fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]) {
         super::pack_a_scalar(MR, a, lda, mc, k0, kc, out);
@@ -127,6 +130,7 @@ impl Kernels for Avx2 {
     unsafe fn tile(
         kc: usize,
         a: *const f32,
+        a_rows: usize,
         a_step: usize,
         b: *const f32,
         c: *mut f32,
@@ -146,12 +150,14 @@ impl Kernels for Avx2 {
                 acc[1] = _mm256_maskload_ps(row.add(8), masks[1]);
             }
         }
+        // Rows past `rows` read the last row again (never stored): in place, they may
+        // not exist.
+        let row: [*const f32; MR] = std::array::from_fn(|r| a.add(r.min(rows - 1) * a_rows));
         for p in 0..kc {
             let b0 = _mm256_loadu_ps(b.add(p * NR));
             let b1 = _mm256_loadu_ps(b.add(p * NR + 8));
-            let ap = a.add(p * a_step);
             for (r, acc) in acc.iter_mut().enumerate() {
-                let x = _mm256_broadcast_ss(&*ap.add(r));
+                let x = _mm256_broadcast_ss(&*row[r].add(p * a_step));
                 acc[0] = _mm256_fmadd_ps(x, b0, acc[0]);
                 acc[1] = _mm256_fmadd_ps(x, b1, acc[1]);
             }

@@ -47,13 +47,19 @@ pub(crate) trait Kernels: Sized {
     /// panel's missing rows zero.
     unsafe fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]);
 
+    /// Whether [`Kernels::tile`] reads `A` in place, row-major (`a_rows` > 1), so that
+    /// [`gemm`] need not pack it.
+    const DIRECT_A: bool = false;
+
     /// One tile: `c[0..rows][0..cols] = act(a · b (+ c if load_c) (+ bias))`. Row `r` of
-    /// step `p` of `a` is at `a[p * a_step + r]`; `b` is one `NR`-wide panel of `kc`
-    /// rows; `c` has row stride `ldc`.
+    /// step `p` of `a` is at `a[r * a_rows + p * a_step]` (`a_rows` is 1 unless
+    /// [`Kernels::DIRECT_A`]; rows past `rows` are read only where `a_rows` is 1);
+    /// `b` is one `NR`-wide panel of `kc` rows; `c` has row stride `ldc`.
     #[allow(clippy::too_many_arguments)]
     unsafe fn tile(
         kc: usize,
         a: *const f32,
+        a_rows: usize,
         a_step: usize,
         b: *const f32,
         c: *mut f32,
@@ -315,7 +321,7 @@ pub(crate) unsafe fn gemm<K: Kernels>(
         return;
     }
     let mc_max = K::MR * MC_TILES;
-    if pack.len() < mc_max * b.kc {
+    if !K::DIRECT_A && pack.len() < mc_max * b.kc {
         pack.resize(mc_max * b.kc, 0.0);
     }
     let panels = n.div_ceil(K::NR);
@@ -327,11 +333,18 @@ pub(crate) unsafe fn gemm<K: Kernels>(
         let mut i0 = 0;
         while i0 < m {
             let mc = mc_max.min(m - i0);
-            K::pack_a(&a[i0 * lda..], lda, mc, k0, kc, pack);
-            // Each packed micro-panel of A meets every panel of B before the next.
+            if !K::DIRECT_A {
+                K::pack_a(&a[i0 * lda..], lda, mc, k0, kc, pack);
+            }
+            // Each micro-panel of A meets every panel of B before the next.
             let mut ib = 0;
             while ib < mc {
                 let rows = K::MR.min(mc - ib);
+                let (a_tile, a_rows, a_step) = if K::DIRECT_A {
+                    (a.as_ptr().add((i0 + ib) * lda + k0), lda, 1)
+                } else {
+                    (pack.as_ptr().add(ib * kc), 1, K::MR)
+                };
                 for p in 0..panels {
                     let j0 = p * K::NR;
                     let (bias, act) = if last {
@@ -341,8 +354,9 @@ pub(crate) unsafe fn gemm<K: Kernels>(
                     };
                     K::tile(
                         kc,
-                        pack.as_ptr().add(ib * kc),
-                        K::MR,
+                        a_tile,
+                        a_rows,
+                        a_step,
                         b.data.as_ptr().add(b.panel_offset(k0, kc, p)),
                         c.as_mut_ptr().add((i0 + ib) * ldc + j0),
                         ldc,
@@ -419,6 +433,7 @@ pub(crate) unsafe fn gemm_at<K: Kernels>(
             K::tile(
                 k,
                 a,
+                1,
                 step,
                 panel,
                 c.as_mut_ptr().add(ib * ldc + j0),

@@ -37,6 +37,7 @@ impl Kernels for Neon {
     unsafe fn tile(
         kc: usize,
         a: *const f32,
+        _a_rows: usize,
         a_step: usize,
         b: *const f32,
         c: *mut f32,

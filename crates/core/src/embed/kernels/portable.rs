@@ -25,6 +25,7 @@ impl Kernels for Portable {
     unsafe fn tile(
         kc: usize,
         a: *const f32,
+        _a_rows: usize,
         a_step: usize,
         b: *const f32,
         c: *mut f32,
