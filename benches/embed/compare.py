@@ -13,7 +13,8 @@ The CPU model and features head the output.
 fastest this CPU has). `--avx2-only` measures an AVX2 + FMA machine on a CPU with
 AVX-512: PyTorch is held to AVX2 (ATEN_CPU_CAPABILITY, MKL_ENABLE_INSTRUCTIONS,
 ONEDNN_MAX_CPU_ISA), trawl runs its avx2 path with int8 products on vpmaddubsw
-(TRAWL_INT8_DOT=maddubs) rather than VNNI.
+(TRAWL_INT8_DOT=maddubs) rather than VNNI (`--vnni` keeps VNNI, as on AVX2 CPUs that
+have AVX-VNNI). `--path candle` runs candle-transformers' BertModel, the baseline.
 
 Needs a virtualenv with `torch` and `sentence-transformers` (never a test dependency):
     python3 -m venv .venv-bench && .venv-bench/bin/pip install torch sentence-transformers
@@ -62,6 +63,11 @@ def main():
         action="store_true",
         help="hold PyTorch and trawl to AVX2 + FMA (no AVX-512, no VNNI)",
     )
+    ap.add_argument(
+        "--vnni",
+        action="store_true",
+        help="with --avx2-only: let trawl's int8 products use VNNI (AVX2 CPUs with AVX-VNNI)",
+    )
     ap.add_argument("--no-build", action="store_true")
     args = ap.parse_args()
     precisions = args.precision or ["f32"]
@@ -73,7 +79,8 @@ def main():
             ATEN_CPU_CAPABILITY="avx2", MKL_ENABLE_INSTRUCTIONS="AVX2", ONEDNN_MAX_CPU_ISA="AVX2"
         )
         args.path = args.path or "avx2"
-        trawl_env["TRAWL_INT8_DOT"] = "maddubs"
+        if not args.vnni:
+            trawl_env["TRAWL_INT8_DOT"] = "maddubs"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
