@@ -25,6 +25,7 @@ __all__ = [
     "TrawlError",
     "UnsupportedFormatError",
     "__version__",
+    "cpu_info",
 ]
 
 __version__: str
