@@ -273,20 +273,21 @@ pub(crate) unsafe fn dot_i8_scalar(
     b: *const i8,
     acc: &mut [[i32; NR]; MR],
 ) {
+    let b = std::slice::from_raw_parts(b, k * NR);
     for (r, acc) in acc.iter_mut().enumerate().take(rows) {
-        acc.fill(0);
         let a = std::slice::from_raw_parts(a.add(r * lda), k);
-        let b = std::slice::from_raw_parts(b, k * NR);
+        // Sixteen 32-bit sums in a fixed-size array, one depth at a time: a loop the
+        // compiler turns into vector multiply-adds across the columns.
+        let mut sums = [0i32; NR];
         for (g, quad) in a.chunks_exact(4).enumerate() {
-            let lanes = &b[g * 4 * NR..(g + 1) * 4 * NR];
-            for (j, acc) in acc.iter_mut().enumerate() {
-                let w = &lanes[j * 4..j * 4 + 4];
-                *acc += quad
-                    .iter()
-                    .zip(w)
-                    .map(|(&x, &w)| i32::from(x) * i32::from(w))
-                    .sum::<i32>();
+            let lanes: &[i8; 4 * NR] = b[g * 4 * NR..(g + 1) * 4 * NR].try_into().unwrap();
+            for (t, &x) in quad.iter().enumerate() {
+                let x = i32::from(x);
+                for (j, s) in sums.iter_mut().enumerate() {
+                    *s += x * i32::from(lanes[j * 4 + t]);
+                }
             }
         }
+        *acc = sums;
     }
 }
