@@ -258,3 +258,15 @@ def test_the_cpu_path_and_precision_are_visible(tmp_path: Path, model_dir: Path)
 def test_a_bad_precision_is_an_invalid_argument(tmp_path: Path, model_dir: Path) -> None:
     with pytest.raises(trawl.InvalidArgumentError, match="int8"):
         trawl.Collection(tmp_path / "idx", model=model_dir, precision="int4")
+
+
+def test_the_portable_path_warns(
+    tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRAWL_CPU_PATH", "portable")
+    with pytest.warns(RuntimeWarning, match="portable kernels"):
+        col = trawl.Collection(tmp_path / "idx", model=model_dir, precision="f32")
+    assert col.cpu_path == "portable"
+    col.add_text("a", "Solar panels convert light to electricity.")
+    col.commit()
+    assert col.search("photovoltaic electricity", k=1, mode="dense")[0].doc_id == "a"

@@ -15,6 +15,7 @@ or both fused. Every :class:`Hit` carries its text, score and exact source.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Callable, Literal, Optional, Protocol, Union, runtime_checkable
@@ -146,6 +147,13 @@ class Collection:
             precision=precision,
             tenant=tenant,
         )
+        if self._native.cpu_path == "portable":
+            warnings.warn(
+                "this CPU has neither AVX2 + FMA nor AVX-512 (nor NEON): the embedding "
+                "model runs on trawl's portable kernels, about 5 times slower",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     @property
     def path(self) -> str:

@@ -178,7 +178,7 @@ impl BertEmbedder {
 
     /// Loads the model on candle-transformers' `BertModel`, in f32: the reference
     /// trawl's kernels are tested against, and the baseline they are measured against
-    /// (it is several times slower).
+    /// (3 to 5 times slower than the kernels).
     ///
     /// # Errors
     /// As [`BertEmbedder::load`].
@@ -278,7 +278,7 @@ impl BertEmbedder {
                 if path == CpuPath::Portable {
                     tracing::warn!(
                         "no AVX2 + FMA or AVX-512 on this CPU: embedding runs on the portable \
-                         kernels, several times slower than the avx2 path"
+                         kernels, about 5 times slower than the avx2 path"
                     );
                 }
                 let model = FastBert::load(&vb, &config, precision, path).map_err(invalid)?;

@@ -463,7 +463,7 @@ pub(crate) unsafe fn gemm_at<K: Kernels>(
 #[non_exhaustive]
 pub enum CpuPath {
     /// Plain Rust, vectorised only as far as the compiler's baseline target allows:
-    /// any CPU, several times slower than the others.
+    /// any CPU, about 5 times slower than [`CpuPath::Avx2`] in f32.
     Portable,
     /// aarch64 with NEON (Advanced SIMD, 128-bit): Apple Silicon, Graviton, Ampere.
     Neon,
