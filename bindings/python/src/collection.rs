@@ -514,6 +514,11 @@ impl Citation {
     fn doc_id(&self) -> &str {
         &self.citation.doc_id
     }
+    /// The tenant the document belongs to ("" for none).
+    #[getter]
+    fn tenant(&self) -> &str {
+        &self.citation.tenant
+    }
     #[getter]
     fn title(&self) -> &str {
         &self.citation.title

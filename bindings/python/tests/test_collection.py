@@ -270,3 +270,20 @@ def test_the_portable_path_warns(
     col.add_text("a", "Solar panels convert light to electricity.")
     col.commit()
     assert col.search("photovoltaic electricity", k=1, mode="dense")[0].doc_id == "a"
+
+
+@pytest.mark.parametrize("k", [10**9, 2**63, 2**64 - 1])
+def test_a_huge_k_returns_what_there_is(tmp_path: Path, model_dir: Path, k: int) -> None:
+    col = trawl.Collection(tmp_path / "idx", model=model_dir)
+    col.add_text("a", "The red kettle is in the left cupboard.")
+    col.add_text("b", "The sourdough starter needs flour.")
+    col.commit()
+    for mode in ("dense", "keyword", "hybrid"):
+        hits = col.search("kettle", k=k, mode=mode, candidates=k)  # type: ignore[arg-type]
+        assert 1 <= len(hits) <= 2
+
+
+def test_a_negative_k_is_a_typed_error_naming_it(tmp_path: Path, model_dir: Path) -> None:
+    col = trawl.Collection(tmp_path / "idx", model=model_dir)
+    with pytest.raises(OverflowError, match="k"):
+        col.search("kettle", k=-1)

@@ -54,6 +54,8 @@ pub struct Citation {
     pub number: usize,
     /// The document's id.
     pub doc_id: String,
+    /// The tenant the document belongs to (`""` for none).
+    pub tenant: String,
     /// The document's title.
     pub title: String,
     /// The file, if any.
@@ -128,12 +130,14 @@ struct Passage {
     text: String,
 }
 
-/// Merges hits (best first) into passages, one per parent section.
+/// Merges hits (best first) into passages, one per parent section of one tenant's
+/// document: two tenants' documents may share an id.
 fn passages(hits: &[Hit]) -> Vec<Passage> {
-    let mut order: Vec<(String, u32)> = Vec::new();
-    let mut groups: HashMap<(String, u32), Vec<&Hit>> = HashMap::new();
+    type Key = (String, String, u32);
+    let mut order: Vec<Key> = Vec::new();
+    let mut groups: HashMap<Key, Vec<&Hit>> = HashMap::new();
     for hit in hits {
-        let key = (hit.doc_id.clone(), hit.span.parent);
+        let key = (hit.tenant.clone(), hit.doc_id.clone(), hit.span.parent);
         groups
             .entry(key.clone())
             .or_insert_with(|| {
@@ -166,6 +170,7 @@ fn passages(hits: &[Hit]) -> Vec<Passage> {
                 citation: Citation {
                     number: 0,
                     doc_id: best.doc_id.clone(),
+                    tenant: best.tenant.clone(),
                     title: best.title.clone(),
                     source: best.source.clone(),
                     location: first.location.clone(),

@@ -238,3 +238,35 @@ fn search_options_with_a_filter_serialise_as_its_syntax() {
         Some(Filter::eq("format", "pdf").and(Filter::range("year", 2020..)))
     );
 }
+
+/// Two tenants' documents with one id stay two passages in an unscoped context, each
+/// cited with its tenant, and a scoped context shows only its own.
+#[test]
+fn context_keeps_tenants_apart_when_their_documents_share_an_id() {
+    let dir = tempfile::tempdir().unwrap();
+    for (tenant, colour) in [("alpha", "red"), ("beta", "blue")] {
+        let c = open(dir.path(), Some(tenant));
+        let text = format!("The {colour} kettle is in the left cupboard.");
+        c.add_text("note.txt", &text, Metadata::new()).unwrap();
+        c.commit().unwrap();
+    }
+    let all = open(dir.path(), None);
+    let context = all
+        .context("kettle", &trawl::ContextOptions::default())
+        .unwrap();
+    assert_eq!(context.citations.len(), 2, "{}", context.text);
+    assert!(context.text.contains("red kettle"), "{}", context.text);
+    assert!(context.text.contains("blue kettle"), "{}", context.text);
+    let mut tenants: Vec<&str> = context
+        .citations
+        .iter()
+        .map(|c| c.tenant.as_str())
+        .collect();
+    tenants.sort_unstable();
+    assert_eq!(tenants, ["alpha", "beta"]);
+    let alpha = open(dir.path(), Some("alpha"))
+        .context("kettle", &trawl::ContextOptions::default())
+        .unwrap();
+    assert_eq!(alpha.citations.len(), 1);
+    assert!(alpha.text.contains("red kettle") && !alpha.text.contains("blue"));
+}

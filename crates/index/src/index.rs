@@ -108,6 +108,11 @@ impl IndexOptions {
 #[derive(Serialize, Deserialize)]
 struct Manifest {
     format_version: u32,
+    /// Each heading of a chunk's path is its own stored value. Indexes made before
+    /// stored the path joined with `" > "` (absent: false), so a heading holding
+    /// `" > "` came back as two.
+    #[serde(default)]
+    heading_values: bool,
     #[serde(flatten)]
     options: IndexOptions,
 }
@@ -291,6 +296,8 @@ struct CommitPayload {
 pub struct Index {
     path: PathBuf,
     options: IndexOptions,
+    /// See `Manifest::heading_values`.
+    heading_values: bool,
     store: TantivyIndex,
     fields: Fields,
     reader: IndexReader,
@@ -491,6 +498,7 @@ impl Index {
         TantivyIndex::create_in_dir(&store_dir, schema)?;
         let bytes = serde_json::to_vec_pretty(&Manifest {
             format_version: FORMAT_VERSION,
+            heading_values: true,
             options,
         })
         .expect("manifest serialises");
@@ -565,6 +573,7 @@ impl Index {
             .unwrap_or_default();
         let searcher = reader.searcher();
         let live = live_set(&searcher)?;
+        let heading_values = manifest.heading_values;
         let options = manifest.options;
         let graph = Graph::load(&path.join(HNSW_DIR), options.hnsw)
             .unwrap_or_else(|| Graph::new(options.hnsw, live.vids.len()));
@@ -623,6 +632,7 @@ impl Index {
         Ok(Index {
             path: path.to_owned(),
             options,
+            heading_values,
             store,
             fields,
             reader,
@@ -1230,7 +1240,9 @@ impl Index {
         doc.add_text(f.text, &r.text);
         doc.add_text(f.body, format!("{}\n{}\n{}", r.title, heading, r.text));
         doc.add_text(f.title_terms, &r.title);
-        doc.add_text(f.heading, &heading);
+        for h in &r.heading_path {
+            doc.add_text(f.heading, h);
+        }
         if let Some(s) = &r.source {
             doc.add_text(f.source, s);
         }
@@ -1245,18 +1257,22 @@ impl Index {
 
     fn record_of(&self, doc: &TantivyDocument) -> (u64, Record) {
         let f = self.fields;
-        let heading = str_of(doc, f.heading);
+        let headings: Vec<String> = doc
+            .get_all(f.heading)
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        let heading_path = match &headings[..] {
+            [one] if one.is_empty() => Vec::new(),
+            [joined] if !self.heading_values => joined.split(" > ").map(str::to_owned).collect(),
+            _ => headings,
+        };
         let record = Record {
             doc_id: str_of(doc, f.doc_id),
             tenant: str_of(doc, f.tenant),
             ordinal: u32::try_from(u64_of(doc, f.ordinal)).unwrap_or(u32::MAX),
             text: str_of(doc, f.text),
             title: str_of(doc, f.title),
-            heading_path: if heading.is_empty() {
-                Vec::new()
-            } else {
-                heading.split(" > ").map(str::to_owned).collect()
-            },
+            heading_path,
             source: doc
                 .get_first(f.source)
                 .and_then(|v| v.as_str())
@@ -1314,6 +1330,8 @@ impl View<'_> {
         let mut q = query.to_vec();
         normalize(&mut q);
         let snap = &self.snap;
+        // No more hits than live chunks: every list below is sized from `k`.
+        let k = k.min(snap.live.len());
         let graph = &snap.graph;
         let ef_search = self.index.shared.ef_search.load(AtomicOrdering::Relaxed);
         let hits = match filter {
@@ -1388,10 +1406,11 @@ impl View<'_> {
         k: usize,
         filter: Option<&Filter>,
     ) -> Result<Vec<Scored>> {
+        let snap = &self.snap;
+        let k = k.min(usize::try_from(snap.searcher.num_docs()).unwrap_or(usize::MAX));
         if k == 0 {
             return Ok(Vec::new());
         }
-        let snap = &self.snap;
         let boost = self.index.options.title_boost;
         let mut fields = vec![self.index.fields.body];
         if boost > 0.0 {
@@ -1731,7 +1750,11 @@ fn segment_top_docs(
     floor: &AtomicU32,
 ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
     let alive = reader.alive_bitset();
-    let mut heap = BinaryHeap::with_capacity(k + 1);
+    let mut heap = BinaryHeap::with_capacity(
+        k.saturating_add(1)
+            .min(crate::vectors::PREALLOCATE_MAX)
+            .min(reader.num_docs() as usize + 1),
+    );
     let mut bound = Score::MIN;
     // Ties with the shared floor may still win on address, so they pass.
     let shared = || f32::from_bits(floor.load(AtomicOrdering::Relaxed)).next_down();

@@ -306,7 +306,9 @@ impl Graph {
         if k == 0 || self.len() == 0 {
             return Vec::new();
         }
-        let ef = ef.max(k);
+        // hnsw_rs sizes its visited set and heaps from `ef`: no more than the graph.
+        let k = k.min(self.len());
+        let ef = ef.max(k).min(self.len());
         self.hnsw
             .search_filter(query, k, ef, Some(live))
             .into_iter()
@@ -330,7 +332,8 @@ impl Graph {
         if k == 0 || self.len() == 0 {
             return Some(Vec::new());
         }
-        let ef = ef.max(k);
+        let k = k.min(self.len());
+        let ef = ef.max(k).min(self.len());
         let hits: Vec<(u64, f32)> = self
             .hnsw
             .search_filter(query, ef, ef, None)
@@ -419,6 +422,9 @@ impl Graph {
     }
 }
 
+/// The most entries a top-k heap reserves before anything is offered.
+pub(crate) const PREALLOCATE_MAX: usize = 1024;
+
 /// The `k` best (vid, score) pairs offered, kept in a heap.
 pub(crate) struct TopK {
     heap: BinaryHeap<MinScored>,
@@ -428,7 +434,9 @@ pub(crate) struct TopK {
 impl TopK {
     pub(crate) fn new(k: usize) -> TopK {
         TopK {
-            heap: BinaryHeap::with_capacity(k + 1),
+            // A capacity hint only: the heap grows with what is offered, so a huge `k`
+            // costs nothing.
+            heap: BinaryHeap::with_capacity(k.saturating_add(1).min(PREALLOCATE_MAX)),
             k,
         }
     }

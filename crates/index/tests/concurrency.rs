@@ -158,6 +158,7 @@ const CHILD_ENV: &str = "TRAWL_CONCURRENCY_CHILD_DIR";
 /// The writer process for the test below: adds one document per line it reads
 /// ("add N"), commits, and answers "committed N"; ends on "exit" or end of input.
 #[test]
+#[ignore = "a subprocess helper: the test below runs it in a child process"]
 fn concurrency_writer_child() {
     use std::io::BufRead;
     let Some(dir) = std::env::var_os(CHILD_ENV) else {
@@ -187,6 +188,7 @@ fn readers_in_this_process_follow_a_writer_in_another() {
         .args([
             "--exact",
             "concurrency_writer_child",
+            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])

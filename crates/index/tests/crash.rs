@@ -36,6 +36,7 @@ fn records(doc: u64) -> Vec<Record> {
 /// The child: adds and commits one document at a time, forever, announcing each
 /// commit on stdout only after `commit()` has returned.
 #[test]
+#[ignore = "a subprocess helper: the test below runs it in a child process"]
 fn crash_writer_child() {
     let Some(dir) = std::env::var_os(CHILD_ENV) else {
         return; // Only runs when spawned by the parent test.
@@ -59,6 +60,7 @@ fn killed_writers_lose_nothing_committed() {
             .args([
                 "--exact",
                 "crash_writer_child",
+                "--ignored",
                 "--nocapture",
                 "--test-threads=1",
             ])

@@ -493,3 +493,26 @@ fn keyword_signals_measure_how_specific_and_how_covered_a_query_is() {
         "{terms:?}"
     );
 }
+
+/// A heading path comes back as it went in, whatever its headings hold: one heading
+/// with " > " in it stays one heading, and an empty path stays empty.
+#[test]
+fn heading_paths_round_trip_heading_by_heading() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = create(dir.path());
+    let vs = vectors(3, 11);
+    let mut rs = records("d", &vs);
+    rs[0].heading_path = vec!["Input > Output".into(), "Details".into()];
+    rs[1].heading_path = vec![String::new(), "After an empty one".into()];
+    rs[2].heading_path = Vec::new();
+    let want: Vec<Vec<String>> = rs.iter().map(|r| r.heading_path.clone()).collect();
+    index.add(rs).unwrap();
+    index.commit().unwrap();
+    drop(index);
+    let index = Index::open(dir.path()).unwrap();
+    for (i, v) in vs.iter().enumerate() {
+        let hits = index.search_vector(v, 1).unwrap();
+        let got = &index.fetch(&[hits[0].id]).unwrap()[0].1;
+        assert_eq!(got.heading_path, want[i], "chunk {i}");
+    }
+}

@@ -213,18 +213,27 @@ mod tests {
     }
 
     #[test]
-    fn broken_input_never_panics() {
-        for s in [
-            "<",
-            "<a",
-            "<a b='",
-            "&",
-            "&#xFFFFFFFF;",
-            "<![CDATA[x",
-            "<!--",
-            "é<é>é</é",
-        ] {
-            let _ = Reader::new(s).count();
+    fn broken_input_ends_without_panicking_and_keeps_its_text() {
+        let text = |s: &str| -> Vec<String> {
+            Reader::new(s)
+                .filter_map(|t| match t {
+                    Tok::Text(t) => Some(t.into_owned()),
+                    _ => None,
+                })
+                .collect()
+        };
+        // An unfinished tag, comment or attribute is dropped, not read as text.
+        for s in ["<", "<a", "<a b='", "<!--"] {
+            assert_eq!(Reader::new(s).count(), 0, "{s:?}");
         }
+        // An entity that is none stays as written; an unclosed CDATA keeps its text.
+        assert_eq!(text("&"), ["&"]);
+        assert_eq!(text("&#xFFFFFFFF;"), ["&#xFFFFFFFF;"]);
+        assert_eq!(text("<![CDATA[x"), ["x"]);
+        // Multi-byte names and text around an unclosed end tag.
+        let toks: Vec<Tok<'_>> = Reader::new("é<é>é</é").collect();
+        assert_eq!(toks.len(), 3, "{toks:?}");
+        assert_eq!(toks[1].local(), "é");
+        assert_eq!(text("é<é>é</é"), ["é", "é"]);
     }
 }

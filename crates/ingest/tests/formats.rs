@@ -549,8 +549,14 @@ fn a_message_with_a_binary_utf16_part_is_mail_not_binary() {
 }
 
 #[test]
-fn malformed_mail_does_not_panic() {
-    let _ = parse_path_all(&fixture("malformed.eml"), &Limits::default());
+fn malformed_mail_is_read_as_far_as_it_goes() {
+    // Headers garbled and a boundary that matches no part: the message is still mail,
+    // found by its subject, not an error and not a panic.
+    let docs = parse_path_all(&fixture("malformed.eml"), &Limits::default()).unwrap();
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0].format, Format::Email);
+    assert_eq!(docs[0].title.as_deref(), Some("Sprint 3 multipart fixture"));
+    assert!(docs[0].sections.iter().any(|s| s.text.contains("Sprint 3")));
 }
 
 // ---- Markdown, HTML, JSON, text ----
