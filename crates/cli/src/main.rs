@@ -790,7 +790,8 @@ fn eval(
             fusion,
             ..SearchOptions::default()
         };
-        let mut result = run_queries(&collection, &beir, &options, target.keep_identical_ids)?;
+        let search = |text: &str| collection.search_with(text, &options);
+        let mut result = run_queries(&search, &beir, options.mode, target.keep_identical_ids)?;
         result["ingest_secs"] = json!(ingest_secs);
         if mode == SearchMode::Hybrid {
             result["fusion"] = json!(fusion.to_string());
@@ -815,6 +816,15 @@ fn eval(
         );
         println!("| mode | fusion | nDCG@10 | recall@100 | MRR@10 | p50 ms | p99 ms |");
         println!("|---|---|---|---|---|---|---|");
+        for r in table
+            .iter()
+            .filter(|r| r["failed_queries"].as_u64() > Some(0))
+        {
+            eprintln!(
+                "warning: {} of {} queries failed in the {} run and scored 0",
+                r["failed_queries"], r["queries"], r["mode"]
+            );
+        }
         for r in &table {
             println!(
                 "| {} | {} | {:.4} | {:.4} | {:.4} | {:.2} | {:.2} |",
@@ -924,17 +934,29 @@ fn dump_candidates(collection: &Collection, beir: &Beir, depth: usize, path: &Pa
 /// chunk.
 const DEPTH: usize = 100;
 
+/// Runs every query through `search` and scores the ranked documents. A query whose
+/// search fails is reported on stderr, scored as finding nothing and listed under
+/// `failures`; the run goes on. Only a run in which every query fails is an error.
 fn run_queries(
-    collection: &Collection,
+    search: &dyn Fn(&str) -> trawl::Result<Vec<trawl::Hit>>,
     beir: &Beir,
-    options: &SearchOptions,
+    mode: SearchMode,
     keep_identical_ids: bool,
 ) -> Result<serde_json::Value> {
-    let progress = bar(beir.queries.len() as u64, options.mode.as_str());
+    let progress = bar(beir.queries.len() as u64, mode.as_str());
     let (mut ndcg, mut recall, mut mrr, mut latencies) = (0.0, 0.0, 0.0, Vec::new());
+    let mut failures = Vec::new();
     for (qid, text) in &beir.queries {
         let t = Instant::now();
-        let hits = collection.search_with(text, options)?;
+        let hits = match search(text) {
+            Ok(hits) => hits,
+            Err(e) => {
+                progress.suspend(|| eprintln!("warning: query {qid} failed: {e}"));
+                failures.push(json!({"qid": qid, "error": e.to_string()}));
+                progress.inc(1);
+                continue;
+            }
+        };
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);
         let mut seen = std::collections::HashSet::new();
         let ranked: Vec<String> = hits
@@ -951,16 +973,88 @@ fn run_queries(
         progress.inc(1);
     }
     progress.finish_and_clear();
+    if !beir.queries.is_empty() && failures.len() == beir.queries.len() {
+        bail!(
+            "every query failed ({} of them); the first: {}",
+            failures.len(),
+            failures[0]["error"].as_str().unwrap_or_default()
+        );
+    }
     let n = beir.queries.len() as f64;
     Ok(json!({
         "ndcg@10": ndcg / n,
         "recall@100": recall / n,
         "mrr@10": mrr / n,
         "queries": beir.queries.len(),
+        "failed_queries": failures.len(),
+        "failures": failures,
         "docs": beir.corpus.len(),
         "query_p50_ms": percentile(&latencies, 0.5),
         "query_p99_ms": percentile(&latencies, 0.99),
-        "mode": options.mode.as_str(),
+        "mode": mode.as_str(),
         "ignore_identical_ids": !keep_identical_ids,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn beir(queries: &[(&str, &str)]) -> Beir {
+        let mut b = Beir::default();
+        for (qid, text) in queries {
+            b.queries.push(((*qid).to_owned(), (*text).to_owned()));
+            b.qrels.insert(
+                (*qid).to_owned(),
+                [("d1".to_owned(), 1)].into_iter().collect(),
+            );
+        }
+        b
+    }
+
+    fn hit(doc_id: &str) -> trawl::Hit {
+        trawl::Hit {
+            chunk_id: format!("{doc_id}#0"),
+            doc_id: doc_id.to_owned(),
+            ordinal: 0,
+            text: "t".to_owned(),
+            score: 1.0,
+            title: String::new(),
+            source: None,
+            format: "text".to_owned(),
+            heading_path: Vec::new(),
+            location: trawl::Location::default(),
+            metadata: trawl::Metadata::new(),
+            span: trawl::ChunkSpan::default(),
+            tenant: String::new(),
+        }
+    }
+
+    /// One failing query is reported and scored 0; the others are still measured.
+    #[test]
+    fn one_failing_query_does_not_stop_the_run() {
+        let b = beir(&[("q1", "good"), ("q2", "bad"), ("q3", "good")]);
+        let search = |text: &str| -> trawl::Result<Vec<trawl::Hit>> {
+            if text == "bad" {
+                Err(trawl::Error::Embedding("the model failed".into()))
+            } else {
+                Ok(vec![hit("d1")])
+            }
+        };
+        let r = run_queries(&search, &b, SearchMode::Keyword, false).unwrap();
+        assert_eq!(r["failed_queries"], 2 - 1);
+        assert_eq!(r["failures"][0]["qid"], "q2");
+        assert!(r["failures"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("the model failed"));
+        // Two of three queries found their document first.
+        let mrr = r["mrr@10"].as_f64().unwrap();
+        assert!((mrr - 2.0 / 3.0).abs() < 1e-9, "{mrr}");
+        let fail_all = |_: &str| -> trawl::Result<Vec<trawl::Hit>> {
+            Err(trawl::Error::Embedding("down".into()))
+        };
+        let e = run_queries(&fail_all, &b, SearchMode::Keyword, false).unwrap_err();
+        assert!(e.to_string().contains("every query failed"), "{e}");
+    }
 }
