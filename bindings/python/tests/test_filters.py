@@ -15,28 +15,43 @@ from trawl._filters import to_expression
     ("spec", "expected"),
     [
         ('format = "pdf"', 'format = "pdf"'),
-        ({"format": "pdf"}, 'format = "pdf"'),
-        ({"year": {"$gte": 2020, "$lt": 2024}}, "year >= 2020 AND year < 2024"),
-        ({"format": "pdf", "draft": False}, '(format = "pdf") AND (draft = false)'),
-        ({"lang": {"$in": ["en", "de"]}}, 'lang IN ("en", "de")'),
-        ({"lang": {"$nin": ["fr"]}}, 'NOT (lang IN ("fr"))'),
-        ({"tags": {"$contains": "rust"}}, 'tags CONTAINS "rust"'),
-        ({"score": {"$ne": 0.5}}, "score != 0.5"),
+        ({"format": "pdf"}, '`format` = "pdf"'),
+        ({"year": {"$gte": 2020, "$lt": 2024}}, "`year` >= 2020 AND `year` < 2024"),
+        ({"format": "pdf", "draft": False}, '(`format` = "pdf") AND (`draft` = false)'),
+        ({"lang": {"$in": ["en", "de"]}}, '`lang` IN ("en", "de")'),
+        ({"lang": {"$nin": ["fr"]}}, 'NOT (`lang` IN ("fr"))'),
+        ({"tags": {"$contains": "rust"}}, '`tags` CONTAINS "rust"'),
+        ({"score": {"$ne": 0.5}}, "`score` != 0.5"),
         (
             {"$or": [{"a": 1}, {"b": {"$gt": 2}}]},
-            "(a = 1) OR (b > 2)",
+            "(`a` = 1) OR (`b` > 2)",
         ),
-        ({"$not": {"draft": True}}, "NOT (draft = true)"),
-        ({"published": {"$gte": datetime.date(2021, 3, 4)}}, "published >= 2021-03-04"),
+        ({"$not": {"draft": True}}, "NOT (`draft` = true)"),
+        ({"published": {"$gte": datetime.date(2021, 3, 4)}}, "`published` >= 2021-03-04"),
         (
             {"at": {"$lt": datetime.datetime(2021, 3, 4, 10, 0, 0)}},
-            "at < 2021-03-04T10:00:00+00:00",
+            "`at` < 2021-03-04T10:00:00+00:00",
         ),
-        ({"title": 'say "hi" \\ bye'}, 'title = "say \\"hi\\" \\\\ bye"'),
+        ({"title": 'say "hi" \\ bye'}, '`title` = "say \\"hi\\" \\\\ bye"'),
     ],
 )
 def test_dicts_become_the_filter_syntax(spec: Any, expected: str) -> None:
     assert to_expression(spec) == expected
+
+
+def test_a_dict_key_cannot_change_the_filter(tmp_path: Any) -> None:
+    col = _tagged(tmp_path)
+    # Spliced bare, this key would read `year = 2003 OR lang = "x"`: every 2003 document.
+    spliced = {"year = 2003 OR lang": "x"}
+    assert to_expression(spliced) == '`year = 2003 OR lang` = "x"'
+    assert col.search("tide pool crabs", k=10, filter=spliced) == []
+    odd = trawl.Collection(tmp_path / "odd", keyword_only=True)
+    odd.add_text("a", "tide pool crabs", {"created by": "ann", "a`b": 1})
+    odd.commit()
+    assert [h.doc_id for h in odd.search("crabs", filter={"created by": "ann"})] == ["a"]
+    assert [h.doc_id for h in odd.search("crabs", filter={"a`b": 1})] == ["a"]
+    with pytest.raises(trawl.InvalidArgumentError, match="key"):
+        to_expression({1: "x"})
 
 
 @pytest.mark.parametrize(

@@ -245,7 +245,9 @@ impl Filter {
     /// Comparisons: `=`, `!=`, `<`, `<=`, `>`, `>=`, `IN (...)`, `CONTAINS`; combined
     /// with `AND`, `OR`, `NOT` (any case) and parentheses; `AND` binds tighter than
     /// `OR`. Values: quoted strings (`"..."` or `'...'`), numbers, `true`/`false`, and
-    /// dates written bare (`2021-03-04`, RFC 3339).
+    /// dates written bare (`2021-03-04`, RFC 3339). A field whose name is not a plain
+    /// identifier (spaces, quotes, a keyword) is written between backquotes, a
+    /// backquote in it doubled: `` `created by` = "ann" ``.
     ///
     /// # Errors
     /// [`Error::InvalidFilter`] with the byte position of the problem.
@@ -290,6 +292,31 @@ impl Filter {
 }
 
 /// The string syntax, parseable by [`Filter::parse`] (compound parts parenthesised).
+/// A field name as the filter syntax writes it: bare when it reads back as the same
+/// identifier, else between backquotes.
+struct FieldName<'a>(&'a str);
+
+impl fmt::Display for FieldName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.0;
+        let bare = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || "_.-".contains(c))
+            && !["AND", "OR", "NOT", "IN", "CONTAINS"]
+                .iter()
+                .any(|k| name.eq_ignore_ascii_case(k));
+        if bare {
+            f.write_str(name)
+        } else {
+            write!(f, "`{}`", name.replace('`', "``"))
+        }
+    }
+}
+
 impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let list = |f: &mut fmt::Formatter<'_>, items: &[Filter], sep: &str| -> fmt::Result {
@@ -303,9 +330,9 @@ impl fmt::Display for Filter {
             f.write_str(")")
         };
         match self {
-            Filter::Eq(field, v) => write!(f, "{field} = {v}"),
+            Filter::Eq(field, v) => write!(f, "{} = {v}", FieldName(field)),
             Filter::In(field, values) => {
-                write!(f, "{field} IN (")?;
+                write!(f, "{} IN (", FieldName(field))?;
                 for (i, v) in values.iter().enumerate() {
                     if i > 0 {
                         f.write_str(", ")?;
@@ -319,6 +346,7 @@ impl fmt::Display for Filter {
                 lower,
                 upper,
             } => {
+                let field = FieldName(field);
                 let lo = match lower {
                     Bound::Included(v) => Some(format!("{field} >= {v}")),
                     Bound::Excluded(v) => Some(format!("{field} > {v}")),
@@ -662,6 +690,8 @@ struct Parser<'a> {
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
     Ident(String),
+    /// A backquoted field name: never a keyword.
+    Field(String),
     Str(String),
     Number(f64),
     Date(i64),
@@ -721,7 +751,7 @@ impl<'a> Parser<'a> {
                 self.expect(&Token::RParen)?;
                 Ok(f)
             }
-            Token::Ident(field) => self.comparison(field),
+            Token::Ident(field) | Token::Field(field) => self.comparison(field),
             other => Err(self.error(
                 at,
                 format!("expected a field name, found {}", describe(&other)),
@@ -836,6 +866,23 @@ impl<'a> Parser<'a> {
                 (Token::Op(if two == "==" { "=" } else { op_name(two) }), 2)
             }
             '=' | '<' | '>' => (Token::Op(op_name(&trimmed[..1])), 1),
+            '`' => {
+                // Any name between backquotes, a backquote in it doubled.
+                let mut out = String::new();
+                let mut chars = trimmed.char_indices().skip(1).peekable();
+                let end = loop {
+                    match chars.next() {
+                        None => return Err(self.error(at, "unclosed backquoted field name")),
+                        Some((_, '`')) if chars.peek().is_some_and(|&(_, c)| c == '`') => {
+                            chars.next();
+                            out.push('`');
+                        }
+                        Some((i, '`')) => break i + 1,
+                        Some((_, other)) => out.push(other),
+                    }
+                };
+                (Token::Field(out), end)
+            }
             '"' | '\'' => {
                 let mut out = String::new();
                 let mut chars = trimmed.char_indices().skip(1);
@@ -895,6 +942,7 @@ fn op_name(s: &str) -> &'static str {
 fn describe(tok: &Token) -> String {
     match tok {
         Token::Ident(w) => format!("{w:?}"),
+        Token::Field(w) => format!("field `{w}`"),
         Token::Str(s) => format!("string {s:?}"),
         Token::Number(n) => format!("number {n}"),
         Token::Date(d) => format!("date {}", format_date(*d)),
@@ -909,6 +957,23 @@ fn describe(tok: &Token) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn odd_field_names_are_backquoted_and_read_back() {
+        for name in ["created by", "and", "a`b", "x = 1 OR y", "über", "", "tags"] {
+            let f = Filter::eq(name, "v").or(Filter::range(name, 1.0..));
+            let text = f.to_string();
+            assert_eq!(Filter::parse(&text).unwrap(), f, "{name:?} as {text}");
+        }
+        assert_eq!(Filter::eq("tags", "v").to_string(), r#"tags = "v""#);
+        // A spliced name cannot change the filter's logic.
+        let text = Filter::eq(r#"a = "x" OR b"#, "y").to_string();
+        assert!(
+            matches!(Filter::parse(&text).unwrap(), Filter::Eq(..)),
+            "{text}"
+        );
+        assert!(Filter::parse("`open = 1").is_err());
+    }
 
     #[test]
     fn dates_parse_and_order() {

@@ -40,7 +40,15 @@ def _conjunction(spec: Mapping[str, Any]) -> str:
     return parts[0] if len(parts) == 1 else " AND ".join(f"({p})" for p in parts)
 
 
+def _field(key: Any) -> str:
+    """A dict key as a field name, backquoted so that no key can change the filter."""
+    if not isinstance(key, str):
+        raise InvalidArgumentError(f"a filter key is a str, not {type(key).__name__}")
+    return "`" + key.replace("`", "``") + "`"
+
+
 def _clause(key: str, value: Any) -> str:
+    field = _field(key)
     if key in ("$and", "$or"):
         if not isinstance(value, (list, tuple)) or not value:
             raise InvalidArgumentError(f"{key} takes a non-empty list of filters")
@@ -51,19 +59,19 @@ def _clause(key: str, value: Any) -> str:
     if key.startswith("$"):
         raise InvalidArgumentError(f"unknown filter combinator {key!r}")
     if not isinstance(value, Mapping):
-        return f"{key} = {_literal(value)}"
+        return f"{field} = {_literal(value)}"
     parts = []
     for op, operand in value.items():
         if op in _COMPARISONS:
-            parts.append(f"{key} {_COMPARISONS[op]} {_literal(operand)}")
+            parts.append(f"{field} {_COMPARISONS[op]} {_literal(operand)}")
         elif op in ("$in", "$nin"):
             if not isinstance(operand, (list, tuple, set, frozenset)):
                 raise InvalidArgumentError(f"{op} takes a list, not {type(operand).__name__}")
             items = ", ".join(_literal(v) for v in operand)
-            clause = f"{key} IN ({items})"
+            clause = f"{field} IN ({items})"
             parts.append(clause if op == "$in" else f"NOT ({clause})")
         elif op == "$contains":
-            parts.append(f"{key} CONTAINS {_literal(operand)}")
+            parts.append(f"{field} CONTAINS {_literal(operand)}")
         else:
             raise InvalidArgumentError(f"unknown filter operator {op!r} on {key!r}")
     if not parts:
