@@ -23,8 +23,31 @@ const DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
     about = "Hybrid search over your documents, in one directory."
 )]
 struct Cli {
+    /// Log more to stderr: -v for each ingest stage's timings, -vv for every batch.
+    /// `RUST_LOG` (e.g. `RUST_LOG=trawl=debug`) overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Logs to stderr: warnings by default (a slow CPU path, a graph not saved), more with
+/// `-v`, or whatever `RUST_LOG` says.
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(match verbose {
+            0 => "warn",
+            1 => "warn,trawl=info,trawl_index=info,trawl_ingest=info",
+            _ => "warn,trawl=debug,trawl_index=debug,trawl_ingest=debug",
+        })
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
 }
 
 #[derive(Subcommand)]
@@ -320,6 +343,7 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    init_logging(cli.verbose);
     let result = match cli.command {
         Command::Ingest {
             paths,
@@ -480,12 +504,6 @@ fn ingest(
         eprintln!("removed (file gone): {id}");
     }
     let runtime = collection.embedder().and_then(|e| e.runtime());
-    if runtime.is_some_and(|r| r.cpu_path == Some(trawl::CpuPath::Portable)) {
-        eprintln!(
-            "warning: this CPU has neither AVX2 + FMA nor AVX-512: the model ran on the \
-             portable kernels, about 5 times slower than AVX2 + FMA"
-        );
-    }
     if json {
         let summary = json!({
             "embedding": runtime.map(|r| json!({

@@ -563,3 +563,41 @@ fn an_int8_index_records_its_precision_and_reports_its_kernels() {
         "{hits}"
     );
 }
+
+/// Logs go to stderr: stage timings with -v, the portable path's warning always, and
+/// `RUST_LOG` chooses for itself.
+#[test]
+fn verbose_ingest_logs_its_stages_and_the_portable_path_warns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    std::fs::write(docs.join("a.txt"), "The harbour crane lifts containers.\n").unwrap();
+    let model = model();
+    let run = |idx: &str, verbose: bool, env: &[(&str, &str)]| {
+        let mut args = vec!["ingest", docs.to_str().unwrap(), "--index", idx];
+        args.extend(["--model", model.to_str().unwrap()]);
+        if verbose {
+            args.push("-v");
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_trawl"))
+            .args(&args)
+            .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let dir = |name: &str| tmp.path().join(name).to_str().unwrap().to_owned();
+    let quiet = run(&dir("quiet"), false, &[]);
+    assert!(!quiet.contains("ingest done"), "{quiet}");
+    let verbose = run(&dir("verbose"), true, &[]);
+    assert!(
+        verbose.contains("ingest done") && verbose.contains("ms="),
+        "{verbose}"
+    );
+    let debug = run(&dir("debug"), false, &[("RUST_LOG", "trawl=debug")]);
+    assert!(debug.contains("embedded and indexed a batch"), "{debug}");
+    let portable = run(&dir("portable"), false, &[("TRAWL_CPU_PATH", "portable")]);
+    assert!(portable.contains("portable kernels"), "{portable}");
+}

@@ -623,6 +623,7 @@ impl Collection {
     /// Embeds the chunks of prepared documents and writes them to the index, replacing
     /// earlier versions of the same documents in `tenant`.
     fn store(&self, tenant: &str, fresh: Vec<Prepared>) -> Result<()> {
+        let started = std::time::Instant::now();
         let texts: Vec<String> = fresh
             .iter()
             .flat_map(|p| {
@@ -643,7 +644,9 @@ impl Collection {
             }
             _ => Vec::new().into_iter(),
         };
+        let embedded = started.elapsed();
         let mut records = Vec::with_capacity(texts.len());
+        let fresh_len = fresh.len();
         // Deleted before the new chunks are added, so the delete spares them.
         for p in &fresh {
             self.index.delete_tenant_document(tenant, &p.doc.id)?;
@@ -670,6 +673,13 @@ impl Collection {
             }
         }
         self.index.add(records)?;
+        tracing::debug!(
+            documents = fresh_len,
+            chunks = texts.len(),
+            embed_ms = embedded.as_millis(),
+            index_ms = (started.elapsed() - embedded).as_millis(),
+            "embedded and indexed a batch"
+        );
         Ok(())
     }
 
@@ -826,6 +836,7 @@ impl Collection {
         limits: &trawl_ingest::Limits,
         progress: &dyn Fn(Progress),
     ) -> Result<IngestReport> {
+        let started = std::time::Instant::now();
         let mut report = IngestReport::default();
         let mut files = Vec::new();
         for root in roots {
@@ -843,6 +854,12 @@ impl Collection {
             }
         }
         report.files = files.len();
+        tracing::info!(
+            files = files.len(),
+            ms = started.elapsed().as_millis(),
+            "walked {} roots",
+            roots.len()
+        );
         // One batch waits while the next is parsed: memory stays bounded by two.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Parsed>>(1);
         // Parsing gets threads of its own. In the shared pool its jobs would queue
@@ -862,6 +879,7 @@ impl Collection {
                         return;
                     }
                     let mut docs = Vec::new();
+                    let parse_started = std::time::Instant::now();
                     // A file may hold several documents (mailboxes, attachments). No
                     // parser panic escapes trawl-ingest.
                     let results = run_on(parsers.as_ref(), || {
@@ -881,8 +899,15 @@ impl Collection {
                         }
                     }
                     parsed.files += batch.len();
+                    let parse_ms = parse_started.elapsed().as_millis();
                     match run_on(parsers.as_ref(), || self.prepare(tenant, docs)) {
                         Ok((outcomes, fresh)) => {
+                            tracing::debug!(
+                                files = batch.len(),
+                                parse_ms,
+                                chunk_ms = parse_started.elapsed().as_millis() - parse_ms,
+                                "parsed and chunked a batch"
+                            );
                             parsed.outcomes.extend(outcomes);
                             parsed.chunks += fresh.iter().map(|p| p.chunks.len()).sum::<usize>();
                             parsed.fresh.extend(fresh);
@@ -930,6 +955,16 @@ impl Collection {
                 });
             }
             self.check_cancelled()?;
+            tracing::info!(
+                files = report.files,
+                indexed = report.indexed,
+                failed = report.failures.len(),
+                added = report.added,
+                unchanged = report.unchanged,
+                chunks = report.chunks,
+                ms = started.elapsed().as_millis(),
+                "ingest done"
+            );
             Ok(report)
         })
     }
