@@ -100,6 +100,18 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<InvalidArgumentError>(),
     )?;
     m.add("FilterError", py.get_type::<FilterError>())?;
+    // A bad argument is also a ValueError, as Python code expects of one: the bases
+    // are set after creation (pyo3 declares one base; the layouts are the same).
+    let value_error = py.get_type::<pyo3::exceptions::PyValueError>();
+    for class in [
+        py.get_type::<InvalidArgumentError>(),
+        py.get_type::<DimensionError>(),
+    ] {
+        class.setattr(
+            "__bases__",
+            (py.get_type::<TrawlError>(), value_error.clone()),
+        )?;
+    }
     Ok(())
 }
 

@@ -37,9 +37,6 @@ fn cpu_info(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
 #[pymodule]
 fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    // Log records go to Python's `logging`, under `trawl.*` loggers (`trawl.embed.bert`,
-    // `trawl.collection`, `trawl_index.index`...), quiet unless configured.
-    let _ = pyo3_log::try_init();
     errors::register(m)?;
     m.add_class::<collection::Collection>()?;
     m.add_class::<collection::Hit>()?;

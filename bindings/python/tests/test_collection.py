@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import logging
 import signal
 from pathlib import Path
 
@@ -262,19 +261,12 @@ def test_a_bad_precision_is_an_invalid_argument(tmp_path: Path, model_dir: Path)
 
 
 def test_the_portable_path_warns(
-    tmp_path: Path,
-    model_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TRAWL_CPU_PATH", "portable")
-    caplog.set_level(logging.WARNING)
     with pytest.warns(RuntimeWarning, match="portable kernels"):
         col = trawl.Collection(tmp_path / "idx", model=model_dir, precision="f32")
-    # The library's own log record reaches Python's logging too.
-    assert any(
-        r.name.startswith("trawl") and "portable kernels" in r.getMessage() for r in caplog.records
-    ), [(r.name, r.getMessage()) for r in caplog.records]
+
     assert col.cpu_path == "portable"
     col.add_text("a", "Solar panels convert light to electricity.")
     col.commit()

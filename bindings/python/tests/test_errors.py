@@ -84,3 +84,13 @@ def test_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
     failure = report.failures[0]
     assert "nope.txt" in str(failure.path)
     assert failure.kind == "FileNotFoundError"
+
+
+def test_bad_arguments_are_value_errors(tmp_path: Path) -> None:
+    assert issubclass(trawl.InvalidArgumentError, ValueError)
+    assert issubclass(trawl.FilterError, ValueError)
+    assert issubclass(trawl.DimensionError, ValueError)
+    assert issubclass(trawl.InvalidArgumentError, trawl.TrawlError)
+    col = trawl.Collection(tmp_path / "idx", keyword_only=True)
+    with pytest.raises(ValueError, match="fusion"):
+        col.search("x", fusion="nonsense")
