@@ -276,8 +276,8 @@ struct ModelArgs {
     context_prefix: bool,
     /// Precision of the model's matrix products for a new index: f32, bf16 (AVX-512
     /// BF16; vectors within cosine 0.999) or int8 (any CPU; within cosine 0.99);
-    /// recorded with the index. Default: bf16 where the CPU has AVX-512 BF16, int8 on
-    /// other AVX2 and AVX-512 CPUs, else f32.
+    /// recorded with the index. Default: bf16 where the CPU has AMX, int8 on other
+    /// AVX2 and AVX-512 CPUs, else f32.
     #[arg(long)]
     precision: Option<trawl::Precision>,
 }

@@ -293,8 +293,8 @@ impl CollectionBuilder {
 
     /// Precision of the model given by [`CollectionBuilder::model_dir`], recorded with
     /// a new collection and used again when it is reopened. New collections default to
-    /// [`Precision::default_for_cpu`]: [`Precision::Bf16`] where the CPU has AVX-512
-    /// BF16 (on SciFact it moved nDCG@10 by less than 0.001 at about twice the speed),
+    /// [`Precision::default_for_cpu`]: [`Precision::Bf16`] where the CPU has AMX (on
+    /// SciFact it moved nDCG@10 by less than 0.001 at about 2.6 times f32's speed),
     /// [`Precision::Int8`] on other AVX2 and AVX-512 CPUs (within 0.003, 1.7 times
     /// f32's speed on AVX2), [`Precision::F32`] elsewhere. Collections made before
     /// precision was an option stay [`Precision::F32`].

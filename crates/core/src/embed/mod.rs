@@ -36,14 +36,14 @@ pub enum Precision {
 
 impl Precision {
     /// The precision a new collection gets on this CPU ([`CpuPath::selected`]):
-    /// bfloat16 where AVX-512 BF16 runs it; int8 on the other AVX2 and AVX-512 CPUs,
-    /// where it is the faster (on SciFact, test and train, its nDCG@10 is within 0.003
-    /// of f32's, dense and hybrid); f32 on the portable and NEON paths, whose int8
-    /// products are not vectorised.
+    /// bfloat16 on AMX tiles; int8 on the other AVX2 and AVX-512 CPUs, where it is the
+    /// fastest (bfloat16 with `vdpbf16ps` alone measured slower than f32; on SciFact,
+    /// test and train, int8's nDCG@10 is within 0.003 of f32's, dense and hybrid); f32
+    /// on the portable and NEON paths, whose int8 products are not vectorised.
     #[must_use]
     pub fn default_for_cpu() -> Precision {
         let path = CpuPath::selected();
-        if path.runs(Precision::Bf16) {
+        if path == CpuPath::Avx512Amx && path.runs(Precision::Bf16) {
             Precision::Bf16
         } else if matches!(path, CpuPath::Avx2 | CpuPath::Avx512) {
             Precision::Int8
