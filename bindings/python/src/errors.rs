@@ -6,7 +6,9 @@
 use std::io;
 
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyPermissionError};
+use pyo3::exceptions::{
+    PyException, PyFileExistsError, PyFileNotFoundError, PyOSError, PyPermissionError,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
@@ -152,6 +154,7 @@ fn index_error<'py>(py: Python<'py>, error: &trawl_index::Error) -> Bound<'py, P
         trawl_index::Error::Locked { .. } => py.get_type::<LockedError>(),
         trawl_index::Error::Incompatible { .. } => py.get_type::<IncompatibleIndexError>(),
         trawl_index::Error::Corrupt { .. } => py.get_type::<CorruptIndexError>(),
+        trawl_index::Error::AlreadyExists { .. } => py.get_type::<PyFileExistsError>(),
         trawl_index::Error::Dimension { .. } => py.get_type::<DimensionError>(),
         trawl_index::Error::InvalidFilter { .. } => py.get_type::<FilterError>(),
         trawl_index::Error::InvalidTenant { .. } => py.get_type::<InvalidArgumentError>(),

@@ -46,6 +46,21 @@ pub enum Error {
         /// The vector's dimension.
         got: usize,
     },
+    /// [`crate::Index::create`] found an index at the path already.
+    #[error("an index already exists at {path}")]
+    AlreadyExists {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// The HNSW graph's background work failed: the thread stopped, or a save did not
+    /// complete. The store is intact; the next open catches the graph up from it.
+    #[error("HNSW graph of the index at {path}: {reason}")]
+    Graph {
+        /// The index folder.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
     /// A file of the index is damaged.
     #[error("index at {path} is corrupt: {reason}")]
     Corrupt {

@@ -480,13 +480,12 @@ impl Index {
     /// Creates a new index at `path` (the folder is created; it must not hold one).
     ///
     /// # Errors
-    /// I/O errors, or [`Error::Corrupt`] when a manifest is already there.
+    /// I/O errors, or [`Error::AlreadyExists`] when a manifest is already there.
     pub fn create(path: &Path, options: IndexOptions) -> Result<Index> {
         let manifest = path.join(MANIFEST);
         if manifest.exists() {
-            return Err(Error::Corrupt {
+            return Err(Error::AlreadyExists {
                 path: path.to_owned(),
-                reason: "an index already exists here".into(),
             });
         }
         let store_dir = path.join(STORE_DIR);
@@ -829,15 +828,15 @@ impl Index {
     /// or to have the graph saved before a process exits without dropping the index.
     ///
     /// # Errors
-    /// [`Error::Corrupt`] when the background thread has died or the last graph save
+    /// [`Error::Graph`] when the background thread has died or the last graph save
     /// failed (the store is intact; the next open catches the graph up).
     pub fn flush_graph(&self) -> Result<()> {
         let mut work = self.shared.work.lock().expect("work lock");
         loop {
             if let Some(reason) = &work.failed {
-                return Err(Error::Corrupt {
+                return Err(Error::Graph {
                     path: self.path.clone(),
-                    reason: reason.clone(),
+                    reason: format!("background thread stopped: {reason}"),
                 });
             }
             if self.worker.is_none() || (!work.busy && !self.shared.has_work(&work)) {
@@ -858,9 +857,9 @@ impl Index {
             work = self.shared.signal.wait(work).expect("work lock");
         }
         match &work.save_error {
-            Some(reason) => Err(Error::Corrupt {
+            Some(reason) => Err(Error::Graph {
                 path: self.path.clone(),
-                reason: format!("HNSW graph not saved: {reason}"),
+                reason: format!("not saved: {reason}"),
             }),
             None => Ok(()),
         }

@@ -361,9 +361,9 @@ impl Graph {
             basename = self
                 .hnsw
                 .file_dump(dir, &basename)
-                .map_err(|e| Error::Corrupt {
+                .map_err(|e| Error::Graph {
                     path: dir.to_owned(),
-                    reason: format!("cannot save HNSW graph: {e}"),
+                    reason: format!("cannot save: {e}"),
                 })?;
         }
         let state = SavedState {

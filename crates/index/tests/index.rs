@@ -516,3 +516,19 @@ fn heading_paths_round_trip_heading_by_heading() {
         assert_eq!(got.heading_path, want[i], "chunk {i}");
     }
 }
+
+/// Creating where an index exists says so, not that the index is corrupt.
+#[test]
+fn creating_over_an_index_is_already_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(create(dir.path()));
+    match Index::create(dir.path(), IndexOptions::new(DIM)) {
+        Err(Error::AlreadyExists { path }) => assert_eq!(path, dir.path()),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("created over an index"),
+    }
+    assert!(
+        Index::open(dir.path()).is_ok(),
+        "the existing index is untouched"
+    );
+}
