@@ -275,6 +275,11 @@ impl Collection {
         gil::run(py, || inner.rollback())
     }
 
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = &self.inner;
+        gil::run(py, || inner.release_writer())
+    }
+
     #[pyo3(signature = (
         query, *, k=10, mode="hybrid", fusion=None, candidates=100, rerank=true,
         rerank_depth=50, vector=None, filter=None, tenant=None, expand_parent=false,

@@ -288,3 +288,25 @@ def test_a_negative_k_is_a_typed_error_naming_it(tmp_path: Path, model_dir: Path
     col = trawl.Collection(tmp_path / "idx", model=model_dir)
     with pytest.raises(OverflowError, match="k"):
         col.search("kettle", k=-1)
+
+
+def test_leaving_the_block_gives_up_the_writer_lock(tmp_path: Path) -> None:
+    path = tmp_path / "idx"
+    with trawl.Collection(path, keyword_only=True) as first:
+        first.add_text("a", "tide pools hold anemones")
+    # `first` is still alive, but no longer holds the writer lock.
+    second = trawl.Collection(path)
+    second.add_text("b", "sea stars eat mussels")
+    second.commit()
+    second.close()
+    assert {h.doc_id for h in first.search("anemones mussels", k=5, mode="keyword")} == {"a"}
+    first.reload()
+    assert {h.doc_id for h in first.search("anemones mussels", k=5, mode="keyword")} == {"a", "b"}
+    # close() discards what was not committed; the handle can write again after.
+    first.add_text("c", "kelp forests")
+    first.close()
+    first.reload()
+    assert first.search("kelp", k=5, mode="keyword") == []
+    first.add_text("c", "kelp forests")
+    first.commit()
+    assert [h.doc_id for h in first.search("kelp", k=5, mode="keyword")] == ["c"]

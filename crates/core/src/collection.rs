@@ -1036,6 +1036,16 @@ impl Collection {
         Ok(self.index.rollback()?)
     }
 
+    /// Discards uncommitted changes and gives up the writer lock, so that another
+    /// handle or process can write (commit first to keep them). The collection still
+    /// searches; a later add or delete takes the lock again.
+    ///
+    /// # Errors
+    /// Index errors.
+    pub fn release_writer(&self) -> Result<()> {
+        Ok(self.index.release_writer()?)
+    }
+
     fn check_cancelled(&self) -> Result<()> {
         use std::sync::atomic::Ordering;
         if self.ingesting.load(Ordering::SeqCst) > 0 && self.cancelled.load(Ordering::SeqCst) {

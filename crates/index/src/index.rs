@@ -928,6 +928,21 @@ impl Index {
         Ok(())
     }
 
+    /// Discards what was added or deleted since the last commit and gives up the
+    /// writer lock, so that another handle or process can write. This handle still
+    /// searches; its next add or delete takes the lock again.
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn release_writer(&self) -> Result<()> {
+        let mut guard = self.writer.lock().expect("writer lock");
+        if let Some(mut w) = guard.take() {
+            w.rollback()?;
+        }
+        *self.pending.lock().expect("pending lock") = FreshBatch::new(self.options.dim);
+        Ok(())
+    }
+
     /// The `k` chunks whose vectors are nearest `query` (cosine), best first.
     ///
     /// # Errors

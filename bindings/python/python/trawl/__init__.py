@@ -253,6 +253,12 @@ class Collection:
         """Discard adds and deletes since the last commit."""
         self._native.rollback()
 
+    def close(self) -> None:
+        """Discard uncommitted changes (commit first to keep them) and give up the
+        writer lock, so another process can write. The collection still searches; a
+        later add takes the lock again."""
+        self._native.close()
+
     def search(
         self,
         query: str = "",
@@ -350,10 +356,11 @@ class Collection:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.rollback()
+        try:
+            if exc_type is None:
+                self.commit()
+        finally:
+            self.close()
 
     def __repr__(self) -> str:
         return repr(self._native)
