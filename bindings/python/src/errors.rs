@@ -120,7 +120,37 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// The Python exception for a trawl error; the message is the error's own, which names
 /// the file or folder involved.
 pub(crate) fn to_py(error: trawl::Error) -> PyErr {
-    Python::attach(|py| PyErr::from_type(exception_type(py, &error), error.to_string()))
+    Python::attach(|py| {
+        let class = exception_type(py, &error);
+        match os_error_parts(&error) {
+            // OSError(errno, strerror, filename) sets .errno, .strerror and .filename.
+            Some((errno, path)) => PyErr::from_type(class, (errno, error.to_string(), path)),
+            None => PyErr::from_type(class, error.to_string()),
+        }
+    })
+}
+
+/// The errno and path of an error raised as an `OSError` (I/O, a missing index).
+fn os_error_parts(error: &trawl::Error) -> Option<(i32, String)> {
+    let io = |path: &std::path::Path, source: &io::Error| {
+        let errno = source.raw_os_error().unwrap_or(match source.kind() {
+            io::ErrorKind::NotFound => 2,          // ENOENT
+            io::ErrorKind::PermissionDenied => 13, // EACCES
+            _ => 5,                                // EIO
+        });
+        Some((errno, path.display().to_string()))
+    };
+    match error {
+        trawl::Error::Ingest(trawl_ingest::Error::Io { path, source })
+        | trawl::Error::Index(trawl_index::Error::Io { path, source }) => io(path, source),
+        trawl::Error::Index(trawl_index::Error::NotFound { path }) => {
+            Some((2, path.display().to_string()))
+        }
+        trawl::Error::Index(trawl_index::Error::AlreadyExists { path }) => {
+            Some((17, path.display().to_string())) // EEXIST
+        }
+        _ => None,
+    }
 }
 
 /// The exception class a trawl error is raised as.

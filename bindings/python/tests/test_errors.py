@@ -94,3 +94,14 @@ def test_bad_arguments_are_value_errors(tmp_path: Path) -> None:
     col = trawl.Collection(tmp_path / "idx", keyword_only=True)
     with pytest.raises(ValueError, match="fusion"):
         col.search("x", fusion="nonsense")
+
+
+def test_io_errors_carry_errno_and_filename(tmp_path: Path) -> None:
+    import errno
+
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    with pytest.raises(OSError) as raised:
+        trawl.Collection(blocker / "idx", keyword_only=True)
+    assert raised.value.errno in (errno.ENOTDIR, errno.EEXIST), raised.value
+    assert raised.value.filename and "file.txt" in raised.value.filename
