@@ -379,6 +379,10 @@ impl FastBert {
         // result is read in place as the left operand of the product with the values.
         let mut t0 = 0;
         for &n in lens {
+            if n == 0 {
+                // A text of no tokens has no attention (and no rows in `s.qkv`).
+                continue;
+            }
             grow(&mut s.scores, n * n);
             grow(&mut s.inv_sums, n);
             for head in 0..self.heads {

@@ -147,7 +147,7 @@ impl Kernels for Avx2 {
             for (r, acc) in acc.iter_mut().enumerate().take(rows) {
                 let row = c.add(r * ldc);
                 acc[0] = _mm256_maskload_ps(row, masks[0]);
-                acc[1] = _mm256_maskload_ps(row.add(8), masks[1]);
+                acc[1] = _mm256_maskload_ps(row.wrapping_add(8), masks[1]);
             }
         }
         // Rows past `rows` read the last row again (never stored): in place, they may
@@ -164,7 +164,8 @@ impl Kernels for Avx2 {
         }
         if let Some(bias) = bias {
             let b0 = _mm256_maskload_ps(bias, masks[0]);
-            let b1 = _mm256_maskload_ps(bias.add(8), masks[1]);
+            // The second half may lie past the bias (its mask is then empty).
+            let b1 = _mm256_maskload_ps(bias.wrapping_add(8), masks[1]);
             for acc in &mut acc {
                 acc[0] = _mm256_add_ps(acc[0], b0);
                 acc[1] = _mm256_add_ps(acc[1], b1);
@@ -177,7 +178,7 @@ impl Kernels for Avx2 {
                 _mm256_storeu_ps(row.add(8), acc[1]);
             } else {
                 _mm256_maskstore_ps(row, masks[0], acc[0]);
-                _mm256_maskstore_ps(row.add(8), masks[1], acc[1]);
+                _mm256_maskstore_ps(row.wrapping_add(8), masks[1], acc[1]);
             }
         }
         if act == Act::Gelu {
@@ -186,7 +187,8 @@ impl Kernels for Avx2 {
             for r in 0..rows {
                 let row = c.add(r * ldc);
                 for (half, mask) in masks.iter().enumerate() {
-                    let at = row.add(8 * half);
+                    // A half past `cols` may lie past `c`: its mask is empty.
+                    let at = row.wrapping_add(8 * half);
                     _mm256_maskstore_ps(at, *mask, gelu8(_mm256_maskload_ps(at, *mask)));
                 }
             }
@@ -309,8 +311,10 @@ pub(crate) unsafe fn quantize_row(x: &[f32], out: &mut [u8]) -> (f32, i32) {
     let body = n / 8 * 8;
     for i in (0..body).step_by(8) {
         let v = _mm256_loadu_ps(p.add(i));
-        lo = _mm256_min_ps(lo, v);
-        hi = _mm256_max_ps(hi, v);
+        // The accumulator second: `vminps` returns its second operand when either is
+        // NaN, so a NaN is skipped, as `f32::min` skips it.
+        lo = _mm256_min_ps(v, lo);
+        hi = _mm256_max_ps(v, hi);
     }
     let (mut l, mut h) = ([0.0f32; 8], [0.0f32; 8]);
     _mm256_storeu_ps(l.as_mut_ptr(), lo);

@@ -82,10 +82,6 @@ pub(crate) trait Kernels: Sized {
     /// Exact GELU in place.
     unsafe fn gelu(xs: &mut [f32]);
 
-    /// `k`-deep dot products of `rows` (at most [`int8::MR`]) quantized rows of `A`
-    /// (`a` with row stride `lda` bytes, `k` a multiple of 4) with the 16 columns of
-    /// one panel of a [`PackedI8`] (`b`, 4 depths of one column in each 32-bit lane):
-    /// `acc[r][j] = Σ a[r][p] · b[p][j]`, exact in 32-bit integers.
     /// Quantizes one row of activations to bytes (`out` as long as `x`), returning its
     /// scale and zero point; every path gives the bytes of
     /// [`int8::quantize_row_scalar`].
@@ -106,6 +102,10 @@ pub(crate) trait Kernels: Sized {
         int8::store_i8_scalar::<Self>(acc, rows, cols, e, c, ldc);
     }
 
+    /// `k`-deep dot products of `rows` (at most [`int8::MR`]) quantized rows of `A`
+    /// (`a` with row stride `lda` bytes, `k` a multiple of 4) with the 16 columns of
+    /// one panel of a [`PackedI8`] (`b`, 4 depths of one column in each 32-bit lane):
+    /// `acc[r][j] = Σ a[r][p] · b[p][j]`, exact in 32-bit integers.
     unsafe fn dot_i8(
         k: usize,
         a: *const u8,

@@ -416,6 +416,27 @@ mod int8_instructions {
     #[test]
     #[cfg_attr(
         not(all(trawl_cpu_avx2, trawl_cpu_fma)),
+        ignore = "CPU lacks AVX2: its quantization not run"
+    )]
+    fn quantize_row_gives_the_scalar_bytes_nan_and_tails_included() {
+        if !CpuPath::Avx2.runnable() {
+            return;
+        }
+        for n in [1, 7, 31, 32, 33, 100] {
+            let mut x = seq(n, 51);
+            x[n / 2] = f32::NAN;
+            x[0] = -5.0;
+            let (mut got, mut want) = (vec![0u8; n], vec![0u8; n]);
+            // SAFETY: AVX2 checked above.
+            let a = unsafe { avx2::quantize_row(&x, &mut got) };
+            let b = int8::quantize_row_scalar(&x, &mut want);
+            assert_eq!((got.clone(), a), (want, b), "{n} values");
+        }
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(all(trawl_cpu_avx2, trawl_cpu_fma)),
         ignore = "CPU lacks AVX2: vpmaddubsw not run"
     )]
     fn maddubs_does_not_saturate() {
