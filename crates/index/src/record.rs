@@ -65,9 +65,42 @@ impl Record {
         self
     }
 
-    /// The chunk's id: `doc_id#ordinal`.
+    /// The chunk's id: `doc_id#ordinal`, and for a tenant's document
+    /// `tenant U+001F doc_id#ordinal` (tenant names never hold U+001F), so that two
+    /// tenants' documents with one id never share chunk ids.
     #[must_use]
     pub fn chunk_id(&self) -> String {
-        format!("{}#{}", self.doc_id, self.ordinal)
+        if self.tenant.is_empty() {
+            format!("{}#{}", self.doc_id, self.ordinal)
+        } else {
+            format!(
+                "{}{}{}#{}",
+                self.tenant,
+                crate::schema::KEY_SEP,
+                self.doc_id,
+                self.ordinal
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_ids_differ_between_tenants_and_stay_plain_without_one() {
+        let mut a = Record::new("note.txt", 3, "text", Vec::new());
+        assert_eq!(a.chunk_id(), "note.txt#3");
+        a.tenant = "alpha".into();
+        let mut b = a.clone();
+        b.tenant = "beta".into();
+        assert_ne!(a.chunk_id(), b.chunk_id());
+        // A tenant and a document id with a separator in them cannot collide.
+        let mut c = Record::new("b/note.txt", 3, "text", Vec::new());
+        c.tenant = "a".into();
+        let mut d = Record::new("note.txt", 3, "text", Vec::new());
+        d.tenant = "a/b".into();
+        assert_ne!(c.chunk_id(), d.chunk_id());
     }
 }
