@@ -505,78 +505,61 @@ unsafe fn store_acc(s: &[[__m256i; 2]; int8::MR], rows: usize, acc: &mut [[i32; 
     }
 }
 
-/// The int8 tile with `vpmaddubsw` (unsigned x signed byte pairs to 16 bits; with
-/// weights of 7 bits they cannot saturate) and `vpmaddwd` (pairs of those to 32 bits).
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot_maddubs(
-    k: usize,
-    a: *const u8,
-    lda: usize,
-    rows: usize,
-    b: *const i8,
-    acc: &mut [[i32; 16]; int8::MR],
-) {
-    let ones = _mm256_set1_epi16(1);
-    let rp = row_pointers(a, lda, rows);
-    let mut s = [[_mm256_setzero_si256(); 2]; int8::MR];
-    for g in 0..k / 4 {
-        let b0 = _mm256_loadu_si256(b.add(g * 64).cast());
-        let b1 = _mm256_loadu_si256(b.add(g * 64 + 32).cast());
-        for (s, &row) in s.iter_mut().zip(&rp) {
-            let x = quad(row, g);
-            s[0] = _mm256_add_epi32(s[0], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b0), ones));
-            s[1] = _mm256_add_epi32(s[1], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b1), ones));
+/// One int8 tile function: `step(sum, x, b)` adds the products of the broadcast quad
+/// `x` of activations with the 8-column register `b` of weights to `sum`. The loop,
+/// the loads and the stores are the same for every instruction.
+macro_rules! dot_tile {
+    ($(#[$doc:meta])* $name:ident, $features:literal, |$sum:ident, $x:ident, $b:ident| $step:expr) => {
+        $(#[$doc])*
+        #[target_feature(enable = $features)]
+        unsafe fn $name(
+            k: usize,
+            a: *const u8,
+            lda: usize,
+            rows: usize,
+            b: *const i8,
+            acc: &mut [[i32; 16]; int8::MR],
+        ) {
+            let rp = row_pointers(a, lda, rows);
+            let mut s = [[_mm256_setzero_si256(); 2]; int8::MR];
+            for g in 0..k / 4 {
+                let b0 = _mm256_loadu_si256(b.add(g * 64).cast());
+                let b1 = _mm256_loadu_si256(b.add(g * 64 + 32).cast());
+                for (s, &row) in s.iter_mut().zip(&rp) {
+                    let $x = quad(row, g);
+                    for (half, $b) in [b0, b1].into_iter().enumerate() {
+                        let $sum = s[half];
+                        s[half] = $step;
+                    }
+                }
+            }
+            store_acc(&s, rows, acc);
         }
-    }
-    store_acc(&s, rows, acc);
+    };
 }
 
-/// The int8 tile with AVX-VNNI's `vpdpbusd`.
-#[target_feature(enable = "avx2,fma,avxvnni")]
-unsafe fn dot_avxvnni(
-    k: usize,
-    a: *const u8,
-    lda: usize,
-    rows: usize,
-    b: *const i8,
-    acc: &mut [[i32; 16]; int8::MR],
-) {
-    use std::arch::x86_64::_mm256_dpbusd_avx_epi32;
-    let rp = row_pointers(a, lda, rows);
-    let mut s = [[_mm256_setzero_si256(); 2]; int8::MR];
-    for g in 0..k / 4 {
-        let b0 = _mm256_loadu_si256(b.add(g * 64).cast());
-        let b1 = _mm256_loadu_si256(b.add(g * 64 + 32).cast());
-        for (s, &row) in s.iter_mut().zip(&rp) {
-            let x = quad(row, g);
-            s[0] = _mm256_dpbusd_avx_epi32(s[0], x, b0);
-            s[1] = _mm256_dpbusd_avx_epi32(s[1], x, b1);
-        }
-    }
-    store_acc(&s, rows, acc);
-}
+dot_tile!(
+    /// The int8 tile with `vpmaddubsw` (unsigned x signed byte pairs to 16 bits; with
+    /// weights of 7 bits they cannot saturate) and `vpmaddwd` (pairs of those to 32
+    /// bits).
+    dot_maddubs,
+    "avx2,fma",
+    |sum, x, b| _mm256_add_epi32(
+        sum,
+        _mm256_madd_epi16(_mm256_maddubs_epi16(x, b), _mm256_set1_epi16(1))
+    )
+);
 
-/// The int8 tile with AVX-512 VNNI's `vpdpbusd` on 256-bit registers.
-#[target_feature(enable = "avx2,fma,avx512vnni,avx512vl")]
-unsafe fn dot_avx512vnni(
-    k: usize,
-    a: *const u8,
-    lda: usize,
-    rows: usize,
-    b: *const i8,
-    acc: &mut [[i32; 16]; int8::MR],
-) {
-    use std::arch::x86_64::_mm256_dpbusd_epi32;
-    let rp = row_pointers(a, lda, rows);
-    let mut s = [[_mm256_setzero_si256(); 2]; int8::MR];
-    for g in 0..k / 4 {
-        let b0 = _mm256_loadu_si256(b.add(g * 64).cast());
-        let b1 = _mm256_loadu_si256(b.add(g * 64 + 32).cast());
-        for (s, &row) in s.iter_mut().zip(&rp) {
-            let x = quad(row, g);
-            s[0] = _mm256_dpbusd_epi32(s[0], x, b0);
-            s[1] = _mm256_dpbusd_epi32(s[1], x, b1);
-        }
-    }
-    store_acc(&s, rows, acc);
-}
+dot_tile!(
+    /// The int8 tile with AVX-VNNI's `vpdpbusd`.
+    dot_avxvnni,
+    "avx2,fma,avxvnni",
+    |sum, x, b| std::arch::x86_64::_mm256_dpbusd_avx_epi32(sum, x, b)
+);
+
+dot_tile!(
+    /// The int8 tile with AVX-512 VNNI's `vpdpbusd` on 256-bit registers.
+    dot_avx512vnni,
+    "avx2,fma,avx512vnni,avx512vl",
+    |sum, x, b| std::arch::x86_64::_mm256_dpbusd_epi32(sum, x, b)
+);
