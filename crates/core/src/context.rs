@@ -12,7 +12,7 @@ use trawl_ingest::Location;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::chunk::merge_chunk_texts;
-use crate::collection::{Hit, SearchOptions};
+use crate::search::{Hit, SearchOptions};
 
 /// Options for [`crate::Collection::context`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -256,7 +256,7 @@ fn cut_to_fit(text: &str, budget: usize, count: &dyn Fn(&str) -> usize) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collection::ChunkSpan;
+    use crate::search::ChunkSpan;
 
     fn hit(doc: &str, parent: u32, start: usize, text: &str, score: f32) -> Hit {
         Hit {

@@ -44,12 +44,10 @@ mod error;
 pub mod eval;
 mod fuse;
 mod rerank;
+mod search;
 
 pub use chunk::{chunk_document, Chunk, ChunkOptions, Overlap};
-pub use collection::{
-    AddOutcome, ChunkSpan, Collection, CollectionBuilder, Failure, Hit, IngestReport, Progress,
-    SearchMode, SearchOptions,
-};
+pub use collection::{AddOutcome, Collection, CollectionBuilder, Failure, IngestReport, Progress};
 pub use context::{Citation, Context, ContextOptions};
 pub use embed::{l2_normalize, BertEmbedder, CpuPath, Embedder, Pooling, Precision, Runtime};
 pub use error::{Error, Result};
@@ -58,6 +56,7 @@ pub use rerank::{
     reranker_from_spec, reranker_from_spec_with, Candidate, CrossEncoder, Mmr, Reranker,
     SentenceWindows,
 };
+pub use search::{ChunkSpan, Hit, SearchMode, SearchOptions};
 pub use trawl_index::{DocumentInfo, Filter, FilterValue, Language, Scored, Stats, TenantStats};
 pub use trawl_ingest::{
     Document, Format, Limits, Location, MetaValue, Metadata, Section, SectionKind,

@@ -17,9 +17,9 @@ use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{Tokenizer, TruncationParams};
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::collection::Hit;
 use crate::embed::{Dir, Embedder};
 use crate::error::{Error, Result};
+use crate::search::Hit;
 
 /// A candidate for reranking: a hit and its stored embedding (empty for keyword-only
 /// collections).
@@ -695,7 +695,7 @@ mod tests {
             heading_path: Vec::new(),
             location: trawl_ingest::Location::default(),
             metadata: trawl_ingest::Metadata::new(),
-            span: crate::collection::ChunkSpan::default(),
+            span: crate::search::ChunkSpan::default(),
             tenant: String::new(),
         };
         Candidate { hit, vector }

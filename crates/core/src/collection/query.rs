@@ -1,0 +1,276 @@
+//! Searches on a collection: dense, keyword and hybrid retrieval, fusion, reranking,
+//! parent expansion and the context builder.
+
+use serde_json::Value;
+use trawl_index::{Filter, Record, Scored};
+
+use crate::context::{self, Context, ContextOptions};
+use crate::embed::Embedder;
+use crate::error::{Error, Result};
+use crate::fuse::{Fusion, QuerySignals};
+use crate::rerank::Candidate;
+use crate::search::{ChunkSpan, Hit, SearchMode, SearchOptions};
+
+use super::Collection;
+
+impl Collection {
+    /// The `k` best chunks for `query`.
+    ///
+    /// # Errors
+    /// [`Error::NoEmbedder`] for a dense search on a keyword-only collection;
+    /// embedding and index errors.
+    pub fn search(&self, query: &str, k: usize, mode: SearchMode) -> Result<Vec<Hit>> {
+        self.search_with(
+            query,
+            &SearchOptions {
+                k,
+                mode,
+                ..SearchOptions::default()
+            },
+        )
+    }
+
+    /// A search with every option. A hybrid search on a keyword-only collection is a
+    /// keyword search.
+    ///
+    /// # Errors
+    /// As [`Collection::search`].
+    pub fn search_with(&self, query: &str, options: &SearchOptions) -> Result<Vec<Hit>> {
+        self.search_inner(query, None, options)
+    }
+
+    /// A search with a query vector the caller embedded (bring your own embeddings).
+    /// `query` is the text for the keyword side of a hybrid search and for rerankers
+    /// that read text; it may be empty for a dense search.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] for a vector of the wrong length; index errors.
+    pub fn search_by_vector(
+        &self,
+        vector: &[f32],
+        query: &str,
+        options: &SearchOptions,
+    ) -> Result<Vec<Hit>> {
+        let dim = self.index.options().dim;
+        if vector.len() != dim {
+            return Err(Error::DimensionMismatch {
+                path: self.path.clone(),
+                expected: dim,
+                got: vector.len(),
+            });
+        }
+        let options = match (options.mode, query.trim().is_empty()) {
+            (SearchMode::Hybrid, true) => SearchOptions {
+                mode: SearchMode::Dense,
+                ..options.clone()
+            },
+            _ => options.clone(),
+        };
+        self.search_inner(query, Some(vector), &options)
+    }
+
+    /// The best passages for `query` packed into a prompt-ready context of at most
+    /// `options.budget` tokens, each numbered and cited by source and location, with no
+    /// text repeated (see [`crate::context`]).
+    ///
+    /// # Errors
+    /// As [`Collection::search_with`].
+    pub fn context(&self, query: &str, options: &ContextOptions) -> Result<Context> {
+        let hits = self.search_with(query, &options.search)?;
+        Ok(match &self.embedder {
+            Some(e) => context::build(&hits, options.budget, &|t| e.count_tokens(t)),
+            None => context::build(&hits, options.budget, &|t| t.chars().count().div_ceil(4)),
+        })
+    }
+
+    pub(super) fn search_inner(
+        &self,
+        query: &str,
+        given_vector: Option<&[f32]>,
+        options: &SearchOptions,
+    ) -> Result<Vec<Hit>> {
+        let k = options.k;
+        let has_query = !query.trim().is_empty() || given_vector.is_some();
+        if !has_query || k == 0 {
+            return Ok(Vec::new());
+        }
+        // The embedding to search with: the caller's, or the model's.
+        let embedder: Option<&dyn Embedder> = self.embedder.as_deref();
+        let embed_query = |q: &str| -> Result<Vec<f32>> {
+            match (&given_vector, embedder) {
+                (Some(v), _) => Ok(v.to_vec()),
+                (None, Some(e)) => e.embed_query(q),
+                (None, None) => Err(Error::NoEmbedder {
+                    path: self.path.clone(),
+                }),
+            }
+        };
+        let dense_available = given_vector.is_some() || embedder.is_some();
+        let reranker = self.reranker.as_ref().filter(|_| options.rerank);
+        // A reranker looks at more candidates than it returns.
+        let depth = match reranker {
+            Some(_) => k.max(options.rerank_depth),
+            None => k,
+        };
+        let candidates = options.candidates.max(depth);
+        let scope = self.scope(options);
+        let scope = scope.as_ref();
+        // One committed state for the searches and the fetch, whatever commits meanwhile.
+        let view = self.index.view();
+        let mut query_vector = None;
+        let ranked: Vec<Scored> = match (options.mode, dense_available) {
+            (SearchMode::Keyword, _) | (SearchMode::Hybrid, false) => {
+                view.search_keyword(query, depth, scope)?
+            }
+            (SearchMode::Dense, _) => {
+                let vector = query_vector.insert(embed_query(query)?);
+                view.search_vector(vector, depth, scope)?
+            }
+            (SearchMode::Hybrid, true) => {
+                let vector = query_vector.insert(embed_query(query)?);
+                let (dense, keyword) = rayon::join(
+                    || view.search_vector(vector, candidates, scope),
+                    || view.search_keyword(query, candidates, scope),
+                );
+                let (dense, keyword) = (dense?, keyword?);
+                let signals = match options.fusion {
+                    Fusion::Adaptive { .. } => QuerySignals::from_keyword(
+                        view.keyword_signals(query, keyword.first().map_or(0.0, |s| s.score))?,
+                    ),
+                    _ => QuerySignals::default(),
+                };
+                let mut fused = options.fusion.fuse_with(&dense, &keyword, &signals);
+                fused.truncate(depth);
+                fused
+            }
+        };
+        let ids: Vec<u64> = ranked.iter().map(|s| s.id).collect();
+        let records = view.fetch(&ids)?;
+        let scores: std::collections::HashMap<u64, f32> =
+            ranked.iter().map(|s| (s.id, s.score)).collect();
+        let Some(reranker) = reranker else {
+            let hits = records
+                .into_iter()
+                .map(|(id, r)| to_hit(r, scores[&id]))
+                .collect();
+            return self.finish(&view, hits, options);
+        };
+        if query_vector.is_none() && dense_available {
+            query_vector = Some(embed_query(query)?);
+        }
+        let candidates: Vec<Candidate> = records
+            .into_iter()
+            .map(|(id, mut r)| {
+                let vector = std::mem::take(&mut r.vector);
+                Candidate {
+                    hit: to_hit(r, scores[&id]),
+                    vector,
+                }
+            })
+            .collect();
+        let reranked = reranker.rerank(query, query_vector.as_deref(), candidates, k)?;
+        let hits = reranked.into_iter().map(|c| c.hit).collect();
+        self.finish(&view, hits, options)
+    }
+
+    /// Applies the options that reshape ranked hits (parent expansion).
+    pub(super) fn finish(
+        &self,
+        view: &trawl_index::View<'_>,
+        hits: Vec<Hit>,
+        options: &SearchOptions,
+    ) -> Result<Vec<Hit>> {
+        if !options.expand_parent {
+            return Ok(hits);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut documents: std::collections::HashMap<(String, String), Vec<Hit>> =
+            std::collections::HashMap::new();
+        let mut out = Vec::new();
+        for hit in hits {
+            let key = (hit.tenant.clone(), hit.doc_id.clone());
+            if !seen.insert((key.clone(), hit.span.parent)) {
+                continue;
+            }
+            if !documents.contains_key(&key) {
+                let chunks = view
+                    .document(&key.0, &key.1)?
+                    .into_iter()
+                    .map(|(_, r)| to_hit(r, 0.0))
+                    .collect();
+                documents.insert(key.clone(), chunks);
+            }
+            let siblings: Vec<&Hit> = documents[&key]
+                .iter()
+                .filter(|h| h.span.parent == hit.span.parent)
+                .collect();
+            out.push(parent_hit(hit, &siblings));
+        }
+        Ok(out)
+    }
+
+    /// The filter a search runs with: its own filter, within its tenant.
+    pub(super) fn scope(&self, options: &SearchOptions) -> Option<Filter> {
+        let tenant = options.tenant.as_ref().or(self.tenant.as_ref());
+        match (tenant, &options.filter) {
+            (Some(t), Some(f)) => Some(Filter::tenant(t.as_str()).and(f.clone())),
+            (Some(t), None) => Some(Filter::tenant(t.as_str())),
+            (None, f) => f.clone(),
+        }
+    }
+}
+/// `hit` widened to its whole parent section, rebuilt from the parent's chunks.
+pub(super) fn parent_hit(hit: Hit, siblings: &[&Hit]) -> Hit {
+    let Some(first) = siblings.iter().min_by_key(|h| h.span.start) else {
+        return hit;
+    };
+    let header: String = first.text.chars().take(first.span.header_chars).collect();
+    let body = crate::chunk::merge_chunk_texts(siblings.iter().map(|h| {
+        let skip = h
+            .text
+            .char_indices()
+            .nth(h.span.header_chars)
+            .map_or(h.text.len(), |(i, _)| i);
+        (h.span.start, h.span.end, &h.text[skip..])
+    }));
+    let end = siblings
+        .iter()
+        .map(|h| h.span.end)
+        .max()
+        .unwrap_or(hit.span.end);
+    Hit {
+        text: header + &body,
+        location: first.location.clone(),
+        heading_path: first.heading_path.clone(),
+        span: ChunkSpan {
+            parent: hit.span.parent,
+            start: first.span.start,
+            end,
+            header_chars: first.span.header_chars,
+        },
+        ..hit
+    }
+}
+
+pub(super) fn to_hit(r: Record, score: f32) -> Hit {
+    let span = r
+        .location
+        .get("chunk")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    Hit {
+        chunk_id: r.chunk_id(),
+        doc_id: r.doc_id,
+        ordinal: r.ordinal,
+        text: r.text,
+        score,
+        title: r.title,
+        source: r.source,
+        format: r.format,
+        heading_path: r.heading_path,
+        location: serde_json::from_value(Value::Object(r.location)).unwrap_or_default(),
+        metadata: serde_json::from_value(Value::Object(r.metadata)).unwrap_or_default(),
+        span,
+        tenant: r.tenant,
+    }
+}
