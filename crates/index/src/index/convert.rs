@@ -1,0 +1,117 @@
+//! Records to and from tantivy documents.
+
+use serde_json::{Map, Value};
+use tantivy::schema::{OwnedValue, Value as _};
+use tantivy::TantivyDocument;
+
+use crate::filter::metadata_terms;
+use crate::record::Record;
+use crate::schema::{self, Fields};
+
+use super::Index;
+
+impl Index {
+    pub(super) fn to_doc(&self, vid: u64, r: &Record) -> TantivyDocument {
+        let f = self.fields;
+        let heading = r.heading_path.join(" > ");
+        let mut doc = TantivyDocument::default();
+        doc.add_u64(f.vid, vid);
+        doc.add_text(f.doc_id, &r.doc_id);
+        doc.add_text(f.tenant, &r.tenant);
+        doc.add_text(f.doc_key, schema::doc_key(&r.tenant, &r.doc_id));
+        for t in metadata_terms(&r.metadata) {
+            doc.add_text(f.meta_terms, t);
+        }
+        doc.add_u64(f.ordinal, u64::from(r.ordinal));
+        doc.add_text(f.title, &r.title);
+        doc.add_text(f.text, &r.text);
+        doc.add_text(f.body, format!("{}\n{}\n{}", r.title, heading, r.text));
+        doc.add_text(f.title_terms, &r.title);
+        for h in &r.heading_path {
+            doc.add_text(f.heading, h);
+        }
+        if let Some(s) = &r.source {
+            doc.add_text(f.source, s);
+        }
+        doc.add_text(f.format, &r.format);
+        doc.add_object(f.location, json_to_owned(&r.location));
+        doc.add_object(f.metadata, json_to_owned(&r.metadata));
+        doc.add_text(f.doc_hash, &r.doc_hash);
+        let bytes: Vec<u8> = r.vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+        doc.add_bytes(f.vector, &bytes);
+        doc
+    }
+
+    pub(super) fn record_of(&self, doc: &TantivyDocument) -> (u64, Record) {
+        let f = self.fields;
+        let headings: Vec<String> = doc
+            .get_all(f.heading)
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        let heading_path = match &headings[..] {
+            [one] if one.is_empty() => Vec::new(),
+            [joined] if !self.heading_values => joined.split(" > ").map(str::to_owned).collect(),
+            _ => headings,
+        };
+        let record = Record {
+            doc_id: str_of(doc, f.doc_id),
+            tenant: str_of(doc, f.tenant),
+            ordinal: u32::try_from(u64_of(doc, f.ordinal)).unwrap_or(u32::MAX),
+            text: str_of(doc, f.text),
+            title: str_of(doc, f.title),
+            heading_path,
+            source: doc
+                .get_first(f.source)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            format: str_of(doc, f.format),
+            location: object_of(doc, f.location),
+            metadata: object_of(doc, f.metadata),
+            doc_hash: str_of(doc, f.doc_hash),
+            vector: vector_of(doc, f),
+        };
+        (u64_of(doc, f.vid), record)
+    }
+}
+pub(super) fn str_of(doc: &TantivyDocument, field: tantivy::schema::Field) -> String {
+    doc.get_first(field)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+pub(super) fn u64_of(doc: &TantivyDocument, field: tantivy::schema::Field) -> u64 {
+    doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0)
+}
+
+pub(super) fn vector_of(doc: &TantivyDocument, f: Fields) -> Vec<f32> {
+    doc.get_first(f.vector)
+        .and_then(|v| v.as_bytes())
+        .map(|b| {
+            b.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(super) fn object_of(
+    doc: &TantivyDocument,
+    field: tantivy::schema::Field,
+) -> Map<String, Value> {
+    match doc.get_first(field) {
+        Some(v) => match serde_json::to_value(OwnedValue::from(v)) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        },
+        None => Map::new(),
+    }
+}
+
+pub(super) fn json_to_owned(
+    map: &Map<String, Value>,
+) -> std::collections::BTreeMap<String, OwnedValue> {
+    map.iter()
+        .map(|(k, v)| (k.clone(), OwnedValue::from(v.clone())))
+        .collect()
+}

@@ -1,0 +1,140 @@
+use std::sync::atomic::AtomicU32;
+
+use tantivy::collector::TopDocs;
+use tantivy::doc;
+use tantivy::merge_policy::NoMergePolicy;
+use tantivy::query::{EnableScoring, QueryParser};
+use tantivy::schema::{Schema, TEXT};
+use tantivy::SegmentMeta;
+
+use super::view::{segment_top_docs, top_docs};
+use super::*;
+
+#[test]
+fn capped_groups_pack_smallest_first_within_the_cap() {
+    let sizes = vec![
+        ("a", 60),
+        ("b", 10),
+        ("c", 30),
+        ("d", 50),
+        ("e", 150),
+        ("f", 5),
+    ];
+    // 5 + 10 + 30 + 50 = 95; 60 would pass 100; 150 is alone.
+    assert_eq!(
+        capped_groups(sizes.clone(), 100, 1),
+        vec![vec!["f", "b", "c", "d"], vec!["a"], vec!["e"]]
+    );
+    // A merge needs two segments: the lone ones are left.
+    assert_eq!(capped_groups(sizes, 100, 2), vec![vec!["f", "b", "c", "d"]]);
+    assert!(capped_groups(Vec::<((), u64)>::new(), 100, 1).is_empty());
+}
+
+/// Many small commits merge, but never into a segment above the cap.
+#[test]
+fn merges_stop_at_the_cap() {
+    let mut builder = Schema::builder();
+    let text = builder.add_text_field("text", TEXT);
+    let index = TantivyIndex::create_in_ram(builder.build());
+    let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+    writer.set_merge_policy(Box::new(CappedMergePolicy::new(100)));
+    for commit in 0..64 {
+        for i in 0..10 {
+            writer
+                .add_document(doc!(text => format!("doc {commit} {i}")))
+                .unwrap();
+        }
+        writer.commit().unwrap();
+    }
+    writer.wait_merging_threads().unwrap();
+    let metas = index.searchable_segment_metas().unwrap();
+    let sizes: Vec<u32> = metas.iter().map(SegmentMeta::num_docs).collect();
+    assert_eq!(sizes.iter().sum::<u32>(), 640);
+    assert!(sizes.iter().all(|&n| n <= 100), "{sizes:?}");
+    // Merging happened: 64 commits did not leave 64 segments.
+    assert!(sizes.len() < 20, "{sizes:?}");
+}
+
+/// Searching the segments in parallel with a shared pruning floor finds exactly what
+/// tantivy's `TopDocs` finds, scores and tie order included, with deleted documents,
+/// many exact ties (the same texts in every segment) and k below and above the
+/// number of matches.
+#[test]
+fn parallel_top_docs_match_tantivy() {
+    let mut builder = Schema::builder();
+    let text = builder.add_text_field("text", TEXT);
+    let id = builder.add_u64_field("id", tantivy::schema::INDEXED);
+    let index = TantivyIndex::create_in_ram(builder.build());
+    let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+    writer.set_merge_policy(Box::new(NoMergePolicy));
+    let words = [
+        "salmon", "river", "delta", "tide", "estuary", "reed", "the", "a",
+    ];
+    let mut n = 0u64;
+    for segment in 0..5usize {
+        for i in 0..60usize {
+            // Every segment holds the same 30 texts, and 30 of its own.
+            let seed = if i < 30 { i } else { i * 5 + segment };
+            let body: Vec<&str> = (0..1 + seed % 9)
+                .map(|j| words[(seed * j + j + seed / 3) % words.len()])
+                .collect();
+            writer
+                .add_document(doc!(text => body.join(" "), id => n))
+                .unwrap();
+            n += 1;
+        }
+        writer.commit().unwrap();
+    }
+    for gone in (0..n).step_by(7) {
+        writer.delete_term(Term::from_field_u64(id, gone));
+    }
+    writer.commit().unwrap();
+    let searcher = index.reader().unwrap().searcher();
+    assert_eq!(searcher.segment_readers().len(), 5);
+    let parser = QueryParser::for_index(&index, vec![text]);
+    for query in ["salmon estuary reed", "tide", "delta the river", "nothing"] {
+        let q = parser.parse_query(query).unwrap();
+        for k in [1, 7, 25, 1_000] {
+            let want = searcher
+                .search(q.as_ref(), &TopDocs::with_limit(k).order_by_score())
+                .unwrap();
+            for parallel in [true, false] {
+                let got = top_docs(&searcher, q.as_ref(), k, parallel).unwrap();
+                assert_eq!(got, want, "{query:?} k={k} parallel={parallel}");
+            }
+            // Whatever order the segments run in: with the floor already at the
+            // final k-th score, documents tied with it still come through.
+            if want.len() == k {
+                let floor = AtomicU32::new(want[k - 1].0.to_bits());
+                let weight = q
+                    .weight(EnableScoring::enabled_from_searcher(&searcher))
+                    .unwrap();
+                let mut got: Vec<_> = (0..5)
+                    .flat_map(|ord| {
+                        let reader = searcher.segment_reader(ord);
+                        segment_top_docs(weight.as_ref(), ord, reader, k, &floor).unwrap()
+                    })
+                    .collect();
+                got.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                got.truncate(k);
+                assert_eq!(got, want, "{query:?} k={k}, floor preset");
+            }
+        }
+    }
+    // One segment: searched in the calling thread, the same way.
+    let one = TantivyIndex::create_in_ram(index.schema());
+    let mut writer: IndexWriter = one.writer_with_num_threads(1, 15_000_000).unwrap();
+    for i in 0..50u64 {
+        let body = words[..1 + (i as usize % 7)].join(" ");
+        writer.add_document(doc!(text => body, id => i)).unwrap();
+    }
+    writer.commit().unwrap();
+    let searcher = one.reader().unwrap().searcher();
+    let q = QueryParser::for_index(&one, vec![text])
+        .parse_query("reed tide")
+        .unwrap();
+    let want = searcher
+        .search(q.as_ref(), &TopDocs::with_limit(10).order_by_score())
+        .unwrap();
+    assert_eq!(top_docs(&searcher, q.as_ref(), 10, true).unwrap(), want);
+}

@@ -1,0 +1,398 @@
+//! Searches and fetches on one snapshot, and the keyword search's top-docs collectors.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use tantivy::collector::DocSetCollector;
+use tantivy::columnar::Column;
+use tantivy::query::{BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, QueryParser};
+use tantivy::tokenizer::TokenStream as _;
+use tantivy::{DocAddress, DocId, Score, Searcher, SegmentReader, TantivyDocument, Term};
+
+use crate::error::{Error, Result};
+use crate::filter::Filter;
+use crate::fresh::merge;
+use crate::record::Record;
+use crate::schema::{self};
+use crate::vectors::normalize;
+
+use super::snapshot::Snapshot;
+use super::{Index, KeywordSignals, Scored, EXACT_SCAN_MIN, EXACT_SCAN_SHARE};
+
+/// One committed state of an [`Index`], fixed when taken with [`Index::view`]: its
+/// searches and fetches agree with each other while a writer commits.
+pub struct View<'a> {
+    pub(super) index: &'a Index,
+    pub(super) snap: Arc<Snapshot>,
+}
+
+impl std::fmt::Debug for View<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("View")
+            .field("index", &self.index.path)
+            .field("chunks", &self.snap.searcher.num_docs())
+            .finish()
+    }
+}
+
+impl View<'_> {
+    /// The `k` chunks matching `filter` whose vectors are nearest `query`, best first.
+    ///
+    /// The filter applies inside the search, so `k` matching chunks come back whenever
+    /// that many exist: a selective filter compares the query with every matching
+    /// vector exactly; a broad one walks the graph only through matching points, with a
+    /// wider candidate list, and falls back to the exact comparison if the walk comes
+    /// back short.
+    ///
+    /// # Errors
+    /// [`Error::Dimension`] when `query` has the wrong length, [`Error::InvalidFilter`]
+    /// when the filter does not fit the fields it names.
+    pub fn search_vector(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Scored>> {
+        if query.len() != self.index.options.dim || self.index.options.dim == 0 {
+            return Err(Error::Dimension {
+                expected: self.index.options.dim,
+                got: query.len(),
+            });
+        }
+        let mut q = query.to_vec();
+        normalize(&mut q);
+        let snap = &self.snap;
+        // No more hits than live chunks: every list below is sized from `k`.
+        let k = k.min(snap.live.len());
+        let graph = &snap.graph;
+        let ef_search = self.index.shared.ef_search.load(AtomicOrdering::Relaxed);
+        let hits = match filter {
+            None => {
+                // Fresh points (committed, not yet in the graph) are compared exactly.
+                let (fresh, fresh_live) = snap.fresh.search(&q, k, &snap.live);
+                let graph_live = snap.live.len() - fresh_live;
+                let hits = graph
+                    .search_within(&q, k, ef_search, &snap.live, graph_live)
+                    .unwrap_or_else(|| graph.search(&q, k, ef_search, &*snap.live));
+                merge(hits, fresh, k)
+            }
+            Some(f) => {
+                let allowed = &*self.index.matching(snap, f)?;
+                if allowed.len() == 0 || k == 0 {
+                    return Ok(Vec::new());
+                }
+                let (fresh, fresh_matches) = snap.fresh.search(&q, k, allowed);
+                // Matches and live points in the graph.
+                let matches = allowed.len() - fresh_matches;
+                let live = snap
+                    .live
+                    .len()
+                    .saturating_sub(snap.fresh.len())
+                    .max(matches);
+                let hits = if matches == 0 {
+                    Vec::new()
+                } else if matches <= EXACT_SCAN_MIN
+                    || matches as f64 <= live as f64 * EXACT_SCAN_SHARE
+                {
+                    graph.exact_search(&q, k, allowed)
+                } else {
+                    // First an unfiltered walk wide enough to hold about 2k matches, cut
+                    // to the matches: cheaper than a filtered walk, which hnsw_rs never
+                    // stops early. Then the filtered walk, about `live / matches` points
+                    // visited per match found; then the exact comparison.
+                    let wide = k
+                        .saturating_mul(2 * live / matches)
+                        .min(live)
+                        .max(ef_search);
+                    match graph.search_within(&q, k, wide, allowed, matches) {
+                        Some(hits) => hits,
+                        None => {
+                            let ef = k.saturating_mul(live / matches).min(live).max(ef_search);
+                            let hits = graph.search(&q, k, ef, allowed);
+                            if hits.len() < k.min(matches) {
+                                graph.exact_search(&q, k, allowed)
+                            } else {
+                                hits
+                            }
+                        }
+                    }
+                };
+                merge(hits, fresh, k)
+            }
+        };
+        Ok(hits
+            .into_iter()
+            .map(|(id, score)| Scored { id, score })
+            .collect())
+    }
+
+    /// As a plain BM25 search, among the chunks matching `filter` only (the
+    /// filter is a non-scoring clause of the BM25 query, not a post-filter).
+    ///
+    /// # Errors
+    /// [`Error::InvalidFilter`] when the filter does not fit the fields it names;
+    /// tantivy errors.
+    pub fn search_keyword(
+        &self,
+        query: &str,
+        k: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Scored>> {
+        let snap = &self.snap;
+        let k = k.min(usize::try_from(snap.searcher.num_docs()).unwrap_or(usize::MAX));
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let boost = self.index.options.title_boost;
+        let mut fields = vec![self.index.fields.body];
+        if boost > 0.0 {
+            fields.push(self.index.fields.title_terms);
+        }
+        let mut parser = QueryParser::for_index(&self.index.store, fields);
+        parser.set_field_boost(self.index.fields.title_terms, boost);
+        // A colon would name a field: user text never does. Tantivy's lenient parser
+        // keeps a field that does not exist before some clauses (`Examples:\n* ...`)
+        // and the search then fails, and an existing one would search an internal
+        // field. The analyzer splits words at colons anyway, so they become spaces.
+        let (mut q, _errors) = parser.parse_query_lenient(&query.replace(':', " "));
+        if let Some(f) = filter {
+            q = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, q),
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(f.to_query(&self.index.fields)?, 0.0)),
+                ),
+            ]));
+        }
+        let running = &self.index.keyword_searches;
+        let alone = running.fetch_add(1, AtomicOrdering::AcqRel) == 0;
+        let top = top_docs(&snap.searcher, q.as_ref(), k, alone);
+        running.fetch_sub(1, AtomicOrdering::AcqRel);
+        let top = top?;
+        // One vid column per segment, opened once for all the hits in it.
+        let mut columns: Vec<Option<Column<u64>>> =
+            vec![None; snap.searcher.segment_readers().len()];
+        let mut out = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let column = match &mut columns[addr.segment_ord as usize] {
+                Some(c) => c,
+                slot => slot.insert(
+                    snap.searcher
+                        .segment_reader(addr.segment_ord)
+                        .fast_fields()
+                        .u64("vid")?,
+                ),
+            };
+            let vid = column.first(addr.doc_id).unwrap_or(0);
+            out.push(Scored { id: vid, score });
+        }
+        Ok(out)
+    }
+
+    /// How many live chunks match `filter`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidFilter`]; tantivy errors.
+    pub fn count(&self, filter: &Filter) -> Result<usize> {
+        let snap = &self.snap;
+        Ok(snap.searcher.search(
+            &*filter.to_query(&self.index.fields)?,
+            &tantivy::collector::Count,
+        )?)
+    }
+
+    /// What the collection's statistics say about how well BM25 can answer `query`,
+    /// given its keyword top score: see [`KeywordSignals`].
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn keyword_signals(&self, query: &str, top_score: f32) -> Result<KeywordSignals> {
+        const K1: f32 = 1.2;
+        let (mut max, mut idf_sum, mut present) = (0.0, 0.0, 0u32);
+        for (_, idf, df) in self.term_idfs(query)? {
+            max += idf * (K1 + 1.0);
+            if df > 0 {
+                idf_sum += idf;
+                present += 1;
+            }
+        }
+        Ok(KeywordSignals {
+            coverage: if max > 0.0 { top_score / max } else { 0.0 },
+            mean_idf: if present > 0 {
+                idf_sum / present as f32
+            } else {
+                0.0
+            },
+        })
+    }
+
+    /// The distinct terms the keyword analyzer makes of `query`, in term order, each
+    /// with its BM25 IDF, `ln(1 + (N - df + 0.5) / (df + 0.5))` over N live chunks, and
+    /// its document frequency df (0 for a term no chunk holds).
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn term_idfs(&self, query: &str) -> Result<Vec<(String, f32, u64)>> {
+        let snap = &self.snap;
+        let mut analyzer = self
+            .index
+            .store
+            .tokenizer_for_field(self.index.fields.body)?;
+        let mut stream = analyzer.token_stream(query);
+        let mut terms = std::collections::BTreeSet::new();
+        while stream.advance() {
+            terms.insert(stream.token().text.clone());
+        }
+        let n = snap.searcher.num_docs() as f32;
+        let mut out = Vec::with_capacity(terms.len());
+        for t in terms {
+            let df = snap
+                .searcher
+                .doc_freq(&Term::from_field_text(self.index.fields.body, &t))?;
+            let idf = (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
+            out.push((t, idf, df));
+        }
+        Ok(out)
+    }
+
+    /// The stored chunks for the given point ids, in the same order; ids not in this
+    /// view are left out.
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn fetch(&self, ids: &[u64]) -> Result<Vec<(u64, Record)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(addr) = self.snap.addresses.get(id) {
+                let doc: TantivyDocument = self.snap.searcher.doc(addr)?;
+                out.push((id, self.index.record_of(&doc).1));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every chunk of one document (of `tenant`; `""` for none), in order.
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn document(&self, tenant: &str, doc_id: &str) -> Result<Vec<(u64, Record)>> {
+        let q = tantivy::query::TermQuery::new(
+            Term::from_field_text(self.index.fields.doc_key, &schema::doc_key(tenant, doc_id)),
+            tantivy::schema::IndexRecordOption::Basic,
+        );
+        let addrs = self.snap.searcher.search(&q, &DocSetCollector)?;
+        let mut out = Vec::with_capacity(addrs.len());
+        for addr in addrs {
+            let doc: TantivyDocument = self.snap.searcher.doc(addr)?;
+            out.push(self.index.record_of(&doc));
+        }
+        out.sort_by_key(|(_, r)| r.ordinal);
+        Ok(out)
+    }
+}
+
+/// The `k` best-scoring live documents for `query`, best first, exactly as tantivy's
+/// `TopDocs` ranks them (ties: lower address first). The segments share one pruning
+/// floor: a document scoring below the k-th best score of any one segment cannot make
+/// the top k, so each segment's block-max WAND skips what the fullest segment already
+/// rules out. With `parallel`, the segments run at once on rayon's pool (in a hybrid
+/// search the dense half runs there too, and its thread joins in on the segments when it
+/// is done); otherwise one after the other in the calling thread, which does the least
+/// work in all, for when other searches keep the cores busy anyway.
+pub(super) fn top_docs(
+    searcher: &Searcher,
+    query: &dyn Query,
+    k: usize,
+    parallel: bool,
+) -> tantivy::Result<Vec<(Score, DocAddress)>> {
+    let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    let floor = AtomicU32::new(Score::MIN.to_bits());
+    let collect = |(ord, reader): (usize, &SegmentReader)| {
+        segment_top_docs(weight.as_ref(), ord as u32, reader, k, &floor)
+    };
+    let segments = searcher.segment_readers();
+    // Handing a single segment to the pool would only add a thread switch.
+    let found = if parallel && segments.len() > 1 {
+        segments
+            .par_iter()
+            .enumerate()
+            .map(collect)
+            .collect::<tantivy::Result<Vec<_>>>()?
+    } else {
+        segments
+            .iter()
+            .enumerate()
+            .map(collect)
+            .collect::<tantivy::Result<Vec<_>>>()?
+    };
+    let mut all: Vec<(Score, DocAddress)> = found.into_iter().flatten().collect();
+    all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    all.truncate(k);
+    Ok(all)
+}
+
+/// One segment's part of [`top_docs`]: its `k` best live documents, skipping those
+/// below `floor` (an `f32`'s bits, the best k-th score any segment has so far), which it
+/// raises as its own k-th best score rises.
+pub(super) fn segment_top_docs(
+    weight: &dyn tantivy::query::Weight,
+    ord: u32,
+    reader: &SegmentReader,
+    k: usize,
+    floor: &AtomicU32,
+) -> tantivy::Result<Vec<(Score, DocAddress)>> {
+    let alive = reader.alive_bitset();
+    let mut heap = BinaryHeap::with_capacity(
+        k.saturating_add(1)
+            .min(crate::vectors::PREALLOCATE_MAX)
+            .min(reader.num_docs() as usize + 1),
+    );
+    let mut bound = Score::MIN;
+    // Ties with the shared floor may still win on address, so they pass.
+    let shared = || f32::from_bits(floor.load(AtomicOrdering::Relaxed)).next_down();
+    weight.for_each_pruning(shared().max(Score::MIN), reader, &mut |doc, score| {
+        if alive.is_none_or(|a| a.is_alive(doc)) {
+            heap.push(Reverse(Ranked { score, doc }));
+            if heap.len() > k {
+                heap.pop();
+            }
+            if heap.len() == k {
+                bound = heap.peek().expect("k > 0").0.score;
+                let _ = floor.fetch_update(AtomicOrdering::Relaxed, AtomicOrdering::Relaxed, |b| {
+                    (bound > f32::from_bits(b)).then_some(bound.to_bits())
+                });
+            }
+        }
+        bound.max(shared())
+    })?;
+    Ok(heap
+        .into_iter()
+        .map(|Reverse(r)| (r.score, DocAddress::new(ord, r.doc)))
+        .collect())
+}
+
+/// A segment's candidate in [`top_docs`]: ordered by score, then by lower doc id first.
+#[derive(PartialEq)]
+pub(super) struct Ranked {
+    pub(super) score: Score,
+    pub(super) doc: DocId,
+}
+
+impl Eq for Ranked {}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then(other.doc.cmp(&self.doc))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
