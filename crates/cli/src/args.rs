@@ -1,0 +1,310 @@
+//! The command line: commands, their arguments and defaults.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use trawl::{
+    ChunkOptions, Collection, CollectionBuilder, Filter, Fusion, Language, SearchMode,
+    SearchOptions,
+};
+
+/// Where the model is looked for when --model is not given.
+pub(crate) const DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
+
+#[derive(Parser)]
+#[command(
+    name = "trawl",
+    version,
+    about = "Hybrid search over your documents, in one directory."
+)]
+pub(crate) struct Cli {
+    /// Log more to stderr: -v for each ingest stage's timings, -vv for every batch.
+    /// `RUST_LOG` (e.g. `RUST_LOG=trawl=debug`) overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Index files and folders (recursively) into an index directory.
+    Ingest {
+        /// Files or folders to index.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The index directory (created if missing).
+        #[arg(long)]
+        index: PathBuf,
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Add the documents to this tenant (and prune within it).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Also delete indexed documents whose files under the given paths no longer
+        /// exist.
+        #[arg(long)]
+        prune: bool,
+        /// Print the summary as a JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Largest file to read, in MiB.
+        #[arg(long, default_value_t = 64)]
+        max_file_mb: u64,
+    },
+    /// Delete documents (all their chunks) by id.
+    Delete {
+        /// Document ids (for files: the path as given to `trawl ingest`).
+        #[arg(required = true)]
+        doc_ids: Vec<String>,
+        /// The index directory.
+        #[arg(long)]
+        index: PathBuf,
+        /// The tenant the documents belong to.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Search an index.
+    Search {
+        /// The query.
+        query: String,
+        /// The index directory.
+        #[arg(long)]
+        index: PathBuf,
+        /// Number of hits.
+        #[arg(short, default_value_t = 5)]
+        k: usize,
+        /// dense, keyword or hybrid.
+        #[arg(long, default_value = "hybrid")]
+        mode: SearchMode,
+        /// Print hits as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Model directory (default: the one the index was built with).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[command(flatten)]
+        tuning: Tuning,
+    },
+    /// Print the best passages for a query as a prompt-ready context with numbered
+    /// citations, within a token budget.
+    Context {
+        /// The query.
+        query: String,
+        /// The index directory.
+        #[arg(long)]
+        index: PathBuf,
+        /// Most tokens the context may take (model tokens, citation lines included).
+        #[arg(long, default_value_t = 2000)]
+        budget: usize,
+        /// Chunks considered before packing.
+        #[arg(short, default_value_t = 30)]
+        k: usize,
+        /// dense, keyword or hybrid.
+        #[arg(long, default_value = "hybrid")]
+        mode: SearchMode,
+        /// Print the context and its citations as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Model directory (default: the one the index was built with).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[command(flatten)]
+        tuning: Tuning,
+    },
+    /// Show what an index holds.
+    Stats {
+        /// The index directory.
+        #[arg(long)]
+        index: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate retrieval on a BEIR-format benchmark directory.
+    Eval {
+        /// Folder with corpus.jsonl, queries.jsonl and qrels/SPLIT.tsv.
+        beir_dir: PathBuf,
+        /// Which qrels split to evaluate.
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// dense, keyword or hybrid.
+        #[arg(long, default_value = "hybrid")]
+        mode: SearchMode,
+        /// Run dense, keyword and hybrid (with each --fusion given) over one ingest and
+        /// print a table (with --json, one object per line).
+        #[arg(long)]
+        compare: bool,
+        /// Index directory to build (or reuse, if it already holds the corpus);
+        /// a temporary one when omitted.
+        #[arg(long)]
+        index: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Fusion for hybrid runs; repeat to evaluate several (adaptive, adaptive:W:C:I,
+        /// rrf, rrf:K, wrrf:W, minmax:W, z:W; W is the keyword weight, C the full
+        /// coverage, I the full IDF). Default: adaptive.
+        #[arg(long = "fusion", value_name = "FUSION")]
+        fusions: Vec<Fusion>,
+        /// Candidates each retriever fetches before fusion.
+        #[arg(long, default_value_t = 100)]
+        candidates: usize,
+        /// Rerank the results: `mmr:LAMBDA` (diversity), `cross-encoder:DIR` (a
+        /// sentence-transformers cross-encoder directory) or
+        /// `sentences[:WEIGHT[:DEPTH[:MAX]]]` (best-matching sentence window, scored
+        /// with the collection's own model).
+        #[arg(long, value_name = "RERANKER")]
+        rerank: Option<String>,
+        /// Also write, per query, the default hybrid search's first N chunk hits with
+        /// their first-stage score, chunk cosine and best sentence-window cosine for
+        /// windows of 1 to 3 sentences, as JSON lines, for tuning the sentence-window
+        /// reranker offline (benches/quality/rerank_study.py).
+        #[arg(long, value_name = "FILE")]
+        dump_windows: Option<PathBuf>,
+        /// Hits per query in --dump-windows.
+        #[arg(long, value_name = "N", default_value_t = 40)]
+        dump_windows_depth: usize,
+        /// Also write each query's dense and keyword candidates (chunk id, document
+        /// id, raw score) and keyword signals (coverage, mean IDF) as JSON lines to this
+        /// file, for studying fusion offline (benches/quality/fusion_study.py).
+        #[arg(long, value_name = "FILE")]
+        dump_candidates: Option<PathBuf>,
+        /// Score a hit whose document id is its query's id. By default such a hit is
+        /// dropped before scoring, as BEIR's own evaluation does: in ArguAna and Quora
+        /// each query is also a document, and finding itself is no answer.
+        #[arg(long)]
+        keep_identical_ids: bool,
+    },
+}
+
+#[derive(clap::Args)]
+pub(crate) struct Tuning {
+    /// How hybrid search fuses the lists: adaptive, adaptive:W:C:I, rrf, rrf:K, wrrf:W,
+    /// minmax:W, z:W (W is the keyword weight, 0..1; C the full coverage, I the full IDF).
+    #[arg(long, default_value = "adaptive")]
+    pub(crate) fusion: Fusion,
+    /// Candidates each retriever fetches before fusion.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) candidates: usize,
+    /// Only chunks matching this filter, e.g. 'format = "pdf" AND year >= 2020'
+    /// (=, !=, <, <=, >, >=, IN (...), CONTAINS; AND, OR, NOT, parentheses; dates
+    /// as 2021-03-04). Fields: metadata keys, format, source, doc_id.
+    #[arg(long)]
+    pub(crate) filter: Option<Filter>,
+    /// Only chunks of this tenant.
+    #[arg(long)]
+    pub(crate) tenant: Option<String>,
+    /// `parent`: return each hit's whole parent section (one per section) instead of
+    /// the matching chunk.
+    #[arg(long, value_enum)]
+    pub(crate) expand: Option<Expand>,
+}
+
+/// What a hit grows into.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Expand {
+    /// The section the chunk belongs to.
+    Parent,
+}
+
+impl Tuning {
+    /// Search options with these settings.
+    pub(crate) fn options(self, k: usize, mode: SearchMode) -> SearchOptions {
+        SearchOptions {
+            k,
+            mode,
+            candidates: self.candidates,
+            fusion: self.fusion,
+            filter: self.filter,
+            tenant: self.tenant,
+            expand_parent: matches!(self.expand, Some(Expand::Parent)),
+            ..SearchOptions::default()
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ModelArgs {
+    /// Model directory (sentence-transformers layout).
+    #[arg(long, env = "TRAWL_MODEL")]
+    pub(crate) model: Option<PathBuf>,
+    /// Build a keyword-only index (no model needed; a model given, or set in
+    /// TRAWL_MODEL, is not used).
+    #[arg(long)]
+    pub(crate) keyword_only: bool,
+    /// Language of the keyword analyzer for a new index (english, german, ..., plain).
+    #[arg(long, default_value = "english")]
+    pub(crate) language: Language,
+    /// Most characters per chunk (new index).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_chars: Option<usize>,
+    /// Most model tokens per chunk (new index; capped by the model's limit).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_tokens: Option<usize>,
+    /// What neighbouring chunks repeat: none, tokens:N, chars:N or sentences:N.
+    #[arg(long, value_name = "OVERLAP")]
+    pub(crate) overlap: Option<trawl::Overlap>,
+    /// Embed each chunk with its document title and heading path in front.
+    #[arg(long)]
+    pub(crate) context_prefix: bool,
+    /// Precision of the model's matrix products for a new index: f32, bf16 (AVX-512
+    /// BF16; vectors within cosine 0.999) or int8 (any CPU; within cosine 0.99);
+    /// recorded with the index. Default: bf16 where the CPU has AMX, int8 on other
+    /// AVX2 and AVX-512 CPUs, else f32.
+    #[arg(long)]
+    pub(crate) precision: Option<trawl::Precision>,
+}
+
+impl ModelArgs {
+    /// A builder for `index`: the given model, else the one the index records, else
+    /// the default location.
+    pub(crate) fn builder(&self, index: &Path) -> CollectionBuilder {
+        let mut builder = Collection::builder(index).language(self.language);
+        if self.max_chars.is_some()
+            || self.max_tokens.is_some()
+            || self.overlap.is_some()
+            || self.context_prefix
+        {
+            let default = ChunkOptions::default();
+            builder = builder.chunking(ChunkOptions {
+                max_chars: self.max_chars.unwrap_or(default.max_chars),
+                max_tokens: self.max_tokens.unwrap_or(default.max_tokens),
+                overlap: self.overlap.unwrap_or(default.overlap),
+                context_prefix: self.context_prefix,
+                ..default
+            });
+        }
+        if let Some(precision) = self.precision {
+            builder = builder.precision(precision);
+        }
+        if self.keyword_only {
+            return builder.keyword_only();
+        }
+        match &self.model {
+            Some(dir) => builder.model_dir(dir),
+            None if Collection::exists(index) => builder,
+            None => builder.model_dir(default_model()),
+        }
+    }
+}
+
+/// The model a new index gets when none is named: `models/all-MiniLM-L6-v2` under the
+/// current directory, else under the directory of the `trawl` executable or one of its
+/// two parents (a binary built in a checkout, `target/release/trawl`, finds the
+/// checkout's `models/`). When none exists, the first, so the error names it.
+pub(crate) fn default_model() -> PathBuf {
+    let beside_exe = std::env::current_exe().ok().and_then(|exe| {
+        exe.ancestors()
+            .skip(1)
+            .take(3)
+            .map(|dir| dir.join(DEFAULT_MODEL))
+            .find(|dir| dir.is_dir())
+    });
+    match beside_exe {
+        Some(dir) if !Path::new(DEFAULT_MODEL).is_dir() => dir,
+        _ => PathBuf::from(DEFAULT_MODEL),
+    }
+}
