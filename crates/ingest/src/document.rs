@@ -1,7 +1,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
+
+use crate::limits::Limits;
 
 /// Typed metadata attached to a document (front matter, file facts, caller's fields).
 pub type Metadata = BTreeMap<String, MetaValue>;
@@ -264,4 +268,76 @@ impl Document {
         }
         out
     }
+}
+
+/// What a parser is given: one file's bytes and what is known about them.
+pub(crate) struct Input<'a> {
+    /// The file's content.
+    pub(crate) bytes: &'a [u8],
+    /// Its name: the path as given, or an attachment's name; the id of its first
+    /// document.
+    pub(crate) name: &'a str,
+    /// The format detected for it.
+    pub(crate) format: Format,
+    /// The limits it is read within.
+    pub(crate) limits: &'a Limits,
+    /// How deep in attachments it is (0 for a file of its own).
+    pub(crate) depth: u32,
+}
+
+/// The parts of one document as a single-document format's parser finds them.
+#[derive(Default)]
+pub(crate) struct Parsed {
+    pub(crate) title: Option<String>,
+    pub(crate) metadata: Metadata,
+    pub(crate) sections: Vec<Section>,
+}
+
+impl Parsed {
+    /// The document these parts make for `input`: its id is the input's name, its title
+    /// the one found or else one taken from the metadata, the first heading or line, or
+    /// the file name.
+    pub(crate) fn into_document(self, input: &Input<'_>) -> Document {
+        let title = self
+            .title
+            .or_else(|| title_of(&self.metadata, &self.sections, input.format, input.name));
+        Document {
+            id: input.name.to_owned(),
+            title,
+            source: None,
+            format: input.format,
+            metadata: self.metadata,
+            sections: self.sections,
+        }
+    }
+}
+
+/// A title for a document whose parser found none: a `title` in the metadata, the first
+/// level-1 heading of Markdown, a short first line of plain text standing alone, or the
+/// file name without its extension.
+fn title_of(meta: &Metadata, sections: &[Section], format: Format, name: &str) -> Option<String> {
+    if let Some(MetaValue::Str(t)) = meta.get("title") {
+        return Some(t.clone());
+    }
+    if format == Format::Markdown {
+        let h1 = sections
+            .iter()
+            .find(|s| matches!(s.kind, SectionKind::Heading { level: 1 }));
+        if let Some(h) = h1 {
+            return Some(h.text.clone());
+        }
+    }
+    if format == Format::Text {
+        // A short first line standing alone is a title in most plain-text articles.
+        if let Some(first) = sections.first() {
+            let line = first.text.trim();
+            if !line.contains('\n') && line.chars().count() <= 100 && !line.ends_with('.') {
+                return Some(line.to_owned());
+            }
+        }
+    }
+    Path::new(name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
 }

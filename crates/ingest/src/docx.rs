@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use crate::builder::{table_sections, Builder};
+use crate::document::{Document, Input, Parsed};
 use crate::document::{MetaValue, SectionKind};
 use crate::error::Result;
 use crate::limits::Limits;
-use crate::parse::Parsed;
 use crate::xml::{Reader, Tok};
 use crate::zipped::Zip;
 
@@ -23,7 +23,14 @@ enum Style {
     Plain,
 }
 
-pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
+/// A DOCX file: one document.
+pub(crate) fn parse(input: &Input<'_>) -> Result<Vec<Document>> {
+    Ok(vec![
+        parts(input.bytes, input.name, input.limits)?.into_document(input)
+    ])
+}
+
+fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     let mut zip = Zip::open(bytes, name, FORMAT, limits)?;
     let Some(body) = zip.text("word/document.xml")? else {
         return Err(crate::Error::malformed(

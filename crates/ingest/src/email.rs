@@ -5,17 +5,34 @@
 
 use mail_parser::{Address, Message, MessageParser, MimeHeaders};
 
-use crate::document::{Document, Format, Location, MetaValue, Metadata, Section, SectionKind};
+use crate::document::{
+    Document, Format, Input, Location, MetaValue, Metadata, Section, SectionKind,
+};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 
+/// An e-mail file: a mailbox (`.mbox`, `.mbx`, or content starting `From `) gives every
+/// message in order, a single message gives itself; each message is followed by its
+/// attachments' documents.
+pub(crate) fn parse(input: &Input<'_>) -> Result<Vec<Document>> {
+    let Input {
+        bytes,
+        name,
+        limits,
+        depth,
+        ..
+    } = *input;
+    let mbox = crate::parse::extension(name).is_some_and(|e| e == "mbox" || e == "mbx")
+        || bytes.starts_with(b"From ");
+    if mbox {
+        parse_mbox(bytes, name, limits, depth)
+    } else {
+        parse_eml(bytes, name, limits, depth)
+    }
+}
+
 /// One message file: the message, then its attachments' documents.
-pub(crate) fn parse_eml(
-    bytes: &[u8],
-    name: &str,
-    limits: &Limits,
-    depth: u32,
-) -> Result<Vec<Document>> {
+fn parse_eml(bytes: &[u8], name: &str, limits: &Limits, depth: u32) -> Result<Vec<Document>> {
     let msg = MessageParser::default()
         .parse(bytes)
         .ok_or_else(|| Error::malformed(name, "email", "no message headers"))?;
@@ -23,12 +40,7 @@ pub(crate) fn parse_eml(
 }
 
 /// A mailbox: every message in order, each with its attachments.
-pub(crate) fn parse_mbox(
-    bytes: &[u8],
-    name: &str,
-    limits: &Limits,
-    depth: u32,
-) -> Result<Vec<Document>> {
+fn parse_mbox(bytes: &[u8], name: &str, limits: &Limits, depth: u32) -> Result<Vec<Document>> {
     let mut out = Vec::new();
     let mut count = 0usize;
     for entry in mail_parser::mailbox::mbox::MessageIterator::new(bytes) {

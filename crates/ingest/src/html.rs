@@ -9,8 +9,9 @@ use ego_tree::NodeRef;
 use scraper::{ElementRef, Html, Node, Selector};
 
 use crate::builder::{table_sections, Builder};
+use crate::document::{Document, Input, Parsed};
 use crate::document::{MetaValue, SectionKind};
-use crate::parse::Parsed;
+use crate::error::Result;
 
 /// Elements whose content is never text for a reader.
 const DROP: &[&str] = &[
@@ -49,7 +50,12 @@ const SKIPPED_CLASSES: &[&str] = &[
 /// Nesting deeper than this is read as flat text (no recursion, no stack overflow).
 const MAX_DEPTH: usize = 128;
 
-pub(crate) fn parse(bytes: &[u8]) -> Parsed {
+/// An HTML file: one document, in its declared charset.
+pub(crate) fn parse(input: &Input<'_>) -> Result<Vec<Document>> {
+    Ok(vec![parts(input.bytes).into_document(input)])
+}
+
+fn parts(bytes: &[u8]) -> Parsed {
     let text = decode(bytes);
     parse_str(&text)
 }
@@ -361,7 +367,7 @@ mod tests {
 
     /// The texts of the sections `html` parses to.
     fn texts(html: &str) -> Vec<String> {
-        parse(html.as_bytes())
+        parts(html.as_bytes())
             .sections
             .into_iter()
             .map(|s| s.text)
@@ -379,7 +385,7 @@ mod tests {
             <table><tr><th>Name</th><th>Qty</th></tr><tr><td>apple</td><td>3</td></tr></table>
             <blockquote><p>Quoted.</p></blockquote><pre>let x = 1;
 let y = 2;</pre><footer>Copyright</footer></body></html>"#;
-        let p = parse(html.as_bytes());
+        let p = parts(html.as_bytes());
         assert_eq!(p.title.as_deref(), Some("My Page"));
         assert_eq!(
             p.metadata["description"],
@@ -418,7 +424,7 @@ let y = 2;</pre><footer>Copyright</footer></body></html>"#;
             <dd><p>Serialize obj, see <a href="#fn1">1</a> and <a href="#top">#</a>.</p></dd></dl>
             <h2 id="usage">Usage <a href="#usage"> § </a></h2>
             <p>Read <a class="reference" href="#json.dumps">dumps()</a> first.</p></div></body>"##;
-        let p = parse(html.as_bytes());
+        let p = parts(html.as_bytes());
         let got: Vec<_> = p.sections.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(
             got,
@@ -504,7 +510,7 @@ let y = 2;</pre><footer>Copyright</footer></body></html>"#;
         let mut bytes = b"<html><head><meta charset=\"iso-8859-7\"></head><body><p>".to_vec();
         bytes.extend([0xE1, 0xE2, 0xE3]); // alpha beta gamma in ISO-8859-7
         bytes.extend(b"</p></body></html>");
-        let p = parse(&bytes);
+        let p = parts(&bytes);
         assert_eq!(p.sections[0].text, "αβγ");
     }
 }

@@ -6,13 +6,18 @@ use serde_json::Value;
 
 use crate::builder::Builder;
 use crate::document::SectionKind;
+use crate::document::{Document, Input, Parsed};
 use crate::error::{Error, Result};
-use crate::parse::Parsed;
 
 /// Nesting deeper than this is not descended (serde_json already stops at 128).
 const MAX_DEPTH: usize = 128;
 
-pub(crate) fn parse(bytes: &[u8], name: &str) -> Result<Parsed> {
+/// A JSON or JSON Lines file: one document.
+pub(crate) fn parse(input: &Input<'_>) -> Result<Vec<Document>> {
+    Ok(vec![parts(input.bytes, input.name)?.into_document(input)])
+}
+
+fn parts(bytes: &[u8], name: &str) -> Result<Parsed> {
     let text = crate::text::decode(bytes);
     let lower = name.to_ascii_lowercase();
     let lines = lower.ends_with(".jsonl") || lower.ends_with(".ndjson");
@@ -90,7 +95,7 @@ mod tests {
 
     #[test]
     fn strings_are_flattened_with_key_paths() {
-        let p = parse(
+        let p = parts(
             br#"{"title": "Doc", "items": [{"text": "first"}, {"n": 1, "text": "second"}]}"#,
             "a.json",
         )
@@ -113,8 +118,8 @@ mod tests {
 
     #[test]
     fn json_lines_keep_their_line() {
-        let p = parse(b"{\"a\": \"x\"}\n\n{\"a\": \"y\"}\n", "a.jsonl").unwrap();
+        let p = parts(b"{\"a\": \"x\"}\n\n{\"a\": \"y\"}\n", "a.jsonl").unwrap();
         assert_eq!(p.sections[1].location.line, Some(3));
-        assert!(parse(b"{\"a\": \n", "a.jsonl").is_err());
+        assert!(parts(b"{\"a\": \n", "a.jsonl").is_err());
     }
 }

@@ -5,13 +5,8 @@
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 
 use crate::builder::Builder;
-use crate::document::{MetaValue, Metadata, Section, SectionKind};
-
-/// The parsed parts of a Markdown file.
-pub(crate) struct Parsed {
-    pub(crate) metadata: Metadata,
-    pub(crate) sections: Vec<Section>,
-}
+use crate::document::{Document, Input, MetaValue, Metadata, Parsed, SectionKind};
+use crate::error::Result;
 
 /// What the text being collected will become.
 #[derive(Clone, Copy, PartialEq)]
@@ -23,7 +18,14 @@ enum Block {
     Table,
 }
 
-pub(crate) fn parse(text: &str) -> Parsed {
+/// A Markdown file: one document; front matter becomes metadata.
+pub(crate) fn parse(input: &Input<'_>) -> Result<Vec<Document>> {
+    Ok(vec![
+        parts(&crate::text::decode(input.bytes)).into_document(input)
+    ])
+}
+
+fn parts(text: &str) -> Parsed {
     let (metadata, body, offset) = front_matter(text);
     let line_starts: Vec<usize> = std::iter::once(0)
         .chain(body.match_indices('\n').map(|(i, _)| i + 1))
@@ -134,6 +136,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
         emit(&mut b, block, &text, start, quote_depth);
     }
     Parsed {
+        title: None,
         metadata,
         sections: b.finish(),
     }
@@ -213,7 +216,7 @@ mod tests {
 
     #[test]
     fn headings_build_paths_and_pop_on_same_level() {
-        let p = parse("# A\n\ntext a\n\n## B\n\ntext b\n\n## C\n\ntext c\n\n# D\n\ntext d\n");
+        let p = parts("# A\n\ntext a\n\n## B\n\ntext b\n\n## C\n\ntext c\n\n# D\n\ntext d\n");
         let paras: Vec<_> = p
             .sections
             .iter()
@@ -233,7 +236,7 @@ mod tests {
 
     #[test]
     fn front_matter_becomes_typed_metadata_and_lines_stay_true() {
-        let p = parse("---\ntitle: Hello\nyear: 2021\ntags: a, b\n---\n# H\n\nbody\n");
+        let p = parts("---\ntitle: Hello\nyear: 2021\ntags: a, b\n---\n# H\n\nbody\n");
         assert_eq!(p.metadata["title"], MetaValue::Str("Hello".into()));
         assert_eq!(p.metadata["year"], MetaValue::Int(2021));
         assert_eq!(
@@ -249,7 +252,7 @@ mod tests {
         let md = "Intro with **bold** and [a link](http://x) and `code`.\n\n\
                   - one\n- two\n  continued\n\n> quoted\n\n```rust\nfn main() {}\n```\n\n\
                   | h1 | h2 |\n|----|----|\n| a | b |\n\nSetext\n======\n";
-        let p = parse(md);
+        let p = parts(md);
         let kinds: Vec<_> = p
             .sections
             .iter()
@@ -274,7 +277,7 @@ mod tests {
 
     #[test]
     fn snake_case_keeps_underscores_and_nested_lists_stay_apart() {
-        let p = parse("max_seq_length is *big*\n\n- outer\n  - inner\n");
+        let p = parts("max_seq_length is *big*\n\n- outer\n  - inner\n");
         let texts: Vec<_> = p.sections.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(texts, ["max_seq_length is big", "outer", "inner"]);
     }

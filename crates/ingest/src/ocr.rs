@@ -9,9 +9,9 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::builder::Builder;
+use crate::document::{Document, Input, Parsed};
 use crate::document::{MetaValue, SectionKind};
 use crate::error::{Error, Result};
-use crate::parse::Parsed;
 
 fn ocr_error(name: &str, reason: impl std::fmt::Display) -> Error {
     Error::Ocr {
@@ -47,8 +47,12 @@ fn push_text(b: &mut Builder, text: &str) -> bool {
     any
 }
 
-/// An image: its recognised text as paragraphs.
-pub(crate) fn image(bytes: &[u8], name: &str) -> Result<Parsed> {
+/// An image: one document, its recognised text as paragraphs.
+pub(crate) fn parse(input: &Input<'_>) -> Result<Vec<Document>> {
+    Ok(vec![image(input.bytes, input.name)?.into_document(input)])
+}
+
+fn image(bytes: &[u8], name: &str) -> Result<Parsed> {
     let dir = tempfile::tempdir().map_err(|e| ocr_error(name, e))?;
     let path = dir.path().join("image");
     std::fs::write(&path, bytes).map_err(|e| ocr_error(name, e))?;

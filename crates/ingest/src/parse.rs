@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::document::{Document, Format, MetaValue, Metadata, Section, SectionKind};
+use crate::document::{Document, Format, Input};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::{docx, email, html, json, markdown, pdf, pptx, sheets, text};
@@ -17,14 +17,6 @@ pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 const MARKDOWN_EXT: &[&str] = &["md", "markdown", "mdown", "mkd", "mdx"];
 const TEXT_EXT: &[&str] = &["txt", "text", "rst", "log", "org", "adoc", "asciidoc"];
 const HTML_EXT: &[&str] = &["html", "htm", "xhtml", "shtml"];
-
-/// What one format's parser returns: the document's parts.
-#[derive(Default)]
-pub(crate) struct Parsed {
-    pub(crate) title: Option<String>,
-    pub(crate) metadata: Metadata,
-    pub(crate) sections: Vec<Section>,
-}
 
 /// Binary signatures trawl does not read, so a mislabelled binary is reported as what it
 /// is rather than indexed as garbage text.
@@ -45,7 +37,8 @@ const UNSUPPORTED_MAGIC: &[(&[u8], &str)] = &[
 /// Images read with OCR (feature `ocr`): PNG, JPEG, TIFF.
 const IMAGE_MAGIC: &[&[u8]] = &[b"\x89PNG\r\n\x1a\n", b"\xFF\xD8\xFF", b"II*\0", b"MM\0*"];
 
-fn extension(name: &str) -> Option<String> {
+/// The lower-cased extension of `name`, if it has one.
+pub(crate) fn extension(name: &str) -> Option<String> {
     Path::new(name)
         .extension()
         .and_then(|e| e.to_str())
@@ -296,37 +289,25 @@ fn dispatch(
     limits: &Limits,
     depth: u32,
 ) -> Result<Vec<Document>> {
-    let parsed = match format {
-        Format::Email => {
-            let mbox = extension(name).is_some_and(|e| e == "mbox" || e == "mbx")
-                || bytes.starts_with(b"From ");
-            return if mbox {
-                email::parse_mbox(bytes, name, limits, depth)
-            } else {
-                email::parse_eml(bytes, name, limits, depth)
-            };
-        }
-        Format::Markdown => {
-            let p = markdown::parse(&text::decode(bytes));
-            Parsed {
-                title: None,
-                metadata: p.metadata,
-                sections: p.sections,
-            }
-        }
-        Format::Text => Parsed {
-            sections: text::paragraphs(&text::decode(bytes)),
-            ..Parsed::default()
-        },
-        Format::Pdf => pdf::parse(bytes, name, limits)?,
-        Format::Docx => docx::parse(bytes, name, limits)?,
-        Format::Pptx => pptx::parse(bytes, name, limits)?,
-        Format::Xlsx | Format::Xls | Format::Ods => sheets::parse(bytes, name, format, limits)?,
-        Format::Csv => sheets::parse_csv(bytes, name, limits)?,
-        Format::Html => html::parse(bytes),
-        Format::Json => json::parse(bytes, name)?,
+    let input = Input {
+        bytes,
+        name,
+        format,
+        limits,
+        depth,
+    };
+    let parse: fn(&Input<'_>) -> Result<Vec<Document>> = match format {
+        Format::Email => email::parse,
+        Format::Markdown => markdown::parse,
+        Format::Text => text::parse,
+        Format::Pdf => pdf::parse,
+        Format::Docx => docx::parse,
+        Format::Pptx => pptx::parse,
+        Format::Xlsx | Format::Xls | Format::Ods | Format::Csv => sheets::parse,
+        Format::Html => html::parse,
+        Format::Json => json::parse,
         #[cfg(feature = "ocr")]
-        Format::Image => crate::ocr::image(bytes, name)?,
+        Format::Image => crate::ocr::parse,
         #[cfg(not(feature = "ocr"))]
         Format::Image => {
             return Err(Error::Unsupported {
@@ -335,18 +316,7 @@ fn dispatch(
             })
         }
     };
-    let title = parsed
-        .title
-        .clone()
-        .or_else(|| title_of(&parsed.metadata, &parsed.sections, format, name));
-    Ok(vec![Document {
-        id: name.to_owned(),
-        title,
-        source: None,
-        format,
-        metadata: parsed.metadata,
-        sections: parsed.sections,
-    }])
+    parse(&input)
 }
 
 /// Several documents as one: the first's identity, everyone's sections.
@@ -411,33 +381,6 @@ pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_owned())
-}
-
-fn title_of(meta: &Metadata, sections: &[Section], format: Format, name: &str) -> Option<String> {
-    if let Some(MetaValue::Str(t)) = meta.get("title") {
-        return Some(t.clone());
-    }
-    if format == Format::Markdown {
-        let h1 = sections
-            .iter()
-            .find(|s| matches!(s.kind, SectionKind::Heading { level: 1 }));
-        if let Some(h) = h1 {
-            return Some(h.text.clone());
-        }
-    }
-    if format == Format::Text {
-        // A short first line standing alone is a title in most plain-text articles.
-        if let Some(first) = sections.first() {
-            let line = first.text.trim();
-            if !line.contains('\n') && line.chars().count() <= 100 && !line.ends_with('.') {
-                return Some(line.to_owned());
-            }
-        }
-    }
-    Path::new(name)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]

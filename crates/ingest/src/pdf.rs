@@ -7,14 +7,22 @@
 use lopdf::{Document as Pdf, Object};
 
 use crate::builder::Builder;
+use crate::document::{Document, Input, Parsed};
 use crate::document::{MetaValue, SectionKind};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::parse::{panic_message, Parsed};
+use crate::parse::panic_message;
 
 const FORMAT: &str = "pdf";
 
-pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
+/// A PDF file: one document, its pages as sections.
+pub(crate) fn parse(input: &Input<'_>) -> Result<Vec<Document>> {
+    Ok(vec![
+        parts(input.bytes, input.name, input.limits)?.into_document(input)
+    ])
+}
+
+fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     let mut doc = match crate::panics::contain(|| Pdf::load_mem(bytes)) {
         Ok(Ok(doc)) => doc,
         Ok(Err(lopdf::Error::Decryption(_) | lopdf::Error::InvalidPassword)) => {

@@ -2,16 +2,23 @@
 //! speaker notes), each with its slide number.
 
 use crate::builder::{table_sections, Builder};
+use crate::document::{Document, Input, Parsed};
 use crate::document::{MetaValue, SectionKind};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::parse::Parsed;
 use crate::xml::{Reader, Tok};
 use crate::zipped::Zip;
 
 const FORMAT: &str = "pptx";
 
-pub(crate) fn parse(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
+/// A PPTX file: one document, its slides as sections.
+pub(crate) fn parse(input: &Input<'_>) -> Result<Vec<Document>> {
+    Ok(vec![
+        parts(input.bytes, input.name, input.limits)?.into_document(input)
+    ])
+}
+
+fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     let mut zip = Zip::open(bytes, name, FORMAT, limits)?;
     let slides = slide_order(&mut zip)?;
     if slides.is_empty() && zip.read("ppt/presentation.xml")?.is_none() {

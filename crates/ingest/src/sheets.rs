@@ -15,15 +15,25 @@ use std::io::Cursor;
 use calamine::{Data, DataRef, Reader};
 
 use crate::builder::{table_sections, Builder};
+use crate::document::{Document, Input, Parsed};
 use crate::document::{Format, MetaValue};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::parse::Parsed;
 
 /// Rows of one sheet: (1-based row number, cells).
 type Rows = Vec<(u32, Vec<String>)>;
 
-pub(crate) fn parse(bytes: &[u8], name: &str, format: Format, limits: &Limits) -> Result<Parsed> {
+/// A workbook (XLSX, XLS, ODS) or a CSV/TSV file: one document, its sheets' rows as
+/// sections.
+pub(crate) fn parse(input: &Input<'_>) -> Result<Vec<Document>> {
+    let parsed = match input.format {
+        Format::Csv => parse_csv(input.bytes, input.name, input.limits)?,
+        format => workbook(input.bytes, input.name, format, input.limits)?,
+    };
+    Ok(vec![parsed.into_document(input)])
+}
+
+fn workbook(bytes: &[u8], name: &str, format: Format, limits: &Limits) -> Result<Parsed> {
     let fmt = format.as_str();
     let err = |e: &dyn std::fmt::Display| Error::malformed(name, fmt, e);
     let sheets: Vec<(String, Rows)> = match format {
@@ -72,7 +82,7 @@ pub(crate) fn parse(bytes: &[u8], name: &str, format: Format, limits: &Limits) -
 }
 
 /// CSV or TSV: the same table model, one sheet named after nothing.
-pub(crate) fn parse_csv(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
+fn parse_csv(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     let text = crate::text::decode(bytes);
     let tsv =
         name.to_ascii_lowercase().ends_with(".tsv") || name.to_ascii_lowercase().ends_with(".tab");

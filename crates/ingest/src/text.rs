@@ -1,6 +1,16 @@
 //! Plain text: decoding from the common encodings and splitting into paragraphs.
 
-use crate::document::{Location, Section, SectionKind};
+use crate::document::{Document, Input, Location, Parsed, Section, SectionKind};
+use crate::error::Result;
+
+/// A plain-text file: one document, its paragraphs as sections.
+pub(crate) fn parse(input: &Input<'_>) -> Result<Vec<Document>> {
+    let parsed = Parsed {
+        sections: paragraphs(&decode(input.bytes)),
+        ..Parsed::default()
+    };
+    Ok(vec![parsed.into_document(input)])
+}
 
 /// Decodes bytes as text: UTF-8 (with or without BOM), UTF-16 with a BOM, and otherwise
 /// Windows-1252, which never fails and is what most legacy "ANSI" files are.
