@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use trawl::{Collection, SearchMode};
+use trawl::{AddOptions, Collection, SearchMode};
 
 fn main() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -19,7 +19,7 @@ fn main() -> anyhow::Result<()> {
     let collection = Collection::builder(dir.path())
         .model_dir(root.join("models/all-MiniLM-L6-v2"))
         .open()?;
-    let report = collection.add_path(root.join("examples/corpus"))?;
+    let report = collection.add_paths(&[root.join("examples/corpus")], &AddOptions::default())?;
     collection.commit()?;
     println!(
         "indexed {} documents as {} chunks ({} failed)\n",

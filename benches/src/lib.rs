@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use trawl::{BertEmbedder, Collection};
+use trawl::{AddOptions, BertEmbedder, Collection};
 
 /// The workspace root.
 #[must_use]
@@ -60,7 +60,8 @@ pub fn sample_collection(embedder: Arc<BertEmbedder>) -> (tempfile::TempDir, Col
         .embedder(embedder)
         .open()
         .expect("collection");
-    c.add_path(root().join("examples/corpus")).expect("ingest");
+    c.add_paths(&[root().join("examples/corpus")], &AddOptions::default())
+        .expect("ingest");
     c.commit().expect("commit");
     (dir, c)
 }

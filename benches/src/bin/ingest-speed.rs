@@ -87,7 +87,7 @@ fn main() -> AnyResult<()> {
                 .open()?;
             let (started, cpu) = (Instant::now(), cpu_seconds());
             if pipelined {
-                let report = collection.add_paths(std::slice::from_ref(&corpus), &|_| {})?;
+                let report = collection.add_paths(&[&corpus], &trawl::AddOptions::default())?;
                 collection.commit()?;
                 pipelined_s = pipelined_s.min(started.elapsed().as_secs_f64());
                 pipelined_cpu = pipelined_cpu.min(cpu_seconds() - cpu);
@@ -101,7 +101,7 @@ fn main() -> AnyResult<()> {
                         .filter_map(|(_, r)| r.ok())
                         .flatten()
                         .collect();
-                    for outcome in collection.add_documents(docs)? {
+                    for outcome in collection.add_documents(docs, &trawl::AddOptions::default())? {
                         if let trawl::AddOutcome::Added { chunks } = outcome {
                             sequential_chunks += chunks;
                         }

@@ -740,8 +740,8 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
     let (sel, brd) = (selective(), broad());
     // Warm-up: one pass of each kind touches the mmaped store and the graph.
     for j in 0..n {
-        index.search_vector(&queries[j], K)?;
-        index.search_keyword(texts[j], K)?;
+        index.search_vector(&queries[j], K, None)?;
+        index.search_keyword(texts[j], K, None)?;
     }
     let mut report = Map::new();
     report.insert("open_seconds".into(), json!(open_seconds));
@@ -767,7 +767,7 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
             .iter()
             .map(|q| {
                 Ok(index
-                    .search_vector_filtered(q, K, filter)?
+                    .search_vector(q, K, filter)?
                     .into_iter()
                     .map(|s| s.id)
                     .collect())
@@ -798,7 +798,7 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
         let (queries, index) = (&queries, &index);
         let filter = filter.cloned();
         move |j: usize| -> AnyResult<()> {
-            index.search_vector_filtered(&queries[j], K, filter.as_ref())?;
+            index.search_vector(&queries[j], K, filter.as_ref())?;
             Ok(())
         }
     };
@@ -806,7 +806,7 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
         let (texts, index) = (&texts, &index);
         let filter = filter.cloned();
         move |j: usize| -> AnyResult<()> {
-            index.search_keyword_filtered(texts[j], K, filter.as_ref())?;
+            index.search_keyword(texts[j], K, filter.as_ref())?;
             Ok(())
         }
     };
@@ -896,7 +896,7 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
     let probe_doc = format!("added-{}", first + (ADDED / 2) as u64);
     let t = Instant::now();
     let hits: Vec<u64> = index
-        .search_vector(&probe, K)?
+        .search_vector(&probe, K, None)?
         .iter()
         .map(|s| s.id)
         .collect();
@@ -925,7 +925,7 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
     // Back to the measured chunks (as tombstones), so a rerun of the serve phase on a
     // kept index (`--serve --keep`) sees the same live set and exact neighbours.
     for i in first..first + ADDED as u64 {
-        index.delete_document(&format!("added-{i}"))?;
+        index.delete_document("", &format!("added-{i}"))?;
     }
     let t = Instant::now();
     index.commit()?;

@@ -127,7 +127,7 @@ impl Collection {
     /// Vector dimension (0 for a keyword-only collection).
     #[getter]
     fn dimension(&self) -> usize {
-        self.inner.index().options().dim
+        self.inner.dimension()
     }
 
     #[pyo3(signature = (paths, progress=None, tenant=None))]
@@ -163,11 +163,12 @@ impl Collection {
                 }
             });
         };
-        let limits = trawl::Limits::default();
-        let result = gil::run(py, || match tenant {
-            Some(t) => inner.add_tenant_paths(t, &paths, &limits, &report_progress),
-            None => inner.add_paths_with(&paths, &limits, &report_progress),
-        });
+        let options = trawl::AddOptions {
+            tenant: tenant.map(str::to_owned),
+            progress: Some(&report_progress),
+            ..trawl::AddOptions::default()
+        };
+        let result = gil::run(py, || inner.add_paths(&paths, &options));
         if let Some(e) = failure
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -191,10 +192,11 @@ impl Collection {
         let mut doc = trawl::Document::from_text(id, text);
         doc.metadata = to_metadata(metadata)?;
         let inner = &self.inner;
-        let outcomes = gil::run(py, || match tenant {
-            Some(t) => inner.add_tenant_documents(t, vec![doc]),
-            None => inner.add_documents(vec![doc]),
-        })?;
+        let options = trawl::AddOptions {
+            tenant: tenant.map(str::to_owned),
+            ..trawl::AddOptions::default()
+        };
+        let outcomes = gil::run(py, || inner.add_documents(vec![doc], &options))?;
         Ok(matches!(
             outcomes.first(),
             Some(trawl::AddOutcome::Added { .. })
@@ -252,17 +254,15 @@ impl Collection {
             .zip(vectors.chunks(dim).map(<[f32]>::to_vec))
             .collect();
         let inner = &self.inner;
-        let outcome = gil::run(py, || inner.add_embedded(id, chunks, &metadata))?;
+        let options = trawl::AddOptions::default();
+        let outcome = gil::run(py, || inner.add_embedded(id, chunks, &metadata, &options))?;
         Ok(matches!(outcome, trawl::AddOutcome::Added { .. }))
     }
 
     #[pyo3(signature = (id, tenant=None))]
     fn delete(&self, py: Python<'_>, id: &str, tenant: Option<&str>) -> PyResult<()> {
         let inner = &self.inner;
-        gil::run(py, || match tenant {
-            Some(t) => inner.delete_tenant_document(t, id),
-            None => inner.delete(id),
-        })
+        gil::run(py, || inner.delete(id, tenant))
     }
 
     fn commit(&self, py: Python<'_>) -> PyResult<()> {

@@ -6,12 +6,12 @@
 //! exact source.
 //!
 //! ```no_run
-//! use trawl::{Collection, SearchMode};
+//! use trawl::{AddOptions, Collection, SearchMode};
 //!
 //! let collection = Collection::builder("my-index")
 //!     .model_dir("models/all-MiniLM-L6-v2")
 //!     .open()?;
-//! let report = collection.add_path("examples/corpus")?;
+//! let report = collection.add_paths(&["examples/corpus"], &AddOptions::default())?;
 //! collection.commit()?;
 //! println!("{} documents, {} failures", report.added, report.failures.len());
 //! for hit in collection.search("how do I keep a sourdough starter alive?", 5, SearchMode::Hybrid)? {
@@ -47,7 +47,10 @@ mod rerank;
 mod search;
 
 pub use chunk::{chunk_document, Chunk, ChunkOptions, Overlap};
-pub use collection::{AddOutcome, Collection, CollectionBuilder, Failure, IngestReport, Progress};
+pub use collection::{
+    AddOptions, AddOutcome, CancelToken, Collection, CollectionBuilder, Failure, IngestReport,
+    Progress,
+};
 pub use context::{Citation, Context, ContextOptions};
 pub use embed::{l2_normalize, BertEmbedder, CpuPath, Embedder, Pooling, Precision, Runtime};
 pub use error::{Error, Result};
@@ -57,7 +60,10 @@ pub use rerank::{
     SentenceWindows,
 };
 pub use search::{ChunkSpan, Hit, SearchMode, SearchOptions};
-pub use trawl_index::{DocumentInfo, Filter, FilterValue, Language, Scored, Stats, TenantStats};
+pub use trawl_index::{
+    DocumentInfo, Filter, FilterValue, Index, IndexOptions, Language, Record, Scored, Stats,
+    TenantStats,
+};
 pub use trawl_ingest::{
     Document, Format, Limits, Location, MetaValue, Metadata, Section, SectionKind,
 };

@@ -4,14 +4,16 @@ mod common;
 
 use std::sync::Arc;
 
-use trawl::{AddOutcome, Collection, Error, MetaValue, Metadata, SearchMode};
+use trawl::{AddOptions, AddOutcome, Collection, Error, MetaValue, Metadata, Progress, SearchMode};
 
 fn build(dir: &std::path::Path) -> Collection {
     let c = Collection::builder(dir)
         .embedder(common::embedder())
         .open()
         .unwrap();
-    let report = c.add_path(common::corpus_dir()).unwrap();
+    let report = c
+        .add_paths(&[common::corpus_dir()], &AddOptions::default())
+        .unwrap();
     assert_eq!(report.failures.len(), 0, "{:?}", report.failures);
     assert_eq!(report.added, 6);
     c.commit().unwrap();
@@ -186,7 +188,7 @@ fn broken_and_unsupported_files_are_reported_and_the_rest_indexed() {
         .embedder(common::embedder())
         .open()
         .unwrap();
-    let report = c.add_path(docs.path()).unwrap();
+    let report = c.add_paths(&[docs.path()], &AddOptions::default()).unwrap();
     c.commit().unwrap();
     assert_eq!(report.files, 5);
     assert_eq!(report.added, if readable { 2 } else { 1 });
@@ -220,7 +222,9 @@ fn broken_and_unsupported_files_are_reported_and_the_rest_indexed() {
         "Kites"
     );
 
-    let missing = c.add_path(docs.path().join("no-such-dir")).unwrap();
+    let missing = c
+        .add_paths(&[docs.path().join("no-such-dir")], &AddOptions::default())
+        .unwrap();
     assert_eq!(missing.failures.len(), 1);
     assert!(missing.failures[0]
         .error
@@ -267,7 +271,7 @@ fn re_adding_replaces_and_unchanged_content_is_skipped() {
     assert!(hits[0].text.contains("Friday"));
     assert_eq!(c.stats().unwrap().documents, 1);
 
-    c.delete("doc").unwrap();
+    c.delete("doc", None).unwrap();
     c.commit().unwrap();
     assert!(c
         .search("when is the meeting", 10, SearchMode::Hybrid)
@@ -307,7 +311,8 @@ fn keyword_only_collections_need_no_model() {
             .keyword_only()
             .open()
             .unwrap();
-        c.add_path(common::corpus_dir()).unwrap();
+        c.add_paths(&[common::corpus_dir()], &AddOptions::default())
+            .unwrap();
         c.commit().unwrap();
     }
     let c = Collection::open(dir.path()).unwrap();
@@ -401,7 +406,12 @@ fn caller_supplied_vectors_are_searched_by_caller_supplied_queries() {
             .map(|(i, v)| (format!("point {}", d * 10 + i), v.clone()))
             .collect();
         let outcome = c
-            .add_embedded(&format!("doc-{d}"), chunks, &Metadata::new())
+            .add_embedded(
+                &format!("doc-{d}"),
+                chunks,
+                &Metadata::new(),
+                &AddOptions::default(),
+            )
             .unwrap();
         assert_eq!(outcome, AddOutcome::Added { chunks: 10 });
     }
@@ -425,16 +435,22 @@ fn caller_supplied_vectors_are_searched_by_caller_supplied_queries() {
 
     // Same vectors again: nothing to do. A wrong length: a typed error.
     let again = vec![("point 0".to_owned(), vectors[0].clone())];
-    c.add_embedded("solo", again.clone(), &Metadata::new())
-        .unwrap();
+    c.add_embedded(
+        "solo",
+        again.clone(),
+        &Metadata::new(),
+        &AddOptions::default(),
+    )
+    .unwrap();
     c.commit().unwrap();
     assert_eq!(
-        c.add_embedded("solo", again, &Metadata::new()).unwrap(),
+        c.add_embedded("solo", again, &Metadata::new(), &AddOptions::default())
+            .unwrap(),
         AddOutcome::Unchanged
     );
     let short = vec![("x".to_owned(), vec![1.0, 2.0])];
     assert!(matches!(
-        c.add_embedded("bad", short, &Metadata::new()),
+        c.add_embedded("bad", short, &Metadata::new(), &AddOptions::default()),
         Err(Error::DimensionMismatch {
             expected: 4,
             got: 2,
@@ -478,7 +494,7 @@ fn parent_expansion_returns_whole_sections_once() {
         install.join(" ")
     );
     let doc = trawl_ingest::parse_bytes(text.as_bytes(), "guide.md").unwrap();
-    c.add_document(doc).unwrap();
+    c.add_documents(vec![doc], &AddOptions::default()).unwrap();
     c.commit().unwrap();
     let options = trawl::SearchOptions {
         k: 10,
@@ -540,10 +556,11 @@ fn a_cancelled_ingest_stops_early_and_rolls_back() {
         .unwrap();
     c.commit().unwrap();
     let seen = std::sync::atomic::AtomicUsize::new(0);
-    let result = c.add_paths(std::slice::from_ref(&docs), &|p| {
+    let stop = |p: Progress| {
         seen.store(p.files_done, std::sync::atomic::Ordering::SeqCst);
         c.cancel();
-    });
+    };
+    let result = c.add_paths(&[&docs], &AddOptions::new().progress(&stop));
     assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
     assert!(seen.load(std::sync::atomic::Ordering::SeqCst) < 100);
     c.rollback().unwrap();
@@ -551,7 +568,7 @@ fn a_cancelled_ingest_stops_early_and_rolls_back() {
     assert_eq!(c.stats().unwrap().documents, 1);
     // A cancel outside an ingest does not touch the next one.
     c.cancel();
-    let report = c.add_path(&docs).unwrap();
+    let report = c.add_paths(&[&docs], &AddOptions::default()).unwrap();
     assert_eq!(report.added, 100);
 }
 
@@ -586,9 +603,12 @@ fn a_pipelined_ingest_indexes_what_adding_file_by_file_does() {
         .unwrap();
     let steps = std::sync::Mutex::new(Vec::new());
     let report = pipelined
-        .add_paths(std::slice::from_ref(&docs), &|p| {
-            steps.lock().unwrap().push((p.files_done, p.files_total));
-        })
+        .add_paths(
+            &[&docs],
+            &AddOptions::new().progress(&|p| {
+                steps.lock().unwrap().push((p.files_done, p.files_total));
+            }),
+        )
         .unwrap();
     pipelined.commit().unwrap();
 
@@ -601,7 +621,10 @@ fn a_pipelined_ingest_indexes_what_adding_file_by_file_does() {
     let (mut added, mut chunks) = (0, 0);
     for (_, parsed) in trawl_ingest::parse_paths(&paths, &trawl_ingest::Limits::default()) {
         for doc in parsed.into_iter().flatten() {
-            if let AddOutcome::Added { chunks: n } = one_by_one.add_document(doc).unwrap() {
+            if let [AddOutcome::Added { chunks: n }] = one_by_one
+                .add_documents(vec![doc], &AddOptions::default())
+                .unwrap()[..]
+            {
                 added += 1;
                 chunks += n;
             }

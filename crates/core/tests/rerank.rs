@@ -9,7 +9,9 @@ use std::sync::Arc;
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use candle_transformers::models::bert::Config;
-use trawl::{Collection, CrossEncoder, Error, Metadata, Mmr, SearchMode, SearchOptions};
+use trawl::{
+    AddOptions, Collection, CrossEncoder, Error, Metadata, Mmr, SearchMode, SearchOptions,
+};
 
 const CONFIG: &str = r#"{
   "architectures": ["BertForSequenceClassification"],
@@ -93,7 +95,8 @@ fn search_results_come_back_in_the_rerankers_order() {
         .reranker(ce.clone())
         .open()
         .unwrap();
-    c.add_path(common::corpus_dir()).unwrap();
+    c.add_paths(&[common::corpus_dir()], &AddOptions::default())
+        .unwrap();
     c.commit().unwrap();
     let query = "lighthouse lens";
     let hits = c.search(query, 5, SearchMode::Hybrid).unwrap();

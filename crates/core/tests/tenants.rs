@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use trawl::{
-    Collection, Document, Embedder, Filter, MetaValue, Metadata, SearchMode, SearchOptions,
+    AddOptions, Collection, Document, Embedder, Filter, MetaValue, Metadata, SearchMode,
+    SearchOptions,
 };
 
 /// Bag-of-words vectors: each word adds to one of 64 dimensions.
@@ -77,7 +78,8 @@ fn searches_are_scoped_to_a_tenant_and_filtered_in_every_mode() {
                 d
             })
             .collect();
-        c.add_tenant_documents(tenant, docs).unwrap();
+        c.add_documents(docs, &AddOptions::new().tenant(tenant))
+            .unwrap();
     }
     c.commit().unwrap();
     for mode in [SearchMode::Dense, SearchMode::Keyword, SearchMode::Hybrid] {
@@ -139,7 +141,7 @@ fn a_collection_opened_for_a_tenant_adds_deletes_and_searches_there() {
         let hits = b.search("words", 5, SearchMode::Hybrid).unwrap();
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].text, "beta words");
-        b.delete("same-id").unwrap();
+        b.delete("same-id", None).unwrap();
         b.commit().unwrap();
         assert!(b
             .search("words", 5, SearchMode::Keyword)
@@ -164,7 +166,9 @@ fn remove_missing_deletes_documents_whose_files_are_gone() {
         std::fs::write(files.path().join(name), format!("# {name}\n\nsome text")).unwrap();
     }
     let c = open(&dir.path().join("index"), None);
-    let report = c.add_path(files.path()).unwrap();
+    let report = c
+        .add_paths(&[files.path()], &AddOptions::default())
+        .unwrap();
     assert_eq!(report.added, 2);
     c.commit().unwrap();
     std::fs::remove_file(files.path().join("gone.md")).unwrap();
@@ -197,10 +201,15 @@ fn paths_are_ingested_into_the_tenant_named_per_call() {
     let c = open(&dir.path().join("index"), Some("a"));
     let limits = trawl::Limits::default();
     let roots = [files.path().to_owned()];
-    let report = c.add_tenant_paths("b", &roots, &limits, &|_| {}).unwrap();
+    let report = c
+        .add_paths(
+            &roots,
+            &AddOptions::new().tenant("b").limits(limits.clone()),
+        )
+        .unwrap();
     assert_eq!(report.added, 1);
     let err = c
-        .add_tenant_paths("b\u{1f}x", &roots, &limits, &|_| {})
+        .add_paths(&roots, &AddOptions::new().tenant("b\u{1f}x").limits(limits))
         .unwrap_err();
     assert!(matches!(
         err,

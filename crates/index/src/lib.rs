@@ -19,10 +19,10 @@
 //! let index = Index::create(dir.path(), IndexOptions::new(2))?;
 //! index.add(vec![Record::new("doc", 0, "hello world", vec![1.0, 0.0])])?;
 //! index.commit()?;
-//! let hits = index.search_vector(&[0.9, 0.1], 1)?;
+//! let hits = index.search_vector(&[0.9, 0.1], 1, None)?;
 //! let chunks = index.fetch(&hits.iter().map(|h| h.id).collect::<Vec<_>>())?;
 //! assert_eq!(chunks[0].1.text, "hello world");
-//! assert_eq!(index.search_keyword("hello", 1)?.len(), 1);
+//! assert_eq!(index.search_keyword("hello", 1, None)?.len(), 1);
 //!
 //! let mut pdf = Record::new("report", 0, "hello again", vec![0.0, 1.0]).with_tenant("acme");
 //! pdf.format = "pdf".into();
@@ -30,7 +30,7 @@
 //! index.add(vec![pdf])?;
 //! index.commit()?;
 //! let filter = Filter::tenant("acme").and("format = \"pdf\" AND year >= 2020".parse()?);
-//! let hits = index.search_vector_filtered(&[0.9, 0.1], 5, Some(&filter))?;
+//! let hits = index.search_vector(&[0.9, 0.1], 5, Some(&filter))?;
 //! assert_eq!(hits.len(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

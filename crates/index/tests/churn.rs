@@ -56,7 +56,7 @@ fn twenty_rounds_replacing_half_stay_within_twice_a_fresh_build() {
         // A different half each round.
         for id in (0..DOCS).filter(|id| (id + round as usize).is_multiple_of(2)) {
             version[id] = round;
-            index.delete_document(&format!("doc{id}")).unwrap();
+            index.delete_document("", &format!("doc{id}")).unwrap();
             index.add(doc(id, round)).unwrap();
         }
         index.commit().unwrap();
@@ -93,7 +93,7 @@ fn twenty_rounds_replacing_half_stay_within_twice_a_fresh_build() {
     let index = Index::open(dir.path()).unwrap();
     for (id, v) in version.iter().enumerate().step_by(17) {
         let want = doc(id, *v);
-        let hits = index.search_vector(&want[2].vector, 1).unwrap();
+        let hits = index.search_vector(&want[2].vector, 1, None).unwrap();
         let (_, got) = index.fetch(&[hits[0].id]).unwrap().remove(0);
         assert_eq!(got.text, want[2].text);
     }
@@ -121,13 +121,17 @@ fn small_commits_do_not_rewrite_the_whole_graph_and_lose_nothing() {
         index.commit().unwrap();
         index.flush_graph().unwrap();
         assert_eq!(saved_next_vid(dir.path()), (100 * CHUNKS) as u64);
-        let hits = index.search_vector(&doc(100, 0)[1].vector, 1).unwrap();
+        let hits = index
+            .search_vector(&doc(100, 0)[1].vector, 1, None)
+            .unwrap();
         assert_eq!(index.fetch(&[hits[0].id]).unwrap()[0].1.doc_id, "doc100");
     }
     // Reopened, the graph is caught up from the store.
     let index = Index::open(dir.path()).unwrap();
     assert_eq!(index.stats().unwrap().graph_points, 101 * CHUNKS);
-    let hits = index.search_vector(&doc(100, 0)[3].vector, 1).unwrap();
+    let hits = index
+        .search_vector(&doc(100, 0)[3].vector, 1, None)
+        .unwrap();
     let (_, r) = index.fetch(&[hits[0].id]).unwrap().remove(0);
     assert_eq!((r.doc_id.as_str(), r.ordinal), ("doc100", 3));
 }
@@ -151,7 +155,7 @@ fn fetch_returns_live_chunks_in_order_after_churn_and_reopen() {
             for id in (0..DOCS).filter(|id| (id + round as usize).is_multiple_of(3)) {
                 let old = index.view().document("", &format!("doc{id}")).unwrap();
                 dead.extend(old.iter().map(|(vid, _)| *vid));
-                index.delete_document(&format!("doc{id}")).unwrap();
+                index.delete_document("", &format!("doc{id}")).unwrap();
                 index.add(doc(id, round)).unwrap();
             }
             index.commit().unwrap();

@@ -70,7 +70,7 @@ fn searches_during_writes_see_whole_commits_only() {
                         );
                     }
                     let q = common::xorshift_vector(&mut (t as u64 + 1 + searches), DIM);
-                    let dense = index.search_vector(&q, 10).unwrap();
+                    let dense = index.search_vector(&q, 10, None).unwrap();
                     // A later snapshot than `docs`'s, and chunks only grow in number.
                     assert!(dense.len() >= (docs.len() * CHUNKS).min(10));
                     searches += 1;
@@ -82,7 +82,9 @@ fn searches_during_writes_see_whole_commits_only() {
         index.add(doc(id, 0)).unwrap();
         if id > 0 {
             // Replace the previous document in the same commit.
-            index.delete_document(&format!("doc{}", id - 1)).unwrap();
+            index
+                .delete_document("", &format!("doc{}", id - 1))
+                .unwrap();
             index.add(doc(id - 1, 1)).unwrap();
         }
         index.commit().unwrap();
@@ -91,14 +93,14 @@ fn searches_during_writes_see_whole_commits_only() {
         let only = Filter::eq("doc_id", format!("doc{id}"));
         assert_eq!(
             index
-                .search_vector_filtered(&doc(id, 0)[1].vector, 10, Some(&only))
+                .search_vector(&doc(id, 0)[1].vector, 10, Some(&only))
                 .unwrap()
                 .len(),
             CHUNKS
         );
         assert_eq!(
             index
-                .search_keyword(&format!("marker{id}"), 10)
+                .search_keyword(&format!("marker{id}"), 10, None)
                 .unwrap()
                 .len(),
             CHUNKS
@@ -122,18 +124,24 @@ fn another_handle_reads_reloads_and_cannot_write() {
     // The writer holds the lock: the second handle is refused at once.
     assert!(matches!(reader.add(doc(9, 0)), Err(Error::Locked { .. })));
     assert!(matches!(
-        reader.delete_document("doc0"),
+        reader.delete_document("", "doc0"),
         Err(Error::Locked { .. })
     ));
 
     writer.add(doc(1, 0)).unwrap();
-    writer.delete_document("doc0").unwrap();
+    writer.delete_document("", "doc0").unwrap();
     writer.commit().unwrap();
     // Not yet reloaded: the reader still sees its snapshot.
-    assert_eq!(reader.search_keyword("marker0", 10).unwrap().len(), CHUNKS);
+    assert_eq!(
+        reader.search_keyword("marker0", 10, None).unwrap().len(),
+        CHUNKS
+    );
     reader.reload().unwrap();
-    assert!(reader.search_keyword("marker0", 10).unwrap().is_empty());
-    let hits = reader.search_vector(&doc(1, 0)[2].vector, 1).unwrap();
+    assert!(reader
+        .search_keyword("marker0", 10, None)
+        .unwrap()
+        .is_empty());
+    let hits = reader.search_vector(&doc(1, 0)[2].vector, 1, None).unwrap();
     assert_eq!(reader.fetch(&[hits[0].id]).unwrap()[0].1.doc_id, "doc1");
     assert_eq!(reader.stats().unwrap().chunks, CHUNKS);
 
@@ -145,7 +153,7 @@ fn another_handle_reads_reloads_and_cannot_write() {
     let index = Index::open(dir.path()).unwrap();
     assert_eq!(index.stats().unwrap().documents, 2);
     for id in [1, 2] {
-        let hits = index.search_vector(&doc(id, 0)[3].vector, 1).unwrap();
+        let hits = index.search_vector(&doc(id, 0)[3].vector, 1, None).unwrap();
         assert_eq!(
             index.fetch(&[hits[0].id]).unwrap()[0].1.doc_id,
             format!("doc{id}")
@@ -221,7 +229,9 @@ fn readers_in_this_process_follow_a_writer_in_another() {
     for id in 1..4 {
         add(id);
         reader.reload().unwrap();
-        let hits = reader.search_vector(&doc(id, 0)[1].vector, 1).unwrap();
+        let hits = reader
+            .search_vector(&doc(id, 0)[1].vector, 1, None)
+            .unwrap();
         let (_, r) = reader.fetch(&[hits[0].id]).unwrap().remove(0);
         assert_eq!(
             (r.doc_id.as_str(), r.ordinal),
@@ -229,7 +239,7 @@ fn readers_in_this_process_follow_a_writer_in_another() {
         );
         assert_eq!(
             reader
-                .search_keyword(&format!("marker{id}"), 10)
+                .search_keyword(&format!("marker{id}"), 10, None)
                 .unwrap()
                 .len(),
             CHUNKS
@@ -245,7 +255,7 @@ fn readers_in_this_process_follow_a_writer_in_another() {
     for id in 0..6 {
         assert_eq!(
             reader
-                .search_keyword(&format!("marker{id}"), 10)
+                .search_keyword(&format!("marker{id}"), 10, None)
                 .unwrap()
                 .len(),
             CHUNKS

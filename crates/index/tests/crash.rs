@@ -115,14 +115,14 @@ fn killed_writers_lose_nothing_committed() {
         for doc in 0..=last {
             let c = (doc as usize * 7) % CHUNKS_PER_DOC;
             let kw = index
-                .search_keyword(&format!("marker{doc}x{c}"), 1)
+                .search_keyword(&format!("marker{doc}x{c}"), 1, None)
                 .unwrap();
             assert_eq!(
                 kw.len(),
                 1,
                 "round {round}: doc{doc} chunk {c} lost from the keyword index"
             );
-            let hits = index.search_vector(&vector(doc, c), 1).unwrap();
+            let hits = index.search_vector(&vector(doc, c), 1, None).unwrap();
             let (_, r) = index.fetch(&[hits[0].id]).unwrap().remove(0);
             assert_eq!(
                 (r.doc_id.as_str(), r.ordinal),

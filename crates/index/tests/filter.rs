@@ -132,7 +132,7 @@ fn a_filter_matching_half_a_percent_still_returns_k_results_from_both_retrievers
     let mut s = 7;
     for _ in 0..10 {
         let q = unit(&mut s);
-        let hits = index.search_vector_filtered(&q, k, Some(&filter)).unwrap();
+        let hits = index.search_vector(&q, k, Some(&filter)).unwrap();
         assert_eq!(hits.len(), k);
         assert!(ids(&index, &hits).iter().all(|i| i % 200 == 0));
         // They are the true nearest matching chunks, best first.
@@ -147,14 +147,12 @@ fn a_filter_matching_half_a_percent_still_returns_k_results_from_both_retrievers
         assert_eq!(ids(&index, &hits), want);
     }
     let kw = index
-        .search_keyword_filtered("common words", k, Some(&filter))
+        .search_keyword("common words", k, Some(&filter))
         .unwrap();
     assert_eq!(kw.len(), k);
     assert!(ids(&index, &kw).iter().all(|i| i % 200 == 0));
     // A term in one non-matching chunk only: nothing, rather than a wrong chunk.
-    let none = index
-        .search_keyword_filtered("unique7", k, Some(&filter))
-        .unwrap();
+    let none = index.search_keyword("unique7", k, Some(&filter)).unwrap();
     assert!(none.is_empty());
 }
 
@@ -168,7 +166,7 @@ fn a_broad_filter_walks_the_graph_and_still_returns_k_matching_results() {
     let mut s = 99;
     for _ in 0..10 {
         let hits = index
-            .search_vector_filtered(&unit(&mut s), k, Some(&filter))
+            .search_vector(&unit(&mut s), k, Some(&filter))
             .unwrap();
         assert_eq!(hits.len(), k);
         assert!(ids(&index, &hits).iter().all(|i| i % 25 >= 15));
@@ -185,11 +183,8 @@ fn a_repeated_filter_follows_commits_and_many_filters_stay_distinct() {
     let pdf = Filter::eq("format", "pdf");
     let q = unit(&mut 7);
     for f in [&broad, &pdf] {
-        let first = index.search_vector_filtered(&q, 10, Some(f)).unwrap();
-        assert_eq!(
-            index.search_vector_filtered(&q, 10, Some(f)).unwrap(),
-            first
-        );
+        let first = index.search_vector(&q, 10, Some(f)).unwrap();
+        assert_eq!(index.search_vector(&q, 10, Some(f)).unwrap(), first);
     }
     // A new matching chunk right at the query is found after its commit.
     let mut r = Record::new("new", 0, "fresh", q.clone());
@@ -198,7 +193,7 @@ fn a_repeated_filter_follows_commits_and_many_filters_stay_distinct() {
     index.add(vec![r]).unwrap();
     index.commit().unwrap();
     for f in [&broad, &pdf] {
-        let hits = index.search_vector_filtered(&q, 1, Some(f)).unwrap();
+        let hits = index.search_vector(&q, 1, Some(f)).unwrap();
         let doc = &index.fetch(&[hits[0].id]).unwrap()[0].1.doc_id;
         assert_eq!(doc, "new");
     }
@@ -206,7 +201,7 @@ fn a_repeated_filter_follows_commits_and_many_filters_stay_distinct() {
     for round in 0..2 {
         for year in 2000..2025 {
             for f in [Filter::eq("year", year), Filter::eq("year", year).not()] {
-                let hits = index.search_vector_filtered(&q, 5, Some(&f)).unwrap();
+                let hits = index.search_vector(&q, 5, Some(&f)).unwrap();
                 assert_eq!(hits.len(), 5, "round {round}, {f}");
                 let records = index.fetch(&hits.iter().map(|h| h.id).collect::<Vec<_>>());
                 for (_, r) in records.unwrap() {
@@ -222,14 +217,14 @@ fn a_repeated_filter_follows_commits_and_many_filters_stay_distinct() {
 #[test]
 fn deleted_chunks_never_match_a_filter() {
     let (_dir, index) = build(400);
-    index.delete_document("d0").unwrap();
-    index.delete_document("d200").unwrap();
+    index.delete_document("", "d0").unwrap();
+    index.delete_document("", "d200").unwrap();
     index.commit().unwrap();
     let filter = Filter::eq("format", "pdf");
     assert_eq!(index.count(&filter).unwrap(), 0);
     let q = corpus(1)[0].vector.clone();
     assert!(index
-        .search_vector_filtered(&q, 5, Some(&filter))
+        .search_vector(&q, 5, Some(&filter))
         .unwrap()
         .is_empty());
 }
@@ -243,11 +238,9 @@ fn filters_that_do_not_fit_are_typed_errors() {
         Filter::range("year", FilterValue::from(2020)..FilterValue::from("x")),
         Filter::range::<i32>("year", ..),
     ] {
-        let err = index.search_vector_filtered(&q, 3, Some(&f)).unwrap_err();
+        let err = index.search_vector(&q, 3, Some(&f)).unwrap_err();
         assert!(matches!(err, Error::InvalidFilter { .. }), "{err}");
-        let err = index
-            .search_keyword_filtered("words", 3, Some(&f))
-            .unwrap_err();
+        let err = index.search_keyword("words", 3, Some(&f)).unwrap_err();
         assert!(matches!(err, Error::InvalidFilter { .. }), "{err}");
     }
     let err = Filter::parse("year >= ").unwrap_err();
@@ -266,14 +259,11 @@ fn the_same_document_id_in_two_tenants_is_two_documents() {
     index.add(vec![a, b]).unwrap();
     index.commit().unwrap();
     assert_eq!(
-        index
-            .tenant_document_hash("a", "readme")
-            .unwrap()
-            .as_deref(),
+        index.document_hash("a", "readme").unwrap().as_deref(),
         Some("ha")
     );
-    assert_eq!(index.document_hash("readme").unwrap(), None);
-    index.delete_tenant_document("a", "readme").unwrap();
+    assert_eq!(index.document_hash("", "readme").unwrap(), None);
+    index.delete_document("a", "readme").unwrap();
     index.commit().unwrap();
     let docs = index.documents(None).unwrap();
     assert_eq!(docs.len(), 1);
@@ -329,9 +319,9 @@ proptest! {
             let with_meta = Filter::tenant(&tenant).and(Filter::eq("kind", "k0").or(Filter::eq("kind", "k1")));
             let in_tenant = chunks.iter().filter(|c| c.0 == t).count();
             for f in [&scoped, &with_meta] {
-                let dense = index.search_vector_filtered(&q, k, Some(f)).unwrap();
+                let dense = index.search_vector(&q, k, Some(f)).unwrap();
                 prop_assert_eq!(dense.len(), k.min(in_tenant));
-                let keyword = index.search_keyword_filtered(&text.join(" "), k, Some(f)).unwrap();
+                let keyword = index.search_keyword(&text.join(" "), k, Some(f)).unwrap();
                 let all: Vec<u64> = dense.iter().chain(&keyword).map(|h| h.id).collect();
                 for (_, r) in index.fetch(&all).unwrap() {
                     prop_assert_eq!(&r.tenant, &tenant);
@@ -351,7 +341,7 @@ fn a_handful_of_matches_in_a_large_index_are_ranked_exactly() {
     let mut s = 3;
     for _ in 0..5 {
         let q = unit(&mut s);
-        let hits = index.search_vector_filtered(&q, 2, Some(&filter)).unwrap();
+        let hits = index.search_vector(&q, 2, Some(&filter)).unwrap();
         let mut want: Vec<(f32, usize)> = [7, 1234, 2999]
             .iter()
             .map(|&i| {

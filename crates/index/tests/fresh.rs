@@ -88,11 +88,11 @@ fn a_just_committed_chunk_is_found_at_once_also_with_a_filter_and_a_tenant() {
     let doc_new = Filter::eq("doc_id", "new");
     for (i, v) in new.iter().enumerate() {
         let want = ("new".to_owned(), i as u32);
-        let hits = index.search_vector(v, 1).unwrap();
+        let hits = index.search_vector(v, 1, None).unwrap();
         assert_eq!(located(&index, &hits), vec![want.clone()], "point {i}");
         assert!(hits[0].score > 0.999);
         for filter in [&acme, &doc_new] {
-            let hits = index.search_vector_filtered(v, 5, Some(filter)).unwrap();
+            let hits = index.search_vector(v, 5, Some(filter)).unwrap();
             let found = located(&index, &hits);
             assert_eq!(found[0], want, "point {i} with {filter}");
             assert_eq!(found.len(), 5);
@@ -101,7 +101,7 @@ fn a_just_committed_chunk_is_found_at_once_also_with_a_filter_and_a_tenant() {
     }
     // The default tenant never sees them.
     let hits = index
-        .search_vector_filtered(&new[0], 10, Some(&Filter::tenant("")))
+        .search_vector(&new[0], 10, Some(&Filter::tenant("")))
         .unwrap();
     assert!(located(&index, &hits).iter().all(|(d, _)| d == "base"));
 }
@@ -126,9 +126,7 @@ fn unindexed_chunks_are_ranked_exactly_and_merged_with_the_graph() {
     let only_new = Filter::eq("doc_id", "new");
     for q in unit_vectors(25, 901) {
         // Only unindexed chunks match: the result is the exact top 10, in order.
-        let hits = index
-            .search_vector_filtered(&q, 10, Some(&only_new))
-            .unwrap();
+        let hits = index.search_vector(&q, 10, Some(&only_new)).unwrap();
         let want = brute_force(&q, 10, &fresh_only);
         let got = located(&index, &hits);
         assert_eq!(
@@ -142,7 +140,7 @@ fn unindexed_chunks_are_ranked_exactly_and_merged_with_the_graph() {
         }
         // Unfiltered: graph and unindexed hits merged; a 300-point graph searched with
         // ef=96 is exhaustive, so this too is the exact top 10.
-        let hits = index.search_vector(&q, 10).unwrap();
+        let hits = index.search_vector(&q, 10, None).unwrap();
         let want = brute_force(&q, 10, &everything);
         assert_eq!(
             located(&index, &hits),
@@ -160,7 +158,7 @@ fn unindexed_chunks_are_ranked_exactly_and_merged_with_the_graph() {
             .iter()
             .map(|q| {
                 index
-                    .search_vector(q, 5)
+                    .search_vector(q, 5, None)
                     .unwrap()
                     .iter()
                     .map(|h| h.id)
@@ -186,7 +184,7 @@ fn deleted_unindexed_chunks_are_never_found() {
     index.add(records("gone", "t", &gone)).unwrap();
     index.add(records("kept", "t", &kept)).unwrap();
     index.commit().unwrap();
-    index.delete_tenant_document("t", "gone").unwrap();
+    index.delete_document("t", "gone").unwrap();
     index.commit().unwrap();
     let stats = index.stats().unwrap();
     assert_eq!(stats.unindexed_points, 40);
@@ -194,19 +192,19 @@ fn deleted_unindexed_chunks_are_never_found() {
     let tenant = Filter::tenant("t");
     for v in &gone {
         for filter in [None, Some(&tenant)] {
-            let hits = index.search_vector_filtered(v, 20, filter).unwrap();
+            let hits = index.search_vector(v, 20, filter).unwrap();
             assert!(
                 located(&index, &hits).iter().all(|(d, _)| d != "gone"),
                 "a deleted chunk was found with filter {filter:?}"
             );
         }
-        let hits = index.search_vector_filtered(v, 30, Some(&tenant)).unwrap();
+        let hits = index.search_vector(v, 30, Some(&tenant)).unwrap();
         assert_eq!(hits.len(), 20, "only the 20 kept chunks match");
     }
     // Inserted into the graph by the background thread, they stay gone.
     index.set_graph_indexing(true);
     index.flush_graph().unwrap();
-    let hits = index.search_vector(&gone[3], 5).unwrap();
+    let hits = index.search_vector(&gone[3], 5, None).unwrap();
     assert!(located(&index, &hits).iter().all(|(d, _)| d != "gone"));
 }
 
@@ -227,7 +225,7 @@ fn reopens_whether_or_not_the_graph_caught_up() {
         let index = Index::open(dir.path()).unwrap();
         let stats = index.stats().unwrap();
         assert_eq!((stats.graph_points, stats.unindexed_points), (200, 0));
-        let hits = index.search_vector(&first[7], 1).unwrap();
+        let hits = index.search_vector(&first[7], 1, None).unwrap();
         assert_eq!(located(&index, &hits), vec![("first".to_owned(), 7)]);
         // Dropped with indexing on: the drop waits for the insertion.
         index.add(records("second", "", &second)).unwrap();
@@ -238,7 +236,7 @@ fn reopens_whether_or_not_the_graph_caught_up() {
     assert_eq!((stats.chunks, stats.graph_points), (250, 250));
     for (doc, vs) in [("base", &base), ("first", &first), ("second", &second)] {
         for (i, v) in vs.iter().enumerate().step_by(9) {
-            let hits = index.search_vector(v, 1).unwrap();
+            let hits = index.search_vector(v, 1, None).unwrap();
             assert_eq!(located(&index, &hits), vec![(doc.to_owned(), i as u32)]);
         }
     }
@@ -253,7 +251,7 @@ fn searches_during_background_insertion_find_every_point_once() {
     index.commit().unwrap();
     // Whatever the thread has inserted by now, each point is found, and found once.
     for (i, v) in vs.iter().enumerate().step_by(50) {
-        let hits = index.search_vector(v, 10).unwrap();
+        let hits = index.search_vector(v, 10, None).unwrap();
         assert_eq!(
             located(&index, &hits[..1]),
             vec![("big".to_owned(), i as u32)]
@@ -280,7 +278,7 @@ fn a_reader_handle_sees_another_handles_commits_before_its_graph_has_them() {
     writer.commit().unwrap();
     reader.reload().unwrap();
     assert_eq!(reader.stats().unwrap().unindexed_points, 40);
-    let hits = reader.search_vector(&later[5], 1).unwrap();
+    let hits = reader.search_vector(&later[5], 1, None).unwrap();
     assert_eq!(located(&reader, &hits), vec![("b".to_owned(), 5)]);
     reader.reload().unwrap();
     assert_eq!(

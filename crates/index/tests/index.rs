@@ -42,7 +42,7 @@ fn create(dir: &Path) -> Index {
 }
 
 fn top_text(index: &Index, q: &[f32]) -> String {
-    let hits = index.search_vector(q, 1).unwrap();
+    let hits = index.search_vector(q, 1, None).unwrap();
     index.fetch(&[hits[0].id]).unwrap()[0].1.text.clone()
 }
 
@@ -54,7 +54,7 @@ fn every_point_is_found_by_its_own_vector() {
     index.add(records("d", &vs)).unwrap();
     index.commit().unwrap();
     for (i, v) in vs.iter().enumerate() {
-        let hits = index.search_vector(v, 1).unwrap();
+        let hits = index.search_vector(v, 1, None).unwrap();
         let got = index.fetch(&[hits[0].id]).unwrap();
         assert_eq!(
             got[0].1.ordinal, i as u32,
@@ -75,16 +75,16 @@ fn reopen_gives_the_same_results() {
         index.commit().unwrap();
         queries
             .iter()
-            .map(|q| index.search_vector(q, 10).unwrap())
+            .map(|q| index.search_vector(q, 10, None).unwrap())
             .collect()
     };
     let index = Index::open(dir.path()).unwrap();
     let after: Vec<_> = queries
         .iter()
-        .map(|q| index.search_vector(q, 10).unwrap())
+        .map(|q| index.search_vector(q, 10, None).unwrap())
         .collect();
     assert_eq!(before, after);
-    assert_eq!(index.search_keyword("topic7", 5).unwrap().len(), 1);
+    assert_eq!(index.search_keyword("topic7", 5, None).unwrap().len(), 1);
     assert_eq!(index.stats().unwrap().chunks, 300);
 }
 
@@ -128,11 +128,11 @@ fn uncommitted_adds_are_invisible_and_rollback_drops_them() {
     let index = create(dir.path());
     let vs = vectors(10, 5);
     index.add(records("a", &vs)).unwrap();
-    assert!(index.search_vector(&vs[0], 5).unwrap().is_empty());
-    assert!(index.search_keyword("topic1", 5).unwrap().is_empty());
+    assert!(index.search_vector(&vs[0], 5, None).unwrap().is_empty());
+    assert!(index.search_keyword("topic1", 5, None).unwrap().is_empty());
     index.rollback().unwrap();
     index.commit().unwrap();
-    assert!(index.search_vector(&vs[0], 5).unwrap().is_empty());
+    assert!(index.search_vector(&vs[0], 5, None).unwrap().is_empty());
     drop(index);
     assert_eq!(Index::open(dir.path()).unwrap().stats().unwrap().chunks, 0);
 }
@@ -145,10 +145,10 @@ fn deleting_a_document_removes_it_from_both_retrievers() {
     index.add(records("keep", &vs[..20])).unwrap();
     index.add(records("gone", &vs[20..])).unwrap();
     index.commit().unwrap();
-    index.delete_document("gone").unwrap();
+    index.delete_document("", "gone").unwrap();
     index.commit().unwrap();
     for v in &vs[20..] {
-        let hits = index.search_vector(v, 40).unwrap();
+        let hits = index.search_vector(v, 40, None).unwrap();
         assert_eq!(hits.len(), 20);
         assert!(index
             .fetch(&hits.iter().map(|h| h.id).collect::<Vec<_>>())
@@ -156,13 +156,13 @@ fn deleting_a_document_removes_it_from_both_retrievers() {
             .iter()
             .all(|(_, r)| r.doc_id == "keep"));
     }
-    let kw = index.search_keyword("gone", 10).unwrap();
+    let kw = index.search_keyword("gone", 10, None).unwrap();
     assert!(kw.is_empty(), "{kw:?}");
     assert_eq!(index.stats().unwrap().documents, 1);
     // And after reopening.
     drop(index);
     let index = Index::open(dir.path()).unwrap();
-    assert_eq!(index.search_vector(&vs[30], 40).unwrap().len(), 20);
+    assert_eq!(index.search_vector(&vs[30], 40, None).unwrap().len(), 20);
 }
 
 #[test]
@@ -172,14 +172,14 @@ fn delete_then_add_in_one_commit_replaces_the_document() {
     let vs = vectors(6, 21);
     index.add(records("doc", &vs[..3])).unwrap();
     index.commit().unwrap();
-    index.delete_document("doc").unwrap();
+    index.delete_document("", "doc").unwrap();
     let mut new = records("doc", &vs[3..]);
     new[0].text = "replacement text".into();
     index.add(new).unwrap();
     index.commit().unwrap();
     assert_eq!(index.stats().unwrap().chunks, 3);
     assert_eq!(top_text(&index, &vs[3]), "replacement text");
-    assert_eq!(index.search_vector(&vs[0], 10).unwrap().len(), 3);
+    assert_eq!(index.search_vector(&vs[0], 10, None).unwrap().len(), 3);
 }
 
 #[test]
@@ -205,11 +205,11 @@ fn keyword_search_accepts_any_user_text() {
         "vid:[0 TO 9]",
     ] {
         index
-            .search_keyword(q, 5)
+            .search_keyword(q, 5, None)
             .unwrap_or_else(|e| panic!("{q:?}: {e}"));
     }
-    assert_eq!(index.search_keyword("(topic2", 5).unwrap().len(), 1);
-    let hits = index.search_keyword("see:topic2", 5).unwrap();
+    assert_eq!(index.search_keyword("(topic2", 5, None).unwrap().len(), 1);
+    let hits = index.search_keyword("see:topic2", 5, None).unwrap();
     assert!(index.fetch(&[hits[0].id]).unwrap()[0]
         .1
         .text
@@ -231,11 +231,14 @@ fn stored_fields_round_trip() {
     r.doc_hash = "abc".into();
     index.add(vec![r.clone()]).unwrap();
     index.commit().unwrap();
-    let hits = index.search_vector(&r.vector, 1).unwrap();
+    let hits = index.search_vector(&r.vector, 1, None).unwrap();
     let (_, got) = index.fetch(&[hits[0].id]).unwrap().remove(0);
     assert_eq!(got, r);
-    assert_eq!(index.document_hash("doc").unwrap().as_deref(), Some("abc"));
-    assert_eq!(index.document_hash("other").unwrap(), None);
+    assert_eq!(
+        index.document_hash("", "doc").unwrap().as_deref(),
+        Some("abc")
+    );
+    assert_eq!(index.document_hash("", "other").unwrap(), None);
 }
 
 #[test]
@@ -256,7 +259,7 @@ fn wrong_dimension_is_a_typed_error_and_adds_nothing() {
         "{err}"
     );
     assert!(matches!(
-        index.search_vector(&[1.0], 1),
+        index.search_vector(&[1.0], 1, None),
         Err(Error::Dimension { .. })
     ));
 }
@@ -312,8 +315,8 @@ fn keyword_only_index_has_no_vectors() {
         .add(vec![Record::new("d", 0, "plain words here", Vec::new())])
         .unwrap();
     index.commit().unwrap();
-    assert_eq!(index.search_keyword("words", 3).unwrap().len(), 1);
-    assert!(index.search_vector(&[], 3).is_err());
+    assert_eq!(index.search_keyword("words", 3, None).unwrap().len(), 1);
+    assert!(index.search_vector(&[], 3, None).is_err());
 }
 
 #[test]
@@ -338,8 +341,8 @@ fn the_analyzer_language_is_kept_with_the_index() {
     let index = Index::open(dir.path()).unwrap();
     assert_eq!(index.options().language, Language::German);
     // German stemming: "Haus" matches "Häuser"; German stop words: "die" matches nothing.
-    assert_eq!(index.search_keyword("Haus", 3).unwrap().len(), 1);
-    assert!(index.search_keyword("die", 3).unwrap().is_empty());
+    assert_eq!(index.search_keyword("Haus", 3, None).unwrap().len(), 1);
+    assert!(index.search_keyword("die", 3, None).unwrap().is_empty());
 }
 
 #[test]
@@ -359,7 +362,7 @@ fn a_title_boost_ranks_title_matches_first() {
     in_body.title = "Gardens".into();
     index.add(vec![in_body, in_title]).unwrap();
     index.commit().unwrap();
-    let hits = index.search_keyword("compost", 2).unwrap();
+    let hits = index.search_keyword("compost", 2, None).unwrap();
     let top = index.fetch(&[hits[0].id]).unwrap().remove(0).1;
     assert_eq!(top.doc_id, "a");
 }
@@ -399,7 +402,7 @@ fn ef_search_trades_recall_for_speed() {
                 .collect();
             exact.sort_by(|a, b| b.1.total_cmp(&a.1));
             let want: Vec<String> = exact[..10].iter().map(|(i, _)| format!("d{i}")).collect();
-            let hits = index.search_vector(q, 10).unwrap();
+            let hits = index.search_vector(q, 10, None).unwrap();
             let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
             found += index
                 .fetch(&ids)
@@ -456,7 +459,7 @@ fn keyword_signals_measure_how_specific_and_how_covered_a_query_is() {
     let idf = |df: f32| (1.0 + (40.0 - df + 0.5) / (df + 0.5)).ln();
     let signals = |q: &str| {
         let top = index
-            .search_keyword(q, 1)
+            .search_keyword(q, 1, None)
             .unwrap()
             .first()
             .map_or(0.0, |s| s.score);
@@ -511,7 +514,7 @@ fn heading_paths_round_trip_heading_by_heading() {
     drop(index);
     let index = Index::open(dir.path()).unwrap();
     for (i, v) in vs.iter().enumerate() {
-        let hits = index.search_vector(v, 1).unwrap();
+        let hits = index.search_vector(v, 1, None).unwrap();
         let got = &index.fetch(&[hits[0].id]).unwrap()[0].1;
         assert_eq!(got.heading_path, want[i], "chunk {i}");
     }

@@ -20,7 +20,7 @@ pub(crate) fn delete(doc_ids: &[String], index: &Path, tenant: Option<&str>) -> 
     let mut missing = Vec::new();
     for id in doc_ids {
         if known.contains(id) {
-            collection.delete_tenant_document(tenant, id)?;
+            collection.delete(id, Some(tenant))?;
         } else {
             missing.push(id.as_str());
         }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 use trawl::eval::{mrr_at, ndcg_at, percentile, recall_at, Beir};
-use trawl::{Collection, Fusion, SearchMode, SearchOptions};
+use trawl::{AddOptions, Collection, Fusion, SearchMode, SearchOptions};
 
 use crate::args::ModelArgs;
 use crate::output::bar;
@@ -59,6 +59,7 @@ pub(crate) fn eval(
                 .iter()
                 .map(trawl::eval::BeirDoc::to_document)
                 .collect(),
+            &AddOptions::default(),
         )?;
         progress.inc(batch.len() as u64);
     }
@@ -205,8 +206,8 @@ pub(crate) fn dump_candidates(
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     let progress = bar(beir.queries.len() as u64, "dumping");
     for (qid, text) in &beir.queries {
-        let dense = index.search_vector(&embedder.embed_query(text)?, depth)?;
-        let keyword = index.search_keyword(text, depth)?;
+        let dense = index.search_vector(&embedder.embed_query(text)?, depth, None)?;
+        let keyword = index.search_keyword(text, depth, None)?;
         let describe = |list: &[trawl::Scored]| -> Result<Vec<serde_json::Value>> {
             let ids: Vec<u64> = list.iter().map(|s| s.id).collect();
             let records: std::collections::HashMap<u64, _> =

@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
 use serde_json::json;
+use trawl::AddOptions;
 
 use crate::args::ModelArgs;
 use crate::output::bar;
@@ -33,11 +34,13 @@ pub(crate) fn ingest(
     } else {
         bar(0, "files")
     };
-    let report = collection.add_paths_with(paths, limits, &|p| {
+    let show = |p: trawl::Progress| {
         progress.set_length(p.files_total as u64);
         progress.set_position(p.files_done as u64);
         progress.set_message(format!("{} chunks", p.chunks));
-    })?;
+    };
+    let options = AddOptions::new().limits(limits.clone()).progress(&show);
+    let report = collection.add_paths(paths, &options)?;
     let removed = if prune {
         collection.remove_missing(paths)?
     } else {
@@ -47,7 +50,7 @@ pub(crate) fn ingest(
     // Committed chunks are searchable already; the HNSW graph takes them in the
     // background, and the process would wait for that on exit anyway: say so.
     progress.set_message("adding vectors to the graph");
-    if let Err(e) = collection.index().flush_graph() {
+    if let Err(e) = collection.flush_graph() {
         eprintln!("warning: {e}");
     }
     progress.finish_and_clear();

@@ -2,12 +2,14 @@
 //! what failed.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use trawl_index::Record;
-use trawl_ingest::{Document, Format, Metadata};
+use trawl_ingest::{Document, Format, Limits, Metadata};
 
 use crate::chunk::{chunk_document, Chunk};
 use crate::error::{Error, Result};
@@ -66,6 +68,104 @@ pub struct Progress {
     pub chunks: usize,
 }
 
+/// A flag that stops the add calls it is given: clone it, pass a clone in
+/// [`AddOptions::cancel`], and call [`CancelToken::cancel`] from any thread or from the
+/// progress callback. A cancelled call returns [`Error::Cancelled`], and what it had
+/// added stays uncommitted: [`Collection::rollback`] discards it, or
+/// [`Collection::commit`] keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token not yet cancelled.
+    pub fn new() -> CancelToken {
+        CancelToken::default()
+    }
+
+    /// Asks every call holding this token to stop at its next check.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`CancelToken::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// How one add call runs: which tenant its documents go to, the limits files are
+/// parsed under, a progress callback and a cancellation token. The default adds to
+/// the collection's tenant under [`Limits::default`], silently, until done.
+///
+/// ```
+/// use trawl::{AddOptions, CancelToken, Limits};
+///
+/// let stop = CancelToken::new();
+/// let options = AddOptions::new()
+///     .tenant("acme")
+///     .limits(Limits::default().max_file_bytes(8 << 20))
+///     .progress(&|p| eprintln!("{}/{} files", p.files_done, p.files_total))
+///     .cancel(stop.clone());
+/// assert_eq!(options.tenant.as_deref(), Some("acme"));
+/// ```
+#[derive(Clone, Default)]
+pub struct AddOptions<'a> {
+    /// The tenant the documents go to; `None`: the collection's
+    /// ([`CollectionBuilder::tenant`](crate::CollectionBuilder::tenant)), else `""`. A
+    /// document id names one document per tenant.
+    pub tenant: Option<String>,
+    /// Limits files are parsed under (file size, zip bombs, pages, sheets, rows, ...);
+    /// a file over a limit is a failure in the [`IngestReport`]. Only
+    /// [`Collection::add_paths`] reads files.
+    pub limits: Limits,
+    /// Called after each batch of files is stored.
+    pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
+    /// Stops the call soon after it is cancelled.
+    pub cancel: Option<CancelToken>,
+}
+
+impl<'a> AddOptions<'a> {
+    /// The defaults: see [`AddOptions`].
+    pub fn new() -> AddOptions<'a> {
+        AddOptions::default()
+    }
+
+    /// Adds to `tenant`.
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Parses files under `limits`.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Calls `progress` after each batch of files.
+    pub fn progress(mut self, progress: &'a (dyn Fn(Progress) + Sync)) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// Stops when `token` is cancelled.
+    pub fn cancel(mut self, token: CancelToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+}
+
+impl std::fmt::Debug for AddOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddOptions")
+            .field("tenant", &self.tenant)
+            .field("limits", &self.limits)
+            .field("progress", &self.progress.as_ref().map(|_| "Fn(Progress)"))
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
 /// Files parsed together; bounds memory on huge folders.
 pub(super) const FILE_BATCH: usize = 16;
 
@@ -100,43 +200,53 @@ impl Collection {
     pub fn add_text(&self, id: &str, text: &str, metadata: Metadata) -> Result<AddOutcome> {
         let mut doc = Document::from_text(id, text);
         doc.metadata = metadata;
-        self.add_document(doc)
-    }
-
-    /// Adds a parsed document, replacing any document with the same id; skipped when
-    /// its content is unchanged. Visible after [`Collection::commit`].
-    ///
-    /// # Errors
-    /// Embedding and index errors.
-    pub fn add_document(&self, doc: Document) -> Result<AddOutcome> {
         Ok(self
-            .add_documents(vec![doc])?
+            .add_documents(vec![doc], &AddOptions::default())?
             .pop()
             .unwrap_or(AddOutcome::Unchanged))
     }
 
-    /// Adds many documents, embedding their chunks together (faster than one by one).
-    /// They go to the collection's tenant ([`CollectionBuilder::tenant`]).
+    /// Adds documents (parsed, or built with [`Document::from_text`]), replacing any
+    /// document with the same id in the same tenant; a document whose content is
+    /// unchanged is skipped. Their chunks are embedded together, so one call with many
+    /// documents is faster than many calls. Visible after [`Collection::commit`].
     ///
     /// # Errors
-    /// Embedding and index errors; nothing of the batch is added then.
-    pub fn add_documents(&self, docs: Vec<Document>) -> Result<Vec<AddOutcome>> {
-        self.add_tenant_documents(self.tenant.as_deref().unwrap_or(""), docs)
+    /// [`Error::Index`] for a tenant name with U+001F; [`Error::Cancelled`]; embedding
+    /// and index errors. Nothing of the batch is added then.
+    pub fn add_documents(
+        &self,
+        docs: Vec<Document>,
+        options: &AddOptions,
+    ) -> Result<Vec<AddOutcome>> {
+        self.adding(options, |tenant| {
+            let (outcomes, fresh) = self.prepare(tenant, docs)?;
+            self.store(tenant, fresh, options)?;
+            Ok(outcomes)
+        })
     }
 
-    /// As [`Collection::add_documents`], into `tenant`. A document id names one
-    /// document per tenant: the same id in two tenants is two documents.
-    ///
-    /// # Errors
-    /// Embedding and index errors; nothing of the batch is added then.
-    pub fn add_tenant_documents(
-        &self,
-        tenant: &str,
-        docs: Vec<Document>,
-    ) -> Result<Vec<AddOutcome>> {
-        let (outcomes, fresh) = self.prepare(tenant, docs)?;
-        self.store(tenant, fresh)?;
-        Ok(outcomes)
+    /// Runs one add call: checks its tenant and counts it as running, so that
+    /// [`Collection::cancel`] reaches it.
+    fn adding<T>(&self, options: &AddOptions, add: impl FnOnce(&str) -> Result<T>) -> Result<T> {
+        let tenant = self.add_tenant(options);
+        trawl_index::check_tenant(tenant)?;
+        self.cancelled.store(false, Ordering::SeqCst);
+        self.ingesting.fetch_add(1, Ordering::SeqCst);
+        let result = add(tenant);
+        if self.ingesting.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.cancelled.store(false, Ordering::SeqCst);
+        }
+        result
+    }
+
+    /// The tenant an add with `options` writes to.
+    fn add_tenant<'s>(&'s self, options: &'s AddOptions<'_>) -> &'s str {
+        options
+            .tenant
+            .as_deref()
+            .or(self.tenant.as_deref())
+            .unwrap_or("")
     }
 
     /// Sets aside the documents of `docs` whose content is already indexed in `tenant`
@@ -158,8 +268,7 @@ impl Collection {
         let mut changed = Vec::new();
         let mut unchanged = Vec::with_capacity(hashed.len());
         for (doc, hash) in hashed {
-            let same =
-                self.index.tenant_document_hash(tenant, &doc.id)?.as_deref() == Some(hash.as_str());
+            let same = self.index.document_hash(tenant, &doc.id)?.as_deref() == Some(hash.as_str());
             unchanged.push(same);
             if !same {
                 changed.push((doc, hash));
@@ -191,7 +300,12 @@ impl Collection {
 
     /// Embeds the chunks of prepared documents and writes them to the index, replacing
     /// earlier versions of the same documents in `tenant`.
-    pub(super) fn store(&self, tenant: &str, fresh: Vec<Prepared>) -> Result<()> {
+    pub(super) fn store(
+        &self,
+        tenant: &str,
+        fresh: Vec<Prepared>,
+        options: &AddOptions,
+    ) -> Result<()> {
         let started = std::time::Instant::now();
         let texts: Vec<String> = fresh
             .iter()
@@ -206,7 +320,7 @@ impl Collection {
             Some(e) if !texts.is_empty() => {
                 let mut all = Vec::with_capacity(texts.len());
                 for group in texts.chunks(EMBED_GROUP) {
-                    self.check_cancelled()?;
+                    self.check_cancelled(options)?;
                     all.extend(e.embed(group)?);
                 }
                 all.into_iter()
@@ -218,7 +332,7 @@ impl Collection {
         let fresh_len = fresh.len();
         // Deleted before the new chunks are added, so the delete spares them.
         for p in &fresh {
-            self.index.delete_tenant_document(tenant, &p.doc.id)?;
+            self.index.delete_document(tenant, &p.doc.id)?;
         }
         for Prepared { doc, hash, chunks } in fresh {
             let metadata = to_json_object(&doc.metadata);
@@ -254,17 +368,19 @@ impl Collection {
 
     /// Adds a document whose chunks the caller has already embedded (bring your own
     /// embeddings): one chunk per `(text, vector)` pair, in order, replacing any
-    /// document with id `id` (of the collection's tenant). Skipped when texts, vectors and metadata are unchanged.
-    /// Visible after [`Collection::commit`].
+    /// document with id `id` in the tenant of `options`. Skipped when texts, vectors and
+    /// metadata are unchanged. Visible after [`Collection::commit`].
     ///
     /// # Errors
     /// [`Error::DimensionMismatch`] when a vector's length is not the collection's
-    /// dimension (nothing is added then); index errors.
+    /// dimension (nothing is added then); [`Error::Index`] for a tenant name with
+    /// U+001F; index errors.
     pub fn add_embedded(
         &self,
         id: &str,
         chunks: Vec<(String, Vec<f32>)>,
         metadata: &Metadata,
+        options: &AddOptions,
     ) -> Result<AddOutcome> {
         let dim = self.index.options().dim;
         if let Some((_, v)) = chunks.iter().find(|(_, v)| v.len() != dim) {
@@ -288,8 +404,9 @@ impl Collection {
             }
         }
         let hash = format!("{:016x}", h.0);
-        let tenant = self.tenant.as_deref().unwrap_or("");
-        if self.index.tenant_document_hash(tenant, id)?.as_deref() == Some(hash.as_str()) {
+        let tenant = self.add_tenant(options);
+        trawl_index::check_tenant(tenant)?;
+        if self.index.document_hash(tenant, id)?.as_deref() == Some(hash.as_str()) {
             return Ok(AddOutcome::Unchanged);
         }
         let metadata = to_json_object(metadata);
@@ -312,75 +429,28 @@ impl Collection {
                 tenant: tenant.to_owned(),
             })
             .collect();
-        self.index.delete_tenant_document(tenant, id)?;
+        self.index.delete_document(tenant, id)?;
         self.index.add(records)?;
         Ok(AddOutcome::Added { chunks: count })
     }
 
-    /// Ingests files and folders (recursively). Unsupported and broken files are
-    /// reported in the [`IngestReport`] and the rest are indexed. Call
-    /// [`Collection::commit`] afterwards to make them durable and visible.
+    /// Ingests files and folders (recursively) into the tenant of `options`, parsing
+    /// under its limits and calling its progress callback after each batch of files.
+    /// Unsupported and broken files are reported in the [`IngestReport`] and the rest
+    /// are indexed. Call [`Collection::commit`] afterwards to make them durable and
+    /// visible.
     ///
     /// # Errors
-    /// Only errors that stop the whole run (embedding or index failures).
-    pub fn add_path(&self, path: impl AsRef<Path>) -> Result<IngestReport> {
-        self.add_paths(&[path.as_ref().to_owned()], &|_| {})
-    }
-
-    /// As [`Collection::add_path`] for several roots, calling `progress` after each
-    /// batch of files.
-    ///
-    /// # Errors
-    /// Only errors that stop the whole run (embedding or index failures).
-    pub fn add_paths(
+    /// [`Error::Index`] for a tenant name with U+001F (nothing is added then);
+    /// [`Error::Cancelled`]; errors that stop the whole run (embedding or index
+    /// failures).
+    pub fn add_paths<P: AsRef<Path>>(
         &self,
-        roots: &[PathBuf],
-        progress: &dyn Fn(Progress),
+        roots: &[P],
+        options: &AddOptions,
     ) -> Result<IngestReport> {
-        self.add_paths_with(roots, &trawl_ingest::Limits::default(), progress)
-    }
-
-    /// As [`Collection::add_paths`], parsing under `limits` (file size, zip bombs,
-    /// pages, sheets, rows, ...). A file over a limit is a failure in the report.
-    ///
-    /// # Errors
-    /// Only errors that stop the whole run (embedding or index failures).
-    pub fn add_paths_with(
-        &self,
-        roots: &[PathBuf],
-        limits: &trawl_ingest::Limits,
-        progress: &dyn Fn(Progress),
-    ) -> Result<IngestReport> {
-        self.add_tenant_paths(
-            self.tenant.as_deref().unwrap_or(""),
-            roots,
-            limits,
-            progress,
-        )
-    }
-
-    /// As [`Collection::add_paths_with`], into `tenant` instead of the collection's
-    /// (as [`Collection::add_tenant_documents`] is to [`Collection::add_documents`]).
-    ///
-    /// # Errors
-    /// [`Error::Index`] for a tenant name with U+001F (nothing is added then); errors
-    /// that stop the whole run (embedding or index failures).
-    pub fn add_tenant_paths(
-        &self,
-        tenant: &str,
-        roots: &[PathBuf],
-        limits: &trawl_ingest::Limits,
-        progress: &dyn Fn(Progress),
-    ) -> Result<IngestReport> {
-        use std::sync::atomic::Ordering;
-        trawl_index::check_tenant(tenant)?;
-        self.cancelled.store(false, Ordering::SeqCst);
-        self.ingesting.fetch_add(1, Ordering::SeqCst);
-        let result = self.ingest(tenant, roots, limits, progress);
-        if self.ingesting.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.cancelled.store(false, Ordering::SeqCst);
-        }
-        result
+        let roots: Vec<PathBuf> = roots.iter().map(|r| r.as_ref().to_owned()).collect();
+        self.adding(options, |tenant| self.ingest(tenant, &roots, options))
     }
 
     /// Walks `roots`, then parses and chunks files on a second thread while this one
@@ -389,9 +459,9 @@ impl Collection {
         &self,
         tenant: &str,
         roots: &[PathBuf],
-        limits: &trawl_ingest::Limits,
-        progress: &dyn Fn(Progress),
+        options: &AddOptions,
     ) -> Result<IngestReport> {
+        let limits = &options.limits;
         let started = std::time::Instant::now();
         let mut report = IngestReport::default();
         let mut files = Vec::new();
@@ -431,7 +501,7 @@ impl Collection {
                 let tx = tx;
                 let mut parsed = Parsed::default();
                 for batch in files.chunks(FILE_BATCH) {
-                    if self.check_cancelled().is_err() {
+                    if self.check_cancelled(options).is_err() {
                         return;
                     }
                     let mut docs = Vec::new();
@@ -489,7 +559,7 @@ impl Collection {
             // next send.
             for parsed in rx {
                 let parsed = parsed?;
-                self.check_cancelled()?;
+                self.check_cancelled(options)?;
                 report.indexed += parsed.indexed;
                 report.unsupported.extend(parsed.unsupported);
                 report.failures.extend(parsed.failures);
@@ -502,15 +572,17 @@ impl Collection {
                         AddOutcome::Unchanged => report.unchanged += 1,
                     }
                 }
-                self.store(tenant, parsed.fresh)?;
+                self.store(tenant, parsed.fresh, options)?;
                 done += parsed.files;
-                progress(Progress {
-                    files_done: done,
-                    files_total: report.files,
-                    chunks: report.chunks,
-                });
+                if let Some(progress) = &options.progress {
+                    progress(Progress {
+                        files_done: done,
+                        files_total: report.files,
+                        chunks: report.chunks,
+                    });
+                }
             }
-            self.check_cancelled()?;
+            self.check_cancelled(options)?;
             tracing::info!(
                 files = report.files,
                 indexed = report.indexed,
@@ -542,7 +614,7 @@ impl Collection {
             };
             let under = comparable(source);
             if roots.iter().any(|r| under.starts_with(r)) && !source.exists() {
-                self.index.delete_tenant_document(tenant, &doc.doc_id)?;
+                self.index.delete_document(tenant, &doc.doc_id)?;
                 removed.push(doc.doc_id);
             }
         }

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::rerank::Reranker;
 
 pub use self::builder::CollectionBuilder;
-pub use self::ingest::{AddOutcome, Failure, IngestReport, Progress};
+pub use self::ingest::{AddOptions, AddOutcome, CancelToken, Failure, IngestReport, Progress};
 
 mod builder;
 mod ingest;
@@ -113,10 +113,29 @@ impl Collection {
         &self.chunking
     }
 
-    /// The underlying index.
+    /// The underlying index: the chunk store with its keyword and vector retrievers,
+    /// for what the collection does not wrap (raw retriever lists, graph settings).
     #[must_use]
     pub fn index(&self) -> &Index {
         &self.index
+    }
+
+    /// The length of the collection's vectors.
+    #[must_use]
+    pub fn dimension(&self) -> usize {
+        self.index.options().dim
+    }
+
+    /// Blocks until every committed chunk is in the vector graph and the graph is
+    /// saved. Searches do not need it (they see every commit at once); a process that
+    /// ingests and exits calls it to leave a saved graph behind, so the next open does
+    /// not rebuild it.
+    ///
+    /// # Errors
+    /// [`Error::Index`] when the background graph thread has died or the save failed
+    /// (the chunks are intact; the next open catches the graph up).
+    pub fn flush_graph(&self) -> Result<()> {
+        Ok(self.index.flush_graph()?)
     }
 
     /// Embeds `texts` with the collection's model, as documents are embedded.
@@ -132,21 +151,14 @@ impl Collection {
         }
     }
 
-    /// Deletes a document (all its chunks) of the collection's tenant at the next
-    /// commit.
+    /// Deletes document `doc_id` (all its chunks) of `tenant` at the next commit;
+    /// `None`: the collection's tenant, else `""`.
     ///
     /// # Errors
-    /// Index errors.
-    pub fn delete(&self, doc_id: &str) -> Result<()> {
-        self.delete_tenant_document(self.tenant.as_deref().unwrap_or(""), doc_id)
-    }
-
-    /// Deletes a document of `tenant` at the next commit.
-    ///
-    /// # Errors
-    /// Index errors.
-    pub fn delete_tenant_document(&self, tenant: &str, doc_id: &str) -> Result<()> {
-        Ok(self.index.delete_tenant_document(tenant, doc_id)?)
+    /// Index errors; [`Error::Index`] for a tenant name with U+001F.
+    pub fn delete(&self, doc_id: &str, tenant: Option<&str>) -> Result<()> {
+        let tenant = tenant.or(self.tenant.as_deref()).unwrap_or("");
+        Ok(self.index.delete_document(tenant, doc_id)?)
     }
 
     /// The documents in the collection (of `tenant` only, when given), with their
@@ -185,9 +197,18 @@ impl Collection {
         Ok(self.index.release_writer()?)
     }
 
-    fn check_cancelled(&self) -> Result<()> {
+    /// Fails with [`Error::Cancelled`] when [`Collection::cancel`] was called during
+    /// this add, or its own token was cancelled.
+    fn check_cancelled(&self, options: &AddOptions) -> Result<()> {
         use std::sync::atomic::Ordering;
-        if self.ingesting.load(Ordering::SeqCst) > 0 && self.cancelled.load(Ordering::SeqCst) {
+        let handle =
+            self.ingesting.load(Ordering::SeqCst) > 0 && self.cancelled.load(Ordering::SeqCst);
+        if handle
+            || options
+                .cancel
+                .as_ref()
+                .is_some_and(CancelToken::is_cancelled)
+        {
             return Err(Error::Cancelled);
         }
         Ok(())

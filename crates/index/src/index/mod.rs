@@ -492,21 +492,13 @@ impl Index {
         Ok(())
     }
 
-    /// Deletes every chunk of a document of the default tenant (`""`), at the next
-    /// commit. Chunks added for the same id before this call, committed or not, are
-    /// deleted too.
+    /// Deletes every chunk of document `doc_id` of `tenant` (`""` is the default
+    /// tenant), at the next commit. Chunks added for the same id before this call,
+    /// committed or not, are deleted too.
     ///
     /// # Errors
-    /// [`Error::Locked`] when another writer holds the index.
-    pub fn delete_document(&self, doc_id: &str) -> Result<()> {
-        self.delete_tenant_document("", doc_id)
-    }
-
-    /// As [`Index::delete_document`] for a document of `tenant`.
-    ///
-    /// # Errors
-    /// [`Error::Locked`] when another writer holds the index.
-    pub fn delete_tenant_document(&self, tenant: &str, doc_id: &str) -> Result<()> {
+    /// [`Error::Locked`] when another writer holds the index; [`Error::InvalidTenant`].
+    pub fn delete_document(&self, tenant: &str, doc_id: &str) -> Result<()> {
         check_tenant(tenant)?;
         let mut writer = self.writer()?;
         let writer = writer.as_mut().expect("writer opened");
@@ -730,30 +722,13 @@ impl Index {
         Ok(())
     }
 
-    /// The `k` chunks whose vectors are nearest `query` (cosine), best first.
-    ///
-    /// # Errors
-    /// [`Error::Dimension`] when `query` has the wrong length.
-    pub fn search_vector(&self, query: &[f32], k: usize) -> Result<Vec<Scored>> {
-        self.search_vector_filtered(query, k, None)
-    }
-
-    /// The `k` best chunks for `query` by BM25 over title, headings and text. Any user
-    /// text is accepted: query syntax that does not parse is searched as words, and
-    /// colons never name a field.
-    ///
-    /// # Errors
-    /// Tantivy errors.
-    pub fn search_keyword(&self, query: &str, k: usize) -> Result<Vec<Scored>> {
-        self.search_keyword_filtered(query, k, None)
-    }
-
-    /// The `k` chunks matching `filter` whose vectors are nearest `query`, best first
-    /// (see [`View::search_vector`]).
+    /// The `k` chunks (matching `filter`, when given) whose vectors are nearest
+    /// `query` by cosine, best first (see [`View::search_vector`]). A tenant is a filter
+    /// too: [`Filter::tenant`].
     ///
     /// # Errors
     /// As [`View::search_vector`].
-    pub fn search_vector_filtered(
+    pub fn search_vector(
         &self,
         query: &[f32],
         k: usize,
@@ -762,12 +737,14 @@ impl Index {
         self.view().search_vector(query, k, filter)
     }
 
-    /// As [`Index::search_keyword`], among the chunks matching `filter` only (see
-    /// [`View::search_keyword`]).
+    /// The `k` best chunks (matching `filter`, when given) for `query` by BM25 over
+    /// title, headings and text (see [`View::search_keyword`]). Any user text is
+    /// accepted: query syntax that does not parse is searched as words, and colons never
+    /// name a field.
     ///
     /// # Errors
     /// As [`View::search_keyword`].
-    pub fn search_keyword_filtered(
+    pub fn search_keyword(
         &self,
         query: &str,
         k: usize,
@@ -842,20 +819,12 @@ impl Index {
         Ok(matching)
     }
 
-    /// The content hash stored with a document of the default tenant, if the document
-    /// is in the index.
+    /// The content hash stored with document `doc_id` of `tenant` (`""` is the default
+    /// tenant), if the document is in the index.
     ///
     /// # Errors
     /// Tantivy errors.
-    pub fn document_hash(&self, doc_id: &str) -> Result<Option<String>> {
-        self.tenant_document_hash("", doc_id)
-    }
-
-    /// As [`Index::document_hash`] for a document of `tenant`.
-    ///
-    /// # Errors
-    /// Tantivy errors.
-    pub fn tenant_document_hash(&self, tenant: &str, doc_id: &str) -> Result<Option<String>> {
+    pub fn document_hash(&self, tenant: &str, doc_id: &str) -> Result<Option<String>> {
         let snap = self.snapshot();
         let q = tantivy::query::TermQuery::new(
             Term::from_field_text(self.fields.doc_key, &schema::doc_key(tenant, doc_id)),
