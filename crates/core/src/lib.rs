@@ -52,7 +52,7 @@ pub use collection::{
     Progress,
 };
 pub use context::{Citation, Context, ContextOptions};
-pub use embed::{l2_normalize, BertEmbedder, CpuPath, Embedder, Pooling, Precision, Runtime};
+pub use embed::{BertEmbedder, CpuPath, Embedder, Pooling, Precision, Runtime};
 pub use error::{Error, Result};
 pub use fuse::{reciprocal_rank_fusion, Fusion, Normalization, QuerySignals, RRF_K};
 pub use rerank::{

@@ -6,9 +6,9 @@ mod common;
 
 use std::sync::Arc;
 
-use candle_core::{DType, Device};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use candle_transformers::models::bert::Config;
+use candle_transformers::models::bert::{BertModel, Config};
 use trawl::{
     AddOptions, Collection, CrossEncoder, Error, Metadata, Mmr, SearchMode, SearchOptions,
 };
@@ -22,42 +22,78 @@ const CONFIG: &str = r#"{
   "model_type": "bert"
 }"#;
 
-/// Writes a small random cross-encoder to `dir` and returns the same model in memory.
-fn write_random_cross_encoder(dir: &std::path::Path) -> CrossEncoder {
-    let config: Config = serde_json::from_str(CONFIG).unwrap();
-    let tokenizer_path = common::model_dir().join("tokenizer.json");
-    let tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_path).unwrap();
-    let varmap = VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    let in_memory =
-        CrossEncoder::from_var_builder(&vb, &config, tokenizer, "random".into()).unwrap();
-    varmap.save(dir.join("model.safetensors")).unwrap();
-    std::fs::write(dir.join("config.json"), CONFIG).unwrap();
-    std::fs::copy(tokenizer_path, dir.join("tokenizer.json")).unwrap();
-    in_memory
+/// A small random `BertForSequenceClassification`, built here with candle (no
+/// cross-encoder weights are reachable), scoring one pair directly: BERT, the `[CLS]`
+/// vector, the tanh pooler, then the one-logit classifier.
+struct RandomCrossEncoder {
+    bert: BertModel,
+    pooler: candle_nn::Linear,
+    classifier: candle_nn::Linear,
+    tokenizer: tokenizers::Tokenizer,
+}
+
+impl RandomCrossEncoder {
+    /// Builds the model and writes it to `dir` as a cross-encoder directory.
+    fn write(dir: &std::path::Path) -> RandomCrossEncoder {
+        let config: Config = serde_json::from_str(CONFIG).unwrap();
+        let tokenizer_path = common::model_dir().join("tokenizer.json");
+        let mut tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_path).unwrap();
+        // The file pads to 128 tokens; one pair is scored unpadded here.
+        tokenizer.with_padding(None);
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let bert = BertModel::load(vb.clone(), &config).unwrap();
+        let h = config.hidden_size;
+        let pooler = candle_nn::linear(h, h, vb.pp("pooler.dense")).unwrap();
+        let classifier = candle_nn::linear(h, 1, vb.pp("classifier")).unwrap();
+        varmap.save(dir.join("model.safetensors")).unwrap();
+        std::fs::write(dir.join("config.json"), CONFIG).unwrap();
+        std::fs::copy(tokenizer_path, dir.join("tokenizer.json")).unwrap();
+        RandomCrossEncoder {
+            bert,
+            pooler,
+            classifier,
+            tokenizer,
+        }
+    }
+
+    /// The relevance logit of one (query, passage) pair, unbatched and unpadded.
+    fn score(&self, query: &str, passage: &str) -> f32 {
+        let enc = self.tokenizer.encode((query, passage), true).unwrap();
+        let row = |v: &[u32]| Tensor::new(v, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+        let (ids, types) = (row(enc.get_ids()), row(enc.get_type_ids()));
+        let hidden = self.bert.forward(&ids, &types, None).unwrap();
+        let cls = hidden.narrow(1, 0, 1).unwrap().squeeze(1).unwrap();
+        let pooled = self.pooler.forward(&cls).unwrap().tanh().unwrap();
+        let logit = self.classifier.forward(&pooled).unwrap();
+        logit.flatten_all().unwrap().to_vec1::<f32>().unwrap()[0]
+    }
 }
 
 #[test]
 fn a_cross_encoder_loaded_from_disk_scores_like_the_model_that_was_saved() {
     let dir = tempfile::tempdir().unwrap();
-    let in_memory = write_random_cross_encoder(dir.path());
+    let reference = RandomCrossEncoder::write(dir.path());
     let loaded = CrossEncoder::load(dir.path()).unwrap();
     let passages = [
         "Kites fly in wind.",
         "Bread needs salt and time.",
         "A much longer passage about the history of kites in China and Europe.",
     ];
-    let a = in_memory.score("how do kites fly", &passages).unwrap();
-    let b = loaded.score("how do kites fly", &passages).unwrap();
-    assert_eq!(a.len(), 3);
-    for (x, y) in a.iter().zip(&b) {
-        assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+    let want: Vec<f32> = passages
+        .iter()
+        .map(|p| reference.score("how do kites fly", p))
+        .collect();
+    let got = loaded.score("how do kites fly", &passages).unwrap();
+    assert_eq!(got.len(), 3);
+    for (x, y) in want.iter().zip(&got) {
+        assert!((x - y).abs() < 1e-4, "{want:?} vs {got:?}");
     }
     // Scores depend on the passage (the model reads the pair, padding masked out).
-    assert!(a.iter().any(|s| (s - a[0]).abs() > 1e-6), "{a:?}");
+    assert!(got.iter().any(|s| (s - got[0]).abs() > 1e-6), "{got:?}");
     let alone = loaded.score("how do kites fly", &passages[2..]).unwrap();
     assert!(
-        (alone[0] - b[2]).abs() < 1e-5,
+        (alone[0] - got[2]).abs() < 1e-5,
         "batching must not change a score"
     );
 }
@@ -87,7 +123,7 @@ fn a_cross_encoder_directory_missing_files_is_a_typed_error() {
 #[test]
 fn search_results_come_back_in_the_rerankers_order() {
     let model_dir = tempfile::tempdir().unwrap();
-    write_random_cross_encoder(model_dir.path());
+    RandomCrossEncoder::write(model_dir.path());
     let ce = Arc::new(CrossEncoder::load(model_dir.path()).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let c = Collection::builder(dir.path())

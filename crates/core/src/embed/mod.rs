@@ -8,7 +8,8 @@ mod pooling;
 pub use bert::BertEmbedder;
 pub(crate) use bert::Dir;
 pub use kernels::CpuPath;
-pub use pooling::{l2_normalize, Pooling};
+pub(crate) use pooling::l2_normalize;
+pub use pooling::Pooling;
 
 use crate::error::Result;
 

@@ -19,7 +19,7 @@ impl Pooling {
     ///
     /// # Errors
     /// On shape mismatches.
-    pub fn apply(self, hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+    pub(crate) fn apply(self, hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
         let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
         match self {
             Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1),
@@ -41,7 +41,7 @@ impl Pooling {
 ///
 /// # Errors
 /// On shape errors.
-pub fn l2_normalize(x: &Tensor) -> candle_core::Result<Tensor> {
+pub(crate) fn l2_normalize(x: &Tensor) -> candle_core::Result<Tensor> {
     let norm = x
         .sqr()?
         .sum_keepdim(D::Minus1)?

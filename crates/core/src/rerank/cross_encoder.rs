@@ -68,7 +68,7 @@ impl CrossEncoder {
     ///
     /// # Errors
     /// When a tensor is missing or has the wrong shape.
-    pub fn from_var_builder(
+    fn from_var_builder(
         vb: &VarBuilder,
         config: &Config,
         mut tokenizer: Tokenizer,
