@@ -36,7 +36,7 @@ src=bench-out/entity-src
 dists=http://deb.debian.org/debian/dists/bookworm/main
 
 models/fetch.sh >/dev/null
-cargo build --release -p trawl-cli
+cargo build --release -p trawl-cli -p trawl-benches --bin trawl --bin dump
 mkdir -p "$src"
 for index in binary-amd64/Packages i18n/Translation-en; do
   file="$src/$(basename "$index")"
@@ -66,6 +66,7 @@ for set in debian-packages debian-libraries debian-packages-inverse debian-depen
   wordnet; do
   echo "## $set"
   ./target/release/trawl eval "bench-out/$set" --split test --index "bench-out/$set/index" \
-    --compare "${fusions[@]}" --candidates 300 \
-    --dump-candidates "bench-out/$set/candidates-test.jsonl"
+    --compare "${fusions[@]}" --candidates 300
+  ./target/release/dump candidates "bench-out/$set" --split test --index "bench-out/$set/index" \
+    --out "bench-out/$set/candidates-test.jsonl"
 done

@@ -20,7 +20,7 @@ fusions=(--fusion adaptive --fusion adaptive:0.5:0.2:0 --fusion rrf --fusion z:0
 src=bench-out/faq-src
 
 models/fetch.sh >/dev/null
-cargo build --release -p trawl-cli
+cargo build --release -p trawl-cli -p trawl-benches --bin trawl --bin dump
 if [ ! -d "$src/x" ]; then
   mkdir -p "$src"
   (cd "$src" && apt-get download python3.11-doc debian-faq debian-reference-en)
@@ -35,6 +35,7 @@ for run in python-faq:test debian-faq:test python-known:title python-known:sente
   set="${run%%:*}" split="${run##*:}"
   echo "## $set ($split)"
   ./target/release/trawl eval "bench-out/$set" --split "$split" --index "bench-out/$set/index" \
-    --compare "${fusions[@]}" --candidates 300 \
-    --dump-candidates "bench-out/$set/candidates-$split.jsonl"
+    --compare "${fusions[@]}" --candidates 300
+  ./target/release/dump candidates "bench-out/$set" --split "$split" \
+    --index "bench-out/$set/index" --out "bench-out/$set/candidates-$split.jsonl"
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Studies fusion offline on candidate lists dumped by `trawl eval --dump-candidates`.
+"""Studies fusion offline on candidate lists written by the `dump` tool.
 
-    trawl eval BEIR_DIR --split train --index IDX --dump-candidates cands-train.jsonl
+    cargo run --release -p trawl-benches --bin dump -- candidates BEIR_DIR --split train \
+        --index IDX --out cands-train.jsonl
     python3 benches/quality/fusion_study.py cands-train.jsonl BEIR_DIR/qrels/train.tsv
 
 Each line of the dump holds one query's dense and keyword candidates (point id, document

@@ -14,7 +14,7 @@ scifact="${1:-../shared/data/scifact}"
 fusions=(--fusion adaptive --fusion adaptive:0.5:0.2:0 --fusion rrf --fusion z:0.5)
 
 models/fetch.sh >/dev/null
-cargo build --release -p trawl-cli
+cargo build --release -p trawl-cli -p trawl-benches --bin trawl --bin dump
 python3 benches/quality/derive_known_item.py "$scifact" bench-out/known-item
 python3 benches/quality/derive_known_item.py "$scifact" bench-out/known-item-disjoint --disjoint
 for task in title sentence disjoint; do
@@ -24,5 +24,7 @@ for task in title sentence disjoint; do
   esac
   echo "## $task"
   ./target/release/trawl eval "$dir" --split "$split" --index "$dir/index" --compare \
-    "${fusions[@]}" --candidates 300 --dump-candidates "$dir/candidates-$split.jsonl"
+    "${fusions[@]}" --candidates 300
+  ./target/release/dump candidates "$dir" --split "$split" --index "$dir/index" \
+    --out "$dir/candidates-$split.jsonl"
 done

@@ -3,7 +3,8 @@
 
     .venv-bench/bin/python benches/quality/prf_study.py BEIR_DIR SPLIT DUMP [MODEL_DIR]
 
-DUMP is `trawl eval BEIR_DIR --split SPLIT --dump-candidates DUMP --candidates 300`;
+DUMP is `dump candidates BEIR_DIR --split SPLIT --index IDX --out DUMP` (the
+benches' `dump` tool, `cargo run --release -p trawl-benches --bin dump -- ...`);
 its keyword lists (collapsed to documents by their best chunk) and keyword signals are
 used as they are. The dense side is recomputed exactly here, one embedding per document
 (title and text, sentence-transformers, max_seq_length 256), so that the query vector

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Tunes the sentence-window reranker offline on hits dumped by `trawl eval --dump-windows`.
+"""Tunes the sentence-window reranker offline on hits written by the `dump` tool.
 
-    trawl eval BEIR_DIR --split train --index IDX --dump-windows windows-train.jsonl
+    cargo run --release -p trawl-benches --bin dump -- windows BEIR_DIR --split train \
+        --index IDX --out windows-train.jsonl
     python3 benches/quality/rerank_study.py windows-train.jsonl BEIR_DIR/qrels/train.tsv [SETTINGS]
 
 Each dump line holds one query's first hybrid chunk hits (reranking off): document id,

@@ -158,20 +158,6 @@ pub(crate) enum Command {
         /// with the collection's own model).
         #[arg(long, value_name = "RERANKER")]
         rerank: Option<String>,
-        /// Also write, per query, the default hybrid search's first N chunk hits with
-        /// their first-stage score, chunk cosine and best sentence-window cosine for
-        /// windows of 1 to 3 sentences, as JSON lines, for tuning the sentence-window
-        /// reranker offline (benches/quality/rerank_study.py).
-        #[arg(long, value_name = "FILE")]
-        dump_windows: Option<PathBuf>,
-        /// Hits per query in --dump-windows.
-        #[arg(long, value_name = "N", default_value_t = 40)]
-        dump_windows_depth: usize,
-        /// Also write each query's dense and keyword candidates (chunk id, document
-        /// id, raw score) and keyword signals (coverage, mean IDF) as JSON lines to this
-        /// file, for studying fusion offline (benches/quality/fusion_study.py).
-        #[arg(long, value_name = "FILE")]
-        dump_candidates: Option<PathBuf>,
         /// Score a hit whose document id is its query's id. By default such a hit is
         /// dropped before scoring, as BEIR's own evaluation does: in ArguAna and Quora
         /// each query is also a document, and finding itself is no answer.

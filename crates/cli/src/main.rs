@@ -107,10 +107,7 @@ fn main() {
             model,
             fusions,
             candidates,
-            dump_candidates,
             rerank,
-            dump_windows,
-            dump_windows_depth,
             keep_identical_ids,
         } => {
             let fusions = if fusions.is_empty() {
@@ -132,8 +129,6 @@ fn main() {
                 dir: &beir_dir,
                 split: &split,
                 index: index.as_deref(),
-                dump: dump_candidates.as_deref(),
-                dump_windows: dump_windows.as_deref().map(|p| (p, dump_windows_depth)),
                 rerank: rerank.as_deref(),
                 keep_identical_ids,
             };

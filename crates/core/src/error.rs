@@ -51,14 +51,6 @@ pub enum Error {
         /// The collection folder.
         path: PathBuf,
     },
-    /// A benchmark directory is not in BEIR layout.
-    #[error("BEIR data at {path}: {reason}")]
-    Beir {
-        /// The file or folder.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
     /// An option given as text (a reranker or fusion spec, say) cannot be understood.
     #[error("invalid {what}: {reason}")]
     Invalid {

@@ -41,7 +41,6 @@ mod collection;
 pub mod context;
 mod embed;
 mod error;
-pub mod eval;
 mod fuse;
 mod rerank;
 mod search;

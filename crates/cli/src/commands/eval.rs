@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
-use trawl::eval::{mrr_at, ndcg_at, percentile, recall_at, Beir};
-use trawl::{AddOptions, Collection, Fusion, SearchMode, SearchOptions};
+use trawl::{AddOptions, Fusion, SearchMode, SearchOptions};
+use trawl_eval::{mrr_at, ndcg_at, percentile, recall_at, Beir};
 
 use crate::args::ModelArgs;
 use crate::output::bar;
@@ -15,8 +15,6 @@ pub(crate) struct EvalTarget<'a> {
     pub(crate) dir: &'a Path,
     pub(crate) split: &'a str,
     pub(crate) index: Option<&'a Path>,
-    pub(crate) dump: Option<&'a Path>,
-    pub(crate) dump_windows: Option<(&'a Path, usize)>,
     pub(crate) rerank: Option<&'a str>,
     pub(crate) keep_identical_ids: bool,
 }
@@ -55,10 +53,7 @@ pub(crate) fn eval(
     let progress = bar(beir.corpus.len() as u64, "indexing");
     for batch in beir.corpus.chunks(256) {
         collection.add_documents(
-            batch
-                .iter()
-                .map(trawl::eval::BeirDoc::to_document)
-                .collect(),
+            batch.iter().map(trawl_eval::BeirDoc::to_document).collect(),
             &AddOptions::default(),
         )?;
         progress.inc(batch.len() as u64);
@@ -67,12 +62,6 @@ pub(crate) fn eval(
     progress.finish_and_clear();
     let ingest_secs = started.elapsed().as_secs_f64();
 
-    if let Some(path) = target.dump {
-        dump_candidates(&collection, &beir, candidates, path)?;
-    }
-    if let Some((path, depth)) = target.dump_windows {
-        dump_windows(&collection, &beir, candidates, depth, path)?;
-    }
     let mut table = Vec::new();
     for &(mode, fusion) in runs {
         let options = SearchOptions {
@@ -130,100 +119,6 @@ pub(crate) fn eval(
             );
         }
     }
-    Ok(())
-}
-
-/// Writes, per query, what the sentence-window reranker sees: the first `depth` chunk
-/// hits of the default hybrid search (reranking off), each with its first-stage score,
-/// its chunk's cosine to the query and its best window cosines (1, 2, 3 sentences).
-pub(crate) fn dump_windows(
-    collection: &Collection,
-    beir: &Beir,
-    candidates: usize,
-    depth: usize,
-    path: &Path,
-) -> Result<()> {
-    use std::io::Write;
-    let embedder = collection
-        .embedder()
-        .context("dumping sentence windows needs a model")?;
-    // Every sentence of the corpus fits in this cache; each is embedded once.
-    let windows = trawl::SentenceWindows::new(embedder.clone())
-        .max_sentences(3)
-        .cache_capacity(1 << 20);
-    // The first stage exactly as the evaluation runs it: each retriever fetches as many
-    // candidates as there (the candidate count changes how fused scores normalise).
-    let options = SearchOptions {
-        k: depth,
-        candidates: candidates.max(DEPTH * 3),
-        rerank: false,
-        ..SearchOptions::default()
-    };
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let progress = bar(beir.queries.len() as u64, "windows");
-    for (qid, text) in &beir.queries {
-        let hits = collection.search_with(text, &options)?;
-        // Chunk cosines from a dense search as deep as the hybrid one's candidates
-        // (null for a hit only the keyword side found).
-        let dense: std::collections::HashMap<String, f32> = collection
-            .search_with(
-                text,
-                &SearchOptions {
-                    k: options.candidates,
-                    mode: SearchMode::Dense,
-                    ..options.clone()
-                },
-            )?
-            .into_iter()
-            .map(|h| (h.chunk_id, h.score))
-            .collect();
-        let q = embedder.embed_query(text)?;
-        let texts: Vec<&str> = hits.iter().map(|h| h.text.as_str()).collect();
-        let scores = windows.window_scores(&q, &texts)?;
-        let hits: Vec<serde_json::Value> = hits
-            .iter()
-            .zip(&scores)
-            .map(|(h, w)| json!([h.doc_id, h.score, dense.get(&h.chunk_id), w]))
-            .collect();
-        writeln!(out, "{}", json!({"qid": qid, "hits": hits}))?;
-        progress.inc(1);
-    }
-    progress.finish_and_clear();
-    Ok(())
-}
-
-pub(crate) fn dump_candidates(
-    collection: &Collection,
-    beir: &Beir,
-    depth: usize,
-    path: &Path,
-) -> Result<()> {
-    use std::io::Write;
-    let embedder = collection
-        .embedder()
-        .context("dumping candidates needs a model")?;
-    let index = collection.index();
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let progress = bar(beir.queries.len() as u64, "dumping");
-    for (qid, text) in &beir.queries {
-        let dense = index.search_vector(&embedder.embed_query(text)?, depth, None)?;
-        let keyword = index.search_keyword(text, depth, None)?;
-        let describe = |list: &[trawl::Scored]| -> Result<Vec<serde_json::Value>> {
-            let ids: Vec<u64> = list.iter().map(|s| s.id).collect();
-            let records: std::collections::HashMap<u64, _> =
-                index.fetch(&ids)?.into_iter().collect();
-            Ok(list
-                .iter()
-                .filter_map(|s| records.get(&s.id).map(|r| json!([s.id, r.doc_id, s.score])))
-                .collect())
-        };
-        let signals = index.keyword_signals(text, keyword.first().map_or(0.0, |s| s.score))?;
-        let terms = index.term_idfs(text)?;
-        let line = json!({"qid": qid, "query": text, "coverage": signals.coverage, "mean_idf": signals.mean_idf, "terms": terms, "dense": describe(&dense)?, "keyword": describe(&keyword)?});
-        writeln!(out, "{line}")?;
-        progress.inc(1);
-    }
-    progress.finish_and_clear();
     Ok(())
 }
 

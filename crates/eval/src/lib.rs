@@ -1,4 +1,6 @@
-//! Retrieval evaluation on BEIR-format benchmarks: loading and the standard metrics.
+//! trawl-eval: retrieval evaluation on BEIR-format benchmarks, for the `trawl eval`
+//! command and the benchmarks: loading a dataset, and the standard metrics (nDCG,
+//! recall, MRR at a cut-off).
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -6,7 +8,21 @@ use std::path::Path;
 use serde::Deserialize;
 use trawl_ingest::{Document, Location, Section, SectionKind};
 
-use crate::error::{Error, Result};
+/// Why a benchmark directory cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A benchmark directory is not in BEIR layout.
+    #[error("BEIR data at {path}: {reason}")]
+    Beir {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The result of loading a benchmark.
+pub type Result<T> = std::result::Result<T, Error>;
 
 /// A BEIR-format benchmark: corpus, judged queries and relevance judgements.
 #[derive(Debug, Clone, Default)]
