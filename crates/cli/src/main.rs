@@ -1,4 +1,5 @@
 //! The `trawl` command: ingest, search, stats and eval.
+#![deny(unsafe_op_in_unsafe_fn)]
 
 use clap::Parser;
 use trawl::{ContextOptions, Fusion, SearchMode};

@@ -79,21 +79,24 @@ impl Weight {
         act: Act,
         s: &mut Packs,
     ) {
-        let bias = Some(bias);
-        match self {
-            Weight::F32(b) => {
-                kernels::gemm::<K>(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.f32);
-            }
-            Weight::I8(b) => {
-                int8::gemm_i8::<K>(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.i8);
-            }
-            #[cfg(target_arch = "x86_64")]
-            Weight::Bf16(b) => {
-                avx512::gemm_bf16(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.bf16);
-            }
-            #[cfg(target_arch = "x86_64")]
-            Weight::Amx(b) => {
-                avx512::gemm_amx(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.amx);
+        // SAFETY: within this function's # Safety contract, which its caller upholds.
+        unsafe {
+            let bias = Some(bias);
+            match self {
+                Weight::F32(b) => {
+                    kernels::gemm::<K>(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.f32);
+                }
+                Weight::I8(b) => {
+                    int8::gemm_i8::<K>(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.i8);
+                }
+                #[cfg(target_arch = "x86_64")]
+                Weight::Bf16(b) => {
+                    avx512::gemm_bf16(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.bf16);
+                }
+                #[cfg(target_arch = "x86_64")]
+                Weight::Amx(b) => {
+                    avx512::gemm_amx(m, a, lda, b, c, ldc, accumulate, bias, act, &mut s.amx);
+                }
             }
         }
     }
@@ -357,105 +360,108 @@ impl FastBert {
     /// # Safety
     /// The CPU runs `K` (and AVX-512 BF16 for bfloat16 weights).
     unsafe fn layer<K: Kernels>(&self, l: &Layer, lens: &[usize], total: usize, s: &mut Scratch) {
-        let h = self.hidden;
-        let d = h / self.heads;
-        let h3 = 3 * h;
-        grow(&mut s.qkv, total * h3);
-        grow(&mut s.ctx, total * h);
-        grow(&mut s.ffn, total * self.intermediate);
-        l.qkv.apply::<K>(
-            total,
-            &s.x,
-            h,
-            &mut s.qkv,
-            h3,
-            false,
-            &l.qkv_bias,
-            Act::None,
-            &mut s.pack,
-        );
-        // Attention per text and head, on the scores transposed (keys by queries):
-        // the softmax then runs down columns, 16 queries per register, and its
-        // result is read in place as the left operand of the product with the values.
-        let mut t0 = 0;
-        for &n in lens {
-            if n == 0 {
-                // A text of no tokens has no attention (and no rows in `s.qkv`).
-                continue;
+        // SAFETY: within this function's # Safety contract, which its caller upholds.
+        unsafe {
+            let h = self.hidden;
+            let d = h / self.heads;
+            let h3 = 3 * h;
+            grow(&mut s.qkv, total * h3);
+            grow(&mut s.ctx, total * h);
+            grow(&mut s.ffn, total * self.intermediate);
+            l.qkv.apply::<K>(
+                total,
+                &s.x,
+                h,
+                &mut s.qkv,
+                h3,
+                false,
+                &l.qkv_bias,
+                Act::None,
+                &mut s.pack,
+            );
+            // Attention per text and head, on the scores transposed (keys by queries):
+            // the softmax then runs down columns, 16 queries per register, and its
+            // result is read in place as the left operand of the product with the values.
+            let mut t0 = 0;
+            for &n in lens {
+                if n == 0 {
+                    // A text of no tokens has no attention (and no rows in `s.qkv`).
+                    continue;
+                }
+                grow(&mut s.scores, n * n);
+                grow(&mut s.inv_sums, n);
+                for head in 0..self.heads {
+                    let base = t0 * h3 + head * d;
+                    // Sᵀ = K · Qᵀ (the 1/√d scale is in the query weights).
+                    s.queries.pack_from::<K>(&s.qkv[base..], d, n, 1, h3);
+                    kernels::gemm::<K>(
+                        n,
+                        &s.qkv[base + h..],
+                        h3,
+                        &s.queries,
+                        &mut s.scores,
+                        n,
+                        false,
+                        None,
+                        Act::None,
+                        &mut s.pack.f32,
+                    );
+                    K::softmax_columns(&mut s.scores, n, n, n, &mut s.inv_sums);
+                    // ctx = softmax(S) · V, each query's row divided by its sum.
+                    s.values
+                        .pack_whole::<K>(&s.qkv[base + 2 * h..], n, d, h3, 1);
+                    kernels::gemm_at::<K>(
+                        n,
+                        &s.scores,
+                        n,
+                        &s.values,
+                        &mut s.ctx[t0 * h + head * d..],
+                        h,
+                        Some(&s.inv_sums),
+                        &mut s.pack.f32,
+                    );
+                }
+                t0 += n;
             }
-            grow(&mut s.scores, n * n);
-            grow(&mut s.inv_sums, n);
-            for head in 0..self.heads {
-                let base = t0 * h3 + head * d;
-                // Sᵀ = K · Qᵀ (the 1/√d scale is in the query weights).
-                s.queries.pack_from::<K>(&s.qkv[base..], d, n, 1, h3);
-                kernels::gemm::<K>(
-                    n,
-                    &s.qkv[base + h..],
-                    h3,
-                    &s.queries,
-                    &mut s.scores,
-                    n,
-                    false,
-                    None,
-                    Act::None,
-                    &mut s.pack.f32,
-                );
-                K::softmax_columns(&mut s.scores, n, n, n, &mut s.inv_sums);
-                // ctx = softmax(S) · V, each query's row divided by its sum.
-                s.values
-                    .pack_whole::<K>(&s.qkv[base + 2 * h..], n, d, h3, 1);
-                kernels::gemm_at::<K>(
-                    n,
-                    &s.scores,
-                    n,
-                    &s.values,
-                    &mut s.ctx[t0 * h + head * d..],
-                    h,
-                    Some(&s.inv_sums),
-                    &mut s.pack.f32,
-                );
-            }
-            t0 += n;
+            // x = LayerNorm(x + ctx·Woᵀ + bo)
+            l.out.apply::<K>(
+                total,
+                &s.ctx,
+                h,
+                &mut s.x,
+                h,
+                true,
+                &l.out_bias,
+                Act::None,
+                &mut s.pack,
+            );
+            K::layer_norm_rows(&mut s.x[..total * h], &l.ln1.0, &l.ln1.1, self.eps);
+            // x = LayerNorm(x + gelu(x·W1ᵀ + b1)·W2ᵀ + b2)
+            let i = l.up.n();
+            l.up.apply::<K>(
+                total,
+                &s.x,
+                h,
+                &mut s.ffn,
+                i,
+                false,
+                &l.up_bias,
+                Act::Gelu,
+                &mut s.pack,
+            );
+            l.down.apply::<K>(
+                total,
+                &s.ffn,
+                i,
+                &mut s.x,
+                h,
+                true,
+                &l.down_bias,
+                Act::None,
+                &mut s.pack,
+            );
+            K::layer_norm_rows(&mut s.x[..total * h], &l.ln2.0, &l.ln2.1, self.eps);
         }
-        // x = LayerNorm(x + ctx·Woᵀ + bo)
-        l.out.apply::<K>(
-            total,
-            &s.ctx,
-            h,
-            &mut s.x,
-            h,
-            true,
-            &l.out_bias,
-            Act::None,
-            &mut s.pack,
-        );
-        K::layer_norm_rows(&mut s.x[..total * h], &l.ln1.0, &l.ln1.1, self.eps);
-        // x = LayerNorm(x + gelu(x·W1ᵀ + b1)·W2ᵀ + b2)
-        let i = l.up.n();
-        l.up.apply::<K>(
-            total,
-            &s.x,
-            h,
-            &mut s.ffn,
-            i,
-            false,
-            &l.up_bias,
-            Act::Gelu,
-            &mut s.pack,
-        );
-        l.down.apply::<K>(
-            total,
-            &s.ffn,
-            i,
-            &mut s.x,
-            h,
-            true,
-            &l.down_bias,
-            Act::None,
-            &mut s.pack,
-        );
-        K::layer_norm_rows(&mut s.x[..total * h], &l.ln2.0, &l.ln2.1, self.eps);
     }
 }
 

@@ -92,10 +92,13 @@ impl DotI8 {
         b: *const i8,
         acc: &mut [[i32; 16]; int8::MR],
     ) {
-        match self {
-            DotI8::Maddubs => dot_maddubs(k, a, lda, rows, b, acc),
-            DotI8::AvxVnni => dot_avxvnni(k, a, lda, rows, b, acc),
-            DotI8::Avx512Vnni => dot_avx512vnni(k, a, lda, rows, b, acc),
+        // SAFETY: within this function's # Safety contract, which its caller upholds.
+        unsafe {
+            match self {
+                DotI8::Maddubs => dot_maddubs(k, a, lda, rows, b, acc),
+                DotI8::AvxVnni => dot_avxvnni(k, a, lda, rows, b, acc),
+                DotI8::Avx512Vnni => dot_avx512vnni(k, a, lda, rows, b, acc),
+            }
         }
     }
 }
@@ -104,7 +107,7 @@ impl DotI8 {
 /// takes them.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn column_masks(cols: usize) -> [__m256i; 2] {
+fn column_masks(cols: usize) -> [__m256i; 2] {
     let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
     let n = cols as i32;
@@ -122,10 +125,14 @@ impl Kernels for Avx2 {
     /// it saved.
     const DIRECT_A: bool = true;
 
+    /// # Safety
+    /// As [`Kernels::pack_a`](super::Kernels::pack_a), on a CPU with AVX2 and FMA.
     unsafe fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]) {
         super::pack_a_scalar(MR, a, lda, mc, k0, kc, out);
     }
 
+    /// # Safety
+    /// As [`Kernels::tile`](super::Kernels::tile), on a CPU with AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn tile(
         kc: usize,
@@ -141,134 +148,154 @@ impl Kernels for Avx2 {
         bias: Option<*const f32>,
         act: Act,
     ) {
-        let masks = column_masks(cols);
-        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-        if load_c {
-            for (r, acc) in acc.iter_mut().enumerate().take(rows) {
+        // SAFETY: within this function's # Safety contract, which its caller upholds.
+        unsafe {
+            let masks = column_masks(cols);
+            let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+            if load_c {
+                for (r, acc) in acc.iter_mut().enumerate().take(rows) {
+                    let row = c.add(r * ldc);
+                    acc[0] = _mm256_maskload_ps(row, masks[0]);
+                    acc[1] = _mm256_maskload_ps(row.wrapping_add(8), masks[1]);
+                }
+            }
+            // Rows past `rows` read the last row again (never stored): in place, they may
+            // not exist.
+            let row: [*const f32; MR] = std::array::from_fn(|r| a.add(r.min(rows - 1) * a_rows));
+            for p in 0..kc {
+                let b0 = _mm256_loadu_ps(b.add(p * NR));
+                let b1 = _mm256_loadu_ps(b.add(p * NR + 8));
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let x = _mm256_broadcast_ss(&*row[r].add(p * a_step));
+                    acc[0] = _mm256_fmadd_ps(x, b0, acc[0]);
+                    acc[1] = _mm256_fmadd_ps(x, b1, acc[1]);
+                }
+            }
+            if let Some(bias) = bias {
+                let b0 = _mm256_maskload_ps(bias, masks[0]);
+                // The second half may lie past the bias (its mask is then empty).
+                let b1 = _mm256_maskload_ps(bias.wrapping_add(8), masks[1]);
+                for acc in &mut acc {
+                    acc[0] = _mm256_add_ps(acc[0], b0);
+                    acc[1] = _mm256_add_ps(acc[1], b1);
+                }
+            }
+            for (r, acc) in acc.iter().enumerate().take(rows) {
                 let row = c.add(r * ldc);
-                acc[0] = _mm256_maskload_ps(row, masks[0]);
-                acc[1] = _mm256_maskload_ps(row.wrapping_add(8), masks[1]);
+                if cols == NR {
+                    _mm256_storeu_ps(row, acc[0]);
+                    _mm256_storeu_ps(row.add(8), acc[1]);
+                } else {
+                    _mm256_maskstore_ps(row, masks[0], acc[0]);
+                    _mm256_maskstore_ps(row.wrapping_add(8), masks[1], acc[1]);
+                }
             }
-        }
-        // Rows past `rows` read the last row again (never stored): in place, they may
-        // not exist.
-        let row: [*const f32; MR] = std::array::from_fn(|r| a.add(r.min(rows - 1) * a_rows));
-        for p in 0..kc {
-            let b0 = _mm256_loadu_ps(b.add(p * NR));
-            let b1 = _mm256_loadu_ps(b.add(p * NR + 8));
-            for (r, acc) in acc.iter_mut().enumerate() {
-                let x = _mm256_broadcast_ss(&*row[r].add(p * a_step));
-                acc[0] = _mm256_fmadd_ps(x, b0, acc[0]);
-                acc[1] = _mm256_fmadd_ps(x, b1, acc[1]);
-            }
-        }
-        if let Some(bias) = bias {
-            let b0 = _mm256_maskload_ps(bias, masks[0]);
-            // The second half may lie past the bias (its mask is then empty).
-            let b1 = _mm256_maskload_ps(bias.wrapping_add(8), masks[1]);
-            for acc in &mut acc {
-                acc[0] = _mm256_add_ps(acc[0], b0);
-                acc[1] = _mm256_add_ps(acc[1], b1);
-            }
-        }
-        for (r, acc) in acc.iter().enumerate().take(rows) {
-            let row = c.add(r * ldc);
-            if cols == NR {
-                _mm256_storeu_ps(row, acc[0]);
-                _mm256_storeu_ps(row.add(8), acc[1]);
-            } else {
-                _mm256_maskstore_ps(row, masks[0], acc[0]);
-                _mm256_maskstore_ps(row.wrapping_add(8), masks[1], acc[1]);
-            }
-        }
-        if act == Act::Gelu {
-            // On the stored tile, still in L1: GELU's temporaries would push the
-            // accumulators out of registers.
-            for r in 0..rows {
-                let row = c.add(r * ldc);
-                for (half, mask) in masks.iter().enumerate() {
-                    // A half past `cols` may lie past `c`: its mask is empty.
-                    let at = row.wrapping_add(8 * half);
-                    _mm256_maskstore_ps(at, *mask, gelu8(_mm256_maskload_ps(at, *mask)));
+            if act == Act::Gelu {
+                // On the stored tile, still in L1: GELU's temporaries would push the
+                // accumulators out of registers.
+                for r in 0..rows {
+                    let row = c.add(r * ldc);
+                    for (half, mask) in masks.iter().enumerate() {
+                        // A half past `cols` may lie past `c`: its mask is empty.
+                        let at = row.wrapping_add(8 * half);
+                        _mm256_maskstore_ps(at, *mask, gelu8(_mm256_maskload_ps(at, *mask)));
+                    }
                 }
             }
         }
     }
 
+    /// # Safety
+    /// As [`Kernels::softmax_columns`](super::Kernels::softmax_columns), on a CPU with AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn softmax_columns(m: &mut [f32], rows: usize, cols: usize, ld: usize, inv: &mut [f32]) {
-        if rows == 0 || cols == 0 {
-            return;
-        }
-        assert!((rows - 1) * ld + cols <= m.len(), "matrix out of bounds");
-        assert!(inv.len() >= cols, "inverse sums too short");
-        let p = m.as_mut_ptr();
-        for j0 in (0..cols).step_by(8) {
-            let mask = column_masks(cols - j0)[0];
-            let mut mx = _mm256_set1_ps(f32::NEG_INFINITY);
-            for r in 0..rows {
-                mx = _mm256_max_ps(mx, _mm256_maskload_ps(p.add(r * ld + j0), mask));
+        // SAFETY: within this function's # Safety contract, which its caller upholds.
+        unsafe {
+            if rows == 0 || cols == 0 {
+                return;
             }
-            let mut sum = _mm256_setzero_ps();
-            for r in 0..rows {
-                let at = p.add(r * ld + j0);
-                let e = exp8(_mm256_sub_ps(_mm256_maskload_ps(at, mask), mx));
-                _mm256_maskstore_ps(at, mask, e);
-                sum = _mm256_add_ps(sum, e);
-            }
-            let mut out = [0.0f32; 8];
-            _mm256_storeu_ps(out.as_mut_ptr(), sum);
-            for (l, s) in out.iter().enumerate().take((cols - j0).min(8)) {
-                inv[j0 + l] = 1.0 / s;
+            assert!((rows - 1) * ld + cols <= m.len(), "matrix out of bounds");
+            assert!(inv.len() >= cols, "inverse sums too short");
+            let p = m.as_mut_ptr();
+            for j0 in (0..cols).step_by(8) {
+                let mask = column_masks(cols - j0)[0];
+                let mut mx = _mm256_set1_ps(f32::NEG_INFINITY);
+                for r in 0..rows {
+                    mx = _mm256_max_ps(mx, _mm256_maskload_ps(p.add(r * ld + j0), mask));
+                }
+                let mut sum = _mm256_setzero_ps();
+                for r in 0..rows {
+                    let at = p.add(r * ld + j0);
+                    let e = exp8(_mm256_sub_ps(_mm256_maskload_ps(at, mask), mx));
+                    _mm256_maskstore_ps(at, mask, e);
+                    sum = _mm256_add_ps(sum, e);
+                }
+                let mut out = [0.0f32; 8];
+                _mm256_storeu_ps(out.as_mut_ptr(), sum);
+                for (l, s) in out.iter().enumerate().take((cols - j0).min(8)) {
+                    inv[j0 + l] = 1.0 / s;
+                }
             }
         }
     }
 
+    /// # Safety
+    /// As [`Kernels::layer_norm_rows`](super::Kernels::layer_norm_rows), on a CPU with AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn layer_norm_rows(xs: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
-        let h = gamma.len();
-        assert!(h.is_multiple_of(8) && beta.len() == h, "layer norm width");
-        #[allow(clippy::cast_precision_loss)]
-        let inv_h = 1.0 / h as f32;
-        for row in xs.chunks_exact_mut(h) {
-            let p = row.as_mut_ptr();
-            let mut s = _mm256_setzero_ps();
-            for i in (0..h).step_by(8) {
-                s = _mm256_add_ps(s, _mm256_loadu_ps(p.add(i)));
-            }
-            let mean = _mm256_set1_ps(hsum(s) * inv_h);
-            let mut v = _mm256_setzero_ps();
-            for i in (0..h).step_by(8) {
-                let d = _mm256_sub_ps(_mm256_loadu_ps(p.add(i)), mean);
-                v = _mm256_fmadd_ps(d, d, v);
-            }
-            let inv_std = _mm256_set1_ps(1.0 / (hsum(v) * inv_h + eps).sqrt());
-            for i in (0..h).step_by(8) {
-                let d = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(p.add(i)), mean), inv_std);
-                let y = _mm256_fmadd_ps(
-                    d,
-                    _mm256_loadu_ps(gamma.as_ptr().add(i)),
-                    _mm256_loadu_ps(beta.as_ptr().add(i)),
-                );
-                _mm256_storeu_ps(p.add(i), y);
+        // SAFETY: within this function's # Safety contract, which its caller upholds.
+        unsafe {
+            let h = gamma.len();
+            assert!(h.is_multiple_of(8) && beta.len() == h, "layer norm width");
+            #[allow(clippy::cast_precision_loss)]
+            let inv_h = 1.0 / h as f32;
+            for row in xs.chunks_exact_mut(h) {
+                let p = row.as_mut_ptr();
+                let mut s = _mm256_setzero_ps();
+                for i in (0..h).step_by(8) {
+                    s = _mm256_add_ps(s, _mm256_loadu_ps(p.add(i)));
+                }
+                let mean = _mm256_set1_ps(hsum(s) * inv_h);
+                let mut v = _mm256_setzero_ps();
+                for i in (0..h).step_by(8) {
+                    let d = _mm256_sub_ps(_mm256_loadu_ps(p.add(i)), mean);
+                    v = _mm256_fmadd_ps(d, d, v);
+                }
+                let inv_std = _mm256_set1_ps(1.0 / (hsum(v) * inv_h + eps).sqrt());
+                for i in (0..h).step_by(8) {
+                    let d = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(p.add(i)), mean), inv_std);
+                    let y = _mm256_fmadd_ps(
+                        d,
+                        _mm256_loadu_ps(gamma.as_ptr().add(i)),
+                        _mm256_loadu_ps(beta.as_ptr().add(i)),
+                    );
+                    _mm256_storeu_ps(p.add(i), y);
+                }
             }
         }
     }
 
+    /// # Safety
+    /// As [`Kernels::gelu`](super::Kernels::gelu), on a CPU with AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn gelu(xs: &mut [f32]) {
-        let mut chunks = xs.chunks_exact_mut(8);
-        for c in &mut chunks {
-            _mm256_storeu_ps(c.as_mut_ptr(), gelu8(_mm256_loadu_ps(c.as_ptr())));
-        }
-        let rest = chunks.into_remainder();
-        if !rest.is_empty() {
-            let mask = column_masks(rest.len())[0];
-            let v = _mm256_maskload_ps(rest.as_ptr(), mask);
-            _mm256_maskstore_ps(rest.as_mut_ptr(), mask, gelu8(v));
+        // SAFETY: within this function's # Safety contract, which its caller upholds.
+        unsafe {
+            let mut chunks = xs.chunks_exact_mut(8);
+            for c in &mut chunks {
+                _mm256_storeu_ps(c.as_mut_ptr(), gelu8(_mm256_loadu_ps(c.as_ptr())));
+            }
+            let rest = chunks.into_remainder();
+            if !rest.is_empty() {
+                let mask = column_masks(rest.len())[0];
+                let v = _mm256_maskload_ps(rest.as_ptr(), mask);
+                _mm256_maskstore_ps(rest.as_mut_ptr(), mask, gelu8(v));
+            }
         }
     }
 
+    /// # Safety
+    /// As [`Kernels::dot_i8`](super::Kernels::dot_i8), on a CPU with AVX2 and FMA.
     unsafe fn dot_i8(
         k: usize,
         a: *const u8,
@@ -277,13 +304,21 @@ impl Kernels for Avx2 {
         b: *const i8,
         acc: &mut [[i32; 16]; int8::MR],
     ) {
-        DotI8::detect().dot(k, a, lda, rows, b, acc);
+        // SAFETY: within this function's # Safety contract, which its caller upholds.
+        unsafe {
+            DotI8::detect().dot(k, a, lda, rows, b, acc);
+        }
     }
 
+    /// # Safety
+    /// As [`Kernels::quantize_row`](super::Kernels::quantize_row), on a CPU with AVX2 and FMA.
     unsafe fn quantize_row(x: &[f32], out: &mut [u8]) -> (f32, i32) {
-        quantize_row(x, out)
+        // SAFETY: within this function's # Safety contract, which its caller upholds.
+        unsafe { quantize_row(x, out) }
     }
 
+    /// # Safety
+    /// As [`Kernels::store_i8`](super::Kernels::store_i8), on a CPU with AVX2 and FMA.
     unsafe fn store_i8(
         acc: &[[i32; 16]; int8::MR],
         rows: usize,
@@ -292,65 +327,78 @@ impl Kernels for Avx2 {
         c: *mut f32,
         ldc: usize,
     ) {
-        store_i8(acc, rows, cols, e, c, ldc);
+        // SAFETY: within this function's # Safety contract, which its caller upholds.
+        unsafe {
+            store_i8(acc, rows, cols, e, c, ldc);
+        }
     }
 }
 
 /// [`Kernels::quantize_row`]: the range in registers, then 32 values at a time
 /// rounded (`vcvtps2dq`, half to even), narrowed with unsigned saturation (the clamp
 /// to `0..=255`) and put back in order.
+///
+/// # Safety
+/// As [`Kernels::quantize_row`], on a CPU with AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn quantize_row(x: &[f32], out: &mut [u8]) -> (f32, i32) {
-    use std::arch::x86_64::{
-        _mm256_cvtps_epi32, _mm256_packs_epi32, _mm256_packus_epi16, _mm256_permutevar8x32_epi32,
-    };
-    assert!(out.len() >= x.len(), "output too short");
-    let n = x.len();
-    let p = x.as_ptr();
-    let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-    let body = n / 8 * 8;
-    for i in (0..body).step_by(8) {
-        let v = _mm256_loadu_ps(p.add(i));
-        // The accumulator second: `vminps` returns its second operand when either is
-        // NaN, so a NaN is skipped, as `f32::min` skips it.
-        lo = _mm256_min_ps(v, lo);
-        hi = _mm256_max_ps(v, hi);
-    }
-    let (mut l, mut h) = ([0.0f32; 8], [0.0f32; 8]);
-    _mm256_storeu_ps(l.as_mut_ptr(), lo);
-    _mm256_storeu_ps(h.as_mut_ptr(), hi);
-    let lo = l.iter().chain(&x[body..]).fold(0.0f32, |m, &v| m.min(v));
-    let hi = h.iter().chain(&x[body..]).fold(0.0f32, |m, &v| m.max(v));
-    let (scale, inv, zero) = int8::row_scale(lo, hi);
-    let (vinv, vzero) = (_mm256_set1_ps(inv), _mm256_set1_ps(zero));
-    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    let wide = n / 32 * 32;
-    for i in (0..wide).step_by(32) {
-        // Multiply, then add: unfused, as the scalar reference rounds.
-        let q: [__m256i; 4] = std::array::from_fn(|j| {
-            let v = _mm256_loadu_ps(p.add(i + 8 * j));
-            _mm256_cvtps_epi32(_mm256_add_ps(_mm256_mul_ps(v, vinv), vzero))
-        });
-        let bytes = _mm256_packus_epi16(
-            _mm256_packs_epi32(q[0], q[1]),
-            _mm256_packs_epi32(q[2], q[3]),
-        );
-        _mm256_storeu_si256(
-            out.as_mut_ptr().add(i).cast(),
-            _mm256_permutevar8x32_epi32(bytes, order),
-        );
-    }
-    for (q, &v) in out[wide..n].iter_mut().zip(&x[wide..]) {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        {
-            *q = (v * inv + zero).round_ties_even().clamp(0.0, 255.0) as u8;
+    // SAFETY: within this function's # Safety contract, which its caller upholds.
+    unsafe {
+        use std::arch::x86_64::{
+            _mm256_cvtps_epi32, _mm256_packs_epi32, _mm256_packus_epi16,
+            _mm256_permutevar8x32_epi32,
+        };
+        assert!(out.len() >= x.len(), "output too short");
+        let n = x.len();
+        let p = x.as_ptr();
+        let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let body = n / 8 * 8;
+        for i in (0..body).step_by(8) {
+            let v = _mm256_loadu_ps(p.add(i));
+            // The accumulator second: `vminps` returns its second operand when either is
+            // NaN, so a NaN is skipped, as `f32::min` skips it.
+            lo = _mm256_min_ps(v, lo);
+            hi = _mm256_max_ps(v, hi);
         }
+        let (mut l, mut h) = ([0.0f32; 8], [0.0f32; 8]);
+        _mm256_storeu_ps(l.as_mut_ptr(), lo);
+        _mm256_storeu_ps(h.as_mut_ptr(), hi);
+        let lo = l.iter().chain(&x[body..]).fold(0.0f32, |m, &v| m.min(v));
+        let hi = h.iter().chain(&x[body..]).fold(0.0f32, |m, &v| m.max(v));
+        let (scale, inv, zero) = int8::row_scale(lo, hi);
+        let (vinv, vzero) = (_mm256_set1_ps(inv), _mm256_set1_ps(zero));
+        let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        let wide = n / 32 * 32;
+        for i in (0..wide).step_by(32) {
+            // Multiply, then add: unfused, as the scalar reference rounds.
+            let q: [__m256i; 4] = std::array::from_fn(|j| {
+                let v = _mm256_loadu_ps(p.add(i + 8 * j));
+                _mm256_cvtps_epi32(_mm256_add_ps(_mm256_mul_ps(v, vinv), vzero))
+            });
+            let bytes = _mm256_packus_epi16(
+                _mm256_packs_epi32(q[0], q[1]),
+                _mm256_packs_epi32(q[2], q[3]),
+            );
+            _mm256_storeu_si256(
+                out.as_mut_ptr().add(i).cast(),
+                _mm256_permutevar8x32_epi32(bytes, order),
+            );
+        }
+        for (q, &v) in out[wide..n].iter_mut().zip(&x[wide..]) {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            {
+                *q = (v * inv + zero).round_ties_even().clamp(0.0, 255.0) as u8;
+            }
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        (scale, zero as i32)
     }
-    #[allow(clippy::cast_possible_truncation)]
-    (scale, zero as i32)
 }
 
 /// [`Kernels::store_i8`]: the scaling, bias, residual and GELU on registers.
+///
+/// # Safety
+/// As [`Kernels::store_i8`], on a CPU with AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn store_i8(
     acc: &[[i32; 16]; int8::MR],
@@ -360,60 +408,63 @@ pub(crate) unsafe fn store_i8(
     c: *mut f32,
     ldc: usize,
 ) {
-    use std::arch::x86_64::{
-        _mm256_cvtepi32_ps, _mm256_maskload_epi32, _mm256_mullo_epi32, _mm256_sub_epi32,
-    };
-    assert!(
-        rows <= e.scale_a.len() && rows <= e.zero_a.len(),
-        "rows out of bounds"
-    );
-    assert!(
-        cols <= e.sums.len() && cols <= e.scale_w.len(),
-        "columns out of bounds"
-    );
-    assert!(e.bias.is_none_or(|b| cols <= b.len()), "bias too short");
-    let masks = column_masks(cols);
-    let halves = cols.div_ceil(8);
-    let mut sums = [_mm256_setzero_si256(); 2];
-    let mut scale_w = [_mm256_setzero_ps(); 2];
-    let mut bias = [_mm256_setzero_ps(); 2];
-    for h in 0..halves {
-        sums[h] = _mm256_maskload_epi32(e.sums.as_ptr().add(8 * h), masks[h]);
-        scale_w[h] = _mm256_maskload_ps(e.scale_w.as_ptr().add(8 * h), masks[h]);
-        if let Some(b) = e.bias {
-            bias[h] = _mm256_maskload_ps(b.as_ptr().add(8 * h), masks[h]);
-        }
-    }
-    for (r, acc) in acc.iter().enumerate().take(rows) {
-        let sa = _mm256_set1_ps(e.scale_a[r]);
-        let za = _mm256_set1_epi32(e.zero_a[r]);
-        let row = c.add(r * ldc);
+    // SAFETY: within this function's # Safety contract, which its caller upholds.
+    unsafe {
+        use std::arch::x86_64::{
+            _mm256_cvtepi32_ps, _mm256_maskload_epi32, _mm256_mullo_epi32, _mm256_sub_epi32,
+        };
+        assert!(
+            rows <= e.scale_a.len() && rows <= e.zero_a.len(),
+            "rows out of bounds"
+        );
+        assert!(
+            cols <= e.sums.len() && cols <= e.scale_w.len(),
+            "columns out of bounds"
+        );
+        assert!(e.bias.is_none_or(|b| cols <= b.len()), "bias too short");
+        let masks = column_masks(cols);
+        let halves = cols.div_ceil(8);
+        let mut sums = [_mm256_setzero_si256(); 2];
+        let mut scale_w = [_mm256_setzero_ps(); 2];
+        let mut bias = [_mm256_setzero_ps(); 2];
         for h in 0..halves {
-            let at = row.add(8 * h);
-            let dot = _mm256_sub_epi32(
-                _mm256_loadu_si256(acc.as_ptr().add(8 * h).cast()),
-                _mm256_mullo_epi32(za, sums[h]),
-            );
-            let mut v = _mm256_mul_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(sa, scale_w[h]));
-            if e.bias.is_some() {
-                v = _mm256_add_ps(v, bias[h]);
+            sums[h] = _mm256_maskload_epi32(e.sums.as_ptr().add(8 * h), masks[h]);
+            scale_w[h] = _mm256_maskload_ps(e.scale_w.as_ptr().add(8 * h), masks[h]);
+            if let Some(b) = e.bias {
+                bias[h] = _mm256_maskload_ps(b.as_ptr().add(8 * h), masks[h]);
             }
-            let full = 8 * h + 8 <= cols;
-            if e.accumulate {
-                let old = if full {
-                    _mm256_loadu_ps(at)
+        }
+        for (r, acc) in acc.iter().enumerate().take(rows) {
+            let sa = _mm256_set1_ps(e.scale_a[r]);
+            let za = _mm256_set1_epi32(e.zero_a[r]);
+            let row = c.add(r * ldc);
+            for h in 0..halves {
+                let at = row.add(8 * h);
+                let dot = _mm256_sub_epi32(
+                    _mm256_loadu_si256(acc.as_ptr().add(8 * h).cast()),
+                    _mm256_mullo_epi32(za, sums[h]),
+                );
+                let mut v = _mm256_mul_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(sa, scale_w[h]));
+                if e.bias.is_some() {
+                    v = _mm256_add_ps(v, bias[h]);
+                }
+                let full = 8 * h + 8 <= cols;
+                if e.accumulate {
+                    let old = if full {
+                        _mm256_loadu_ps(at)
+                    } else {
+                        _mm256_maskload_ps(at, masks[h])
+                    };
+                    v = _mm256_add_ps(old, v);
+                }
+                if e.act == Act::Gelu {
+                    v = gelu8(v);
+                }
+                if full {
+                    _mm256_storeu_ps(at, v);
                 } else {
-                    _mm256_maskload_ps(at, masks[h])
-                };
-                v = _mm256_add_ps(old, v);
-            }
-            if e.act == Act::Gelu {
-                v = gelu8(v);
-            }
-            if full {
-                _mm256_storeu_ps(at, v);
-            } else {
-                _mm256_maskstore_ps(at, masks[h], v);
+                    _mm256_maskstore_ps(at, masks[h], v);
+                }
             }
         }
     }
@@ -422,9 +473,10 @@ pub(crate) unsafe fn store_i8(
 /// The sum of the 8 lanes.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn hsum(v: __m256) -> f32 {
+fn hsum(v: __m256) -> f32 {
     let mut out = [0.0f32; 8];
-    _mm256_storeu_ps(out.as_mut_ptr(), v);
+    // SAFETY: `out` holds the 8 floats stored.
+    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), v) };
     ((out[0] + out[4]) + (out[1] + out[5])) + ((out[2] + out[6]) + (out[3] + out[7]))
 }
 
@@ -432,7 +484,7 @@ unsafe fn hsum(v: __m256) -> f32 {
 /// polynomial in `r` (relative error about 2e-7), `2^n` built in the exponent bits.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn exp8(x: __m256) -> __m256 {
+fn exp8(x: __m256) -> __m256 {
     // Within these bounds `n` stays in -126..=127, a normal float's exponent.
     let x = _mm256_max_ps(
         _mm256_min_ps(x, _mm256_set1_ps(88.0)),
@@ -459,7 +511,7 @@ unsafe fn exp8(x: __m256) -> __m256 {
 /// Stegun 7.1.26 (absolute error below 1.5e-7).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn gelu8(x: __m256) -> __m256 {
+fn gelu8(x: __m256) -> __m256 {
     let sign_bit = _mm256_set1_ps(-0.0);
     let z = _mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::FRAC_1_SQRT_2));
     let az = _mm256_andnot_ps(sign_bit, z);
@@ -482,26 +534,42 @@ unsafe fn gelu8(x: __m256) -> __m256 {
 }
 
 /// Four depths of row `r` of `a`, as one 32-bit lane to broadcast.
+///
+/// # Safety
+/// `a + 4 * g .. a + 4 * g + 4` must be readable. The CPU must have AVX2.
 #[inline]
 unsafe fn quad(a: *const u8, g: usize) -> __m256i {
-    #[allow(clippy::cast_ptr_alignment)]
-    let v = a.add(g * 4).cast::<i32>().read_unaligned();
-    _mm256_set1_epi32(v)
+    // SAFETY: within this function's # Safety contract, which its caller upholds.
+    unsafe {
+        #[allow(clippy::cast_ptr_alignment)]
+        let v = a.add(g * 4).cast::<i32>().read_unaligned();
+        _mm256_set1_epi32(v)
+    }
 }
 
 /// The rows of an int8 tile: missing rows read row 0 again (never stored).
+///
+/// # Safety
+/// `a + r * lda` must stay inside `a`'s allocation for every `r < rows`.
 #[inline]
 unsafe fn row_pointers(a: *const u8, lda: usize, rows: usize) -> [*const u8; int8::MR] {
-    std::array::from_fn(|r| if r < rows { a.add(r * lda) } else { a })
+    // SAFETY: within this function's # Safety contract, which its caller upholds.
+    unsafe { std::array::from_fn(|r| if r < rows { a.add(r * lda) } else { a }) }
 }
 
 /// Stores the accumulators of the first `rows` rows.
+///
+/// # Safety
+/// The CPU must have AVX2.
 #[target_feature(enable = "avx2")]
 #[inline]
 unsafe fn store_acc(s: &[[__m256i; 2]; int8::MR], rows: usize, acc: &mut [[i32; 16]; int8::MR]) {
-    for (s, acc) in s.iter().zip(acc.iter_mut()).take(rows) {
-        _mm256_storeu_si256(acc.as_mut_ptr().cast(), s[0]);
-        _mm256_storeu_si256(acc.as_mut_ptr().add(8).cast(), s[1]);
+    // SAFETY: within this function's # Safety contract, which its caller upholds.
+    unsafe {
+        for (s, acc) in s.iter().zip(acc.iter_mut()).take(rows) {
+            _mm256_storeu_si256(acc.as_mut_ptr().cast(), s[0]);
+            _mm256_storeu_si256(acc.as_mut_ptr().add(8).cast(), s[1]);
+        }
     }
 }
 
@@ -511,6 +579,8 @@ unsafe fn store_acc(s: &[[__m256i; 2]; int8::MR], rows: usize, acc: &mut [[i32; 
 macro_rules! dot_tile {
     ($(#[$doc:meta])* $name:ident, $features:literal, |$sum:ident, $x:ident, $b:ident| $step:expr) => {
         $(#[$doc])*
+        /// # Safety
+        /// As [`Kernels::dot_i8`], on a CPU with the instructions this tile is compiled for.
         #[target_feature(enable = $features)]
         unsafe fn $name(
             k: usize,
@@ -520,20 +590,23 @@ macro_rules! dot_tile {
             b: *const i8,
             acc: &mut [[i32; 16]; int8::MR],
         ) {
-            let rp = row_pointers(a, lda, rows);
-            let mut s = [[_mm256_setzero_si256(); 2]; int8::MR];
-            for g in 0..k / 4 {
-                let b0 = _mm256_loadu_si256(b.add(g * 64).cast());
-                let b1 = _mm256_loadu_si256(b.add(g * 64 + 32).cast());
-                for (s, &row) in s.iter_mut().zip(&rp) {
-                    let $x = quad(row, g);
-                    for (half, $b) in [b0, b1].into_iter().enumerate() {
-                        let $sum = s[half];
-                        s[half] = $step;
+            // SAFETY: within this function's # Safety contract, which its caller upholds.
+            unsafe {
+                let rp = row_pointers(a, lda, rows);
+                let mut s = [[_mm256_setzero_si256(); 2]; int8::MR];
+                for g in 0..k / 4 {
+                    let b0 = _mm256_loadu_si256(b.add(g * 64).cast());
+                    let b1 = _mm256_loadu_si256(b.add(g * 64 + 32).cast());
+                    for (s, &row) in s.iter_mut().zip(&rp) {
+                        let $x = quad(row, g);
+                        for (half, $b) in [b0, b1].into_iter().enumerate() {
+                            let $sum = s[half];
+                            s[half] = $step;
+                        }
                     }
                 }
+                store_acc(&s, rows, acc);
             }
-            store_acc(&s, rows, acc);
         }
     };
 }

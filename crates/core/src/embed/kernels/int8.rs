@@ -178,20 +178,23 @@ pub(crate) unsafe fn store_i8_scalar<K: Kernels>(
     c: *mut f32,
     ldc: usize,
 ) {
-    for (r, acc) in acc.iter().enumerate().take(rows) {
-        let (sa, za) = (e.scale_a[r], e.zero_a[r]);
-        let out = std::slice::from_raw_parts_mut(c.add(r * ldc), cols);
-        for (j, o) in out.iter_mut().enumerate() {
-            let dot = acc[j] - za * e.sums[j];
-            #[allow(clippy::cast_precision_loss)]
-            let mut v = dot as f32 * (sa * e.scale_w[j]);
-            if let Some(bias) = e.bias {
-                v += bias[j];
+    // SAFETY: within this function's # Safety contract, which its caller upholds.
+    unsafe {
+        for (r, acc) in acc.iter().enumerate().take(rows) {
+            let (sa, za) = (e.scale_a[r], e.zero_a[r]);
+            let out = std::slice::from_raw_parts_mut(c.add(r * ldc), cols);
+            for (j, o) in out.iter_mut().enumerate() {
+                let dot = acc[j] - za * e.sums[j];
+                #[allow(clippy::cast_precision_loss)]
+                let mut v = dot as f32 * (sa * e.scale_w[j]);
+                if let Some(bias) = e.bias {
+                    v += bias[j];
+                }
+                *o = if e.accumulate { *o + v } else { v };
             }
-            *o = if e.accumulate { *o + v } else { v };
-        }
-        if e.act == Act::Gelu {
-            K::gelu(out);
+            if e.act == Act::Gelu {
+                K::gelu(out);
+            }
         }
     }
 }
@@ -215,47 +218,50 @@ pub(crate) unsafe fn gemm_i8<K: Kernels>(
     act: Act,
     s: &mut QuantScratch,
 ) {
-    let (k, kp, n) = (b.k, b.kp, b.n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    assert!(k == 0 || (m - 1) * lda + k <= a.len(), "A out of bounds");
-    assert!((m - 1) * ldc + n <= c.len(), "C out of bounds");
-    assert!(bias.is_none_or(|b| b.len() >= n), "bias too short");
-    let mut acc = [[0i32; NR]; MR];
-    let mut i0 = 0;
-    while i0 < m {
-        let mc = MC.min(m - i0);
-        quantize_rows::<K>(&a[i0 * lda..], lda, mc, k, kp, s);
-        for p in 0..n.div_ceil(NR) {
-            let j0 = p * NR;
-            let cols = NR.min(n - j0);
-            let mut ib = 0;
-            while ib < mc {
-                let rows = MR.min(mc - ib);
-                K::dot_i8(
-                    kp,
-                    s.bytes[ib * kp..].as_ptr(),
-                    kp,
-                    rows,
-                    b.panel(p),
-                    &mut acc,
-                );
-                let e = Epilogue {
-                    scale_a: &s.scale[ib..],
-                    zero_a: &s.zero[ib..],
-                    sums: &b.sums[j0..],
-                    scale_w: &b.scale[j0..],
-                    bias: bias.map(|b| &b[j0..]),
-                    accumulate,
-                    act,
-                };
-                let out = c[(i0 + ib) * ldc + j0..].as_mut_ptr();
-                K::store_i8(&acc, rows, cols, &e, out, ldc);
-                ib += MR;
-            }
+    // SAFETY: within this function's # Safety contract, which its caller upholds.
+    unsafe {
+        let (k, kp, n) = (b.k, b.kp, b.n);
+        if m == 0 || n == 0 {
+            return;
         }
-        i0 += mc;
+        assert!(k == 0 || (m - 1) * lda + k <= a.len(), "A out of bounds");
+        assert!((m - 1) * ldc + n <= c.len(), "C out of bounds");
+        assert!(bias.is_none_or(|b| b.len() >= n), "bias too short");
+        let mut acc = [[0i32; NR]; MR];
+        let mut i0 = 0;
+        while i0 < m {
+            let mc = MC.min(m - i0);
+            quantize_rows::<K>(&a[i0 * lda..], lda, mc, k, kp, s);
+            for p in 0..n.div_ceil(NR) {
+                let j0 = p * NR;
+                let cols = NR.min(n - j0);
+                let mut ib = 0;
+                while ib < mc {
+                    let rows = MR.min(mc - ib);
+                    K::dot_i8(
+                        kp,
+                        s.bytes[ib * kp..].as_ptr(),
+                        kp,
+                        rows,
+                        b.panel(p),
+                        &mut acc,
+                    );
+                    let e = Epilogue {
+                        scale_a: &s.scale[ib..],
+                        zero_a: &s.zero[ib..],
+                        sums: &b.sums[j0..],
+                        scale_w: &b.scale[j0..],
+                        bias: bias.map(|b| &b[j0..]),
+                        accumulate,
+                        act,
+                    };
+                    let out = c[(i0 + ib) * ldc + j0..].as_mut_ptr();
+                    K::store_i8(&acc, rows, cols, &e, out, ldc);
+                    ib += MR;
+                }
+            }
+            i0 += mc;
+        }
     }
 }
 
@@ -273,21 +279,24 @@ pub(crate) unsafe fn dot_i8_scalar(
     b: *const i8,
     acc: &mut [[i32; NR]; MR],
 ) {
-    let b = std::slice::from_raw_parts(b, k * NR);
-    for (r, acc) in acc.iter_mut().enumerate().take(rows) {
-        let a = std::slice::from_raw_parts(a.add(r * lda), k);
-        // Sixteen 32-bit sums in a fixed-size array, one depth at a time: a loop the
-        // compiler turns into vector multiply-adds across the columns.
-        let mut sums = [0i32; NR];
-        for (g, quad) in a.chunks_exact(4).enumerate() {
-            let lanes: &[i8; 4 * NR] = b[g * 4 * NR..(g + 1) * 4 * NR].try_into().unwrap();
-            for (t, &x) in quad.iter().enumerate() {
-                let x = i32::from(x);
-                for (j, s) in sums.iter_mut().enumerate() {
-                    *s += x * i32::from(lanes[j * 4 + t]);
+    // SAFETY: within this function's # Safety contract, which its caller upholds.
+    unsafe {
+        let b = std::slice::from_raw_parts(b, k * NR);
+        for (r, acc) in acc.iter_mut().enumerate().take(rows) {
+            let a = std::slice::from_raw_parts(a.add(r * lda), k);
+            // Sixteen 32-bit sums in a fixed-size array, one depth at a time: a loop the
+            // compiler turns into vector multiply-adds across the columns.
+            let mut sums = [0i32; NR];
+            for (g, quad) in a.chunks_exact(4).enumerate() {
+                let lanes: &[i8; 4 * NR] = b[g * 4 * NR..(g + 1) * 4 * NR].try_into().unwrap();
+                for (t, &x) in quad.iter().enumerate() {
+                    let x = i32::from(x);
+                    for (j, s) in sums.iter_mut().enumerate() {
+                        *s += x * i32::from(lanes[j * 4 + t]);
+                    }
                 }
             }
+            *acc = sums;
         }
-        *acc = sums;
     }
 }

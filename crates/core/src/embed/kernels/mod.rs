@@ -45,6 +45,11 @@ pub(crate) trait Kernels: Sized {
     /// Packs rows `0..mc`, columns `k0..k0 + kc` of `a` (row stride `lda`) into
     /// `MR`-row micro-panels, each column after column (`out[p * MR + r]`), the last
     /// panel's missing rows zero.
+    ///
+    /// # Safety
+    /// `out` must hold `mc.div_ceil(MR) * MR * kc` floats and `a` rows `0..mc` of at
+    /// least `k0 + kc` columns (the arch paths assert both). The CPU must run this
+    /// instruction set.
     unsafe fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]);
 
     /// Whether [`Kernels::tile`] reads `A` in place, row-major (`a_rows` > 1), so that
@@ -55,6 +60,13 @@ pub(crate) trait Kernels: Sized {
     /// step `p` of `a` is at `a[r * a_rows + p * a_step]` (`a_rows` is 1 unless
     /// [`Kernels::DIRECT_A`]; rows past `rows` are read only where `a_rows` is 1);
     /// `b` is one `NR`-wide panel of `kc` rows; `c` has row stride `ldc`.
+    ///
+    /// # Safety
+    /// `a` must be readable at `r * a_rows + p * a_step` for every step `p < kc` and
+    /// every row it reads (`r < rows`, or `r < MR` where `a_rows` is 1); `b` for `kc`
+    /// rows of `NR` floats; `c` writable (and readable when `load_c`) for `rows` rows
+    /// of `cols <= NR` values at row stride `ldc`; `bias`, when given, readable for
+    /// `cols` floats. The CPU must run this instruction set.
     #[allow(clippy::too_many_arguments)]
     unsafe fn tile(
         kc: usize,
@@ -74,23 +86,43 @@ pub(crate) trait Kernels: Sized {
     /// Softmax down each column of the `rows x cols` matrix `m` (row stride `ld`),
     /// left unnormalised: each entry becomes `e^(x - column max)`, and `inv[j]`
     /// receives `1 / Σ` of column `j`.
+    ///
+    /// # Safety
+    /// `m` must hold `rows` rows at stride `ld` with `cols <= ld` columns, and `inv`
+    /// at least `cols` entries. The CPU must run this instruction set.
     unsafe fn softmax_columns(m: &mut [f32], rows: usize, cols: usize, ld: usize, inv: &mut [f32]);
 
     /// Layer norm of each row of `xs` (row length `gamma.len()`), in place.
+    ///
+    /// # Safety
+    /// `gamma` and `beta` have the row length, which divides `xs.len()`. The CPU must
+    /// run this instruction set.
     unsafe fn layer_norm_rows(xs: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32);
 
     /// Exact GELU in place.
+    ///
+    /// # Safety
+    /// The CPU must run this instruction set.
     unsafe fn gelu(xs: &mut [f32]);
 
     /// Quantizes one row of activations to bytes (`out` as long as `x`), returning its
     /// scale and zero point; every path gives the bytes of
     /// [`int8::quantize_row_scalar`].
+    ///
+    /// # Safety
+    /// `out` must be at least as long as `x`. The CPU must run this instruction set.
     unsafe fn quantize_row(x: &[f32], out: &mut [u8]) -> (f32, i32) {
         int8::quantize_row_scalar(x, out)
     }
 
     /// Stores an int8 tile's sums (`rows x cols` of `acc`) to `c` (row stride `ldc`)
     /// through `e`.
+    ///
+    /// # Safety
+    /// `c` must be writable (and readable when `e.accumulate`) for `rows` rows of
+    /// `cols` values at row stride `ldc`; the slices of `e` hold at least `rows`
+    /// (`scale_a`, `zero_a`) and `cols` (`scale_w`, `sums`, `bias`) entries. The CPU
+    /// must run this instruction set.
     unsafe fn store_i8(
         acc: &[[i32; 16]; int8::MR],
         rows: usize,
@@ -99,13 +131,21 @@ pub(crate) trait Kernels: Sized {
         c: *mut f32,
         ldc: usize,
     ) {
-        int8::store_i8_scalar::<Self>(acc, rows, cols, e, c, ldc);
+        // SAFETY: within this function's # Safety contract, which its caller upholds.
+        unsafe {
+            int8::store_i8_scalar::<Self>(acc, rows, cols, e, c, ldc);
+        }
     }
 
     /// `k`-deep dot products of `rows` (at most [`int8::MR`]) quantized rows of `A`
     /// (`a` with row stride `lda` bytes, `k` a multiple of 4) with the 16 columns of
     /// one panel of a [`PackedI8`] (`b`, 4 depths of one column in each 32-bit lane):
     /// `acc[r][j] = Σ a[r][p] · b[p][j]`, exact in 32-bit integers.
+    ///
+    /// # Safety
+    /// `a` must be readable for `rows` rows of `k` bytes at row stride `lda`, and `b`
+    /// for `k * 16` bytes; `k` is a multiple of 4. The CPU must run this instruction
+    /// set.
     unsafe fn dot_i8(
         k: usize,
         a: *const u8,
@@ -297,81 +337,84 @@ pub(crate) unsafe fn gemm<K: Kernels>(
     act: Act,
     pack: &mut Vec<f32>,
 ) {
-    let (k, n) = (b.k, b.n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    assert_eq!(b.nr, K::NR, "B packed for another kernel");
-    assert!(k == 0 || (m - 1) * lda + k <= a.len(), "A out of bounds");
-    assert!((m - 1) * ldc + n <= c.len(), "C out of bounds");
-    assert!(bias.is_none_or(|b| b.len() >= n), "bias too short");
-    if k == 0 {
-        for i in 0..m {
-            let row = &mut c[i * ldc..i * ldc + n];
-            if !accumulate {
-                row.fill(0.0);
-            }
-            if let Some(bias) = bias {
-                row.iter_mut().zip(bias).for_each(|(c, b)| *c += b);
-            }
-            if act == Act::Gelu {
-                K::gelu(row);
-            }
+    // SAFETY: within this function's # Safety contract, which its caller upholds.
+    unsafe {
+        let (k, n) = (b.k, b.n);
+        if m == 0 || n == 0 {
+            return;
         }
-        return;
-    }
-    let mc_max = K::MR * MC_TILES;
-    if !K::DIRECT_A && pack.len() < mc_max * b.kc {
-        pack.resize(mc_max * b.kc, 0.0);
-    }
-    let panels = n.div_ceil(K::NR);
-    let mut k0 = 0;
-    while k0 < k {
-        let kc = b.kc.min(k - k0);
-        let first = k0 == 0;
-        let last = k0 + kc == k;
-        let mut i0 = 0;
-        while i0 < m {
-            let mc = mc_max.min(m - i0);
-            if !K::DIRECT_A {
-                K::pack_a(&a[i0 * lda..], lda, mc, k0, kc, pack);
-            }
-            // Each micro-panel of A meets every panel of B before the next.
-            let mut ib = 0;
-            while ib < mc {
-                let rows = K::MR.min(mc - ib);
-                let (a_tile, a_rows, a_step) = if K::DIRECT_A {
-                    (a.as_ptr().add((i0 + ib) * lda + k0), lda, 1)
-                } else {
-                    (pack.as_ptr().add(ib * kc), 1, K::MR)
-                };
-                for p in 0..panels {
-                    let j0 = p * K::NR;
-                    let (bias, act) = if last {
-                        (bias.map(|b| b.as_ptr().add(j0)), act)
-                    } else {
-                        (None, Act::None)
-                    };
-                    K::tile(
-                        kc,
-                        a_tile,
-                        a_rows,
-                        a_step,
-                        b.data.as_ptr().add(b.panel_offset(k0, kc, p)),
-                        c.as_mut_ptr().add((i0 + ib) * ldc + j0),
-                        ldc,
-                        rows,
-                        K::NR.min(n - j0),
-                        accumulate || !first,
-                        bias,
-                        act,
-                    );
+        assert_eq!(b.nr, K::NR, "B packed for another kernel");
+        assert!(k == 0 || (m - 1) * lda + k <= a.len(), "A out of bounds");
+        assert!((m - 1) * ldc + n <= c.len(), "C out of bounds");
+        assert!(bias.is_none_or(|b| b.len() >= n), "bias too short");
+        if k == 0 {
+            for i in 0..m {
+                let row = &mut c[i * ldc..i * ldc + n];
+                if !accumulate {
+                    row.fill(0.0);
                 }
-                ib += K::MR;
+                if let Some(bias) = bias {
+                    row.iter_mut().zip(bias).for_each(|(c, b)| *c += b);
+                }
+                if act == Act::Gelu {
+                    K::gelu(row);
+                }
             }
-            i0 += mc_max;
+            return;
         }
-        k0 += kc;
+        let mc_max = K::MR * MC_TILES;
+        if !K::DIRECT_A && pack.len() < mc_max * b.kc {
+            pack.resize(mc_max * b.kc, 0.0);
+        }
+        let panels = n.div_ceil(K::NR);
+        let mut k0 = 0;
+        while k0 < k {
+            let kc = b.kc.min(k - k0);
+            let first = k0 == 0;
+            let last = k0 + kc == k;
+            let mut i0 = 0;
+            while i0 < m {
+                let mc = mc_max.min(m - i0);
+                if !K::DIRECT_A {
+                    K::pack_a(&a[i0 * lda..], lda, mc, k0, kc, pack);
+                }
+                // Each micro-panel of A meets every panel of B before the next.
+                let mut ib = 0;
+                while ib < mc {
+                    let rows = K::MR.min(mc - ib);
+                    let (a_tile, a_rows, a_step) = if K::DIRECT_A {
+                        (a.as_ptr().add((i0 + ib) * lda + k0), lda, 1)
+                    } else {
+                        (pack.as_ptr().add(ib * kc), 1, K::MR)
+                    };
+                    for p in 0..panels {
+                        let j0 = p * K::NR;
+                        let (bias, act) = if last {
+                            (bias.map(|b| b.as_ptr().add(j0)), act)
+                        } else {
+                            (None, Act::None)
+                        };
+                        K::tile(
+                            kc,
+                            a_tile,
+                            a_rows,
+                            a_step,
+                            b.data.as_ptr().add(b.panel_offset(k0, kc, p)),
+                            c.as_mut_ptr().add((i0 + ib) * ldc + j0),
+                            ldc,
+                            rows,
+                            K::NR.min(n - j0),
+                            accumulate || !first,
+                            bias,
+                            act,
+                        );
+                    }
+                    ib += K::MR;
+                }
+                i0 += mc_max;
+            }
+            k0 += kc;
+        }
     }
 }
 
@@ -394,64 +437,67 @@ pub(crate) unsafe fn gemm_at<K: Kernels>(
     row_scale: Option<&[f32]>,
     tail: &mut Vec<f32>,
 ) {
-    let (k, n) = (b.k, b.n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    assert_eq!(b.nr, K::NR, "B packed for another kernel");
-    assert!(k > 0 && (k - 1) * ldat + m <= at.len(), "A out of bounds");
-    assert!(b.kc >= k, "B not packed whole");
-    assert!((m - 1) * ldc + n <= c.len(), "C out of bounds");
-    assert!(
-        row_scale.is_none_or(|s| s.len() >= m),
-        "row scale too short"
-    );
-    // The last, partial tile would read past the rows of `at`: copy it out, padded.
-    let full = m / K::MR * K::MR;
-    if full < m {
-        // Rows past `m` are never stored, so stale values there do no harm.
-        if tail.len() < k * K::MR {
-            tail.resize(k * K::MR, 0.0);
+    // SAFETY: within this function's # Safety contract, which its caller upholds.
+    unsafe {
+        let (k, n) = (b.k, b.n);
+        if m == 0 || n == 0 {
+            return;
         }
-        for p in 0..k {
-            tail[p * K::MR..p * K::MR + m - full]
-                .copy_from_slice(&at[p * ldat + full..p * ldat + m]);
-        }
-    }
-    for p in 0..n.div_ceil(K::NR) {
-        let j0 = p * K::NR;
-        let cols = K::NR.min(n - j0);
-        let panel = b.data.as_ptr().add(b.panel_offset(0, k, p));
-        let mut ib = 0;
-        while ib < m {
-            let rows = K::MR.min(m - ib);
-            let (a, step) = if ib < full {
-                (at.as_ptr().add(ib), ldat)
-            } else {
-                (tail.as_ptr(), K::MR)
-            };
-            K::tile(
-                k,
-                a,
-                1,
-                step,
-                panel,
-                c.as_mut_ptr().add(ib * ldc + j0),
-                ldc,
-                rows,
-                cols,
-                false,
-                None,
-                Act::None,
-            );
-            if let Some(scale) = row_scale {
-                for r in 0..rows {
-                    let s = scale[ib + r];
-                    let row = &mut c[(ib + r) * ldc + j0..(ib + r) * ldc + j0 + cols];
-                    row.iter_mut().for_each(|x| *x *= s);
-                }
+        assert_eq!(b.nr, K::NR, "B packed for another kernel");
+        assert!(k > 0 && (k - 1) * ldat + m <= at.len(), "A out of bounds");
+        assert!(b.kc >= k, "B not packed whole");
+        assert!((m - 1) * ldc + n <= c.len(), "C out of bounds");
+        assert!(
+            row_scale.is_none_or(|s| s.len() >= m),
+            "row scale too short"
+        );
+        // The last, partial tile would read past the rows of `at`: copy it out, padded.
+        let full = m / K::MR * K::MR;
+        if full < m {
+            // Rows past `m` are never stored, so stale values there do no harm.
+            if tail.len() < k * K::MR {
+                tail.resize(k * K::MR, 0.0);
             }
-            ib += K::MR;
+            for p in 0..k {
+                tail[p * K::MR..p * K::MR + m - full]
+                    .copy_from_slice(&at[p * ldat + full..p * ldat + m]);
+            }
+        }
+        for p in 0..n.div_ceil(K::NR) {
+            let j0 = p * K::NR;
+            let cols = K::NR.min(n - j0);
+            let panel = b.data.as_ptr().add(b.panel_offset(0, k, p));
+            let mut ib = 0;
+            while ib < m {
+                let rows = K::MR.min(m - ib);
+                let (a, step) = if ib < full {
+                    (at.as_ptr().add(ib), ldat)
+                } else {
+                    (tail.as_ptr(), K::MR)
+                };
+                K::tile(
+                    k,
+                    a,
+                    1,
+                    step,
+                    panel,
+                    c.as_mut_ptr().add(ib * ldc + j0),
+                    ldc,
+                    rows,
+                    cols,
+                    false,
+                    None,
+                    Act::None,
+                );
+                if let Some(scale) = row_scale {
+                    for r in 0..rows {
+                        let s = scale[ib + r];
+                        let row = &mut c[(ib + r) * ldc + j0..(ib + r) * ldc + j0 + cols];
+                        row.iter_mut().for_each(|x| *x *= s);
+                    }
+                }
+                ib += K::MR;
+            }
         }
     }
 }

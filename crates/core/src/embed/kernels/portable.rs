@@ -18,10 +18,14 @@ impl Kernels for Portable {
     const NR: usize = NR;
     const KC: usize = 256;
 
+    /// # Safety
+    /// As [`Kernels::pack_a`](super::Kernels::pack_a) (plain Rust: its pointer and length conditions).
     unsafe fn pack_a(a: &[f32], lda: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]) {
         super::pack_a_scalar(MR, a, lda, mc, k0, kc, out);
     }
 
+    /// # Safety
+    /// As [`Kernels::tile`](super::Kernels::tile) (plain Rust: its pointer and length conditions).
     unsafe fn tile(
         kc: usize,
         a: *const f32,
@@ -36,36 +40,41 @@ impl Kernels for Portable {
         bias: Option<*const f32>,
         act: Act,
     ) {
-        let mut acc = [[0.0f32; NR]; MR];
-        for p in 0..kc {
-            let bp: &[f32; NR] = &*b.add(p * NR).cast();
-            let ap = a.add(p * a_step);
-            for (r, acc) in acc.iter_mut().enumerate() {
-                // Rows past `rows` may not be readable in place (`a_step` > MR).
-                let x = if r < rows { *ap.add(r) } else { 0.0 };
-                for (acc, &b) in acc.iter_mut().zip(bp) {
-                    *acc += x * b;
+        // SAFETY: within this function's # Safety contract, which its caller upholds.
+        unsafe {
+            let mut acc = [[0.0f32; NR]; MR];
+            for p in 0..kc {
+                let bp: &[f32; NR] = &*b.add(p * NR).cast();
+                let ap = a.add(p * a_step);
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    // Rows past `rows` may not be readable in place (`a_step` > MR).
+                    let x = if r < rows { *ap.add(r) } else { 0.0 };
+                    for (acc, &b) in acc.iter_mut().zip(bp) {
+                        *acc += x * b;
+                    }
                 }
             }
-        }
-        for (r, acc) in acc.iter().enumerate().take(rows) {
-            let row = std::slice::from_raw_parts_mut(c.add(r * ldc), cols);
-            for (j, out) in row.iter_mut().enumerate() {
-                let mut v = acc[j];
-                if load_c {
-                    v += *out;
+            for (r, acc) in acc.iter().enumerate().take(rows) {
+                let row = std::slice::from_raw_parts_mut(c.add(r * ldc), cols);
+                for (j, out) in row.iter_mut().enumerate() {
+                    let mut v = acc[j];
+                    if load_c {
+                        v += *out;
+                    }
+                    if let Some(bias) = bias {
+                        v += *bias.add(j);
+                    }
+                    *out = v;
                 }
-                if let Some(bias) = bias {
-                    v += *bias.add(j);
+                if act == Act::Gelu {
+                    Self::gelu(row);
                 }
-                *out = v;
-            }
-            if act == Act::Gelu {
-                Self::gelu(row);
             }
         }
     }
 
+    /// # Safety
+    /// As [`Kernels::softmax_columns`](super::Kernels::softmax_columns) (plain Rust: its pointer and length conditions).
     unsafe fn softmax_columns(m: &mut [f32], rows: usize, cols: usize, ld: usize, inv: &mut [f32]) {
         if rows == 0 || cols == 0 {
             return;
@@ -88,6 +97,8 @@ impl Kernels for Portable {
         inv.iter_mut().for_each(|s| *s = 1.0 / *s);
     }
 
+    /// # Safety
+    /// As [`Kernels::layer_norm_rows`](super::Kernels::layer_norm_rows) (plain Rust: its pointer and length conditions).
     unsafe fn layer_norm_rows(xs: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
         let h = gamma.len();
         #[allow(clippy::cast_precision_loss)]
@@ -102,10 +113,14 @@ impl Kernels for Portable {
         }
     }
 
+    /// # Safety
+    /// As [`Kernels::gelu`](super::Kernels::gelu) (plain Rust: its pointer and length conditions).
     unsafe fn gelu(xs: &mut [f32]) {
         xs.iter_mut().for_each(|x| *x = gelu(*x));
     }
 
+    /// # Safety
+    /// As [`Kernels::dot_i8`](super::Kernels::dot_i8) (plain Rust: its pointer and length conditions).
     unsafe fn dot_i8(
         k: usize,
         a: *const u8,
@@ -114,7 +129,10 @@ impl Kernels for Portable {
         b: *const i8,
         acc: &mut [[i32; 16]; int8::MR],
     ) {
-        int8::dot_i8_scalar(k, a, lda, rows, b, acc);
+        // SAFETY: within this function's # Safety contract, which its caller upholds.
+        unsafe {
+            int8::dot_i8_scalar(k, a, lda, rows, b, acc);
+        }
     }
 }
 
