@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: fetches the model if missing, then formatting,
-# lints, every test (unit, behaviour, doc, CLI, benches in test mode), the example, and
+# lints, every test (unit, behaviour, doc, CLI, benches in test mode), the API docs
+# (no broken links), the example, and
 # the Python package (built into .venv) with its tests and example.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,6 +14,8 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --all-targets --locked 2>&1 | tee -a "$log"
 cargo test --workspace --doc --locked 2>&1 | tee -a "$log"
+# The API documentation builds without a broken link.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --lib --locked
 cargo run --locked --example quickstart >/dev/null
 # OCR is an optional feature: tested where tesseract and pdftoppm are installed.
 if command -v tesseract >/dev/null && command -v pdftoppm >/dev/null; then

@@ -2,7 +2,7 @@
 //!
 //! The pure-Python package `trawl` (in `python/trawl`) re-exports these classes and
 //! adds what is easier in Python (numpy arrays, framework retrievers). Every heavy call
-//! goes through [`gil::run`], which converts arguments first, releases the GIL for the
+//! goes through `gil::run`, which converts arguments first, releases the GIL for the
 //! work and maps errors on the way back.
 
 // pyo3 hands methods their arguments already converted and owned (`Vec<String>`,

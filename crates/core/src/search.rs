@@ -76,7 +76,7 @@ pub struct SearchOptions {
     /// string syntax (see [`Filter::parse`]).
     pub filter: Option<Filter>,
     /// Only chunks of this tenant; a hard boundary. `None`: the tenant the collection
-    /// was opened for ([`CollectionBuilder::tenant`]), or every tenant when it was
+    /// was opened for ([`CollectionBuilder::tenant`](crate::CollectionBuilder::tenant)), or every tenant when it was
     /// opened for none.
     pub tenant: Option<String>,
     /// Return each hit's whole parent section (merged from its chunks) instead of the
@@ -132,7 +132,7 @@ pub struct Hit {
     pub tenant: String,
 }
 
-/// Where a chunk sits in its parent section (see [`Chunk`]).
+/// Where a chunk sits in its parent section (see [`Chunk`](crate::Chunk)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ChunkSpan {

@@ -32,7 +32,7 @@ pub struct CollectionBuilder {
 
 impl CollectionBuilder {
     /// Add documents to `tenant` and scope searches to it unless a search names
-    /// another (see [`SearchOptions::tenant`]).
+    /// another (see [`SearchOptions::tenant`](crate::SearchOptions::tenant)).
     pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
         self.tenant = Some(tenant.into());
         self
@@ -46,7 +46,7 @@ impl CollectionBuilder {
         self
     }
 
-    /// Rerank search results with `reranker` (see [`SearchOptions::rerank`]).
+    /// Rerank search results with `reranker` (see [`SearchOptions::rerank`](crate::SearchOptions::rerank)).
     pub fn reranker(mut self, reranker: Arc<dyn Reranker>) -> Self {
         self.reranker = Some(reranker);
         self

@@ -503,7 +503,7 @@ pub(crate) unsafe fn gemm_at<K: Kernels>(
 }
 
 /// Which instruction set the forward pass runs on, chosen at run time from the CPU's
-/// features (the fastest it supports), or asked for with [`CpuPath::from_str`] and
+/// features (the fastest it supports), or asked for with [`CpuPath::from_str`](std::str::FromStr::from_str) and
 /// `TRAWL_CPU_PATH` (a path the CPU cannot run is never taken).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
