@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: fetches the model if missing, then formatting,
-# lints, every test (unit, behaviour, doc, CLI, benches in test mode), the API docs
-# (no broken links), the example, and
-# the Python package (built into .venv) with its tests and example.
+# lints, every test (unit, behaviour, doc, CLI, benches in test mode), the API docs (no
+# broken links), the example, and the Python package (built into .venv) with its tests
+# and example.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
