@@ -685,6 +685,8 @@ pub(crate) fn parse_date(s: &str) -> Option<i64> {
 struct Parser<'a> {
     src: &'a str,
     pos: usize,
+    /// Parentheses and `NOT`s open around the current position.
+    depth: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -702,9 +704,17 @@ enum Token {
     End,
 }
 
+/// How deeply parentheses and `NOT`s may nest in a filter string: far beyond any
+/// written filter, and far below what would exhaust a thread's stack.
+const MAX_NESTING: usize = 64;
+
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> Self {
-        Parser { src, pos: 0 }
+        Parser {
+            src,
+            pos: 0,
+            depth: 0,
+        }
     }
 
     fn error(&self, position: usize, reason: impl Into<String>) -> Error {
@@ -741,14 +751,25 @@ impl<'a> Parser<'a> {
     }
 
     fn unary(&mut self) -> Result<Filter> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.error(
+                self.pos,
+                format!("nested more than {MAX_NESTING} levels deep"),
+            ));
+        }
         if self.keyword("NOT")? {
-            return Ok(self.unary()?.not());
+            self.depth += 1;
+            let f = self.unary()?.not();
+            self.depth -= 1;
+            return Ok(f);
         }
         let (tok, at) = self.next()?;
         match tok {
             Token::LParen => {
+                self.depth += 1;
                 let f = self.or()?;
                 self.expect(&Token::RParen)?;
+                self.depth -= 1;
                 Ok(f)
             }
             Token::Ident(field) | Token::Field(field) => self.comparison(field),
@@ -1033,6 +1054,26 @@ mod tests {
                 upper: Bound::Unbounded
             }
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        for text in [
+            "(".repeat(100_000),
+            format!("{}a = 1{}", "(".repeat(100_000), ")".repeat(100_000)),
+            format!("{}a = 1", "NOT ".repeat(100_000)),
+        ] {
+            let err = Filter::parse(&text).unwrap_err();
+            assert!(
+                err.to_string().contains("nested more than 64 levels"),
+                "{}",
+                &err.to_string()[..200.min(err.to_string().len())]
+            );
+        }
+        let ok = format!("{}a = 1{}", "(".repeat(60), ")".repeat(60));
+        assert_eq!(Filter::parse(&ok).unwrap(), Filter::parse("a = 1").unwrap());
+        let nots = format!("{}a = 1", "NOT ".repeat(60));
+        assert!(Filter::parse(&nots).is_ok());
     }
 
     #[test]
