@@ -121,6 +121,19 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Verify an index: store checksums, every chunk, and the vector graph against
+    /// the stored vectors. Exits with status 1 when a problem remains.
+    Check {
+        /// The index directory.
+        #[arg(long)]
+        index: PathBuf,
+        /// Rebuild what can be rebuilt (the vector graph, from the stored vectors).
+        #[arg(long)]
+        repair: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Evaluate retrieval on a BEIR-format benchmark directory.
     Eval {
         /// Folder with corpus.jsonl, queries.jsonl and qrels/SPLIT.tsv.

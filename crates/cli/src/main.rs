@@ -5,6 +5,7 @@ use clap::Parser;
 use trawl::{ContextOptions, Fusion, SearchMode};
 
 use crate::args::{Cli, Command};
+use crate::commands::check::check;
 use crate::commands::delete::delete;
 use crate::commands::eval::{eval, EvalTarget};
 use crate::commands::ingest::{ingest, IngestArgs};
@@ -98,6 +99,11 @@ fn main() {
             context(&query, &index, &options, json, model.as_deref())
         }
         Command::Stats { index, json } => stats(&index, json),
+        Command::Check {
+            index,
+            repair,
+            json,
+        } => check(&index, repair, json),
         Command::Eval {
             beir_dir,
             split,

@@ -582,3 +582,69 @@ fn verbose_ingest_logs_its_stages_and_the_portable_path_warns() {
     let portable = run(&dir("portable"), false, &[("TRAWL_CPU_PATH", "portable")]);
     assert!(portable.contains("portable kernels"), "{portable}");
 }
+
+/// Copies every file of `from` into `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn check_finds_a_stale_vector_graph_and_repair_rebuilds_it() {
+    let model = model();
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = root().join("examples/corpus");
+    let (stale, good) = (tmp.path().join("stale"), tmp.path().join("good"));
+    for idx in [&stale, &good] {
+        ok(&[
+            "ingest",
+            corpus.to_str().unwrap(),
+            "--index",
+            idx.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+        ]);
+    }
+    let out = ok(&["check", "--index", good.to_str().unwrap()]);
+    assert!(out.trim_end().ends_with("ok"), "{out}");
+    // Half the documents deleted: the graph is compacted without their chunks and
+    // saved. That graph put beside the full store lacks chunks it claims to cover.
+    let docs: Value = serde_json::from_str(&ok(&[
+        "stats",
+        "--index",
+        stale.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(docs["documents"], 6);
+    for name in ["sourdough-bread.md", "solar-panels.md", "rust-ownership.md"] {
+        let id = corpus.join(name);
+        ok(&[
+            "delete",
+            id.to_str().unwrap(),
+            "--index",
+            stale.to_str().unwrap(),
+        ]);
+    }
+    copy_dir(&stale.join("hnsw"), &good.join("hnsw"));
+
+    let out = trawl(&["check", "--index", good.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let missing = report["missing_from_graph"]["count"].as_u64().unwrap();
+    assert!(missing > 0, "{report}");
+    assert_eq!(report["chunks"], docs["chunks"]);
+
+    let out = ok(&["check", "--index", good.to_str().unwrap(), "--repair"]);
+    assert!(
+        out.contains("repaired:      rebuilt the vector graph"),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("ok"), "{out}");
+    let out = ok(&["check", "--index", good.to_str().unwrap()]);
+    assert!(out.trim_end().ends_with("ok"), "{out}");
+}

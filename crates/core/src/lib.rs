@@ -61,8 +61,8 @@ pub use rerank::{
 };
 pub use search::{ChunkSpan, Hit, SearchMode, SearchOptions};
 pub use trawl_index::{
-    DocumentInfo, Filter, FilterValue, Index, IndexOptions, Language, Record, Scored, Stats,
-    TenantStats,
+    CheckReport, DocumentInfo, Filter, FilterValue, Index, IndexOptions, Language, Problem, Record,
+    Scored, Stats, TenantStats,
 };
 pub use trawl_ingest::{
     Document, Format, Limits, Location, MetaValue, Metadata, Section, SectionKind,

@@ -79,6 +79,13 @@ impl Fresh {
         self.parts.last().map(|(b, _)| b.covers)
     }
 
+    /// The vids of the points here.
+    pub(crate) fn vids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.parts
+            .iter()
+            .flat_map(|(batch, start)| batch.vids[*start..].iter().copied())
+    }
+
     /// This set with `batch` appended.
     pub(crate) fn with(&self, batch: FreshBatch) -> Fresh {
         let mut out = self.clone();

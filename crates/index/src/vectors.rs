@@ -244,6 +244,12 @@ impl Graph {
         }
     }
 
+    /// The vector the graph holds for `vid`, if it holds one.
+    pub(crate) fn vector(&self, vid: u64) -> Option<Vec<f32>> {
+        let by_vid = self.by_vid.read().expect("points lock");
+        by_vid.get(vid).map(|p| p.get_v().to_vec())
+    }
+
     /// The `k` points in `allowed` nearest `query`, by exhaustive comparison: exact,
     /// for filters too selective for a graph walk to find `k` matches. Its cost is in
     /// proportion to `allowed`, not to the graph (points of `allowed` not in the graph

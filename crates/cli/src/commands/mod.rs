@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use trawl::Collection;
 
+pub(crate) mod check;
 pub(crate) mod delete;
 pub(crate) mod eval;
 pub(crate) mod ingest;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use trawl_index::{DocumentInfo, Index, Language};
+use trawl_index::{CheckReport, DocumentInfo, Index, Language};
 
 use crate::chunk::ChunkOptions;
 use crate::embed::{Embedder, Precision};
@@ -118,6 +118,29 @@ impl Collection {
     #[must_use]
     pub fn index(&self) -> &Index {
         &self.index
+    }
+
+    /// Verifies the collection's index (see [`Index::check`]): store checksums, every
+    /// chunk against the writer's rules, and the vector graph against the stored
+    /// vectors. With `repair`, a graph that misses chunks or holds wrong vectors is
+    /// rebuilt from the store and saved, the index is checked again, and
+    /// [`CheckReport::repaired`] says what was done. Store damage cannot be repaired
+    /// (the store is the source of truth).
+    ///
+    /// # Errors
+    /// Index errors reading the store or saving the graph.
+    pub fn check(&self, repair: bool) -> Result<CheckReport> {
+        let report = self.index.check()?;
+        if !repair || !report.graph_needs_rebuild() {
+            return Ok(report);
+        }
+        let lost = report.missing_from_graph.count + report.graph_mismatches.count;
+        self.index.rebuild_graph()?;
+        let mut after = self.index.check()?;
+        after.repaired.push(format!(
+            "rebuilt the vector graph from the store ({lost} chunks were missing or wrong)"
+        ));
+        Ok(after)
     }
 
     /// The length of the collection's vectors.

@@ -34,6 +34,9 @@ use self::snapshot::{live_set, missing_points, searcher_max_vid, Snapshot, VidCo
 pub use self::view::View;
 use self::worker::{Shared, Work};
 
+pub use self::check::{CheckReport, Problem};
+
+mod check;
 mod convert;
 mod merge;
 mod snapshot;

@@ -138,3 +138,115 @@ fn parallel_top_docs_match_tantivy() {
         .unwrap();
     assert_eq!(top_docs(&searcher, q.as_ref(), 10, true).unwrap(), want);
 }
+
+/// `n` deterministic unit vectors of length `dim`.
+fn unit_vectors(n: usize, dim: usize) -> Vec<Vec<f32>> {
+    let mut s: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|_| {
+            let mut v: Vec<f32> = (0..dim)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    (s % 2000) as f32 / 1000.0 - 1.0
+                })
+                .collect();
+            normalize(&mut v);
+            v
+        })
+        .collect()
+}
+
+fn checked_index(dir: &Path, docs: usize) -> (Index, Vec<Vec<f32>>) {
+    let index = Index::create(dir, IndexOptions::new(8)).unwrap();
+    let vs = unit_vectors(docs * 3, 8);
+    for d in 0..docs {
+        let records = (0..3)
+            .map(|i| {
+                let r = Record::new(
+                    format!("doc{d}"),
+                    i,
+                    format!("chunk {i}"),
+                    vs[d * 3 + i as usize].clone(),
+                );
+                if d % 2 == 0 {
+                    r.with_tenant("acme")
+                } else {
+                    r
+                }
+            })
+            .collect();
+        index.add(records).unwrap();
+    }
+    index.commit().unwrap();
+    index.flush_graph().unwrap();
+    (index, vs)
+}
+
+#[test]
+fn check_finds_a_healthy_index_healthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (index, _) = checked_index(dir.path(), 10);
+    index.delete_document("acme", "doc0").unwrap();
+    index.commit().unwrap();
+    let report = index.check().unwrap();
+    assert!(report.is_healthy(), "{:?}", report.problems());
+    assert_eq!((report.chunks, report.documents), (27, 9));
+    assert_eq!(report.graph_points, 30);
+    assert_eq!(report.tombstones, 3);
+}
+
+#[test]
+fn check_finds_chunks_the_graph_lost_and_a_rebuild_restores_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (index, vs) = checked_index(dir.path(), 10);
+    // A graph that claims to cover every vid but holds none of them, as a graph file
+    // from another state of the store would.
+    let snap = index.snapshot();
+    let empty = Graph::new(index.options.hnsw, 0);
+    empty.advance_next_vid(snap.graph.next_vid());
+    let front = snap.fresh.front(0);
+    index.shared.publish(&Arc::new(empty), &front);
+    let report = index.check().unwrap();
+    assert_eq!(report.missing_from_graph.count, 30, "{report:?}");
+    assert_eq!(report.missing_from_graph.examples.len(), 10);
+    assert!(report.graph_needs_rebuild() && !report.is_healthy());
+    assert!(index.search_vector(&vs[7], 1, None).unwrap().is_empty());
+
+    index.rebuild_graph().unwrap();
+    let report = index.check().unwrap();
+    assert!(report.is_healthy(), "{:?}", report.problems());
+    assert_eq!(report.graph_points, 30);
+    let hit = &index.search_vector(&vs[7], 1, None).unwrap()[0];
+    assert_eq!(index.fetch(&[hit.id]).unwrap()[0].1.text, "chunk 1");
+    // The rebuilt graph was saved: a new handle loads it whole.
+    drop(index);
+    let reopened = Index::open(dir.path()).unwrap();
+    assert!(reopened.check().unwrap().is_healthy());
+}
+
+#[test]
+fn check_reports_store_files_that_fail_their_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let (index, _) = checked_index(dir.path(), 10);
+    drop(index);
+    let store = dir.path().join(STORE_DIR);
+    let file = std::fs::read_dir(&store)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "store"))
+        .expect("a doc store file");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    let report = match index.check() {
+        Ok(report) => report,
+        Err(e) => panic!("a damaged store file is a finding, not an error: {e}"),
+    };
+    assert_eq!(report.corrupt_files.len(), 1, "{report:?}");
+    assert!(report.corrupt_files[0].ends_with(".store"));
+    assert!(report.unreadable.count > 0, "{report:?}");
+    assert!(!report.is_healthy());
+}
