@@ -143,3 +143,98 @@ fn a_bad_filter_is_an_error_message_not_a_panic() {
         assert!(!err.contains("panicked"), "{bad}: {err}");
     }
 }
+
+/// Every combination of extreme and hostile flag values ends with status 0 (results)
+/// or 1 (an `error:` line), never a signal, a panic or an allocation failure.
+#[test]
+fn extreme_and_hostile_flags_end_in_results_or_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    std::fs::write(docs.join("a.md"), "# Alpha\n\nThe harbour crane.\n").unwrap();
+    let index = tmp.path().join("index");
+    let index = index.to_str().unwrap();
+    ok(&[
+        "ingest",
+        docs.to_str().unwrap(),
+        "--index",
+        index,
+        "--keyword-only",
+    ]);
+
+    let long = "x".repeat(10_000);
+    let sizes = [
+        "0",
+        "1",
+        "4000000000",
+        "18446744073709551615",
+        "-1",
+        "1e9",
+        "",
+    ];
+    let texts = [
+        "harbour",
+        "",
+        "\u{1f}",
+        "a\"b'c`d",
+        "(((",
+        long.as_str(),
+        "title:x AND",
+    ];
+    let filters = [
+        "year >= 2020",
+        "= =",
+        "((((((((",
+        "`a\u{1f}b` = 1",
+        long.as_str(),
+    ];
+    let mut cases = 0;
+    let mut check = |args: Vec<&str>| {
+        let out = trawl(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) => {}
+            // clap's usage errors exit with 2.
+            Some(1 | 2) => assert!(
+                stderr.contains("error"),
+                "{args:?}: failed without saying why: {stderr}"
+            ),
+            other => panic!("{args:?}: ended with {other:?}: {stderr}"),
+        }
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("memory allocation"), "{args:?}: {stderr}");
+        cases += 1;
+    };
+    for (i, k) in sizes.iter().enumerate() {
+        let text = texts[i % texts.len()];
+        let filter = filters[i % filters.len()];
+        for mode in ["keyword", "dense", "hybrid"] {
+            check(vec![
+                "search", text, "--index", index, "-k", k, "--mode", mode,
+            ]);
+            check(vec![
+                "search",
+                "harbour",
+                "--index",
+                index,
+                "--candidates",
+                k,
+                "--mode",
+                mode,
+            ]);
+            check(vec![
+                "search", text, "--index", index, "--filter", filter, "--mode", mode,
+            ]);
+            check(vec![
+                "search", "harbour", "--index", index, "--tenant", text, "--mode", mode,
+            ]);
+        }
+        check(vec![
+            "context", text, "--index", index, "--budget", k, "-k", k,
+        ]);
+        check(vec!["delete", "--index", index, "--tenant", text, text]);
+        check(vec!["stats", "--index", index, "--json"]);
+        check(vec!["check", "--index", index]);
+    }
+    assert!(cases > 100);
+}
