@@ -299,7 +299,7 @@ proptest! {
             stats.tenants.iter().map(|(t, s)| (t.clone(), s.documents)).collect();
         prop_assert_eq!(&counted, &expected_docs);
 
-        for t in 0..3 {
+        for (t, tenant_ids) in ids.iter().enumerate() {
             let tenant = format!("t{t}");
             let marker = format!("mark{t}");
             let others: Vec<String> = (0..3).filter(|o| *o != t).map(|o| format!("mark{o}")).collect();
@@ -325,7 +325,7 @@ proptest! {
             prop_assert!(ctx.citations.iter().all(|ci| ci.tenant == tenant));
             prop_assert!(others.iter().all(|o| !ctx.text.contains(o.as_str())), "{}", ctx.text);
             let docs = c.documents(Some(&tenant)).unwrap();
-            prop_assert_eq!(docs.len(), ids[t].len());
+            prop_assert_eq!(docs.len(), tenant_ids.len());
             prop_assert!(docs.iter().all(|d| d.tenant == tenant));
         }
 
