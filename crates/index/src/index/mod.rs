@@ -33,6 +33,7 @@ use self::merge::{capped_groups, CappedMergePolicy};
 use self::snapshot::{live_set, missing_points, searcher_max_vid, Snapshot, VidCollector};
 pub use self::view::View;
 use self::worker::{Shared, Work};
+use tantivy::merge_policy::{MergeCandidate, MergePolicy, NoMergePolicy};
 
 pub use self::check::{CheckReport, Problem};
 
@@ -539,7 +540,7 @@ impl Index {
         );
         self.reader.reload()?;
         let mut searcher = self.reader.searcher();
-        if self.compact_store(writer, &searcher) {
+        if self.merge_segments(writer, &searcher) {
             self.reader.reload()?;
             searcher = self.reader.searcher();
         }
@@ -670,6 +671,36 @@ impl Index {
     /// Rewrites the store segments whose deleted chunks pass [`STORE_DELETED_RATIO`] of
     /// their chunks without them (small ones together, up to [`SEGMENT_MAX_DOCS`]), so
     /// churn does not grow the directory without bound. Returns whether it merged.
+    /// Merges what the merge policy asks for, then compacts the store, waiting for
+    /// each merge: the writer is held, so no add, delete or commit runs meanwhile, and
+    /// a merge lands in its own atomic metadata write or not at all. Returns whether
+    /// anything merged.
+    fn merge_segments(&self, writer: &mut IndexWriter, searcher: &Searcher) -> bool {
+        let policy = CappedMergePolicy::new(SEGMENT_MAX_DOCS);
+        let mut merged = false;
+        // A merge makes a larger segment, which may complete a group of its size: a
+        // few rounds at most (each one merges eight segments into one).
+        for _ in 0..8 {
+            let Ok(metas) = self.store.searchable_segment_metas() else {
+                break;
+            };
+            let candidates = policy.compute_merge_candidates(&metas);
+            if candidates.is_empty() {
+                break;
+            }
+            for MergeCandidate(ids) in candidates {
+                match writer.merge(&ids).wait() {
+                    Ok(_) => merged = true,
+                    Err(e) => tracing::debug!("segments not merged: {e}"),
+                }
+            }
+        }
+        if merged && self.reader.reload().is_ok() {
+            return self.compact_store(writer, &self.reader.searcher()) | merged;
+        }
+        self.compact_store(writer, searcher) | merged
+    }
+
     fn compact_store(&self, writer: &mut IndexWriter, searcher: &Searcher) -> bool {
         let churned: Vec<_> = searcher
             .segment_readers()
@@ -988,7 +1019,10 @@ impl Index {
                 },
                 other => Error::Tantivy(other),
             })?;
-            w.set_merge_policy(Box::new(CappedMergePolicy::new(SEGMENT_MAX_DOCS)));
+            // Segments merge inside `commit` (see `merge_segments`), never in the
+            // background: a background merge that a kill interrupts between commits
+            // can bring deleted chunks back (the soak test's torn documents).
+            w.set_merge_policy(Box::new(NoMergePolicy));
             // Another process may have committed since this handle opened: continue
             // from its commit (vids included), not from this handle's view.
             self.reload()?;
