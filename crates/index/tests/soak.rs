@@ -38,7 +38,7 @@ fn op(seed: u64, n: u64) -> Op {
     s ^= s >> 7;
     s ^= s << 17;
     let doc = s % DOCS;
-    if (s >> 20) % 5 == 0 {
+    if (s >> 20).is_multiple_of(5) {
         Op::Delete(doc)
     } else {
         Op::Upsert(doc, n)
