@@ -29,7 +29,11 @@ def test_missing_model_directory_names_the_path(tmp_path: Path) -> None:
         trawl.Collection(tmp_path / "idx", model=missing)
 
 
-def test_new_collection_needs_a_model_choice(tmp_path: Path) -> None:
+def test_new_collection_needs_a_model_choice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no models/all-MiniLM-L6-v2 here
+    monkeypatch.delenv("TRAWL_MODEL", raising=False)
     with pytest.raises(trawl.ModelError):
         trawl.Collection(tmp_path / "idx")
 
