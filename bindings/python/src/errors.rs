@@ -1,7 +1,9 @@
 //! trawl's exception hierarchy, and the mapping from Rust errors to it.
 //!
 //! `TrawlError` is the base; I/O problems are the built-in `FileNotFoundError`,
-//! `PermissionError` and `OSError` so that ordinary Python code catches them.
+//! `PermissionError` and `OSError` so that ordinary Python code catches them. The
+//! classes live in the native module but are named for the package (`__module__` is
+//! `trawl`), which re-exports them: tracebacks show `trawl.ModelError`.
 
 use std::io;
 
@@ -13,67 +15,67 @@ use pyo3::prelude::*;
 use pyo3::types::PyType;
 
 create_exception!(
-    _trawl,
+    trawl,
     TrawlError,
     PyException,
     "Base class of every trawl error."
 );
 create_exception!(
-    _trawl,
+    trawl,
     ParseError,
     TrawlError,
     "A document could not be parsed."
 );
 create_exception!(
-    _trawl,
+    trawl,
     UnsupportedFormatError,
     ParseError,
     "trawl does not read this file's format."
 );
 create_exception!(
-    _trawl,
+    trawl,
     ModelError,
     TrawlError,
     "The embedding model is missing, invalid or failed."
 );
 create_exception!(
-    _trawl,
+    trawl,
     StorageError,
     TrawlError,
     "The index on disk cannot be used."
 );
 create_exception!(
-    _trawl,
+    trawl,
     CorruptIndexError,
     StorageError,
     "The index's files are damaged."
 );
 create_exception!(
-    _trawl,
+    trawl,
     LockedError,
     StorageError,
     "Another writer holds the index."
 );
 create_exception!(
-    _trawl,
+    trawl,
     IncompatibleIndexError,
     StorageError,
     "The index was written by an incompatible trawl."
 );
 create_exception!(
-    _trawl,
+    trawl,
     DimensionError,
     TrawlError,
     "A vector's length does not match the collection."
 );
 create_exception!(
-    _trawl,
+    trawl,
     InvalidArgumentError,
     TrawlError,
     "An option (filter, fusion, reranker...) cannot be understood."
 );
 create_exception!(
-    _trawl,
+    trawl,
     FilterError,
     InvalidArgumentError,
     "A filter cannot be parsed, or does not fit the fields it names."
