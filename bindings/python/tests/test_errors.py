@@ -65,15 +65,6 @@ def test_missing_model_directory_names_the_path(tmp_path: Path) -> None:
         trawl.Collection(tmp_path / "idx", model=missing)
 
 
-def test_new_collection_needs_a_model_choice(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)  # no models/all-MiniLM-L6-v2 here
-    monkeypatch.delenv("TRAWL_MODEL", raising=False)
-    with pytest.raises(trawl.ModelError):
-        trawl.Collection(tmp_path / "idx")
-
-
 def test_second_writer_is_locked_out_at_once(tmp_path: Path) -> None:
     first = trawl.Collection(tmp_path / "idx", keyword_only=True)
     first.add_text("a", "the first writer holds the lock")
