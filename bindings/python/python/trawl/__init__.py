@@ -118,8 +118,10 @@ class Collection:
     (``"english"`` by default, 17 other Snowball languages, or ``"plain"``);
     ``reranker`` is ``"mmr:0.7"``, ``"cross-encoder:DIR"`` or ``"sentences"``
     (best-matching sentence window, ``"sentences:WEIGHT:DEPTH:MAX"``). ``precision`` is
-    ``"f32"`` (the default; vectors match sentence-transformers) or ``"bf16"`` (faster
-    on CPUs with AVX-512 BF16), recorded with the collection.
+    ``"f32"`` (vectors match sentence-transformers), ``"bf16"`` (AVX-512 BF16; within
+    cosine 0.999) or ``"int8"`` (any CPU; within cosine 0.99), recorded with the
+    collection; a new one gets bf16 where the CPU has AMX, int8 on other AVX2 and
+    AVX-512 CPUs, else f32.
 
     ``tenant`` opens the collection for one tenant: adds go to it and searches see only
     it (a search may name another with ``tenant=``); without it, adds go to the default
