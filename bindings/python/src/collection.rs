@@ -24,15 +24,16 @@ pub(crate) struct Collection {
 impl Collection {
     #[new]
     #[pyo3(signature = (
-        path, *, model=None, keyword_only=false, dimension=None, language=None,
-        reranker=None, max_tokens=None, max_chars=None, overlap=None, context_prefix=None,
-        precision=None, tenant=None,
+        path, *, model=None, installed_model_dir=None, keyword_only=false, dimension=None,
+        language=None, reranker=None, max_tokens=None, max_chars=None, overlap=None,
+        context_prefix=None, precision=None, tenant=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         path: PathBuf,
         model: Option<PathBuf>,
+        installed_model_dir: Option<PathBuf>,
         keyword_only: bool,
         dimension: Option<usize>,
         language: Option<&str>,
@@ -47,6 +48,9 @@ impl Collection {
         let mut builder = trawl::Collection::builder(path);
         if let Some(model) = model {
             builder = builder.model_dir(model);
+        }
+        if let Some(dir) = installed_model_dir {
+            builder = builder.installed_model_dir(dir);
         }
         if keyword_only {
             builder = builder.keyword_only();

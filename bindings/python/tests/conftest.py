@@ -16,7 +16,7 @@ CORPUS = REPO / "examples" / "corpus"
 def model_dir() -> Path:
     """The all-MiniLM-L6-v2 directory; models/fetch.sh puts it there. Missing weights
     fail the run rather than skip it: the README's test command fetches them."""
-    path = Path(os.environ.get("TRAWL_MODEL", REPO / "models" / "all-MiniLM-L6-v2"))
+    path = Path(os.environ.get("TRAWL_MODEL") or REPO / "models" / "all-MiniLM-L6-v2")
     assert (path / "model.safetensors").is_file(), f"no model at {path}: run models/fetch.sh"
     return path
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import pickle
+import traceback
 from pathlib import Path
 
 import pytest
@@ -23,15 +25,44 @@ def test_exception_hierarchy() -> None:
     assert not issubclass(trawl.TrawlError, (OSError, LookupError))
 
 
+ERRORS = [
+    "TrawlError",
+    "ParseError",
+    "UnsupportedFormatError",
+    "ModelError",
+    "StorageError",
+    "CorruptIndexError",
+    "LockedError",
+    "IncompatibleIndexError",
+    "DimensionError",
+    "InvalidArgumentError",
+    "FilterError",
+]
+
+
+@pytest.mark.parametrize("name", ERRORS)
+def test_exceptions_are_named_for_the_package(name: str) -> None:
+    cls = getattr(trawl, name)
+    assert cls.__module__ == "trawl"
+    assert cls.__qualname__ == name
+    assert repr(cls) == f"<class 'trawl.{name}'>"
+    assert pickle.loads(pickle.dumps(cls("message"))).args == ("message",)
+
+
+def test_tracebacks_show_trawl_model_error(tmp_path: Path) -> None:
+    with pytest.raises(trawl.ModelError) as raised:
+        trawl.Collection(tmp_path / "idx", model=tmp_path / "no-such-model")
+    error = raised.value
+    assert type(error).__module__ == "trawl"
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    assert lines[-1].startswith("trawl.ModelError: "), lines[-1]
+    assert "_trawl.ModelError" not in "".join(lines)
+
+
 def test_missing_model_directory_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model"
     with pytest.raises(trawl.ModelError, match="no-such-model"):
         trawl.Collection(tmp_path / "idx", model=missing)
-
-
-def test_new_collection_needs_a_model_choice(tmp_path: Path) -> None:
-    with pytest.raises(trawl.ModelError):
-        trawl.Collection(tmp_path / "idx")
 
 
 def test_second_writer_is_locked_out_at_once(tmp_path: Path) -> None:

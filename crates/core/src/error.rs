@@ -45,8 +45,9 @@ pub enum Error {
         /// The embedder's dimension.
         got: usize,
     },
-    /// Opening a collection needs a model, and none was given or recorded.
-    #[error("no embedding model for the collection at {path}: give a model directory, an embedder, or ask for keyword_only")]
+    /// Creating a collection needs a model, and none was given or found where
+    /// [`default_model_dir`](crate::default_model_dir) looks.
+    #[error("no embedding model for the new collection at {path}: give a model directory or an embedder, set TRAWL_MODEL to a model directory, put all-MiniLM-L6-v2 in models/all-MiniLM-L6-v2 under the current directory, or ask for keyword_only")]
     ModelRequired {
         /// The collection folder.
         path: PathBuf,

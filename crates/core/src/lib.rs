@@ -20,6 +20,10 @@
 //! # Ok::<(), trawl::Error>(())
 //! ```
 //!
+//! Without `model_dir`, a new collection takes the model [`default_model_dir`] finds:
+//! `$TRAWL_MODEL`, else `models/all-MiniLM-L6-v2` under the current directory. An
+//! existing collection reopens with the model it was created with.
+//!
 //! Without a model, a collection can still do keyword search, and any [`Embedder`] can
 //! be plugged in:
 //!
@@ -52,7 +56,10 @@ pub use collection::{
     Progress,
 };
 pub use context::{Citation, Context, ContextOptions};
-pub use embed::{BertEmbedder, CpuPath, Embedder, Pooling, Precision, Runtime};
+pub use embed::{
+    default_model_dir, BertEmbedder, CpuPath, Embedder, Pooling, Precision, Runtime,
+    DEFAULT_MODEL_DIR, MODEL_ENV,
+};
 pub use error::{Error, Result};
 pub use fuse::{reciprocal_rank_fusion, Fusion, Normalization, QuerySignals, RRF_K};
 pub use rerank::{

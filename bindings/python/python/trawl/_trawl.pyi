@@ -172,6 +172,7 @@ class Collection:
         path: str,
         *,
         model: Optional[str] = None,
+        installed_model_dir: Optional[str] = None,
         keyword_only: bool = False,
         dimension: Optional[int] = None,
         language: Optional[str] = None,

@@ -19,6 +19,7 @@ use super::{Collection, Manifest};
 pub struct CollectionBuilder {
     pub(super) path: PathBuf,
     pub(super) model_dir: Option<PathBuf>,
+    pub(super) installed_model_dir: Option<PathBuf>,
     pub(super) embedder: Option<Arc<dyn Embedder>>,
     pub(super) keyword_only: bool,
     pub(super) chunking: Option<ChunkOptions>,
@@ -68,9 +69,21 @@ impl CollectionBuilder {
         self
     }
 
-    /// Use the sentence-transformers model in `dir` (loaded with Candle).
+    /// Use the sentence-transformers model in `dir` (loaded with Candle). Without it, a
+    /// new collection that is not keyword-only and brings no embedder or vectors gets
+    /// the model [`default_model_dir`](crate::default_model_dir) finds; an existing one
+    /// reopens with the model it was created with.
     pub fn model_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.model_dir = Some(dir.into());
+        self
+    }
+
+    /// A model directory installed with the application (the Python package passes the
+    /// one of its `model` extra): a new collection given no model uses it when
+    /// `$TRAWL_MODEL` is unset, before `models/all-MiniLM-L6-v2` under the current
+    /// directory (see [`default_model_dir`](crate::default_model_dir)).
+    pub fn installed_model_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.installed_model_dir = Some(dir.into());
         self
     }
 
@@ -108,8 +121,8 @@ impl CollectionBuilder {
     ///
     /// # Errors
     /// Model loading errors, [`Error::ModelRequired`] when creating a collection with no
-    /// model, [`Error::DimensionMismatch`] when the model does not fit the collection,
-    /// and index errors.
+    /// model given or found, [`Error::DimensionMismatch`] when the model does not fit the
+    /// collection, and index errors.
     pub fn open(self) -> Result<Collection> {
         let existing = match Index::open(&self.path) {
             Ok(index) => Some(index),
@@ -127,11 +140,21 @@ impl CollectionBuilder {
             } else {
                 Precision::default_for_cpu()
             });
+        // The model given, else the default one for a new collection that needs a model.
+        let model_dir = self.model_dir.or_else(|| {
+            let needs_model = existing.is_none()
+                && !self.keyword_only
+                && self.embedder.is_none()
+                && self.dimension.is_none();
+            needs_model
+                .then(|| crate::embed::default_model_dir(self.installed_model_dir.as_deref()))
+                .flatten()
+        });
         let embedder: Option<Arc<dyn Embedder>> = if self.keyword_only {
             None
         } else if let Some(e) = self.embedder {
             Some(e)
-        } else if let Some(dir) = &self.model_dir {
+        } else if let Some(dir) = &model_dir {
             Some(Arc::new(BertEmbedder::load_with_precision(dir, precision)?))
         } else if let Some(dir) = recorded.as_ref().and_then(|m| m.model_dir.as_ref()) {
             Some(Arc::new(BertEmbedder::load_with_precision(dir, precision)?))
@@ -176,8 +199,7 @@ impl CollectionBuilder {
             None => {
                 let manifest = Manifest {
                     model: embedder.as_ref().map(|e| e.name()),
-                    model_dir: self
-                        .model_dir
+                    model_dir: model_dir
                         .as_ref()
                         .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())),
                     chunking,

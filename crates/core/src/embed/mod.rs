@@ -1,12 +1,14 @@
 //! Embedding: the [`Embedder`] seam and the Candle BERT implementation.
 
 mod bert;
+mod default_model;
 mod fast;
 mod kernels;
 mod pooling;
 
 pub use bert::BertEmbedder;
 pub(crate) use bert::Dir;
+pub use default_model::{default_model_dir, DEFAULT_MODEL_DIR, MODEL_ENV};
 pub use kernels::CpuPath;
 pub(crate) use pooling::l2_normalize;
 pub use pooling::Pooling;
