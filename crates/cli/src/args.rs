@@ -8,9 +8,6 @@ use trawl::{
     SearchOptions,
 };
 
-/// Where the model is looked for when --model is not given.
-pub(crate) const DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
-
 #[derive(Parser)]
 #[command(
     name = "trawl",
@@ -227,8 +224,10 @@ impl Tuning {
 
 #[derive(clap::Args)]
 pub(crate) struct ModelArgs {
-    /// Model directory (sentence-transformers layout).
-    #[arg(long, env = "TRAWL_MODEL")]
+    /// Model directory (sentence-transformers layout). Default for a new index:
+    /// $TRAWL_MODEL, else models/all-MiniLM-L6-v2 in the current directory, else in the
+    /// checkout this binary was built in. An existing index uses the model it records.
+    #[arg(long)]
     pub(crate) model: Option<PathBuf>,
     /// Build a keyword-only index (no model needed; a model given, or set in
     /// TRAWL_MODEL, is not used).
@@ -285,25 +284,22 @@ impl ModelArgs {
         match &self.model {
             Some(dir) => builder.model_dir(dir),
             None if Collection::exists(index) => builder,
-            None => builder.model_dir(default_model()),
+            // With none found, the builder's error says where it looked.
+            None => match trawl::default_model_dir(None).or_else(model_beside_exe) {
+                Some(dir) => builder.model_dir(dir),
+                None => builder,
+            },
         }
     }
 }
 
-/// The model a new index gets when none is named: `models/all-MiniLM-L6-v2` under the
-/// current directory, else under the directory of the `trawl` executable or one of its
-/// two parents (a binary built in a checkout, `target/release/trawl`, finds the
-/// checkout's `models/`). When none exists, the first, so the error names it.
-pub(crate) fn default_model() -> PathBuf {
-    let beside_exe = std::env::current_exe().ok().and_then(|exe| {
-        exe.ancestors()
-            .skip(1)
-            .take(3)
-            .map(|dir| dir.join(DEFAULT_MODEL))
-            .find(|dir| dir.is_dir())
-    });
-    match beside_exe {
-        Some(dir) if !Path::new(DEFAULT_MODEL).is_dir() => dir,
-        _ => PathBuf::from(DEFAULT_MODEL),
-    }
+/// The model of the checkout this binary was built in (`target/release/trawl` finds
+/// the checkout's `models/` two or three directories up), if there is one.
+pub(crate) fn model_beside_exe() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .skip(1)
+        .take(3)
+        .map(|dir| dir.join(trawl::DEFAULT_MODEL_DIR))
+        .find(|dir| dir.is_dir())
 }
