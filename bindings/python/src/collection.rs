@@ -234,7 +234,7 @@ impl Collection {
         gil::run(py, || inner.reload())
     }
 
-    #[pyo3(signature = (id, texts, vectors, metadata=None))]
+    #[pyo3(signature = (id, texts, vectors, metadata=None, tenant=None))]
     fn add_embedded(
         &self,
         py: Python<'_>,
@@ -242,6 +242,7 @@ impl Collection {
         texts: Vec<String>,
         vectors: &[u8],
         metadata: Option<&Bound<'_, PyDict>>,
+        tenant: Option<&str>,
     ) -> PyResult<bool> {
         let metadata = to_metadata(metadata)?;
         let vectors = f32s(vectors)?;
@@ -258,7 +259,10 @@ impl Collection {
             .zip(vectors.chunks(dim).map(<[f32]>::to_vec))
             .collect();
         let inner = &self.inner;
-        let options = trawl::AddOptions::default();
+        let options = trawl::AddOptions {
+            tenant: tenant.map(str::to_owned),
+            ..trawl::AddOptions::default()
+        };
         let outcome = gil::run(py, || inner.add_embedded(id, chunks, &metadata, &options))?;
         Ok(matches!(outcome, trawl::AddOutcome::Added { .. }))
     }
@@ -377,6 +381,18 @@ impl Collection {
             .flat_map(|v| v.iter().flat_map(|x| x.to_ne_bytes()))
             .collect();
         Ok((PyBytes::new(py, &bytes), vectors.len(), dim))
+    }
+
+    /// Verifies the index (and with `repair`, rebuilds a damaged vector graph): the
+    /// report as a dict.
+    #[pyo3(signature = (repair=false))]
+    fn check<'py>(&self, py: Python<'py>, repair: bool) -> PyResult<Bound<'py, PyAny>> {
+        let inner = &self.inner;
+        let report = gil::run(py, || inner.check(repair))?;
+        let mut fields = to_object(&report);
+        fields.insert("healthy".into(), report.is_healthy().into());
+        fields.insert("problems".into(), report.problems().into());
+        crate::convert::to_python(py, &Value::Object(fields))
     }
 
     fn stats(&self, py: Python<'_>) -> PyResult<Stats> {
@@ -745,8 +761,21 @@ fn to_metadata(dict: Option<&Bound<'_, PyDict>>) -> PyResult<trawl::Metadata> {
     let Some(dict) = dict else {
         return Ok(trawl::Metadata::new());
     };
-    serde_json::from_value(Value::Object(convert::dict_to_object(dict)?))
-        .map_err(|e| InvalidArgumentError::new_err(format!("metadata: {e}")))
+    convert::dict_to_object(dict)?
+        .into_iter()
+        .map(|(key, value)| {
+            let shown = value.to_string();
+            serde_json::from_value(value)
+                .map(|v| (key.clone(), v))
+                .map_err(|_| {
+                    InvalidArgumentError::new_err(format!(
+                        "metadata {key:?}: a value is a bool, int, float, str, date or a \
+                         list of str, not {}",
+                        truncate(&shown, 80)
+                    ))
+                })
+        })
+        .collect()
 }
 
 fn to_object<T: serde::Serialize>(value: &T) -> Map<String, Value> {

@@ -55,7 +55,12 @@ pub(crate) fn from_python(value: &Bound<'_, PyAny>) -> PyResult<Value> {
     if let Ok(f) = value.cast::<PyFloat>() {
         return Number::from_f64(f.value())
             .map(Value::Number)
-            .ok_or_else(|| PyTypeError::new_err("metadata floats must be finite"));
+            .ok_or_else(|| {
+                crate::errors::InvalidArgumentError::new_err(format!(
+                    "metadata floats must be finite, not {}",
+                    f.value()
+                ))
+            });
     }
     if let Ok(s) = value.cast::<PyString>() {
         return Ok(Value::String(s.to_cow()?.into_owned()));

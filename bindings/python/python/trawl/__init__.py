@@ -237,8 +237,11 @@ class Collection:
         texts: Sequence[str],
         vectors: npt.ArrayLike,
         metadata: Optional[dict[str, Any]] = None,
+        *,
+        tenant: Optional[str] = None,
     ) -> bool:
-        """Add (or replace) a document as chunks you embedded yourself.
+        """Add (or replace) a document as chunks you embedded yourself, in ``tenant``
+        if given (else the collection's).
 
         ``vectors`` has one row per text (``float32``-convertible, shape
         ``(len(texts), dimension)``). False when the document was unchanged.
@@ -246,7 +249,7 @@ class Collection:
         array = _as_matrix(vectors)
         if array.shape[0] != len(texts):
             raise DimensionError(f"{len(texts)} texts but {array.shape[0]} vectors")
-        return self._native.add_embedded(id, list(texts), array.tobytes(), metadata)
+        return self._native.add_embedded(id, list(texts), array.tobytes(), metadata, tenant)
 
     def delete(self, *ids: str, tenant: Optional[str] = None) -> None:
         """Delete documents by id (at the next commit), of ``tenant`` if given."""
@@ -363,6 +366,15 @@ class Collection:
     def stats(self) -> Stats:
         """Documents, chunks, size on disk and more."""
         return self._native.stats()
+
+    def check(self, repair: bool = False) -> dict[str, Any]:
+        """Verify the index: store checksums, every chunk, and the vector graph against
+        the stored vectors (``trawl check``). The report is a dict with ``healthy``,
+        ``problems`` (one line per kind), the counts, and per kind of problem a
+        ``count`` with up to ten ``examples``. With ``repair``, a vector graph that
+        misses chunks or holds wrong vectors is rebuilt from the store and saved
+        (``repaired`` says so); a damaged store file cannot be repaired."""
+        return self._native.check(repair)
 
     def __enter__(self) -> Collection:
         return self
