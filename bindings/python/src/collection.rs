@@ -149,6 +149,7 @@ impl Collection {
         let inner = &self.inner;
         let report_progress = |p: trawl::Progress| {
             Python::attach(|py| {
+                crate::logs::emit(py);
                 let mut slot = failure
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);

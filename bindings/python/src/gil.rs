@@ -4,7 +4,8 @@ use pyo3::prelude::*;
 
 use crate::errors;
 
-/// Runs `work` with the GIL released and maps its error to a Python exception.
+/// Runs `work` with the GIL released, emits the log records it queued to Python's
+/// `logging`, and maps its error to a Python exception.
 ///
 /// Arguments must already be converted to Rust values: nothing inside `work` can touch
 /// a Python object, which is what lets other Python threads run meanwhile.
@@ -13,5 +14,7 @@ where
     F: FnOnce() -> trawl::Result<T> + Send,
     T: Send,
 {
-    py.detach(work).map_err(errors::to_py)
+    let result = py.detach(work);
+    crate::logs::emit(py);
+    result.map_err(errors::to_py)
 }

@@ -15,6 +15,7 @@ mod collection;
 mod convert;
 mod errors;
 mod gil;
+mod logs;
 
 /// The CPU this process runs on and the embedding kernels it selects: `path` (the
 /// fastest this CPU runs, or the one `TRAWL_CPU_PATH` names), `cpu` (model name and
@@ -37,6 +38,7 @@ fn cpu_info(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
 #[pymodule]
 fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    logs::install();
     errors::register(m)?;
     m.add_class::<collection::Collection>()?;
     m.add_class::<collection::Hit>()?;

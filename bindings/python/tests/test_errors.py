@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 import traceback
 from pathlib import Path
@@ -136,3 +137,21 @@ def test_io_errors_carry_errno_and_filename(tmp_path: Path) -> None:
         trawl.Collection(blocker / "idx", keyword_only=True)
     assert raised.value.errno in (errno.ENOTDIR, errno.EEXIST), raised.value
     assert raised.value.filename and "file.txt" in raised.value.filename
+
+
+def test_ingest_stages_are_logged_to_python_logging(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    corpus = Path(__file__).resolve().parents[3] / "examples" / "corpus"
+    with caplog.at_level(logging.DEBUG, logger="trawl"):
+        col = trawl.Collection(tmp_path / "idx", keyword_only=True)
+        col.add(corpus)
+        col.commit()
+    done = [r for r in caplog.records if r.getMessage().startswith("ingest done")]
+    assert len(done) == 1, [r.getMessage() for r in caplog.records]
+    assert done[0].name == "trawl.collection.ingest"
+    assert done[0].levelno == logging.INFO
+    assert "files=6" in done[0].getMessage()
+    assert any(r.levelno == logging.DEBUG for r in caplog.records)
+    # Nothing is printed without logging configured: the package's NullHandler.
+    assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("trawl").handlers)

