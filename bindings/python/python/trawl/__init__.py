@@ -221,7 +221,8 @@ class Collection:
         Unsupported and broken files are listed in the report (``unsupported``,
         ``failures`` with path and reason); everything else is indexed. ``progress``
         is called after each batch of files. Ctrl-C (or an exception from
-        ``progress``) stops the run and rolls back what it added.
+        ``progress``) stops the run and rolls back every uncommitted change, earlier
+        ``add_text`` calls included: commit first to keep them.
         """
         if isinstance(paths, (str, os.PathLike)):
             roots = [os.fspath(paths)]
