@@ -177,7 +177,7 @@ pub(crate) fn exception_type<'py>(py: Python<'py>, error: &trawl::Error) -> Boun
         trawl::Error::Index(e) => index_error(py, e),
         trawl::Error::ModelFileMissing { .. }
         | trawl::Error::ModelInvalid { .. }
-        | trawl::Error::Embedding(_)
+        | trawl::Error::Embedding { .. }
         | trawl::Error::NoEmbedder { .. }
         | trawl::Error::ModelRequired { .. } => py.get_type::<ModelError>(),
         trawl::Error::DimensionMismatch { .. } => py.get_type::<DimensionError>(),

@@ -26,8 +26,14 @@ pub enum Error {
         reason: String,
     },
     /// The model failed while embedding.
-    #[error("embedding failed: {0}")]
-    Embedding(String),
+    #[error("embedding failed: {reason}")]
+    Embedding {
+        /// What failed.
+        reason: String,
+        /// The model's or tokenizer's own error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A dense or hybrid search, or an add, needs an embedding model the collection
     /// does not have.
     #[error("collection at {path} has no embedding model (it was opened keyword-only)")]
@@ -71,8 +77,46 @@ pub enum Error {
     Index(#[from] trawl_index::Error),
 }
 
+impl Error {
+    /// An embedding failure described by `reason`, for [`Embedder`](crate::Embedder)
+    /// implementations.
+    pub fn embedding(reason: impl Into<String>) -> Error {
+        Error::Embedding {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// An embedding failure caused by `source` (a tokenizer's or a model's error), kept
+    /// as this error's [`source`](std::error::Error::source).
+    pub fn embedding_from(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+        let source = source.into();
+        Error::Embedding {
+            reason: source.to_string(),
+            source: Some(source),
+        }
+    }
+}
+
 impl From<candle_core::Error> for Error {
     fn from(e: candle_core::Error) -> Self {
-        Error::Embedding(e.to_string())
+        Error::embedding_from(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_embedding_error_keeps_its_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, "bad weights");
+        let e = Error::embedding_from(io);
+        assert_eq!(e.to_string(), "embedding failed: bad weights");
+        let source = std::error::Error::source(&e).expect("a source");
+        let io = source.downcast_ref::<std::io::Error>().expect("the io error");
+        assert_eq!(io.kind(), std::io::ErrorKind::InvalidData);
+        let e = Error::embedding("the service is down");
+        assert!(std::error::Error::source(&e).is_none());
     }
 }

@@ -228,7 +228,7 @@ mod tests {
         let b = beir(&[("q1", "good"), ("q2", "bad"), ("q3", "good")]);
         let search = |text: &str| -> trawl::Result<Vec<trawl::Hit>> {
             if text == "bad" {
-                Err(trawl::Error::Embedding("the model failed".into()))
+                Err(trawl::Error::embedding("the model failed"))
             } else {
                 Ok(vec![hit("d1")])
             }
@@ -243,9 +243,8 @@ mod tests {
         // Two of three queries found their document first.
         let mrr = r["mrr@10"].as_f64().unwrap();
         assert!((mrr - 2.0 / 3.0).abs() < 1e-9, "{mrr}");
-        let fail_all = |_: &str| -> trawl::Result<Vec<trawl::Hit>> {
-            Err(trawl::Error::Embedding("down".into()))
-        };
+        let fail_all =
+            |_: &str| -> trawl::Result<Vec<trawl::Hit>> { Err(trawl::Error::embedding("down")) };
         let e = run_queries(&fail_all, &b, SearchMode::Keyword, false).unwrap_err();
         assert!(e.to_string().contains("every query failed"), "{e}");
     }

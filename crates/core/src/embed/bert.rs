@@ -350,7 +350,7 @@ impl BertEmbedder {
         let encodings = self
             .tokenizer
             .encode_batch(inputs, true)
-            .map_err(|e| Error::Embedding(e.to_string()))?;
+            .map_err(Error::embedding_from)?;
         // Sorting by length keeps padding small inside each batch.
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| encodings[i].get_ids().len());

@@ -112,7 +112,7 @@ impl CrossEncoder {
             let enc = self
                 .tokenizer
                 .encode_batch(pairs, true)
-                .map_err(|e| Error::Embedding(e.to_string()))?;
+                .map_err(Error::embedding_from)?;
             let seq = enc
                 .iter()
                 .map(|e| e.get_ids().len())
