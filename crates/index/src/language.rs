@@ -4,9 +4,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::tokenize::WordTokenizer;
 use tantivy::tokenizer::{
     Language as Stem, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
-    TextAnalyzer,
+    TextAnalyzer, Tokenizer,
 };
 
 macro_rules! languages {
@@ -64,8 +66,19 @@ languages! {
 
 impl Language {
     /// The tantivy analyzer for this language.
-    pub(crate) fn analyzer(self) -> TextAnalyzer {
-        let base = TextAnalyzer::builder(SimpleTokenizer::default())
+    /// The analyzer of an index in this language. `cjk_words`: Chinese, Japanese and
+    /// Korean are cut into pairs of characters (see `tokenize.rs`); indexes made
+    /// before that keep tantivy's simple tokenizer, which their terms came from.
+    pub(crate) fn analyzer(self, cjk_words: bool) -> TextAnalyzer {
+        if cjk_words {
+            self.analyzer_with(WordTokenizer::default())
+        } else {
+            self.analyzer_with(SimpleTokenizer::default())
+        }
+    }
+
+    fn analyzer_with<T: Tokenizer>(self, tokenizer: T) -> TextAnalyzer {
+        let base = TextAnalyzer::builder(tokenizer)
             .filter(RemoveLongFilter::limit(40))
             .filter(LowerCaser);
         let Some(stem) = self.stem() else {
@@ -105,7 +118,7 @@ mod tests {
     use tantivy::tokenizer::TokenStream;
 
     fn tokens(lang: Language, text: &str) -> Vec<String> {
-        let mut a = lang.analyzer();
+        let mut a = lang.analyzer(true);
         let mut stream = a.token_stream(text);
         let mut out = Vec::new();
         while stream.advance() {

@@ -44,6 +44,7 @@ mod index;
 mod language;
 mod record;
 mod schema;
+mod tokenize;
 mod vectors;
 
 pub use error::{Error, Result};

@@ -130,6 +130,10 @@ struct Manifest {
     /// `" > "` came back as two.
     #[serde(default)]
     heading_values: bool,
+    /// Chinese, Japanese and Korean text is cut into pairs of characters. Indexes made
+    /// before (absent: false) keep the analyzer their terms came from.
+    #[serde(default)]
+    cjk_words: bool,
     #[serde(flatten)]
     options: IndexOptions,
 }
@@ -289,6 +293,7 @@ impl Index {
         let bytes = serde_json::to_vec_pretty(&Manifest {
             format_version: FORMAT_VERSION,
             heading_values: true,
+            cjk_words: true,
             options,
         })
         .expect("manifest serialises");
@@ -344,9 +349,10 @@ impl Index {
             reason: e.to_string(),
         })?;
         let store = TantivyIndex::open(store_directory(&path.join(STORE_DIR))?)?;
-        store
-            .tokenizers()
-            .register(schema::ANALYZER, manifest.options.language.analyzer());
+        store.tokenizers().register(
+            schema::ANALYZER,
+            manifest.options.language.analyzer(manifest.cjk_words),
+        );
         let fields = Fields::of(&store.schema()).map_err(|reason| Error::Corrupt {
             path: path.to_owned(),
             reason,

@@ -1,0 +1,82 @@
+//! Chinese, Japanese and Korean in the keyword index: words are found inside text
+//! written without spaces, and indexes made before keep the analysis their terms came
+//! from.
+
+use trawl_index::{Index, IndexOptions, Record};
+
+const DOCS: [(&str, &str); 4] = [
+    (
+        "zh",
+        "深度学习是机器学习的一个分支。神经网络由许多层组成，用于图像识别。",
+    ),
+    (
+        "ja",
+        "富士山は日本で一番高い山です。毎年たくさんの人が登ります。",
+    ),
+    (
+        "ko",
+        "서울에는 큰 공원이 많습니다. 주말에 공원에서 산책을 합니다.",
+    ),
+    ("en", "The park near the lighthouse opens at dawn."),
+];
+
+fn index(dir: &std::path::Path) -> Index {
+    let index = Index::create(dir, IndexOptions::new(0)).unwrap();
+    index
+        .add(
+            DOCS.iter()
+                .map(|(id, text)| Record::new(*id, 0, *text, Vec::new()))
+                .collect(),
+        )
+        .unwrap();
+    index.commit().unwrap();
+    index
+}
+
+fn found(index: &Index, query: &str) -> Vec<String> {
+    let hits = index.search_keyword(query, 10, None).unwrap();
+    let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
+    index
+        .fetch(&ids)
+        .unwrap()
+        .into_iter()
+        .map(|(_, r)| r.doc_id)
+        .collect()
+}
+
+#[test]
+fn words_inside_cjk_text_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = index(dir.path());
+    assert_eq!(found(&index, "神经网络"), ["zh"]);
+    assert_eq!(found(&index, "图像识别"), ["zh"]);
+    assert_eq!(found(&index, "富士山"), ["ja"]);
+    assert_eq!(found(&index, "공원"), ["ko"]);
+    // A whole sentence copied from a document finds it first.
+    assert_eq!(found(&index, "毎年たくさんの人が登ります")[0], "ja");
+    assert_eq!(found(&index, "深度学习是机器学习的一个分支")[0], "zh");
+    // English is cut as before.
+    assert_eq!(found(&index, "lighthouse"), ["en"]);
+}
+
+#[test]
+fn an_index_made_before_keeps_its_analyzer() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Index::create(dir.path(), IndexOptions::new(0)).unwrap());
+    // The manifest of an index made before CJK words has no `cjk_words` field.
+    let path = dir.path().join("trawl.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(manifest["cjk_words"], true);
+    manifest.as_object_mut().unwrap().remove("cjk_words");
+    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    index
+        .add(vec![Record::new("ja", 0, "富士山は高い。", Vec::new())])
+        .unwrap();
+    index.commit().unwrap();
+    // The simple tokenizer's terms, as the index was built with: the run up to the
+    // punctuation is one term, so only the whole run finds it.
+    assert_eq!(found(&index, "富士山は高い"), ["ja"]);
+    assert!(found(&index, "富士山").is_empty());
+}
