@@ -114,7 +114,9 @@ mod tests {
         let e = Error::embedding_from(io);
         assert_eq!(e.to_string(), "embedding failed: bad weights");
         let source = std::error::Error::source(&e).expect("a source");
-        let io = source.downcast_ref::<std::io::Error>().expect("the io error");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("the io error");
         assert_eq!(io.kind(), std::io::ErrorKind::InvalidData);
         let e = Error::embedding("the service is down");
         assert!(std::error::Error::source(&e).is_none());
