@@ -3,6 +3,14 @@
 //! Office XML is machine-written and simple; what matters here is that any input, however
 //! broken, yields tokens without panicking, and that text comes out with its entities
 //! decoded. Delimiters are ASCII, so every slice index falls on a character boundary.
+//!
+//! quick-xml 0.42, which calamine already builds, is slower at this job. On an "Intel(R)
+//! Xeon(R) Processor" (2 cores), tokenizing an 8 MiB `word/document.xml` takes 10.5-12.3 ms
+//! here, 13.5 ms in quick-xml's bare event loop, and 15.5-16.1 ms through an adapter that
+//! yields these tokens (references merged into their text); with that adapter the `parse`
+//! benchmark's docx group runs 4-5% slower and its pptx group 8-14% slower. Both readers
+//! take 20,000 DOCX, PPTX and XLSX files with a mutated XML part, and a minute of each of
+//! the docx, pptx and ods fuzz targets, without a panic, hang or crash.
 
 use std::borrow::Cow;
 
@@ -190,6 +198,8 @@ pub(crate) fn unescape(s: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -235,5 +245,48 @@ mod tests {
         assert_eq!(toks.len(), 3, "{toks:?}");
         assert_eq!(toks[1].local(), "é");
         assert_eq!(text("é<é>é</é"), ["é", "é"]);
+    }
+
+    /// Markup-heavy strings: XML's delimiters, names, references and stray characters.
+    fn markup() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("<"),
+            Just(">"),
+            Just("/"),
+            Just("&"),
+            Just(";"),
+            Just("!"),
+            Just("?"),
+            Just("'"),
+            Just("\""),
+            Just("="),
+            Just(" "),
+            Just("-"),
+            Just("]]>"),
+            Just("<![CDATA["),
+            Just("<!--"),
+            Just("-->"),
+            Just("<!DOCTYPE"),
+            Just("&#x"),
+            Just("amp"),
+            Just("w:t"),
+            Just("é"),
+            Just("\u{feff}"),
+        ];
+        prop::collection::vec(piece, 0..64).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_input_reads_to_its_end_without_panicking(s in markup()) {
+            // Every token takes at least one byte, so more tokens than bytes is a loop.
+            let toks: Vec<_> = Reader::new(&s).take(s.len() + 1).collect();
+            prop_assert!(toks.len() <= s.len(), "{s:?}");
+            for t in &toks {
+                let _ = (t.local(), t.attr("a"), t.attr("w:t"));
+            }
+        }
     }
 }
