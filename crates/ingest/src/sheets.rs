@@ -412,6 +412,9 @@ fn ods_extent(content: &str, name: &str, limits: &Limits) -> Result<()> {
     let mut bbox: Option<Extent> = None;
     // The open cell: its first column, its span, and whether it holds anything.
     let mut cell: Option<(u64, u64, bool)> = None;
+    // Tables open here: calamine's ODS reader never returns from a part that ends
+    // inside one, so such a part is refused before calamine sees it.
+    let mut open_tables = 0usize;
     let check = |bbox: Option<Extent>| -> Result<()> {
         if let Some((r0, r1, c0, c1)) = bbox {
             let cells = (r1 - r0 + 1).saturating_mul(c1 - c0 + 1);
@@ -423,10 +426,14 @@ fn ods_extent(content: &str, name: &str, limits: &Limits) -> Result<()> {
     };
     for tok in Reader::new(content) {
         match (&tok, tok.local()) {
-            (Tok::Start { .. }, "table") => {
+            (Tok::Start { empty, .. }, "table") => {
                 (row, bbox) = (0, None);
+                open_tables += usize::from(!*empty);
             }
-            (Tok::End { .. }, "table") => check(bbox)?,
+            (Tok::End { .. }, "table") => {
+                open_tables = open_tables.saturating_sub(1);
+                check(bbox)?;
+            }
             (Tok::Start { empty, .. }, "table-row") => {
                 row_span = repeat(&tok, "table:number-rows-repeated");
                 col = 0;
@@ -453,6 +460,13 @@ fn ods_extent(content: &str, name: &str, limits: &Limits) -> Result<()> {
             }
             _ => {}
         }
+    }
+    if open_tables > 0 {
+        return Err(Error::malformed(
+            name,
+            "ods",
+            "content.xml ends inside a table (truncated)",
+        ));
     }
     check(bbox)
 }

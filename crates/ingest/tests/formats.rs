@@ -317,6 +317,24 @@ fn ods_cell(text: &str) -> String {
 }
 
 #[test]
+fn an_ods_cut_inside_its_table_is_malformed_not_a_hang() {
+    // calamine's ODS reader loops forever on this part; the parser must refuse it
+    // first. Run on a thread so that a regression fails instead of hanging the suite.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(parse_path(&fixture("truncated-table.ods")).map(|_| ()));
+    });
+    let result = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("parsing a truncated ODS returns");
+    let err = result.unwrap_err();
+    assert!(
+        matches!(err, Error::Malformed { format: "ods", .. }) && err.to_string().contains("table"),
+        "{err}"
+    );
+}
+
+#[test]
 fn ods_sheets_become_headed_tables() {
     let rows = format!(
         "<table:table-row>{}{}</table:table-row><table:table-row>{}{}</table:table-row>",
