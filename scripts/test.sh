@@ -12,7 +12,7 @@ trap 'rm -f "$log"' EXIT
 models/fetch.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --all-targets --locked 2>&1 | tee -a "$log"
+cargo test --workspace --all-targets --locked --no-fail-fast 2>&1 | tee -a "$log"
 cargo test --workspace --doc --locked 2>&1 | tee -a "$log"
 # The API documentation builds without a broken link.
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --lib --locked

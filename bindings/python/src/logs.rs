@@ -87,12 +87,14 @@ impl Visit for Message {
 }
 
 /// The Python logger name for a Rust module path: `trawl_index::index::worker`
-/// becomes `trawl.index.worker`.
+/// becomes `trawl.index.worker` (a module named as its crate is not repeated).
 fn logger_name(target: &str) -> String {
     let target = target
         .strip_prefix("trawl_")
         .map_or_else(|| target.to_owned(), |rest| format!("trawl::{rest}"));
-    target.replace("::", ".")
+    let mut parts: Vec<&str> = target.split("::").collect();
+    parts.dedup();
+    parts.join(".")
 }
 
 fn python_level(level: Level) -> u8 {
@@ -151,5 +153,6 @@ mod tests {
             "trawl.index.worker"
         );
         assert_eq!(logger_name("trawl_ingest"), "trawl.ingest");
+        assert_eq!(logger_name("trawl"), "trawl");
     }
 }
