@@ -133,6 +133,16 @@ impl Collection {
                     || view.search_keyword(query, candidates, scope),
                 );
                 let (dense, keyword) = (dense?, keyword?);
+                if keyword.is_empty() && !query.trim().is_empty() {
+                    // A hybrid search that is dense-only says so: the query's words are
+                    // not in the index, or the analyzer makes no terms of them.
+                    let terms = view.term_idfs(query)?;
+                    tracing::info!(
+                        query,
+                        terms = terms.len(),
+                        "the keyword side found nothing: dense results only"
+                    );
+                }
                 let signals = match options.fusion {
                     Fusion::Adaptive { .. } => QuerySignals::from_keyword(
                         view.keyword_signals(query, keyword.first().map_or(0.0, |s| s.score))?,
