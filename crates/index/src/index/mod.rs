@@ -701,8 +701,12 @@ impl Index {
                 }
             }
         }
-        if merged && self.reader.reload().is_ok() {
-            return self.compact_store(writer, &self.reader.searcher()) | merged;
+        if merged {
+            // The merged-away segments' files, which no commit references any more.
+            let _ = writer.garbage_collect_files().wait();
+            if self.reader.reload().is_ok() {
+                return self.compact_store(writer, &self.reader.searcher()) | merged;
+            }
         }
         self.compact_store(writer, searcher) | merged
     }
