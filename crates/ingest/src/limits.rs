@@ -32,6 +32,12 @@ pub struct Limits {
     pub max_messages: usize,
     /// How deep attachments of attachments are followed (3).
     pub max_attachment_depth: u32,
+    /// Longest a file's parse may take in [`parse_paths`](crate::parse_paths), the
+    /// batch form ingestion uses, in milliseconds (300,000: five minutes; 0: no limit).
+    /// A file past it is a failure and the batch goes on; its parser's thread is left
+    /// to finish on its own, since a thread cannot be stopped from outside (one that
+    /// never returns keeps a core busy until the process exits).
+    pub max_parse_millis: u64,
 }
 
 impl Default for Limits {
@@ -47,6 +53,7 @@ impl Default for Limits {
             max_slides: 5_000,
             max_messages: 100_000,
             max_attachment_depth: 3,
+            max_parse_millis: 300_000,
         }
     }
 }
@@ -110,6 +117,12 @@ impl Limits {
     #[must_use]
     pub fn max_attachment_depth(mut self, v: u32) -> Self {
         self.max_attachment_depth = v;
+        self
+    }
+    /// Sets [`Limits::max_parse_millis`].
+    #[must_use]
+    pub fn max_parse_millis(mut self, v: u64) -> Self {
+        self.max_parse_millis = v;
         self
     }
 }

@@ -371,8 +371,43 @@ pub fn parse_path_all(path: &Path, limits: &Limits) -> Result<Vec<Document>> {
 pub fn parse_paths(paths: &[PathBuf], limits: &Limits) -> Vec<(PathBuf, Result<Vec<Document>>)> {
     paths
         .par_iter()
-        .map(|p| (p.clone(), parse_path_all(p, limits)))
+        .map(|p| (p.clone(), parse_within_deadline(p, limits)))
         .collect()
+}
+
+/// [`parse_path_all`] on a thread of its own, given up after
+/// [`Limits::max_parse_millis`]: a parser that hangs costs its file, not the batch.
+fn parse_within_deadline(path: &Path, limits: &Limits) -> Result<Vec<Document>> {
+    if limits.max_parse_millis == 0 {
+        return parse_path_all(path, limits);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (owned, owned_limits) = (path.to_owned(), limits.clone());
+    let spawned = std::thread::Builder::new()
+        .name("trawl-parse-file".into())
+        .spawn(move || {
+            let _ = tx.send(parse_path_all(&owned, &owned_limits));
+        });
+    if spawned.is_err() {
+        // No thread to spare: parse here, without the deadline.
+        return parse_path_all(path, limits);
+    }
+    match rx.recv_timeout(std::time::Duration::from_millis(limits.max_parse_millis)) {
+        Ok(result) => result,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::limit(
+            &path.display().to_string(),
+            "milliseconds of parsing",
+            limits.max_parse_millis,
+            limits.max_parse_millis,
+        )),
+        // The parser's thread ended without an answer (parsers' panics are caught, so
+        // only an abort-free failure of the thread itself gets here).
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::malformed(
+            &path.display().to_string(),
+            "file",
+            "the parser stopped without a result",
+        )),
+    }
 }
 
 pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {

@@ -890,3 +890,38 @@ fn docx_hyperlinks_run_on_with_their_sentence() {
     assert_eq!(texts[1], "Two with link to bookmark.");
     assert_eq!(texts[2], "Three with link to https://foo.com.");
 }
+
+#[test]
+fn a_file_that_parses_past_the_deadline_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.csv");
+    let mut csv = String::from("id,name,note\n");
+    for i in 0..200_000 {
+        csv.push_str(&format!("{i},row {i},a note about row {i}\n"));
+    }
+    std::fs::write(&big, csv).unwrap();
+    let small = dir.path().join("small.txt");
+    std::fs::write(&small, "A short note.").unwrap();
+    let limits = Limits::default().max_parse_millis(1);
+    let results = parse_paths(&[big.clone(), small.clone()], &limits);
+    let err = results[0].1.as_ref().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::LimitExceeded {
+                what: "milliseconds of parsing",
+                limit: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("big.csv"), "{err}");
+    // The other file of the batch is parsed (well within 1 ms or not, it is small).
+    let limits = Limits::default().max_parse_millis(10_000);
+    let results = parse_paths(&[small], &limits);
+    assert_eq!(results[0].1.as_ref().unwrap().len(), 1);
+    // No deadline at all: the big file parses.
+    let results = parse_paths(&[big], &Limits::default().max_parse_millis(0));
+    assert!(results[0].1.is_ok());
+}
