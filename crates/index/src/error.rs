@@ -86,6 +86,21 @@ pub enum Error {
         /// The tenant.
         tenant: String,
     },
+    /// The index was opened at a pinned commit (see [`crate::Index::open_at`]), which
+    /// is read-only.
+    #[error("index at {path} is open at a pinned commit, which is read-only")]
+    ReadOnly {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// No pin holds the commit asked for (it was never pinned, or was released).
+    #[error("index at {path} has no pinned commit {commit}")]
+    NotPinned {
+        /// The folder.
+        path: PathBuf,
+        /// The commit's opstamp.
+        commit: u64,
+    },
     /// An error from tantivy.
     #[error("keyword index: {0}")]
     Tantivy(#[from] tantivy::TantivyError),

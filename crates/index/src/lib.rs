@@ -50,8 +50,8 @@ mod vectors;
 pub use error::{Error, Result};
 pub use filter::{Filter, FilterValue};
 pub use index::{
-    check_tenant, CheckReport, DocumentInfo, Index, IndexOptions, KeywordSignals, Problem, Scored,
-    Stats, TenantStats, View, FORMAT_VERSION,
+    check_tenant, CheckReport, DocumentInfo, Index, IndexOptions, KeywordSignals, KeywordStats,
+    Problem, Scored, Stats, TenantStats, View, FORMAT_VERSION,
 };
 pub use language::Language;
 pub use record::Record;

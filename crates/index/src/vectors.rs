@@ -244,6 +244,11 @@ impl Graph {
         }
     }
 
+    /// Whether the graph holds a point for `vid`.
+    pub(crate) fn contains(&self, vid: u64) -> bool {
+        self.by_vid.read().expect("points lock").get(vid).is_some()
+    }
+
     /// The vector the graph holds for `vid`, if it holds one.
     pub(crate) fn vector(&self, vid: u64) -> Option<Vec<f32>> {
         let by_vid = self.by_vid.read().expect("points lock");

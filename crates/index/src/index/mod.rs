@@ -31,7 +31,7 @@ use crate::vectors::{normalize, Graph, HnswParams, LiveSet};
 use self::convert::str_of;
 use self::merge::{capped_groups, CappedMergePolicy};
 use self::snapshot::{live_set, missing_points, searcher_max_vid, Snapshot, VidCollector};
-pub use self::view::View;
+pub use self::view::{KeywordStats, View};
 use self::worker::{Shared, Work};
 use tantivy::merge_policy::{MergeCandidate, MergePolicy, NoMergePolicy};
 
@@ -40,6 +40,7 @@ pub use self::check::{CheckReport, Problem};
 mod check;
 mod convert;
 mod merge;
+mod pins;
 mod snapshot;
 #[cfg(test)]
 mod tests;
@@ -239,6 +240,8 @@ pub struct Index {
     /// Keyword searches running now: one alone spreads its segments over the cores,
     /// several take one core each (see [`top_docs`]).
     keyword_searches: AtomicUsize,
+    /// Opened at a pinned commit: searches only, fixed at that commit.
+    pinned: Option<u64>,
 }
 
 impl Drop for Index {
@@ -314,6 +317,27 @@ impl Index {
     /// [`Error::NotFound`] when there is no index, [`Error::Incompatible`] for another
     /// format version, or I/O and tantivy errors.
     pub fn open(path: &Path) -> Result<Index> {
+        Index::open_inner(path, None)
+    }
+
+    /// Opens the index at `path` as it was at commit `commit`, which must be pinned
+    /// (see [`Index::pin`]). The handle is read-only and stays at that commit
+    /// ([`Index::reload`] changes nothing), whatever writers commit meanwhile.
+    ///
+    /// # Errors
+    /// [`Error::NotPinned`] when no pin holds the commit; as [`Index::open`].
+    pub fn open_at(path: &Path, commit: u64) -> Result<Index> {
+        if !Index::exists(path) {
+            return Err(Error::NotFound {
+                path: path.to_owned(),
+            });
+        }
+        let meta = pins::read_pin(path, commit)?;
+        Index::open_inner(path, Some(meta))
+    }
+
+    fn open_inner(path: &Path, pinned_meta: Option<Vec<u8>>) -> Result<Index> {
+        let pinned = pinned_meta.as_deref().and_then(pins::opstamp_of);
         let manifest_path = path.join(MANIFEST);
         let bytes = match std::fs::read(&manifest_path) {
             Ok(b) => b,
@@ -348,7 +372,11 @@ impl Index {
             path: manifest_path,
             reason: e.to_string(),
         })?;
-        let store = TantivyIndex::open(store_directory(&path.join(STORE_DIR))?)?;
+        let store = TantivyIndex::open(pins::StoreDirectory::new(
+            store_directory(&path.join(STORE_DIR))?,
+            path.join(pins::PINS_DIR),
+            pinned_meta,
+        ))?;
         store.tokenizers().register(
             schema::ANALYZER,
             manifest.options.language.analyzer(manifest.cjk_words),
@@ -374,7 +402,17 @@ impl Index {
         let graph = Graph::load(&path.join(HNSW_DIR), options.hnsw)
             .unwrap_or_else(|| Graph::new(options.hnsw, live.vids.len()));
         let saved_points = graph.len();
-        let missing = missing_points(&searcher, fields, &live.vids, graph.next_vid(), options.dim)?;
+        let missing = if pinned.is_some() {
+            // An older commit may hold chunks deleted since, which a compacted graph
+            // dropped below its next vid: look for every live chunk.
+            let mut lacking = LiveSet::default();
+            for vid in live.vids.iter().filter(|v| !graph.contains(*v)) {
+                lacking.insert(vid);
+            }
+            missing_points(&searcher, fields, &lacking, 0, options.dim)?
+        } else {
+            missing_points(&searcher, fields, &live.vids, graph.next_vid(), options.dim)?
+        };
         if !missing.is_empty() {
             tracing::info!(
                 points = missing.len(),
@@ -438,6 +476,7 @@ impl Index {
             shared,
             worker,
             keyword_searches: AtomicUsize::new(0),
+            pinned,
         })
     }
 
@@ -566,6 +605,53 @@ impl Index {
         work.may_save = true;
         self.shared.signal.notify_all();
         Ok(opstamp)
+    }
+
+    /// Pins the last commit: it stays readable with [`Index::open_at`] (its files are
+    /// kept on disk) until [`Index::unpin`] releases it, however many commits follow.
+    /// Returns the commit's opstamp. Call it on the handle that writes (after
+    /// [`Index::commit`]), or while no process writes: a writer in another process
+    /// could otherwise replace the commit between reading and pinning it.
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`] on a handle opened at a pin; I/O errors.
+    pub fn pin(&self) -> Result<u64> {
+        if self.pinned.is_some() {
+            return Err(Error::ReadOnly {
+                path: self.path.clone(),
+            });
+        }
+        // Held so that this handle's writer neither commits nor collects files while
+        // the pin is written.
+        let _writer = self.writer.lock().expect("writer lock");
+        let meta = tantivy::Directory::atomic_read(self.store.directory(), Path::new("meta.json"))
+            .map_err(|e| Error::Tantivy(e.into()))?;
+        pins::write_pin(&self.path, &meta)
+    }
+
+    /// The pinned commits of the index at `path`, oldest first.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn pins(path: &Path) -> Result<Vec<u64>> {
+        pins::list_pins(path)
+    }
+
+    /// Releases the pin of commit `commit` of the index at `path` (nothing when there
+    /// is none). Handles open at it keep working; its files are deleted at a later
+    /// commit of the writer, once no other pin and not the current commit uses them.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn unpin(path: &Path, commit: u64) -> Result<()> {
+        pins::remove_pin(path, commit)
+    }
+
+    /// The pinned commit this handle is open at, if it was opened with
+    /// [`Index::open_at`].
+    #[must_use]
+    pub fn pinned_commit(&self) -> Option<u64> {
+        self.pinned
     }
 
     /// Makes other processes' commits visible to this handle's searches (a writer's own
@@ -838,6 +924,7 @@ impl Index {
         View {
             index: self,
             snap: self.snapshot(),
+            stats: None,
         }
     }
 
@@ -1021,6 +1108,11 @@ impl Index {
     }
 
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, Option<IndexWriter>>> {
+        if self.pinned.is_some() {
+            return Err(Error::ReadOnly {
+                path: self.path.clone(),
+            });
+        }
         let mut guard = self.writer.lock().expect("writer lock");
         if guard.is_none() {
             let w = self.store.writer(WRITER_HEAP).map_err(|e| match e {

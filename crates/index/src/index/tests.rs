@@ -99,7 +99,14 @@ fn parallel_top_docs_match_tantivy() {
                 .search(q.as_ref(), &TopDocs::with_limit(k).order_by_score())
                 .unwrap();
             for parallel in [true, false] {
-                let got = top_docs(&searcher, q.as_ref(), k, parallel).unwrap();
+                let got = top_docs(
+                    &searcher,
+                    q.as_ref(),
+                    EnableScoring::enabled_from_searcher(&searcher),
+                    k,
+                    parallel,
+                )
+                .unwrap();
                 assert_eq!(got, want, "{query:?} k={k} parallel={parallel}");
             }
             // Whatever order the segments run in: with the floor already at the
@@ -136,7 +143,17 @@ fn parallel_top_docs_match_tantivy() {
     let want = searcher
         .search(q.as_ref(), &TopDocs::with_limit(10).order_by_score())
         .unwrap();
-    assert_eq!(top_docs(&searcher, q.as_ref(), 10, true).unwrap(), want);
+    assert_eq!(
+        top_docs(
+            &searcher,
+            q.as_ref(),
+            EnableScoring::enabled_from_searcher(&searcher),
+            10,
+            true
+        )
+        .unwrap(),
+        want
+    );
 }
 
 /// `n` deterministic unit vectors of length `dim`.

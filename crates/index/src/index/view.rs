@@ -1,14 +1,17 @@
 //! Searches and fetches on one snapshot, and the keyword search's top-docs collectors.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 use rayon::prelude::*;
 use tantivy::collector::DocSetCollector;
 use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, QueryParser};
+use tantivy::query::{
+    Bm25StatisticsProvider, BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, QueryParser,
+};
+use tantivy::schema::Field;
 use tantivy::tokenizer::TokenStream as _;
 use tantivy::{DocAddress, DocId, Score, Searcher, SegmentReader, TantivyDocument, Term};
 
@@ -27,6 +30,70 @@ use super::{Index, KeywordSignals, Scored, EXACT_SCAN_MIN, EXACT_SCAN_SHARE};
 pub struct View<'a> {
     pub(super) index: &'a Index,
     pub(super) snap: Arc<Snapshot>,
+    /// BM25 statistics to score with instead of this index's own (see
+    /// [`View::with_keyword_stats`]).
+    pub(super) stats: Option<Arc<KeywordStats>>,
+}
+
+/// BM25 statistics for one query, gathered from one or more indexes: chunk counts,
+/// token counts of the scored fields, and the document frequency of each of the
+/// query's terms. Merged across the shards of a set, they make every shard score a
+/// query as one index holding all their chunks would.
+#[derive(Debug, Clone, Default)]
+pub struct KeywordStats {
+    /// Chunks, deleted ones not yet merged away included (as tantivy counts them).
+    docs: u64,
+    /// Live chunks.
+    live_docs: u64,
+    tokens: HashMap<Field, u64>,
+    doc_freqs: HashMap<Term, u64>,
+}
+
+impl KeywordStats {
+    /// Adds another index's statistics for the same query.
+    pub fn merge(&mut self, other: &KeywordStats) {
+        self.docs += other.docs;
+        self.live_docs += other.live_docs;
+        for (field, n) in &other.tokens {
+            *self.tokens.entry(*field).or_default() += n;
+        }
+        for (term, n) in &other.doc_freqs {
+            *self.doc_freqs.entry(term.clone()).or_default() += n;
+        }
+    }
+
+    /// Live chunks counted.
+    #[must_use]
+    pub fn chunks(&self) -> u64 {
+        self.live_docs
+    }
+}
+
+/// [`KeywordStats`] as tantivy reads them, with this index's own for anything they
+/// lack (a term the query did not name when they were gathered).
+struct StatsProvider<'a> {
+    stats: &'a KeywordStats,
+    searcher: &'a Searcher,
+}
+
+impl Bm25StatisticsProvider for StatsProvider<'_> {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        match self.stats.tokens.get(&field) {
+            Some(n) => Ok(*n),
+            None => self.searcher.total_num_tokens(field),
+        }
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(self.stats.docs)
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        match self.stats.doc_freqs.get(term) {
+            Some(n) => Ok(*n),
+            None => self.searcher.doc_freq(term),
+        }
+    }
 }
 
 impl std::fmt::Debug for View<'_> {
@@ -146,18 +213,7 @@ impl View<'_> {
         if k == 0 {
             return Ok(Vec::new());
         }
-        let boost = self.index.options.title_boost;
-        let mut fields = vec![self.index.fields.body];
-        if boost > 0.0 {
-            fields.push(self.index.fields.title_terms);
-        }
-        let mut parser = QueryParser::for_index(&self.index.store, fields);
-        parser.set_field_boost(self.index.fields.title_terms, boost);
-        // A colon would name a field: user text never does. Tantivy's lenient parser
-        // keeps a field that does not exist before some clauses (`Examples:\n* ...`)
-        // and the search then fails, and an existing one would search an internal
-        // field. The analyzer splits words at colons anyway, so they become spaces.
-        let (mut q, _errors) = parser.parse_query_lenient(&query.replace(':', " "));
+        let mut q = self.keyword_query(query);
         if let Some(f) = filter {
             q = Box::new(BooleanQuery::new(vec![
                 (Occur::Must, q),
@@ -169,7 +225,15 @@ impl View<'_> {
         }
         let running = &self.index.keyword_searches;
         let alone = running.fetch_add(1, AtomicOrdering::AcqRel) == 0;
-        let top = top_docs(&snap.searcher, q.as_ref(), k, alone);
+        let provider = self.stats.as_deref().map(|stats| StatsProvider {
+            stats,
+            searcher: &snap.searcher,
+        });
+        let scoring = match &provider {
+            Some(p) => EnableScoring::enabled_from_statistics_provider(p, &snap.searcher),
+            None => EnableScoring::enabled_from_searcher(&snap.searcher),
+        };
+        let top = top_docs(&snap.searcher, q.as_ref(), scoring, k, alone);
         running.fetch_sub(1, AtomicOrdering::AcqRel);
         let top = top?;
         // One vid column per segment, opened once for all the hits in it.
@@ -190,6 +254,67 @@ impl View<'_> {
             out.push(Scored { id: vid, score });
         }
         Ok(out)
+    }
+
+    /// The BM25 query `query` parses to (its terms in the body, and in the title when
+    /// the index boosts it).
+    fn keyword_query(&self, query: &str) -> Box<dyn Query> {
+        let boost = self.index.options.title_boost;
+        let mut fields = vec![self.index.fields.body];
+        if boost > 0.0 {
+            fields.push(self.index.fields.title_terms);
+        }
+        let mut parser = QueryParser::for_index(&self.index.store, fields);
+        parser.set_field_boost(self.index.fields.title_terms, boost);
+        // A colon would name a field: user text never does. Tantivy's lenient parser
+        // keeps a field that does not exist before some clauses (`Examples:\n* ...`)
+        // and the search then fails, and an existing one would search an internal
+        // field. The analyzer splits words at colons anyway, so they become spaces.
+        parser.parse_query_lenient(&query.replace(':', " ")).0
+    }
+
+    /// This index's BM25 statistics for `query`: merge those of several indexes (the
+    /// shards of a set) and score each with [`View::with_keyword_stats`].
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn keyword_stats(&self, query: &str) -> Result<KeywordStats> {
+        let searcher = &self.snap.searcher;
+        let fields = &self.index.fields;
+        let mut stats = KeywordStats {
+            docs: searcher.total_num_docs()?,
+            live_docs: searcher.num_docs(),
+            ..KeywordStats::default()
+        };
+        for field in [fields.body, fields.title_terms] {
+            stats.tokens.insert(
+                field,
+                Bm25StatisticsProvider::total_num_tokens(searcher, field)?,
+            );
+        }
+        let mut terms = Vec::new();
+        self.keyword_query(query)
+            .query_terms(&mut |term, _| terms.push(term.clone()));
+        for (_, term) in self.analyzed_terms(query)? {
+            terms.push(term);
+        }
+        for term in terms {
+            if let std::collections::hash_map::Entry::Vacant(slot) = stats.doc_freqs.entry(term) {
+                let df = searcher.doc_freq(slot.key())?;
+                slot.insert(df);
+            }
+        }
+        Ok(stats)
+    }
+
+    /// This view, scoring keyword searches, [`View::keyword_signals`] and
+    /// [`View::term_idfs`] with `stats` instead of its own statistics.
+    #[must_use]
+    pub fn with_keyword_stats(self, stats: KeywordStats) -> Self {
+        View {
+            stats: Some(Arc::new(stats)),
+            ..self
+        }
     }
 
     /// How many live chunks match `filter`.
@@ -237,6 +362,26 @@ impl View<'_> {
     /// Tantivy errors.
     pub fn term_idfs(&self, query: &str) -> Result<Vec<(String, f32, u64)>> {
         let snap = &self.snap;
+        let n = match &self.stats {
+            Some(stats) => stats.live_docs,
+            None => snap.searcher.num_docs(),
+        } as f32;
+        let terms = self.analyzed_terms(query)?;
+        let mut out = Vec::with_capacity(terms.len());
+        for (t, term) in terms {
+            let df = match self.stats.as_ref().and_then(|s| s.doc_freqs.get(&term)) {
+                Some(df) => *df,
+                None => snap.searcher.doc_freq(&term)?,
+            };
+            let idf = (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
+            out.push((t, idf, df));
+        }
+        Ok(out)
+    }
+
+    /// The distinct terms the keyword analyzer makes of `query` in the body field, in
+    /// term order.
+    fn analyzed_terms(&self, query: &str) -> Result<Vec<(String, Term)>> {
         let mut analyzer = self
             .index
             .store
@@ -246,16 +391,13 @@ impl View<'_> {
         while stream.advance() {
             terms.insert(stream.token().text.clone());
         }
-        let n = snap.searcher.num_docs() as f32;
-        let mut out = Vec::with_capacity(terms.len());
-        for t in terms {
-            let df = snap
-                .searcher
-                .doc_freq(&Term::from_field_text(self.index.fields.body, &t))?;
-            let idf = (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
-            out.push((t, idf, df));
-        }
-        Ok(out)
+        Ok(terms
+            .into_iter()
+            .map(|t| {
+                let term = Term::from_field_text(self.index.fields.body, &t);
+                (t, term)
+            })
+            .collect())
     }
 
     /// The stored chunks for the given point ids, in the same order; ids not in this
@@ -305,10 +447,11 @@ impl View<'_> {
 pub(super) fn top_docs(
     searcher: &Searcher,
     query: &dyn Query,
+    scoring: EnableScoring<'_>,
     k: usize,
     parallel: bool,
 ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
-    let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    let weight = query.weight(scoring)?;
     let floor = AtomicU32::new(Score::MIN.to_bits());
     let collect = |(ord, reader): (usize, &SegmentReader)| {
         segment_top_docs(weight.as_ref(), ord as u32, reader, k, &floor)

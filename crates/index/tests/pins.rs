@@ -1,0 +1,177 @@
+//! Pinned commits (readable after later commits and merges, until released) and
+//! keyword statistics merged across indexes (BM25 as if they were one).
+
+use std::path::Path;
+
+use trawl_index::{Error, Index, IndexOptions, KeywordStats, Record};
+
+fn record(doc: &str, text: &str, v: f32) -> Record {
+    Record::new(doc, 0, text, vec![1.0, v])
+}
+
+fn texts(index: &Index) -> Vec<String> {
+    let view = index.view();
+    let mut ids: Vec<u64> = view
+        .search_vector(&[1.0, 0.0], 1000, None)
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    ids.sort_unstable();
+    let mut out: Vec<String> = view
+        .fetch(&ids)
+        .unwrap()
+        .into_iter()
+        .map(|(_, r)| r.doc_id)
+        .collect();
+    out.sort();
+    out
+}
+
+fn store_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("store")).unwrap().count()
+}
+
+#[test]
+fn a_pinned_commit_stays_readable_through_later_commits_merges_and_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::create(dir.path(), IndexOptions::new(2)).unwrap();
+    index
+        .add(vec![record("a", "alpha", 0.1), record("b", "beta", 0.2)])
+        .unwrap();
+    index.commit().unwrap();
+    let pinned = index.pin().unwrap();
+    assert_eq!(Index::pins(dir.path()).unwrap(), vec![pinned]);
+
+    // Enough commits for segments to merge, and a delete of a pinned chunk.
+    index.delete_document("", "a").unwrap();
+    for i in 0..20 {
+        index
+            .add(vec![record(&format!("n{i}"), "gamma", 0.3)])
+            .unwrap();
+        index.commit().unwrap();
+    }
+    assert!(!texts(&index).contains(&"a".to_owned()));
+    assert_eq!(texts(&index).len(), 21);
+
+    let old = Index::open_at(dir.path(), pinned).unwrap();
+    assert_eq!(old.pinned_commit(), Some(pinned));
+    assert_eq!(texts(&old), vec!["a", "b"]);
+    assert_eq!(old.search_keyword("alpha", 5, None).unwrap().len(), 1);
+    assert_eq!(old.search_keyword("gamma", 5, None).unwrap().len(), 0);
+    // Read-only, and fixed: a reload does not move it.
+    assert!(matches!(
+        old.add(vec![record("c", "c", 0.0)]),
+        Err(Error::ReadOnly { .. })
+    ));
+    assert!(matches!(old.pin(), Err(Error::ReadOnly { .. })));
+    old.reload().unwrap();
+    assert_eq!(texts(&old), vec!["a", "b"]);
+    drop(old);
+
+    // Released: the next commit collects its files, and it cannot be opened any more.
+    let before = store_files(dir.path());
+    Index::unpin(dir.path(), pinned).unwrap();
+    index.add(vec![record("last", "delta", 0.4)]).unwrap();
+    index.commit().unwrap();
+    assert!(store_files(dir.path()) < before);
+    assert!(matches!(
+        Index::open_at(dir.path(), pinned),
+        Err(Error::NotPinned { commit, .. }) if commit == pinned
+    ));
+    assert_eq!(texts(&index).len(), 22);
+    drop(index);
+    // The index itself opens as usual, at its last commit.
+    assert_eq!(texts(&Index::open(dir.path()).unwrap()).len(), 22);
+}
+
+#[test]
+fn pinning_survives_a_reopen_of_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let pinned = {
+        let index = Index::create(dir.path(), IndexOptions::new(2)).unwrap();
+        index.add(vec![record("a", "alpha", 0.1)]).unwrap();
+        index.commit().unwrap();
+        index.pin().unwrap()
+    };
+    let index = Index::open(dir.path()).unwrap();
+    index.delete_document("", "a").unwrap();
+    for i in 0..12 {
+        index.add(vec![record(&format!("n{i}"), "x", 0.3)]).unwrap();
+        index.commit().unwrap();
+    }
+    assert_eq!(
+        texts(&Index::open_at(dir.path(), pinned).unwrap()),
+        vec!["a"]
+    );
+}
+
+/// Documents with words of varied frequency, split over two indexes by parity.
+fn corpus() -> Vec<(String, String)> {
+    let words = [
+        "river", "bank", "money", "loan", "fish", "water", "stone", "tree",
+    ];
+    (0..60)
+        .map(|i: usize| {
+            let text: Vec<&str> = (0..(3 + i % 7))
+                .map(|j| words[(i * 7 + j * j * 3 + i / 5) % words.len()])
+                .collect();
+            (format!("d{i}"), text.join(" "))
+        })
+        .collect()
+}
+
+#[test]
+fn merged_keyword_statistics_score_each_shard_as_the_whole() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let open = |d: &tempfile::TempDir| Index::create(d.path(), IndexOptions::new(0)).unwrap();
+    let (whole, even, odd) = (open(&dirs[0]), open(&dirs[1]), open(&dirs[2]));
+    for (i, (id, text)) in corpus().into_iter().enumerate() {
+        let r = Record::new(&id, 0, text, Vec::new());
+        whole.add(vec![r.clone()]).unwrap();
+        if i % 2 == 0 { &even } else { &odd }.add(vec![r]).unwrap();
+    }
+    for index in [&whole, &even, &odd] {
+        index.commit().unwrap();
+    }
+    let query = "river money fish";
+    let doc_scores = |index: &Index, stats: Option<KeywordStats>| {
+        let mut view = index.view();
+        if let Some(s) = stats {
+            view = view.with_keyword_stats(s);
+        }
+        let hits = view.search_keyword(query, 100, None).unwrap();
+        let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
+        let records = view.fetch(&ids).unwrap();
+        hits.iter()
+            .zip(records)
+            .map(|(h, (_, r))| (r.doc_id, h.score))
+            .collect::<Vec<_>>()
+    };
+    let want: std::collections::HashMap<String, f32> =
+        doc_scores(&whole, None).into_iter().collect();
+    let mut stats = even.view().keyword_stats(query).unwrap();
+    stats.merge(&odd.view().keyword_stats(query).unwrap());
+    assert_eq!(stats.chunks(), 60);
+    let mut local_differs = false;
+    for shard in [&even, &odd] {
+        for (id, score) in doc_scores(shard, Some(stats.clone())) {
+            assert!(
+                (score - want[&id]).abs() < 1e-5,
+                "{id}: {score} vs {}",
+                want[&id]
+            );
+        }
+        for (id, score) in doc_scores(shard, None) {
+            local_differs |= (score - want[&id]).abs() > 1e-4;
+        }
+        // The signals fusion reads agree too.
+        let merged = shard.view().with_keyword_stats(stats.clone());
+        assert_eq!(
+            merged.term_idfs(query).unwrap(),
+            whole.view().term_idfs(query).unwrap()
+        );
+    }
+    // Each shard's own statistics score differently: the test can tell them apart.
+    assert!(local_differs);
+}
