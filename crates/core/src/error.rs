@@ -66,6 +66,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A shard set's manifest or shards do not make a valid set.
+    #[error("shard set at {path}: {reason}")]
+    InvalidShardSet {
+        /// The set's folder.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// An ingest was stopped by [`crate::Collection::cancel`].
     #[error("cancelled")]
     Cancelled,

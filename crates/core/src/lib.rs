@@ -49,6 +49,7 @@ mod error;
 mod fuse;
 mod rerank;
 mod search;
+pub mod shards;
 
 pub use chunk::{chunk_document, Chunk, ChunkOptions, Overlap};
 pub use collection::{
@@ -67,6 +68,7 @@ pub use rerank::{
     SentenceWindows,
 };
 pub use search::{ChunkSpan, Hit, SearchMode, SearchOptions};
+pub use shards::{shard_of, ShardManifest, ShardSet, ShardWriter};
 pub use trawl_index::{
     CheckReport, DocumentInfo, Filter, FilterValue, Index, IndexOptions, Language, Problem, Record,
     Scored, Stats, TenantStats,

@@ -17,21 +17,30 @@ use super::{Collection, Manifest};
 #[derive(Clone)]
 #[must_use]
 pub struct CollectionBuilder {
-    pub(super) path: PathBuf,
-    pub(super) model_dir: Option<PathBuf>,
-    pub(super) installed_model_dir: Option<PathBuf>,
-    pub(super) embedder: Option<Arc<dyn Embedder>>,
-    pub(super) keyword_only: bool,
-    pub(super) chunking: Option<ChunkOptions>,
-    pub(super) language: Language,
-    pub(super) reranker: Option<Arc<dyn Reranker>>,
-    pub(super) reranker_spec: Option<String>,
-    pub(super) dimension: Option<usize>,
-    pub(super) precision: Option<Precision>,
-    pub(super) tenant: Option<String>,
+    pub(crate) path: PathBuf,
+    pub(crate) model_dir: Option<PathBuf>,
+    pub(crate) installed_model_dir: Option<PathBuf>,
+    pub(crate) embedder: Option<Arc<dyn Embedder>>,
+    pub(crate) keyword_only: bool,
+    pub(crate) chunking: Option<ChunkOptions>,
+    pub(crate) language: Language,
+    pub(crate) reranker: Option<Arc<dyn Reranker>>,
+    pub(crate) reranker_spec: Option<String>,
+    pub(crate) dimension: Option<usize>,
+    pub(crate) precision: Option<Precision>,
+    pub(crate) tenant: Option<String>,
+    pub(crate) commit: Option<u64>,
 }
 
 impl CollectionBuilder {
+    /// Open the collection as it was at commit `commit`, which must be pinned (see
+    /// [`Collection::pin`]): read-only, and fixed at that commit whatever is committed
+    /// later. Only for an existing collection.
+    pub fn at_commit(mut self, commit: u64) -> Self {
+        self.commit = Some(commit);
+        self
+    }
+
     /// Add documents to `tenant` and scope searches to it unless a search names
     /// another (see [`SearchOptions::tenant`](crate::SearchOptions::tenant)).
     pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
@@ -124,9 +133,13 @@ impl CollectionBuilder {
     /// model given or found, [`Error::DimensionMismatch`] when the model does not fit the
     /// collection, and index errors.
     pub fn open(self) -> Result<Collection> {
-        let existing = match Index::open(&self.path) {
+        let opened = match self.commit {
+            Some(commit) => Index::open_at(&self.path, commit),
+            None => Index::open(&self.path),
+        };
+        let existing = match opened {
             Ok(index) => Some(index),
-            Err(trawl_index::Error::NotFound { .. }) => None,
+            Err(trawl_index::Error::NotFound { .. }) if self.commit.is_none() => None,
             Err(e) => return Err(e.into()),
         };
         let recorded: Option<Manifest> = existing

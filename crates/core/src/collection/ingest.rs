@@ -184,7 +184,8 @@ pub(super) struct Parsed {
     pub(super) unsupported: Vec<PathBuf>,
     pub(super) failures: Vec<Failure>,
     pub(super) outcomes: Vec<AddOutcome>,
-    pub(super) fresh: Vec<Prepared>,
+    /// Each with the index of the collection (shard) it goes to.
+    pub(super) fresh: Vec<(usize, Prepared)>,
     pub(super) chunks: usize,
 }
 
@@ -307,6 +308,26 @@ impl Collection {
         options: &AddOptions,
     ) -> Result<()> {
         let started = std::time::Instant::now();
+        let vectors = self.embed_prepared(&fresh, options)?;
+        let embedded = started.elapsed();
+        let (documents, chunks) = (fresh.len(), vectors.len());
+        self.write_prepared(tenant, fresh, vectors)?;
+        tracing::debug!(
+            documents,
+            chunks,
+            embed_ms = embedded.as_millis(),
+            index_ms = (started.elapsed() - embedded).as_millis(),
+            "embedded and indexed a batch"
+        );
+        Ok(())
+    }
+
+    /// The vectors of the chunks of `fresh`, in order (none without a model).
+    pub(super) fn embed_prepared(
+        &self,
+        fresh: &[Prepared],
+        options: &AddOptions,
+    ) -> Result<Vec<Vec<f32>>> {
         let texts: Vec<String> = fresh
             .iter()
             .flat_map(|p| {
@@ -316,20 +337,29 @@ impl Collection {
             })
             .collect();
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let mut vectors = match &self.embedder {
+        match &self.embedder {
             Some(e) if !texts.is_empty() => {
                 let mut all = Vec::with_capacity(texts.len());
                 for group in texts.chunks(EMBED_GROUP) {
                     self.check_cancelled(options)?;
                     all.extend(e.embed(group)?);
                 }
-                all.into_iter()
+                Ok(all)
             }
-            _ => Vec::new().into_iter(),
-        };
-        let embedded = started.elapsed();
-        let mut records = Vec::with_capacity(texts.len());
-        let fresh_len = fresh.len();
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Writes prepared documents with their chunks' vectors (in order), replacing
+    /// earlier versions of the same documents in `tenant`.
+    pub(super) fn write_prepared(
+        &self,
+        tenant: &str,
+        fresh: Vec<Prepared>,
+        vectors: Vec<Vec<f32>>,
+    ) -> Result<()> {
+        let mut vectors = vectors.into_iter();
+        let mut records = Vec::new();
         // Deleted before the new chunks are added, so the delete spares them.
         for p in &fresh {
             self.index.delete_document(tenant, &p.doc.id)?;
@@ -356,13 +386,6 @@ impl Collection {
             }
         }
         self.index.add(records)?;
-        tracing::debug!(
-            documents = fresh_len,
-            chunks = texts.len(),
-            embed_ms = embedded.as_millis(),
-            index_ms = (started.elapsed() - embedded).as_millis(),
-            "embedded and indexed a batch"
-        );
         Ok(())
     }
 
@@ -461,6 +484,22 @@ impl Collection {
         roots: &[PathBuf],
         options: &AddOptions,
     ) -> Result<IngestReport> {
+        ingest_routed(&[self], tenant, roots, options)
+    }
+}
+
+/// Walks `roots`, then parses and chunks files on a second thread while this one
+/// embeds and indexes the batch before, so that parsing hides behind embedding. Each
+/// document goes to the collection of `shards` that [`crate::shard_of`] routes it to
+/// (all share one model; the first one's embeds for all).
+pub(crate) fn ingest_routed(
+    shards: &[&Collection],
+    tenant: &str,
+    roots: &[PathBuf],
+    options: &AddOptions,
+) -> Result<IngestReport> {
+    let lead = shards[0];
+    {
         let limits = &options.limits;
         let started = std::time::Instant::now();
         let mut report = IngestReport::default();
@@ -501,7 +540,7 @@ impl Collection {
                 let tx = tx;
                 let mut parsed = Parsed::default();
                 for batch in files.chunks(FILE_BATCH) {
-                    if self.check_cancelled(options).is_err() {
+                    if lead.check_cancelled(options).is_err() {
                         return;
                     }
                     let mut docs = Vec::new();
@@ -526,7 +565,7 @@ impl Collection {
                     }
                     parsed.files += batch.len();
                     let parse_ms = parse_started.elapsed().as_millis();
-                    match run_on(parsers.as_ref(), || self.prepare(tenant, docs)) {
+                    match run_on(parsers.as_ref(), || prepare_routed(shards, tenant, docs)) {
                         Ok((outcomes, fresh)) => {
                             tracing::debug!(
                                 files = batch.len(),
@@ -535,7 +574,8 @@ impl Collection {
                                 "parsed and chunked a batch"
                             );
                             parsed.outcomes.extend(outcomes);
-                            parsed.chunks += fresh.iter().map(|p| p.chunks.len()).sum::<usize>();
+                            parsed.chunks +=
+                                fresh.iter().map(|(_, p)| p.chunks.len()).sum::<usize>();
                             parsed.fresh.extend(fresh);
                         }
                         Err(e) => {
@@ -559,7 +599,7 @@ impl Collection {
             // next send.
             for parsed in rx {
                 let parsed = parsed?;
-                self.check_cancelled(options)?;
+                lead.check_cancelled(options)?;
                 report.indexed += parsed.indexed;
                 report.unsupported.extend(parsed.unsupported);
                 report.failures.extend(parsed.failures);
@@ -572,7 +612,7 @@ impl Collection {
                         AddOutcome::Unchanged => report.unchanged += 1,
                     }
                 }
-                self.store(tenant, parsed.fresh, options)?;
+                store_routed(shards, tenant, parsed.fresh, options)?;
                 done += parsed.files;
                 if let Some(progress) = &options.progress {
                     progress(Progress {
@@ -582,7 +622,7 @@ impl Collection {
                     });
                 }
             }
-            self.check_cancelled(options)?;
+            lead.check_cancelled(options)?;
             tracing::info!(
                 files = report.files,
                 indexed = report.indexed,
@@ -596,7 +636,90 @@ impl Collection {
             Ok(report)
         })
     }
+}
 
+/// Adds documents, each to the collection of `shards` that [`crate::shard_of`] routes
+/// it to, embedding them together. Outcomes are in the order of `docs`.
+pub(crate) fn add_documents_routed(
+    shards: &[&Collection],
+    tenant: &str,
+    docs: Vec<Document>,
+    options: &AddOptions,
+) -> Result<Vec<AddOutcome>> {
+    let (outcomes, fresh) = prepare_routed(shards, tenant, docs)?;
+    store_routed(shards, tenant, fresh, options)?;
+    Ok(outcomes)
+}
+
+/// Outcomes of a routed add, and the prepared documents with their shards.
+type Routed = (Vec<AddOutcome>, Vec<(usize, Prepared)>);
+
+/// Routes `docs` to `shards`, and prepares each shard's part there (see
+/// [`Collection::prepare`]). Outcomes are in the order of `docs`.
+fn prepare_routed(shards: &[&Collection], tenant: &str, docs: Vec<Document>) -> Result<Routed> {
+    if let [only] = shards {
+        let (outcomes, fresh) = only.prepare(tenant, docs)?;
+        return Ok((outcomes, fresh.into_iter().map(|p| (0, p)).collect()));
+    }
+    let routes: Vec<usize> = docs
+        .iter()
+        .map(|d| crate::shards::shard_of(tenant, &d.id, shards.len()))
+        .collect();
+    let mut parts: Vec<Vec<Document>> = (0..shards.len()).map(|_| Vec::new()).collect();
+    for (doc, &shard) in docs.into_iter().zip(&routes) {
+        parts[shard].push(doc);
+    }
+    let mut outcomes: Vec<std::vec::IntoIter<AddOutcome>> = Vec::with_capacity(shards.len());
+    let mut fresh = Vec::new();
+    for (i, (shard, part)) in shards.iter().zip(parts).enumerate() {
+        let (o, f) = shard.prepare(tenant, part)?;
+        outcomes.push(o.into_iter());
+        fresh.extend(f.into_iter().map(|p| (i, p)));
+    }
+    let ordered = routes
+        .iter()
+        .map(|&shard| outcomes[shard].next().unwrap_or(AddOutcome::Unchanged))
+        .collect();
+    Ok((ordered, fresh))
+}
+
+/// Embeds prepared documents together (with the first shard's model, which all share)
+/// and writes each to its shard.
+fn store_routed(
+    shards: &[&Collection],
+    tenant: &str,
+    fresh: Vec<(usize, Prepared)>,
+    options: &AddOptions,
+) -> Result<()> {
+    if let [only] = shards {
+        return only.store(tenant, fresh.into_iter().map(|(_, p)| p).collect(), options);
+    }
+    let started = std::time::Instant::now();
+    let (routes, prepared): (Vec<usize>, Vec<Prepared>) = fresh.into_iter().unzip();
+    let mut vectors = shards[0].embed_prepared(&prepared, options)?.into_iter();
+    let mut parts: Vec<(Vec<Prepared>, Vec<Vec<f32>>)> = (0..shards.len())
+        .map(|_| (Vec::new(), Vec::new()))
+        .collect();
+    for (shard, p) in routes.into_iter().zip(prepared) {
+        let part = &mut parts[shard];
+        if shards[0].embedder.is_some() {
+            part.1.extend(vectors.by_ref().take(p.chunks.len()));
+        }
+        part.0.push(p);
+    }
+    for (shard, (prepared, vectors)) in shards.iter().zip(parts) {
+        if !prepared.is_empty() {
+            shard.write_prepared(tenant, prepared, vectors)?;
+        }
+    }
+    tracing::debug!(
+        ms = started.elapsed().as_millis(),
+        "embedded and indexed a routed batch"
+    );
+    Ok(())
+}
+
+impl Collection {
     /// Deletes, at the next commit, the documents of the collection's tenant whose
     /// source file lies under one of `roots` and no longer exists. Returns their ids.
     /// Paths are compared made absolute against the working directory, with `.` and

@@ -13,7 +13,9 @@ use crate::error::{Error, Result};
 use crate::rerank::Reranker;
 
 pub use self::builder::CollectionBuilder;
+pub(crate) use self::ingest::{add_documents_routed, ingest_routed};
 pub use self::ingest::{AddOptions, AddOutcome, CancelToken, Failure, IngestReport, Progress};
+pub(crate) use self::query::{build_context, by_vector_options, Source};
 
 mod builder;
 mod ingest;
@@ -75,6 +77,7 @@ impl Collection {
             dimension: None,
             precision: None,
             tenant: None,
+            commit: None,
         }
     }
 
@@ -112,6 +115,11 @@ impl Collection {
     #[must_use]
     pub fn chunking(&self) -> &ChunkOptions {
         &self.chunking
+    }
+
+    /// The reranker searches use when asked to rerank.
+    pub(crate) fn reranker(&self) -> Option<&Arc<dyn Reranker>> {
+        self.reranker.as_ref()
     }
 
     /// The underlying index: the chunk store with its keyword and vector retrievers,
@@ -254,6 +262,16 @@ impl Collection {
     pub fn commit(&self) -> Result<()> {
         self.index.commit()?;
         Ok(())
+    }
+
+    /// Pins the last commit, so that it stays readable with
+    /// [`CollectionBuilder::at_commit`] through later commits until
+    /// [`Index::unpin`] releases it (see [`Index::pin`]). Returns its opstamp.
+    ///
+    /// # Errors
+    /// Index errors; a collection opened at a pinned commit is read-only.
+    pub fn pin(&self) -> Result<u64> {
+        Ok(self.index.pin()?)
     }
 
     /// Documents, chunks and size on disk.

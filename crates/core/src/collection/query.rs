@@ -1,14 +1,17 @@
 //! Searches on a collection: dense, keyword and hybrid retrieval, fusion, reranking,
 //! parent expansion and the context builder.
 
+use std::path::Path;
+use std::sync::Arc;
+
 use serde_json::Value;
-use trawl_index::{Filter, Record, Scored};
+use trawl_index::{Filter, KeywordSignals, Record, Scored, View};
 
 use crate::context::{self, Context, ContextOptions};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::fuse::{Fusion, QuerySignals};
-use crate::rerank::Candidate;
+use crate::rerank::{Candidate, Reranker};
 use crate::search::{ChunkSpan, Hit, SearchMode, SearchOptions};
 
 use super::Collection;
@@ -51,21 +54,7 @@ impl Collection {
         query: &str,
         options: &SearchOptions,
     ) -> Result<Vec<Hit>> {
-        let dim = self.index.options().dim;
-        if vector.len() != dim {
-            return Err(Error::DimensionMismatch {
-                path: self.path.clone(),
-                expected: dim,
-                got: vector.len(),
-            });
-        }
-        let options = match (options.mode, query.trim().is_empty()) {
-            (SearchMode::Hybrid, true) => SearchOptions {
-                mode: SearchMode::Dense,
-                ..options.clone()
-            },
-            _ => options.clone(),
-        };
+        let options = by_vector_options(&self.path, self.dimension(), vector, query, options)?;
         self.search_inner(query, Some(vector), &options)
     }
 
@@ -77,14 +66,120 @@ impl Collection {
     /// As [`Collection::search_with`].
     pub fn context(&self, query: &str, options: &ContextOptions) -> Result<Context> {
         let hits = self.search_with(query, &options.search)?;
-        Ok(match &self.embedder {
-            Some(e) => context::build(&hits, options.budget, &|t| e.count_tokens(t)),
-            None => context::build(&hits, options.budget, &|t| t.chars().count().div_ceil(4)),
-        })
+        Ok(build_context(self.embedder.as_deref(), &hits, options))
     }
 
     pub(super) fn search_inner(
         &self,
+        query: &str,
+        given_vector: Option<&[f32]>,
+        options: &SearchOptions,
+    ) -> Result<Vec<Hit>> {
+        self.searching()
+            .run(&self.index.view(), query, given_vector, options)
+    }
+
+    /// What this collection's searches run with beside the data.
+    pub(crate) fn searching(&self) -> Searching<'_> {
+        Searching {
+            path: &self.path,
+            embedder: self.embedder.as_deref(),
+            reranker: self.reranker.as_ref(),
+            tenant: self.tenant.as_deref(),
+        }
+    }
+}
+
+/// The options of a search by a caller's vector, checked against the dimension: a
+/// hybrid search without query text is a dense one.
+pub(crate) fn by_vector_options(
+    path: &Path,
+    dim: usize,
+    vector: &[f32],
+    query: &str,
+    options: &SearchOptions,
+) -> Result<SearchOptions> {
+    if vector.len() != dim {
+        return Err(Error::DimensionMismatch {
+            path: path.to_owned(),
+            expected: dim,
+            got: vector.len(),
+        });
+    }
+    Ok(match (options.mode, query.trim().is_empty()) {
+        (SearchMode::Hybrid, true) => SearchOptions {
+            mode: SearchMode::Dense,
+            ..options.clone()
+        },
+        _ => options.clone(),
+    })
+}
+
+/// `hits` packed into a context, counting tokens with the model's tokenizer (about four
+/// characters a token without one).
+pub(crate) fn build_context(
+    embedder: Option<&dyn Embedder>,
+    hits: &[Hit],
+    options: &ContextOptions,
+) -> Context {
+    match embedder {
+        Some(e) => context::build(hits, options.budget, &|t| e.count_tokens(t)),
+        None => context::build(hits, options.budget, &|t| t.chars().count().div_ceil(4)),
+    }
+}
+
+/// The chunks a search runs over: one collection's [`View`], or a shard set's views
+/// together. Point ids are the source's own; `fetch` and `document` take and give them.
+pub(crate) trait Source: Sync {
+    fn search_vector(&self, v: &[f32], k: usize, filter: Option<&Filter>) -> Result<Vec<Scored>>;
+    fn search_keyword(&self, q: &str, k: usize, filter: Option<&Filter>) -> Result<Vec<Scored>>;
+    fn keyword_signals(&self, q: &str, top_score: f32) -> Result<KeywordSignals>;
+    /// How many terms the keyword analyzer makes of `q`.
+    fn term_count(&self, q: &str) -> Result<usize>;
+    fn fetch(&self, ids: &[u64]) -> Result<Vec<(u64, Record)>>;
+    fn document(&self, tenant: &str, doc_id: &str) -> Result<Vec<(u64, Record)>>;
+}
+
+impl Source for View<'_> {
+    fn search_vector(&self, v: &[f32], k: usize, filter: Option<&Filter>) -> Result<Vec<Scored>> {
+        Ok(View::search_vector(self, v, k, filter)?)
+    }
+
+    fn search_keyword(&self, q: &str, k: usize, filter: Option<&Filter>) -> Result<Vec<Scored>> {
+        Ok(View::search_keyword(self, q, k, filter)?)
+    }
+
+    fn keyword_signals(&self, q: &str, top_score: f32) -> Result<KeywordSignals> {
+        Ok(View::keyword_signals(self, q, top_score)?)
+    }
+
+    fn term_count(&self, q: &str) -> Result<usize> {
+        Ok(View::term_idfs(self, q)?.len())
+    }
+
+    fn fetch(&self, ids: &[u64]) -> Result<Vec<(u64, Record)>> {
+        Ok(View::fetch(self, ids)?)
+    }
+
+    fn document(&self, tenant: &str, doc_id: &str) -> Result<Vec<(u64, Record)>> {
+        Ok(View::document(self, tenant, doc_id)?)
+    }
+}
+
+/// What a search runs with beside the data: the model, the reranker, the default
+/// tenant, and the folder named in errors.
+pub(crate) struct Searching<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) embedder: Option<&'a dyn Embedder>,
+    pub(crate) reranker: Option<&'a Arc<dyn Reranker>>,
+    pub(crate) tenant: Option<&'a str>,
+}
+
+impl Searching<'_> {
+    /// Retrieves, fuses, reranks and fetches the hits for `query` from `source`.
+    pub(crate) fn run(
+        &self,
+        source: &impl Source,
         query: &str,
         given_vector: Option<&[f32]>,
         options: &SearchOptions,
@@ -95,18 +190,18 @@ impl Collection {
             return Ok(Vec::new());
         }
         // The embedding to search with: the caller's, or the model's.
-        let embedder: Option<&dyn Embedder> = self.embedder.as_deref();
+        let embedder = self.embedder;
         let embed_query = |q: &str| -> Result<Vec<f32>> {
             match (&given_vector, embedder) {
                 (Some(v), _) => Ok(v.to_vec()),
                 (None, Some(e)) => e.embed_query(q),
                 (None, None) => Err(Error::NoEmbedder {
-                    path: self.path.clone(),
+                    path: self.path.to_owned(),
                 }),
             }
         };
         let dense_available = given_vector.is_some() || embedder.is_some();
-        let reranker = self.reranker.as_ref().filter(|_| options.rerank);
+        let reranker = self.reranker.filter(|_| options.rerank);
         // A reranker looks at more candidates than it returns.
         let depth = match reranker {
             Some(_) => k.max(options.rerank_depth),
@@ -116,7 +211,7 @@ impl Collection {
         let scope = self.scope(options);
         let scope = scope.as_ref();
         // One committed state for the searches and the fetch, whatever commits meanwhile.
-        let view = self.index.view();
+        let view = source;
         let mut query_vector = None;
         let ranked: Vec<Scored> = match (options.mode, dense_available) {
             (SearchMode::Keyword, _) | (SearchMode::Hybrid, false) => {
@@ -136,17 +231,19 @@ impl Collection {
                 if keyword.is_empty() && !query.trim().is_empty() {
                     // A hybrid search that is dense-only says so: the query's words are
                     // not in the index, or the analyzer makes no terms of them.
-                    let terms = view.term_idfs(query)?;
+                    let terms = view.term_count(query)?;
                     tracing::info!(
                         query,
-                        terms = terms.len(),
+                        terms,
                         "the keyword side found nothing: dense results only"
                     );
                 }
                 let signals = match options.fusion {
-                    Fusion::Adaptive { .. } => QuerySignals::from_keyword(
-                        view.keyword_signals(query, keyword.first().map_or(0.0, |s| s.score))?,
-                    ),
+                    Fusion::Adaptive { .. } => QuerySignals::from_keyword(Source::keyword_signals(
+                        view,
+                        query,
+                        keyword.first().map_or(0.0, |s| s.score),
+                    )?),
                     _ => QuerySignals::default(),
                 };
                 let mut fused = options.fusion.fuse_with(&dense, &keyword, &signals);
@@ -163,7 +260,7 @@ impl Collection {
                 .into_iter()
                 .map(|(id, r)| to_hit(r, scores[&id]))
                 .collect();
-            return self.finish(&view, hits, options);
+            return self.finish(view, hits, options);
         };
         if query_vector.is_none() && dense_available {
             query_vector = Some(embed_query(query)?);
@@ -180,13 +277,13 @@ impl Collection {
             .collect();
         let reranked = reranker.rerank(query, query_vector.as_deref(), candidates, k)?;
         let hits = reranked.into_iter().map(|c| c.hit).collect();
-        self.finish(&view, hits, options)
+        self.finish(view, hits, options)
     }
 
     /// Applies the options that reshape ranked hits (parent expansion).
-    pub(super) fn finish(
+    pub(crate) fn finish(
         &self,
-        view: &trawl_index::View<'_>,
+        view: &impl Source,
         hits: Vec<Hit>,
         options: &SearchOptions,
     ) -> Result<Vec<Hit>> {
@@ -220,11 +317,11 @@ impl Collection {
     }
 
     /// The filter a search runs with: its own filter, within its tenant.
-    pub(super) fn scope(&self, options: &SearchOptions) -> Option<Filter> {
-        let tenant = options.tenant.as_ref().or(self.tenant.as_ref());
+    pub(crate) fn scope(&self, options: &SearchOptions) -> Option<Filter> {
+        let tenant = options.tenant.as_deref().or(self.tenant);
         match (tenant, &options.filter) {
-            (Some(t), Some(f)) => Some(Filter::tenant(t.as_str()).and(f.clone())),
-            (Some(t), None) => Some(Filter::tenant(t.as_str())),
+            (Some(t), Some(f)) => Some(Filter::tenant(t).and(f.clone())),
+            (Some(t), None) => Some(Filter::tenant(t)),
             (None, f) => f.clone(),
         }
     }

@@ -27,6 +27,7 @@ use super::{Index, KeywordSignals, Scored, EXACT_SCAN_MIN, EXACT_SCAN_SHARE};
 
 /// One committed state of an [`Index`], fixed when taken with [`Index::view`]: its
 /// searches and fetches agree with each other while a writer commits.
+#[derive(Clone)]
 pub struct View<'a> {
     pub(super) index: &'a Index,
     pub(super) snap: Arc<Snapshot>,
