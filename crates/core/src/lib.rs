@@ -54,7 +54,7 @@ pub mod shards;
 pub use chunk::{chunk_document, Chunk, ChunkOptions, Overlap};
 pub use collection::{
     AddOptions, AddOutcome, CancelToken, Collection, CollectionBuilder, Failure, IngestReport,
-    Progress,
+    PreparedDocument, Preparer, Progress,
 };
 pub use context::{Citation, Context, ContextOptions};
 pub use embed::{

@@ -16,7 +16,10 @@ fn template() -> CollectionBuilder {
 }
 
 fn at(path: impl Into<std::path::PathBuf>) -> CollectionBuilder {
-    Collection::builder(path).embedder(common::embedder())
+    // The shared model computes at f32: recorded so, a preparer loads it the same way.
+    Collection::builder(path)
+        .embedder(common::embedder())
+        .precision(trawl::Precision::F32)
 }
 
 /// Short documents on a few topics, with words of varied frequency.
@@ -378,4 +381,52 @@ fn bad_sets_and_arguments_are_typed_errors() {
         ShardSet::open(&root),
         Err(Error::InvalidShardSet { .. })
     ));
+}
+
+#[test]
+fn documents_prepared_elsewhere_are_written_as_added_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let direct = at(dir.path().join("direct")).open().unwrap();
+    direct
+        .add_documents(
+            documents()[..20].to_vec(),
+            &AddOptions::default().tenant("t"),
+        )
+        .unwrap();
+    direct.commit().unwrap();
+    let remote = at(dir.path().join("remote")).open().unwrap();
+    remote.commit().unwrap();
+    // A preparer reads the collection's recorded model and chunking from its folder.
+    let hashing = trawl::Preparer::open(remote.path(), false, None).unwrap();
+    let preparer = trawl::Preparer::open(remote.path(), true, Some(&common::model_dir())).unwrap();
+    assert!(matches!(
+        hashing.prepare("t", documents()[..1].to_vec()),
+        Err(Error::NoEmbedder { .. })
+    ));
+    let prepared = preparer.prepare("t", documents()[..20].to_vec()).unwrap();
+    // Through JSON, as between processes.
+    let json = serde_json::to_string(&prepared).unwrap();
+    let prepared: Vec<trawl::PreparedDocument> = serde_json::from_str(&json).unwrap();
+    let outcomes = remote.add_prepared(prepared.clone()).unwrap();
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, trawl::AddOutcome::Added { .. })));
+    remote.commit().unwrap();
+    for doc in &documents()[..20] {
+        let want = direct.document_hash(&doc.id, "t").unwrap().unwrap();
+        assert_eq!(remote.document_hash(&doc.id, "t").unwrap().unwrap(), want);
+        assert_eq!(hashing.content_hash(doc), want);
+    }
+    for q in QUERIES {
+        let a = direct.search_with(q, &options(SearchMode::Dense)).unwrap();
+        let b = remote.search_with(q, &options(SearchMode::Dense)).unwrap();
+        assert_eq!(ids(&a), ids(&b));
+        assert!((a[0].score - b[0].score).abs() < 1e-6);
+    }
+    // Unchanged documents are skipped.
+    assert!(remote
+        .add_prepared(prepared)
+        .unwrap()
+        .iter()
+        .all(|o| *o == trawl::AddOutcome::Unchanged));
 }

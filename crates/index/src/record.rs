@@ -1,7 +1,8 @@
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// One chunk as stored in the index: its text, where it came from, and its vector.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Id of the document the chunk belongs to; deletes and upserts work per document
     /// within its tenant.

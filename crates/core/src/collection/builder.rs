@@ -148,6 +148,13 @@ impl CollectionBuilder {
         let precision = self
             .precision
             .or_else(|| recorded.as_ref().map(|m| m.precision))
+            // A model given ready-made records the precision it computes at.
+            .or_else(|| {
+                self.embedder
+                    .as_ref()
+                    .and_then(|e| e.runtime())
+                    .map(|r| r.precision)
+            })
             .unwrap_or(if existing.is_some() {
                 Precision::F32
             } else {

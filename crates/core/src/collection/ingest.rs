@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use trawl_index::Record;
 use trawl_ingest::{Document, Format, Limits, Metadata};
 
-use crate::chunk::{chunk_document, Chunk};
+use crate::chunk::{chunk_document, Chunk, ChunkOptions};
 use crate::error::{Error, Result};
 use crate::search::ChunkSpan;
 
@@ -190,7 +190,7 @@ pub(super) struct Parsed {
 }
 
 /// Texts embedded between checks for a cancelled ingest.
-pub(super) const EMBED_GROUP: usize = 256;
+pub(crate) const EMBED_GROUP: usize = 256;
 
 impl Collection {
     /// Adds text the caller already has as a document with id `id`, replacing any
@@ -359,32 +359,14 @@ impl Collection {
         vectors: Vec<Vec<f32>>,
     ) -> Result<()> {
         let mut vectors = vectors.into_iter();
-        let mut records = Vec::new();
         // Deleted before the new chunks are added, so the delete spares them.
         for p in &fresh {
             self.index.delete_document(tenant, &p.doc.id)?;
         }
-        for Prepared { doc, hash, chunks } in fresh {
-            let metadata = to_json_object(&doc.metadata);
-            let title = doc.title.unwrap_or_default();
-            let format = doc.format.as_str().to_owned();
-            for chunk in chunks {
-                records.push(Record {
-                    doc_id: doc.id.clone(),
-                    tenant: tenant.to_owned(),
-                    ordinal: chunk.ordinal,
-                    location: chunk_location(&chunk),
-                    text: chunk.text,
-                    title: title.clone(),
-                    heading_path: chunk.heading_path,
-                    source: doc.source.clone(),
-                    format: format.clone(),
-                    metadata: metadata.clone(),
-                    doc_hash: hash.clone(),
-                    vector: vectors.next().unwrap_or_default(),
-                });
-            }
-        }
+        let records = fresh
+            .into_iter()
+            .flat_map(|p| records_of(tenant, p, &mut vectors))
+            .collect();
         self.index.add(records)?;
         Ok(())
     }
@@ -754,21 +736,8 @@ impl Collection {
     /// Identifies a document's indexed form: its content plus everything that changes
     /// how it is chunked and embedded.
     pub(super) fn content_hash(&self, doc: &Document) -> String {
-        let mut h = Fnv64::default();
-        h.write(
-            self.embedder
-                .as_ref()
-                .map(|e| e.name())
-                .unwrap_or_default()
-                .as_bytes(),
-        );
-        h.write(
-            serde_json::to_string(&self.chunking)
-                .unwrap_or_default()
-                .as_bytes(),
-        );
-        h.write(serde_json::to_string(doc).unwrap_or_default().as_bytes());
-        format!("{:016x}", h.0)
+        let model = self.embedder.as_ref().map(|e| e.name()).unwrap_or_default();
+        content_hash(&model, &self.chunking, doc)
     }
 }
 /// Runs `work` in `pool` (its parallel iterators use that pool's threads), or in the
@@ -781,6 +750,50 @@ pub(super) fn run_on<T: Send>(
         Some(pool) => pool.install(work),
         None => work(),
     }
+}
+
+/// The records (one per chunk) of a prepared document in `tenant`, with vectors taken
+/// in order from `vectors` (empty when it runs out: keyword-only).
+pub(super) fn records_of(
+    tenant: &str,
+    prepared: Prepared,
+    vectors: &mut impl Iterator<Item = Vec<f32>>,
+) -> Vec<Record> {
+    let Prepared { doc, hash, chunks } = prepared;
+    let metadata = to_json_object(&doc.metadata);
+    let title = doc.title.unwrap_or_default();
+    let format = doc.format.as_str().to_owned();
+    chunks
+        .into_iter()
+        .map(|chunk| Record {
+            doc_id: doc.id.clone(),
+            tenant: tenant.to_owned(),
+            ordinal: chunk.ordinal,
+            location: chunk_location(&chunk),
+            text: chunk.text,
+            title: title.clone(),
+            heading_path: chunk.heading_path,
+            source: doc.source.clone(),
+            format: format.clone(),
+            metadata: metadata.clone(),
+            doc_hash: hash.clone(),
+            vector: vectors.next().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Identifies a document's indexed form: its content plus everything that changes how
+/// it is chunked and embedded (the model's name, the chunking).
+pub(super) fn content_hash(model: &str, chunking: &ChunkOptions, doc: &Document) -> String {
+    let mut h = Fnv64::default();
+    h.write(model.as_bytes());
+    h.write(
+        serde_json::to_string(chunking)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    h.write(serde_json::to_string(doc).unwrap_or_default().as_bytes());
+    format!("{:016x}", h.0)
 }
 
 /// FNV-1a, 64-bit: stable across Rust releases, unlike `DefaultHasher`.

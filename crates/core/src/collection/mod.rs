@@ -15,10 +15,12 @@ use crate::rerank::Reranker;
 pub use self::builder::CollectionBuilder;
 pub(crate) use self::ingest::{add_documents_routed, ingest_routed};
 pub use self::ingest::{AddOptions, AddOutcome, CancelToken, Failure, IngestReport, Progress};
+pub use self::prepared::{PreparedDocument, Preparer};
 pub(crate) use self::query::{build_context, by_vector_options, Source};
 
 mod builder;
 mod ingest;
+mod prepared;
 mod query;
 
 /// What a collection records about itself beside the index.

@@ -338,40 +338,7 @@ impl Index {
 
     fn open_inner(path: &Path, pinned_meta: Option<Vec<u8>>) -> Result<Index> {
         let pinned = pinned_meta.as_deref().and_then(pins::opstamp_of);
-        let manifest_path = path.join(MANIFEST);
-        let bytes = match std::fs::read(&manifest_path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotFound {
-                    path: path.to_owned(),
-                })
-            }
-            Err(source) => {
-                return Err(Error::Io {
-                    path: manifest_path,
-                    source,
-                })
-            }
-        };
-        let version: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-            path: manifest_path.clone(),
-            reason: e.to_string(),
-        })?;
-        let found = version
-            .get("format_version")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        if found != u64::from(FORMAT_VERSION) {
-            return Err(Error::Incompatible {
-                path: path.to_owned(),
-                found: u32::try_from(found).unwrap_or(u32::MAX),
-                expected: FORMAT_VERSION,
-            });
-        }
-        let manifest: Manifest = serde_json::from_value(version).map_err(|e| Error::Corrupt {
-            path: manifest_path,
-            reason: e.to_string(),
-        })?;
+        let manifest = read_manifest(path)?;
         let store = TantivyIndex::open(pins::StoreDirectory::new(
             store_directory(&path.join(STORE_DIR))?,
             path.join(pins::PINS_DIR),
@@ -478,6 +445,16 @@ impl Index {
             keyword_searches: AtomicUsize::new(0),
             pinned,
         })
+    }
+
+    /// The options the index at `path` was created with, read from its manifest
+    /// without opening the store.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Incompatible`], [`Error::Corrupt`] as
+    /// [`Index::open`].
+    pub fn read_options(path: &Path) -> Result<IndexOptions> {
+        Ok(read_manifest(path)?.options)
     }
 
     /// Whether an index exists at `path` (cheap: looks for its manifest only).
@@ -1132,6 +1109,45 @@ impl Index {
         }
         Ok(guard)
     }
+}
+
+/// Reads and checks the manifest of the index at `path`.
+fn read_manifest(path: &Path) -> Result<Manifest> {
+    let manifest_path = path.join(MANIFEST);
+    let bytes = match std::fs::read(&manifest_path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NotFound {
+                path: path.to_owned(),
+            })
+        }
+        Err(source) => {
+            return Err(Error::Io {
+                path: manifest_path,
+                source,
+            })
+        }
+    };
+    let version: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+        path: manifest_path.clone(),
+        reason: e.to_string(),
+    })?;
+    let found = version
+        .get("format_version")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    if found != u64::from(FORMAT_VERSION) {
+        return Err(Error::Incompatible {
+            path: path.to_owned(),
+            found: u32::try_from(found).unwrap_or(u32::MAX),
+            expected: FORMAT_VERSION,
+        });
+    }
+    let manifest: Manifest = serde_json::from_value(version).map_err(|e| Error::Corrupt {
+        path: manifest_path,
+        reason: e.to_string(),
+    })?;
+    Ok(manifest)
 }
 
 /// The store's directory, memory-mapped for random access: no readahead or
