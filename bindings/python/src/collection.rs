@@ -26,7 +26,7 @@ impl Collection {
     #[pyo3(signature = (
         path, *, model=None, installed_model_dir=None, keyword_only=false, dimension=None,
         language=None, reranker=None, max_tokens=None, max_chars=None, overlap=None,
-        context_prefix=None, precision=None, tenant=None,
+        context_prefix=None, precision=None, tenant=None, at_commit=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -44,49 +44,24 @@ impl Collection {
         context_prefix: Option<bool>,
         precision: Option<&str>,
         tenant: Option<String>,
+        at_commit: Option<u64>,
     ) -> PyResult<Self> {
-        let mut builder = trawl::Collection::builder(path);
-        if let Some(model) = model {
-            builder = builder.model_dir(model);
-        }
-        if let Some(dir) = installed_model_dir {
-            builder = builder.installed_model_dir(dir);
-        }
-        if keyword_only {
-            builder = builder.keyword_only();
-        }
-        if let Some(dim) = dimension {
-            builder = builder.dimension(dim);
-        }
-        if let Some(tenant) = tenant {
-            builder = builder.tenant(tenant);
-        }
-        if let Some(precision) = precision {
-            builder = builder.precision(
-                trawl::Precision::from_str(precision).map_err(InvalidArgumentError::new_err)?,
-            );
-        }
-        if let Some(language) = language {
-            builder = builder.language(
-                trawl::Language::from_str(language).map_err(InvalidArgumentError::new_err)?,
-            );
-        }
-        if max_tokens.is_some()
-            || max_chars.is_some()
-            || overlap.is_some()
-            || context_prefix.is_some()
-        {
-            let default = trawl::ChunkOptions::default();
-            builder = builder.chunking(trawl::ChunkOptions {
-                max_tokens: max_tokens.unwrap_or(default.max_tokens),
-                max_chars: max_chars.unwrap_or(default.max_chars),
-                overlap: match overlap {
-                    Some(o) => o.parse().map_err(InvalidArgumentError::new_err)?,
-                    None => default.overlap,
-                },
-                context_prefix: context_prefix.unwrap_or(default.context_prefix),
-                ..default
-            });
+        let mut builder = builder_from(
+            path,
+            model,
+            installed_model_dir,
+            keyword_only,
+            dimension,
+            language,
+            max_tokens,
+            max_chars,
+            overlap,
+            context_prefix,
+            precision,
+            tenant,
+        )?;
+        if let Some(commit) = at_commit {
+            builder = builder.at_commit(commit);
         }
         let reranker = reranker.map(str::to_owned);
         let inner = gil::run(py, move || {
@@ -284,6 +259,47 @@ impl Collection {
         gil::run(py, || inner.rollback())
     }
 
+    /// Pins the last commit (readable with `at_commit=` until released); its opstamp.
+    fn pin(&self, py: Python<'_>) -> PyResult<u64> {
+        let inner = &self.inner;
+        gil::run(py, || inner.pin())
+    }
+
+    /// Writes documents a `Preparer` made (JSON bytes each): how many were added,
+    /// how many were unchanged, and the chunks written.
+    fn add_prepared(&self, py: Python<'_>, docs: Vec<Vec<u8>>) -> PyResult<(usize, usize, usize)> {
+        let docs = docs
+            .iter()
+            .map(|d| serde_json::from_slice::<trawl::PreparedDocument>(d))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| InvalidArgumentError::new_err(format!("not a prepared document: {e}")))?;
+        let inner = &self.inner;
+        let outcomes = gil::run(py, || inner.add_prepared(docs))?;
+        let mut counts = (0, 0, 0);
+        for outcome in outcomes {
+            match outcome {
+                trawl::AddOutcome::Added { chunks } => {
+                    counts.0 += 1;
+                    counts.2 += chunks;
+                }
+                trawl::AddOutcome::Unchanged => counts.1 += 1,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// The content hash recorded for a document, or None when it is not here.
+    #[pyo3(signature = (id, tenant=None))]
+    fn document_hash(
+        &self,
+        py: Python<'_>,
+        id: &str,
+        tenant: Option<&str>,
+    ) -> PyResult<Option<String>> {
+        let inner = &self.inner;
+        gil::run(py, || inner.document_hash(id, tenant.unwrap_or("")))
+    }
+
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let inner = &self.inner;
         gil::run(py, || inner.release_writer())
@@ -309,17 +325,17 @@ impl Collection {
         tenant: Option<String>,
         expand_parent: bool,
     ) -> PyResult<Vec<Hit>> {
-        let options = trawl::SearchOptions {
+        let options = search_options(
             k,
-            mode: trawl::SearchMode::from_str(mode).map_err(InvalidArgumentError::new_err)?,
+            mode,
+            fusion,
             candidates,
-            fusion: parse_fusion(fusion)?,
             rerank,
             rerank_depth,
-            filter: parse_filter(filter)?,
+            filter,
             tenant,
             expand_parent,
-        };
+        )?;
         let vector = vector.map(f32s).transpose()?;
         let inner = &self.inner;
         let hits = gil::run(py, || match &vector {
@@ -347,18 +363,20 @@ impl Collection {
         tenant: Option<String>,
         expand_parent: bool,
     ) -> PyResult<Context> {
+        let default = trawl::SearchOptions::default();
         let options = trawl::ContextOptions {
             budget,
-            search: trawl::SearchOptions {
+            search: search_options(
                 k,
-                mode: trawl::SearchMode::from_str(mode).map_err(InvalidArgumentError::new_err)?,
+                mode,
+                fusion,
                 candidates,
-                fusion: parse_fusion(fusion)?,
-                filter: parse_filter(filter)?,
+                default.rerank,
+                default.rerank_depth,
+                filter,
                 tenant,
                 expand_parent,
-                ..trawl::SearchOptions::default()
-            },
+            )?,
         };
         let inner = &self.inner;
         let context = gil::run(py, || inner.context(query, &options))?;
@@ -415,7 +433,7 @@ impl Collection {
 /// One search result.
 #[pyclass(frozen, module = "trawl._trawl")]
 pub(crate) struct Hit {
-    hit: trawl::Hit,
+    pub(crate) hit: trawl::Hit,
 }
 
 #[pymethods]
@@ -486,7 +504,7 @@ impl Hit {
 /// A prompt-ready context: passages with numbered citations, within a token budget.
 #[pyclass(frozen, module = "trawl._trawl")]
 pub(crate) struct Context {
-    context: trawl::Context,
+    pub(crate) context: trawl::Context,
 }
 
 #[pymethods]
@@ -656,7 +674,7 @@ pub(crate) struct IngestReport {
 }
 
 impl IngestReport {
-    fn new(report: trawl::IngestReport) -> Self {
+    pub(crate) fn new(report: trawl::IngestReport) -> Self {
         let failures = Python::attach(|py| {
             report
                 .failures
@@ -721,7 +739,7 @@ impl Failure {
 /// Collection statistics; each field is an attribute.
 #[pyclass(frozen, module = "trawl._trawl")]
 pub(crate) struct Stats {
-    fields: Map<String, Value>,
+    pub(crate) fields: Map<String, Value>,
 }
 
 #[pymethods]
@@ -745,6 +763,91 @@ impl Stats {
     }
 }
 
+/// A collection builder from the settings `Collection()` and `ShardWriter.create()`
+/// take.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn builder_from(
+    path: PathBuf,
+    model: Option<PathBuf>,
+    installed_model_dir: Option<PathBuf>,
+    keyword_only: bool,
+    dimension: Option<usize>,
+    language: Option<&str>,
+    max_tokens: Option<usize>,
+    max_chars: Option<usize>,
+    overlap: Option<&str>,
+    context_prefix: Option<bool>,
+    precision: Option<&str>,
+    tenant: Option<String>,
+) -> PyResult<trawl::CollectionBuilder> {
+    let mut builder = trawl::Collection::builder(path);
+    if let Some(model) = model {
+        builder = builder.model_dir(model);
+    }
+    if let Some(dir) = installed_model_dir {
+        builder = builder.installed_model_dir(dir);
+    }
+    if keyword_only {
+        builder = builder.keyword_only();
+    }
+    if let Some(dim) = dimension {
+        builder = builder.dimension(dim);
+    }
+    if let Some(tenant) = tenant {
+        builder = builder.tenant(tenant);
+    }
+    if let Some(precision) = precision {
+        builder = builder.precision(
+            trawl::Precision::from_str(precision).map_err(InvalidArgumentError::new_err)?,
+        );
+    }
+    if let Some(language) = language {
+        builder = builder
+            .language(trawl::Language::from_str(language).map_err(InvalidArgumentError::new_err)?);
+    }
+    if max_tokens.is_some() || max_chars.is_some() || overlap.is_some() || context_prefix.is_some()
+    {
+        let default = trawl::ChunkOptions::default();
+        builder = builder.chunking(trawl::ChunkOptions {
+            max_tokens: max_tokens.unwrap_or(default.max_tokens),
+            max_chars: max_chars.unwrap_or(default.max_chars),
+            overlap: match overlap {
+                Some(o) => o.parse().map_err(InvalidArgumentError::new_err)?,
+                None => default.overlap,
+            },
+            context_prefix: context_prefix.unwrap_or(default.context_prefix),
+            ..default
+        });
+    }
+    Ok(builder)
+}
+
+/// Search options from the arguments `search()` and `context()` take.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn search_options(
+    k: usize,
+    mode: &str,
+    fusion: Option<&str>,
+    candidates: usize,
+    rerank: bool,
+    rerank_depth: usize,
+    filter: Option<&str>,
+    tenant: Option<String>,
+    expand_parent: bool,
+) -> PyResult<trawl::SearchOptions> {
+    Ok(trawl::SearchOptions {
+        k,
+        mode: trawl::SearchMode::from_str(mode).map_err(InvalidArgumentError::new_err)?,
+        candidates,
+        fusion: parse_fusion(fusion)?,
+        rerank,
+        rerank_depth,
+        filter: parse_filter(filter)?,
+        tenant,
+        expand_parent,
+    })
+}
+
 fn parse_fusion(fusion: Option<&str>) -> PyResult<trawl::Fusion> {
     match fusion {
         Some(f) => trawl::Fusion::from_str(f).map_err(InvalidArgumentError::new_err),
@@ -758,7 +861,7 @@ fn parse_filter(filter: Option<&str>) -> PyResult<Option<trawl::Filter>> {
         .transpose()
 }
 
-fn to_metadata(dict: Option<&Bound<'_, PyDict>>) -> PyResult<trawl::Metadata> {
+pub(crate) fn to_metadata(dict: Option<&Bound<'_, PyDict>>) -> PyResult<trawl::Metadata> {
     let Some(dict) = dict else {
         return Ok(trawl::Metadata::new());
     };
@@ -779,14 +882,14 @@ fn to_metadata(dict: Option<&Bound<'_, PyDict>>) -> PyResult<trawl::Metadata> {
         .collect()
 }
 
-fn to_object<T: serde::Serialize>(value: &T) -> Map<String, Value> {
+pub(crate) fn to_object<T: serde::Serialize>(value: &T) -> Map<String, Value> {
     match serde_json::to_value(value) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     }
 }
 
-fn f32s(bytes: &[u8]) -> PyResult<Vec<f32>> {
+pub(crate) fn f32s(bytes: &[u8]) -> PyResult<Vec<f32>> {
     if !bytes.len().is_multiple_of(4) {
         return Err(PyValueError::new_err("vector bytes are not float32"));
     }

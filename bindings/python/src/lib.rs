@@ -16,6 +16,7 @@ mod convert;
 mod errors;
 mod gil;
 mod logs;
+mod shards;
 
 /// The CPU this process runs on and the embedding kernels it selects: `path` (the
 /// fastest this CPU runs, or the one `TRAWL_CPU_PATH` names), `cpu` (model name and
@@ -48,6 +49,14 @@ fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<collection::IngestReport>()?;
     m.add_class::<collection::Failure>()?;
     m.add_class::<collection::Stats>()?;
+    m.add_class::<shards::ShardSet>()?;
+    m.add_class::<shards::ShardWriter>()?;
+    m.add_class::<shards::Preparer>()?;
+    m.add_function(wrap_pyfunction!(shards::shard_of, m)?)?;
+    m.add_function(wrap_pyfunction!(shards::publish_shards, m)?)?;
+    m.add_function(wrap_pyfunction!(shards::walk_files, m)?)?;
+    m.add_function(wrap_pyfunction!(shards::parse_files, m)?)?;
+    m.add_function(wrap_pyfunction!(shards::text_document, m)?)?;
     m.add_function(wrap_pyfunction!(cpu_info, m)?)?;
     Ok(())
 }

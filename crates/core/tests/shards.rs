@@ -18,6 +18,7 @@ fn template() -> CollectionBuilder {
 fn at(path: impl Into<std::path::PathBuf>) -> CollectionBuilder {
     // The shared model computes at f32: recorded so, a preparer loads it the same way.
     Collection::builder(path)
+        .model_dir(common::model_dir())
         .embedder(common::embedder())
         .precision(trawl::Precision::F32)
 }
@@ -125,6 +126,10 @@ fn a_shard_set_ranks_as_one_collection_of_the_same_documents() {
     let dir = tempfile::tempdir().unwrap();
     let (single, set) = both(dir.path());
     assert_eq!(set.shard_count(), 4);
+    // Each shard opens on its own, with the set's model.
+    let shard = Collection::open(dir.path().join("set").join("shard-003")).unwrap();
+    assert_eq!(shard.dimension(), 384);
+    assert!(shard.embedder().is_some());
     assert_eq!(set.stats().unwrap().documents, 120);
     // Every shard got some documents, routed by tenant and id.
     for (i, shard) in set.manifest().shard_paths(set.path()).iter().enumerate() {

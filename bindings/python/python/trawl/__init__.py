@@ -59,6 +59,7 @@ from trawl._trawl import (
     ParseError,
     Stats,
     StorageError,
+    shard_of,
     TrawlError,
     UnsupportedFormatError,
     __version__,
@@ -85,12 +86,15 @@ __all__ = [
     "LockedError",
     "ModelError",
     "ParseError",
+    "ShardSet",
+    "ShardWriter",
     "Stats",
     "StorageError",
     "TrawlError",
     "UnsupportedFormatError",
     "__version__",
     "cpu_info",
+    "shard_of",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -135,7 +139,8 @@ class Collection:
 
     ``tenant`` opens the collection for one tenant: adds go to it and searches see only
     it (a search may name another with ``tenant=``); without it, adds go to the default
-    tenant and searches see every tenant.
+    tenant and searches see every tenant. ``at_commit`` opens an existing collection
+    read-only as it was at a commit kept by :meth:`pin`.
 
     Adds and deletes become visible and durable at :meth:`commit`. Used as a context
     manager, the collection commits on a clean exit and rolls back on an exception.
@@ -158,6 +163,7 @@ class Collection:
         context_prefix: Optional[bool] = None,
         precision: Optional[str] = None,
         tenant: Optional[str] = None,
+        at_commit: Optional[int] = None,
     ) -> None:
         self._native = _trawl.Collection(
             os.fspath(path),
@@ -173,6 +179,7 @@ class Collection:
             context_prefix=context_prefix,
             precision=precision,
             tenant=tenant,
+            at_commit=at_commit,
         )
         if self._native.cpu_path == "portable":
             warnings.warn(
@@ -283,6 +290,12 @@ class Collection:
     def rollback(self) -> None:
         """Discard adds and deletes since the last commit."""
         self._native.rollback()
+
+    def pin(self) -> int:
+        """Keep the last commit readable (``Collection(path, at_commit=n)``) through
+        later commits, until a shard set's next publication releases it; returns its
+        number."""
+        return self._native.pin()
 
     def close(self) -> None:
         """Discard uncommitted changes (commit first to keep them) and give up the
@@ -437,3 +450,235 @@ def _progress_callback(
         seen[0] = done
 
     return update
+
+
+class ShardSet:
+    """Several collections (shards) searched as one: the last published generation of
+    the shard set at ``path``.
+
+    Searches fan out to every shard; dense candidates merge by similarity and BM25
+    scores use the statistics of the whole set, so the set ranks as one collection of
+    all its chunks would. Fusion, reranking, ``expand="parent"`` and :meth:`context`
+    run once on the merged lists. The set stays at the generation it opened, whatever
+    writers commit meanwhile, until :meth:`reload`. Write with :class:`ShardWriter`
+    or :func:`trawl.ray.ingest`.
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        *,
+        model: Optional[PathLike] = None,
+        reranker: Optional[str] = None,
+        tenant: Optional[str] = None,
+    ) -> None:
+        self._native = _trawl.ShardSet(
+            os.fspath(path),
+            model=None if model is None else os.fspath(model),
+            reranker=reranker,
+            tenant=tenant,
+        )
+
+    @property
+    def path(self) -> str:
+        """The set's folder."""
+        return os.fspath(self._native.path)
+
+    @property
+    def generation(self) -> int:
+        """The published generation searched now."""
+        return self._native.generation
+
+    @property
+    def shard_count(self) -> int:
+        """The number of shards."""
+        return self._native.shard_count
+
+    @property
+    def dimension(self) -> int:
+        """Vector dimension (0 when keyword-only)."""
+        return self._native.dimension
+
+    def manifest(self) -> dict[str, Any]:
+        """The generation searched now: its number and each shard's folder and
+        commit."""
+        return self._native.manifest()
+
+    def reload(self) -> bool:
+        """Move to the last published generation; True when it moved."""
+        return self._native.reload()
+
+    def search(
+        self,
+        query: str = "",
+        k: int = 10,
+        *,
+        mode: Mode = "hybrid",
+        fusion: Optional[str] = None,
+        candidates: int = 100,
+        rerank: bool = True,
+        rerank_depth: int = 50,
+        vector: Optional[npt.ArrayLike] = None,
+        filter: Optional[FilterSpec] = None,
+        tenant: Optional[str] = None,
+        expand: Optional[Literal["parent"]] = None,
+    ) -> list[Hit]:
+        """The ``k`` best chunks of the whole set, as :meth:`Collection.search`."""
+        raw = None
+        if vector is not None:
+            raw = _as_matrix(vector).reshape(-1).tobytes()
+        return self._native.search(
+            query,
+            k=k,
+            mode=mode,
+            fusion=fusion,
+            candidates=candidates,
+            rerank=rerank,
+            rerank_depth=rerank_depth,
+            vector=raw,
+            filter=None if filter is None else to_expression(filter),
+            tenant=tenant,
+            expand_parent=_expand_parent(expand),
+        )
+
+    def context(
+        self,
+        query: str,
+        budget: int = 2000,
+        *,
+        k: int = 30,
+        mode: Mode = "hybrid",
+        fusion: Optional[str] = None,
+        candidates: int = 100,
+        filter: Optional[FilterSpec] = None,
+        tenant: Optional[str] = None,
+        expand: Optional[Literal["parent"]] = None,
+    ) -> Context:
+        """The best passages of the whole set as a cited context, as
+        :meth:`Collection.context`."""
+        return self._native.context(
+            query,
+            budget=budget,
+            k=k,
+            mode=mode,
+            fusion=fusion,
+            candidates=candidates,
+            filter=None if filter is None else to_expression(filter),
+            tenant=tenant,
+            expand_parent=_expand_parent(expand),
+        )
+
+    def documents(self, tenant: Optional[str] = None) -> list[dict[str, Any]]:
+        """The documents of every shard, of one tenant when given."""
+        return self._native.documents(tenant)
+
+    def stats(self) -> Stats:
+        """Documents, chunks and size on disk, summed over the shards."""
+        return self._native.stats()
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+
+class ShardWriter:
+    """Writes the shard set at ``path``, creating it with ``shards`` shards when there
+    is none (with the model and chunking settings :class:`Collection` takes).
+
+    Documents are routed to shards by :func:`shard_of` (a stable hash of tenant and
+    id), so an update or a delete reaches the shard that holds the document.
+    :meth:`commit` commits every shard and publishes them as the set's next
+    generation, atomically: a :class:`ShardSet` sees a generation whole or not at all.
+    Used as a context manager, it commits on a clean exit and rolls back on an
+    exception.
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        *,
+        shards: Optional[int] = None,
+        model: Optional[PathLike] = None,
+        keyword_only: bool = False,
+        dimension: Optional[int] = None,
+        language: Optional[str] = None,
+        max_tokens: Optional[int] = None,
+        max_chars: Optional[int] = None,
+        overlap: Optional[str] = None,
+        context_prefix: Optional[bool] = None,
+        precision: Optional[str] = None,
+    ) -> None:
+        self._native = _trawl.ShardWriter(
+            os.fspath(path),
+            shards=shards,
+            model=None if model is None else os.fspath(model),
+            installed_model_dir=None if model is not None else _model.installed_model_dir(),
+            keyword_only=keyword_only,
+            dimension=dimension,
+            language=language,
+            max_tokens=max_tokens,
+            max_chars=max_chars,
+            overlap=overlap,
+            context_prefix=context_prefix,
+            precision=precision,
+        )
+
+    @property
+    def path(self) -> str:
+        """The set's folder."""
+        return os.fspath(self._native.path)
+
+    def shard_paths(self) -> list[str]:
+        """The shards' folders, in routing order."""
+        return [os.fspath(p) for p in self._native.shard_paths()]
+
+    def add(
+        self,
+        paths: Union[PathLike, Iterable[PathLike]],
+        *,
+        tenant: Optional[str] = None,
+    ) -> IngestReport:
+        """Ingest files and folders, each document into its shard, as
+        :meth:`Collection.add`."""
+        if isinstance(paths, (str, os.PathLike)):
+            roots = [os.fspath(paths)]
+        else:
+            roots = [os.fspath(p) for p in paths]
+        return self._native.add_paths(roots, tenant)
+
+    def add_text(
+        self,
+        id: str,
+        text: str,
+        metadata: Optional[dict[str, Any]] = None,
+        *,
+        tenant: Optional[str] = None,
+    ) -> bool:
+        """Add (or replace) a document from text in its shard. False when unchanged."""
+        return self._native.add_text(id, text, metadata, tenant)
+
+    def delete(self, *ids: str, tenant: Optional[str] = None) -> None:
+        """Delete documents by id from their shards (at the next commit)."""
+        for doc_id in ids:
+            self._native.delete(doc_id, tenant)
+
+    def commit(self) -> int:
+        """Commit every shard and publish them; returns the new generation."""
+        return self._native.commit()
+
+    def rollback(self) -> None:
+        """Discard adds and deletes since the last commit, in every shard."""
+        self._native.rollback()
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()

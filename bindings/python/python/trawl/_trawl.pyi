@@ -20,12 +20,20 @@ __all__ = [
     "LockedError",
     "ModelError",
     "ParseError",
+    "Preparer",
+    "ShardSet",
+    "ShardWriter",
     "Stats",
     "StorageError",
     "TrawlError",
     "UnsupportedFormatError",
     "__version__",
     "cpu_info",
+    "parse_files",
+    "publish_shards",
+    "shard_of",
+    "text_document",
+    "walk_files",
 ]
 
 __version__: str
@@ -183,6 +191,7 @@ class Collection:
         context_prefix: Optional[bool] = None,
         precision: Optional[str] = None,
         tenant: Optional[str] = None,
+        at_commit: Optional[int] = None,
     ) -> Collection: ...
     @property
     def path(self) -> Path: ...
@@ -220,6 +229,9 @@ class Collection:
     def delete(self, id: str, tenant: Optional[str] = None) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
+    def pin(self) -> int: ...
+    def add_prepared(self, docs: list[bytes]) -> tuple[int, int, int]: ...
+    def document_hash(self, id: str, tenant: Optional[str] = None) -> Optional[str]: ...
     def close(self) -> None: ...
     def search(
         self,
@@ -253,4 +265,109 @@ class Collection:
     def check(self, repair: bool = False) -> dict[str, Any]: ...
     def stats(self) -> Stats: ...
 
+@final
+class ShardSet:
+    def __new__(
+        cls,
+        path: str,
+        *,
+        model: Optional[str] = None,
+        reranker: Optional[str] = None,
+        tenant: Optional[str] = None,
+    ) -> ShardSet: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def generation(self) -> int: ...
+    @property
+    def shard_count(self) -> int: ...
+    @property
+    def dimension(self) -> int: ...
+    def manifest(self) -> dict[str, Any]: ...
+    def reload(self) -> bool: ...
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        mode: str = "hybrid",
+        fusion: Optional[str] = None,
+        candidates: int = 100,
+        rerank: bool = True,
+        rerank_depth: int = 50,
+        vector: Optional[bytes] = None,
+        filter: Optional[str] = None,
+        tenant: Optional[str] = None,
+        expand_parent: bool = False,
+    ) -> list[Hit]: ...
+    def context(
+        self,
+        query: str,
+        *,
+        budget: int = 2000,
+        k: int = 30,
+        mode: str = "hybrid",
+        fusion: Optional[str] = None,
+        candidates: int = 100,
+        filter: Optional[str] = None,
+        tenant: Optional[str] = None,
+        expand_parent: bool = False,
+    ) -> Context: ...
+    def documents(self, tenant: Optional[str] = None) -> list[dict[str, Any]]: ...
+    def stats(self) -> Stats: ...
+
+@final
+class ShardWriter:
+    def __new__(
+        cls,
+        path: str,
+        *,
+        shards: Optional[int] = None,
+        model: Optional[str] = None,
+        installed_model_dir: Optional[str] = None,
+        keyword_only: bool = False,
+        dimension: Optional[int] = None,
+        language: Optional[str] = None,
+        max_tokens: Optional[int] = None,
+        max_chars: Optional[int] = None,
+        overlap: Optional[str] = None,
+        context_prefix: Optional[bool] = None,
+        precision: Optional[str] = None,
+    ) -> ShardWriter: ...
+    @property
+    def path(self) -> Path: ...
+    def shard_paths(self) -> list[Path]: ...
+    def add_paths(self, paths: list[str], tenant: Optional[str] = None) -> IngestReport: ...
+    def add_text(
+        self,
+        id: str,
+        text: str,
+        metadata: Optional[dict[str, Any]] = None,
+        tenant: Optional[str] = None,
+    ) -> bool: ...
+    def delete(self, id: str, tenant: Optional[str] = None) -> None: ...
+    def commit(self) -> int: ...
+    def rollback(self) -> None: ...
+    def flush_graph(self) -> None: ...
+
+@final
+class Preparer:
+    def __new__(
+        cls, path: str, *, load_model: bool = True, model: Optional[str] = None
+    ) -> Preparer: ...
+    def content_hash(self, doc: bytes) -> str: ...
+    def prepare(self, docs: list[bytes], tenant: Optional[str] = None) -> list[bytes]: ...
+
+def shard_of(tenant: str, id: str, shards: int) -> int: ...
+def publish_shards(path: str, commits: list[int]) -> int: ...
+def walk_files(roots: list[str]) -> tuple[list[Path], list[tuple[Path, str]]]: ...
+def parse_files(
+    paths: list[str],
+) -> tuple[list[bytes], list[tuple[Path, str, str]], list[Path]]: ...
+def text_document(
+    id: str,
+    text: str,
+    metadata: Optional[dict[str, Any]] = None,
+    title: Optional[str] = None,
+) -> bytes: ...
 def cpu_info() -> dict[str, Any]: ...

@@ -334,9 +334,12 @@ fn open_shards(
     Ok(shards)
 }
 
-/// `builder` set to use the model and reranker `first` already loaded.
+/// `builder` set to use the model and reranker `first` already loaded. A shard it
+/// creates records the first shard's model folder, so that it opens on its own too.
 fn share_model(mut builder: CollectionBuilder, first: &Collection) -> CollectionBuilder {
-    builder.model_dir = None;
+    builder.model_dir = trawl_index::Index::read_options(first.path())
+        .ok()
+        .and_then(|o| o.extra.get("model_dir")?.as_str().map(PathBuf::from));
     builder.reranker_spec = None;
     builder.reranker = first.reranker().cloned();
     match first.embedder() {
