@@ -59,11 +59,11 @@ from trawl._trawl import (
     ParseError,
     Stats,
     StorageError,
-    shard_of,
     TrawlError,
     UnsupportedFormatError,
     __version__,
     cpu_info,
+    shard_of,
 )
 
 # A library's logger: silent until the application configures logging.

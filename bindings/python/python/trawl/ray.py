@@ -144,7 +144,7 @@ class _Writer:
 
 def ingest(
     path: PathLike,
-    inputs: Union[PathLike, Sequence[PathLike], Iterable[TextRow], "ray.data.Dataset"],
+    inputs: Union[PathLike, Sequence[PathLike], Iterable[TextRow], ray.data.Dataset],
     *,
     shards: int = 4,
     model: Optional[PathLike] = None,
@@ -197,80 +197,92 @@ def ingest(
     result = IngestResult(generation=manifest["generation"], files=len(files))
     env = {"env_vars": {"RAYON_NUM_THREADS": str(max(1, int(embedder_cpus)))}}
     writers = [_Writer.remote(p) for p in shard_paths]  # type: ignore[attr-defined]
-    pool = ActorPool(
-        [
-            _Embedder.options(num_cpus=embedder_cpus, runtime_env=env).remote(  # type: ignore[attr-defined]
-                shard_paths[0], None if model is None else os.fspath(model)
-            )
-            for _ in range(max(1, embedders))
+    embedding = [
+        _Embedder.options(num_cpus=embedder_cpus, runtime_env=env).remote(  # type: ignore[attr-defined]
+            shard_paths[0], None if model is None else os.fspath(model)
+        )
+        for _ in range(max(1, embedders))
+    ]
+    pool = ActorPool(embedding)
+    try:
+        tasks = [
+            _parse.remote(shard_paths[0], count, tenant, batch, [])
+            for batch in _batches(files, files_per_task)
         ]
-    )
-    tasks = [
-        _parse.remote(shard_paths[0], count, tenant, batch, [])  # type: ignore[attr-defined]
-        for batch in _batches(files, files_per_task)
-    ]
-    tasks += [
-        _parse.remote(shard_paths[0], count, tenant, [], batch)  # type: ignore[attr-defined]
-        for batch in _batches(rows, docs_per_batch)
-    ]
-    since_commit = [0] * count
-    files_done = 0
-    writes: list[ray.ObjectRef] = []
-    pending: list[tuple[int, list[bytes]]] = []
+        tasks += [
+            _parse.remote(shard_paths[0], count, tenant, [], batch)
+            for batch in _batches(rows, docs_per_batch)
+        ]
+        since_commit = [0] * count
+        files_done = 0
+        writes: list[ray.ObjectRef[Any]] = []
+        pending: list[tuple[int, list[bytes]]] = []
+        # Batches given to the embedders and not yet written: bounded, so the driver
+        # holds a few batches at a time, not the corpus.
+        in_flight = [0]
 
-    def drain(block: bool) -> None:
-        # Embedded batches go to their shard's writer as they come back.
-        while pool.has_next():
-            try:
-                shard, prepared = pool.get_next_unordered(timeout=None if block else 0)
-            except TimeoutError:
-                return
-            writes.append(writers[shard].write.remote(prepared))
-            since_commit[shard] += len(prepared)
-            if since_commit[shard] >= commit_every:
-                writes.append(writers[shard].commit.remote())
-                since_commit[shard] = 0
+        def drain(block: bool, down_to: int = 0) -> None:
+            # Embedded batches go to their shard's writer as they come back.
+            while pool.has_next() and in_flight[0] > down_to:  # type: ignore[no-untyped-call]
+                try:
+                    shard, prepared = pool.get_next_unordered(
+                        timeout=_left(deadline) if block else 0
+                    )
+                except TimeoutError:
+                    if block:
+                        _check(deadline)
+                    return
+                in_flight[0] -= 1
+                writes.append(writers[shard].write.remote(prepared))
+                since_commit[shard] += len(prepared)
+                if since_commit[shard] >= commit_every:
+                    writes.append(writers[shard].commit.remote())
+                    since_commit[shard] = 0
 
-    while tasks:
-        _check(deadline)
-        ready, tasks = ray.wait(tasks, num_returns=1, timeout=_left(deadline))
-        if not ready:
-            continue
-        routed, failures, unsupported, parsed = ray.get(ready[0])
-        result.failures.extend(failures)
-        result.unsupported.extend(unsupported)
-        files_done += parsed
-        by_shard: dict[int, list[tuple[str, str, bytes]]] = {}
-        for shard, doc_id, digest, doc in routed:
-            by_shard.setdefault(shard, []).append((doc_id, digest, doc))
-        for shard, docs in by_shard.items():
-            held = ray.get(
-                writers[shard].unchanged.remote([(i, h) for i, h, _ in docs], tenant),
-                timeout=_left(deadline),
-            )
-            result.unchanged += sum(held)
-            fresh = [doc for (_, _, doc), same in zip(docs, held) if not same]
-            for batch in _batches(fresh, docs_per_batch):
-                pending.append((shard, batch))
-        for shard, batch in pending:
-            pool.submit(
-                lambda actor, job: actor.prepare.remote(job[0], job[1], tenant), (shard, batch)
-            )
-        pending.clear()
-        drain(block=False)
-        if progress is not None:
-            progress(files_done, result.files, result.chunks)
-    drain(block=True)
-    for added, unchanged, chunks in (
-        w for w in ray.get(writes, timeout=_left(deadline)) if w is not None
-    ):
-        result.added += added
-        result.unchanged += unchanged
-        result.chunks += chunks
-    commits = ray.get([w.commit_and_pin.remote() for w in writers], timeout=_left(deadline))
-    result.generation = _trawl.publish_shards(root, commits)
-    for w in writers:
-        ray.kill(w)
+        while tasks:
+            _check(deadline)
+            ready, tasks = ray.wait(tasks, num_returns=1, timeout=_left(deadline))
+            if not ready:
+                continue
+            routed, failures, unsupported, parsed = ray.get(ready[0])
+            result.failures.extend(failures)
+            result.unsupported.extend(unsupported)
+            files_done += parsed
+            by_shard: dict[int, list[tuple[str, str, bytes]]] = {}
+            for shard, doc_id, digest, doc in routed:
+                by_shard.setdefault(shard, []).append((doc_id, digest, doc))
+            for shard, docs in by_shard.items():
+                held = ray.get(
+                    writers[shard].unchanged.remote([(i, h) for i, h, _ in docs], tenant),
+                    timeout=_left(deadline),
+                )
+                result.unchanged += sum(held)
+                fresh = [doc for (_, _, doc), same in zip(docs, held) if not same]
+                for batch in _batches(fresh, docs_per_batch):
+                    pending.append((shard, batch))
+            for shard, batch in pending:
+                pool.submit(
+                    lambda actor, job: actor.prepare.remote(job[0], job[1], tenant), (shard, batch)
+                )
+                in_flight[0] += 1
+                drain(block=True, down_to=4 * len(embedding))
+            pending.clear()
+            drain(block=False)
+            if progress is not None:
+                progress(files_done, result.files, result.chunks)
+        drain(block=True)
+        for added, unchanged, chunks in (
+            w for w in ray.get(writes, timeout=_left(deadline)) if w is not None
+        ):
+            result.added += added
+            result.unchanged += unchanged
+            result.chunks += chunks
+        commits = ray.get([w.commit_and_pin.remote() for w in writers], timeout=_left(deadline))
+        result.generation = _trawl.publish_shards(root, commits)
+    finally:
+        # Whatever happened, no actor keeps a shard's writer lock.
+        for actor in writers + embedding:
+            ray.kill(actor)
     result.seconds = time.monotonic() - started
     if progress is not None:
         progress(result.files, result.files, result.chunks)
