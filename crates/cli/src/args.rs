@@ -42,6 +42,12 @@ pub(crate) enum Command {
         /// exist.
         #[arg(long)]
         prune: bool,
+        /// Write a shard set of this many shards at the index directory (created if
+        /// missing): each document goes to one shard by a hash of its tenant and id,
+        /// and `search` and `context` search the set as one index. An existing shard
+        /// set is written without it.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=4096))]
+        shards: Option<u16>,
         /// Print the summary as a JSON object.
         #[arg(long)]
         json: bool,

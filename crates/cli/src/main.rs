@@ -53,6 +53,7 @@ fn main() {
             model,
             tenant,
             prune,
+            shards,
             json,
             max_file_mb,
         } => {
@@ -62,6 +63,7 @@ fn main() {
                 json,
                 tenant: tenant.as_deref(),
                 prune,
+                shards: shards.map(usize::from),
             };
             ingest(&paths, &index, &model, &options)
         }

@@ -648,3 +648,70 @@ fn check_finds_a_stale_vector_graph_and_repair_rebuilds_it() {
     let out = ok(&["check", "--index", good.to_str().unwrap()]);
     assert!(out.trim_end().ends_with("ok"), "{out}");
 }
+
+#[test]
+fn ingest_with_shards_writes_a_set_that_search_and_context_read_as_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (single, set) = (tmp.path().join("single"), tmp.path().join("set"));
+    let corpus = root().join("examples/corpus");
+    let model = model();
+    let ingest = |index: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "ingest",
+            corpus.to_str().unwrap(),
+            "--index",
+            index.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str::<Value>(&ok(&args)).unwrap()
+    };
+    let one = ingest(&single, &[]);
+    let three = ingest(&set, &["--shards", "3"]);
+    assert_eq!(one["chunks"], three["chunks"]);
+    assert!(set.join("shards.json").is_file() && set.join("shard-002").is_dir());
+    // Again, without --shards: the set is found and nothing changed is re-added.
+    let again = ingest(&set, &[]);
+    assert_eq!(again["documents_added"], 0);
+    for mode in ["keyword", "dense", "hybrid"] {
+        let search = |index: &Path| {
+            let out = ok(&[
+                "search",
+                "lighthouse lens",
+                "--index",
+                index.to_str().unwrap(),
+                "--mode",
+                mode,
+                "-k",
+                "5",
+                "--json",
+            ]);
+            let hits: Value = serde_json::from_str(&out).unwrap();
+            hits.as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["chunk_id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(search(&set), search(&single), "{mode}");
+    }
+    let out = ok(&[
+        "context",
+        "lighthouse keepers",
+        "--index",
+        set.to_str().unwrap(),
+    ]);
+    assert!(out.starts_with("[1] lighthouse-keepers.md"), "{out}");
+    let out = trawl(&[
+        "ingest",
+        corpus.to_str().unwrap(),
+        "--index",
+        set.to_str().unwrap(),
+        "--prune",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("shard set"), "{err}");
+}

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
 use serde_json::json;
-use trawl::AddOptions;
+use trawl::{AddOptions, ShardSet, ShardWriter};
 
 use crate::args::ModelArgs;
 use crate::output::bar;
@@ -22,12 +22,8 @@ pub(crate) fn ingest(
         json,
         tenant,
         prune,
+        shards,
     } = *options;
-    let mut builder = model.builder(index);
-    if let Some(t) = tenant {
-        builder = builder.tenant(t);
-    }
-    let collection = builder.open().context("opening the index")?;
     let started = Instant::now();
     let progress = if json {
         ProgressBar::hidden()
@@ -39,26 +35,56 @@ pub(crate) fn ingest(
         progress.set_position(p.files_done as u64);
         progress.set_message(format!("{} chunks", p.chunks));
     };
-    let options = AddOptions::new().limits(limits.clone()).progress(&show);
-    let report = collection.add_paths(paths, &options)?;
-    let removed = if prune {
-        collection.remove_missing(paths)?
+    let mut options = AddOptions::new().limits(limits.clone()).progress(&show);
+    let (report, removed, runtime) = if shards.is_some() || ShardSet::exists(index) {
+        // A shard set: each document goes to its shard, and the commit publishes.
+        if prune {
+            bail!("--prune works on a single index, not on a shard set");
+        }
+        let template = model.builder(index);
+        let writer = match shards {
+            Some(n) if !ShardSet::exists(index) => ShardWriter::create(index, n, &template),
+            _ => ShardWriter::open_with(index, &template),
+        }
+        .context("opening the shard set")?;
+        if let Some(t) = tenant {
+            options = options.tenant(t);
+        }
+        let report = writer.add_paths(paths, &options)?;
+        writer.commit()?;
+        progress.set_message("adding vectors to the graph");
+        if let Err(e) = writer.flush_graph() {
+            eprintln!("warning: {e}");
+        }
+        let runtime = writer.shards()[0].embedder().and_then(|e| e.runtime());
+        (report, Vec::new(), runtime)
     } else {
-        Vec::new()
+        let mut builder = model.builder(index);
+        if let Some(t) = tenant {
+            builder = builder.tenant(t);
+        }
+        let collection = builder.open().context("opening the index")?;
+        let report = collection.add_paths(paths, &options)?;
+        let removed = if prune {
+            collection.remove_missing(paths)?
+        } else {
+            Vec::new()
+        };
+        collection.commit()?;
+        // Committed chunks are searchable already; the HNSW graph takes them in the
+        // background, and the process would wait for that on exit anyway: say so.
+        progress.set_message("adding vectors to the graph");
+        if let Err(e) = collection.flush_graph() {
+            eprintln!("warning: {e}");
+        }
+        let runtime = collection.embedder().and_then(|e| e.runtime());
+        (report, removed, runtime)
     };
-    collection.commit()?;
-    // Committed chunks are searchable already; the HNSW graph takes them in the
-    // background, and the process would wait for that on exit anyway: say so.
-    progress.set_message("adding vectors to the graph");
-    if let Err(e) = collection.flush_graph() {
-        eprintln!("warning: {e}");
-    }
     progress.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     for id in &removed {
         eprintln!("removed (file gone): {id}");
     }
-    let runtime = collection.embedder().and_then(|e| e.runtime());
     if json {
         let summary = json!({
             "embedding": runtime.map(|r| json!({
@@ -116,4 +142,6 @@ pub(crate) struct IngestArgs<'a> {
     pub(crate) json: bool,
     pub(crate) tenant: Option<&'a str>,
     pub(crate) prune: bool,
+    /// Write a shard set of this many shards (created if missing).
+    pub(crate) shards: Option<usize>,
 }

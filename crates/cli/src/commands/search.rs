@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Result;
 use trawl::{ContextOptions, SearchOptions};
 
-use crate::commands::open_existing;
+use crate::commands::open_searchable;
 use crate::output::print_hit;
 
 pub(crate) fn search(
@@ -15,7 +15,7 @@ pub(crate) fn search(
     json: bool,
     model: Option<&Path>,
 ) -> Result<()> {
-    let collection = open_existing(index, model)?;
+    let collection = open_searchable(index, model)?;
     let hits = collection.search_with(query, options)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&hits)?);
@@ -37,7 +37,7 @@ pub(crate) fn context(
     json: bool,
     model: Option<&Path>,
 ) -> Result<()> {
-    let collection = open_existing(index, model)?;
+    let collection = open_searchable(index, model)?;
     let context = collection.context(query, options)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&context)?);
