@@ -259,6 +259,14 @@ impl Collection {
         gil::run(py, || inner.rollback())
     }
 
+    /// This collection's BM25 statistics for `query` (JSON bytes), to merge with other
+    /// collections' (`merge_keyword_stats`) and search each with `keyword_stats=`.
+    fn keyword_stats(&self, py: Python<'_>, query: &str) -> PyResult<Vec<u8>> {
+        let inner = &self.inner;
+        let stats = gil::run(py, || inner.keyword_stats(query))?;
+        Ok(serde_json::to_vec(&stats).expect("statistics serialise"))
+    }
+
     /// Pins the last commit (readable with `at_commit=` until released); its opstamp.
     fn pin(&self, py: Python<'_>) -> PyResult<u64> {
         let inner = &self.inner;
@@ -308,6 +316,7 @@ impl Collection {
     #[pyo3(signature = (
         query, *, k=10, mode="hybrid", fusion=None, candidates=100, rerank=true,
         rerank_depth=50, vector=None, filter=None, tenant=None, expand_parent=false,
+        keyword_stats=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn search(
@@ -324,6 +333,7 @@ impl Collection {
         filter: Option<&str>,
         tenant: Option<String>,
         expand_parent: bool,
+        keyword_stats: Option<&[u8]>,
     ) -> PyResult<Vec<Hit>> {
         let options = search_options(
             k,
@@ -337,10 +347,14 @@ impl Collection {
             expand_parent,
         )?;
         let vector = vector.map(f32s).transpose()?;
+        let stats = keyword_stats
+            .map(crate::shards::keyword_stats)
+            .transpose()?;
         let inner = &self.inner;
-        let hits = gil::run(py, || match &vector {
-            Some(v) => inner.search_by_vector(v, query, &options),
-            None => inner.search_with(query, &options),
+        let hits = gil::run(py, || match (&vector, stats) {
+            (Some(v), _) => inner.search_by_vector(v, query, &options),
+            (None, Some(stats)) => inner.search_with_stats(query, &options, stats),
+            (None, None) => inner.search_with(query, &options),
         })?;
         Ok(hits.into_iter().map(|hit| Hit { hit }).collect())
     }

@@ -324,6 +324,11 @@ impl ShardWriter {
         gil::run(py, || inner.rollback())
     }
 
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = &self.inner;
+        gil::run(py, || inner.release_writer())
+    }
+
     fn flush_graph(&self, py: Python<'_>) -> PyResult<()> {
         let inner = &self.inner;
         gil::run(py, || inner.flush_graph())
@@ -403,6 +408,22 @@ pub(crate) fn text_document(
         doc.title = title;
     }
     Ok(serde_json::to_vec(&doc).expect("documents serialise"))
+}
+
+/// BM25 statistics from JSON bytes.
+pub(crate) fn keyword_stats(bytes: &[u8]) -> PyResult<trawl::KeywordStats> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| InvalidArgumentError::new_err(format!("not keyword statistics: {e}")))
+}
+
+/// Several collections' BM25 statistics for one query, merged (JSON bytes each).
+#[pyfunction]
+pub(crate) fn merge_keyword_stats(stats: Vec<Vec<u8>>) -> PyResult<Vec<u8>> {
+    let mut all = trawl::KeywordStats::default();
+    for s in &stats {
+        all.merge(&keyword_stats(s)?);
+    }
+    Ok(serde_json::to_vec(&all).expect("statistics serialise"))
 }
 
 /// The shard (of `shards`) that document `id` of `tenant` is routed to.

@@ -201,7 +201,7 @@ def test_a_killed_writer_loses_nothing_and_a_rerun_completes_the_set(
     assert shards.stats().chunks == 240
 
 
-def test_remote_shards_answer_dense_searches_as_the_local_set(
+def test_remote_shards_answer_as_the_local_set(
     cluster: None, tmp_path: Path, model_dir: Path
 ) -> None:
     trawl.ray.ingest(tmp_path / "set", rows(60), shards=3, model=model_dir, timeout=300)
@@ -209,9 +209,13 @@ def test_remote_shards_answer_dense_searches_as_the_local_set(
     remote = trawl.ray.RemoteShardSet(tmp_path / "set")
     try:
         for q in QUERIES[:4]:
-            want = [h.chunk_id for h in local.search(q, k=5, mode="dense")]
-            got = [h["chunk_id"] for h in remote.search(q, 5, mode="dense")]
-            assert got == want
+            for mode in ("dense", "keyword"):
+                want = local.search(q, k=5, mode=mode)
+                got = remote.search(q, 5, mode=mode)
+                # Keyword scores too: every shard scores with the whole set's statistics.
+                assert [round(h["score"], 4) for h in got] == [round(h.score, 4) for h in want]
+                if mode == "dense":
+                    assert [h["chunk_id"] for h in got] == [h.chunk_id for h in want]
     finally:
         remote.close()
 

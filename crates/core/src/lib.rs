@@ -70,8 +70,8 @@ pub use rerank::{
 pub use search::{ChunkSpan, Hit, SearchMode, SearchOptions};
 pub use shards::{shard_of, ShardManifest, ShardSet, ShardWriter};
 pub use trawl_index::{
-    CheckReport, DocumentInfo, Filter, FilterValue, Index, IndexOptions, Language, Problem, Record,
-    Scored, Stats, TenantStats,
+    CheckReport, DocumentInfo, Filter, FilterValue, Index, IndexOptions, KeywordStats, Language,
+    Problem, Record, Scored, Stats, TenantStats,
 };
 pub use trawl_ingest::{
     Document, Format, Limits, Location, MetaValue, Metadata, Section, SectionKind,

@@ -588,8 +588,8 @@ class ShardWriter:
     id), so an update or a delete reaches the shard that holds the document.
     :meth:`commit` commits every shard and publishes them as the set's next
     generation, atomically: a :class:`ShardSet` sees a generation whole or not at all.
-    Used as a context manager, it commits on a clean exit and rolls back on an
-    exception.
+    Used as a context manager, it commits on a clean exit, rolls back on an exception,
+    and gives up the writer locks either way.
     """
 
     def __init__(
@@ -669,6 +669,11 @@ class ShardWriter:
         """Discard adds and deletes since the last commit, in every shard."""
         self._native.rollback()
 
+    def close(self) -> None:
+        """Discard uncommitted changes and give up every shard's writer lock, so
+        another process (a Ray ingest, say) can write."""
+        self._native.close()
+
     def __enter__(self) -> ShardWriter:
         return self
 
@@ -678,7 +683,8 @@ class ShardWriter:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.rollback()
+        try:
+            if exc_type is None:
+                self.commit()
+        finally:
+            self.close()

@@ -32,6 +32,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from typing import Any, Callable, Optional, Union
 
 import ray
@@ -205,14 +206,21 @@ def ingest(
     ]
     pool = ActorPool(embedding)
     try:
-        tasks = [
-            _parse.remote(shard_paths[0], count, tenant, batch, [])
-            for batch in _batches(files, files_per_task)
-        ]
-        tasks += [
-            _parse.remote(shard_paths[0], count, tenant, [], batch)
-            for batch in _batches(rows, docs_per_batch)
-        ]
+        # Parse tasks take no CPU of their own (so they run beside embedders that hold
+        # every CPU); a few at a time, so as many worker processes as that start.
+        jobs: Iterator[tuple[list[str], list[TextRow]]] = chain(
+            ((batch, []) for batch in _batches(files, files_per_task)),
+            (([], batch) for batch in _batches(rows, docs_per_batch)),
+        )
+        cpus = ray.cluster_resources().get("CPU", 2)  # type: ignore[no-untyped-call]
+        parallel = max(2, int(cpus))
+        tasks: list[ray.ObjectRef[Any]] = []
+
+        def refill() -> None:
+            for files_, rows_ in islice(jobs, max(0, parallel - len(tasks))):
+                tasks.append(_parse.remote(shard_paths[0], count, tenant, files_, rows_))
+
+        refill()
         since_commit = [0] * count
         files_done = 0
         writes: list[ray.ObjectRef[Any]] = []
@@ -244,6 +252,7 @@ def ingest(
             ready, tasks = ray.wait(tasks, num_returns=1, timeout=_left(deadline))
             if not ready:
                 continue
+            refill()
             routed, failures, unsupported, parsed = ray.get(ready[0])
             result.failures.extend(failures)
             result.unsupported.extend(unsupported)
@@ -333,8 +342,14 @@ class _ShardServer:
     def __init__(self, path: str, commit: int, model: Optional[str]) -> None:
         self._collection = _trawl.Collection(path, at_commit=commit, model=model)
 
-    def search(self, query: str, options: dict[str, Any]) -> list[dict[str, Any]]:
-        return [h.to_dict() for h in self._collection.search(query, **options)]
+    def keyword_stats(self, query: str) -> bytes:
+        return self._collection.keyword_stats(query)
+
+    def search(
+        self, query: str, options: dict[str, Any], stats: Optional[bytes]
+    ) -> list[dict[str, Any]]:
+        hits = self._collection.search(query, keyword_stats=stats, **options)
+        return [h.to_dict() for h in hits]
 
 
 class RemoteShardSet:
@@ -342,10 +357,11 @@ class RemoteShardSet:
     actor (placed with ``resources``, such as ``{"node:10.0.0.2": 0.01}``, on the node
     whose disk holds it). Searches scatter to every shard and gather the best ``k``.
 
-    Dense and keyword scores are comparable across shards for dense search only; a
-    keyword or hybrid search scores each shard with its own BM25 statistics (use
-    :class:`trawl.ShardSet` where the shards are on one machine for whole-set
-    statistics and fusion).
+    A keyword or hybrid search first gathers every shard's BM25 statistics for the
+    query and merges them, so each shard scores with the whole set's: keyword and dense
+    scores compare across shards. A hybrid search fuses each shard's two lists on that
+    shard (:class:`trawl.ShardSet` fuses the merged lists once, which ranks exactly as
+    one collection would).
     """
 
     def __init__(
@@ -374,7 +390,11 @@ class RemoteShardSet:
     def search(self, query: str, k: int = 10, **options: Any) -> list[dict[str, Any]]:
         """The best ``k`` hits of all shards (as dicts, best first); ``options`` as
         :meth:`trawl.Collection.search` takes them."""
-        lists = ray.get([s.search.remote(query, {"k": k, **options}) for s in self._servers])
+        stats = None
+        if options.get("mode", "hybrid") != "dense":
+            parts = ray.get([s.keyword_stats.remote(query) for s in self._servers])
+            stats = _trawl.merge_keyword_stats(parts)
+        lists = ray.get([s.search.remote(query, {"k": k, **options}, stats) for s in self._servers])
         hits = [h for hits in lists for h in hits]
         hits.sort(key=lambda h: h["score"], reverse=True)
         return hits[:k]

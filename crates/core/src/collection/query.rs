@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value;
-use trawl_index::{Filter, KeywordSignals, Record, Scored, View};
+use trawl_index::{Filter, KeywordSignals, KeywordStats, Record, Scored, View};
 
 use crate::context::{self, Context, ContextOptions};
 use crate::embed::Embedder;
@@ -67,6 +67,31 @@ impl Collection {
     pub fn context(&self, query: &str, options: &ContextOptions) -> Result<Context> {
         let hits = self.search_with(query, &options.search)?;
         Ok(build_context(self.embedder.as_deref(), &hits, options))
+    }
+
+    /// This collection's BM25 statistics for `query`, for a search across collections
+    /// held elsewhere: merge every collection's with [`KeywordStats::merge`], then
+    /// search each with [`Collection::search_with_stats`].
+    ///
+    /// # Errors
+    /// Index errors.
+    pub fn keyword_stats(&self, query: &str) -> Result<KeywordStats> {
+        Ok(self.index.view().keyword_stats(query)?)
+    }
+
+    /// [`Collection::search_with`], with BM25 (and the adaptive fusion's keyword
+    /// signals) scored by `stats` instead of this collection's own statistics.
+    ///
+    /// # Errors
+    /// As [`Collection::search_with`].
+    pub fn search_with_stats(
+        &self,
+        query: &str,
+        options: &SearchOptions,
+        stats: KeywordStats,
+    ) -> Result<Vec<Hit>> {
+        let view = self.index.view().with_keyword_stats(stats);
+        self.searching().run(&view, query, None, options)
     }
 
     pub(super) fn search_inner(

@@ -546,6 +546,15 @@ impl ShardWriter {
         Ok(publish(&self.root, &commits)?.generation)
     }
 
+    /// Discards uncommitted changes and gives up every shard's writer lock (see
+    /// [`Collection::release_writer`]); a later add or delete takes them again.
+    ///
+    /// # Errors
+    /// Index errors.
+    pub fn release_writer(&self) -> Result<()> {
+        self.shards.iter().try_for_each(Collection::release_writer)
+    }
+
     /// Blocks until every shard's vector graph holds its committed chunks and is saved
     /// (see [`Collection::flush_graph`]).
     ///

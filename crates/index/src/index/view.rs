@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use tantivy::collector::DocSetCollector;
 use tantivy::columnar::Column;
 use tantivy::query::{
@@ -40,7 +41,11 @@ pub struct View<'a> {
 /// token counts of the scored fields, and the document frequency of each of the
 /// query's terms. Merged across the shards of a set, they make every shard score a
 /// query as one index holding all their chunks would.
-#[derive(Debug, Clone, Default)]
+///
+/// Serialisable (as lists, so JSON carries it), to gather the statistics of shards held
+/// by other processes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(from = "StatsWire", into = "StatsWire")]
 pub struct KeywordStats {
     /// Chunks, deleted ones not yet merged away included (as tantivy counts them).
     docs: u64,
@@ -67,6 +72,45 @@ impl KeywordStats {
     #[must_use]
     pub fn chunks(&self) -> u64 {
         self.live_docs
+    }
+}
+
+/// [`KeywordStats`] on the wire: maps as lists of pairs.
+#[derive(Serialize, Deserialize)]
+struct StatsWire {
+    docs: u64,
+    live_docs: u64,
+    tokens: Vec<(u32, u64)>,
+    doc_freqs: Vec<(Term, u64)>,
+}
+
+impl From<KeywordStats> for StatsWire {
+    fn from(s: KeywordStats) -> Self {
+        StatsWire {
+            docs: s.docs,
+            live_docs: s.live_docs,
+            tokens: s
+                .tokens
+                .into_iter()
+                .map(|(f, n)| (f.field_id(), n))
+                .collect(),
+            doc_freqs: s.doc_freqs.into_iter().collect(),
+        }
+    }
+}
+
+impl From<StatsWire> for KeywordStats {
+    fn from(w: StatsWire) -> Self {
+        KeywordStats {
+            docs: w.docs,
+            live_docs: w.live_docs,
+            tokens: w
+                .tokens
+                .into_iter()
+                .map(|(f, n)| (Field::from_field_id(f), n))
+                .collect(),
+            doc_freqs: w.doc_freqs.into_iter().collect(),
+        }
     }
 }
 
