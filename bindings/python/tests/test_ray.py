@@ -146,6 +146,19 @@ def test_files_fail_one_by_one_and_unchanged_ones_are_skipped(
     assert trawl.ShardSet(tmp_path / "set").stats().chunks == local.stats().chunks
 
 
+# ray.data's own setup warns about its deprecated settings.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_ray_dataset_of_text_rows_is_ingested(
+    cluster: None, tmp_path: Path, model_dir: Path
+) -> None:
+    dataset = ray.data.from_items(rows(40))
+    result = trawl.ray.ingest(tmp_path / "set", dataset, shards=2, model=model_dir, timeout=300)
+    assert result.added == 40 and result.files == 0
+    shards = trawl.ShardSet(tmp_path / "set")
+    hit = shards.search("melting ice sheets", k=1, filter={"n": {"$lt": 40}})[0]
+    assert hit.doc_id.startswith("row-") and "ice" in hit.text
+
+
 def _kill_one_writer() -> bool:
     """SIGKILLs one process running a shard writer actor (its title is ray::_Writer)."""
     for pid in os.listdir("/proc"):
