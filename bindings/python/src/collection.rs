@@ -267,6 +267,12 @@ impl Collection {
         Ok(serde_json::to_vec(&stats).expect("statistics serialise"))
     }
 
+    /// Sets the HNSW search's candidate list size for this handle (recall against
+    /// latency; not saved).
+    fn set_ef_search(&self, ef_search: usize) {
+        self.inner.index().set_ef_search(ef_search);
+    }
+
     /// Pins the last commit (readable with `at_commit=` until released); its opstamp.
     fn pin(&self, py: Python<'_>) -> PyResult<u64> {
         let inner = &self.inner;

@@ -68,6 +68,11 @@ impl ShardSet {
         self.inner.dimension()
     }
 
+    /// Sets every shard's HNSW candidate list size (recall against latency).
+    fn set_ef_search(&self, ef_search: usize) {
+        self.inner.set_ef_search(ef_search);
+    }
+
     /// The manifest searched now, as a dict.
     fn manifest<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         crate::convert::to_python(py, &Value::Object(to_object(&self.inner.manifest())))

@@ -27,6 +27,11 @@ def test_a_shard_set_searches_as_the_collection_of_the_same_files(
             want = corpus.search(query, k=5, mode=mode)
             assert [h.chunk_id for h in got] == [h.chunk_id for h in want], (query, mode)
             assert [round(h.score, 4) for h in got] == [round(h.score, 4) for h in want]
+    # A wider graph walk finds the same nearest chunks of this small set.
+    before = [h.chunk_id for h in shards.search("lighthouse lens", k=5, mode="dense")]
+    shards.set_ef_search(500)
+    corpus.set_ef_search(500)
+    assert [h.chunk_id for h in shards.search("lighthouse lens", k=5, mode="dense")] == before
     context = shards.context("lighthouse keepers", budget=300)
     assert context.citations and "[1]" in str(context)
     manifest = shards.manifest()

@@ -291,6 +291,11 @@ class Collection:
         """Discard adds and deletes since the last commit."""
         self._native.rollback()
 
+    def set_ef_search(self, ef_search: int) -> None:
+        """Set the HNSW search's candidate list size for this handle: higher finds more
+        of the true nearest neighbours, slower (not saved)."""
+        self._native.set_ef_search(ef_search)
+
     def pin(self) -> int:
         """Keep the last commit readable (``Collection(path, at_commit=n)``) through
         later commits, until a shard set's next publication releases it; returns its
@@ -507,6 +512,10 @@ class ShardSet:
     def reload(self) -> bool:
         """Move to the last published generation; True when it moved."""
         return self._native.reload()
+
+    def set_ef_search(self, ef_search: int) -> None:
+        """Set every shard's HNSW candidate list size (recall against latency)."""
+        self._native.set_ef_search(ef_search)
 
     def search(
         self,

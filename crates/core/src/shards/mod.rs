@@ -150,6 +150,15 @@ impl ShardSet {
         self.generation_now().shards[0].dimension()
     }
 
+    /// Sets the HNSW search's candidate list size of every shard (see
+    /// [`Index::set_ef_search`]): recall against latency, for this handle's current
+    /// generation.
+    pub fn set_ef_search(&self, ef_search: usize) {
+        for shard in &self.generation_now().shards {
+            shard.index().set_ef_search(ef_search);
+        }
+    }
+
     /// The `k` best chunks of the whole set for `query`.
     ///
     /// # Errors
