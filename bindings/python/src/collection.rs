@@ -669,6 +669,14 @@ impl Location {
     fn key(&self) -> Option<&str> {
         self.location.key.as_deref()
     }
+    #[getter]
+    fn chapter(&self) -> Option<u32> {
+        self.location.chapter
+    }
+    #[getter]
+    fn member(&self) -> Option<&str> {
+        self.location.member.as_deref()
+    }
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         convert::object_to_dict(py, &to_object(&self.location))
     }

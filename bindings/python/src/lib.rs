@@ -58,6 +58,7 @@ fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(shards::parse_files, m)?)?;
     m.add_function(wrap_pyfunction!(shards::text_document, m)?)?;
     m.add_function(wrap_pyfunction!(shards::merge_keyword_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(shards::extract, m)?)?;
     m.add_function(wrap_pyfunction!(cpu_info, m)?)?;
     Ok(())
 }

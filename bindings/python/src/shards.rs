@@ -431,6 +431,24 @@ pub(crate) fn merge_keyword_stats(stats: Vec<Vec<u8>>) -> PyResult<Vec<u8>> {
     Ok(serde_json::to_vec(&all).expect("statistics serialise"))
 }
 
+/// What trawl reads from one file: its documents as dicts (id, title, format,
+/// metadata, sections with kind, text, heading path and location).
+#[pyfunction]
+#[pyo3(signature = (path, max_file_bytes=None))]
+pub(crate) fn extract<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    max_file_bytes: Option<u64>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut limits = trawl::Limits::default();
+    if let Some(max) = max_file_bytes {
+        limits = limits.max_file_bytes(max);
+    }
+    let docs = gil::run(py, || Ok(trawl_ingest::parse_path_all(&path, &limits)?))?;
+    let value = serde_json::to_value(&docs).expect("documents serialise");
+    crate::convert::to_python(py, &value)
+}
+
 /// The shard (of `shards`) that document `id` of `tenant` is routed to.
 #[pyfunction]
 #[pyo3(signature = (tenant, id, shards))]

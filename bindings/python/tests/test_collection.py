@@ -310,3 +310,41 @@ def test_leaving_the_block_gives_up_the_writer_lock(tmp_path: Path) -> None:
     first.add_text("c", "kelp forests")
     first.commit()
     assert [h.doc_id for h in first.search("kelp", k=5, mode="keyword")] == ["c"]
+
+
+def test_extract_shows_what_a_file_reads_as(tmp_path: Path) -> None:
+    fixtures = Path(__file__).resolve().parents[3] / "crates" / "ingest" / "tests" / "fixtures"
+    docs = trawl.extract(fixtures / "ol.odp")
+    assert [d["format"] for d in docs] == ["odp"]
+    first = docs[0]["sections"][0]
+    assert (first["text"], first["location"]["slide"]) == ("OL", 1)
+    assert first["kind"] == {"kind": "heading", "level": 1}
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.7\n%\xe2\xe3 truncated")
+    with pytest.raises(trawl.ParseError):
+        trawl.extract(tmp_path / "broken.pdf")
+    with pytest.raises(FileNotFoundError):
+        trawl.extract(tmp_path / "missing.txt")
+
+
+def test_epub_chapters_and_zip_members_are_hit_locations(tmp_path: Path, model_dir: Path) -> None:
+    import zipfile
+
+    fixtures = Path(__file__).resolve().parents[3] / "crates" / "ingest" / "tests" / "fixtures"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    with zipfile.ZipFile(docs / "bundle.zip", "w") as z:
+        z.write(fixtures / "twolevellist.odt", "lists/twolevellist.odt")
+        z.writestr("notes.md", "# Notes\n\nThe gasket needs replacing every spring.")
+    (docs / "manual.epub").write_bytes((fixtures / "live-manual.en.epub").read_bytes())
+    with trawl.Collection(tmp_path / "idx", model=model_dir) as col:
+        report = col.add(docs)
+        assert report.failures == []
+    hit = col.search("gasket replacing", k=1, mode="keyword")[0]
+    assert hit.location.member == "notes.md" and hit.doc_id.endswith("bundle.zip/notes.md")
+    hit = col.search("Subitem B.1", k=1, mode="keyword")[0]
+    assert hit.location.member == "lists/twolevellist.odt"
+    hit = col.search("single access point to all documentation", k=1, mode="keyword")[0]
+    assert hit.location.chapter == 5
+    assert (
+        "chapter 5" in col.context("single access point to all documentation").citations[0].label()
+    )

@@ -115,6 +115,19 @@ pub(crate) enum Command {
         #[command(flatten)]
         tuning: Tuning,
     },
+    /// Print what trawl reads from files (sections with their kind, headings, location
+    /// and text; title and metadata), or why it cannot, without indexing anything.
+    Extract {
+        /// Files or folders (walked as `ingest` walks them).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Print as JSON: one object per file, with its documents or its error.
+        #[arg(long)]
+        json: bool,
+        /// Largest file to read, in MiB.
+        #[arg(long, default_value_t = 64)]
+        max_file_mb: u64,
+    },
     /// Show what an index holds.
     Stats {
         /// The index directory.

@@ -8,6 +8,7 @@ use crate::args::{Cli, Command};
 use crate::commands::check::check;
 use crate::commands::delete::delete;
 use crate::commands::eval::{eval, EvalTarget};
+use crate::commands::extract::extract;
 use crate::commands::ingest::{ingest, IngestArgs};
 use crate::commands::search::{context, search};
 use crate::commands::stats::stats;
@@ -101,6 +102,15 @@ fn main() {
             context(&query, &index, &options, json, model.as_deref())
         }
         Command::Stats { index, json } => stats(&index, json),
+        Command::Extract {
+            paths,
+            json,
+            max_file_mb,
+        } => match extract(&paths, json, max_file_mb) {
+            Ok(true) => Ok(()),
+            Ok(false) => std::process::exit(1),
+            Err(e) => Err(e),
+        },
         Command::Check {
             index,
             repair,

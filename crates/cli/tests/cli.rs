@@ -715,3 +715,35 @@ fn ingest_with_shards_writes_a_set_that_search_and_context_read_as_one() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("shard set"), "{err}");
 }
+
+#[test]
+fn extract_prints_what_each_file_reads_as_or_why_not() {
+    let fixtures = root().join("crates/ingest/tests/fixtures");
+    let odt = fixtures.join("simpletable.odt");
+    let epub = fixtures.join("live-manual.en.epub");
+    let out = ok(&["extract", odt.to_str().unwrap()]);
+    assert!(
+        out.contains("(odt, 1 sections)") && out.contains("[table]"),
+        "{out}"
+    );
+    assert!(out.contains("Cell 1 | Cell 2"), "{out}");
+    let json: Value =
+        serde_json::from_str(&ok(&["extract", epub.to_str().unwrap(), "--json"])).unwrap();
+    let doc = &json[0]["documents"][0];
+    assert_eq!(doc["format"], "epub");
+    assert_eq!(doc["title"], "Live Systems Manual");
+    assert_eq!(doc["sections"][0]["location"]["chapter"], 1);
+    // A broken file: its typed error, and a failing exit status.
+    let tmp = tempfile::tempdir().unwrap();
+    let broken = tmp.path().join("broken.pdf");
+    std::fs::write(&broken, b"%PDF-1.7\n%\xe2\xe3 truncated").unwrap();
+    let out = trawl(&["extract", broken.to_str().unwrap(), "--json"]);
+    assert!(!out.status.success());
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json[0]["error"]["kind"], "malformed");
+    // Unsupported files are reported and do not fail the run.
+    let png = tmp.path().join("logo.png");
+    std::fs::write(&png, b"\x89PNG\r\n\x1a\nxxxx").unwrap();
+    let out = ok(&["extract", png.to_str().unwrap()]);
+    assert!(out.contains("skipped"), "{out}");
+}

@@ -95,6 +95,12 @@ impl Citation {
         let mut label = name;
         let l = &self.location;
         let mut parts = Vec::new();
+        if let Some(m) = &l.member {
+            parts.push(m.clone());
+        }
+        if let Some(c) = l.chapter {
+            parts.push(format!("chapter {c}"));
+        }
         if let Some(p) = l.page {
             parts.push(format!("page {p}"));
         }

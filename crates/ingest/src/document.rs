@@ -100,6 +100,16 @@ pub enum Format {
     Json,
     /// An image, read with OCR (feature `ocr`).
     Image,
+    /// OpenDocument text (ODT).
+    Odt,
+    /// OpenDocument presentation (ODP).
+    Odp,
+    /// EPUB e-book.
+    Epub,
+    /// ZIP archive, its members read by their own formats.
+    Zip,
+    /// XML, read as text.
+    Xml,
 }
 
 impl Format {
@@ -120,6 +130,11 @@ impl Format {
             Format::Email => "email",
             Format::Json => "json",
             Format::Image => "image",
+            Format::Odt => "odt",
+            Format::Odp => "odp",
+            Format::Epub => "epub",
+            Format::Zip => "zip",
+            Format::Xml => "xml",
         }
     }
 }
@@ -181,6 +196,12 @@ pub struct Location {
     /// Key path of the value (JSON), e.g. `items[2].title`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// 1-based chapter, in reading order (EPUB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chapter: Option<u32>,
+    /// Path of the archive member the section comes from (ZIP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
 }
 
 /// One block of a document.

@@ -21,10 +21,12 @@
 //! ```
 #![warn(missing_docs)]
 
+mod archive;
 mod builder;
 mod document;
 mod docx;
 mod email;
+mod epub;
 mod error;
 mod html;
 mod json;
@@ -32,6 +34,7 @@ mod limits;
 mod markdown;
 #[cfg(feature = "ocr")]
 mod ocr;
+mod odf;
 mod panics;
 mod parse;
 mod pdf;
@@ -41,6 +44,7 @@ mod sheets;
 mod text;
 mod walk;
 mod xml;
+mod xmltext;
 mod zipped;
 
 pub use document::{Document, Format, Location, MetaValue, Metadata, Section, SectionKind};

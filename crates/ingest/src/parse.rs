@@ -8,7 +8,9 @@ use rayon::prelude::*;
 use crate::document::{Document, Format, Input};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::{docx, email, html, json, markdown, pdf, pptx, sheets, text};
+use crate::{
+    archive, docx, email, epub, html, json, markdown, odf, pdf, pptx, sheets, text, xmltext,
+};
 
 /// Files larger than this are refused with [`Error::TooLarge`] before being read (the
 /// default of [`Limits::max_file_bytes`]).
@@ -115,6 +117,10 @@ pub fn detect_format(bytes: &[u8], name: &str) -> Result<Format> {
         Some(e) if HTML_EXT.contains(&e) => Ok(Format::Html),
         Some("csv" | "tsv" | "tab") => Ok(Format::Csv),
         Some("json" | "jsonl" | "ndjson" | "geojson") => Ok(Format::Json),
+        Some("xml" | "xsd" | "xsl" | "xslt" | "rss" | "atom" | "opml" | "dita" | "tei") => {
+            Ok(Format::Xml)
+        }
+        None if head.starts_with("<?xml") => Ok(Format::Xml),
         Some("eml" | "mbox" | "mbx") => Ok(Format::Email),
         None if looks_like_mail(head) => Ok(Format::Email),
         None => Ok(Format::Text),
@@ -152,10 +158,13 @@ fn zip_format(bytes: &[u8], name: &str, ext: Option<&str>) -> Result<Format> {
         Some("docx" | "docm" | "dotx") => Some(Format::Docx),
         Some("pptx" | "pptm" | "ppsx") => Some(Format::Pptx),
         Some("xlsx" | "xlsm" | "xltx") => Some(Format::Xlsx),
-        Some("ods") => Some(Format::Ods),
+        Some("ods" | "ots") => Some(Format::Ods),
+        Some("odt" | "ott") => Some(Format::Odt),
+        Some("odp" | "otp") => Some(Format::Odp),
+        Some("epub") => Some(Format::Epub),
         _ => None,
     };
-    let archive = match zip::ZipArchive::new(std::io::Cursor::new(bytes)) {
+    let mut archive = match zip::ZipArchive::new(std::io::Cursor::new(bytes)) {
         Ok(a) => a,
         Err(e) => {
             return Err(match by_ext {
@@ -167,6 +176,8 @@ fn zip_format(bytes: &[u8], name: &str, ext: Option<&str>) -> Result<Format> {
             })
         }
     };
+    // OpenDocument and EPUB name their type in a first, stored `mimetype` member.
+    let mimetype = mimetype(&mut archive);
     let has = |part: &str| archive.index_for_name(part).is_some();
     if has("word/document.xml") {
         return Ok(Format::Docx);
@@ -177,13 +188,28 @@ fn zip_format(bytes: &[u8], name: &str, ext: Option<&str>) -> Result<Format> {
     if has("xl/workbook.xml") {
         return Ok(Format::Xlsx);
     }
-    if has("content.xml")
-        && bytes
-            .windows(46)
-            .take(200)
-            .any(|w| w == b"application/vnd.oasis.opendocument.spreadsheet")
+    if has("content.xml") {
+        match mimetype.as_deref() {
+            Some(m) if m.starts_with("application/vnd.oasis.opendocument.spreadsheet") => {
+                return Ok(Format::Ods)
+            }
+            Some(m) if m.starts_with("application/vnd.oasis.opendocument.text") => {
+                return Ok(Format::Odt)
+            }
+            Some(m) if m.starts_with("application/vnd.oasis.opendocument.presentation") => {
+                return Ok(Format::Odp)
+            }
+            _ => {}
+        }
+        if let Some(f @ (Format::Ods | Format::Odt | Format::Odp)) = by_ext {
+            // No (or another) mimetype: the extension decides among OpenDocument types.
+            return Ok(f);
+        }
+    }
+    if has("META-INF/container.xml")
+        && (mimetype.as_deref() == Some("application/epub+zip") || by_ext == Some(Format::Epub))
     {
-        return Ok(Format::Ods);
+        return Ok(Format::Epub);
     }
     match by_ext {
         Some(f) => Err(Error::malformed(
@@ -191,11 +217,24 @@ fn zip_format(bytes: &[u8], name: &str, ext: Option<&str>) -> Result<Format> {
             f.as_str(),
             "the zip container lacks the format's main part",
         )),
-        None => Err(Error::Unsupported {
-            name: name.to_owned(),
-            reason: "ZIP archive is not a DOCX/PPTX/XLSX/ODS document".to_owned(),
-        }),
+        // Any other zip is an archive: its members are read by their own formats.
+        None => Ok(Format::Zip),
     }
+}
+
+/// The content of the `mimetype` member of an OpenDocument or EPUB container, if the
+/// archive has one (the standards store it first, uncompressed).
+fn mimetype(archive: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>) -> Option<String> {
+    use std::io::Read as _;
+    let mut raw = Vec::new();
+    // At most 200 bytes are inflated, whatever the entry declares.
+    archive
+        .by_name("mimetype")
+        .ok()?
+        .take(200)
+        .read_to_end(&mut raw)
+        .ok()?;
+    Some(String::from_utf8_lossy(&raw).trim().to_owned())
 }
 
 /// Parses in-memory bytes into one document; `name` (a file name or path) is used for
@@ -306,6 +345,10 @@ fn dispatch(
         Format::Xlsx | Format::Xls | Format::Ods | Format::Csv => sheets::parse,
         Format::Html => html::parse,
         Format::Json => json::parse,
+        Format::Odt | Format::Odp => odf::parse,
+        Format::Epub => epub::parse,
+        Format::Zip => archive::parse,
+        Format::Xml => xmltext::parse,
         #[cfg(feature = "ocr")]
         Format::Image => crate::ocr::parse,
         #[cfg(not(feature = "ocr"))]

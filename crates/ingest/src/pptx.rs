@@ -105,7 +105,7 @@ fn relationships(xml: &str) -> Vec<(String, String)> {
 }
 
 /// A relationship target relative to the folder `base`, as a zip path.
-fn resolve(base: &str, target: &str) -> String {
+pub(crate) fn resolve(base: &str, target: &str) -> String {
     if let Some(abs) = target.strip_prefix('/') {
         return abs.to_owned();
     }

@@ -61,6 +61,11 @@ impl<'a> Reader<'a> {
     pub(crate) fn new(s: &'a str) -> Reader<'a> {
         Reader { s, pos: 0 }
     }
+
+    /// The byte offset of the next token.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
 }
 
 impl<'a> Iterator for Reader<'a> {

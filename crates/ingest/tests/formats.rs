@@ -658,9 +658,9 @@ fn mislabelled_files_are_read_as_what_they_are() {
         parse_bytes_all(&zip, "x.docx", &Limits::default()).unwrap_err(),
         Error::Malformed { format: "docx", .. }
     ));
-    assert!(parse_bytes_all(&zip, "x.zip", &Limits::default())
-        .unwrap_err()
-        .is_unsupported());
+    // Named .zip (or anything else), it is an archive of its members.
+    let docs = parse_bytes_all(&zip, "x.zip", &Limits::default()).unwrap();
+    assert_eq!(docs[0].id, "x.zip/readme.txt");
 }
 
 #[test]
@@ -924,4 +924,187 @@ fn a_file_that_parses_past_the_deadline_fails_alone() {
     // No deadline at all: the big file parses.
     let results = parse_paths(&[big], &Limits::default().max_parse_millis(0));
     assert!(results[0].1.is_ok());
+}
+
+// ---- OpenDocument text and presentations, EPUB, ZIP archives, XML ----
+
+#[test]
+fn odt_gives_tables_lists_paragraphs_and_its_metadata() {
+    let doc = parse("simpletable.odt");
+    assert_eq!(doc.format, Format::Odt);
+    assert_eq!(doc.metadata["author"].to_string(), "Søren Roug");
+    assert_eq!(
+        kinds(&doc, SectionKind::Table),
+        vec!["Cell 1 | Cell 2\nCell 3 (bold) | Cell 4 (italic)"]
+    );
+    let doc = parse("twolevellist.odt");
+    assert_eq!(
+        kinds(&doc, SectionKind::Paragraph),
+        vec!["Line 1", "Line 4"]
+    );
+    assert_eq!(
+        kinds(&doc, SectionKind::ListItem),
+        vec![
+            "Item A",
+            "Item B",
+            "Subitem B.1",
+            "Subitem B.2 (bold)",
+            "Item C"
+        ]
+    );
+}
+
+#[test]
+fn odp_gives_each_slide_with_its_title_as_heading() {
+    let doc = parse("ol.odp");
+    assert_eq!(doc.format, Format::Odp);
+    assert_eq!(doc.metadata["slides"].to_string(), "1");
+    let title = &doc.sections[0];
+    assert_eq!(title.kind, SectionKind::Heading { level: 1 });
+    assert_eq!((title.text.as_str(), title.location.slide), ("OL", Some(1)));
+    let items = kinds(&doc, SectionKind::ListItem);
+    assert_eq!(items[..3], ["Eins", "Tsvey", "Dray"]);
+    assert!(doc
+        .sections
+        .iter()
+        .all(|s| s.location.slide == Some(1) && s.heading_path == ["OL"]));
+}
+
+#[test]
+fn odf_is_told_apart_by_its_mimetype_whatever_its_name() {
+    let odt = read("simpletable.odt");
+    assert_eq!(detect_format(&odt, "renamed.zip").unwrap(), Format::Odt);
+    assert_eq!(detect_format(&read("ol.odp"), "x").unwrap(), Format::Odp);
+    // An .odt without content.xml is a broken OpenDocument file, not an archive.
+    let broken = zip_of(&[("mimetype", b"application/vnd.oasis.opendocument.text")]);
+    assert!(matches!(
+        parse_bytes_all(&broken, "broken.odt", &Limits::default()),
+        Err(Error::Malformed { .. })
+    ));
+}
+
+#[test]
+fn epub_reads_its_chapters_in_spine_order_with_their_metadata() {
+    let doc = parse("live-manual.en.epub");
+    assert_eq!(doc.format, Format::Epub);
+    assert_eq!(doc.title.as_deref(), Some("Live Systems Manual"));
+    assert_eq!(doc.metadata["language"].to_string(), "en");
+    assert_eq!(doc.metadata["chapters"].to_string(), "190");
+    let chapters: Vec<u32> = doc
+        .sections
+        .iter()
+        .filter_map(|s| s.location.chapter)
+        .collect();
+    assert_eq!(chapters.len(), doc.sections.len());
+    assert!(chapters.windows(2).all(|w| w[0] <= w[1]), "reading order");
+    let about = doc
+        .sections
+        .iter()
+        .find(|s| {
+            s.text
+                .starts_with("This manual serves as a single access point")
+        })
+        .unwrap();
+    assert_eq!(about.heading_path, vec!["1. About this manual"]);
+    assert_eq!(about.location.chapter, Some(5));
+}
+
+#[test]
+fn epub_without_a_package_is_malformed() {
+    let bytes = zip_of(&[
+        ("mimetype", b"application/epub+zip"),
+        (
+            "META-INF/container.xml",
+            b"<container><rootfiles/></container>",
+        ),
+    ]);
+    assert_eq!(detect_format(&bytes, "book").unwrap(), Format::Epub);
+    assert!(matches!(
+        parse_bytes_all(&bytes, "book.epub", &Limits::default()),
+        Err(Error::Malformed { .. })
+    ));
+}
+
+#[test]
+fn zip_members_are_documents_of_their_own_formats_located_by_member() {
+    let odt = read("simpletable.odt");
+    let inner = zip_of(&[("deep/notes.md", b"# Deep\n\nA nested note.")]);
+    let bytes = zip_of(&[
+        ("readme.txt", b"Plain text member."),
+        ("docs/table.odt", &odt),
+        ("inner.zip", &inner),
+        ("logo.png", b"\x89PNG\r\n\x1a\nxxxx"),
+        ("broken.pdf", b"%PDF-1.7\n%\xe2\xe3 truncated"),
+        ("__MACOSX/._readme.txt", b"resource fork"),
+    ]);
+    let docs = parse_bytes_all(&bytes, "bundle.zip", &Limits::default()).unwrap();
+    let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec![
+            "bundle.zip/docs/table.odt",
+            "bundle.zip/inner.zip/deep/notes.md",
+            "bundle.zip/readme.txt",
+        ]
+    );
+    assert_eq!(docs[0].format, Format::Odt);
+    assert_eq!(
+        docs[0].sections[0].location.member.as_deref(),
+        Some("docs/table.odt")
+    );
+    assert_eq!(docs[1].format, Format::Markdown);
+    assert_eq!(
+        docs[1].sections[0].location.member.as_deref(),
+        Some("inner.zip/deep/notes.md")
+    );
+    assert_eq!(docs[0].metadata["archive"].to_string(), "bundle.zip");
+    assert_eq!(docs[0].metadata["members_skipped"].to_string(), "1");
+    let errors = docs[0].metadata["member_errors"].to_string();
+    assert!(errors.contains("broken.pdf"), "{errors}");
+    // Nothing readable: an unsupported archive.
+    let images = zip_of(&[("a.png", b"\x89PNG\r\n\x1a\nxxxx")]);
+    assert!(matches!(
+        parse_bytes_all(&images, "images.zip", &Limits::default()),
+        Err(Error::Unsupported { .. })
+    ));
+}
+
+#[test]
+fn zips_nested_past_the_depth_limit_stop() {
+    let mut bytes = zip_of(&[("note.txt", b"At the bottom.")]);
+    for i in 0..8 {
+        bytes = zip_of(&[(&format!("level{i}.zip"), &bytes)]);
+    }
+    let limits = Limits::default();
+    match parse_bytes_all(&bytes, "deep.zip", &limits) {
+        Err(Error::LimitExceeded { .. } | Error::Malformed { .. }) => {}
+        other => panic!("expected a limit, got {other:?}"),
+    }
+}
+
+#[test]
+fn xml_is_read_as_text_by_element_with_lines() {
+    let xml = b"<?xml version=\"1.0\"?>\n<catalog>\n  <title>Spare parts</title>\n  <item id=\"1\">\n    <name>Gasket &amp; seal</name>\n  </item>\n  <!-- a comment -->\n  <item><name>Valve</name></item>\n</catalog>\n";
+    let docs = parse_bytes_all(xml, "parts.xml", &Limits::default()).unwrap();
+    let doc = &docs[0];
+    assert_eq!(doc.format, Format::Xml);
+    assert_eq!(doc.title.as_deref(), Some("Spare parts"));
+    let texts: Vec<(&str, Option<u32>)> = doc
+        .sections
+        .iter()
+        .map(|s| (s.text.as_str(), s.location.line))
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            ("Spare parts", Some(3)),
+            ("Gasket & seal", Some(5)),
+            ("Valve", Some(8))
+        ]
+    );
+    assert_eq!(detect_format(xml, "noext").unwrap(), Format::Xml);
+    assert!(matches!(
+        parse_bytes_all(b"<a><b/></a>", "empty.xml", &Limits::default()),
+        Err(Error::Empty { .. })
+    ));
 }

@@ -94,6 +94,7 @@ __all__ = [
     "UnsupportedFormatError",
     "__version__",
     "cpu_info",
+    "extract",
     "shard_of",
 ]
 
@@ -422,6 +423,16 @@ class Collection:
 
     def __repr__(self) -> str:
         return repr(self._native)
+
+
+def extract(path: PathLike, *, max_file_bytes: Optional[int] = None) -> list[dict[str, Any]]:
+    """What trawl reads from one file, without indexing it (``trawl extract``): its
+    documents (most files hold one; a mailbox, a mail with attachments or a ZIP archive
+    several) as dicts with ``id``, ``title``, ``format``, ``metadata`` and ``sections``
+    (each with ``kind``, ``text``, ``heading_path`` and ``location``). Raises what
+    :meth:`Collection.add` reports for the file: :class:`UnsupportedFormatError`,
+    :class:`ParseError`, ``FileNotFoundError``, ..."""
+    return _trawl.extract(os.fspath(path), max_file_bytes)
 
 
 def _expand_parent(expand: Optional[str]) -> bool:

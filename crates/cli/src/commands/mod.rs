@@ -8,6 +8,7 @@ use trawl::{Collection, Context, ContextOptions, Hit, SearchOptions, ShardSet};
 pub(crate) mod check;
 pub(crate) mod delete;
 pub(crate) mod eval;
+pub(crate) mod extract;
 pub(crate) mod ingest;
 pub(crate) mod search;
 pub(crate) mod stats;
