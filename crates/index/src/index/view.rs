@@ -186,9 +186,14 @@ impl View<'_> {
                 // Fresh points (committed, not yet in the graph) are compared exactly.
                 let (fresh, fresh_live) = snap.fresh.search(&q, k, &snap.live);
                 let graph_live = snap.live.len() - fresh_live;
-                let hits = graph
+                let mut hits = graph
                     .search_within(&q, k, ef_search, &snap.live, graph_live)
                     .unwrap_or_else(|| graph.search(&q, k, ef_search, &*snap.live));
+                if hits.len() < k.min(graph_live) {
+                    // A walk among many deleted points can come back short (seen while
+                    // a writer replaces documents): compare with every live vector.
+                    hits = graph.exact_search(&q, k, &snap.live);
+                }
                 merge(hits, fresh, k)
             }
             Some(f) => {
