@@ -110,6 +110,8 @@ pub enum Format {
     Zip,
     /// XML, read as text.
     Xml,
+    /// Outlook message (MSG).
+    Msg,
 }
 
 impl Format {
@@ -135,6 +137,7 @@ impl Format {
             Format::Epub => "epub",
             Format::Zip => "zip",
             Format::Xml => "xml",
+            Format::Msg => "msg",
         }
     }
 }

@@ -32,6 +32,7 @@ mod html;
 mod json;
 mod limits;
 mod markdown;
+mod msg;
 #[cfg(feature = "ocr")]
 mod ocr;
 mod odf;

@@ -9,7 +9,7 @@ use crate::document::{Document, Format, Input};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::{
-    archive, docx, email, epub, html, json, markdown, odf, pdf, pptx, sheets, text, xmltext,
+    archive, docx, email, epub, html, json, markdown, msg, odf, pdf, pptx, sheets, text, xmltext,
 };
 
 /// Files larger than this are refused with [`Error::TooLarge`] before being read (the
@@ -85,10 +85,15 @@ pub fn detect_format(bytes: &[u8], name: &str) -> Result<Format> {
                 format: "office document",
             });
         }
+        // An Outlook message keeps each MAPI property in a `__substg1.0_` stream.
+        let property: Vec<u8> = "__substg1.0_".bytes().flat_map(|b| [b, 0]).collect();
+        if ext == Some("msg") || bytes.windows(property.len()).any(|w| w == property) {
+            return Ok(Format::Msg);
+        }
         return match ext {
             Some("xls" | "xla" | "xlt" | "xlsx" | "xlsm") | None => Ok(Format::Xls),
             _ => Err(unsupported(
-                "OLE2 (legacy DOC/PPT/MSG) content is not supported".to_owned(),
+                "OLE2 (legacy DOC/PPT) content is not supported".to_owned(),
             )),
         };
     }
@@ -349,6 +354,7 @@ fn dispatch(
         Format::Epub => epub::parse,
         Format::Zip => archive::parse,
         Format::Xml => xmltext::parse,
+        Format::Msg => msg::parse,
         #[cfg(feature = "ocr")]
         Format::Image => crate::ocr::parse,
         #[cfg(not(feature = "ocr"))]

@@ -1108,3 +1108,41 @@ fn xml_is_read_as_text_by_element_with_lines() {
         Err(Error::Empty { .. })
     ));
 }
+
+#[test]
+fn outlook_msg_gives_the_message_and_its_attached_message() {
+    let docs = parse_path_all(&fixture("outer.msg"), &Limits::default()).unwrap();
+    assert_eq!(docs.len(), 2);
+    let (outer, inner) = (&docs[0], &docs[1]);
+    assert_eq!(outer.format, Format::Msg);
+    assert_eq!(outer.title.as_deref(), Some("outer subject"));
+    assert_eq!(outer.metadata["to"].to_string(), "outer@foo.bar");
+    assert_eq!(kinds(outer, SectionKind::Paragraph), vec!["Outer body"]);
+    assert!(inner.id.ends_with("outer.msg#attachment-1"), "{}", inner.id);
+    assert_eq!(inner.title.as_deref(), Some("test"));
+    assert_eq!(inner.metadata["parent"].to_string(), outer.id);
+    assert_eq!(kinds(inner, SectionKind::Paragraph), vec!["body"]);
+    assert!(inner
+        .sections
+        .iter()
+        .all(|s| s.location.attachment.as_deref() == Some("test")));
+    // Told apart from other compound files by its property streams, whatever its name.
+    assert_eq!(
+        detect_format(&read("outer.msg"), "mail.bin").unwrap(),
+        Format::Msg
+    );
+    assert_eq!(
+        detect_format(&read("profiles.xls"), "x").unwrap(),
+        Format::Xls
+    );
+    assert!(matches!(
+        parse_bytes_all(&read("profiles.xls"), "sheet.msg", &Limits::default()),
+        Err(Error::Malformed { .. })
+    ));
+    let mut truncated = read("outer.msg");
+    truncated.truncate(3000);
+    assert!(matches!(
+        parse_bytes_all(&truncated, "cut.msg", &Limits::default()),
+        Err(Error::Malformed { .. })
+    ));
+}
