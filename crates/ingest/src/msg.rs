@@ -13,6 +13,12 @@ use crate::error::{Error, Result};
 use crate::limits::Limits;
 
 const FORMAT: &str = "msg";
+/// Bytes before the first property in the root's `__properties_version1.0` stream ...
+const ROOT_HEADER: usize = 32;
+/// ... and in an attached message's.
+const EMBEDDED_HEADER: usize = 24;
+/// MAPI property type of a time (a Windows FILETIME).
+const PT_SYSTIME: u32 = 0x0040;
 
 type Compound<'a> = cfb::CompoundFile<Cursor<&'a [u8]>>;
 
@@ -36,7 +42,7 @@ pub(crate) fn parse(input: &Input<'_>) -> Result<Vec<Document>> {
         limits: input.limits,
         budget: input.limits.max_decompressed_bytes,
     };
-    reader.message(Path::new("/"), input.name, input.depth)
+    reader.message(Path::new("/"), input.name, input.depth, ROOT_HEADER)
 }
 
 struct Msg<'f, 'a> {
@@ -50,7 +56,13 @@ struct Msg<'f, 'a> {
 impl Msg<'_, '_> {
     /// The message stored at `storage` (the root, or an attached message's `3701000D`
     /// storage) and its attachments, as documents with ids from `id`.
-    fn message(&mut self, storage: &Path, id: &str, depth: u32) -> Result<Vec<Document>> {
+    fn message(
+        &mut self,
+        storage: &Path,
+        id: &str,
+        depth: u32,
+        header: usize,
+    ) -> Result<Vec<Document>> {
         let subject = self.string(storage, 0x0037)?.map(|s| squash(&s));
         let mut metadata = Metadata::new();
         if let Some(s) = subject.as_ref().filter(|s| !s.is_empty()) {
@@ -71,6 +83,9 @@ impl Msg<'_, '_> {
             if let Some(v) = value.map(|v| squash(&v)).filter(|v| !v.is_empty()) {
                 metadata.insert(key.into(), MetaValue::Str(v));
             }
+        }
+        if let Some(date) = self.date(storage, header)? {
+            metadata.insert("date".into(), MetaValue::Str(date));
         }
         let mut sections = match self.string(storage, 0x1000)? {
             Some(body) if !body.trim().is_empty() => crate::text::paragraphs(&body),
@@ -128,7 +143,7 @@ impl Msg<'_, '_> {
                 .unwrap_or_else(|| format!("attachment-{}", n + 1));
             let embedded = attachment.join("__substg1.0_3701000D");
             let found = if self.file.is_storage(&embedded) {
-                self.message(&embedded, &att_id, depth + 1)
+                self.message(&embedded, &att_id, depth + 1, EMBEDDED_HEADER)
             } else {
                 match self.binary(&attachment, 0x3701)? {
                     Some(bytes) => crate::parse::parse_all(&bytes, &file, self.limits, depth + 1)
@@ -195,6 +210,29 @@ impl Msg<'_, '_> {
         Ok(out)
     }
 
+    /// When the message was sent (`PR_CLIENT_SUBMIT_TIME`), else delivered
+    /// (`PR_MESSAGE_DELIVERY_TIME`), as ISO 8601 UTC, from the fixed-size properties
+    /// stream (16 bytes a property after a `header`).
+    fn date(&mut self, storage: &Path, header: usize) -> Result<Option<String>> {
+        let Some(bytes) = self.stream(&storage.join("__properties_version1.0"))? else {
+            return Ok(None);
+        };
+        let mut times = [None, None];
+        for entry in bytes.get(header..).unwrap_or_default().chunks_exact(16) {
+            let tag = u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
+            if tag & 0xFFFF != PT_SYSTIME {
+                continue;
+            }
+            let value = u64::from_le_bytes(entry[8..16].try_into().expect("8 bytes"));
+            match tag >> 16 {
+                0x0039 => times[0] = Some(value),
+                0x0E06 => times[1] = Some(value),
+                _ => {}
+            }
+        }
+        Ok(times.into_iter().flatten().find_map(iso_utc))
+    }
+
     /// The sender's SMTP address (`PR_SENDER_SMTP_ADDRESS`, else the address if its
     /// type is SMTP).
     fn sender_address(&mut self, storage: &Path) -> Result<Option<String>> {
@@ -258,5 +296,50 @@ impl Msg<'_, '_> {
             .read_to_end(&mut bytes)
             .map_err(|e| Error::malformed(self.name, FORMAT, e.to_string()))?;
         Ok(Some(bytes))
+    }
+}
+
+/// A Windows FILETIME (100 ns ticks since 1601) as `YYYY-MM-DDTHH:MM:SSZ`; `None`
+/// before 1970.
+fn iso_utc(filetime: u64) -> Option<String> {
+    let secs = (filetime / 10_000_000).checked_sub(11_644_473_600)?;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = i64::try_from(days).ok()? + 719_468;
+    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Some(format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filetimes_become_utc_dates() {
+        // 2016-11-15 23:29:05.816 UTC, a leap day, and the Unix epoch.
+        assert_eq!(
+            iso_utc(131_237_261_458_160_000).as_deref(),
+            Some("2016-11-15T23:29:05Z")
+        );
+        assert_eq!(
+            iso_utc(125_962_560_000_000_000).as_deref(),
+            Some("2000-02-29T00:00:00Z")
+        );
+        assert_eq!(
+            iso_utc(116_444_736_000_000_000).as_deref(),
+            Some("1970-01-01T00:00:00Z")
+        );
+        assert_eq!(iso_utc(0), None);
     }
 }

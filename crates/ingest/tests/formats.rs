@@ -1117,6 +1117,7 @@ fn outlook_msg_gives_the_message_and_its_attached_message() {
     assert_eq!(outer.format, Format::Msg);
     assert_eq!(outer.title.as_deref(), Some("outer subject"));
     assert_eq!(outer.metadata["to"].to_string(), "outer@foo.bar");
+    assert_eq!(outer.metadata["date"].to_string(), "2016-11-15T23:29:05Z");
     assert_eq!(kinds(outer, SectionKind::Paragraph), vec!["Outer body"]);
     assert!(inner.id.ends_with("outer.msg#attachment-1"), "{}", inner.id);
     assert_eq!(inner.title.as_deref(), Some("test"));
