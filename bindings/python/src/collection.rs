@@ -192,16 +192,7 @@ impl Collection {
     ) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let inner = &self.inner;
         let docs = gil::run(py, || inner.documents(tenant))?;
-        docs.iter()
-            .map(|d| {
-                let dict = PyDict::new(py);
-                dict.set_item("doc_id", &d.doc_id)?;
-                dict.set_item("tenant", &d.tenant)?;
-                dict.set_item("source", d.source.as_deref())?;
-                dict.set_item("chunks", d.chunks)?;
-                Ok(dict)
-            })
-            .collect()
+        document_dicts(py, &docs)
     }
 
     /// Sees commits made since opening (by another process, say).
@@ -848,6 +839,23 @@ pub(crate) fn builder_from(
         });
     }
     Ok(builder)
+}
+
+/// The documents a collection or shard set lists, as dicts.
+pub(crate) fn document_dicts<'py>(
+    py: Python<'py>,
+    docs: &[trawl::DocumentInfo],
+) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    docs.iter()
+        .map(|d| {
+            let dict = PyDict::new(py);
+            dict.set_item("doc_id", &d.doc_id)?;
+            dict.set_item("tenant", &d.tenant)?;
+            dict.set_item("source", d.source.as_deref())?;
+            dict.set_item("chunks", d.chunks)?;
+            Ok(dict)
+        })
+        .collect()
 }
 
 /// Search options from the arguments `search()` and `context()` take.

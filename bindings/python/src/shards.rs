@@ -9,7 +9,8 @@ use pyo3::types::PyDict;
 use serde_json::Value;
 
 use crate::collection::{
-    builder_from, search_options, to_metadata, to_object, Context, Hit, IngestReport, Stats,
+    builder_from, document_dicts, search_options, to_metadata, to_object, Context, Hit,
+    IngestReport, Stats,
 };
 use crate::errors::InvalidArgumentError;
 use crate::gil;
@@ -170,16 +171,7 @@ impl ShardSet {
     ) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let inner = &self.inner;
         let docs = gil::run(py, || inner.documents(tenant))?;
-        docs.iter()
-            .map(|d| {
-                let dict = PyDict::new(py);
-                dict.set_item("doc_id", &d.doc_id)?;
-                dict.set_item("tenant", &d.tenant)?;
-                dict.set_item("source", d.source.as_deref())?;
-                dict.set_item("chunks", d.chunks)?;
-                Ok(dict)
-            })
-            .collect()
+        document_dicts(py, &docs)
     }
 
     fn stats(&self, py: Python<'_>) -> PyResult<Stats> {

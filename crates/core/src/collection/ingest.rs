@@ -12,6 +12,7 @@ use trawl_index::Record;
 use trawl_ingest::{Document, Format, Limits, Metadata};
 
 use crate::chunk::{chunk_document, Chunk, ChunkOptions};
+use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::search::ChunkSpan;
 
@@ -328,26 +329,9 @@ impl Collection {
         fresh: &[Prepared],
         options: &AddOptions,
     ) -> Result<Vec<Vec<f32>>> {
-        let texts: Vec<String> = fresh
-            .iter()
-            .flat_map(|p| {
-                p.chunks
-                    .iter()
-                    .map(|c| c.embedding_text(p.doc.title.as_deref(), &self.chunking))
-            })
-            .collect();
-        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-        match &self.embedder {
-            Some(e) if !texts.is_empty() => {
-                let mut all = Vec::with_capacity(texts.len());
-                for group in texts.chunks(EMBED_GROUP) {
-                    self.check_cancelled(options)?;
-                    all.extend(e.embed(group)?);
-                }
-                Ok(all)
-            }
-            _ => Ok(Vec::new()),
-        }
+        embed_with(self.embedder.as_deref(), &self.chunking, fresh, &|| {
+            self.check_cancelled(options)
+        })
     }
 
     /// Writes prepared documents with their chunks' vectors (in order), replacing
@@ -727,10 +711,7 @@ impl Collection {
     }
 
     pub(super) fn chunk(&self, doc: &Document) -> Vec<Chunk> {
-        match &self.embedder {
-            Some(e) => chunk_document(doc, &self.chunking, &|t| e.count_tokens(t)),
-            None => chunk_document(doc, &self.chunking, &|t| t.len().div_ceil(4)),
-        }
+        chunk_with(self.embedder.as_deref(), &self.chunking, doc)
     }
 
     /// Identifies a document's indexed form: its content plus everything that changes
@@ -750,6 +731,47 @@ pub(super) fn run_on<T: Send>(
         Some(pool) => pool.install(work),
         None => work(),
     }
+}
+
+/// `doc` cut into chunks, counting tokens with `embedder`'s tokenizer (about four
+/// bytes a token without one).
+pub(super) fn chunk_with(
+    embedder: Option<&dyn Embedder>,
+    chunking: &ChunkOptions,
+    doc: &Document,
+) -> Vec<Chunk> {
+    match embedder {
+        Some(e) => chunk_document(doc, chunking, &|t| e.count_tokens(t)),
+        None => chunk_document(doc, chunking, &|t| t.len().div_ceil(4)),
+    }
+}
+
+/// The vectors of the chunks of `fresh`, in order, embedded in groups of
+/// [`EMBED_GROUP`] with `before_group` checked before each (none without a model).
+pub(super) fn embed_with(
+    embedder: Option<&dyn Embedder>,
+    chunking: &ChunkOptions,
+    fresh: &[Prepared],
+    before_group: &dyn Fn() -> Result<()>,
+) -> Result<Vec<Vec<f32>>> {
+    let Some(e) = embedder else {
+        return Ok(Vec::new());
+    };
+    let texts: Vec<String> = fresh
+        .iter()
+        .flat_map(|p| {
+            p.chunks
+                .iter()
+                .map(|c| c.embedding_text(p.doc.title.as_deref(), chunking))
+        })
+        .collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let mut all = Vec::with_capacity(texts.len());
+    for group in texts.chunks(EMBED_GROUP) {
+        before_group()?;
+        all.extend(e.embed(group)?);
+    }
+    Ok(all)
 }
 
 /// The records (one per chunk) of a prepared document in `tenant`, with vectors taken

@@ -11,11 +11,11 @@ use serde_json::Value;
 use trawl_index::{Index, Record};
 use trawl_ingest::Document;
 
-use crate::chunk::{chunk_document, ChunkOptions};
+use crate::chunk::ChunkOptions;
 use crate::embed::{BertEmbedder, Embedder};
 use crate::error::{Error, Result};
 
-use super::ingest::{content_hash, records_of, Prepared, EMBED_GROUP};
+use super::ingest::{chunk_with, content_hash, embed_with, records_of, Prepared};
 use super::{AddOutcome, Collection, Manifest};
 
 /// A document cut into chunks and embedded for one collection, ready for
@@ -115,37 +115,16 @@ impl Preparer {
                 path: self.path.clone(),
             });
         }
+        let embedder = self.embedder.as_deref();
         let prepared: Vec<Prepared> = docs
             .into_par_iter()
             .map(|doc| {
                 let hash = self.content_hash(&doc);
-                let chunks = match &self.embedder {
-                    Some(e) => chunk_document(&doc, &self.chunking, &|t| e.count_tokens(t)),
-                    None => chunk_document(&doc, &self.chunking, &|t| t.len().div_ceil(4)),
-                };
+                let chunks = chunk_with(embedder, &self.chunking, &doc);
                 Prepared { doc, hash, chunks }
             })
             .collect();
-        let mut vectors = match &self.embedder {
-            Some(e) => {
-                let texts: Vec<String> = prepared
-                    .iter()
-                    .flat_map(|p| {
-                        p.chunks
-                            .iter()
-                            .map(|c| c.embedding_text(p.doc.title.as_deref(), &self.chunking))
-                    })
-                    .collect();
-                let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-                let mut all = Vec::with_capacity(texts.len());
-                for group in texts.chunks(EMBED_GROUP) {
-                    all.extend(e.embed(group)?);
-                }
-                all
-            }
-            None => Vec::new(),
-        }
-        .into_iter();
+        let mut vectors = embed_with(embedder, &self.chunking, &prepared, &|| Ok(()))?.into_iter();
         Ok(prepared
             .into_iter()
             .map(|p| PreparedDocument {

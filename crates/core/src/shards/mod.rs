@@ -634,6 +634,9 @@ pub fn publish(root: &Path, commits: &[u64]) -> Result<ShardManifest> {
 /// All shards' views of one generation, searched as one [`Source`].
 struct SetView<'a> {
     views: Vec<View<'a>>,
+    /// The last query's merged statistics: a hybrid search asks for them twice (the
+    /// keyword list, then fusion's signals).
+    stats: Mutex<Option<(String, Arc<KeywordStats>)>>,
 }
 
 impl<'a> SetView<'a> {
@@ -646,15 +649,24 @@ impl<'a> SetView<'a> {
         }
         Ok(SetView {
             views: shards.iter().map(|s| s.index().view()).collect(),
+            stats: Mutex::new(None),
         })
     }
 
-    /// The set's BM25 statistics for `q`: every shard's, merged.
-    fn keyword_stats(&self, q: &str) -> Result<KeywordStats> {
+    /// The set's BM25 statistics for `q`: every shard's, merged (once per query).
+    fn keyword_stats(&self, q: &str) -> Result<Arc<KeywordStats>> {
+        let mut cached = self.stats.lock().expect("stats lock");
+        if let Some((query, stats)) = cached.as_ref() {
+            if query == q {
+                return Ok(Arc::clone(stats));
+            }
+        }
         let mut all = KeywordStats::default();
         for view in &self.views {
             all.merge(&view.keyword_stats(q)?);
         }
+        let all = Arc::new(all);
+        *cached = Some((q.to_owned(), Arc::clone(&all)));
         Ok(all)
     }
 
@@ -708,7 +720,7 @@ impl Source for SetView<'_> {
         let stats = self.keyword_stats(q)?;
         self.fan_out(k, |view| {
             view.clone()
-                .with_keyword_stats(stats.clone())
+                .with_keyword_stats((*stats).clone())
                 .search_keyword(q, k, filter)
         })
     }
@@ -717,7 +729,7 @@ impl Source for SetView<'_> {
         let stats = self.keyword_stats(q)?;
         Ok(self.views[0]
             .clone()
-            .with_keyword_stats(stats)
+            .with_keyword_stats((*stats).clone())
             .keyword_signals(q, top_score)?)
     }
 
