@@ -4,8 +4,9 @@
     python3 benches/quality/derive_debian_packages.py PACKAGES TRANSLATION OUT_DIR \
         [--docs N] [--queries N] [--only NAME_REGEX] [--inverse]
 
-PACKAGES is an apt `Packages` index and TRANSLATION the `Translation-en` file of the same
-release, both decompressed (for bookworm: `/usr/lib/apt/apt-helper cat-file
+PACKAGES is an apt `Packages` index and TRANSLATION a `Translation-XX` file of the same
+release (`Translation-en`, or another language's: `Translation-ja` makes the same task in
+Japanese), both decompressed (for bookworm: `/usr/lib/apt/apt-helper cat-file
 /var/lib/apt/lists/*bookworm_main_binary-amd64_Packages.lz4`, and
 `dists/bookworm/main/i18n/Translation-en.xz` from any Debian mirror, which holds the
 long descriptions the `Packages` index leaves out).
@@ -81,17 +82,35 @@ def arguments(doc):
     return args
 
 
+# Scripts written without spaces between words: Han, kana, Hangul syllables, Thai, Khmer.
+UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f\u1780-\u17ff]")
+
+
+def long_enough(text):
+    """At least 20 words; in a script written without spaces, at least 60 characters."""
+    unspaced = len(UNSPACED.findall(text))
+    return len(text.split()) >= 20 or (unspaced > len(text) / 3 and len(text) >= 60)
+
+
+def description_field(fields):
+    """The description in whatever language the file holds (`Description-en`, -ja, ...)."""
+    for key, value in fields.items():
+        if key.startswith("Description-") and key != "Description-md5":
+            return value
+    return ""
+
+
 def described(translation, source_of, only=re.compile("")):
     """{source: (package, short description, long description)}: one package per source
     package (the one named like its source, else the first) whose name `only` matches,
     leaving out transitional and dummy packages and descriptions under 20 words."""
     by_source = {}
     for fields in stanzas(translation):
-        name, description = fields.get("Package"), fields.get("Description-en", "")
+        name, description = fields.get("Package"), description_field(fields)
         if name not in source_of or not only.match(name):
             continue
         text = long_description(description)
-        if SKIP.search(description) or len(text.split()) < 20:
+        if SKIP.search(description) or not long_enough(text):
             continue
         source = source_of[name]
         if source not in by_source or name == source:
@@ -111,7 +130,11 @@ def main():
     packages = sorted(by_source.values())
     shared = Counter(short.lower() for _, short, _ in packages)
     rng = random.Random(7)
-    askable = [p for p in packages if shared[p[1].lower()] == 1 and len(p[1].split()) >= 2]
+    askable = [
+        p
+        for p in packages
+        if shared[p[1].lower()] == 1 and (len(p[1].split()) >= 2 or UNSPACED.search(p[1]))
+    ]
     asked = rng.sample(askable, min(a.queries, len(askable)))
     asked_names = {name for name, _, _ in asked}
     others = [p for p in packages if p[0] not in asked_names]

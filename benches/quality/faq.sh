@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Does the default fusion hold on real questions over real documentation? Derives two
+# Does the default fusion hold on real questions over real documentation? Derives three
 # BEIR-format sets from Debian's packages and runs dense, keyword and hybrid on each:
 #
 #   python-faq: the questions of Python's FAQ against Python's documentation
 #               (benches/quality/derive_python_faq.py);
 #   debian-faq: the questions of the Debian FAQ against the FAQ and the Debian
 #               Reference (benches/quality/derive_debian_faq.py);
+#   perl-faq:   the questions of the Perl FAQ against Perl's manuals
+#               (benches/quality/derive_perl_faq.py);
 #   python-known: known-item tasks over python-faq's corpus (a section's heading, or a
 #               sentence held out of it, finds the section; derive_known_item.py).
 #
@@ -26,12 +28,17 @@ if [ ! -d "$src/x" ]; then
   (cd "$src" && apt-get download python3.11-doc debian-faq debian-reference-en)
   for deb in "$src"/*.deb; do dpkg -x "$deb" "$src/x"; done
 fi
+if ! compgen -G "$src/x/usr/share/perl/5.*/pod" >/dev/null; then
+  (cd "$src" && apt-get download perl-doc)
+  dpkg -x "$src"/perl-doc_*.deb "$src/x"
+fi
 python3 benches/quality/derive_python_faq.py \
   "$src/x/usr/share/doc/python3.11/html/_sources" bench-out/python-faq
 python3 benches/quality/derive_debian_faq.py \
   "$src/x/usr/share/doc/debian/FAQ" "$src/x/usr/share/debian-reference" bench-out/debian-faq
+python3 benches/quality/derive_perl_faq.py "$(echo "$src"/x/usr/share/perl/5.*/pod)" bench-out/perl-faq
 python3 benches/quality/derive_known_item.py bench-out/python-faq bench-out/python-known
-for run in python-faq:test debian-faq:test python-known:title python-known:sentence; do
+for run in python-faq:test debian-faq:test perl-faq:test python-known:title python-known:sentence; do
   set="${run%%:*}" split="${run##*:}"
   echo "## $set ($split)"
   ./target/release/trawl eval "bench-out/$set" --split "$split" --index "bench-out/$set/index" \

@@ -29,6 +29,38 @@ pub(crate) fn is_cjk(c: char) -> bool {
     )
 }
 
+/// `text` with each run of CJK characters written as its overlapping pairs, apart
+/// (`富士山` becomes `富士 士山`): each pair is then a word of its own to a query parser,
+/// which would otherwise make the run's pairs a phrase that only the same run matches.
+pub(crate) fn cjk_pairs_apart(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !is_cjk(c) {
+            out.push(c);
+            continue;
+        }
+        out.push(' ');
+        let mut prev = c;
+        let mut paired = false;
+        while let Some(&next) = chars.peek().filter(|&&n| is_cjk(n)) {
+            if paired {
+                out.push(' ');
+            }
+            out.push(prev);
+            out.push(next);
+            paired = true;
+            prev = next;
+            chars.next();
+        }
+        if !paired {
+            out.push(c);
+        }
+        out.push(' ');
+    }
+    out
+}
+
 /// The keyword index's tokenizer: see the module documentation.
 #[derive(Clone, Default)]
 pub(crate) struct WordTokenizer {
@@ -133,6 +165,28 @@ mod tests {
         assert_eq!(words("서울 공원"), ["서울", "공원"]);
         assert_eq!(words("山"), ["山"]);
         assert_eq!(words("GPU加速, 2024年"), ["GPU", "加速", "2024", "年"]);
+    }
+
+    #[test]
+    fn a_query_gets_its_cjk_pairs_apart() {
+        assert_eq!(
+            cjk_pairs_apart("富士山")
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            ["富士", "士山"]
+        );
+        assert_eq!(
+            cjk_pairs_apart("GPU加速 the 山")
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            ["GPU", "加速", "the", "山"]
+        );
+        // Each pair alone is what the tokenizer makes of the run.
+        let apart = cjk_pairs_apart("変換してプリティ");
+        assert_eq!(
+            apart.split_whitespace().collect::<Vec<_>>(),
+            words("変換してプリティ")
+        );
     }
 
     #[test]

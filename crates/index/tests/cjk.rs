@@ -60,6 +60,18 @@ fn words_inside_cjk_text_are_found() {
 }
 
 #[test]
+fn a_query_that_shares_only_some_words_with_a_text_finds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = index(dir.path());
+    // Neither run stands in any document as written: a question about Mount Fuji, and
+    // "neural network image recognition research" in Chinese. Their pairs 富士, 士山,
+    // 神经, 网络, 图像, 识别 do, so the documents holding them match, as the words of
+    // an English query match a text that has some of them.
+    assert_eq!(found(&index, "富士山の高さはどのくらいですか")[0], "ja");
+    assert_eq!(found(&index, "神经网络图像识别研究")[0], "zh");
+}
+
+#[test]
 fn an_index_made_before_keeps_its_analyzer() {
     let dir = tempfile::tempdir().unwrap();
     drop(Index::create(dir.path(), IndexOptions::new(0)).unwrap());

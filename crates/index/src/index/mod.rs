@@ -227,6 +227,8 @@ pub struct Index {
     options: IndexOptions,
     /// See `Manifest::heading_values`.
     heading_values: bool,
+    /// See `Manifest::cjk_words`.
+    cjk_words: bool,
     store: TantivyIndex,
     fields: Fields,
     reader: IndexReader,
@@ -365,6 +367,7 @@ impl Index {
         let searcher = reader.searcher();
         let live = live_set(&searcher)?;
         let heading_values = manifest.heading_values;
+        let cjk_words = manifest.cjk_words;
         let options = manifest.options;
         let graph = Graph::load(&path.join(HNSW_DIR), options.hnsw)
             .unwrap_or_else(|| Graph::new(options.hnsw, live.vids.len()));
@@ -434,6 +437,7 @@ impl Index {
             path: path.to_owned(),
             options,
             heading_values,
+            cjk_words,
             store,
             fields,
             reader,

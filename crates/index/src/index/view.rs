@@ -320,7 +320,14 @@ impl View<'_> {
         // keeps a field that does not exist before some clauses (`Examples:\n* ...`)
         // and the search then fails, and an existing one would search an internal
         // field. The analyzer splits words at colons anyway, so they become spaces.
-        parser.parse_query_lenient(&query.replace(':', " ")).0
+        // A run of CJK characters would be one word to the parser, so its pairs would
+        // form a phrase that only the same run matches: each pair is a word instead,
+        // and a chunk sharing some of them matches, as with the words of other text.
+        let mut query = query.replace(':', " ");
+        if self.index.cjk_words {
+            query = crate::tokenize::cjk_pairs_apart(&query);
+        }
+        parser.parse_query_lenient(&query).0
     }
 
     /// This index's BM25 statistics for `query`: merge those of several indexes (the
