@@ -97,12 +97,16 @@ fn dump_candidates(
         };
         let signals = index.keyword_signals(text, keyword.first().map_or(0.0, |s| s.score))?;
         let terms = index.term_idfs(text)?;
+        let read = embedder
+            .token_stats(text)
+            .map(|t| json!({"tokens": t.tokens, "unknown": t.unknown, "words": t.words, "chars": t.chars}));
         let line = json!({
             "qid": qid,
             "query": text,
             "coverage": signals.coverage,
             "mean_idf": signals.mean_idf,
             "terms": terms,
+            "read": read,
             "dense": describe(&dense)?,
             "keyword": describe(&keyword)?,
         });

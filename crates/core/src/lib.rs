@@ -58,11 +58,13 @@ pub use collection::{
 };
 pub use context::{Citation, Context, ContextOptions};
 pub use embed::{
-    default_model_dir, BertEmbedder, CpuPath, Embedder, Pooling, Precision, Runtime,
+    default_model_dir, BertEmbedder, CpuPath, Embedder, Pooling, Precision, Runtime, TokenStats,
     DEFAULT_MODEL_DIR, MODEL_ENV,
 };
 pub use error::{Error, Result};
-pub use fuse::{reciprocal_rank_fusion, Fusion, Normalization, QuerySignals, RRF_K};
+pub use fuse::{
+    reciprocal_rank_fusion, Fusion, Normalization, QuerySignals, RRF_K, UNREAD_BIAS, UNREAD_SLOPE,
+};
 pub use rerank::{
     reranker_from_spec, reranker_from_spec_with, Candidate, CrossEncoder, Mmr, Reranker,
     SentenceWindows,

@@ -268,7 +268,8 @@ impl Searching<'_> {
                         view,
                         query,
                         keyword.first().map_or(0.0, |s| s.score),
-                    )?),
+                    )?)
+                    .with_tokens(embedder.and_then(|e| e.token_stats(query))),
                     _ => QuerySignals::default(),
                 };
                 let mut fused = options.fusion.fuse_with(&dense, &keyword, &signals);

@@ -471,6 +471,28 @@ impl Embedder for BertEmbedder {
             .map_or_else(|_| text.len().div_ceil(4), |e| e.get_ids().len())
     }
 
+    fn token_stats(&self, text: &str) -> Option<super::TokenStats> {
+        let encoding = self.counter.encode(text, false).ok()?;
+        let unknown_id = self
+            .counter
+            .token_to_id("[UNK]")
+            .or_else(|| self.counter.token_to_id("<unk>"));
+        let ids = encoding.get_ids();
+        let unknown = ids.iter().filter(|&&id| Some(id) == unknown_id).count();
+        let words = encoding
+            .get_word_ids()
+            .iter()
+            .flatten()
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        Some(super::TokenStats {
+            tokens: ids.len(),
+            unknown,
+            words,
+            chars: text.chars().filter(|c| !c.is_whitespace()).count(),
+        })
+    }
+
     fn name(&self) -> String {
         self.name.clone()
     }

@@ -112,6 +112,15 @@ pub trait Embedder: Send + Sync {
         text.len().div_ceil(4)
     }
 
+    /// How the model's tokenizer reads `text`: its tokens, how many of them are the
+    /// unknown token, and the words they come from. Hybrid search uses it to notice a
+    /// query the model cannot read (a script its vocabulary lacks). `None` for
+    /// embedders that do not say.
+    fn token_stats(&self, text: &str) -> Option<TokenStats> {
+        let _ = text;
+        None
+    }
+
     /// A name that identifies the model, recorded with the collection.
     fn name(&self) -> String;
 
@@ -119,6 +128,31 @@ pub trait Embedder: Send + Sync {
     /// reports; `None` for embedders that do not say.
     fn runtime(&self) -> Option<Runtime> {
         None
+    }
+}
+
+/// What a model's tokenizer makes of a text, without special tokens
+/// ([`Embedder::token_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TokenStats {
+    /// Tokens, as the model counts them.
+    pub tokens: usize,
+    /// Tokens that are the tokenizer's unknown token.
+    pub unknown: usize,
+    /// Words the tokenizer split the text into before cutting them into pieces (a CJK
+    /// character is a word of its own for BERT's tokenizer).
+    pub words: usize,
+    /// The text's characters, whitespace left out.
+    pub chars: usize,
+}
+
+impl TokenStats {
+    /// Characters per token: about 4 for English read by an English model, 1 or less
+    /// where the vocabulary lacks the script's words and cuts them into letters (or
+    /// unknown tokens); `None` for no tokens.
+    #[must_use]
+    pub fn chars_per_token(&self) -> Option<f32> {
+        (self.tokens > 0).then(|| self.chars as f32 / self.tokens as f32)
     }
 }
 
