@@ -43,8 +43,9 @@ pub struct QuerySignals {
     /// The mean IDF of the query's terms in the collection (see
     /// `trawl_index::KeywordSignals::mean_idf`): low when every term is common there.
     pub keyword_mean_idf: f32,
-    /// How the embedding model's tokenizer reads the query (`None`: not known). Many
-    /// tokens per word, or unknown tokens, mean text the model was not trained to read.
+    /// How the embedding model's tokenizer reads the query (`None`: not known). Few
+    /// characters per token mean text the model was not trained to read (see
+    /// [`QuerySignals::unread`]).
     pub query_tokens: Option<TokenStats>,
 }
 

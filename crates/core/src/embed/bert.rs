@@ -479,12 +479,10 @@ impl Embedder for BertEmbedder {
             .or_else(|| self.counter.token_to_id("<unk>"));
         let ids = encoding.get_ids();
         let unknown = ids.iter().filter(|&&id| Some(id) == unknown_id).count();
-        let words = encoding
-            .get_word_ids()
-            .iter()
-            .flatten()
-            .collect::<std::collections::HashSet<_>>()
-            .len();
+        // Word ids rise through the encoding: a word is where the id changes.
+        let mut word_ids: Vec<u32> = encoding.get_word_ids().iter().flatten().copied().collect();
+        word_ids.dedup();
+        let words = word_ids.len();
         Some(super::TokenStats {
             tokens: ids.len(),
             unknown,
