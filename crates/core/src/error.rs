@@ -36,7 +36,10 @@ pub enum Error {
     },
     /// A dense or hybrid search, or an add, needs an embedding model the collection
     /// does not have.
-    #[error("collection at {path} has no embedding model (it was opened keyword-only)")]
+    #[error(
+        "collection at {path} has no embedding model loaded: open it with the model its \
+         vectors came from (`--model DIR` on the command line) or search keyword-only"
+    )]
     NoEmbedder {
         /// The collection folder.
         path: PathBuf,

@@ -454,11 +454,17 @@ fn caller_supplied_vectors_are_searched_by_caller_supplied_queries() {
         c.search_by_vector(&[1.0], "", &options),
         Err(Error::DimensionMismatch { .. })
     ));
-    // A text query needs a model this collection does not have.
+    // A text query needs a model this collection does not have, and so does a text
+    // to add: its chunks would have no vectors.
     assert!(matches!(
         c.search("point", 3, SearchMode::Dense),
         Err(Error::NoEmbedder { .. })
     ));
+    let err = c
+        .add_text("text", "a text with no vector", Metadata::new())
+        .unwrap_err();
+    assert!(matches!(err, Error::NoEmbedder { .. }), "{err}");
+    assert!(err.to_string().contains("--model"), "{err}");
     drop(c);
     let reopened = Collection::open(dir.path()).unwrap();
     assert_eq!(reopened.index().options().dim, 4);

@@ -323,12 +323,23 @@ impl Collection {
         Ok(())
     }
 
-    /// The vectors of the chunks of `fresh`, in order (none without a model).
+    /// The vectors of the chunks of `fresh`, in order (none in a keyword-only
+    /// collection).
+    ///
+    /// # Errors
+    /// [`Error::NoEmbedder`] when the collection holds vectors and no model is loaded
+    /// to make them; embedding errors; [`Error::Cancelled`].
     pub(super) fn embed_prepared(
         &self,
         fresh: &[Prepared],
         options: &AddOptions,
     ) -> Result<Vec<Vec<f32>>> {
+        let has_chunks = fresh.iter().any(|p| !p.chunks.is_empty());
+        if self.embedder.is_none() && self.dimension() > 0 && has_chunks {
+            return Err(Error::NoEmbedder {
+                path: self.path.clone(),
+            });
+        }
         embed_with(self.embedder.as_deref(), &self.chunking, fresh, &|| {
             self.check_cancelled(options)
         })
