@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::xlm_roberta::{Config as RobertaConfig, XLMRobertaModel};
 use serde::Deserialize;
 use serde_json::Value;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use rayon::prelude::*;
 
-use super::fast::FastBert;
+use super::fast::{self, FastBert};
 use super::{CpuPath, Embedder, Pooling, Precision};
 use crate::error::{Error, Result};
 
@@ -27,11 +28,26 @@ const GROUP_TOKENS: usize = 2048;
 const MIN_GROUP_TOKENS: usize = 256;
 
 /// The forward pass in use: trawl's kernels, on the CPU path chosen at load, for every
-/// BERT with GELU and absolute positions; candle-transformers' `BertModel` for the
-/// rest (and as the tests' reference).
+/// BERT or XLM-RoBERTa with GELU and absolute positions; candle-transformers'
+/// `BertModel` or `XLMRobertaModel` for the rest (and as the tests' reference).
 enum Backend {
-    Candle(BertModel),
+    Candle(CandleModel),
     Fast(FastBert),
+}
+
+/// A candle-transformers encoder, over padded batches.
+enum CandleModel {
+    Bert(BertModel),
+    Roberta(XLMRobertaModel),
+}
+
+impl CandleModel {
+    fn forward(&self, ids: &Tensor, types: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            CandleModel::Bert(model) => model.forward(ids, types, Some(mask)),
+            CandleModel::Roberta(model) => model.forward(ids, mask, types, None, None, None),
+        }
+    }
 }
 
 /// A sentence-transformers model directory (`config.json`, `tokenizer.json`,
@@ -53,6 +69,8 @@ pub struct BertEmbedder {
     precision: Precision,
     max_tokens: usize,
     dim: usize,
+    /// The id padding is made of (RoBERTa-family models tell padding by it).
+    pad_id: u32,
     query_prompt: String,
     passage_prompt: String,
     name: String,
@@ -220,10 +238,12 @@ impl BertEmbedder {
         let normalize = modules.iter().any(|m| m.kind.ends_with("Normalize"));
 
         let sbert: Option<SbertConfig> = dir.optional_json("sentence_bert_config.json")?;
+        let positions = fast::max_positions(&config);
         let max_tokens = sbert
             .and_then(|c| c.max_seq_length)
-            .unwrap_or(config.max_position_embeddings)
-            .min(config.max_position_embeddings);
+            .unwrap_or(positions)
+            .min(positions);
+        let pad_id = u32::try_from(config.pad_token_id).unwrap_or(0);
 
         let prompts: Option<Value> = dir.optional_json("config_sentence_transformers.json")?;
         let prompt = |key: &str| {
@@ -290,11 +310,18 @@ impl BertEmbedder {
                 if path.is_some() {
                     tracing::warn!(
                         "{}: no trawl kernels for this model's activation or position \
-                         embeddings; candle's BertModel computes it in f32, several times slower",
+                         embeddings; candle-transformers computes it in f32, several times \
+                         slower",
                         dir.0.display()
                     );
                 }
-                let model = BertModel::load(vb, &config).map_err(invalid)?;
+                let model = if fast::position_offset(&config) > 0 {
+                    let roberta: RobertaConfig = dir.json("config.json")?;
+                    let vb = fast::encoder_root(&vb, &config);
+                    CandleModel::Roberta(XLMRobertaModel::new(&roberta, vb).map_err(invalid)?)
+                } else {
+                    CandleModel::Bert(BertModel::load(vb, &config).map_err(invalid)?)
+                };
                 (Backend::Candle(model), Precision::F32)
             }
         };
@@ -308,6 +335,7 @@ impl BertEmbedder {
             precision,
             max_tokens,
             dim: config.hidden_size,
+            pad_id,
             query_prompt,
             passage_prompt,
             name,
@@ -372,7 +400,7 @@ impl BertEmbedder {
                 let e = &encodings[i];
                 let n = e.get_ids().len();
                 ids.extend_from_slice(e.get_ids());
-                ids.extend(std::iter::repeat_n(0, seq - n));
+                ids.extend(std::iter::repeat_n(self.pad_id, seq - n));
                 mask.extend(std::iter::repeat_n(1u32, n));
                 mask.extend(std::iter::repeat_n(0u32, seq - n));
             }
@@ -382,7 +410,7 @@ impl BertEmbedder {
             let types = ids.zeros_like()?;
             let hidden = {
                 let _s = tracing::trace_span!("forward", batch = batch.len(), seq).entered();
-                model.forward(&ids, &types, Some(&mask))?
+                model.forward(&ids, &types, &mask)?
             };
             let mut pooled = self.pooling.apply(&hidden, &mask)?;
             if self.normalize {

@@ -138,8 +138,45 @@ pub(crate) struct FastBert {
     intermediate: usize,
     eps: f32,
     max_positions: usize,
+    /// The position embedding of a text's first token ([`position_offset`]).
+    position_offset: usize,
     vocab: usize,
     path: CpuPath,
+}
+
+/// The row of the position embeddings a text's first token reads. RoBERTa-family
+/// models (XLM-RoBERTa, CamemBERT) number positions from just after the padding id,
+/// as transformers' `create_position_ids_from_input_ids` does; BERT from 0.
+pub(crate) fn position_offset(config: &Config) -> usize {
+    match config.model_type.as_deref() {
+        Some("roberta" | "xlm-roberta" | "camembert") => config.pad_token_id + 1,
+        _ => 0,
+    }
+}
+
+/// The tokens a text may have: the position embeddings past [`position_offset`].
+pub(crate) fn max_positions(config: &Config) -> usize {
+    config
+        .max_position_embeddings
+        .saturating_sub(position_offset(config))
+}
+
+/// The encoder's weights in a checkpoint saved with or without the prefix of a
+/// task model (`bert.`, `roberta.`, or the model type).
+pub(crate) fn encoder_root<'a>(vb: &VarBuilder<'a>, config: &Config) -> VarBuilder<'a> {
+    let mut prefixes = vec![String::new(), "bert.".to_owned(), "roberta.".to_owned()];
+    if let Some(t) = &config.model_type {
+        prefixes.push(format!("{t}."));
+    }
+    let prefix = prefixes
+        .into_iter()
+        .find(|p| vb.contains_tensor(&format!("{p}embeddings.word_embeddings.weight")))
+        .unwrap_or_default();
+    if prefix.is_empty() {
+        vb.clone()
+    } else {
+        vb.pp(prefix.trim_end_matches('.'))
+    }
 }
 
 thread_local! {
@@ -198,19 +235,7 @@ impl FastBert {
         path: CpuPath,
     ) -> candle_core::Result<FastBert> {
         assert!(path.runs(precision), "{path} cannot run {precision}");
-        let mut prefixes = vec![String::new(), "bert.".to_owned()];
-        if let Some(t) = &config.model_type {
-            prefixes.push(format!("{t}."));
-        }
-        let prefix = prefixes
-            .into_iter()
-            .find(|p| vb.contains_tensor(&format!("{p}embeddings.word_embeddings.weight")))
-            .unwrap_or_default();
-        let vb = if prefix.is_empty() {
-            vb.clone()
-        } else {
-            vb.pp(prefix.trim_end_matches('.'))
-        };
+        let vb = encoder_root(vb, config);
         let (h, i) = (config.hidden_size, config.intermediate_size);
         let get = |vb: &VarBuilder,
                    shape: (usize, usize),
@@ -279,6 +304,7 @@ impl FastBert {
             intermediate: i,
             eps,
             max_positions: config.max_position_embeddings,
+            position_offset: position_offset(config),
             vocab: config.vocab_size,
             path,
         })
@@ -313,10 +339,8 @@ impl FastBert {
         s: &mut Scratch,
     ) -> Vec<Vec<f32>> {
         let h = self.hidden;
-        let lens: Vec<usize> = texts
-            .iter()
-            .map(|t| t.len().min(self.max_positions))
-            .collect();
+        let room = self.max_positions.saturating_sub(self.position_offset);
+        let lens: Vec<usize> = texts.iter().map(|t| t.len().min(room)).collect();
         let total: usize = lens.iter().sum();
         grow(&mut s.x, total * h);
         let mut row = 0;
@@ -325,6 +349,7 @@ impl FastBert {
                 let id = (id as usize).min(self.vocab - 1);
                 let dst = &mut s.x[row * h..(row + 1) * h];
                 let w = &self.word[id * h..(id + 1) * h];
+                let p = p + self.position_offset;
                 let pos = &self.position[p * h..(p + 1) * h];
                 for (((d, w), p), t) in dst.iter_mut().zip(w).zip(pos).zip(&self.token_type) {
                     *d = w + p + t;
