@@ -252,7 +252,8 @@ pub(crate) struct ModelArgs {
     /// TRAWL_MODEL, is not used).
     #[arg(long)]
     pub(crate) keyword_only: bool,
-    /// Language of the keyword analyzer for a new index (english, german, ..., plain).
+    /// Language of the keyword analyzer for a new index (english, german, ..., plain),
+    /// or auto: each chunk analyzed in the language detected in it.
     #[arg(long, default_value = "english")]
     pub(crate) language: Language,
     /// Most characters per chunk (new index).

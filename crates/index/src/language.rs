@@ -7,16 +7,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::tokenize::WordTokenizer;
 use tantivy::tokenizer::{
-    Language as Stem, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
-    TextAnalyzer, Tokenizer,
+    Language as Stem, LowerCaser, PreTokenizedString, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    StopWordFilter, TextAnalyzer, TokenStream as _, Tokenizer,
 };
 
 macro_rules! languages {
     ($($variant:ident => $name:literal),* $(,)?) => {
         /// Language of the keyword (BM25) analyzer: lower-casing, that language's stop
         /// words where tantivy has a list, and its Snowball stemmer. `Plain` only
-        /// lower-cases (for code, identifiers, or languages without a stemmer).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+        /// lower-cases (for code, identifiers, or languages without a stemmer). `Auto`
+        /// detects each chunk's language ([`Language::detect`]) and analyzes it as
+        /// that language, and a query as each language the index holds.
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+        )]
         #[serde(rename_all = "lowercase")]
         #[non_exhaustive]
         pub enum Language {
@@ -29,17 +33,20 @@ macro_rules! languages {
             )*
             /// No stemming or stop words; lower-casing only.
             Plain,
+            /// Each chunk in the language detected in it.
+            Auto,
         }
 
         impl Language {
             /// Every language, for listings.
-            pub const ALL: &'static [Language] = &[Language::English, $(Language::$variant,)* Language::Plain];
+            pub const ALL: &'static [Language] =
+                &[Language::English, $(Language::$variant,)* Language::Plain, Language::Auto];
 
             fn stem(self) -> Option<Stem> {
                 match self {
                     Language::English => Some(Stem::English),
                     $(Language::$variant => Some(Stem::$variant),)*
-                    Language::Plain => None,
+                    Language::Plain | Language::Auto => None,
                 }
             }
 
@@ -50,6 +57,7 @@ macro_rules! languages {
                     Language::English => "english",
                     $(Language::$variant => $name,)*
                     Language::Plain => "plain",
+                    Language::Auto => "auto",
                 }
             }
         }
@@ -64,7 +72,180 @@ languages! {
     Tamil => "tamil", Turkish => "turkish",
 }
 
+/// Confidence (0 to 1) at which whatlang's detector is taken for a language without a
+/// list of stop words (its own threshold of "reliable"). Below it, code, tables and
+/// technical English are taken for French, Italian or Danish.
+const SURE_CONFIDENCE: f64 = 0.9;
+
+/// Stop words of one language a text needs before they name its language.
+const STOP_WORDS_MIN: usize = 3;
+
+/// Share of a text's words that must be one language's stop words: prose in any
+/// language runs at 25 to 50%; code, tables and lists of names far below.
+const STOP_WORDS_SHARE: f64 = 0.1;
+
+/// Characters of a text that language detection reads: enough for a reliable guess,
+/// and a bound on its cost for a long text.
+const DETECT_CHARS: usize = 2000;
+
+/// The languages [`Language::detect`] chooses among: those with a stemmer, and
+/// Ukrainian and the CJK languages, told apart by their letters. A text in another
+/// language of the same script is read as the closest of these (consistently, so its
+/// chunks and queries still meet); one in another script has none.
+/// Bulgarian is left out: the detector takes short Russian passages for it.
+static DETECTOR: std::sync::LazyLock<whatlang::Detector> = std::sync::LazyLock::new(|| {
+    use whatlang::Lang;
+    whatlang::Detector::with_allowlist(vec![
+        Lang::Eng,
+        Lang::Ara,
+        Lang::Dan,
+        Lang::Nld,
+        Lang::Fin,
+        Lang::Fra,
+        Lang::Deu,
+        Lang::Ell,
+        Lang::Hun,
+        Lang::Ita,
+        Lang::Nob,
+        Lang::Por,
+        Lang::Ron,
+        Lang::Rus,
+        Lang::Spa,
+        Lang::Swe,
+        Lang::Tam,
+        Lang::Tur,
+        Lang::Ukr,
+        Lang::Cmn,
+        Lang::Jpn,
+        Lang::Kor,
+    ])
+});
+
 impl Language {
+    /// The language of `text`, among those with an analyzer of their own; `None`
+    /// for another language (Chinese, Japanese and Korean among them: their analyzer
+    /// is the same character pairs whatever the language), for text that is not prose
+    /// (code, tables), or too little text to tell.
+    ///
+    /// A language with a list of stop words is named by them: the text's words of
+    /// two letters or more must be at least [`STOP_WORDS_SHARE`] its stop words, and
+    /// clearly more of them than of any other language's. Letter trigrams alone
+    /// (whatlang) take code and technical English for French or Danish, and short
+    /// English for Danish; "the", "and", "of" cannot be mistaken. The other languages
+    /// (Arabic, Greek, Romanian, Tamil, Turkish) are taken from whatlang's detector
+    /// when it is sure. Where the stop words and a sure detector disagree, the text is
+    /// most often code or a table, and no language is named.
+    #[must_use]
+    pub fn detect(text: &str) -> Option<Language> {
+        let end = text
+            .char_indices()
+            .nth(DETECT_CHARS)
+            .map_or(text.len(), |(i, _)| i);
+        let text = &text[..end];
+        let (letters, others) =
+            text.chars()
+                .filter(|c| !c.is_whitespace())
+                .fold((0usize, 0usize), |(l, o), c| {
+                    if c.is_alphabetic() {
+                        (l + 1, o)
+                    } else {
+                        (l, o + 1)
+                    }
+                });
+        // Letter trigrams of a text mostly of rules, digits or symbols (a drawn table)
+        // name a language with full confidence all the same.
+        let sure = (letters > others)
+            .then(|| DETECTOR.detect(text))
+            .flatten()
+            .filter(|info| info.confidence() >= SURE_CONFIDENCE)
+            .map(|info| Language::of_whatlang(info.lang()));
+        match (Language::by_stop_words(text), sure) {
+            // Stop words and a sure detector disagree: code or a table, most often.
+            (Some(by_stop_words), Some(by_trigrams)) if by_trigrams != Some(by_stop_words) => None,
+            (Some(by_stop_words), _) => Some(by_stop_words),
+            (None, Some(Some(language)))
+                if language.stem().and_then(StopWordFilter::new).is_none() =>
+            {
+                Some(language)
+            }
+            _ => None,
+        }
+    }
+
+    /// The analyzer language of a chunk of an `auto` index: the detected one, else
+    /// English, whose stemmer and stop words leave other languages' words alone
+    /// (and CJK text is cut into pairs whatever the language).
+    pub(crate) fn of_chunk(text: &str) -> Language {
+        Language::detect(text).unwrap_or(Language::English)
+    }
+
+    fn of_whatlang(lang: whatlang::Lang) -> Option<Language> {
+        use whatlang::Lang;
+        Some(match lang {
+            Lang::Eng => Language::English,
+            Lang::Ara => Language::Arabic,
+            Lang::Dan => Language::Danish,
+            Lang::Nld => Language::Dutch,
+            Lang::Fin => Language::Finnish,
+            Lang::Fra => Language::French,
+            Lang::Deu => Language::German,
+            Lang::Ell => Language::Greek,
+            Lang::Hun => Language::Hungarian,
+            Lang::Ita => Language::Italian,
+            Lang::Nob => Language::Norwegian,
+            Lang::Por => Language::Portuguese,
+            Lang::Ron => Language::Romanian,
+            Lang::Rus => Language::Russian,
+            Lang::Spa => Language::Spanish,
+            Lang::Swe => Language::Swedish,
+            Lang::Tam => Language::Tamil,
+            Lang::Tur => Language::Turkish,
+            _ => return None,
+        })
+    }
+
+    /// The language whose stop words (tantivy's lists) are most of `text`'s words of
+    /// two letters or more, if they are at least [`STOP_WORDS_MIN`] and
+    /// [`STOP_WORDS_SHARE`] of them, and half as many again as any other language's.
+    fn by_stop_words(text: &str) -> Option<Language> {
+        let count = |analyzer: &mut TextAnalyzer| {
+            let mut stream = analyzer.token_stream(text);
+            let mut n = 0usize;
+            while stream.advance() {
+                n += usize::from(stream.token().text.chars().nth(1).is_some());
+            }
+            n
+        };
+        let mut plain = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(LowerCaser)
+            .build();
+        let words = count(&mut plain);
+        let mut counts: Vec<(usize, Language)> = Language::ALL
+            .iter()
+            .filter_map(|&language| {
+                let stop = StopWordFilter::new(language.stem()?)?;
+                let mut kept = TextAnalyzer::builder(SimpleTokenizer::default())
+                    .filter(LowerCaser)
+                    .filter(stop)
+                    .build();
+                Some((words - count(&mut kept), language))
+            })
+            .collect();
+        counts.sort_unstable_by(|a, b| b.cmp(a));
+        #[allow(clippy::cast_precision_loss)]
+        let share = |n: usize| n as f64 / words.max(1) as f64;
+        match counts[..] {
+            [(best, language), (second, _), ..]
+                if best >= STOP_WORDS_MIN
+                    && share(best) >= STOP_WORDS_SHARE
+                    && best * 2 >= second * 3 =>
+            {
+                Some(language)
+            }
+            _ => None,
+        }
+    }
+
     /// The tantivy analyzer for this language.
     /// The analyzer of an index in this language. `cjk_words`: Chinese, Japanese and
     /// Korean are cut into pairs of characters (see `tokenize.rs`); indexes made
@@ -75,6 +256,41 @@ impl Language {
         } else {
             self.analyzer_with(SimpleTokenizer::default())
         }
+    }
+
+    /// `text` analyzed as this language, for a field of an `auto` index (whose
+    /// registered analyzer is not the chunk's).
+    pub(crate) fn pre_tokenized(self, text: String) -> PreTokenizedString {
+        let mut analyzer = self.auto_analyzer();
+        let mut tokens = Vec::new();
+        let mut stream = analyzer.token_stream(&text);
+        while stream.advance() {
+            tokens.push(stream.token().clone());
+        }
+        drop(stream);
+        PreTokenizedString { text, tokens }
+    }
+
+    /// The analyzer of a chunk, or of a reading of a query, in this language in an
+    /// `auto` index: this language's, with English stop words dropped as well. A
+    /// query read in another language than its own keeps its stop words, and they
+    /// would match English text taken for that language; in other languages the
+    /// words of that list are function words too.
+    pub(crate) fn auto_analyzer(self) -> TextAnalyzer {
+        let mut builder = TextAnalyzer::builder(WordTokenizer::default())
+            .filter(RemoveLongFilter::limit(40))
+            .filter(LowerCaser)
+            .dynamic();
+        if let Some(english) = StopWordFilter::new(Stem::English) {
+            builder = builder.filter_dynamic(english);
+        }
+        if let Some(stem) = self.stem() {
+            if let Some(stop) = StopWordFilter::new(stem) {
+                builder = builder.filter_dynamic(stop);
+            }
+            builder = builder.filter_dynamic(Stemmer::new(stem));
+        }
+        builder.build()
     }
 
     fn analyzer_with<T: Tokenizer>(self, tokenizer: T) -> TextAnalyzer {
@@ -115,7 +331,6 @@ impl FromStr for Language {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tantivy::tokenizer::TokenStream;
 
     fn tokens(lang: Language, text: &str) -> Vec<String> {
         let mut a = lang.analyzer(true);
@@ -139,6 +354,43 @@ mod tests {
     fn german_and_plain_differ_from_english() {
         assert_eq!(tokens(Language::German, "die Häuser"), ["haus"]);
         assert_eq!(tokens(Language::Plain, "The Runners"), ["the", "runners"]);
+    }
+
+    #[test]
+    fn detects_the_language_of_a_passage() {
+        let cases = [
+            (
+                "The committee approved the budget for the new library after a long debate \
+                 about opening hours.",
+                Language::English,
+            ),
+            (
+                "Die Bibliothek öffnet am Montag wieder, nachdem das Dach repariert wurde \
+                 und die Bücher zurück sind.",
+                Language::German,
+            ),
+            (
+                "La réunion du conseil municipal est reportée à jeudi prochain à cause de \
+                 la grève des transports.",
+                Language::French,
+            ),
+            (
+                "Библиотека снова открыта после ремонта крыши, и все книги вернулись на \
+                 свои места.",
+                Language::Russian,
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(Language::detect(text), Some(expected), "{text}");
+        }
+        for text in [
+            "图书馆在屋顶修好以后重新开放了，所有的书都回来了。",
+            "",
+            "42",
+        ] {
+            assert_eq!(Language::detect(text), None, "{text}");
+            assert_eq!(Language::of_chunk(text), Language::English, "{text}");
+        }
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub(crate) struct Fields {
     pub(crate) doc_key: Field,
     /// Typed metadata terms that filters match (see `filter.rs`).
     pub(crate) meta_terms: Field,
+    /// The language the chunk was analyzed as (absent in indexes made before it).
+    pub(crate) lang: Option<Field>,
 }
 
 impl Fields {
@@ -71,6 +73,7 @@ impl Fields {
             tenant: f("tenant")?,
             doc_key: f("doc_key")?,
             meta_terms: f("meta_terms")?,
+            lang: schema.get_field("lang").ok(),
         })
     }
 }
@@ -100,6 +103,7 @@ pub(crate) fn build() -> (Schema, Fields) {
         tenant: b.add_text_field("tenant", STRING | STORED | FAST),
         doc_key: b.add_text_field("doc_key", STRING | FAST),
         meta_terms: b.add_text_field("meta_terms", STRING),
+        lang: Some(b.add_text_field("lang", STRING | FAST)),
     };
     (b.build(), fields)
 }

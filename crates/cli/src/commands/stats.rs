@@ -23,6 +23,13 @@ pub(crate) fn stats(index: &Path, json: bool) -> Result<()> {
         .unwrap_or("f32")
         .to_owned();
     let path = trawl::CpuPath::selected();
+    let analyzer = collection.index().options().language;
+    let languages: Vec<(String, u64)> = collection
+        .index()
+        .languages()?
+        .into_iter()
+        .map(|(l, n)| (l.to_string(), n))
+        .collect();
     if json {
         println!(
             "{}",
@@ -34,6 +41,8 @@ pub(crate) fn stats(index: &Path, json: bool) -> Result<()> {
                 "disk_bytes": s.disk_bytes, "model": model, "tenants": s.tenants,
                 "precision": precision, "cpu_path": path.to_string(),
                 "cpu": trawl::CpuPath::cpu_description(),
+                "analyzer": analyzer.to_string(),
+                "languages": languages.iter().map(|(l, n)| (l.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
             }))?
         );
     } else {
@@ -60,6 +69,12 @@ pub(crate) fn stats(index: &Path, json: bool) -> Result<()> {
             s.tombstones, s.deleted_chunks
         );
         println!("segments:   {}", s.segments);
+        let held: Vec<String> = languages.iter().map(|(l, n)| format!("{l} {n}")).collect();
+        if held.is_empty() {
+            println!("analyzer:   {analyzer}");
+        } else {
+            println!("analyzer:   {analyzer} (chunks: {})", held.join(", "));
+        }
         println!(
             "disk:       {:.1} MiB",
             s.disk_bytes as f64 / (1024.0 * 1024.0)

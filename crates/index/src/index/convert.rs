@@ -5,6 +5,7 @@ use tantivy::schema::{OwnedValue, Value as _};
 use tantivy::TantivyDocument;
 
 use crate::filter::metadata_terms;
+use crate::language::Language;
 use crate::record::Record;
 use crate::schema::{self, Fields};
 
@@ -25,8 +26,23 @@ impl Index {
         doc.add_u64(f.ordinal, u64::from(r.ordinal));
         doc.add_text(f.title, &r.title);
         doc.add_text(f.text, &r.text);
-        doc.add_text(f.body, format!("{}\n{}\n{}", r.title, heading, r.text));
-        doc.add_text(f.title_terms, &r.title);
+        let body = format!("{}\n{}\n{}", r.title, heading, r.text);
+        let language = match self.options.language {
+            Language::Auto => {
+                let language = Language::of_chunk(&body);
+                doc.add_pre_tokenized_text(f.body, language.pre_tokenized(body));
+                doc.add_pre_tokenized_text(f.title_terms, language.pre_tokenized(r.title.clone()));
+                language
+            }
+            language => {
+                doc.add_text(f.body, body);
+                doc.add_text(f.title_terms, &r.title);
+                language
+            }
+        };
+        if let Some(lang) = f.lang {
+            doc.add_text(lang, language.as_str());
+        }
         for h in &r.heading_path {
             doc.add_text(f.heading, h);
         }

@@ -872,6 +872,14 @@ impl Index {
         self.view().count(filter)
     }
 
+    /// See [`View::languages`].
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn languages(&self) -> Result<Vec<(Language, u64)>> {
+        self.view().languages()
+    }
+
     /// See [`View::keyword_signals`].
     ///
     /// # Errors

@@ -10,15 +10,18 @@ use serde::{Deserialize, Serialize};
 use tantivy::collector::DocSetCollector;
 use tantivy::columnar::Column;
 use tantivy::query::{
-    Bm25StatisticsProvider, BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, QueryParser,
+    Bm25StatisticsProvider, BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query,
+    QueryParser, TermQuery,
 };
 use tantivy::schema::Field;
-use tantivy::tokenizer::TokenStream as _;
+use tantivy::schema::IndexRecordOption;
+use tantivy::tokenizer::{TextAnalyzer, TokenStream as _, TokenizerManager};
 use tantivy::{DocAddress, DocId, Score, Searcher, SegmentReader, TantivyDocument, Term};
 
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::fresh::merge;
+use crate::language::Language;
 use crate::record::Record;
 use crate::schema::{self};
 use crate::vectors::normalize;
@@ -308,13 +311,101 @@ impl View<'_> {
 
     /// The BM25 query `query` parses to (its terms in the body, and in the title when
     /// the index boosts it).
+    ///
+    /// In an `auto` index the query is read as each language its chunks are in, and a
+    /// chunk is scored by the reading in its own language: a German chunk by the
+    /// German stems of the query, an English one by the English.
     fn keyword_query(&self, query: &str) -> Box<dyn Query> {
+        let (Language::Auto, Some(lang)) = (self.index.options.language, self.index.fields.lang)
+        else {
+            return self.keyword_query_as(query, None);
+        };
+        let mut held = self.held_languages();
+        if held.len() <= 1 {
+            let language = held.pop().unwrap_or(Language::English);
+            return self.keyword_query_as(query, Some(language));
+        }
+        let readings = held
+            .into_iter()
+            .map(|language| {
+                let own = TermQuery::new(
+                    Term::from_field_text(lang, language.as_str()),
+                    IndexRecordOption::Basic,
+                );
+                let reading: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, self.keyword_query_as(query, Some(language))),
+                    (
+                        Occur::Must,
+                        Box::new(ConstScoreQuery::new(Box::new(own), 0.0)),
+                    ),
+                ]));
+                (Occur::Should, reading)
+            })
+            .collect();
+        Box::new(BooleanQuery::new(readings))
+    }
+
+    /// The languages the chunks of this view were analyzed as (each detected in an
+    /// `auto` index, else the index's language), with how many chunks each; chunks
+    /// deleted since their segment was last merged still count. Empty for an index
+    /// made before chunks recorded their language.
+    ///
+    /// # Errors
+    /// Tantivy errors.
+    pub fn languages(&self) -> Result<Vec<(Language, u64)>> {
+        let Some(field) = self.index.fields.lang else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for language in self.held_languages() {
+            let term = Term::from_field_text(field, language.as_str());
+            out.push((language, self.snap.searcher.doc_freq(&term)?));
+        }
+        Ok(out)
+    }
+
+    /// The languages the chunks of this view were analyzed as, from the terms of
+    /// their `lang` field (none in an index made before it).
+    fn held_languages(&self) -> Vec<Language> {
+        let Some(field) = self.index.fields.lang else {
+            return Vec::new();
+        };
+        let mut held = std::collections::BTreeSet::new();
+        for segment in self.snap.searcher.segment_readers() {
+            let Ok(terms) = segment.inverted_index(field) else {
+                continue;
+            };
+            let Ok(mut stream) = terms.terms().stream() else {
+                continue;
+            };
+            while stream.advance() {
+                if let Some(language) = std::str::from_utf8(stream.key())
+                    .ok()
+                    .and_then(|name| name.parse::<Language>().ok())
+                {
+                    held.insert(language);
+                }
+            }
+        }
+        held.into_iter().filter(|&l| l != Language::Auto).collect()
+    }
+
+    /// The BM25 query `query` parses to with the index's analyzer, or read in
+    /// `language` as an `auto` index reads it.
+    fn keyword_query_as(&self, query: &str, language: Option<Language>) -> Box<dyn Query> {
         let boost = self.index.options.title_boost;
         let mut fields = vec![self.index.fields.body];
         if boost > 0.0 {
             fields.push(self.index.fields.title_terms);
         }
-        let mut parser = QueryParser::for_index(&self.index.store, fields);
+        let mut parser = match language {
+            None => QueryParser::for_index(&self.index.store, fields),
+            Some(language) => {
+                let manager = TokenizerManager::default();
+                manager.register(schema::ANALYZER, language.auto_analyzer());
+                QueryParser::new(self.index.store.schema(), fields, manager)
+            }
+        };
         parser.set_field_boost(self.index.fields.title_terms, boost);
         // A colon would name a field: user text never does. Tantivy's lenient parser
         // keeps a field that does not exist before some clauses (`Examples:\n* ...`)
@@ -437,24 +528,51 @@ impl View<'_> {
     }
 
     /// The distinct terms the keyword analyzer makes of `query` in the body field, in
-    /// term order.
+    /// term order. In an `auto` index: those of the language, among the ones its
+    /// chunks are in, whose reading of the query the index holds most terms of (then
+    /// most chunks).
     fn analyzed_terms(&self, query: &str) -> Result<Vec<(String, Term)>> {
-        let mut analyzer = self
-            .index
-            .store
-            .tokenizer_for_field(self.index.fields.body)?;
+        if self.index.options.language != Language::Auto {
+            let analyzer = self
+                .index
+                .store
+                .tokenizer_for_field(self.index.fields.body)?;
+            return Ok(self.terms_of(analyzer, query));
+        }
+        // (terms the index holds, chunks holding them) of the best reading so far.
+        let mut best = (0, 0);
+        let mut best_terms = None;
+        for language in self.held_languages() {
+            let terms = self.terms_of(language.auto_analyzer(), query);
+            let (mut held, mut chunks) = (0, 0);
+            for (_, term) in &terms {
+                let df = self.snap.searcher.doc_freq(term)?;
+                held += usize::from(df > 0);
+                chunks += df;
+            }
+            if best_terms.is_none() || (held, chunks) > best {
+                best = (held, chunks);
+                best_terms = Some(terms);
+            }
+        }
+        Ok(best_terms.unwrap_or_else(|| self.terms_of(Language::English.auto_analyzer(), query)))
+    }
+
+    /// The distinct terms `analyzer` makes of `query` in the body field, in term order.
+    fn terms_of(&self, mut analyzer: TextAnalyzer, query: &str) -> Vec<(String, Term)> {
         let mut stream = analyzer.token_stream(query);
         let mut terms = std::collections::BTreeSet::new();
         while stream.advance() {
             terms.insert(stream.token().text.clone());
         }
-        Ok(terms
+        drop(stream);
+        terms
             .into_iter()
             .map(|t| {
                 let term = Term::from_field_text(self.index.fields.body, &t);
                 (t, term)
             })
-            .collect())
+            .collect()
     }
 
     /// The stored chunks for the given point ids, in the same order; ids not in this

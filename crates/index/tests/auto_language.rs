@@ -1,0 +1,123 @@
+//! An index in `auto` mode analyzes each chunk as the language detected in it, and a
+//! query as each language the index holds: a mixed English, German, French and
+//! Chinese folder is searched by stems in every language at once.
+
+use trawl_index::{Index, IndexOptions, Language, Record};
+
+const DOCS: [(&str, &str); 5] = [
+    (
+        "en",
+        "The runners were running along the harbour at dawn, past the fishing boats \
+         and the old lighthouse.",
+    ),
+    (
+        "de",
+        "Die alten Häuser am Marktplatz wurden renoviert, und die Bibliothek öffnet \
+         am Montag wieder ihre Türen.",
+    ),
+    (
+        "fr",
+        "Les étudiantes ont présenté leurs recherches sur les énergies renouvelables \
+         devant le conseil municipal.",
+    ),
+    (
+        "zh",
+        "深度学习是机器学习的一个分支。神经网络由许多层组成，用于图像识别。",
+    ),
+    ("code", "fn main() { let xs = vec![1, 2, 3]; }"),
+];
+
+fn index(dir: &std::path::Path, language: Language) -> Index {
+    let mut options = IndexOptions::new(0);
+    options.language = language;
+    let index = Index::create(dir, options).unwrap();
+    index
+        .add(
+            DOCS.iter()
+                .map(|(id, text)| Record::new(*id, 0, *text, Vec::new()))
+                .collect(),
+        )
+        .unwrap();
+    index.commit().unwrap();
+    index
+}
+
+fn found(index: &Index, query: &str) -> Vec<String> {
+    let hits = index.search_keyword(query, 10, None).unwrap();
+    let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
+    index
+        .fetch(&ids)
+        .unwrap()
+        .into_iter()
+        .map(|(_, r)| r.doc_id)
+        .collect()
+}
+
+#[test]
+fn each_language_is_found_by_its_own_stems() {
+    let dir = tempfile::tempdir().unwrap();
+    let auto = index(dir.path(), Language::Auto);
+    // German stems: "Haus" finds "Häuser", "Bibliotheken" finds "Bibliothek".
+    assert_eq!(found(&auto, "Haus"), ["de"]);
+    assert_eq!(found(&auto, "Bibliotheken"), ["de"]);
+    eprintln!(
+        "{:?} {:?}",
+        auto.languages().unwrap(),
+        found(&auto, "runner")
+    );
+    // English stems: "run" finds "running" and "runners".
+    assert_eq!(found(&auto, "run"), ["en"]);
+    // French stems: "étudiante" finds "étudiantes", "recherche" finds "recherches".
+    assert_eq!(found(&auto, "étudiante recherche"), ["fr"]);
+    // Chinese by character pairs, and code by its words.
+    assert_eq!(found(&auto, "神经网络"), ["zh"]);
+    assert_eq!(found(&auto, "main"), ["code"]);
+    // A query mixing languages finds each.
+    let mixed = found(&auto, "Häuser lighthouse");
+    assert_eq!(mixed.len(), 2, "{mixed:?}");
+
+    let languages = auto.languages().unwrap();
+    let names: Vec<&str> = languages.iter().map(|(l, _)| l.as_str()).collect();
+    // Chinese and code have no stemmer of their own: English leaves them as they are.
+    assert_eq!(names, ["english", "french", "german"]);
+    assert!(languages.iter().all(|&(_, n)| n >= 1));
+    assert_eq!(languages.iter().map(|&(_, n)| n).sum::<u64>(), 5);
+
+    // The same German query under the English analyzer misses: that is what `auto`
+    // adds.
+    let dir = tempfile::tempdir().unwrap();
+    let english = index(dir.path(), Language::English);
+    assert!(found(&english, "Haus").is_empty());
+    assert_eq!(english.languages().unwrap(), [(Language::English, 5)]);
+}
+
+#[test]
+fn query_statistics_read_the_query_in_the_language_that_knows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let auto = index(dir.path(), Language::Auto);
+    // Read as German, both words are held ("haus", "bibliothek"); read as English
+    // neither is.
+    let terms: Vec<String> = auto
+        .view()
+        .term_idfs("Häuser Bibliotheken")
+        .unwrap()
+        .into_iter()
+        .map(|(t, _, df)| {
+            assert_eq!(df, 1, "{t}");
+            t
+        })
+        .collect();
+    assert_eq!(terms, ["bibliothek", "haus"]);
+    let signals = auto.keyword_signals("Häuser Bibliotheken", 1.0).unwrap();
+    assert!(signals.mean_idf > 0.0, "{signals:?}");
+}
+
+#[test]
+fn an_auto_index_reopens_as_auto() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(index(dir.path(), Language::Auto));
+    let reopened = Index::open(dir.path()).unwrap();
+    assert_eq!(reopened.options().language, Language::Auto);
+    assert_eq!(found(&reopened, "Haus"), ["de"]);
+    assert_eq!("auto".parse::<Language>().unwrap(), Language::Auto);
+}
