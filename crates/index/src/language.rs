@@ -277,12 +277,29 @@ impl Language {
     /// would match English text taken for that language; in other languages the
     /// words of that list are function words too.
     pub(crate) fn auto_analyzer(self) -> TextAnalyzer {
+        self.auto_query_analyzer(&[])
+    }
+
+    /// [`Language::auto_analyzer`] for reading a query in an `auto` index that holds
+    /// chunks in `held` languages, whose stop words it drops too: a French query read
+    /// as English would otherwise keep "de" and "avec", which French text taken for
+    /// English is full of. (Chunks keep them: the languages an index holds change as
+    /// it grows, and a query only drops words.)
+    pub(crate) fn auto_query_analyzer(self, held: &[Language]) -> TextAnalyzer {
         let mut builder = TextAnalyzer::builder(WordTokenizer::default())
             .filter(RemoveLongFilter::limit(40))
             .filter(LowerCaser)
             .dynamic();
         if let Some(english) = StopWordFilter::new(Stem::English) {
             builder = builder.filter_dynamic(english);
+        }
+        for other in held
+            .iter()
+            .filter(|&&l| l != self && l != Language::English)
+        {
+            if let Some(stop) = other.stem().and_then(StopWordFilter::new) {
+                builder = builder.filter_dynamic(stop);
+            }
         }
         if let Some(stem) = self.stem() {
             if let Some(stop) = StopWordFilter::new(stem) {

@@ -320,20 +320,23 @@ impl View<'_> {
         else {
             return self.keyword_query_as(query, None);
         };
-        let mut held = self.held_languages();
+        let held = self.held_languages();
         if held.len() <= 1 {
-            let language = held.pop().unwrap_or(Language::English);
-            return self.keyword_query_as(query, Some(language));
+            let language = held.first().copied().unwrap_or(Language::English);
+            return self.keyword_query_as(query, Some((language, &held)));
         }
         let readings = held
-            .into_iter()
-            .map(|language| {
+            .iter()
+            .map(|&language| {
                 let own = TermQuery::new(
                     Term::from_field_text(lang, language.as_str()),
                     IndexRecordOption::Basic,
                 );
                 let reading: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, self.keyword_query_as(query, Some(language))),
+                    (
+                        Occur::Must,
+                        self.keyword_query_as(query, Some((language, &held))),
+                    ),
                     (
                         Occur::Must,
                         Box::new(ConstScoreQuery::new(Box::new(own), 0.0)),
@@ -391,18 +394,22 @@ impl View<'_> {
     }
 
     /// The BM25 query `query` parses to with the index's analyzer, or read in
-    /// `language` as an `auto` index reads it.
-    fn keyword_query_as(&self, query: &str, language: Option<Language>) -> Box<dyn Query> {
+    /// a language as an `auto` index holding chunks in the `held` languages reads it.
+    fn keyword_query_as(
+        &self,
+        query: &str,
+        reading: Option<(Language, &[Language])>,
+    ) -> Box<dyn Query> {
         let boost = self.index.options.title_boost;
         let mut fields = vec![self.index.fields.body];
         if boost > 0.0 {
             fields.push(self.index.fields.title_terms);
         }
-        let mut parser = match language {
+        let mut parser = match reading {
             None => QueryParser::for_index(&self.index.store, fields),
-            Some(language) => {
+            Some((language, held)) => {
                 let manager = TokenizerManager::default();
-                manager.register(schema::ANALYZER, language.auto_analyzer());
+                manager.register(schema::ANALYZER, language.auto_query_analyzer(held));
                 QueryParser::new(self.index.store.schema(), fields, manager)
             }
         };
@@ -542,8 +549,9 @@ impl View<'_> {
         // (terms the index holds, chunks holding them) of the best reading so far.
         let mut best = (0, 0);
         let mut best_terms = None;
-        for language in self.held_languages() {
-            let terms = self.terms_of(language.auto_analyzer(), query);
+        let held = self.held_languages();
+        for &language in &held {
+            let terms = self.terms_of(language.auto_query_analyzer(&held), query);
             let (mut held, mut chunks) = (0, 0);
             for (_, term) in &terms {
                 let df = self.snap.searcher.doc_freq(term)?;
