@@ -127,9 +127,9 @@ impl Language {
     /// is the same character pairs whatever the language), for text that is not prose
     /// (code, tables), or too little text to tell.
     ///
-    /// A language with a list of stop words is named by them: the text's words of
-    /// two letters or more must be at least [`STOP_WORDS_SHARE`] its stop words, and
-    /// clearly more of them than of any other language's. Letter trigrams alone
+    /// A language with a list of stop words is named by them: at least a tenth of
+    /// the text's words of two letters or more must be its stop words, and clearly
+    /// more than any other language's. Letter trigrams alone
     /// (whatlang) take code and technical English for French or Danish, and short
     /// English for Danish; "the", "and", "of" cannot be mistaken. The other languages
     /// (Arabic, Greek, Romanian, Tamil, Turkish) are taken from whatlang's detector
