@@ -163,11 +163,7 @@ impl Language {
             // Stop words and a sure detector disagree: code or a table, most often.
             (Some(by_stop_words), Some(by_trigrams)) if by_trigrams != Some(by_stop_words) => None,
             (Some(by_stop_words), _) => Some(by_stop_words),
-            (None, Some(Some(language)))
-                if language.stem().and_then(StopWordFilter::new).is_none() =>
-            {
-                Some(language)
-            }
+            (None, Some(Some(language))) if language.stop_words().is_none() => Some(language),
             _ => None,
         }
     }
@@ -223,10 +219,9 @@ impl Language {
         let mut counts: Vec<(usize, Language)> = Language::ALL
             .iter()
             .filter_map(|&language| {
-                let stop = StopWordFilter::new(language.stem()?)?;
                 let mut kept = TextAnalyzer::builder(SimpleTokenizer::default())
                     .filter(LowerCaser)
-                    .filter(stop)
+                    .filter(language.stop_words()?)
                     .build();
                 Some((words - count(&mut kept), language))
             })
@@ -290,24 +285,40 @@ impl Language {
             .filter(RemoveLongFilter::limit(40))
             .filter(LowerCaser)
             .dynamic();
-        if let Some(english) = StopWordFilter::new(Stem::English) {
+        if let Some(english) = Language::English.stop_words() {
             builder = builder.filter_dynamic(english);
         }
         for other in held
             .iter()
             .filter(|&&l| l != self && l != Language::English)
         {
-            if let Some(stop) = other.stem().and_then(StopWordFilter::new) {
+            if let Some(stop) = other.stop_words() {
                 builder = builder.filter_dynamic(stop);
             }
         }
         if let Some(stem) = self.stem() {
-            if let Some(stop) = StopWordFilter::new(stem) {
+            if let Some(stop) = self.stop_words() {
                 builder = builder.filter_dynamic(stop);
             }
             builder = builder.filter_dynamic(Stemmer::new(stem));
         }
         builder.build()
+    }
+
+    /// This language's stop words (tantivy's list), if it has one: built once, and
+    /// shared (a filter is a reference to its set).
+    fn stop_words(self) -> Option<StopWordFilter> {
+        static LISTS: std::sync::LazyLock<Vec<(Language, StopWordFilter)>> =
+            std::sync::LazyLock::new(|| {
+                Language::ALL
+                    .iter()
+                    .filter_map(|&l| Some((l, StopWordFilter::new(l.stem()?)?)))
+                    .collect()
+            });
+        LISTS
+            .iter()
+            .find(|(l, _)| *l == self)
+            .map(|(_, stop)| stop.clone())
     }
 
     fn analyzer_with<T: Tokenizer>(self, tokenizer: T) -> TextAnalyzer {
@@ -317,7 +328,7 @@ impl Language {
         let Some(stem) = self.stem() else {
             return base.build();
         };
-        match StopWordFilter::new(stem) {
+        match self.stop_words() {
             Some(stop) => base.filter(stop).filter(Stemmer::new(stem)).build(),
             None => base.filter(Stemmer::new(stem)).build(),
         }
