@@ -2,7 +2,10 @@
 //! query as each language the index holds: a mixed English, German, French and
 //! Chinese folder is searched by stems in every language at once.
 
-use trawl_index::{Index, IndexOptions, Language, Record};
+mod common;
+
+use common::{found, keyword_index};
+use trawl_index::{Index, IndexOptions, Language};
 
 const DOCS: [(&str, &str); 5] = [
     (
@@ -30,27 +33,7 @@ const DOCS: [(&str, &str); 5] = [
 fn index(dir: &std::path::Path, language: Language) -> Index {
     let mut options = IndexOptions::new(0);
     options.language = language;
-    let index = Index::create(dir, options).unwrap();
-    index
-        .add(
-            DOCS.iter()
-                .map(|(id, text)| Record::new(*id, 0, *text, Vec::new()))
-                .collect(),
-        )
-        .unwrap();
-    index.commit().unwrap();
-    index
-}
-
-fn found(index: &Index, query: &str) -> Vec<String> {
-    let hits = index.search_keyword(query, 10, None).unwrap();
-    let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
-    index
-        .fetch(&ids)
-        .unwrap()
-        .into_iter()
-        .map(|(_, r)| r.doc_id)
-        .collect()
+    keyword_index(dir, options, &DOCS)
 }
 
 #[test]

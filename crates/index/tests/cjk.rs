@@ -2,6 +2,9 @@
 //! written without spaces, and indexes made before keep the analysis their terms came
 //! from.
 
+mod common;
+
+use common::{found, keyword_index};
 use trawl_index::{Index, IndexOptions, Record};
 
 const DOCS: [(&str, &str); 4] = [
@@ -21,27 +24,7 @@ const DOCS: [(&str, &str); 4] = [
 ];
 
 fn index(dir: &std::path::Path) -> Index {
-    let index = Index::create(dir, IndexOptions::new(0)).unwrap();
-    index
-        .add(
-            DOCS.iter()
-                .map(|(id, text)| Record::new(*id, 0, *text, Vec::new()))
-                .collect(),
-        )
-        .unwrap();
-    index.commit().unwrap();
-    index
-}
-
-fn found(index: &Index, query: &str) -> Vec<String> {
-    let hits = index.search_keyword(query, 10, None).unwrap();
-    let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
-    index
-        .fetch(&ids)
-        .unwrap()
-        .into_iter()
-        .map(|(_, r)| r.doc_id)
-        .collect()
+    keyword_index(dir, IndexOptions::new(0), &DOCS)
 }
 
 #[test]

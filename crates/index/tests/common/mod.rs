@@ -13,3 +13,34 @@ pub fn xorshift_vector(state: &mut u64, dim: usize) -> Vec<f32> {
         })
         .collect()
 }
+
+/// A keyword-only index at `dir` with `options.dim` 0, holding one single-chunk record
+/// per `(doc_id, text)`, committed.
+pub fn keyword_index(
+    dir: &std::path::Path,
+    options: trawl_index::IndexOptions,
+    docs: &[(&str, &str)],
+) -> trawl_index::Index {
+    let index = trawl_index::Index::create(dir, options).unwrap();
+    index
+        .add(
+            docs.iter()
+                .map(|(id, text)| trawl_index::Record::new(*id, 0, *text, Vec::new()))
+                .collect(),
+        )
+        .unwrap();
+    index.commit().unwrap();
+    index
+}
+
+/// The document ids of the keyword hits for `query`, best first.
+pub fn found(index: &trawl_index::Index, query: &str) -> Vec<String> {
+    let hits = index.search_keyword(query, 10, None).unwrap();
+    let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
+    index
+        .fetch(&ids)
+        .unwrap()
+        .into_iter()
+        .map(|(_, r)| r.doc_id)
+        .collect()
+}
