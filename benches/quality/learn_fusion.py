@@ -181,15 +181,20 @@ def signals(q):
     }
 
 
+def judged_queries(dump, qrels):
+    """(query, its judgments, point id -> doc id) for each judged query of a dump."""
+    with open(dump) as lines:
+        for line in lines:
+            q = json.loads(line)
+            judged = qrels.get(q["qid"])
+            if judged:
+                yield q, judged, {p: doc for p, doc, _ in q["dense"] + q["keyword"]}
+
+
 def replay(dump, qrels):
     """[(signals, [nDCG@10 at each GRID weight], dense, keyword)] for one set."""
     out = []
-    for line in open(dump):
-        q = json.loads(line)
-        judged = qrels.get(q["qid"])
-        if not judged:
-            continue
-        doc_of = {p: doc for p, doc, _ in q["dense"] + q["keyword"]}
+    for q, judged, doc_of in judged_queries(dump, qrels):
 
         def score(fused, doc_of=doc_of, qid=q["qid"], judged=judged):
             return ndcg10([doc for doc in docs_of(fused, doc_of) if doc != qid], judged)
@@ -207,12 +212,7 @@ def replay(dump, qrels):
 def exact(dump, qrels, rule, norm):
     """Each judged query's nDCG@10 with the weight `rule` picks, fused exactly."""
     out = []
-    for line in open(dump):
-        q = json.loads(line)
-        judged = qrels.get(q["qid"])
-        if not judged:
-            continue
-        doc_of = {p: doc for p, doc, _ in q["dense"] + q["keyword"]}
+    for q, judged, doc_of in judged_queries(dump, qrels):
         fused = convex(q["dense"], q["keyword"], rule(signals(q)), norm)
         out.append(ndcg10([doc for doc in docs_of(fused, doc_of) if doc != q["qid"]], judged))
     return out
