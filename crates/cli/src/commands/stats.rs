@@ -24,12 +24,7 @@ pub(crate) fn stats(index: &Path, json: bool) -> Result<()> {
         .to_owned();
     let path = trawl::CpuPath::selected();
     let analyzer = collection.index().options().language;
-    let languages: Vec<(String, u64)> = collection
-        .index()
-        .languages()?
-        .into_iter()
-        .map(|(l, n)| (l.to_string(), n))
-        .collect();
+    let languages = collection.index().languages()?;
     if json {
         println!(
             "{}",
@@ -42,7 +37,10 @@ pub(crate) fn stats(index: &Path, json: bool) -> Result<()> {
                 "precision": precision, "cpu_path": path.to_string(),
                 "cpu": trawl::CpuPath::cpu_description(),
                 "analyzer": analyzer.to_string(),
-                "languages": languages.iter().map(|(l, n)| (l.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+                "languages": languages
+                    .iter()
+                    .map(|(l, n)| (l.to_string(), json!(n)))
+                    .collect::<serde_json::Map<_, _>>(),
             }))?
         );
     } else {

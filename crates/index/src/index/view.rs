@@ -552,14 +552,14 @@ impl View<'_> {
         let held = self.held_languages();
         for &language in &held {
             let terms = self.terms_of(language.auto_query_analyzer(&held), query);
-            let (mut held, mut chunks) = (0, 0);
+            let (mut known, mut chunks) = (0, 0);
             for (_, term) in &terms {
                 let df = self.snap.searcher.doc_freq(term)?;
-                held += usize::from(df > 0);
+                known += usize::from(df > 0);
                 chunks += df;
             }
-            if best_terms.is_none() || (held, chunks) > best {
-                best = (held, chunks);
+            if best_terms.is_none() || (known, chunks) > best {
+                best = (known, chunks);
                 best_terms = Some(terms);
             }
         }
