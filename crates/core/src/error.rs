@@ -77,6 +77,14 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// Fine-tuning a model ([`crate::tune`]) cannot start or go on.
+    #[error("tuning into {dir}: {reason}")]
+    Tuning {
+        /// The output model directory.
+        dir: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// An ingest was stopped by [`crate::Collection::cancel`].
     #[error("cancelled")]
     Cancelled,

@@ -50,6 +50,7 @@ mod fuse;
 mod rerank;
 mod search;
 pub mod shards;
+pub mod tune;
 
 pub use chunk::{chunk_document, Chunk, ChunkOptions, Overlap};
 pub use collection::{

@@ -372,6 +372,27 @@ impl BertEmbedder {
         self.normalize
     }
 
+    /// Token ids of `texts` as the model reads them: with the query or passage prompt,
+    /// special tokens, and truncated to [`Embedder::max_tokens`].
+    pub(crate) fn token_ids(&self, texts: &[&str], query: bool) -> Result<Vec<Vec<u32>>> {
+        let prompt = if query {
+            &self.query_prompt
+        } else {
+            &self.passage_prompt
+        };
+        let inputs: Vec<String> = texts.iter().map(|t| format!("{prompt}{t}")).collect();
+        let encodings = self
+            .tokenizer
+            .encode_batch(inputs, true)
+            .map_err(Error::embedding_from)?;
+        Ok(encodings.iter().map(|e| e.get_ids().to_vec()).collect())
+    }
+
+    /// The id padding is made of.
+    pub(crate) fn pad_id(&self) -> u32 {
+        self.pad_id
+    }
+
     fn embed_prefixed(&self, texts: &[&str], prompt: &str) -> Result<Vec<Vec<f32>>> {
         let _span = tracing::debug_span!("embed", texts = texts.len()).entered();
         let inputs: Vec<String> = texts.iter().map(|t| format!("{prompt}{t}")).collect();

@@ -2,7 +2,7 @@
 
 mod bert;
 mod default_model;
-mod fast;
+pub(crate) mod fast;
 mod kernels;
 mod pooling;
 

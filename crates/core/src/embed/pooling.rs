@@ -1,6 +1,6 @@
 //! Pooling of token embeddings into one vector per text.
 
-use candle_core::{DType, Tensor, D};
+use candle_core::{Tensor, D};
 
 /// How token embeddings become one sentence embedding (sentence-transformers'
 /// `1_Pooling/config.json`).
@@ -20,7 +20,7 @@ impl Pooling {
     /// # Errors
     /// On shape mismatches.
     pub(crate) fn apply(self, hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let mask = mask.to_dtype(hidden.dtype())?.unsqueeze(2)?;
         match self {
             Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1),
             Pooling::Mean => {
