@@ -150,6 +150,50 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fine-tune the embedding model on your own data: a BEIR benchmark's judged
+    /// queries (--train) or JSON Lines pairs (--pairs). Writes a model directory in
+    /// the sentence-transformers layout; run again to resume an interrupted run.
+    Tune {
+        /// The tuned model's directory (new, or an unfinished run to resume).
+        #[arg(long)]
+        out: PathBuf,
+        /// Base model directory (default: as for a new index).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// A BEIR-format folder whose judged queries and documents become pairs.
+        #[arg(long, value_name = "BEIR_DIR")]
+        train: Option<PathBuf>,
+        /// The qrels split of --train to learn from.
+        #[arg(long, default_value = "train")]
+        split: String,
+        /// JSON Lines files of {"query", "positive"[, "negative"]} objects.
+        #[arg(long = "pairs", value_name = "FILE")]
+        pair_files: Vec<PathBuf>,
+        /// Passes over the pairs.
+        #[arg(long, default_value_t = 1)]
+        epochs: usize,
+        /// Pairs per step (each query's negatives are the batch's other passages).
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        /// Peak learning rate.
+        #[arg(long, default_value_t = 2e-5)]
+        lr: f64,
+        /// Seed of the pair order.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Most tokens one forward pass holds; larger batches run in pieces.
+        #[arg(long, default_value_t = 4096)]
+        token_budget: usize,
+        /// Most tokens per text (default: the model's limit).
+        #[arg(long)]
+        max_tokens: Option<usize>,
+        /// Also checkpoint every N steps (default: at each epoch's end).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        checkpoint_every: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Evaluate retrieval on a BEIR-format benchmark directory.
     Eval {
         /// Folder with corpus.jsonl, queries.jsonl and qrels/SPLIT.tsv.

@@ -12,6 +12,7 @@ use crate::commands::extract::extract;
 use crate::commands::ingest::{ingest, IngestArgs};
 use crate::commands::search::{context, search};
 use crate::commands::stats::stats;
+use crate::commands::tune::TuneArgs;
 
 mod args;
 mod commands;
@@ -116,6 +117,48 @@ fn main() {
             repair,
             json,
         } => check(&index, repair, json),
+        Command::Tune {
+            out,
+            model,
+            train,
+            split,
+            pair_files,
+            epochs,
+            batch_size,
+            lr,
+            seed,
+            token_budget,
+            max_tokens,
+            checkpoint_every,
+            json,
+        } => {
+            let base = model
+                .or_else(|| trawl::default_model_dir(None))
+                .or_else(args::model_beside_exe);
+            match base {
+                None => Err(anyhow::anyhow!(
+                    "no base model: give --model DIR or set TRAWL_MODEL"
+                )),
+                Some(base) => {
+                    let mut options = trawl::tune::TuneOptions::default();
+                    options.epochs = epochs;
+                    options.batch_size = batch_size;
+                    options.learning_rate = lr;
+                    options.seed = seed;
+                    options.token_budget = token_budget;
+                    options.max_tokens = max_tokens;
+                    options.checkpoint_every = checkpoint_every;
+                    commands::tune::run(&TuneArgs {
+                        base: &base,
+                        out: &out,
+                        beir: train.as_deref().map(|d| (d, split.as_str())),
+                        pair_files: &pair_files,
+                        options,
+                        json,
+                    })
+                }
+            }
+        }
         Command::Eval {
             beir_dir,
             split,

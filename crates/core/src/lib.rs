@@ -54,8 +54,8 @@ pub mod tune;
 
 pub use chunk::{chunk_document, Chunk, ChunkOptions, Overlap};
 pub use collection::{
-    AddOptions, AddOutcome, CancelToken, Collection, CollectionBuilder, Failure, IngestReport,
-    PreparedDocument, Preparer, Progress,
+    AddOptions, AddOutcome, CancelToken, Collection, CollectionBuilder, Failure, Feedback,
+    IngestReport, PreparedDocument, Preparer, Progress,
 };
 pub use context::{Citation, Context, ContextOptions};
 pub use embed::{

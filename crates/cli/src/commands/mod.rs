@@ -12,6 +12,7 @@ pub(crate) mod extract;
 pub(crate) mod ingest;
 pub(crate) mod search;
 pub(crate) mod stats;
+pub(crate) mod tune;
 
 /// Opens the collection at `index`, which must exist, with `model` if given.
 pub(crate) fn open_existing(index: &Path, model: Option<&Path>) -> Result<Collection> {

@@ -244,6 +244,7 @@ impl CollectionBuilder {
             tenant: self.tenant,
             cancelled: std::sync::atomic::AtomicBool::new(false),
             ingesting: std::sync::atomic::AtomicUsize::new(0),
+            feedback_lock: std::sync::Mutex::new(()),
         })
     }
 }

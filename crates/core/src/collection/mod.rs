@@ -13,12 +13,14 @@ use crate::error::{Error, Result};
 use crate::rerank::Reranker;
 
 pub use self::builder::CollectionBuilder;
+pub use self::feedback::Feedback;
 pub(crate) use self::ingest::{add_documents_routed, ingest_routed};
 pub use self::ingest::{AddOptions, AddOutcome, CancelToken, Failure, IngestReport, Progress};
 pub use self::prepared::{PreparedDocument, Preparer};
 pub(crate) use self::query::{build_context, by_vector_options, Source};
 
 mod builder;
+mod feedback;
 mod ingest;
 mod prepared;
 mod query;
@@ -51,6 +53,8 @@ pub struct Collection {
     cancelled: std::sync::atomic::AtomicBool,
     /// Ingests running now (a cancel outside one has no effect).
     ingesting: std::sync::atomic::AtomicUsize,
+    /// Serialises appends to the feedback file.
+    feedback_lock: std::sync::Mutex<()>,
 }
 
 impl fmt::Debug for Collection {
@@ -111,6 +115,13 @@ impl Collection {
     #[must_use]
     pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
         self.embedder.as_ref()
+    }
+
+    /// The tenant adds go to and searches default to, if the collection was opened
+    /// for one ([`CollectionBuilder::tenant`]).
+    #[must_use]
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
     }
 
     /// The chunking in effect.

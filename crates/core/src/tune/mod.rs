@@ -41,6 +41,7 @@
 //! # Ok::<(), trawl::Error>(())
 //! ```
 
+mod label_free;
 mod model;
 mod optim;
 mod pairs;
@@ -57,7 +58,8 @@ use crate::error::{Error, Result};
 use model::TrainableBert;
 use optim::{AdamW, AdamWConfig};
 
-pub use pairs::{read_pairs_jsonl, Pair};
+pub use label_free::{pairs_from_collection, LabelFreeOptions, PairSource};
+pub use pairs::{pairs_from_documents, pairs_from_feedback, read_pairs_jsonl, Pair};
 
 /// How [`tune`] trains.
 #[derive(Debug, Clone, PartialEq)]
@@ -663,18 +665,11 @@ fn cross_entropy_diagonal(logits: &Tensor, eye: &Tensor) -> candle_core::Result<
 
 /// The pair order of `epoch`: a Fisher–Yates shuffle driven by the seed and the epoch.
 fn shuffled(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
-    let mut state = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut next = move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut rng = label_free::SplitMix(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut order: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
         #[allow(clippy::cast_possible_truncation)]
-        let j = (next() % (i as u64 + 1)) as usize;
+        let j = (rng.next() % (i as u64 + 1)) as usize;
         order.swap(i, j);
     }
     order

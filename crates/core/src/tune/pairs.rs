@@ -1,10 +1,14 @@
 //! Training pairs: what they are and where they come from.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::chunk::{chunk_document, ChunkOptions};
 use crate::error::{Error, Result};
+use crate::{Collection, Embedder};
+use trawl_ingest::Document;
 
 /// A training example: a query, a passage that answers it, and optionally a passage
 /// that does not (a hard negative).
@@ -67,6 +71,114 @@ pub fn read_pairs_jsonl(path: &Path) -> Result<Vec<Pair>> {
             query: l.query,
             positive: l.positive,
             negative: l.negative.filter(|n| !n.trim().is_empty()),
+        });
+    }
+    Ok(pairs)
+}
+
+/// Pairs from judged documents: each (query, document) becomes (query, the chunk of the
+/// document the model finds closest to the query). Documents are chunked with
+/// `chunking`, as a collection chunks them, so that the model learns on the passages
+/// it will be asked to find. Documents that give no chunk are skipped.
+///
+/// # Errors
+/// Embedding errors.
+pub fn pairs_from_documents(
+    embedder: &dyn Embedder,
+    judged: &[(String, &Document)],
+    chunking: &ChunkOptions,
+) -> Result<Vec<Pair>> {
+    let count = |t: &str| embedder.count_tokens(t);
+    let mut pairs = Vec::with_capacity(judged.len());
+    for (query, doc) in judged {
+        let texts: Vec<String> = chunk_document(doc, chunking, &count)
+            .iter()
+            .map(|c| c.embedding_text(doc.title.as_deref(), chunking))
+            .collect();
+        let best = match texts.len() {
+            0 => continue,
+            1 => 0,
+            _ => {
+                let q = embedder.embed_query(query)?;
+                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                let vectors = embedder.embed(&refs)?;
+                let score = |v: &[f32]| -> f32 { v.iter().zip(&q).map(|(a, b)| a * b).sum() };
+                (0..vectors.len())
+                    .max_by(|&a, &b| score(&vectors[a]).total_cmp(&score(&vectors[b])))
+                    .unwrap_or(0)
+            }
+        };
+        pairs.push(Pair::new(query.clone(), texts[best].clone()));
+    }
+    Ok(pairs)
+}
+
+/// Pairs from the feedback recorded in `collection` for `tenant` (`None`: the
+/// collection's tenant, else `""`; see [`Collection::feedback`]). The latest judgement
+/// of each (query, document) counts. Each relevant document gives a pair with its
+/// chunk closest to the query (by the collection's model; the first chunk without
+/// one), and a document judged not relevant to the same query becomes its negative.
+/// Documents deleted since are skipped.
+///
+/// # Errors
+/// Index and embedding errors.
+pub fn pairs_from_feedback(collection: &Collection, tenant: Option<&str>) -> Result<Vec<Pair>> {
+    let records = collection.feedback_records(tenant)?;
+    // The latest judgement of each (query, document), in the order first judged.
+    let mut latest: Vec<((String, String), bool)> = Vec::new();
+    let mut at: HashMap<(String, String), usize> = HashMap::new();
+    for f in records {
+        let key = (f.query, f.doc_id);
+        match at.get(&key) {
+            Some(&i) => latest[i].1 = f.relevant,
+            None => {
+                at.insert(key.clone(), latest.len());
+                latest.push((key, f.relevant));
+            }
+        }
+    }
+    let tenant_name = tenant
+        .map(str::to_owned)
+        .or_else(|| collection.tenant().map(str::to_owned))
+        .unwrap_or_default();
+    let view = collection.index().view();
+    let best_chunk = |query: &str, doc_id: &str| -> Result<Option<String>> {
+        let mut records = view.document(&tenant_name, doc_id)?;
+        records.sort_by_key(|(_, r)| r.ordinal);
+        let texts: Vec<String> = records.into_iter().map(|(_, r)| r.text).collect();
+        if texts.len() <= 1 {
+            return Ok(texts.into_iter().next());
+        }
+        let Some(embedder) = collection.embedder() else {
+            return Ok(texts.into_iter().next());
+        };
+        let q = embedder.embed_query(query)?;
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let vectors = embedder.embed(&refs)?;
+        let score = |v: &[f32]| -> f32 { v.iter().zip(&q).map(|(a, b)| a * b).sum() };
+        let best = (0..vectors.len())
+            .max_by(|&a, &b| score(&vectors[a]).total_cmp(&score(&vectors[b])))
+            .unwrap_or(0);
+        Ok(texts.into_iter().nth(best))
+    };
+    let mut pairs = Vec::new();
+    for ((query, doc_id), relevant) in &latest {
+        if !relevant {
+            continue;
+        }
+        let Some(positive) = best_chunk(query, doc_id)? else {
+            continue;
+        };
+        let negative = latest
+            .iter()
+            .find(|((q, _), r)| q == query && !r)
+            .map(|((_, d), _)| best_chunk(query, d))
+            .transpose()?
+            .flatten();
+        pairs.push(Pair {
+            query: query.clone(),
+            positive,
+            negative,
         });
     }
     Ok(pairs)

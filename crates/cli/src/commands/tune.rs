@@ -1,0 +1,130 @@
+//! `trawl tune`: fine-tune the embedding model on judged queries or pairs.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use indicatif::ProgressBar;
+use serde_json::json;
+use trawl::tune::{pairs_from_documents, read_pairs_jsonl, tune, Pair, TuneOptions};
+use trawl::{BertEmbedder, ChunkOptions, Precision};
+
+use crate::output::bar;
+
+/// Where the pairs come from, and how to train.
+pub(crate) struct TuneArgs<'a> {
+    pub(crate) base: &'a Path,
+    pub(crate) out: &'a Path,
+    /// A BEIR benchmark folder and the qrels split whose judged queries become pairs.
+    pub(crate) beir: Option<(&'a Path, &'a str)>,
+    /// JSON Lines files of pairs.
+    pub(crate) pair_files: &'a [PathBuf],
+    pub(crate) options: TuneOptions,
+    pub(crate) json: bool,
+}
+
+pub(crate) fn run(args: &TuneArgs<'_>) -> Result<()> {
+    let mut pairs = Vec::new();
+    if let Some((dir, split)) = args.beir {
+        pairs.extend(beir_pairs(args.base, dir, split)?);
+    }
+    for file in args.pair_files {
+        pairs.extend(read_pairs_jsonl(file)?);
+    }
+    if pairs.is_empty() {
+        bail!("no training pairs: give --train BEIR_DIR or --pairs FILE.jsonl");
+    }
+    let progress = if args.json {
+        ProgressBar::hidden()
+    } else {
+        bar(0, "steps")
+    };
+    let report = tune(args.base, args.out, &pairs, &args.options, &mut |p| {
+        progress.set_length(p.steps as u64);
+        progress.set_position(p.step as u64);
+        progress.set_message(format!(
+            "epoch {}/{} loss {:.4} {:.1} pairs/s",
+            p.epoch, p.epochs, p.epoch_loss, p.pairs_per_second
+        ));
+    })?;
+    progress.finish_and_clear();
+    let peak = peak_rss_mib();
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        value["peak_rss_mib"] = json!(peak);
+        println!("{value}");
+        return Ok(());
+    }
+    if report.complete {
+        println!("tuned model written to {}", report.out.display());
+    } else {
+        println!(
+            "stopped after {} of {} steps; run the same command again to go on",
+            report.resumed_at, report.steps
+        );
+    }
+    println!(
+        "{} pairs, {} epochs, {} steps{}",
+        report.pairs,
+        report.epochs,
+        report.steps,
+        if report.resumed_at > 0 {
+            format!(" (resumed at step {})", report.resumed_at)
+        } else {
+            String::new()
+        }
+    );
+    for (i, loss) in report.epoch_losses.iter().enumerate() {
+        println!("epoch {}: mean loss {loss:.4}", i + 1);
+    }
+    println!(
+        "{:.0} s, {:.1} pairs/s{}",
+        report.seconds,
+        report.pairs_per_second,
+        peak.map_or_else(String::new, |m| format!(", peak memory {m} MiB"))
+    );
+    Ok(())
+}
+
+/// Each judged (query, document) of the split with a positive grade, as a pair with
+/// the document's chunk closest to the query.
+fn beir_pairs(base: &Path, dir: &Path, split: &str) -> Result<Vec<Pair>> {
+    let beir = trawl_eval::Beir::load(dir, split)?;
+    let docs: HashMap<&str, trawl::Document> = beir
+        .corpus
+        .iter()
+        .map(|d| (d.id.as_str(), d.to_document()))
+        .collect();
+    let mut judged = Vec::new();
+    for (id, text) in &beir.queries {
+        let Some(grades) = beir.qrels.get(id) else {
+            continue;
+        };
+        let mut relevant: Vec<&String> = grades
+            .iter()
+            .filter(|(_, &g)| g > 0)
+            .map(|(d, _)| d)
+            .collect();
+        relevant.sort();
+        for doc in relevant {
+            if let Some(d) = docs.get(doc.as_str()) {
+                judged.push((text.clone(), d));
+            }
+        }
+    }
+    let embedder = BertEmbedder::load_with_precision(base, Precision::F32)
+        .with_context(|| format!("loading {}", base.display()))?;
+    Ok(pairs_from_documents(
+        &embedder,
+        &judged,
+        &ChunkOptions::default(),
+    )?)
+}
+
+/// The process's peak resident memory, from /proc (Linux).
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
+}
