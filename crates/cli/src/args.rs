@@ -169,6 +169,28 @@ pub(crate) enum Command {
         /// JSON Lines files of {"query", "positive"[, "negative"]} objects.
         #[arg(long = "pairs", value_name = "FILE")]
         pair_files: Vec<PathBuf>,
+        /// The index the model serves: the source of --label-free pairs, --feedback
+        /// and --hard-negatives.
+        #[arg(long)]
+        index: Option<PathBuf>,
+        /// Also make pairs from the index's own text, without labels: headings
+        /// (a section's heading to its text), sentences (a sentence to the rest of its
+        /// passage), questions (a question to its answer); comma-separated.
+        #[arg(long, value_name = "SOURCES", num_args = 0..=1, default_missing_value = "headings,sentences,questions", value_delimiter = ',')]
+        label_free: Option<Vec<trawl::tune::PairSource>>,
+        /// Most label-free pairs.
+        #[arg(long, default_value_t = 20_000, value_name = "N")]
+        max_pairs: usize,
+        /// Also learn from the relevance feedback recorded in the index.
+        #[arg(long)]
+        feedback: bool,
+        /// The tenant whose documents and feedback to learn from.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Give each pair a hard negative: a top keyword hit for its query in the
+        /// index that is not its answer.
+        #[arg(long)]
+        hard_negatives: bool,
         /// Passes over the pairs.
         #[arg(long, default_value_t = 1)]
         epochs: usize,
@@ -182,7 +204,7 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Most tokens one forward pass holds; larger batches run in pieces.
-        #[arg(long, default_value_t = 4096)]
+        #[arg(long, default_value_t = 2048)]
         token_budget: usize,
         /// Most tokens per text (default: the model's limit).
         #[arg(long)]
@@ -190,6 +212,9 @@ pub(crate) enum Command {
         /// Also checkpoint every N steps (default: at each epoch's end).
         #[arg(long, default_value_t = 0, value_name = "N")]
         checkpoint_every: usize,
+        /// Stop after N steps in this call (checkpointed; the same command resumes).
+        #[arg(long, value_name = "N")]
+        max_steps: Option<usize>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,

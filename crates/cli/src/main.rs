@@ -123,6 +123,12 @@ fn main() {
             train,
             split,
             pair_files,
+            index,
+            label_free,
+            max_pairs,
+            feedback,
+            tenant,
+            hard_negatives,
             epochs,
             batch_size,
             lr,
@@ -130,6 +136,7 @@ fn main() {
             token_budget,
             max_tokens,
             checkpoint_every,
+            max_steps,
             json,
         } => {
             let base = model
@@ -148,11 +155,20 @@ fn main() {
                     options.token_budget = token_budget;
                     options.max_tokens = max_tokens;
                     options.checkpoint_every = checkpoint_every;
+                    options.max_steps = max_steps;
                     commands::tune::run(&TuneArgs {
                         base: &base,
                         out: &out,
                         beir: train.as_deref().map(|d| (d, split.as_str())),
                         pair_files: &pair_files,
+                        from_index: index.as_deref().map(|dir| commands::tune::FromIndex {
+                            dir,
+                            label_free: label_free.clone(),
+                            max_pairs,
+                            feedback,
+                            tenant: tenant.clone(),
+                            hard_negatives,
+                        }),
                         options,
                         json,
                     })

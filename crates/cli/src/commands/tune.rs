@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
 use serde_json::json;
-use trawl::tune::{pairs_from_documents, read_pairs_jsonl, tune, Pair, TuneOptions};
+use trawl::tune::{
+    mine_negatives, pairs_from_collection, pairs_from_documents, pairs_from_feedback,
+    read_pairs_jsonl, tune, LabelFreeOptions, Pair, PairSource, TuneOptions,
+};
 use trawl::{BertEmbedder, ChunkOptions, Precision};
 
 use crate::output::bar;
@@ -19,11 +22,24 @@ pub(crate) struct TuneArgs<'a> {
     pub(crate) beir: Option<(&'a Path, &'a str)>,
     /// JSON Lines files of pairs.
     pub(crate) pair_files: &'a [PathBuf],
+    /// Pairs and negatives taken from an index.
+    pub(crate) from_index: Option<FromIndex<'a>>,
     pub(crate) options: TuneOptions,
     pub(crate) json: bool,
 }
 
+/// What `trawl tune` takes from the index the model serves.
+pub(crate) struct FromIndex<'a> {
+    pub(crate) dir: &'a Path,
+    pub(crate) label_free: Option<Vec<PairSource>>,
+    pub(crate) max_pairs: usize,
+    pub(crate) feedback: bool,
+    pub(crate) tenant: Option<String>,
+    pub(crate) hard_negatives: bool,
+}
+
 pub(crate) fn run(args: &TuneArgs<'_>) -> Result<()> {
+    keep_freed_memory();
     let mut pairs = Vec::new();
     if let Some((dir, split)) = args.beir {
         pairs.extend(beir_pairs(args.base, dir, split)?);
@@ -31,8 +47,37 @@ pub(crate) fn run(args: &TuneArgs<'_>) -> Result<()> {
     for file in args.pair_files {
         pairs.extend(read_pairs_jsonl(file)?);
     }
+    if let Some(from) = &args.from_index {
+        let collection = crate::commands::open_existing(from.dir, None)?;
+        if let Some(sources) = &from.label_free {
+            let mut options = LabelFreeOptions::default();
+            options.sources.clone_from(sources);
+            options.max_pairs = from.max_pairs;
+            options.seed = args.options.seed;
+            options.tenant.clone_from(&from.tenant);
+            let made = pairs_from_collection(&collection, &options)?;
+            eprintln!(
+                "{} label-free pairs from {}",
+                made.len(),
+                from.dir.display()
+            );
+            pairs.extend(made);
+        }
+        if from.feedback {
+            let made = pairs_from_feedback(&collection, from.tenant.as_deref())?;
+            eprintln!("{} pairs from recorded feedback", made.len());
+            pairs.extend(made);
+        }
+        if from.hard_negatives {
+            let mined = mine_negatives(&collection, &mut pairs, 30)?;
+            eprintln!("{mined} hard negatives mined from {}", from.dir.display());
+        }
+    }
     if pairs.is_empty() {
-        bail!("no training pairs: give --train BEIR_DIR or --pairs FILE.jsonl");
+        bail!(
+            "no training pairs: give --train BEIR_DIR, --pairs FILE.jsonl, or --index DIR \
+             with --label-free or --feedback"
+        );
     }
     let progress = if args.json {
         ProgressBar::hidden()
@@ -127,4 +172,18 @@ fn peak_rss_mib() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024)
+}
+
+/// Training allocates and frees tensors of tens of MiB at every step; glibc returns
+/// such blocks to the kernel at once, and the next step pays page faults to get them
+/// back (a fifth of the run's time). Keeping them in the heap avoids that.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; it is called before training
+    // starts, and the values are within the ranges glibc documents.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }

@@ -43,6 +43,7 @@
 
 mod label_free;
 mod model;
+mod ops;
 mod optim;
 mod pairs;
 
@@ -59,7 +60,9 @@ use model::TrainableBert;
 use optim::{AdamW, AdamWConfig};
 
 pub use label_free::{pairs_from_collection, LabelFreeOptions, PairSource};
-pub use pairs::{pairs_from_documents, pairs_from_feedback, read_pairs_jsonl, Pair};
+pub use pairs::{
+    mine_negatives, pairs_from_documents, pairs_from_feedback, read_pairs_jsonl, Pair,
+};
 
 /// How [`tune`] trains.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,7 +106,7 @@ impl Default for TuneOptions {
             weight_decay: 0.01,
             temperature: 0.05,
             seed: 42,
-            token_budget: 4096,
+            token_budget: 2048,
             max_tokens: None,
             checkpoint_every: 0,
             max_steps: None,
@@ -836,8 +839,12 @@ struct FinishedRun {
 }
 
 /// Files of a base model directory that are not copied: weights in other formats,
-/// which would no longer match the tuned ones.
-fn is_weights(name: &str) -> bool {
+/// which would no longer match the tuned ones, and the base model's card, which
+/// describes another model.
+fn is_left_out(name: &str) -> bool {
+    if name.eq_ignore_ascii_case("README.md") {
+        return true;
+    }
     let weights = [
         ".safetensors",
         ".bin",
@@ -894,7 +901,7 @@ fn copy_model_files(from: &Path, to: &Path) -> std::io::Result<()> {
                 std::fs::create_dir_all(to.join(&name))?;
                 copy_model_files(&entry.path(), &to.join(&name))?;
             }
-        } else if kind.is_file() && !is_weights(&name_str) {
+        } else if kind.is_file() && !is_left_out(&name_str) {
             std::fs::copy(entry.path(), to.join(&name))?;
         }
     }

@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType};
 
+use super::ops::MaskedSoftmax;
 use crate::embed::fast;
 use crate::embed::Pooling;
 
@@ -180,8 +182,14 @@ impl TrainableBert {
             .broadcast_add(&token_type.unsqueeze(0)?)?;
         let mut x = self.embed_norm.forward(&x, self.eps)?;
         // 0 where a key is a token, a large negative number where it is padding.
-        let mask = mask.to_dtype(self.word.dtype())?;
-        let bias = ((&mask - 1.0)? * 1e4)?.reshape((batch, 1, 1, seq))?;
+        let bias: Vec<f32> = mask
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?
+            .into_iter()
+            .map(|m| (m - 1.0) * 1e4)
+            .collect();
+        let bias = Arc::new(bias);
         for layer in &self.layers {
             x = layer.forward(&x, &bias, self.heads, self.eps)?;
         }
@@ -252,7 +260,7 @@ impl Layer {
     fn forward(
         &self,
         x: &Tensor,
-        bias: &Tensor,
+        bias: &Arc<Vec<f32>>,
         heads: usize,
         eps: f64,
     ) -> candle_core::Result<Tensor> {
@@ -268,8 +276,9 @@ impl Layer {
         let q = split((self.query.forward(x)? * scale)?)?;
         let k = split(self.key.forward(x)?)?;
         let v = split(self.value.forward(x)?)?;
-        let scores = q.matmul(&k.t()?.contiguous()?)?.broadcast_add(bias)?;
-        let probs = softmax_last(&scores)?;
+        let probs = q
+            .matmul(&k.t()?.contiguous()?)?
+            .apply_op1(MaskedSoftmax { bias: bias.clone() })?;
         let context = probs
             .matmul(&v)?
             .transpose(1, 2)?
@@ -281,12 +290,4 @@ impl Layer {
         let up = self.up.forward(&x)?.gelu_erf()?;
         self.norm2.forward(&(self.down.forward(&up)? + x)?, eps)
     }
-}
-
-/// Softmax over the last dimension; the maximum is subtracted as a constant (it
-/// cancels out of the gradient).
-pub(crate) fn softmax_last(x: &Tensor) -> candle_core::Result<Tensor> {
-    let max = x.max_keepdim(D::Minus1)?.detach();
-    let e = x.broadcast_sub(&max)?.exp()?;
-    e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
 }

@@ -3,11 +3,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::{chunk_document, ChunkOptions};
 use crate::error::{Error, Result};
-use crate::{Collection, Embedder};
+use crate::{Collection, Embedder, SearchMode, SearchOptions};
 use trawl_ingest::Document;
 
 /// A training example: a query, a passage that answers it, and optionally a passage
@@ -89,28 +90,121 @@ pub fn pairs_from_documents(
     chunking: &ChunkOptions,
 ) -> Result<Vec<Pair>> {
     let count = |t: &str| embedder.count_tokens(t);
+    // Each document is chunked once, however many queries judge it.
+    let mut slot: HashMap<*const Document, usize> = HashMap::new();
+    let mut docs: Vec<&Document> = Vec::new();
+    for (_, doc) in judged {
+        slot.entry(std::ptr::from_ref(*doc)).or_insert_with(|| {
+            docs.push(doc);
+            docs.len() - 1
+        });
+    }
+    let chunks: Vec<Vec<String>> = docs
+        .par_iter()
+        .map(|doc| {
+            chunk_document(doc, chunking, &count)
+                .iter()
+                .map(|c| c.embedding_text(doc.title.as_deref(), chunking))
+                .collect()
+        })
+        .collect();
+    // Vectors only where a document has more than one chunk to choose from.
+    let several: Vec<&str> = chunks
+        .iter()
+        .filter(|c| c.len() > 1)
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let mut vectors = embedder.embed(&several)?.into_iter();
+    let doc_vectors: Vec<Vec<Vec<f32>>> = chunks
+        .iter()
+        .map(|c| {
+            if c.len() > 1 {
+                vectors.by_ref().take(c.len()).collect()
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
     let mut pairs = Vec::with_capacity(judged.len());
     for (query, doc) in judged {
-        let texts: Vec<String> = chunk_document(doc, chunking, &count)
-            .iter()
-            .map(|c| c.embedding_text(doc.title.as_deref(), chunking))
-            .collect();
+        let d = slot[&std::ptr::from_ref(*doc)];
+        let texts = &chunks[d];
         let best = match texts.len() {
             0 => continue,
             1 => 0,
             _ => {
                 let q = embedder.embed_query(query)?;
-                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-                let vectors = embedder.embed(&refs)?;
                 let score = |v: &[f32]| -> f32 { v.iter().zip(&q).map(|(a, b)| a * b).sum() };
-                (0..vectors.len())
-                    .max_by(|&a, &b| score(&vectors[a]).total_cmp(&score(&vectors[b])))
+                let vs = &doc_vectors[d];
+                (0..vs.len())
+                    .max_by(|&a, &b| score(&vs[a]).total_cmp(&score(&vs[b])))
                     .unwrap_or(0)
             }
         };
         pairs.push(Pair::new(query.clone(), texts[best].clone()));
     }
     Ok(pairs)
+}
+
+/// Gives each pair without a negative a hard one mined from `collection`: among the
+/// `depth` best keyword (BM25) hits for its query, the first that is none of the
+/// query's positives and, where the collection has a model, that the model scores
+/// below the positive (a passage the model prefers to the positive may be an
+/// unjudged answer, not a negative). Returns how many pairs got one.
+///
+/// # Errors
+/// Search and embedding errors.
+pub fn mine_negatives(collection: &Collection, pairs: &mut [Pair], depth: usize) -> Result<usize> {
+    let mut positives: HashMap<&str, Vec<&str>> = HashMap::new();
+    for p in pairs.iter() {
+        positives.entry(&p.query).or_default().push(&p.positive);
+    }
+    let positives: HashMap<String, Vec<String>> = positives
+        .into_iter()
+        .map(|(q, ps)| (q.to_owned(), ps.into_iter().map(str::to_owned).collect()))
+        .collect();
+    let embedder = collection.embedder().cloned();
+    let dot = |a: &[f32], b: &[f32]| -> f32 { a.iter().zip(b).map(|(x, y)| x * y).sum() };
+    let mut mined = 0;
+    for pair in pairs.iter_mut().filter(|p| p.negative.is_none()) {
+        let options = SearchOptions {
+            k: depth.clamp(1, 1000),
+            mode: SearchMode::Keyword,
+            ..SearchOptions::default()
+        };
+        let hits = collection.search_with(&pair.query, &options)?;
+        let own = &positives[&pair.query];
+        let candidates: Vec<&str> = hits
+            .iter()
+            .map(|h| h.text.as_str())
+            .filter(|t| {
+                !own.iter()
+                    .any(|p| p == t || p.contains(t) || t.contains(p.as_str()))
+            })
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        let choice = match &embedder {
+            None => Some(candidates[0]),
+            Some(e) => {
+                let q = e.embed_query(&pair.query)?;
+                let bar = dot(&q, &e.embed(&[&pair.positive])?[0]);
+                let vectors = e.embed(&candidates)?;
+                candidates
+                    .iter()
+                    .zip(&vectors)
+                    .find(|(_, v)| dot(&q, v) < bar)
+                    .map(|(t, _)| *t)
+            }
+        };
+        if let Some(text) = choice {
+            pair.negative = Some(text.to_owned());
+            mined += 1;
+        }
+    }
+    Ok(mined)
 }
 
 /// Pairs from the feedback recorded in `collection` for `tenant` (`None`: the
