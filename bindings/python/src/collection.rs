@@ -20,6 +20,13 @@ pub(crate) struct Collection {
     inner: Arc<trawl::Collection>,
 }
 
+impl Collection {
+    /// The Rust collection.
+    pub(crate) fn inner(&self) -> &trawl::Collection {
+        &self.inner
+    }
+}
+
 #[pymethods]
 impl Collection {
     #[new]
@@ -232,6 +239,48 @@ impl Collection {
         };
         let outcome = gil::run(py, || inner.add_embedded(id, chunks, &metadata, &options))?;
         Ok(matches!(outcome, trawl::AddOutcome::Added { .. }))
+    }
+
+    /// Records whether document `doc_id` answers `query` (of `tenant`, else the
+    /// collection's); durable at once.
+    #[pyo3(signature = (query, doc_id, relevant=true, tenant=None))]
+    fn feedback(
+        &self,
+        py: Python<'_>,
+        query: &str,
+        doc_id: &str,
+        relevant: bool,
+        tenant: Option<&str>,
+    ) -> PyResult<()> {
+        let inner = &self.inner;
+        gil::run(py, || match tenant {
+            Some(t) => inner.feedback_for(t, query, doc_id, relevant),
+            None => inner.feedback(query, doc_id, relevant),
+        })
+    }
+
+    /// The feedback recorded for `tenant` (else the collection's), oldest first, as
+    /// dicts.
+    #[pyo3(signature = (tenant=None))]
+    fn feedback_records<'py>(
+        &self,
+        py: Python<'py>,
+        tenant: Option<&str>,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let inner = &self.inner;
+        let records = gil::run(py, || inner.feedback_records(tenant))?;
+        records
+            .iter()
+            .map(|f| {
+                let dict = PyDict::new(py);
+                dict.set_item("tenant", &f.tenant)?;
+                dict.set_item("query", &f.query)?;
+                dict.set_item("doc_id", &f.doc_id)?;
+                dict.set_item("relevant", f.relevant)?;
+                dict.set_item("time", f.time)?;
+                Ok(dict)
+            })
+            .collect()
     }
 
     #[pyo3(signature = (id, tenant=None))]

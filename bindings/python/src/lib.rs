@@ -17,6 +17,7 @@ mod errors;
 mod gil;
 mod logs;
 mod shards;
+mod tune;
 
 /// The CPU this process runs on and the embedding kernels it selects: `path` (the
 /// fastest this CPU runs, or the one `TRAWL_CPU_PATH` names), `cpu` (model name and
@@ -60,5 +61,6 @@ fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(shards::merge_keyword_stats, m)?)?;
     m.add_function(wrap_pyfunction!(shards::extract, m)?)?;
     m.add_function(wrap_pyfunction!(cpu_info, m)?)?;
+    m.add_function(wrap_pyfunction!(tune::tune, m)?)?;
     Ok(())
 }

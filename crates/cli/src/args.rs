@@ -150,6 +150,23 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Record whether a document answers a query (relevance feedback, kept with the
+    /// index per tenant; `trawl tune --feedback` learns from it).
+    Feedback {
+        /// The query as searched.
+        query: String,
+        /// The document judged (its id as search prints it).
+        doc_id: String,
+        /// The index directory.
+        #[arg(long)]
+        index: PathBuf,
+        /// The document does not answer the query.
+        #[arg(long)]
+        not_relevant: bool,
+        /// The tenant the document belongs to.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// Fine-tune the embedding model on your own data: a BEIR benchmark's judged
     /// queries (--train) or JSON Lines pairs (--pairs). Writes a model directory in
     /// the sentence-transformers layout; run again to resume an interrupted run.

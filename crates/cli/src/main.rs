@@ -117,6 +117,21 @@ fn main() {
             repair,
             json,
         } => check(&index, repair, json),
+        Command::Feedback {
+            query,
+            doc_id,
+            index,
+            not_relevant,
+            tenant,
+        } => commands::open_existing(&index, None).and_then(|c| {
+            c.feedback_for(
+                tenant.as_deref().unwrap_or(""),
+                &query,
+                &doc_id,
+                !not_relevant,
+            )?;
+            Ok(())
+        }),
         Command::Tune {
             out,
             model,

@@ -747,3 +747,63 @@ fn extract_prints_what_each_file_reads_as_or_why_not() {
     let out = ok(&["extract", png.to_str().unwrap()]);
     assert!(out.contains("skipped"), "{out}");
 }
+
+/// `trawl tune` learns from a BEIR split, from JSON Lines pairs and from feedback
+/// recorded with `trawl feedback`, on a tiny committed model, and writes a model
+/// directory that `trawl ingest` then uses.
+#[test]
+fn tune_learns_from_judgements_pairs_and_feedback() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = |name: &str| tmp.path().join(name).display().to_string();
+    let beir = tmp.path().join("beir");
+    std::fs::create_dir(&beir).unwrap();
+    tiny_beir(&beir);
+    let corpus = beir.join("corpus.jsonl").display().to_string();
+    let tiny = root()
+        .join("crates/core/tests/fixtures/tiny-multilingual-bert")
+        .display()
+        .to_string();
+    std::fs::write(
+        path("pairs.jsonl"),
+        "{\"query\": \"tea leaves\", \"positive\": \"Green tea leaves are steamed.\"}\n\n\
+         {\"anchor\": \"chess queen\", \"positive\": \"The queen moves far.\", \"negative\": \"Tea.\"}\n",
+    )
+    .unwrap();
+    let index = path("idx");
+    ok(&["ingest", "--model", &tiny, "--index", &index, &corpus]);
+    ok(&["feedback", "volcano lava", &corpus, "--index", &index]);
+    // A document the index does not hold is refused.
+    let refused = trawl(&["feedback", "volcano lava", "no-such-doc", "--index", &index]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no document"));
+
+    let out = path("tuned");
+    let report = ok(&[
+        "tune",
+        "--model",
+        &tiny,
+        "--out",
+        &out,
+        "--train",
+        &beir.display().to_string(),
+        "--split",
+        "test",
+        "--pairs",
+        &path("pairs.jsonl"),
+        "--index",
+        &index,
+        "--feedback",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "4",
+        "--json",
+    ]);
+    let report: Value = serde_json::from_str(report.trim()).unwrap();
+    // 3 judged queries, 2 pairs from the file, 1 from feedback.
+    assert_eq!(report["pairs"], 6, "{report}");
+    assert_eq!(report["complete"], true);
+    assert_eq!(report["steps"], 4);
+    assert!(tmp.path().join("tuned/model.safetensors").is_file());
+    ok(&["ingest", "--model", &out, "--index", &path("idx2"), &corpus]);
+}

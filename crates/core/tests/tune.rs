@@ -2,6 +2,7 @@
 //! in trawl, a stopped run resumes to the same weights, and feedback stays within its
 //! tenant.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use trawl::tune::{
@@ -69,7 +70,10 @@ fn training_lowers_the_loss_and_teaches_the_toy_task() {
     let pairs = toy_pairs();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("tuned");
-    let report = tune(&tiny(), &dir, &pairs, &options(30), &mut |_| {}).unwrap();
+    let report = tune(&tiny(), &dir, &pairs, &options(30), &mut |_| {
+        ControlFlow::Continue(())
+    })
+    .unwrap();
     assert!(report.complete);
     assert_eq!(report.steps, 60);
     let (first, last) = (report.epoch_losses[0], *report.epoch_losses.last().unwrap());
@@ -97,7 +101,10 @@ fn training_lowers_the_loss_and_teaches_the_toy_task() {
     .unwrap();
     assert!(again.complete);
     // Other options into the same directory are refused, not mixed in.
-    let err = tune(&tiny(), &dir, &pairs, &options(31), &mut |_| {}).unwrap_err();
+    let err = tune(&tiny(), &dir, &pairs, &options(31), &mut |_| {
+        ControlFlow::Continue(())
+    })
+    .unwrap_err();
     assert!(matches!(err, Error::Tuning { .. }), "{err}");
 }
 
@@ -108,12 +115,18 @@ fn a_stopped_run_resumes_to_the_same_weights() {
     let pairs = toy_pairs();
     let out = tempfile::tempdir().unwrap();
     let whole = out.path().join("whole");
-    tune(&tiny(), &whole, &pairs, &options(3), &mut |_| {}).unwrap();
+    tune(&tiny(), &whole, &pairs, &options(3), &mut |_| {
+        ControlFlow::Continue(())
+    })
+    .unwrap();
 
     let parts = out.path().join("parts");
     let mut stop = options(3);
     stop.max_steps = Some(3);
-    let first = tune(&tiny(), &parts, &pairs, &stop, &mut |_| {}).unwrap();
+    let first = tune(&tiny(), &parts, &pairs, &stop, &mut |_| {
+        ControlFlow::Continue(())
+    })
+    .unwrap();
     assert!(!first.complete);
     assert!(parts.join("checkpoints/latest.json").is_file());
     // A checkpoint cut short by a crash (no pointer to it) is ignored.
@@ -123,14 +136,27 @@ fn a_stopped_run_resumes_to_the_same_weights() {
         b"torn",
     )
     .unwrap();
+    // Stopped again from the progress callback (as Ctrl-C in Python does) ...
+    let stopped = tune(&tiny(), &parts, &pairs, &options(3), &mut |p| {
+        if p.step == 4 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .unwrap();
+    assert!(!stopped.complete);
+    assert_eq!(stopped.resumed_at, 3);
+    // ... and finished.
     let mut steps_seen = Vec::new();
     let second = tune(&tiny(), &parts, &pairs, &options(3), &mut |p| {
         steps_seen.push(p.step);
+        ControlFlow::Continue(())
     })
     .unwrap();
     assert!(second.complete);
-    assert_eq!(second.resumed_at, 3);
-    assert_eq!(steps_seen, vec![4, 5, 6]);
+    assert_eq!(second.resumed_at, 4);
+    assert_eq!(steps_seen, vec![5, 6]);
     assert_eq!(
         std::fs::read(whole.join("model.safetensors")).unwrap(),
         std::fs::read(parts.join("model.safetensors")).unwrap(),
@@ -147,7 +173,14 @@ fn the_same_seed_gives_the_same_model_and_another_seed_another() {
         let mut o = options(1);
         o.seed = seed;
         let dir = out.path().join(name);
-        tune(&tiny(), &dir, &pairs, &o, &mut |_| {}).unwrap();
+        tune(
+            &tiny(),
+            &dir,
+            &pairs,
+            &o,
+            &mut |_| ControlFlow::Continue(()),
+        )
+        .unwrap();
         std::fs::read(dir.join("model.safetensors")).unwrap()
     };
     assert_eq!(run("a", 1), run("b", 1));
@@ -161,7 +194,9 @@ fn bad_options_and_outputs_are_typed_errors() {
     let mut o = options(1);
     o.batch_size = 1;
     assert!(matches!(
-        tune(&tiny(), &out.path().join("x"), &pairs, &o, &mut |_| {}),
+        tune(&tiny(), &out.path().join("x"), &pairs, &o, &mut |_| {
+            ControlFlow::Continue(())
+        }),
         Err(Error::Invalid { .. })
     ));
     assert!(matches!(
@@ -170,7 +205,7 @@ fn bad_options_and_outputs_are_typed_errors() {
             &out.path().join("x"),
             &[],
             &options(1),
-            &mut |_| {}
+            &mut |_| ControlFlow::Continue(())
         ),
         Err(Error::Invalid { .. })
     ));
@@ -179,12 +214,16 @@ fn bad_options_and_outputs_are_typed_errors() {
     std::fs::create_dir_all(&busy).unwrap();
     std::fs::write(busy.join("notes.txt"), "mine").unwrap();
     assert!(matches!(
-        tune(&tiny(), &busy, &pairs, &options(1), &mut |_| {}),
+        tune(&tiny(), &busy, &pairs, &options(1), &mut |_| {
+            ControlFlow::Continue(())
+        }),
         Err(Error::Tuning { .. })
     ));
     // Nor the base model's own folder.
     assert!(matches!(
-        tune(&tiny(), &tiny(), &pairs, &options(1), &mut |_| {}),
+        tune(&tiny(), &tiny(), &pairs, &options(1), &mut |_| {
+            ControlFlow::Continue(())
+        }),
         Err(Error::Tuning { .. })
     ));
     assert!(matches!(
@@ -193,7 +232,7 @@ fn bad_options_and_outputs_are_typed_errors() {
             &out.path().join("y"),
             &pairs,
             &options(1),
-            &mut |_| {}
+            &mut |_| ControlFlow::Continue(())
         ),
         Err(Error::ModelFileMissing { .. })
     ));

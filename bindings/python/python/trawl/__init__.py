@@ -96,6 +96,7 @@ __all__ = [
     "cpu_info",
     "extract",
     "shard_of",
+    "tune",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -281,6 +282,20 @@ class Collection:
         tenant when given."""
         return self._native.documents(tenant)
 
+    def feedback(
+        self, query: str, doc_id: str, relevant: bool = True, tenant: Optional[str] = None
+    ) -> None:
+        """Record whether document ``doc_id`` answers ``query`` (in ``tenant``, else the
+        collection's). Durable when it returns, no commit needed; :func:`tune` learns
+        from it with ``feedback=True``. Raises :class:`InvalidArgumentError` for an
+        empty query or a document the tenant does not hold."""
+        self._native.feedback(query, doc_id, relevant, tenant)
+
+    def feedback_records(self, tenant: Optional[str] = None) -> list[dict[str, Any]]:
+        """The feedback recorded for ``tenant`` (else the collection's), oldest first:
+        dicts with ``tenant``, ``query``, ``doc_id``, ``relevant`` and ``time``."""
+        return self._native.feedback_records(tenant)
+
     def reload(self) -> None:
         """See commits made since this handle opened (by another process, say)."""
         self._native.reload()
@@ -424,6 +439,90 @@ class Collection:
 
     def __repr__(self) -> str:
         return repr(self._native)
+
+
+#: A training pair: ``(query, positive)`` or ``(query, positive, negative)``, or a dict
+#: with those keys.
+PairLike = Union[tuple[str, str], tuple[str, str, Optional[str]], dict[str, Any]]
+
+
+def tune(
+    model: PathLike,
+    out: PathLike,
+    pairs: Iterable[PairLike] = (),
+    *,
+    collection: Optional[Collection] = None,
+    label_free: Union[bool, Sequence[str]] = False,
+    max_pairs: int = 20_000,
+    feedback: bool = False,
+    tenant: Optional[str] = None,
+    hard_negatives: bool = False,
+    epochs: int = 1,
+    batch_size: int = 32,
+    learning_rate: float = 2e-5,
+    seed: int = 42,
+    token_budget: int = 2048,
+    max_tokens: Optional[int] = None,
+    max_steps: Optional[int] = None,
+    checkpoint_every: int = 0,
+    progress: Optional[Callable[[int, int, float], object]] = None,
+) -> dict[str, Any]:
+    """Fine-tune the embedding model in ``model`` for your domain, on the CPU, and write
+    the result to ``out`` (a sentence-transformers model directory that
+    :class:`Collection` and sentence-transformers load).
+
+    Pairs come from ``pairs`` and, given a ``collection``: from its own text
+    (``label_free=True``, or a list of ``"headings"``, ``"sentences"``,
+    ``"questions"``), from the feedback recorded in it (``feedback=True``), with hard
+    negatives mined from it (``hard_negatives=True``). Training uses in-batch negatives
+    (batches of ``batch_size``), checkpoints each epoch, and resumes when called again
+    with the same arguments after an interruption. ``progress(step, steps, loss)`` is
+    called after each step; an exception from it (``KeyboardInterrupt`` too) stops the
+    run at a checkpoint. Returns the report: ``pairs``, ``steps``, ``epoch_losses``,
+    ``seconds``, ``pairs_per_second``, ``complete``."""
+    triples = [_pair(p) for p in pairs]
+    sources: Optional[list[str]]
+    if label_free is True:
+        sources = ["headings", "sentences", "questions"]
+    elif label_free is False:
+        sources = None
+    else:
+        sources = list(label_free)
+    return _trawl.tune(
+        os.fspath(model),
+        os.fspath(out),
+        triples,
+        collection=None if collection is None else collection._native,
+        label_free=sources,
+        max_pairs=max_pairs,
+        feedback=feedback,
+        tenant=tenant,
+        hard_negatives=hard_negatives,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        token_budget=token_budget,
+        max_tokens=max_tokens,
+        max_steps=max_steps,
+        checkpoint_every=checkpoint_every,
+        progress=progress,
+    )
+
+
+def _pair(pair: PairLike) -> tuple[str, str, Optional[str]]:
+    if isinstance(pair, dict):
+        query = pair.get("query", pair.get("anchor"))
+        positive = pair.get("positive")
+        if not isinstance(query, str) or not isinstance(positive, str):
+            raise InvalidArgumentError(f"a pair needs 'query' and 'positive' text: {pair!r}")
+        negative = pair.get("negative")
+        return (query, positive, negative)
+    if len(pair) == 2:
+        return (pair[0], pair[1], None)
+    if len(pair) == 3:
+        return (pair[0], pair[1], pair[2])
+    raise InvalidArgumentError(f"a pair is (query, positive[, negative]), not {pair!r}")
 
 
 def extract(path: PathLike, *, max_file_bytes: Optional[int] = None) -> list[dict[str, Any]]:

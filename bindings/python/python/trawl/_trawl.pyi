@@ -35,6 +35,7 @@ __all__ = [
     "publish_shards",
     "shard_of",
     "text_document",
+    "tune",
     "walk_files",
 ]
 
@@ -233,6 +234,10 @@ class Collection:
         tenant: Optional[str] = None,
     ) -> bool: ...
     def delete(self, id: str, tenant: Optional[str] = None) -> None: ...
+    def feedback(
+        self, query: str, doc_id: str, relevant: bool = True, tenant: Optional[str] = None
+    ) -> None: ...
+    def feedback_records(self, tenant: Optional[str] = None) -> list[dict[str, Any]]: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def keyword_stats(self, query: str) -> bytes: ...
@@ -384,3 +389,24 @@ def text_document(
 ) -> bytes: ...
 def extract(path: str, max_file_bytes: Optional[int] = None) -> list[dict[str, Any]]: ...
 def cpu_info() -> dict[str, Any]: ...
+def tune(
+    base: str,
+    out: str,
+    pairs: list[tuple[str, str, Optional[str]]],
+    *,
+    collection: Optional[Collection] = None,
+    label_free: Optional[list[str]] = None,
+    max_pairs: int = 20_000,
+    feedback: bool = False,
+    tenant: Optional[str] = None,
+    hard_negatives: bool = False,
+    epochs: int = 1,
+    batch_size: int = 32,
+    learning_rate: float = 2e-5,
+    seed: int = 42,
+    token_budget: int = 2048,
+    max_tokens: Optional[int] = None,
+    max_steps: Optional[int] = None,
+    checkpoint_every: int = 0,
+    progress: Optional[Callable[[int, int, float], object]] = None,
+) -> dict[str, Any]: ...

@@ -91,6 +91,7 @@ pub(crate) fn run(args: &TuneArgs<'_>) -> Result<()> {
             "epoch {}/{} loss {:.4} {:.1} pairs/s",
             p.epoch, p.epochs, p.epoch_loss, p.pairs_per_second
         ));
+        std::ops::ControlFlow::Continue(())
     })?;
     progress.finish_and_clear();
     let peak = peak_rss_mib();

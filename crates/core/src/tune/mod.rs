@@ -24,6 +24,7 @@
 //! sentence-transformers load.
 //!
 //! ```no_run
+//! use std::ops::ControlFlow;
 //! use trawl::tune::{tune, Pair, TuneOptions};
 //!
 //! let pairs = vec![Pair::new(
@@ -35,7 +36,7 @@
 //!     "models/bakery".as_ref(),
 //!     &pairs,
 //!     &TuneOptions::default(),
-//!     &mut |_| {},
+//!     &mut |_| ControlFlow::Continue(()),
 //! )?;
 //! println!("{} steps, {:.1} pairs/s", report.steps, report.pairs_per_second);
 //! # Ok::<(), trawl::Error>(())
@@ -47,6 +48,7 @@ mod ops;
 mod optim;
 mod pairs;
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -186,7 +188,9 @@ struct RunState {
 /// Fine-tunes the model in `base` on `pairs` and writes the result to `out` (a new or
 /// empty directory, or one this function wrote before: an unfinished run there
 /// resumes from its last checkpoint, a finished one with the same pairs and options
-/// returns at once). `progress` is called after each optimizer step.
+/// returns at once). `progress` is called after each optimizer step; when it returns
+/// [`ControlFlow::Break`], the run checkpoints and stops (the report says it is not
+/// complete, and the same call later resumes it).
 ///
 /// # Errors
 /// [`Error::Invalid`] for empty pairs or options out of range; model loading errors
@@ -197,7 +201,7 @@ pub fn tune(
     out: &Path,
     pairs: &[Pair],
     options: &TuneOptions,
-    progress: &mut dyn FnMut(&TuneProgress),
+    progress: &mut dyn FnMut(&TuneProgress) -> ControlFlow<()>,
 ) -> Result<TuneReport> {
     validate(pairs, options)?;
     let fail = |reason: String| Error::Tuning {
@@ -363,7 +367,7 @@ pub fn tune(
             state.partial_steps = 0;
         }
         #[allow(clippy::cast_precision_loss)]
-        progress(&TuneProgress {
+        let flow = progress(&TuneProgress {
             epoch: epoch + 1,
             epochs: options.epochs,
             step: state.step,
@@ -372,11 +376,15 @@ pub fn tune(
             epoch_loss,
             pairs_per_second: trained as f64 / started.elapsed().as_secs_f64().max(1e-9),
         });
+        let stop = flow.is_break();
         let periodic =
             options.checkpoint_every > 0 && state.step.is_multiple_of(options.checkpoint_every);
-        if (epoch_done || periodic || state.step == stop_at) && state.step < steps {
+        if (epoch_done || periodic || stop || state.step == stop_at) && state.step < steps {
             save_checkpoint(out, &model, &optimizer, &mut state)
                 .map_err(|e| io("checkpoint", e))?;
+        }
+        if stop {
+            break;
         }
     }
     let seconds = started.elapsed().as_secs_f64();
