@@ -132,3 +132,19 @@ pub(crate) fn tune<'py>(
     dict.set_item("complete", report.complete)?;
     Ok(dict)
 }
+
+/// Re-embeds the collection at `path` with the model in `model`, in one commit;
+/// returns `documents`, `chunks` and `seconds`.
+#[pyfunction]
+pub(crate) fn reembed(
+    py: Python<'_>,
+    path: PathBuf,
+    model: PathBuf,
+) -> PyResult<Bound<'_, PyDict>> {
+    let report = gil::run(py, || trawl::Collection::reembed(&path, &model))?;
+    let dict = PyDict::new(py);
+    dict.set_item("documents", report.documents)?;
+    dict.set_item("chunks", report.chunks)?;
+    dict.set_item("seconds", report.seconds)?;
+    Ok(dict)
+}

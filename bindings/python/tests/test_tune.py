@@ -44,6 +44,17 @@ def test_tune_writes_a_model_the_collection_loads(tmp_path: Path) -> None:
         assert hits[0].doc_id == "d3"
 
 
+def test_reembed_switches_a_collection_to_the_tuned_model(tmp_path: Path) -> None:
+    with trawl.Collection(tmp_path / "index", model=TINY) as col:
+        for i, (_, passage) in enumerate(TOY):
+            col.add_text(f"d{i}", passage)
+    trawl.tune(TINY, tmp_path / "tuned", TOY, epochs=20, batch_size=6, learning_rate=3e-3)
+    report = trawl.reembed(tmp_path / "index", tmp_path / "tuned")
+    assert report["documents"] == len(TOY)
+    with trawl.Collection(tmp_path / "index") as col:
+        assert col.search("black cat", k=1, mode="dense")[0].doc_id == "d3"
+
+
 def test_an_exception_from_progress_stops_the_run_and_it_resumes(tmp_path: Path) -> None:
     def stop_at_two(step: int, total: int, loss: float) -> None:
         if step == 2:

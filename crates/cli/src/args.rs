@@ -208,6 +208,10 @@ pub(crate) enum Command {
         /// index that is not its answer.
         #[arg(long)]
         hard_negatives: bool,
+        /// Then re-embed the index with the tuned model, in one commit (searches see
+        /// the old vectors until it lands), and record it as the index's model.
+        #[arg(long, requires = "index")]
+        reembed: bool,
         /// Passes over the pairs.
         #[arg(long, default_value_t = 1)]
         epochs: usize,

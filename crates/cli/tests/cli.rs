@@ -793,6 +793,7 @@ fn tune_learns_from_judgements_pairs_and_feedback() {
         "--index",
         &index,
         "--feedback",
+        "--reembed",
         "--epochs",
         "2",
         "--batch-size",
@@ -805,5 +806,8 @@ fn tune_learns_from_judgements_pairs_and_feedback() {
     assert_eq!(report["complete"], true);
     assert_eq!(report["steps"], 4);
     assert!(tmp.path().join("tuned/model.safetensors").is_file());
+    assert_eq!(report["reembedded"]["documents"], 1, "{report}");
+    let stats = ok(&["stats", "--index", &index]);
+    assert!(stats.contains("tuned"), "{stats}");
     ok(&["ingest", "--model", &out, "--index", &path("idx2"), &corpus]);
 }

@@ -55,7 +55,7 @@ pub mod tune;
 pub use chunk::{chunk_document, Chunk, ChunkOptions, Overlap};
 pub use collection::{
     AddOptions, AddOutcome, CancelToken, Collection, CollectionBuilder, Failure, Feedback,
-    IngestReport, PreparedDocument, Preparer, Progress,
+    IngestReport, PreparedDocument, Preparer, Progress, ReembedReport,
 };
 pub use context::{Citation, Context, ContextOptions};
 pub use embed::{

@@ -362,3 +362,78 @@ fn label_free_pairs_come_from_headings_sentences_and_questions() {
     only.sources = PairSource::ALL.to_vec();
     assert_eq!(pairs_from_collection(&c, &only).unwrap().len(), 1);
 }
+
+/// Re-embedding a collection with a tuned model replaces every vector and the
+/// recorded model in one commit; a model with vectors of another length is refused
+/// and leaves the collection as it was.
+#[test]
+fn a_collection_is_reembedded_with_the_tuned_model_in_one_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = tmp.path().join("index");
+    let c = Collection::builder(&index)
+        .model_dir(tiny())
+        .precision(Precision::F32)
+        .open()
+        .unwrap();
+    for (i, p) in toy_pairs().iter().enumerate() {
+        let meta = trawl::Metadata::new();
+        c.add_text(&format!("d{i}"), &p.positive, meta).unwrap();
+    }
+    c.add_documents(
+        vec![trawl::Document::from_text(
+            "other",
+            "a note of another tenant",
+        )],
+        &trawl::AddOptions::new().tenant("t2"),
+    )
+    .unwrap();
+    c.commit().unwrap();
+    let before = c.search("black cat", 12, trawl::SearchMode::Dense).unwrap();
+    drop(c);
+
+    let tuned = tmp.path().join("tuned");
+    tune(&tiny(), &tuned, &toy_pairs(), &options(30), &mut |_| {
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    // Vectors of another length: refused, nothing changed.
+    let minilm = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2");
+    if minilm.join("model.safetensors").is_file() {
+        assert!(matches!(
+            Collection::reembed(&index, &minilm),
+            Err(Error::DimensionMismatch { .. })
+        ));
+    }
+    let report = Collection::reembed(&index, &tuned).unwrap();
+    assert_eq!(report.documents, 13);
+    assert_eq!(report.chunks, 13);
+
+    let c = Collection::open(&index).unwrap();
+    assert_eq!(c.embedder().unwrap().name(), "tuned");
+    assert_eq!(c.documents(None).unwrap().len(), 13);
+    let after = c.search("black cat", 12, trawl::SearchMode::Dense).unwrap();
+    assert_eq!(
+        after[0].doc_id, "d3",
+        "the tuned model finds the toy answer"
+    );
+    assert_ne!(
+        before.iter().map(|h| h.score).collect::<Vec<_>>(),
+        after.iter().map(|h| h.score).collect::<Vec<_>>()
+    );
+    // The stored vectors are the tuned model's: a query vector made with it finds
+    // each passage's own chunk at cosine 1.
+    let tuned_model = BertEmbedder::load_with_precision(&tuned, Precision::F32).unwrap();
+    let v = tuned_model
+        .embed(&[&toy_pairs()[5].positive])
+        .unwrap()
+        .remove(0);
+    let dense = trawl::SearchOptions {
+        k: 1,
+        mode: trawl::SearchMode::Dense,
+        ..trawl::SearchOptions::default()
+    };
+    let hit = c.search_by_vector(&v, "", &dense).unwrap().remove(0);
+    assert_eq!(hit.doc_id, "d5");
+    assert!(hit.score > 0.999, "{}", hit.score);
+    assert!(c.check(false).unwrap().is_healthy());
+}

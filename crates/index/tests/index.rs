@@ -535,3 +535,41 @@ fn creating_over_an_index_is_already_exists() {
         "the existing index is untouched"
     );
 }
+
+/// The caller's data changes with a commit, atomically: a rollback drops the change,
+/// a commit makes it what every later open and reload reads, and later commits keep it.
+#[test]
+fn extra_data_changes_with_a_commit_and_survives_later_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = IndexOptions::new(DIM);
+    options.extra.insert("model".into(), "old".into());
+    let index = Index::create(dir.path(), options).unwrap();
+    let reader = Index::open(dir.path()).unwrap();
+    let model = |i: &Index| i.extra()["model"].as_str().unwrap().to_owned();
+    let mut changed = serde_json::Map::new();
+    changed.insert("model".into(), "new".into());
+
+    index.set_extra(changed.clone());
+    index.rollback().unwrap();
+    index.add(records("a", &vectors(1, 1))).unwrap();
+    index.commit().unwrap();
+    assert_eq!(model(&index), "old", "a rollback drops the change");
+
+    index.set_extra(changed);
+    assert_eq!(model(&index), "old", "uncommitted");
+    index.add(records("b", &vectors(1, 2))).unwrap();
+    index.commit().unwrap();
+    assert_eq!(model(&index), "new");
+    reader.reload().unwrap();
+    assert_eq!(model(&reader), "new");
+    index.add(records("c", &vectors(1, 3))).unwrap();
+    index.commit().unwrap();
+    drop((index, reader));
+    let reopened = Index::open(dir.path()).unwrap();
+    assert_eq!(model(&reopened), "new", "kept through a later commit");
+    assert_eq!(
+        reopened.options().extra["model"],
+        "old",
+        "the manifest is unchanged"
+    );
+}

@@ -95,6 +95,7 @@ __all__ = [
     "__version__",
     "cpu_info",
     "extract",
+    "reembed",
     "shard_of",
     "tune",
 ]
@@ -508,6 +509,15 @@ def tune(
         checkpoint_every=checkpoint_every,
         progress=progress,
     )
+
+
+def reembed(path: PathLike, model: PathLike) -> dict[str, Any]:
+    """Re-embed every chunk of the collection at ``path`` with the model in ``model``
+    (one :func:`tune` wrote, say) and record it as the collection's model, in one
+    commit: searches see the old vectors until it lands. Close handles that write to
+    the collection first, and reopen them after to embed queries with the new model.
+    Returns ``documents``, ``chunks`` and ``seconds``."""
+    return _trawl.reembed(os.fspath(path), os.fspath(model))
 
 
 def _pair(pair: PairLike) -> tuple[str, str, Optional[str]]:

@@ -33,6 +33,7 @@ __all__ = [
     "merge_keyword_stats",
     "parse_files",
     "publish_shards",
+    "reembed",
     "shard_of",
     "text_document",
     "tune",
@@ -389,6 +390,7 @@ def text_document(
 ) -> bytes: ...
 def extract(path: str, max_file_bytes: Optional[int] = None) -> list[dict[str, Any]]: ...
 def cpu_info() -> dict[str, Any]: ...
+def reembed(path: str, model: str) -> dict[str, Any]: ...
 def tune(
     base: str,
     out: str,

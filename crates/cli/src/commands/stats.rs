@@ -13,7 +13,7 @@ pub(crate) fn stats(index: &Path, json: bool) -> Result<()> {
     // Stats need no model: open keyword-only so a missing model does not stop them.
     let collection = Collection::builder(index).keyword_only().open()?;
     let s = collection.stats()?;
-    let extra = &collection.index().options().extra;
+    let extra = collection.index().extra();
     let model = extra.get("model").cloned().unwrap_or_default();
     // The precision recorded with the index, and the kernels this machine embeds its
     // queries (and new chunks) with.

@@ -36,6 +36,7 @@ pub(crate) struct FromIndex<'a> {
     pub(crate) feedback: bool,
     pub(crate) tenant: Option<String>,
     pub(crate) hard_negatives: bool,
+    pub(crate) reembed: bool,
 }
 
 pub(crate) fn run(args: &TuneArgs<'_>) -> Result<()> {
@@ -94,10 +95,23 @@ pub(crate) fn run(args: &TuneArgs<'_>) -> Result<()> {
         std::ops::ControlFlow::Continue(())
     })?;
     progress.finish_and_clear();
+    let reembedded = match &args.from_index {
+        Some(from) if from.reembed && report.complete => {
+            Some(trawl::Collection::reembed(from.dir, &report.out)?)
+        }
+        _ => None,
+    };
     let peak = peak_rss_mib();
     if args.json {
         let mut value = serde_json::to_value(&report)?;
         value["peak_rss_mib"] = json!(peak);
+        if let Some(r) = &reembedded {
+            value["reembedded"] = json!({
+                "documents": r.documents,
+                "chunks": r.chunks,
+                "seconds": r.seconds,
+            });
+        }
         println!("{value}");
         return Ok(());
     }
@@ -129,6 +143,15 @@ pub(crate) fn run(args: &TuneArgs<'_>) -> Result<()> {
         report.pairs_per_second,
         peak.map_or_else(String::new, |m| format!(", peak memory {m} MiB"))
     );
+    if let (Some(r), Some(from)) = (&reembedded, &args.from_index) {
+        println!(
+            "re-embedded {} chunks of {} documents in {} with the tuned model ({:.0} s)",
+            r.chunks,
+            r.documents,
+            from.dir.display(),
+            r.seconds
+        );
+    }
     Ok(())
 }
 

@@ -160,31 +160,42 @@ impl Chunk {
     /// repeating a heading the text already starts with).
     #[must_use]
     pub fn embedding_text(&self, title: Option<&str>, options: &ChunkOptions) -> String {
-        if !options.context_prefix {
-            return self.text.clone();
+        embedding_text(&self.text, title, &self.heading_path, options)
+    }
+}
+
+/// What is embedded for a chunk of `text` under `heading_path` in a document titled
+/// `title` (see [`Chunk::embedding_text`]).
+pub(crate) fn embedding_text(
+    text: &str,
+    title: Option<&str>,
+    heading_path: &[String],
+    options: &ChunkOptions,
+) -> String {
+    if !options.context_prefix {
+        return text.to_owned();
+    }
+    let mut context: Vec<&str> = Vec::new();
+    if let Some(t) = title.map(str::trim).filter(|t| !t.is_empty()) {
+        context.push(t);
+    }
+    for h in heading_path {
+        if context.last() != Some(&h.as_str()) {
+            context.push(h);
         }
-        let mut context: Vec<&str> = Vec::new();
-        if let Some(t) = title.map(str::trim).filter(|t| !t.is_empty()) {
-            context.push(t);
-        }
-        for h in &self.heading_path {
-            if context.last() != Some(&h.as_str()) {
-                context.push(h);
-            }
-        }
-        // The text may itself start with the last headings ("Guide", "Install", then
-        // the text under them): those are not said twice.
-        let text = self.text.trim_start();
-        if let Some(start) =
-            (0..context.len()).find(|&start| text.starts_with(&context[start..].join("\n\n")))
-        {
-            context.truncate(start);
-        }
-        if context.is_empty() {
-            self.text.clone()
-        } else {
-            format!("{}\n\n{}", context.join(" > "), self.text)
-        }
+    }
+    // The text may itself start with the last headings ("Guide", "Install", then
+    // the text under them): those are not said twice.
+    let trimmed = text.trim_start();
+    if let Some(start) =
+        (0..context.len()).find(|&start| trimmed.starts_with(&context[start..].join("\n\n")))
+    {
+        context.truncate(start);
+    }
+    if context.is_empty() {
+        text.to_owned()
+    } else {
+        format!("{}\n\n{}", context.join(" > "), text)
     }
 }
 

@@ -144,7 +144,7 @@ impl CollectionBuilder {
         };
         let recorded: Option<Manifest> = existing
             .as_ref()
-            .and_then(|i| serde_json::from_value(Value::Object(i.options().extra.clone())).ok());
+            .and_then(|i| serde_json::from_value(Value::Object(i.extra())).ok());
         let precision = self
             .precision
             .or_else(|| recorded.as_ref().map(|m| m.precision))

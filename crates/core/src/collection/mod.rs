@@ -18,12 +18,14 @@ pub(crate) use self::ingest::{add_documents_routed, ingest_routed};
 pub use self::ingest::{AddOptions, AddOutcome, CancelToken, Failure, IngestReport, Progress};
 pub use self::prepared::{PreparedDocument, Preparer};
 pub(crate) use self::query::{build_context, by_vector_options, Source};
+pub use self::reembed::ReembedReport;
 
 mod builder;
 mod feedback;
 mod ingest;
 mod prepared;
 mod query;
+mod reembed;
 
 /// What a collection records about itself beside the index.
 #[derive(Serialize, Deserialize)]

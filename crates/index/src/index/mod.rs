@@ -218,6 +218,19 @@ pub struct DocumentInfo {
 #[derive(Default, Serialize, Deserialize)]
 struct CommitPayload {
     next_vid: u64,
+    /// The caller's data as of this commit, once [`Index::set_extra`] has replaced
+    /// what the manifest holds; carried by every later commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    extra: Option<Map<String, Value>>,
+}
+
+/// [`IndexOptions::extra`] as changed by [`Index::set_extra`].
+#[derive(Default)]
+struct Extra {
+    /// What the last commit holds (`None`: the manifest's).
+    committed: Option<Map<String, Value>>,
+    /// What the next commit writes.
+    pending: Option<Map<String, Value>>,
 }
 
 /// A hybrid index in one directory. `Send + Sync`: searches may run from many threads
@@ -244,6 +257,7 @@ pub struct Index {
     keyword_searches: AtomicUsize,
     /// Opened at a pinned commit: searches only, fixed at that commit.
     pinned: Option<u64>,
+    extra: Mutex<Extra>,
 }
 
 impl Drop for Index {
@@ -396,6 +410,7 @@ impl Index {
         }
         drop(missing);
         let max_vid = searcher_max_vid(&searcher)?;
+        let payload_extra = payload.extra;
         let next_vid = payload.next_vid.max(max_vid).max(graph.next_vid());
         graph.advance_next_vid(payload.next_vid.max(max_vid));
         let graph = Arc::new(graph);
@@ -448,6 +463,10 @@ impl Index {
             worker,
             keyword_searches: AtomicUsize::new(0),
             pinned,
+            extra: Mutex::new(Extra {
+                committed: payload_extra,
+                pending: None,
+            }),
         })
     }
 
@@ -554,11 +573,20 @@ impl Index {
         let mut guard = self.writer()?;
         let writer = guard.as_mut().expect("writer opened");
         let next_vid = *self.next_vid.lock().expect("vid lock");
+        let mut extra = self.extra.lock().expect("extra lock");
+        let committed_extra = extra.pending.clone().or_else(|| extra.committed.clone());
         let mut prepared = writer.prepare_commit()?;
         prepared.set_payload(
-            &serde_json::to_string(&CommitPayload { next_vid }).expect("payload serialises"),
+            &serde_json::to_string(&CommitPayload {
+                next_vid,
+                extra: committed_extra.clone(),
+            })
+            .expect("payload serialises"),
         );
         let opstamp = prepared.commit()?;
+        extra.committed = committed_extra;
+        extra.pending = None;
+        drop(extra);
         let _update = self.shared.update.lock().expect("update lock");
         let pending = std::mem::replace(
             &mut *self.pending.lock().expect("pending lock"),
@@ -655,6 +683,9 @@ impl Index {
             .and_then(|p| serde_json::from_str(&p).ok())
             .unwrap_or_default();
         let covers = payload.next_vid.max(searcher_max_vid(&searcher)?);
+        if payload.extra.is_some() {
+            self.extra.lock().expect("extra lock").committed = payload.extra;
+        }
         {
             let mut next_vid = self.next_vid.lock().expect("vid lock");
             *next_vid = (*next_vid).max(covers).max(snap.graph.next_vid());
@@ -815,7 +846,27 @@ impl Index {
             w.rollback()?;
         }
         *self.pending.lock().expect("pending lock") = FreshBatch::new(self.options.dim);
+        self.extra.lock().expect("extra lock").pending = None;
         Ok(())
+    }
+
+    /// The caller's data as of the last commit: [`IndexOptions::extra`], unless
+    /// [`Index::set_extra`] has replaced it since.
+    #[must_use]
+    pub fn extra(&self) -> Map<String, Value> {
+        self.extra
+            .lock()
+            .expect("extra lock")
+            .committed
+            .clone()
+            .unwrap_or_else(|| self.options.extra.clone())
+    }
+
+    /// Replaces the caller's data at the next commit, atomically with the adds and
+    /// deletes of that commit (a rollback discards it): what a collection records
+    /// about its model changes in the same commit as the vectors.
+    pub fn set_extra(&self, extra: Map<String, Value>) {
+        self.extra.lock().expect("extra lock").pending = Some(extra);
     }
 
     /// Discards what was added or deleted since the last commit and gives up the
