@@ -10,6 +10,7 @@
 #                corpus and kept below its positive by the base model
 #   label-free   no judgements: pairs made from the corpus's own text (titles to
 #                abstracts, a sentence to the rest of its abstract)
+#   label-free-hard  the same, each pair with a hard negative as in `hard`
 #   base         no tuning: the base model, the yardstick
 #
 # EPOCHS (default 1), LR (2e-5), MAX_PAIRS (label-free; 2000) and SPLIT (train) are
@@ -41,6 +42,8 @@ for variant in "$@"; do
         supervised) args=(--train "$data" --split "$split") ;;
         hard) args=(--train "$data" --split "$split" --index "$out/base-idx" --hard-negatives) ;;
         label-free) args=(--index "$out/base-idx" --label-free --max-pairs "${MAX_PAIRS:-2000}") ;;
+        label-free-hard) args=(--index "$out/base-idx" --label-free --max-pairs "${MAX_PAIRS:-2000}"
+            --hard-negatives) ;;
         *) echo "unknown variant $variant" >&2; exit 2 ;;
     esac
     rm -rf "$out/$name" "$out/$name-idx"

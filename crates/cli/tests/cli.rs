@@ -811,3 +811,79 @@ fn tune_learns_from_judgements_pairs_and_feedback() {
     assert!(stats.contains("tuned"), "{stats}");
     ok(&["ingest", "--model", &out, "--index", &path("idx2"), &corpus]);
 }
+
+/// A `trawl tune` process killed after a checkpoint resumes from it when run again,
+/// and ends with the weights of a run that was never killed.
+#[test]
+fn a_killed_tune_resumes_from_its_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let beir = tmp.path().join("beir");
+    std::fs::create_dir(&beir).unwrap();
+    tiny_beir(&beir);
+    let tiny = root()
+        .join("crates/core/tests/fixtures/tiny-multilingual-bert")
+        .display()
+        .to_string();
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "tune",
+            "--model",
+            &tiny,
+            "--out",
+            &out.display().to_string(),
+            "--train",
+            &beir.display().to_string(),
+            "--split",
+            "test",
+            "--epochs",
+            "100",
+            "--batch-size",
+            "2",
+            "--checkpoint-every",
+            "5",
+            "--json",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let whole = tmp.path().join("whole");
+    let refs = |v: &[String]| v.iter().map(String::as_str).collect::<Vec<_>>().join(" ");
+    let whole_args = args(&whole);
+    ok(&whole_args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let killed = tmp.path().join("killed");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trawl"))
+        .args(args(&killed))
+        .env_remove("TRAWL_MODEL")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let latest = killed.join("checkpoints/latest.json");
+    let started = std::time::Instant::now();
+    while !latest.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "no checkpoint from {}",
+            refs(&args(&killed))
+        );
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+    if killed.join("model.safetensors").exists() {
+        // The run finished before the kill landed: nothing left to resume.
+        return;
+    }
+    let report = ok(&args(&killed).iter().map(String::as_str).collect::<Vec<_>>());
+    let report: Value = serde_json::from_str(report.trim()).unwrap();
+    // Checkpoints come at each epoch's end (2 steps) and every 5 steps.
+    let resumed_at = report["resumed_at"].as_u64().unwrap();
+    assert!((2..200).contains(&resumed_at), "resumed at {resumed_at}");
+    assert_eq!(
+        std::fs::read(whole.join("model.safetensors")).unwrap(),
+        std::fs::read(killed.join("model.safetensors")).unwrap()
+    );
+}
