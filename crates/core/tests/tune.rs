@@ -437,3 +437,50 @@ fn a_collection_is_reembedded_with_the_tuned_model_in_one_commit() {
     assert!(hit.score > 0.999, "{}", hit.score);
     assert!(c.check(false).unwrap().is_healthy());
 }
+
+#[test]
+fn hard_negatives_are_keyword_hits_that_are_not_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collection::builder(dir.path())
+        .keyword_only()
+        .open()
+        .unwrap();
+    let docs = [
+        (
+            "kettle",
+            "The kettle is in the left cupboard above the sink.",
+        ),
+        (
+            "cupboard",
+            "The left cupboard holds plates; the right cupboard holds cups.",
+        ),
+        ("oven", "The oven needs twenty minutes to heat up."),
+        (
+            "source",
+            "Is the kettle kept in the cupboard? It sits by the window in summer.",
+        ),
+    ];
+    for (id, text) in docs {
+        c.add_text(id, text, trawl::Metadata::new()).unwrap();
+    }
+    c.commit().unwrap();
+    let mut pairs = vec![
+        Pair::new("kettle left cupboard", docs[0].1),
+        // A sentence of the "source" passage (as the inverse cloze task makes): that
+        // passage holds the query and is no negative.
+        Pair::new("Is the kettle kept in the cupboard?", docs[0].1),
+        Pair {
+            negative: Some("given".into()),
+            ..Pair::new("oven heat", docs[2].1)
+        },
+    ];
+    let mined = trawl::tune::mine_negatives(&c, &mut pairs, 10).unwrap();
+    assert_eq!(mined, 2);
+    assert_eq!(pairs[0].negative.as_deref(), Some(docs[1].1));
+    assert_eq!(
+        pairs[1].negative.as_deref(),
+        Some(docs[1].1),
+        "not the source"
+    );
+    assert_eq!(pairs[2].negative.as_deref(), Some("given"), "kept as given");
+}

@@ -149,8 +149,8 @@ pub fn pairs_from_documents(
 
 /// Gives each pair without a negative a hard one mined from `collection`: among the
 /// `depth` best keyword (BM25) hits for its query, the first that is none of the
-/// query's positives and, where the collection has a model, that the model scores
-/// below the positive (a passage the model prefers to the positive may be an
+/// query's positives, does not hold the query's text, and, where the collection has a
+/// model, that the model scores below the positive (a passage the model prefers to the positive may be an
 /// unjudged answer, not a negative). Returns how many pairs got one.
 ///
 /// # Errors
@@ -175,12 +175,18 @@ pub fn mine_negatives(collection: &Collection, pairs: &mut [Pair], depth: usize)
         };
         let hits = collection.search_with(&pair.query, &options)?;
         let own = &positives[&pair.query];
+        let query = pair.query.trim();
+        // Not a positive, a passage a positive is part of or that is part of one, nor a
+        // passage that holds the query itself (the passage a label-free sentence was
+        // taken from).
         let candidates: Vec<&str> = hits
             .iter()
             .map(|h| h.text.as_str())
             .filter(|t| {
-                !own.iter()
-                    .any(|p| p == t || p.contains(t) || t.contains(p.as_str()))
+                !t.contains(query)
+                    && !own
+                        .iter()
+                        .any(|p| p == t || p.contains(t) || t.contains(p.as_str()))
             })
             .collect();
         if candidates.is_empty() {
