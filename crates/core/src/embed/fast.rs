@@ -179,6 +179,20 @@ pub(crate) fn encoder_root<'a>(vb: &VarBuilder<'a>, config: &Config) -> VarBuild
     }
 }
 
+/// An encoder with GELU and absolute positions whose heads divide its hidden size: the
+/// models trawl computes itself (for inference and for training).
+pub(crate) fn plain_encoder(config: &Config) -> bool {
+    matches!(config.hidden_act, HiddenAct::Gelu)
+        && matches!(
+            config.position_embedding_type,
+            PositionEmbeddingType::Absolute
+        )
+        && config.num_attention_heads > 0
+        && config
+            .hidden_size
+            .is_multiple_of(config.num_attention_heads)
+}
+
 thread_local! {
     /// Each thread keeps its buffers between forward passes: fresh ones cost page
     /// faults and zeroing on every batch.
@@ -208,16 +222,7 @@ fn values(t: &Tensor) -> candle_core::Result<Vec<f32>> {
 impl FastBert {
     /// Whether this model configuration runs on trawl's kernels.
     pub(crate) fn supports(config: &Config) -> bool {
-        matches!(config.hidden_act, HiddenAct::Gelu)
-            && matches!(
-                config.position_embedding_type,
-                PositionEmbeddingType::Absolute
-            )
-            && config.num_attention_heads > 0
-            && config
-                .hidden_size
-                .is_multiple_of(config.num_attention_heads)
-            && config.hidden_size.is_multiple_of(16)
+        plain_encoder(config) && config.hidden_size.is_multiple_of(16)
     }
 
     /// The instruction set the forward pass runs on.

@@ -455,6 +455,30 @@ struct Tokenized {
     negative: Option<Vec<u32>>,
 }
 
+/// The token ids of a batch's texts (its queries, then its positives, then the
+/// negatives there are) and the loss over their embeddings.
+fn batch_rows<'t>(
+    pairs: &[Pair],
+    texts: &'t [Tokenized],
+    batch: &[usize],
+    scale: f64,
+) -> candle_core::Result<(Vec<&'t [u32]>, ContrastiveLoss)> {
+    let mut rows: Vec<&[u32]> = batch.iter().map(|&i| texts[i].query.as_slice()).collect();
+    let mut passages: Vec<&str> = Vec::new();
+    for &i in batch {
+        rows.push(&texts[i].positive);
+        passages.push(&pairs[i].positive);
+    }
+    for &i in batch {
+        if let (Some(ids), Some(text)) = (&texts[i].negative, &pairs[i].negative) {
+            rows.push(ids);
+            passages.push(text);
+        }
+    }
+    let queries: Vec<&str> = batch.iter().map(|&i| pairs[i].query.as_str()).collect();
+    Ok((rows, ContrastiveLoss::new(&queries, &passages, scale)?))
+}
+
 /// What one optimizer step needs besides the batch.
 struct Trainer<'a> {
     model: &'a TrainableBert,
@@ -472,24 +496,7 @@ impl Trainer<'_> {
         texts: &[Tokenized],
         batch: &[usize],
     ) -> candle_core::Result<(f32, Vec<Option<Tensor>>)> {
-        // Rows: the queries, then the positives, then the negatives there are.
-        let mut rows: Vec<&[u32]> = Vec::new();
-        let mut row_text: Vec<&str> = Vec::new();
-        for &i in batch {
-            rows.push(&texts[i].query);
-        }
-        for &i in batch {
-            rows.push(&texts[i].positive);
-            row_text.push(&pairs[i].positive);
-        }
-        for &i in batch {
-            if let (Some(ids), Some(text)) = (&texts[i].negative, &pairs[i].negative) {
-                rows.push(ids);
-                row_text.push(text);
-            }
-        }
-        let queries: Vec<&str> = batch.iter().map(|&i| pairs[i].query.as_str()).collect();
-        let loss_fn = ContrastiveLoss::new(&queries, &row_text, self.scale)?;
+        let (rows, loss_fn) = batch_rows(pairs, texts, batch, self.scale)?;
         let groups = pack(&rows, self.token_budget);
         let vars = self.model.vars();
         if groups.len() == 1 {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor, Var, D};
-use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType};
+use candle_transformers::models::bert::Config;
 
 use super::ops::MaskedSoftmax;
 use crate::embed::fast;
@@ -58,15 +58,7 @@ pub(crate) struct TrainableBert {
 
 /// Whether a config describes a model [`TrainableBert`] computes exactly.
 pub(crate) fn trainable(config: &Config) -> bool {
-    matches!(config.hidden_act, HiddenAct::Gelu)
-        && matches!(
-            config.position_embedding_type,
-            PositionEmbeddingType::Absolute
-        )
-        && config.num_attention_heads > 0
-        && config
-            .hidden_size
-            .is_multiple_of(config.num_attention_heads)
+    fast::plain_encoder(config)
 }
 
 impl TrainableBert {

@@ -163,20 +163,7 @@ fn gradients_of_every_layer_match_finite_differences() {
 
 /// The batch loss in f64, as [`Trainer::step`] computes it.
 fn loss_f64(trainer: &Trainer, pairs: &[Pair], texts: &[Tokenized], batch: &[usize]) -> f64 {
-    let mut rows: Vec<&[u32]> = batch.iter().map(|&i| texts[i].query.as_slice()).collect();
-    let mut row_text: Vec<&str> = Vec::new();
-    for &i in batch {
-        rows.push(&texts[i].positive);
-        row_text.push(&pairs[i].positive);
-    }
-    for &i in batch {
-        if let (Some(ids), Some(t)) = (&texts[i].negative, &pairs[i].negative) {
-            rows.push(ids);
-            row_text.push(t);
-        }
-    }
-    let queries: Vec<&str> = batch.iter().map(|&i| pairs[i].query.as_str()).collect();
-    let loss = ContrastiveLoss::new(&queries, &row_text, trainer.scale).unwrap();
+    let (rows, loss) = batch_rows(pairs, texts, batch, trainer.scale).unwrap();
     let all: Vec<usize> = (0..rows.len()).collect();
     let reps = trainer.encode(&rows, &all).unwrap();
     loss.forward(&reps).unwrap().to_scalar::<f64>().unwrap()
