@@ -793,6 +793,7 @@ fn tune_learns_from_judgements_pairs_and_feedback() {
         "--index",
         &index,
         "--feedback",
+        "--hard-negatives",
         "--reembed",
         "--epochs",
         "2",

@@ -197,12 +197,20 @@ pub fn mine_negatives(collection: &Collection, pairs: &mut [Pair], depth: usize)
             Some(e) => {
                 let q = e.embed_query(&pair.query)?;
                 let bar = dot(&q, &e.embed(&[&pair.positive])?[0]);
-                let vectors = e.embed(&candidates)?;
-                candidates
-                    .iter()
-                    .zip(&vectors)
-                    .find(|(_, v)| dot(&q, v) < bar)
-                    .map(|(t, _)| *t)
+                // In rank order, a few at a time: most queries stop at the first few.
+                let mut found = None;
+                for group in candidates.chunks(4) {
+                    let vectors = e.embed(group)?;
+                    found = group
+                        .iter()
+                        .zip(&vectors)
+                        .find(|(_, v)| dot(&q, v) < bar)
+                        .map(|(t, _)| *t);
+                    if found.is_some() {
+                        break;
+                    }
+                }
+                found
             }
         };
         if let Some(text) = choice {
