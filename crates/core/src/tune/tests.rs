@@ -101,25 +101,50 @@ fn tokenized(embedder: &BertEmbedder, pairs: &[Pair]) -> Vec<Tokenized> {
         .collect()
 }
 
+/// The tiny BERT in f64 with the test pairs, tokenized.
+struct F64Tiny {
+    embedder: BertEmbedder,
+    model: TrainableBert,
+    pairs: Vec<Pair>,
+    texts: Vec<Tokenized>,
+}
+
+impl F64Tiny {
+    fn load() -> F64Tiny {
+        let dir = tiny();
+        let embedder = BertEmbedder::load_reference(&dir).unwrap();
+        let model = TrainableBert::load(&dir.join("model.safetensors"), &tiny_config(), DType::F64)
+            .unwrap();
+        let pairs = pairs();
+        let texts = tokenized(&embedder, &pairs);
+        F64Tiny {
+            embedder,
+            model,
+            pairs,
+            texts,
+        }
+    }
+
+    fn trainer(&self, token_budget: usize) -> Trainer<'_> {
+        Trainer {
+            model: &self.model,
+            pooling: self.embedder.pooling(),
+            pad_id: self.embedder.pad_id(),
+            scale: 20.0,
+            token_budget,
+        }
+    }
+}
+
 /// Every weight's gradient, through the loss and all layers, agrees with central
 /// finite differences of the loss (in f64, on a few elements of each weight).
 #[test]
 fn gradients_of_every_layer_match_finite_differences() {
-    let dir = tiny();
-    let embedder = BertEmbedder::load_reference(&dir).unwrap();
-    let model =
-        TrainableBert::load(&dir.join("model.safetensors"), &tiny_config(), DType::F64).unwrap();
-    let pairs = pairs();
-    let texts = tokenized(&embedder, &pairs);
-    let trainer = Trainer {
-        model: &model,
-        pooling: embedder.pooling(),
-        pad_id: embedder.pad_id(),
-        scale: 20.0,
-        token_budget: 4096,
-    };
+    let f = F64Tiny::load();
+    let (model, pairs, texts) = (&f.model, &f.pairs, &f.texts);
+    let trainer = f.trainer(4096);
     let batch = [0, 1, 2, 3];
-    let (_, grads) = trainer.step(&pairs, &texts, &batch).unwrap();
+    let (_, grads) = trainer.step(pairs, texts, &batch).unwrap();
     let mut checked = 0;
     for ((name, var), grad) in model.vars().iter().zip(&grads) {
         let grad = grad
@@ -144,7 +169,7 @@ fn gradients_of_every_layer_match_finite_differences() {
                 bumped[k] = original[k] + delta;
                 var.set(&Tensor::from_vec(bumped.clone(), var.shape(), &Device::Cpu).unwrap())
                     .unwrap();
-                loss_f64(&trainer, &pairs, &texts, &batch)
+                loss_f64(&trainer, pairs, texts, &batch)
             };
             let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
             var.set(&Tensor::from_vec(original.clone(), var.shape(), &Device::Cpu).unwrap())
@@ -173,31 +198,18 @@ fn loss_f64(trainer: &Trainer, pairs: &[Pair], texts: &[Tokenized], batch: &[usi
 /// gradients and loss of the whole batch at once.
 #[test]
 fn gradient_caching_gives_the_whole_batch_gradients() {
-    let dir = tiny();
-    let embedder = BertEmbedder::load_reference(&dir).unwrap();
-    let model =
-        TrainableBert::load(&dir.join("model.safetensors"), &tiny_config(), DType::F64).unwrap();
-    let pairs = pairs();
-    let texts = tokenized(&embedder, &pairs);
-    let whole = Trainer {
-        model: &model,
-        pooling: embedder.pooling(),
-        pad_id: embedder.pad_id(),
-        scale: 20.0,
-        token_budget: 100_000,
-    };
-    let pieces = Trainer {
-        token_budget: 24,
-        ..whole
-    };
+    let f = F64Tiny::load();
+    let (model, pairs, texts) = (&f.model, &f.pairs, &f.texts);
+    let whole = f.trainer(100_000);
+    let pieces = f.trainer(24);
     let rows: Vec<&[u32]> = texts.iter().map(|t| t.positive.as_slice()).collect();
     assert!(
         pack(&rows, 24).len() > 1,
         "the small budget splits the batch"
     );
     let batch = [0, 1, 2, 3];
-    let (loss_a, grads_a) = whole.step(&pairs, &texts, &batch).unwrap();
-    let (loss_b, grads_b) = pieces.step(&pairs, &texts, &batch).unwrap();
+    let (loss_a, grads_a) = whole.step(pairs, texts, &batch).unwrap();
+    let (loss_b, grads_b) = pieces.step(pairs, texts, &batch).unwrap();
     assert!((loss_a - loss_b).abs() < 1e-6, "{loss_a} vs {loss_b}");
     for ((name, _), (a, b)) in model.vars().iter().zip(grads_a.iter().zip(&grads_b)) {
         let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
