@@ -74,6 +74,9 @@ def test_reopened_collection_uses_its_recorded_model(corpus: trawl.Collection) -
     assert stats.to_dict()["chunks"] == stats.chunks
     # Every live chunk is in the HNSW graph or still waiting for it (searched exactly).
     assert stats.graph_points + stats.unindexed_points >= stats.chunks
+    assert stats.chunks_without_terms == 0
+    corpus.search("? !", mode="keyword")
+    assert corpus.stats().queries_without_terms == stats.queries_without_terms + 1
 
 
 def test_context_manager_commits_or_rolls_back(tmp_path: Path, model_dir: Path) -> None:

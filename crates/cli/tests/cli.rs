@@ -250,6 +250,8 @@ fn ingest_search_and_stats_on_the_sample_corpus() {
     let stats: Value = serde_json::from_str(&ok(&["stats", "--index", idx, "--json"])).unwrap();
     assert_eq!(stats["documents"], 6);
     assert_eq!(stats["dim"], 384);
+    // Every chunk of the sample corpus has words the English analyzer keeps.
+    assert_eq!(stats["chunks_without_terms"], 0);
     assert_eq!(stats["cpu_path"], path.as_str());
     assert!(stats["cpu"].as_str().is_some_and(|c| !c.is_empty()));
     assert_eq!(

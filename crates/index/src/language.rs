@@ -241,13 +241,13 @@ impl Language {
         }
     }
 
-    /// The tantivy analyzer for this language.
     /// The analyzer of an index in this language. `cjk_words`: Chinese, Japanese and
-    /// Korean are cut into pairs of characters (see `tokenize.rs`); indexes made
-    /// before that keep tantivy's simple tokenizer, which their terms came from.
-    pub(crate) fn analyzer(self, cjk_words: bool) -> TextAnalyzer {
+    /// Korean are cut into pairs of characters, and with `chinese_words` Chinese
+    /// dictionary words are added (see `tokenize.rs`); indexes made before keep the
+    /// tokenizer their terms came from.
+    pub(crate) fn analyzer(self, cjk_words: bool, chinese_words: bool) -> TextAnalyzer {
         if cjk_words {
-            self.analyzer_with(WordTokenizer::default())
+            self.analyzer_with(WordTokenizer::new(chinese_words))
         } else {
             self.analyzer_with(SimpleTokenizer::default())
         }
@@ -255,8 +255,8 @@ impl Language {
 
     /// `text` analyzed as this language, for a field of an `auto` index (whose
     /// registered analyzer is not the chunk's).
-    pub(crate) fn pre_tokenized(self, text: String) -> PreTokenizedString {
-        let mut analyzer = self.auto_analyzer();
+    pub(crate) fn pre_tokenized(self, text: String, chinese_words: bool) -> PreTokenizedString {
+        let mut analyzer = self.auto_analyzer(chinese_words);
         let mut tokens = Vec::new();
         let mut stream = analyzer.token_stream(&text);
         while stream.advance() {
@@ -271,8 +271,8 @@ impl Language {
     /// query read in another language than its own keeps its stop words, and they
     /// would match English text taken for that language; in other languages the
     /// words of that list are function words too.
-    pub(crate) fn auto_analyzer(self) -> TextAnalyzer {
-        self.auto_query_analyzer(&[])
+    pub(crate) fn auto_analyzer(self, chinese_words: bool) -> TextAnalyzer {
+        self.auto_query_analyzer(&[], chinese_words)
     }
 
     /// [`Language::auto_analyzer`] for reading a query in an `auto` index that holds
@@ -280,8 +280,12 @@ impl Language {
     /// as English would otherwise keep "de" and "avec", which French text taken for
     /// English is full of. (Chunks keep them: the languages an index holds change as
     /// it grows, and a query only drops words.)
-    pub(crate) fn auto_query_analyzer(self, held: &[Language]) -> TextAnalyzer {
-        let mut builder = TextAnalyzer::builder(WordTokenizer::default())
+    pub(crate) fn auto_query_analyzer(
+        self,
+        held: &[Language],
+        chinese_words: bool,
+    ) -> TextAnalyzer {
+        let mut builder = TextAnalyzer::builder(WordTokenizer::new(chinese_words))
             .filter(RemoveLongFilter::limit(40))
             .filter(LowerCaser)
             .dynamic();
@@ -361,7 +365,7 @@ mod tests {
     use super::*;
 
     fn tokens(lang: Language, text: &str) -> Vec<String> {
-        let mut a = lang.analyzer(true);
+        let mut a = lang.analyzer(true, false);
         let mut stream = a.token_stream(text);
         let mut out = Vec::new();
         while stream.advance() {

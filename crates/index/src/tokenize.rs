@@ -6,8 +6,44 @@
 //! characters (a run of one is one token), as Lucene's CJK analyzer does: a query's
 //! pairs then match a document's wherever the same characters stand together, with no
 //! dictionary. A script change (`GPU加速`) is a word boundary.
+//!
+//! In an index made with Chinese words, a text without kana or Hangul is taken for
+//! Chinese, and its runs of Han characters are cut into the words of jieba's
+//! dictionary instead, in its search mode (`中华人民共和国` gives `中华`, `人民`,
+//! `共和国` and the whole name, among others), each at the position of its first
+//! character. A query gets both
+//! cuttings, so that it finds Chinese chunks by their words and Japanese chunks
+//! (whose Kanji runs stay pairs) by their pairs.
 
+use std::sync::LazyLock;
+
+use jieba_rs::Jieba;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+
+/// jieba with its own dictionary, loaded at the first Chinese run (about a tenth of a
+/// second) and shared.
+static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
+
+/// Whether `c` is a Han character (not kana or Hangul).
+fn is_han(c: char) -> bool {
+    matches!(u32::from(c),
+        0x2E80..=0x2FDF | 0x3005..=0x3007 | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
+        | 0xF900..=0xFAFF | 0x20000..=0x323AF)
+}
+
+/// Whether `text` is taken for Chinese: it holds no kana and no Hangul.
+fn reads_as_chinese(text: &str) -> bool {
+    !text.chars().any(|c| is_cjk(c) && !is_han(c))
+}
+
+/// The words jieba's search mode finds in a run of Han characters, as (byte start,
+/// byte end, index of the first character) within the run.
+fn jieba_words(run: &str) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    JIEBA
+        .cut_for_search(run, true)
+        .into_iter()
+        .map(|t| (t.byte_start, t.byte_end, t.start))
+}
 
 /// Whether `c` is written without spaces between words (Han, kana, Hangul).
 pub(crate) fn is_cjk(c: char) -> bool {
@@ -29,10 +65,58 @@ pub(crate) fn is_cjk(c: char) -> bool {
     )
 }
 
+/// How a query's runs of Han characters are searched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HanQuery {
+    /// As pairs (an index without Chinese words).
+    Pairs,
+    /// As pairs, for Japanese chunks, and as Chinese words, for Chinese chunks (an
+    /// index with Chinese words that holds Japanese too).
+    PairsAndWords,
+    /// As Chinese words (an index with Chinese words and no Japanese).
+    Words,
+}
+
 /// `text` with each run of CJK characters written as its overlapping pairs, apart
 /// (`富士山` becomes `富士 士山`): each pair is then a word of its own to a query parser,
 /// which would otherwise make the run's pairs a phrase that only the same run matches.
-pub(crate) fn cjk_pairs_apart(text: &str) -> String {
+///
+/// For a query taken for Chinese, its Han runs are also cut into words as `han` says,
+/// returned to be searched as terms of their own (the parser would make a phrase of a
+/// word's pairs): with [`HanQuery::PairsAndWords`] the words that are not pairs (one
+/// character, or more than two: a pair is in the text already), with
+/// [`HanQuery::Words`] all of them, and the runs leave the text.
+pub(crate) fn cjk_pairs_apart(text: &str, han: HanQuery) -> (String, Vec<String>) {
+    if han == HanQuery::Pairs || !reads_as_chinese(text) {
+        return (pairs_apart(text), Vec::new());
+    }
+    let mut words = Vec::new();
+    let mut rest_text = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(is_han) {
+        let len = rest[start..]
+            .find(|c: char| !is_han(c))
+            .unwrap_or(rest.len() - start);
+        let run = &rest[start..start + len];
+        let all = han == HanQuery::Words;
+        words.extend(
+            jieba_words(run)
+                .filter(|&(from, to, _)| all || run[from..to].chars().count() != 2)
+                .map(|(from, to, _)| run[from..to].to_owned()),
+        );
+        rest_text.push_str(&rest[..start]);
+        rest_text.push_str(if all { " " } else { run });
+        rest = &rest[start + len..];
+    }
+    rest_text.push_str(rest);
+    (pairs_apart(&rest_text), words)
+}
+
+/// The terms that start with a kana character lie between these two (U+3040 and
+/// U+3100, UTF-8): an index holds Japanese if it has one.
+pub(crate) const KANA_TERMS: (&[u8], &[u8]) = ("\u{3040}".as_bytes(), "\u{3100}".as_bytes());
+
+fn pairs_apart(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 2);
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -65,6 +149,18 @@ pub(crate) fn cjk_pairs_apart(text: &str) -> String {
 #[derive(Clone, Default)]
 pub(crate) struct WordTokenizer {
     tokens: Vec<Token>,
+    /// Text taken for Chinese is cut into dictionary words instead of pairs.
+    chinese_words: bool,
+}
+
+impl WordTokenizer {
+    /// A tokenizer that cuts Chinese into dictionary words when `chinese_words`.
+    pub(crate) fn new(chinese_words: bool) -> Self {
+        WordTokenizer {
+            tokens: Vec::new(),
+            chinese_words,
+        }
+    }
 }
 
 /// The tokens of one text.
@@ -78,32 +174,51 @@ impl Tokenizer for WordTokenizer {
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> WordStream<'a> {
         self.tokens.clear();
-        let mut push = |from: usize, to: usize| {
-            self.tokens.push(Token {
+        let tokens = &mut self.tokens;
+        let mut position = 0;
+        let mut push = |from: usize, to: usize, at: usize| {
+            tokens.push(Token {
                 offset_from: from,
                 offset_to: to,
-                position: self.tokens.len(),
+                position: at,
                 text: text[from..to].to_owned(),
                 position_length: 1,
             });
         };
+        let chinese = self.chinese_words && reads_as_chinese(text);
         let mut chars = text.char_indices().peekable();
         while let Some((start, c)) = chars.next() {
-            if is_cjk(c) {
+            if chinese && is_han(c) {
+                let mut end = start + c.len_utf8();
+                let mut len = 1;
+                while let Some(&(at, next)) = chars.peek().filter(|(_, n)| is_han(*n)) {
+                    end = at + next.len_utf8();
+                    len += 1;
+                    chars.next();
+                }
+                for (from, to, char_index) in jieba_words(&text[start..end]) {
+                    push(start + from, start + to, position + char_index);
+                }
+                position += len;
+            } else if is_cjk(c) {
                 // Pairs of neighbours within the run; a lone character is its own token.
                 let mut prev = (start, c);
+                let mut end = start + c.len_utf8();
                 let mut paired = false;
                 while let Some(&(at, next)) = chars.peek() {
                     if !is_cjk(next) {
                         break;
                     }
-                    push(prev.0, at + next.len_utf8());
+                    end = at + next.len_utf8();
+                    push(prev.0, end, position);
+                    position += 1;
                     paired = true;
                     prev = (at, next);
                     chars.next();
                 }
                 if !paired {
-                    push(start, start + c.len_utf8());
+                    push(start, end, position);
+                    position += 1;
                 }
             } else if c.is_alphanumeric() {
                 let mut end = start + c.len_utf8();
@@ -114,13 +229,11 @@ impl Tokenizer for WordTokenizer {
                     end = at + next.len_utf8();
                     chars.next();
                 }
-                push(start, end);
+                push(start, end, position);
+                position += 1;
             }
         }
-        WordStream {
-            tokens: &mut self.tokens,
-            next: 0,
-        }
+        WordStream { tokens, next: 0 }
     }
 }
 
@@ -167,22 +280,88 @@ mod tests {
         assert_eq!(words("GPU加速, 2024年"), ["GPU", "加速", "2024", "年"]);
     }
 
+    fn words_with(chinese_words: bool, text: &str) -> Vec<(String, usize)> {
+        let mut t = WordTokenizer::new(chinese_words);
+        let mut s = t.token_stream(text);
+        let mut out = Vec::new();
+        while s.advance() {
+            out.push((s.token().text.clone(), s.token().position));
+        }
+        out
+    }
+
+    #[test]
+    fn chinese_is_cut_into_dictionary_words_and_japanese_stays_pairs() {
+        let texts = |tokens: Vec<(String, usize)>| -> Vec<String> {
+            tokens.into_iter().map(|(t, _)| t).collect()
+        };
+        // Search mode: the long word and the dictionary words inside it.
+        let zh = words_with(true, "中华人民共和国成立了");
+        assert!(
+            texts(zh.clone()).contains(&"中华人民共和国".to_owned()),
+            "{zh:?}"
+        );
+        assert!(texts(zh.clone()).contains(&"共和国".to_owned()), "{zh:?}");
+        assert!(!texts(zh.clone()).contains(&"民共".to_owned()), "{zh:?}");
+        // A word stands at its first character; English words follow the run.
+        let mixed = words_with(true, "用GPU训练模型");
+        assert!(mixed.contains(&("gpu".to_owned(), 1)) || mixed.contains(&("GPU".to_owned(), 1)));
+        assert!(mixed.contains(&("模型".to_owned(), 4)), "{mixed:?}");
+        // Kana makes the text Japanese: its Kanji runs stay pairs.
+        assert_eq!(
+            texts(words_with(true, "機械学習は面白い")),
+            ["機械", "械学", "学習", "習は", "は面", "面白", "白い"]
+        );
+        // Without Chinese words (an index made before), Chinese is pairs.
+        assert_eq!(texts(words_with(false, "学习")), ["学习"]);
+        assert_eq!(
+            texts(words_with(false, "机器学习")),
+            ["机器", "器学", "学习"]
+        );
+    }
+
+    #[test]
+    fn a_chinese_query_is_searched_by_its_words() {
+        let (text, words) = cjk_pairs_apart("中华人民共和国 GPU", HanQuery::Words);
+        assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["GPU"]);
+        assert!(words.contains(&"中华人民共和国".to_owned()) && words.contains(&"人民".to_owned()));
+        // Beside Japanese chunks, the pairs stay for them and the words that are not
+        // pairs are added.
+        let (text, words) = cjk_pairs_apart("共和国", HanQuery::PairsAndWords);
+        assert_eq!(
+            text.split_whitespace().collect::<Vec<_>>(),
+            ["共和", "和国"]
+        );
+        assert_eq!(words, ["共和国"]);
+        assert!(words.iter().all(|w| w.chars().count() != 2), "{words:?}");
+        // A query with kana is Japanese: pairs alone.
+        let (text, words) = cjk_pairs_apart("富士山に登る", HanQuery::Words);
+        assert_eq!(text.split_whitespace().count(), 5);
+        assert!(words.is_empty());
+        assert_eq!(
+            cjk_pairs_apart("机器学习", HanQuery::Pairs),
+            (cjk_pairs_apart("机器学习", HanQuery::Pairs).0, Vec::new())
+        );
+    }
+
     #[test]
     fn a_query_gets_its_cjk_pairs_apart() {
         assert_eq!(
-            cjk_pairs_apart("富士山")
+            cjk_pairs_apart("富士山", HanQuery::Pairs)
+                .0
                 .split_whitespace()
                 .collect::<Vec<_>>(),
             ["富士", "士山"]
         );
         assert_eq!(
-            cjk_pairs_apart("GPU加速 the 山")
+            cjk_pairs_apart("GPU加速 the 山", HanQuery::Pairs)
+                .0
                 .split_whitespace()
                 .collect::<Vec<_>>(),
             ["GPU", "加速", "the", "山"]
         );
         // Each pair alone is what the tokenizer makes of the run.
-        let apart = cjk_pairs_apart("変換してプリティ");
+        let apart = cjk_pairs_apart("変換してプリティ", HanQuery::Pairs).0;
         assert_eq!(
             apart.split_whitespace().collect::<Vec<_>>(),
             words("変換してプリティ")

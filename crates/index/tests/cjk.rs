@@ -75,3 +75,60 @@ fn an_index_made_before_keeps_its_analyzer() {
     assert_eq!(found(&index, "富士山は高い"), ["ja"]);
     assert!(found(&index, "富士山").is_empty());
 }
+
+/// One chunk says "she wears a beautiful kimono" (和服); the other "we provide products
+/// and services" (和 + 服务), which holds the pair 和服 across two words.
+const KIMONO: [(&str, &str); 2] = [
+    ("kimono", "她穿着一件漂亮的和服。"),
+    ("services", "我们提供产品和服务。"),
+];
+
+#[test]
+fn chinese_is_found_by_its_words_not_by_pairs_across_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = keyword_index(dir.path(), IndexOptions::new(0), &KIMONO);
+    assert_eq!(found(&index, "和服"), ["kimono"]);
+    assert_eq!(found(&index, "服务"), ["services"]);
+    // Beside a Japanese chunk a Chinese query is searched by its pairs too, and the
+    // Japanese chunk, whose Kanji stay pairs, is found by them.
+    index
+        .add(vec![Record::new(
+            "ja",
+            0,
+            "和服を着て京都を歩きました。",
+            Vec::new(),
+        )])
+        .unwrap();
+    index.commit().unwrap();
+    let hits = found(&index, "和服");
+    assert!(
+        hits.contains(&"kimono".to_owned()) && hits.contains(&"ja".to_owned()),
+        "{hits:?}"
+    );
+}
+
+#[test]
+fn an_index_made_before_chinese_words_keeps_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Index::create(dir.path(), IndexOptions::new(0)).unwrap());
+    let path = dir.path().join("trawl.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(manifest["chinese_words"], true);
+    manifest.as_object_mut().unwrap().remove("chinese_words");
+    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    index
+        .add(
+            KIMONO
+                .iter()
+                .map(|(id, text)| Record::new(*id, 0, *text, Vec::new()))
+                .collect(),
+        )
+        .unwrap();
+    index.commit().unwrap();
+    // Pairs: 和服 stands in both.
+    let mut hits = found(&index, "和服");
+    hits.sort();
+    assert_eq!(hits, ["kimono", "services"]);
+}

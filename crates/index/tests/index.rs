@@ -573,3 +573,36 @@ fn extra_data_changes_with_a_commit_and_survives_later_ones() {
         "the manifest is unchanged"
     );
 }
+
+#[test]
+fn chunks_and_queries_that_make_no_terms_are_counted() {
+    for language in [trawl_index::Language::English, trawl_index::Language::Auto] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = IndexOptions::new(0);
+        options.language = language;
+        let long = "x".repeat(60);
+        let index = common::keyword_index(
+            dir.path(),
+            options,
+            &[
+                ("words", "A lighthouse at dawn."),
+                ("marks", "— … !!! ¿?"),
+                ("long", &long),
+            ],
+        );
+        // Punctuation alone, and one word too long to be a term.
+        assert_eq!(index.stats().unwrap().chunks_without_terms, 2, "{language}");
+        // Each word analyzes to nothing: tantivy's parser makes a query for every chunk
+        // of such clauses, and trawl none.
+        assert_eq!(common::found(&index, "— ?!"), Vec::<String>::new());
+        // Terms the index does not hold are not counted: the query made terms.
+        assert!(common::found(&index, "harbour").is_empty());
+        assert_eq!(common::found(&index, "lighthouse"), ["words"]);
+        // Stop words alone.
+        assert!(common::found(&index, "at the").is_empty());
+        assert_eq!(index.stats().unwrap().queries_without_terms, 2);
+        index.delete_document("", "marks").unwrap();
+        index.commit().unwrap();
+        assert_eq!(index.stats().unwrap().chunks_without_terms, 1);
+    }
+}

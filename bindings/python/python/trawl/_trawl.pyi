@@ -179,6 +179,8 @@ class Stats:
     tombstones: int
     deleted_chunks: int
     tenants: dict[str, dict[str, int]]
+    chunks_without_terms: int
+    queries_without_terms: int
     def to_dict(self) -> dict[str, Any]: ...
 
 @final

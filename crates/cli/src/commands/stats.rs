@@ -37,6 +37,7 @@ pub(crate) fn stats(index: &Path, json: bool) -> Result<()> {
                 "precision": precision, "cpu_path": path.to_string(),
                 "cpu": trawl::CpuPath::cpu_description(),
                 "analyzer": analyzer.to_string(),
+                "chunks_without_terms": s.chunks_without_terms,
                 "languages": languages
                     .iter()
                     .map(|(l, n)| (l.to_string(), json!(n)))
@@ -72,6 +73,12 @@ pub(crate) fn stats(index: &Path, json: bool) -> Result<()> {
             println!("analyzer:   {analyzer}");
         } else {
             println!("analyzer:   {analyzer} (chunks: {})", held.join(", "));
+        }
+        if s.chunks_without_terms > 0 {
+            println!(
+                "no terms:   {} chunks make no keyword terms (found by vector only)",
+                s.chunks_without_terms
+            );
         }
         println!(
             "disk:       {:.1} MiB",

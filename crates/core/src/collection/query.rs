@@ -254,14 +254,16 @@ impl Searching<'_> {
                 );
                 let (dense, keyword) = (dense?, keyword?);
                 if keyword.is_empty() && !query.trim().is_empty() {
-                    // A hybrid search that is dense-only says so: the query's words are
-                    // not in the index, or the analyzer makes no terms of them.
+                    // A hybrid search that is dense-only says so. A query the analyzer
+                    // makes no terms of is logged (and counted) by the keyword search.
                     let terms = view.term_count(query)?;
-                    tracing::info!(
-                        query,
-                        terms,
-                        "the keyword side found nothing: dense results only"
-                    );
+                    if terms > 0 {
+                        tracing::info!(
+                            query,
+                            terms,
+                            "no chunk holds the query's terms: dense results only"
+                        );
+                    }
                 }
                 let signals = match options.fusion {
                     Fusion::Adaptive { .. } => QuerySignals::from_keyword(Source::keyword_signals(

@@ -238,6 +238,9 @@ impl ShardSet {
             all.deleted_chunks += s.deleted_chunks;
             all.segments += s.segments;
             all.disk_bytes += s.disk_bytes;
+            all.chunks_without_terms += s.chunks_without_terms;
+            // Every shard runs every keyword search: a query is counted once.
+            all.queries_without_terms = all.queries_without_terms.max(s.queries_without_terms);
             for (tenant, t) in s.tenants {
                 let entry = all.tenants.entry(tenant).or_default();
                 entry.documents += t.documents;

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 use tantivy::schema::{OwnedValue, Value as _};
+use tantivy::tokenizer::{TextAnalyzer, TokenStream as _};
 use tantivy::TantivyDocument;
 
 use crate::filter::metadata_terms;
@@ -12,7 +13,15 @@ use crate::schema::{self, Fields};
 use super::Index;
 
 impl Index {
-    pub(super) fn to_doc(&self, vid: u64, r: &Record) -> TantivyDocument {
+    /// The tantivy document of a chunk, and whether its body (title, headings and
+    /// text) makes any keyword term. `analyzer` is the body field's, unused in an
+    /// `auto` index (each chunk is analyzed in its own language).
+    pub(super) fn to_doc(
+        &self,
+        vid: u64,
+        r: &Record,
+        analyzer: &mut TextAnalyzer,
+    ) -> (TantivyDocument, bool) {
         let f = self.fields;
         let heading = r.heading_path.join(" > ");
         let mut doc = TantivyDocument::default();
@@ -27,17 +36,24 @@ impl Index {
         doc.add_text(f.title, &r.title);
         doc.add_text(f.text, &r.text);
         let body = format!("{}\n{}\n{}", r.title, heading, r.text);
-        let language = match self.options.language {
+        let (language, has_terms) = match self.options.language {
             Language::Auto => {
                 let language = Language::of_chunk(&body);
-                doc.add_pre_tokenized_text(f.body, language.pre_tokenized(body));
-                doc.add_pre_tokenized_text(f.title_terms, language.pre_tokenized(r.title.clone()));
-                language
+                let tokens = language.pre_tokenized(body, self.chinese_words);
+                let has_terms = !tokens.tokens.is_empty();
+                doc.add_pre_tokenized_text(f.body, tokens);
+                doc.add_pre_tokenized_text(
+                    f.title_terms,
+                    language.pre_tokenized(r.title.clone(), self.chinese_words),
+                );
+                (language, has_terms)
             }
             language => {
+                // The first term ends the look: only a chunk without any is read whole.
+                let has_terms = analyzer.token_stream(&body).advance();
                 doc.add_text(f.body, body);
                 doc.add_text(f.title_terms, &r.title);
-                language
+                (language, has_terms)
             }
         };
         if let Some(lang) = f.lang {
@@ -55,7 +71,7 @@ impl Index {
         doc.add_text(f.doc_hash, &r.doc_hash);
         let bytes: Vec<u8> = r.vector.iter().flat_map(|x| x.to_le_bytes()).collect();
         doc.add_bytes(f.vector, &bytes);
-        doc
+        (doc, has_terms)
     }
 
     pub(super) fn record_of(&self, doc: &TantivyDocument) -> (u64, Record) {

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -135,6 +135,10 @@ struct Manifest {
     /// before (absent: false) keep the analyzer their terms came from.
     #[serde(default)]
     cjk_words: bool,
+    /// Chinese text also gives its dictionary words (jieba's). Indexes made before
+    /// (absent: false) keep character pairs alone.
+    #[serde(default)]
+    chinese_words: bool,
     #[serde(flatten)]
     options: IndexOptions,
 }
@@ -191,6 +195,13 @@ pub struct Stats {
     pub disk_bytes: u64,
     /// Documents and chunks per tenant (`""` for documents without one).
     pub tenants: BTreeMap<String, TenantStats>,
+    /// Live chunks whose title, headings and text make no keyword term (the analyzer
+    /// drops every word: a script it does not split, or only stop words): keyword
+    /// search cannot find them, only their vectors can.
+    pub chunks_without_terms: usize,
+    /// Keyword searches (alone or as a hybrid's side) since the index was opened in
+    /// this process whose query made no term: they found nothing by keyword.
+    pub queries_without_terms: u64,
 }
 
 /// Counts for one tenant.
@@ -242,6 +253,8 @@ pub struct Index {
     heading_values: bool,
     /// See `Manifest::cjk_words`.
     cjk_words: bool,
+    /// See `Manifest::chinese_words`.
+    chinese_words: bool,
     store: TantivyIndex,
     fields: Fields,
     reader: IndexReader,
@@ -255,6 +268,8 @@ pub struct Index {
     /// Keyword searches running now: one alone spreads its segments over the cores,
     /// several take one core each (see [`top_docs`]).
     keyword_searches: AtomicUsize,
+    /// Keyword searches since open whose query made no terms.
+    termless_queries: AtomicU64,
     /// Opened at a pinned commit: searches only, fixed at that commit.
     pinned: Option<u64>,
     extra: Mutex<Extra>,
@@ -313,6 +328,7 @@ impl Index {
             format_version: FORMAT_VERSION,
             heading_values: true,
             cjk_words: true,
+            chinese_words: true,
             options,
         })
         .expect("manifest serialises");
@@ -362,7 +378,10 @@ impl Index {
         ))?;
         store.tokenizers().register(
             schema::ANALYZER,
-            manifest.options.language.analyzer(manifest.cjk_words),
+            manifest.options.language.analyzer(
+                manifest.cjk_words,
+                manifest.cjk_words && manifest.chinese_words,
+            ),
         );
         let fields = Fields::of(&store.schema()).map_err(|reason| Error::Corrupt {
             path: path.to_owned(),
@@ -382,6 +401,8 @@ impl Index {
         let live = live_set(&searcher)?;
         let heading_values = manifest.heading_values;
         let cjk_words = manifest.cjk_words;
+        // Words come on top of pairs: an index made before pairs has neither.
+        let chinese_words = manifest.cjk_words && manifest.chinese_words;
         let options = manifest.options;
         let graph = Graph::load(&path.join(HNSW_DIR), options.hnsw)
             .unwrap_or_else(|| Graph::new(options.hnsw, live.vids.len()));
@@ -453,6 +474,7 @@ impl Index {
             options,
             heading_values,
             cjk_words,
+            chinese_words,
             store,
             fields,
             reader,
@@ -462,6 +484,7 @@ impl Index {
             shared,
             worker,
             keyword_searches: AtomicUsize::new(0),
+            termless_queries: AtomicU64::new(0),
             pinned,
             extra: Mutex::new(Extra {
                 committed: payload_extra,
@@ -529,14 +552,29 @@ impl Index {
         let writer = writer.as_mut().expect("writer opened");
         let mut pending = self.pending.lock().expect("pending lock");
         let mut next_vid = self.next_vid.lock().expect("vid lock");
+        let mut analyzer = self.store.tokenizer_for_field(self.fields.body)?;
+        let mut termless: Option<(usize, String)> = None;
         for mut r in records {
             let vid = *next_vid;
             *next_vid += 1;
             normalize(&mut r.vector);
-            writer.add_document(self.to_doc(vid, &r))?;
+            let (doc, has_terms) = self.to_doc(vid, &r, &mut analyzer);
+            writer.add_document(doc)?;
+            if !has_terms {
+                termless.get_or_insert_with(|| (0, r.doc_id.clone())).0 += 1;
+            }
             if self.options.dim > 0 {
                 pending.push(vid, &r.vector);
             }
+        }
+        if let Some((chunks, first)) = termless {
+            tracing::warn!(
+                chunks,
+                first,
+                language = self.options.language.as_str(),
+                "chunks make no keyword terms (the analyzer drops all their words): \
+                 keyword search cannot find them"
+            );
         }
         Ok(())
     }
@@ -1047,7 +1085,23 @@ impl Index {
             segments: snap.searcher.segment_readers().len(),
             disk_bytes: dir_size(&self.path),
             tenants,
+            chunks_without_terms: self.chunks_without_terms(&snap)?,
+            queries_without_terms: self.termless_queries.load(AtomicOrdering::Relaxed),
         })
+    }
+
+    /// Live chunks whose body holds no token, read from its field norms (a byte per
+    /// chunk; 0 is exactly no token).
+    fn chunks_without_terms(&self, snap: &Snapshot) -> Result<usize> {
+        let mut n = 0;
+        for seg in snap.searcher.segment_readers() {
+            let norms = seg.get_fieldnorms_reader(self.fields.body)?;
+            n += seg
+                .doc_ids_alive()
+                .filter(|&doc| norms.fieldnorm_id(doc) == 0)
+                .count();
+        }
+        Ok(n)
     }
 
     /// The documents in the index (of `tenant` only, when given), sorted by tenant and

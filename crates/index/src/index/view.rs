@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use tantivy::collector::DocSetCollector;
 use tantivy::columnar::Column;
 use tantivy::query::{
-    Bm25StatisticsProvider, BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query,
-    QueryParser, TermQuery,
+    Bm25StatisticsProvider, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, EnableScoring,
+    Occur, Query, QueryParser, TermQuery,
 };
 use tantivy::schema::Field;
 use tantivy::schema::IndexRecordOption;
@@ -24,6 +24,7 @@ use crate::fresh::merge;
 use crate::language::Language;
 use crate::record::Record;
 use crate::schema::{self};
+use crate::tokenize::HanQuery;
 use crate::vectors::normalize;
 
 use super::snapshot::Snapshot;
@@ -306,6 +307,17 @@ impl View<'_> {
             let vid = column.first(addr.doc_id).unwrap_or(0);
             out.push(Scored { id: vid, score });
         }
+        if out.is_empty() && !query.trim().is_empty() && self.analyzed_terms(query)?.is_empty() {
+            self.index
+                .termless_queries
+                .fetch_add(1, AtomicOrdering::Relaxed);
+            tracing::warn!(
+                query,
+                language = self.index.options.language.as_str(),
+                "the query makes no keyword terms (the analyzer drops all its words): \
+                 keyword search finds nothing"
+            );
+        }
         Ok(out)
     }
 
@@ -367,6 +379,28 @@ impl View<'_> {
         Ok(out)
     }
 
+    /// How a query's Han runs are searched here: as pairs in an index without Chinese
+    /// words; as words alone unless the index holds Japanese (a term starting with
+    /// kana), whose Kanji runs are pairs, and then as both.
+    fn han_query(&self) -> HanQuery {
+        if !self.index.chinese_words {
+            return HanQuery::Pairs;
+        }
+        let (from, to) = crate::tokenize::KANA_TERMS;
+        for segment in self.snap.searcher.segment_readers() {
+            let Ok(terms) = segment.inverted_index(self.index.fields.body) else {
+                continue;
+            };
+            let Ok(mut kana) = terms.terms().range().ge(from).lt(to).into_stream() else {
+                continue;
+            };
+            if kana.advance() {
+                return HanQuery::PairsAndWords;
+            }
+        }
+        HanQuery::Words
+    }
+
     /// The languages the chunks of this view were analyzed as, from the terms of
     /// their `lang` field (none in an index made before it).
     fn held_languages(&self) -> Vec<Language> {
@@ -405,11 +439,19 @@ impl View<'_> {
         if boost > 0.0 {
             fields.push(self.index.fields.title_terms);
         }
+        // The parser reads a CJK run's pairs, apart: in an index with Chinese words
+        // its analyzer keeps each pair whole (the words are added below).
         let mut parser = match reading {
-            None => QueryParser::for_index(&self.index.store, fields),
+            None if !self.index.chinese_words => QueryParser::for_index(&self.index.store, fields),
+            None => {
+                let manager = TokenizerManager::default();
+                let language = self.index.options.language;
+                manager.register(schema::ANALYZER, language.analyzer(true, false));
+                QueryParser::new(self.index.store.schema(), fields, manager)
+            }
             Some((language, held)) => {
                 let manager = TokenizerManager::default();
-                manager.register(schema::ANALYZER, language.auto_query_analyzer(held));
+                manager.register(schema::ANALYZER, language.auto_query_analyzer(held, false));
                 QueryParser::new(self.index.store.schema(), fields, manager)
             }
         };
@@ -421,11 +463,41 @@ impl View<'_> {
         // A run of CJK characters would be one word to the parser, so its pairs would
         // form a phrase that only the same run matches: each pair is a word instead,
         // and a chunk sharing some of them matches, as with the words of other text.
+        // Chinese dictionary words are terms of their own beside the parsed query.
         let mut query = query.replace(':', " ");
+        let mut chinese_words = Vec::new();
         if self.index.cjk_words {
-            query = crate::tokenize::cjk_pairs_apart(&query);
+            (query, chinese_words) = crate::tokenize::cjk_pairs_apart(&query, self.han_query());
         }
-        parser.parse_query_lenient(&query).0
+        let mut parsed = parser.parse_query_lenient(&query).0;
+        if !chinese_words.is_empty() {
+            let mut clauses = vec![(Occur::Should, parsed)];
+            for word in &chinese_words {
+                let term = |field| {
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(field, word),
+                        IndexRecordOption::WithFreqs,
+                    ))
+                };
+                clauses.push((Occur::Should, term(self.index.fields.body)));
+                if boost > 0.0 {
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(term(self.index.fields.title_terms), boost)),
+                    ));
+                }
+            }
+            parsed = Box::new(BooleanQuery::new(clauses));
+        }
+        // Several clauses that each analyze to nothing ("? !") parse to a query for
+        // every chunk: a query without a term finds none.
+        let mut has_terms = false;
+        parsed.query_terms(&mut |_, _| has_terms = true);
+        if has_terms {
+            parsed
+        } else {
+            Box::new(EmptyQuery)
+        }
     }
 
     /// This index's BM25 statistics for `query`: merge those of several indexes (the
@@ -551,7 +623,10 @@ impl View<'_> {
         let mut best_terms = None;
         let held = self.held_languages();
         for &language in &held {
-            let terms = self.terms_of(language.auto_query_analyzer(&held), query);
+            let terms = self.terms_of(
+                language.auto_query_analyzer(&held, self.index.chinese_words),
+                query,
+            );
             let (mut known, mut chunks) = (0, 0);
             for (_, term) in &terms {
                 let df = self.snap.searcher.doc_freq(term)?;
@@ -563,7 +638,12 @@ impl View<'_> {
                 best_terms = Some(terms);
             }
         }
-        Ok(best_terms.unwrap_or_else(|| self.terms_of(Language::English.auto_analyzer(), query)))
+        Ok(best_terms.unwrap_or_else(|| {
+            self.terms_of(
+                Language::English.auto_analyzer(self.index.chinese_words),
+                query,
+            )
+        }))
     }
 
     /// The distinct terms `analyzer` makes of `query` in the body field, in term order.
