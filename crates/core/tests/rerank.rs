@@ -1,6 +1,7 @@
 //! Reranking: a cross-encoder loaded from a directory the test writes itself (no
-//! cross-encoder weights are reachable here), the sentence-window reranker with the
-//! real model, and rerankers wired into search.
+//! cross-encoder weights are reachable here), a tiny XLM-RoBERTa one against
+//! transformers' scores, the sentence-window reranker with the real model, and
+//! rerankers wired into search.
 
 mod common;
 
@@ -96,6 +97,39 @@ fn a_cross_encoder_loaded_from_disk_scores_like_the_model_that_was_saved() {
         (alone[0] - got[2]).abs() < 1e-5,
         "batching must not change a score"
     );
+}
+
+#[test]
+fn an_xlm_roberta_cross_encoder_scores_as_transformers_does() {
+    // A tiny random XLMRobertaForSequenceClassification and the scores transformers
+    // gives it (benches/embed/make_tiny_xlmr_reranker.py), as multilingual rerankers
+    // are built: positions counted after the padding id, `<s>` read by dense, tanh
+    // and the output projection.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tiny-xlm-roberta-reranker");
+    let reference: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("reference.json")).unwrap()).unwrap();
+    let passages: Vec<&str> = reference["passages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let want: Vec<f64> = reference["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_f64().unwrap())
+        .collect();
+    let model = CrossEncoder::load(&dir).unwrap();
+    let query = reference["query"].as_str().unwrap();
+    let got = model.score(query, &passages).unwrap();
+    for (x, y) in want.iter().zip(&got) {
+        assert!((x - f64::from(*y)).abs() < 1e-4, "{want:?} vs {got:?}");
+    }
+    // Pairs of different lengths in one batch: the padding is masked.
+    let alone = model.score(query, &passages[3..4]).unwrap();
+    assert!((f64::from(alone[0]) - want[3]).abs() < 1e-4);
 }
 
 #[test]

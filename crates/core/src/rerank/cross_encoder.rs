@@ -1,28 +1,49 @@
-//! A cross-encoder reranker: query and passage read together by a BERT classifier.
+//! A cross-encoder reranker: query and passage read together by a BERT or XLM-RoBERTa
+//! classifier.
 
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Linear, Module, VarBuilder};
 use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::xlm_roberta::{
+    Config as RobertaConfig, XLMRobertaForSequenceClassification,
+};
 use tokenizers::{Tokenizer, TruncationParams};
 
-use crate::embed::Dir;
+use crate::embed::{fast, Dir};
 use crate::error::{Error, Result};
 
 use super::{best_first, Candidate, Reranker};
 
 /// A cross-encoder: reads query and passage together and scores their relevance.
 /// Loads a sentence-transformers `CrossEncoder` / Hugging Face
-/// `BertForSequenceClassification` directory (`config.json`, `tokenizer.json`,
-/// `model.safetensors`); with one label the logit is the score, with two the
-/// "relevant" logit minus the other.
+/// `BertForSequenceClassification` or `XLMRobertaForSequenceClassification` directory
+/// (`config.json`, `tokenizer.json`, `model.safetensors`): English rerankers such as
+/// ms-marco-MiniLM, and multilingual ones such as bge-reranker. With one label the
+/// logit is the score, with two the "relevant" logit minus the other.
 pub struct CrossEncoder {
-    pub(super) bert: BertModel,
-    pub(super) pooler: Linear,
-    pub(super) classifier: Linear,
-    pub(super) tokenizer: Tokenizer,
-    pub(super) name: String,
+    model: Classifier,
+    tokenizer: Tokenizer,
+    name: String,
+}
+
+/// The model of a [`CrossEncoder`].
+enum Classifier {
+    /// `BertForSequenceClassification`: `[CLS]` through the pooler (dense, tanh), then
+    /// the classifier.
+    Bert {
+        bert: BertModel,
+        pooler: Linear,
+        classifier: Linear,
+    },
+    /// `XLMRobertaForSequenceClassification`: `<s>` through a dense layer, tanh and
+    /// the output projection. Pairs are padded with the padding id, after which the
+    /// model counts positions.
+    XlmRoberta {
+        model: XLMRobertaForSequenceClassification,
+        pad: u32,
+    },
 }
 
 impl std::fmt::Debug for CrossEncoder {
@@ -51,9 +72,15 @@ impl CrossEncoder {
         let vb =
             unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &Device::Cpu) }
                 .map_err(|e| dir.invalid("model.safetensors", e))?;
+        let roberta = if fast::position_offset(&config) > 0 {
+            Some(dir.json::<RobertaConfig>("config.json")?)
+        } else {
+            None
+        };
         Self::from_var_builder(
             &vb,
             &config,
+            roberta.as_ref(),
             tokenizer,
             dir.0
                 .file_name()
@@ -62,37 +89,57 @@ impl CrossEncoder {
         .map_err(|e| dir.invalid("model.safetensors", e))
     }
 
-    /// Builds the model from tensors under `vb` (weights named as in
-    /// `BertForSequenceClassification`, with or without the `bert.` prefix). The
-    /// tokenizer's own padding is switched off and truncation set to the model's limit.
+    /// Builds the model from tensors under `vb`: weights named as in
+    /// `XLMRobertaForSequenceClassification` when `roberta` is given (a RoBERTa-family
+    /// config), else as in `BertForSequenceClassification`, with or without the `bert.`
+    /// prefix. The tokenizer's own padding is switched off and truncation set to the
+    /// positions the model has.
     ///
     /// # Errors
     /// When a tensor is missing or has the wrong shape.
     fn from_var_builder(
         vb: &VarBuilder,
         config: &Config,
+        roberta: Option<&RobertaConfig>,
         mut tokenizer: Tokenizer,
         name: String,
     ) -> candle_core::Result<CrossEncoder> {
         tokenizer
             .with_truncation(Some(TruncationParams {
-                max_length: config.max_position_embeddings.min(512),
+                max_length: fast::max_positions(config).min(512),
                 ..TruncationParams::default()
             }))
             .map_err(|e| candle_core::Error::Msg(format!("tokenizer: {e}")))?;
         tokenizer.with_padding(None);
-        let bert = BertModel::load(vb.clone(), config)?;
-        let h = config.hidden_size;
-        let pooler = candle_nn::linear(h, h, vb.pp("pooler.dense"))
-            .or_else(|_| candle_nn::linear(h, h, vb.pp("bert.pooler.dense")))?;
-        let labels = vb
-            .get_unchecked("classifier.weight")
-            .map_or(1, |w| w.dims().first().copied().unwrap_or(1));
-        let classifier = candle_nn::linear(h, labels, vb.pp("classifier"))?;
+        let labels = |name: &str| {
+            vb.get_unchecked(name)
+                .map_or(1, |w| w.dims().first().copied().unwrap_or(1))
+        };
+        let model = match roberta {
+            Some(roberta) => Classifier::XlmRoberta {
+                model: XLMRobertaForSequenceClassification::new(
+                    labels("classifier.out_proj.weight"),
+                    roberta,
+                    vb.clone(),
+                )?,
+                pad: roberta.pad_token_id,
+            },
+            None => {
+                let bert = BertModel::load(vb.clone(), config)?;
+                let h = config.hidden_size;
+                let pooler = candle_nn::linear(h, h, vb.pp("pooler.dense"))
+                    .or_else(|_| candle_nn::linear(h, h, vb.pp("bert.pooler.dense")))?;
+                let classifier =
+                    candle_nn::linear(h, labels("classifier.weight"), vb.pp("classifier"))?;
+                Classifier::Bert {
+                    bert,
+                    pooler,
+                    classifier,
+                }
+            }
+        };
         Ok(CrossEncoder {
-            bert,
-            pooler,
-            classifier,
+            model,
             tokenizer,
             name,
         })
@@ -119,13 +166,18 @@ impl CrossEncoder {
                 .max()
                 .unwrap_or(1)
                 .max(1);
+            let pad = match &self.model {
+                Classifier::XlmRoberta { pad, .. } => *pad,
+                Classifier::Bert { .. } => 0,
+            };
             let (mut ids, mut types, mut mask) = (Vec::new(), Vec::new(), Vec::new());
             for e in &enc {
                 let n = e.get_ids().len();
                 ids.extend_from_slice(e.get_ids());
+                ids.extend(std::iter::repeat_n(pad, seq - n));
                 types.extend_from_slice(e.get_type_ids());
                 mask.extend(std::iter::repeat_n(1u32, n));
-                for v in [&mut ids, &mut types, &mut mask] {
+                for v in [&mut types, &mut mask] {
                     v.extend(std::iter::repeat_n(0u32, seq - n));
                 }
             }
@@ -134,10 +186,19 @@ impl CrossEncoder {
             let ids = Tensor::from_vec(ids, shape, &dev)?;
             let types = Tensor::from_vec(types, shape, &dev)?;
             let mask = Tensor::from_vec(mask, shape, &dev)?;
-            let hidden = self.bert.forward(&ids, &types, Some(&mask))?;
-            let cls = hidden.narrow(1, 0, 1)?.squeeze(1)?;
-            let pooled = self.pooler.forward(&cls)?.tanh()?;
-            let logits = self.classifier.forward(&pooled)?.to_vec2::<f32>()?;
+            let logits = match &self.model {
+                Classifier::Bert {
+                    bert,
+                    pooler,
+                    classifier,
+                } => {
+                    let hidden = bert.forward(&ids, &types, Some(&mask))?;
+                    let cls = hidden.narrow(1, 0, 1)?.squeeze(1)?;
+                    classifier.forward(&pooler.forward(&cls)?.tanh()?)?
+                }
+                Classifier::XlmRoberta { model, .. } => model.forward(&ids, &mask, &types)?,
+            }
+            .to_vec2::<f32>()?;
             out.extend(logits.into_iter().map(|row| match row.as_slice() {
                 [only] => *only,
                 [.., neg, pos] => pos - neg,
