@@ -104,3 +104,35 @@ fn an_auto_index_reopens_as_auto() {
     assert_eq!(found(&reopened, "Haus"), ["de"]);
     assert_eq!("auto".parse::<Language>().unwrap(), Language::Auto);
 }
+
+#[test]
+fn a_language_of_a_few_chunks_does_not_take_words_from_queries() {
+    // 150 English chunks and one German: "man" is a German stop word, and an English
+    // word. A language holding under 1% of the chunks does not make every query drop
+    // its stop words; a German query still finds the German chunk by its own reading.
+    let mut docs: Vec<(String, String)> = (0..150)
+        .map(|i| {
+            (
+                format!("en{i}"),
+                format!("The harbour opens at dawn and the boats leave at {i} o'clock."),
+            )
+        })
+        .collect();
+    docs.push((
+        "man".into(),
+        "The man who keeps the lighthouse writes the man pages of its lamp.".into(),
+    ));
+    docs.push((
+        "de".into(),
+        "Die Bibliothek ist heute geschlossen, und man kann sie nicht besuchen, weil das \
+         Dach repariert wird."
+            .into(),
+    ));
+    let docs: Vec<(&str, &str)> = docs.iter().map(|(i, t)| (i.as_str(), t.as_str())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = IndexOptions::new(0);
+    options.language = Language::Auto;
+    let index = keyword_index(dir.path(), options, &docs);
+    assert_eq!(found(&index, "man")[0], "man");
+    assert_eq!(found(&index, "Bibliothek geschlossen")[0], "de");
+}

@@ -333,9 +333,10 @@ impl View<'_> {
             return self.keyword_query_as(query, None);
         };
         let held = self.held_languages();
+        let stops = self.stop_word_languages(&held);
         if held.len() <= 1 {
             let language = held.first().copied().unwrap_or(Language::English);
-            return self.keyword_query_as(query, Some((language, &held)));
+            return self.keyword_query_as(query, Some((language, &stops)));
         }
         let readings = held
             .iter()
@@ -347,7 +348,7 @@ impl View<'_> {
                 let reading: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
                     (
                         Occur::Must,
-                        self.keyword_query_as(query, Some((language, &held))),
+                        self.keyword_query_as(query, Some((language, &stops))),
                     ),
                     (
                         Occur::Must,
@@ -399,6 +400,25 @@ impl View<'_> {
             }
         }
         HanQuery::Words
+    }
+
+    /// The languages among `held` whose stop words every reading of a query drops:
+    /// those holding at least 1% of the chunks. A few chunks taken for a language
+    /// (tables, lists of names) would otherwise make queries drop its stop words,
+    /// which can be the words of the collection's own language (German "man").
+    fn stop_word_languages(&self, held: &[Language]) -> Vec<Language> {
+        let Some(field) = self.index.fields.lang else {
+            return held.to_vec();
+        };
+        let searcher = &self.snap.searcher;
+        let chunks = searcher.num_docs();
+        held.iter()
+            .copied()
+            .filter(|language| {
+                let term = Term::from_field_text(field, language.as_str());
+                searcher.doc_freq(&term).unwrap_or(0) * 100 >= chunks
+            })
+            .collect()
     }
 
     /// The languages the chunks of this view were analyzed as, from the terms of
@@ -622,9 +642,10 @@ impl View<'_> {
         let mut best = (0, 0);
         let mut best_terms = None;
         let held = self.held_languages();
+        let stops = self.stop_word_languages(&held);
         for &language in &held {
             let terms = self.terms_of(
-                language.auto_query_analyzer(&held, self.index.chinese_words),
+                language.auto_query_analyzer(&stops, self.index.chinese_words),
                 query,
             );
             let (mut known, mut chunks) = (0, 0);
