@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Keyword analyzers compared: english (the default), auto (each chunk in the language
+# Keyword analyzers compared: english, auto (the default: each chunk in the language
 # detected in it, each query read as every language the index holds) and the set's own
 # language where it has one. Keyword-only nDCG@10 with `trawl eval`, on the sets
 # benches/quality/languages.sh and faq.sh derive, on SciFact, and on `packages-mixed`:

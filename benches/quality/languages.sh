@@ -4,10 +4,11 @@
 # Debian's translators write them in, from the archive's `Translation-XX` files
 # (benches/quality/derive_debian_packages.py). Each set holds every package translated
 # into its language, up to 15,000, and up to 600 queries. Runs dense, keyword and hybrid
-# with default settings (the English analyzer and model, as a user who does not set a
-# language gets) and dumps the candidate lists for benches/quality/fusion_study.py.
+# with the default model and the analyzer ANALYZER names (english unless set; auto is
+# trawl's default) and dumps the candidate lists for benches/quality/fusion_study.py.
 #
-#   benches/quality/languages.sh [LANG...]     (default: de fr es ru uk ja zh_CN ko)
+#   [ANALYZER=auto] benches/quality/languages.sh [LANG...]
+#                                        (default: de fr es ru uk ja zh_CN ko)
 #
 # Needs Debian's archive once (kept under the git-ignored bench-out/entity-src).
 set -euo pipefail
@@ -35,8 +36,15 @@ for lang in "${languages[@]}"; do
   set="bench-out/packages-$lang"
   python3 benches/quality/derive_debian_packages.py "$src/Packages" "$file" "$set"
   echo "## packages-$lang"
-  ./target/release/trawl eval "$set" --split test --index "$set/index" \
-    --compare "${fusions[@]}" --candidates 300
-  ./target/release/dump candidates "$set" --split test --index "$set/index" \
-    --out "$set/candidates-test.jsonl"
+  # An index keeps the analyzer it was made with: one folder per analyzer.
+  analyzer="${ANALYZER:-english}"
+  index="$set/index"
+  dump="$set/candidates-test.jsonl"
+  if [ "$analyzer" != english ]; then
+    index="$set/index-$analyzer"
+    dump="$set/candidates-test-$analyzer.jsonl"
+  fi
+  ./target/release/trawl eval "$set" --split test --index "$index" \
+    --language "$analyzer" --compare "${fusions[@]}" --candidates 300
+  ./target/release/dump candidates "$set" --split test --index "$index" --out "$dump"
 done

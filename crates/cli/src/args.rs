@@ -342,9 +342,10 @@ pub(crate) struct ModelArgs {
     /// TRAWL_MODEL, is not used).
     #[arg(long)]
     pub(crate) keyword_only: bool,
-    /// Language of the keyword analyzer for a new index (english, german, ..., plain),
-    /// or auto: each chunk analyzed in the language detected in it.
-    #[arg(long, default_value = "english")]
+    /// Language of the keyword analyzer for a new index: auto (each chunk analyzed in
+    /// the language detected in it), or one for every chunk (english, german, ...,
+    /// plain).
+    #[arg(long, default_value = "auto")]
     pub(crate) language: Language,
     /// Most characters per chunk (new index).
     #[arg(long, value_name = "N")]

@@ -24,8 +24,7 @@ macro_rules! languages {
         #[serde(rename_all = "lowercase")]
         #[non_exhaustive]
         pub enum Language {
-            /// English (the default).
-            #[default]
+            /// English.
             English,
             $(
                 #[doc = $name]
@@ -33,7 +32,8 @@ macro_rules! languages {
             )*
             /// No stemming or stop words; lower-casing only.
             Plain,
-            /// Each chunk in the language detected in it.
+            /// Each chunk in the language detected in it (the default).
+            #[default]
             Auto,
         }
 

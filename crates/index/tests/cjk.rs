@@ -5,7 +5,7 @@
 mod common;
 
 use common::{found, keyword_index};
-use trawl_index::{Index, IndexOptions, Record};
+use trawl_index::{Index, IndexOptions, Language, Record};
 
 const DOCS: [(&str, &str); 4] = [
     (
@@ -57,7 +57,10 @@ fn a_query_that_shares_only_some_words_with_a_text_finds_it() {
 #[test]
 fn an_index_made_before_keeps_its_analyzer() {
     let dir = tempfile::tempdir().unwrap();
-    drop(Index::create(dir.path(), IndexOptions::new(0)).unwrap());
+    // Made in English, as every index was before `auto`.
+    let mut options = IndexOptions::new(0);
+    options.language = Language::English;
+    drop(Index::create(dir.path(), options).unwrap());
     // The manifest of an index made before CJK words has no `cjk_words` field.
     let path = dir.path().join("trawl.json");
     let mut manifest: serde_json::Value =

@@ -131,9 +131,9 @@ class Collection:
     Chunking (fixed when the collection is created): ``max_tokens`` (capped by the
     model's limit), ``max_chars``, ``overlap`` (``"none"``, ``"tokens:32"``,
     ``"chars:200"``, ``"sentences:1"``) and ``context_prefix`` (embed each chunk with
-    its title and heading path in front). ``language`` picks the BM25 analyzer
-    (``"english"`` by default, 17 other Snowball languages, ``"plain"``, or ``"auto"``:
-    each chunk in the language detected in it);
+    its title and heading path in front). ``language`` picks the BM25 analyzer:
+    ``"auto"`` by default (each chunk in the language detected in it), or one for every
+    chunk (``"english"``, 17 other Snowball languages, ``"plain"``);
     ``reranker`` is ``"mmr:0.7"``, ``"cross-encoder:DIR"`` or ``"sentences"``
     (best-matching sentence window, ``"sentences:WEIGHT:DEPTH:MAX"``). ``precision`` is
     ``"f32"`` (vectors match sentence-transformers), ``"bf16"`` (AVX-512 BF16; within

@@ -95,8 +95,9 @@ pub struct IndexOptions {
     /// HNSW parameters.
     #[serde(default)]
     pub hnsw: HnswParams,
-    /// Language of the keyword analyzer.
-    #[serde(default)]
+    /// Language of the keyword analyzer ([`Language::Auto`] by default; an index
+    /// whose manifest names none was made before `auto` existed, in English).
+    #[serde(default = "english")]
     pub language: Language,
     /// Extra weight of a query term matching the title, on top of its match in the
     /// body (which already holds the title). 0 by default: on SciFact train any boost
@@ -107,6 +108,10 @@ pub struct IndexOptions {
     /// vectors).
     #[serde(default)]
     pub extra: Map<String, Value>,
+}
+
+fn english() -> Language {
+    Language::English
 }
 
 impl IndexOptions {
