@@ -27,6 +27,23 @@ fn index(dir: &std::path::Path) -> Index {
     keyword_index(dir, IndexOptions::new(0), &DOCS)
 }
 
+/// An index in `language` whose manifest lacks `field`, as one made before that field
+/// existed, reopened.
+fn made_before(field: &str, language: Language) -> (tempfile::TempDir, Index) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = IndexOptions::new(0);
+    options.language = language;
+    drop(Index::create(dir.path(), options).unwrap());
+    let path = dir.path().join("trawl.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(manifest[field], true);
+    manifest.as_object_mut().unwrap().remove(field);
+    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    (dir, index)
+}
+
 #[test]
 fn words_inside_cjk_text_are_found() {
     let dir = tempfile::tempdir().unwrap();
@@ -56,19 +73,8 @@ fn a_query_that_shares_only_some_words_with_a_text_finds_it() {
 
 #[test]
 fn an_index_made_before_keeps_its_analyzer() {
-    let dir = tempfile::tempdir().unwrap();
-    // Made in English, as every index was before `auto`.
-    let mut options = IndexOptions::new(0);
-    options.language = Language::English;
-    drop(Index::create(dir.path(), options).unwrap());
-    // The manifest of an index made before CJK words has no `cjk_words` field.
-    let path = dir.path().join("trawl.json");
-    let mut manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    assert_eq!(manifest["cjk_words"], true);
-    manifest.as_object_mut().unwrap().remove("cjk_words");
-    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
-    let index = Index::open(dir.path()).unwrap();
+    // Made in English, as every index was before `auto`, and before CJK words.
+    let (_dir, index) = made_before("cjk_words", Language::English);
     index
         .add(vec![Record::new("ja", 0, "富士山は高い。", Vec::new())])
         .unwrap();
@@ -112,15 +118,7 @@ fn chinese_is_found_by_its_words_not_by_pairs_across_them() {
 
 #[test]
 fn an_index_made_before_chinese_words_keeps_pairs() {
-    let dir = tempfile::tempdir().unwrap();
-    drop(Index::create(dir.path(), IndexOptions::new(0)).unwrap());
-    let path = dir.path().join("trawl.json");
-    let mut manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    assert_eq!(manifest["chinese_words"], true);
-    manifest.as_object_mut().unwrap().remove("chinese_words");
-    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
-    let index = Index::open(dir.path()).unwrap();
+    let (_dir, index) = made_before("chinese_words", Language::Auto);
     index
         .add(
             KIMONO
