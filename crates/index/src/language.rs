@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::tokenize::WordTokenizer;
 use tantivy::tokenizer::{
-    Language as Stem, LowerCaser, PreTokenizedString, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    StopWordFilter, TextAnalyzer, TokenStream as _, Tokenizer,
+    Language as Stem, LowerCaser, PreTokenizedString, RawTokenizer, RemoveLongFilter,
+    SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer, TokenStream as _, Tokenizer,
 };
 
 macro_rules! languages {
@@ -88,6 +88,63 @@ const STOP_WORDS_SHARE: f64 = 0.1;
 /// and a bound on its cost for a long text.
 const DETECT_CHARS: usize = 2000;
 
+/// The start of `text` that language detection reads ([`DETECT_CHARS`]).
+fn detect_window(text: &str) -> &str {
+    let end = text
+        .char_indices()
+        .nth(DETECT_CHARS)
+        .map_or(text.len(), |(i, _)| i);
+    &text[..end]
+}
+
+/// The languages with a list of stop words (tantivy's), each with its filter, in
+/// [`Language::ALL`] order: built once.
+fn stop_word_lists() -> &'static [(Language, StopWordFilter)] {
+    static LISTS: std::sync::LazyLock<Vec<(Language, StopWordFilter)>> =
+        std::sync::LazyLock::new(|| {
+            Language::ALL
+                .iter()
+                .filter_map(|&l| Some((l, StopWordFilter::new(l.stem()?)?)))
+                .collect()
+        });
+    &LISTS
+}
+
+/// Words whose [`stop_word_mask`] is kept: enough for the words a corpus repeats,
+/// a bound on memory for the rest.
+const STOP_MASK_CACHE: usize = 1 << 16;
+
+/// The lists of [`stop_word_lists`] that hold lower-cased `word`, a bit per list.
+/// tantivy's lists are private, so a word is put to each filter once and the answer
+/// kept: detection then costs a lookup per word, not a pass over the text per language.
+fn stop_word_mask(word: &str) -> u32 {
+    static MASKS: std::sync::LazyLock<std::sync::RwLock<std::collections::HashMap<String, u32>>> =
+        std::sync::LazyLock::new(Default::default);
+    if let Some(&mask) = MASKS
+        .read()
+        .ok()
+        .and_then(|m| m.get(word).copied())
+        .as_ref()
+    {
+        return mask;
+    }
+    let mut mask = 0u32;
+    for (i, (_, filter)) in stop_word_lists().iter().enumerate() {
+        let mut one = TextAnalyzer::builder(RawTokenizer::default())
+            .filter(filter.clone())
+            .build();
+        if !one.token_stream(word).advance() {
+            mask |= 1 << i;
+        }
+    }
+    if let Ok(mut masks) = MASKS.write() {
+        if masks.len() < STOP_MASK_CACHE {
+            masks.insert(word.to_owned(), mask);
+        }
+    }
+    mask
+}
+
 /// The languages [`Language::detect`] chooses among: those with a stemmer, and
 /// Ukrainian and the CJK languages, told apart by their letters. A text in another
 /// language of the same script is read as the closest of these (consistently, so its
@@ -137,11 +194,13 @@ impl Language {
     /// most often code or a table, and no language is named.
     #[must_use]
     pub fn detect(text: &str) -> Option<Language> {
-        let end = text
-            .char_indices()
-            .nth(DETECT_CHARS)
-            .map_or(text.len(), |(i, _)| i);
-        let text = &text[..end];
+        let text = detect_window(text);
+        Language::detect_with(text, Language::by_stop_words(text))
+    }
+
+    /// [`Language::detect`] on a text already cut to its detection window, given the
+    /// language its stop words name.
+    fn detect_with(text: &str, by_stop_words: Option<Language>) -> Option<Language> {
         let (letters, others) =
             text.chars()
                 .filter(|c| !c.is_whitespace())
@@ -159,7 +218,7 @@ impl Language {
             .flatten()
             .filter(|info| info.confidence() >= SURE_CONFIDENCE)
             .map(|info| Language::of_whatlang(info.lang()));
-        match (Language::by_stop_words(text), sure) {
+        match (by_stop_words, sure) {
             // Stop words and a sure detector disagree: code or a table, most often.
             (Some(by_stop_words), Some(by_trigrams)) if by_trigrams != Some(by_stop_words) => None,
             (Some(by_stop_words), _) => Some(by_stop_words),
@@ -172,7 +231,15 @@ impl Language {
     /// English, whose stemmer and stop words leave other languages' words alone
     /// (and CJK text is cut into pairs whatever the language).
     pub(crate) fn of_chunk(text: &str) -> Language {
-        Language::detect(text).unwrap_or(Language::English)
+        let text = detect_window(text);
+        match Language::by_stop_words(text) {
+            // Named English, or named nothing where the trigrams disagree: English
+            // either way, so the trigrams need not be counted.
+            Some(Language::English) => Language::English,
+            by_stop_words => {
+                Language::detect_with(text, by_stop_words).unwrap_or(Language::English)
+            }
+        }
     }
 
     fn of_whatlang(lang: whatlang::Lang) -> Option<Language> {
@@ -204,28 +271,25 @@ impl Language {
     /// two letters or more, if they are at least [`STOP_WORDS_MIN`] and
     /// [`STOP_WORDS_SHARE`] of them, and half as many again as any other language's.
     fn by_stop_words(text: &str) -> Option<Language> {
-        let count = |analyzer: &mut TextAnalyzer| {
-            let mut stream = analyzer.token_stream(text);
-            let mut n = 0usize;
-            while stream.advance() {
-                n += usize::from(stream.token().text.chars().nth(1).is_some());
-            }
-            n
-        };
+        let lists = stop_word_lists();
+        let mut counts: Vec<(usize, Language)> = lists.iter().map(|(l, _)| (0, *l)).collect();
+        let mut words = 0usize;
         let mut plain = TextAnalyzer::builder(SimpleTokenizer::default())
             .filter(LowerCaser)
             .build();
-        let words = count(&mut plain);
-        let mut counts: Vec<(usize, Language)> = Language::ALL
-            .iter()
-            .filter_map(|&language| {
-                let mut kept = TextAnalyzer::builder(SimpleTokenizer::default())
-                    .filter(LowerCaser)
-                    .filter(language.stop_words()?)
-                    .build();
-                Some((words - count(&mut kept), language))
-            })
-            .collect();
+        let mut stream = plain.token_stream(text);
+        while stream.advance() {
+            let word = &stream.token().text;
+            if word.chars().nth(1).is_none() {
+                continue;
+            }
+            words += 1;
+            let mut mask = stop_word_mask(word);
+            while mask != 0 {
+                counts[mask.trailing_zeros() as usize].0 += 1;
+                mask &= mask - 1;
+            }
+        }
         counts.sort_unstable_by(|a, b| b.cmp(a));
         #[allow(clippy::cast_precision_loss)]
         let share = |n: usize| n as f64 / words.max(1) as f64;
@@ -312,14 +376,7 @@ impl Language {
     /// This language's stop words (tantivy's list), if it has one: built once, and
     /// shared (a filter is a reference to its set).
     fn stop_words(self) -> Option<StopWordFilter> {
-        static LISTS: std::sync::LazyLock<Vec<(Language, StopWordFilter)>> =
-            std::sync::LazyLock::new(|| {
-                Language::ALL
-                    .iter()
-                    .filter_map(|&l| Some((l, StopWordFilter::new(l.stem()?)?)))
-                    .collect()
-            });
-        LISTS
+        stop_word_lists()
             .iter()
             .find(|(l, _)| *l == self)
             .map(|(_, stop)| stop.clone())
@@ -372,6 +429,30 @@ mod tests {
             out.push(stream.token().text.clone());
         }
         out
+    }
+
+    #[test]
+    fn a_words_stop_word_mask_names_the_lists_that_hold_it() {
+        let holding = |word: &str| -> Vec<Language> {
+            let mask = stop_word_mask(word);
+            stop_word_lists()
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, (l, _))| *l)
+                .collect()
+        };
+        assert_eq!(holding("the"), [Language::English]);
+        assert!(
+            holding("und").contains(&Language::German),
+            "{:?}",
+            holding("und")
+        );
+        assert!(holding("de").contains(&Language::French));
+        assert!(holding("de").contains(&Language::Spanish));
+        assert!(holding("lighthouse").is_empty());
+        // The second answer comes from the cache, and is the same.
+        assert_eq!(holding("the"), [Language::English]);
     }
 
     #[test]

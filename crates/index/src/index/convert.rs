@@ -49,7 +49,8 @@ impl Index {
                 (language, has_terms)
             }
             language => {
-                // The first term ends the look: only a chunk without any is read whole.
+                // The filters (stop words, stemming) stop at the first term kept: about
+                // a tenth more time for a keyword-only ingest, nothing beside embedding.
                 let has_terms = analyzer.token_stream(&body).advance();
                 doc.add_text(f.body, body);
                 doc.add_text(f.title_terms, &r.title);
