@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::tokenize::WordTokenizer;
+use crate::tokenize::{Cutting, WordTokenizer};
 use tantivy::tokenizer::{
     Language as Stem, LowerCaser, PreTokenizedString, RawTokenizer, RemoveLongFilter,
     SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer, TokenStream as _, Tokenizer,
@@ -309,9 +309,9 @@ impl Language {
     /// Korean are cut into pairs of characters, and with `chinese_words` Chinese
     /// dictionary words are added (see `tokenize.rs`); indexes made before keep the
     /// tokenizer their terms came from.
-    pub(crate) fn analyzer(self, cjk_words: bool, chinese_words: bool) -> TextAnalyzer {
+    pub(crate) fn analyzer(self, cjk_words: bool, cutting: Cutting) -> TextAnalyzer {
         if cjk_words {
-            self.analyzer_with(WordTokenizer::new(chinese_words))
+            self.analyzer_with(WordTokenizer::new(cutting))
         } else {
             self.analyzer_with(SimpleTokenizer::default())
         }
@@ -319,8 +319,8 @@ impl Language {
 
     /// `text` analyzed as this language, for a field of an `auto` index (whose
     /// registered analyzer is not the chunk's).
-    pub(crate) fn pre_tokenized(self, text: String, chinese_words: bool) -> PreTokenizedString {
-        let mut analyzer = self.auto_analyzer(chinese_words);
+    pub(crate) fn pre_tokenized(self, text: String, cutting: Cutting) -> PreTokenizedString {
+        let mut analyzer = self.auto_analyzer(cutting);
         let mut tokens = Vec::new();
         let mut stream = analyzer.token_stream(&text);
         while stream.advance() {
@@ -335,8 +335,8 @@ impl Language {
     /// query read in another language than its own keeps its stop words, and they
     /// would match English text taken for that language; in other languages the
     /// words of that list are function words too.
-    pub(crate) fn auto_analyzer(self, chinese_words: bool) -> TextAnalyzer {
-        self.auto_query_analyzer(&[], chinese_words)
+    pub(crate) fn auto_analyzer(self, cutting: Cutting) -> TextAnalyzer {
+        self.auto_query_analyzer(&[], cutting)
     }
 
     /// [`Language::auto_analyzer`] for reading a query in an `auto` index that holds
@@ -344,12 +344,8 @@ impl Language {
     /// as English would otherwise keep "de" and "avec", which French text taken for
     /// English is full of. (Chunks keep them: the languages an index holds change as
     /// it grows, and a query only drops words.)
-    pub(crate) fn auto_query_analyzer(
-        self,
-        held: &[Language],
-        chinese_words: bool,
-    ) -> TextAnalyzer {
-        let mut builder = TextAnalyzer::builder(WordTokenizer::new(chinese_words))
+    pub(crate) fn auto_query_analyzer(self, held: &[Language], cutting: Cutting) -> TextAnalyzer {
+        let mut builder = TextAnalyzer::builder(WordTokenizer::new(cutting))
             .filter(RemoveLongFilter::limit(40))
             .filter(LowerCaser)
             .dynamic();
@@ -422,7 +418,7 @@ mod tests {
     use super::*;
 
     fn tokens(lang: Language, text: &str) -> Vec<String> {
-        let mut a = lang.analyzer(true, false);
+        let mut a = lang.analyzer(true, Cutting::default());
         let mut stream = a.token_stream(text);
         let mut out = Vec::new();
         while stream.advance() {

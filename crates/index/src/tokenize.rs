@@ -19,6 +19,7 @@ use std::sync::LazyLock;
 
 use jieba_rs::Jieba;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+use unicode_normalization::char::is_combining_mark;
 
 /// jieba with its own dictionary, loaded at the first Chinese run (about a tenth of a
 /// second) and shared.
@@ -145,20 +146,38 @@ fn pairs_apart(text: &str) -> String {
     out
 }
 
+/// How an index cuts words beyond what every index with CJK pairs does. Recorded in
+/// its manifest: an index keeps the cutting its terms came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Cutting {
+    /// Text taken for Chinese is cut into dictionary words instead of pairs.
+    pub(crate) chinese_words: bool,
+    /// A combining mark (a virama, a tone mark, a combining accent) continues the
+    /// word it follows: `हिन्दी` is one word, not `हिन` and `दी`.
+    pub(crate) marks_in_words: bool,
+}
+
+impl Cutting {
+    /// The cutting of new indexes.
+    pub(crate) const NEW: Cutting = Cutting {
+        chinese_words: true,
+        marks_in_words: true,
+    };
+}
+
 /// The keyword index's tokenizer: see the module documentation.
 #[derive(Clone, Default)]
 pub(crate) struct WordTokenizer {
     tokens: Vec<Token>,
-    /// Text taken for Chinese is cut into dictionary words instead of pairs.
-    chinese_words: bool,
+    cutting: Cutting,
 }
 
 impl WordTokenizer {
-    /// A tokenizer that cuts Chinese into dictionary words when `chinese_words`.
-    pub(crate) fn new(chinese_words: bool) -> Self {
+    /// A tokenizer that cuts words as `cutting` says.
+    pub(crate) fn new(cutting: Cutting) -> Self {
         WordTokenizer {
             tokens: Vec::new(),
-            chinese_words,
+            cutting,
         }
     }
 }
@@ -185,7 +204,8 @@ impl Tokenizer for WordTokenizer {
                 position_length: 1,
             });
         };
-        let chinese = self.chinese_words && reads_as_chinese(text);
+        let chinese = self.cutting.chinese_words && reads_as_chinese(text);
+        let marks = self.cutting.marks_in_words;
         let mut chars = text.char_indices().peekable();
         while let Some((start, c)) = chars.next() {
             if chinese && is_han(c) {
@@ -223,7 +243,8 @@ impl Tokenizer for WordTokenizer {
             } else if c.is_alphanumeric() {
                 let mut end = start + c.len_utf8();
                 while let Some(&(at, next)) = chars.peek() {
-                    if !next.is_alphanumeric() || is_cjk(next) {
+                    let in_word = next.is_alphanumeric() || (marks && is_combining_mark(next));
+                    if !in_word || is_cjk(next) {
                         break;
                     }
                     end = at + next.len_utf8();
@@ -281,7 +302,10 @@ mod tests {
     }
 
     fn words_with(chinese_words: bool, text: &str) -> Vec<(String, usize)> {
-        let mut t = WordTokenizer::new(chinese_words);
+        let mut t = WordTokenizer::new(Cutting {
+            chinese_words,
+            marks_in_words: true,
+        });
         let mut s = t.token_stream(text);
         let mut out = Vec::new();
         while s.advance() {
@@ -318,6 +342,33 @@ mod tests {
             texts(words_with(false, "机器学习")),
             ["机器", "器学", "学习"]
         );
+    }
+
+    #[test]
+    fn combining_marks_continue_their_word() {
+        let texts = |marks_in_words: bool, text: &str| -> Vec<String> {
+            let mut t = WordTokenizer::new(Cutting {
+                chinese_words: true,
+                marks_in_words,
+            });
+            let mut s = t.token_stream(text);
+            let mut out = Vec::new();
+            while s.advance() {
+                out.push(s.token().text.clone());
+            }
+            out
+        };
+        // A virama (U+094D), a Thai tone mark, a combining acute accent.
+        assert_eq!(texts(true, "हिन्दी भाषा"), ["हिन्दी", "भाषा"]);
+        assert_eq!(texts(true, "ไม่ใช่"), ["ไม่ใช่"]);
+        assert_eq!(
+            texts(true, "cafe\u{301} au lait"),
+            ["cafe\u{301}", "au", "lait"]
+        );
+        // A mark alone starts no word.
+        assert_eq!(texts(true, "\u{301}x"), ["x"]);
+        // Indexes made before cut words at marks.
+        assert_eq!(texts(false, "हिन्दी"), ["हिन", "दी"]);
     }
 
     #[test]

@@ -133,3 +133,24 @@ fn an_index_made_before_chinese_words_keeps_pairs() {
     hits.sort();
     assert_eq!(hits, ["kimono", "services"]);
 }
+
+#[test]
+fn a_word_with_combining_marks_is_one_word() {
+    // "Hindi" and "hin", a word its first letters make when the virama cuts it.
+    let dir = tempfile::tempdir().unwrap();
+    let docs = [("hindi", "हिन्दी भाषा"), ("hin", "हिन")];
+    let index = keyword_index(dir.path(), IndexOptions::new(0), &docs);
+    assert_eq!(found(&index, "हिन्दी"), ["hindi"]);
+    assert_eq!(found(&index, "हिन"), ["hin"]);
+    // An index made before cuts the word at its virama: the piece is a term of both.
+    let (_dir, before) = made_before("marks_in_words", Language::Auto);
+    before
+        .add(
+            docs.iter()
+                .map(|(id, text)| Record::new(*id, 0, *text, Vec::new()))
+                .collect(),
+        )
+        .unwrap();
+    before.commit().unwrap();
+    assert_eq!(found(&before, "हिन").len(), 2);
+}

@@ -39,12 +39,12 @@ impl Index {
         let (language, has_terms) = match self.options.language {
             Language::Auto => {
                 let language = Language::of_chunk(&body);
-                let tokens = language.pre_tokenized(body, self.chinese_words);
+                let tokens = language.pre_tokenized(body, self.cutting);
                 let has_terms = !tokens.tokens.is_empty();
                 doc.add_pre_tokenized_text(f.body, tokens);
                 doc.add_pre_tokenized_text(
                     f.title_terms,
-                    language.pre_tokenized(r.title.clone(), self.chinese_words),
+                    language.pre_tokenized(r.title.clone(), self.cutting),
                 );
                 (language, has_terms)
             }

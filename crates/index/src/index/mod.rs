@@ -26,6 +26,7 @@ use crate::fresh::{Fresh, FreshBatch};
 use crate::language::Language;
 use crate::record::Record;
 use crate::schema::{self, Fields};
+use crate::tokenize::Cutting;
 use crate::vectors::{normalize, Graph, HnswParams, LiveSet};
 
 use self::convert::str_of;
@@ -144,6 +145,10 @@ struct Manifest {
     /// (absent: false) keep character pairs alone.
     #[serde(default)]
     chinese_words: bool,
+    /// Combining marks continue words. Indexes made before (absent: false) cut words
+    /// at them.
+    #[serde(default)]
+    marks_in_words: bool,
     #[serde(flatten)]
     options: IndexOptions,
 }
@@ -258,8 +263,8 @@ pub struct Index {
     heading_values: bool,
     /// See `Manifest::cjk_words`.
     cjk_words: bool,
-    /// See `Manifest::chinese_words`.
-    chinese_words: bool,
+    /// See `Manifest::chinese_words` and `Manifest::marks_in_words`.
+    cutting: Cutting,
     store: TantivyIndex,
     fields: Fields,
     reader: IndexReader,
@@ -333,7 +338,8 @@ impl Index {
             format_version: FORMAT_VERSION,
             heading_values: true,
             cjk_words: true,
-            chinese_words: true,
+            chinese_words: Cutting::NEW.chinese_words,
+            marks_in_words: Cutting::NEW.marks_in_words,
             options,
         })
         .expect("manifest serialises");
@@ -376,6 +382,11 @@ impl Index {
     fn open_inner(path: &Path, pinned_meta: Option<Vec<u8>>) -> Result<Index> {
         let pinned = pinned_meta.as_deref().and_then(pins::opstamp_of);
         let manifest = read_manifest(path)?;
+        // Both come on top of pairs: an index made before pairs has neither.
+        let cutting = Cutting {
+            chinese_words: manifest.cjk_words && manifest.chinese_words,
+            marks_in_words: manifest.cjk_words && manifest.marks_in_words,
+        };
         let store = TantivyIndex::open(pins::StoreDirectory::new(
             store_directory(&path.join(STORE_DIR))?,
             path.join(pins::PINS_DIR),
@@ -383,10 +394,10 @@ impl Index {
         ))?;
         store.tokenizers().register(
             schema::ANALYZER,
-            manifest.options.language.analyzer(
-                manifest.cjk_words,
-                manifest.cjk_words && manifest.chinese_words,
-            ),
+            manifest
+                .options
+                .language
+                .analyzer(manifest.cjk_words, cutting),
         );
         let fields = Fields::of(&store.schema()).map_err(|reason| Error::Corrupt {
             path: path.to_owned(),
@@ -406,8 +417,6 @@ impl Index {
         let live = live_set(&searcher)?;
         let heading_values = manifest.heading_values;
         let cjk_words = manifest.cjk_words;
-        // Words come on top of pairs: an index made before pairs has neither.
-        let chinese_words = manifest.cjk_words && manifest.chinese_words;
         let options = manifest.options;
         let graph = Graph::load(&path.join(HNSW_DIR), options.hnsw)
             .unwrap_or_else(|| Graph::new(options.hnsw, live.vids.len()));
@@ -479,7 +488,7 @@ impl Index {
             options,
             heading_values,
             cjk_words,
-            chinese_words,
+            cutting,
             store,
             fields,
             reader,

@@ -24,7 +24,7 @@ use crate::fresh::merge;
 use crate::language::Language;
 use crate::record::Record;
 use crate::schema::{self};
-use crate::tokenize::HanQuery;
+use crate::tokenize::{Cutting, HanQuery};
 use crate::vectors::normalize;
 
 use super::snapshot::Snapshot;
@@ -384,7 +384,7 @@ impl View<'_> {
     /// words; as words alone unless the index holds Japanese (a term starting with
     /// kana), whose Kanji runs are pairs, and then as both.
     fn han_query(&self) -> HanQuery {
-        if !self.index.chinese_words {
+        if !self.index.cutting.chinese_words {
             return HanQuery::Pairs;
         }
         let (from, to) = crate::tokenize::KANA_TERMS;
@@ -459,19 +459,28 @@ impl View<'_> {
         if boost > 0.0 {
             fields.push(self.index.fields.title_terms);
         }
+        let pairs_only = Cutting {
+            chinese_words: false,
+            ..self.index.cutting
+        };
         // The parser reads a CJK run's pairs, apart: in an index with Chinese words
         // its analyzer keeps each pair whole (the words are added below).
         let mut parser = match reading {
-            None if !self.index.chinese_words => QueryParser::for_index(&self.index.store, fields),
+            None if !self.index.cutting.chinese_words => {
+                QueryParser::for_index(&self.index.store, fields)
+            }
             None => {
                 let manager = TokenizerManager::default();
                 let language = self.index.options.language;
-                manager.register(schema::ANALYZER, language.analyzer(true, false));
+                manager.register(schema::ANALYZER, language.analyzer(true, pairs_only));
                 QueryParser::new(self.index.store.schema(), fields, manager)
             }
             Some((language, held)) => {
                 let manager = TokenizerManager::default();
-                manager.register(schema::ANALYZER, language.auto_query_analyzer(held, false));
+                manager.register(
+                    schema::ANALYZER,
+                    language.auto_query_analyzer(held, pairs_only),
+                );
                 QueryParser::new(self.index.store.schema(), fields, manager)
             }
         };
@@ -645,7 +654,7 @@ impl View<'_> {
         let stops = self.stop_word_languages(&held);
         for &language in &held {
             let terms = self.terms_of(
-                language.auto_query_analyzer(&stops, self.index.chinese_words),
+                language.auto_query_analyzer(&stops, self.index.cutting),
                 query,
             );
             let (mut known, mut chunks) = (0, 0);
@@ -660,10 +669,7 @@ impl View<'_> {
             }
         }
         Ok(best_terms.unwrap_or_else(|| {
-            self.terms_of(
-                Language::English.auto_analyzer(self.index.chinese_words),
-                query,
-            )
+            self.terms_of(Language::English.auto_analyzer(self.index.cutting), query)
         }))
     }
 
