@@ -328,6 +328,7 @@ impl View<'_> {
     /// chunk is scored by the reading in its own language: a German chunk by the
     /// German stems of the query, an English one by the English.
     fn keyword_query(&self, query: &str) -> Box<dyn Query> {
+        let query = &self.parser_input(query);
         let (Language::Auto, Some(lang)) = (self.index.options.language, self.index.fields.lang)
         else {
             return self.keyword_query_as(query, None);
@@ -447,11 +448,35 @@ impl View<'_> {
         held.into_iter().filter(|&l| l != Language::Auto).collect()
     }
 
-    /// The BM25 query `query` parses to with the index's analyzer, or read in
+    /// `query` as every reading of it gives it to the parser, prepared once.
+    fn parser_input(&self, query: &str) -> ParserInput {
+        // A colon would name a field: user text never does. Tantivy's lenient parser
+        // keeps a field that does not exist before some clauses (`Examples:\n* ...`)
+        // and the search then fails, and an existing one would search an internal
+        // field. The analyzer splits words at colons anyway, so they become spaces.
+        // A run of CJK characters would be one word to the parser, so its pairs would
+        // form a phrase that only the same run matches: each pair is a word instead,
+        // and a chunk sharing some of them matches, as with the words of other text.
+        // Chinese dictionary words are terms of their own beside the parsed query.
+        let text = query.replace(':', " ");
+        if !self.index.cjk_words {
+            return ParserInput {
+                text,
+                chinese_words: Vec::new(),
+            };
+        }
+        let (text, chinese_words) = crate::tokenize::cjk_pairs_apart(&text, self.han_query());
+        ParserInput {
+            text,
+            chinese_words,
+        }
+    }
+
+    /// The BM25 query of a prepared `query`, with the index's analyzer, or read in
     /// a language as an `auto` index holding chunks in the `held` languages reads it.
     fn keyword_query_as(
         &self,
-        query: &str,
+        query: &ParserInput,
         reading: Option<(Language, &[Language])>,
     ) -> Box<dyn Query> {
         let boost = self.index.options.title_boost;
@@ -485,23 +510,10 @@ impl View<'_> {
             }
         };
         parser.set_field_boost(self.index.fields.title_terms, boost);
-        // A colon would name a field: user text never does. Tantivy's lenient parser
-        // keeps a field that does not exist before some clauses (`Examples:\n* ...`)
-        // and the search then fails, and an existing one would search an internal
-        // field. The analyzer splits words at colons anyway, so they become spaces.
-        // A run of CJK characters would be one word to the parser, so its pairs would
-        // form a phrase that only the same run matches: each pair is a word instead,
-        // and a chunk sharing some of them matches, as with the words of other text.
-        // Chinese dictionary words are terms of their own beside the parsed query.
-        let mut query = query.replace(':', " ");
-        let mut chinese_words = Vec::new();
-        if self.index.cjk_words {
-            (query, chinese_words) = crate::tokenize::cjk_pairs_apart(&query, self.han_query());
-        }
-        let mut parsed = parser.parse_query_lenient(&query).0;
-        if !chinese_words.is_empty() {
+        let mut parsed = parser.parse_query_lenient(&query.text).0;
+        if !query.chinese_words.is_empty() {
             let mut clauses = vec![(Occur::Should, parsed)];
-            for word in &chinese_words {
+            for word in &query.chinese_words {
                 let term = |field| {
                     Box::new(TermQuery::new(
                         Term::from_field_text(field, word),
@@ -724,6 +736,13 @@ impl View<'_> {
         out.sort_by_key(|(_, r)| r.ordinal);
         Ok(out)
     }
+}
+
+/// A query's text as the parser reads it, and the Chinese words searched beside it
+/// ([`View::parser_input`]).
+struct ParserInput {
+    text: String,
+    chinese_words: Vec<String>,
 }
 
 /// The `k` best-scoring live documents for `query`, best first, exactly as tantivy's
