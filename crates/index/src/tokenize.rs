@@ -11,9 +11,8 @@
 //! Chinese, and its runs of Han characters are cut into the words of jieba's
 //! dictionary instead, in its search mode (`中华人民共和国` gives `中华`, `人民`,
 //! `共和国` and the whole name, among others), each at the position of its first
-//! character. A query gets both
-//! cuttings, so that it finds Chinese chunks by their words and Japanese chunks
-//! (whose Kanji runs stay pairs) by their pairs.
+//! character. A Chinese query is searched by its words, and where the index holds
+//! Japanese (whose Kanji runs stay pairs) by its pairs as well ([`HanQuery`]).
 
 use std::sync::LazyLock;
 
@@ -93,13 +92,13 @@ pub(crate) fn cjk_pairs_apart(text: &str, han: HanQuery) -> (String, Vec<String>
     }
     let mut words = Vec::new();
     let mut rest_text = String::with_capacity(text.len());
+    let all = han == HanQuery::Words;
     let mut rest = text;
     while let Some(start) = rest.find(is_han) {
         let len = rest[start..]
             .find(|c: char| !is_han(c))
             .unwrap_or(rest.len() - start);
         let run = &rest[start..start + len];
-        let all = han == HanQuery::Words;
         words.extend(
             jieba_words(run)
                 .filter(|&(from, to, _)| all || run[from..to].chars().count() != 2)
