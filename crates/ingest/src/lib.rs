@@ -40,6 +40,7 @@ mod panics;
 mod parse;
 mod pdf;
 mod pdf_outline;
+mod pdf_repair;
 mod pptx;
 mod sheets;
 mod text;

@@ -23,16 +23,26 @@ pub(crate) fn parse(input: &Input<'_>) -> Result<Vec<Document>> {
 }
 
 fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
-    let mut doc = match crate::panics::contain(|| Pdf::load_mem(bytes)) {
-        Ok(Ok(doc)) => doc,
+    let load = |bytes: &[u8]| match crate::panics::contain(|| Pdf::load_mem(bytes)) {
+        Ok(Ok(doc)) => Ok(doc),
         Ok(Err(lopdf::Error::Decryption(_) | lopdf::Error::InvalidPassword)) => {
-            return Err(Error::Encrypted {
+            Err(Error::Encrypted {
                 name: name.to_owned(),
                 format: FORMAT,
             })
         }
-        Ok(Err(e)) => return Err(Error::malformed(name, FORMAT, e)),
-        Err(panic) => return Err(Error::malformed(name, FORMAT, panic_message(&*panic))),
+        Ok(Err(e)) => Err(Error::malformed(name, FORMAT, e)),
+        Err(panic) => Err(Error::malformed(name, FORMAT, panic_message(&*panic))),
+    };
+    // A file lopdf refuses, or in which it finds no page, is read again with its
+    // cross-reference table rebuilt from the objects themselves, as poppler does.
+    let mut doc = match load(bytes) {
+        Ok(doc) if !doc.get_pages().is_empty() => doc,
+        Err(e @ Error::Encrypted { .. }) => return Err(e),
+        first => match crate::pdf_repair::rebuilt(bytes).map(|fixed| load(&fixed)) {
+            Some(Ok(doc)) if !doc.get_pages().is_empty() => doc,
+            _ => first?,
+        },
     };
     if doc.is_encrypted() {
         // Many PDFs are encrypted only to set permissions: the user password is empty.
@@ -236,6 +246,11 @@ fn without_running_lines(text: &str, running: &std::collections::HashSet<String>
         .filter(|(_, line)| running.contains(&masked(line)))
         .map(|(i, _)| i)
         .collect();
+    // A page whose every line repeats on the others ("Potato 1", "Potato 2") is not
+    // framed by running lines: those lines are its text.
+    if drop.len() == text.lines().filter(|l| !l.trim().is_empty()).count() {
+        return text.to_owned();
+    }
     text.lines()
         .enumerate()
         .filter(|(i, _)| !drop.contains(i))

@@ -1,3 +1,6 @@
+// Upstream's code is kept as published, lints and all; trawl's own modules (content.rs)
+// are linted as the workspace is. See PATCHES.md.
+#![allow(warnings, clippy::all)]
 extern crate lopdf;
 
 use adobe_cmap_parser::{ByteMapping, CIDRange, CodeRange};
@@ -24,6 +27,7 @@ use std::result::Result;
 use std::slice::Iter;
 use std::str;
 use unicode_normalization::UnicodeNormalization;
+mod content;
 mod core_fonts;
 mod encodings;
 mod glyphnames;
@@ -188,9 +192,12 @@ fn to_utf8(encoding: &[u16], s: &[u8]) -> String {
     }
 }
 
+static NULL: Object = Object::Null;
+
 fn maybe_deref<'a>(doc: &'a Document, o: &'a Object) -> &'a Object {
     match o {
-        &Object::Reference(r) => doc.get_object(r).expect("missing object reference"),
+        // trawl: a missing object reads as null, as the PDF standard says it should.
+        &Object::Reference(r) => doc.get_object(r).unwrap_or(&NULL),
         _ => o,
     }
 }
@@ -1090,6 +1097,8 @@ struct PdfCIDFont<'a> {
     to_unicode: Option<HashMap<u32, String>>,
     widths: HashMap<CharCode, f64>, // should probably just use i32 here
     default_width: Option<f64>, // only used for CID fonts and we should probably brake out the different font types
+    /// Whether the font's CIDs are Unicode scalars (the Adobe-UCS collection; trawl).
+    unicode_cids: bool,
 }
 
 fn get_unicode_map<'a>(doc: &'a Document, font: &'a Dictionary) -> Option<HashMap<u32, String>> {
@@ -1101,19 +1110,10 @@ fn get_unicode_map<'a>(doc: &'a Document, font: &'a Dictionary) -> Option<HashMa
             let contents = get_contents(stream);
             dlog!("Stream: {}", String::from_utf8(contents.clone()).unwrap());
 
-            let cmap = adobe_cmap_parser::get_unicode_map(&contents).unwrap();
+            // trawl: the lenient reader; adobe-cmap-parser found no mapping at all in
+            // CMaps whose lines end in a lone CR or whose tokens have no space between.
             let mut unicode = HashMap::new();
-            // "It must use the beginbfchar, endbfchar, beginbfrange, and endbfrange operators to
-            // define the mapping from character codes to Unicode character sequences expressed in
-            // UTF-16BE encoding."
-            for (&k, v) in cmap.iter() {
-                let mut be: Vec<u16> = Vec::new();
-                let mut i = 0;
-                assert!(v.len() % 2 == 0);
-                while i < v.len() {
-                    be.push(((v[i] as u16) << 8) | v[i + 1] as u16);
-                    i += 2;
-                }
+            for (k, be) in crate::content::to_unicode(&contents) {
                 match &be[..] {
                     [0xd800..=0xdfff] => {
                         // this range is not specified as not being encoded
@@ -1122,9 +1122,7 @@ fn get_unicode_map<'a>(doc: &'a Document, font: &'a Dictionary) -> Option<HashMa
                     }
                     _ => {}
                 }
-                let s = String::from_utf16(&be).unwrap();
-
-                unicode.insert(k, s);
+                unicode.insert(k, String::from_utf16_lossy(&be));
             }
             unicode_map = Some(unicode);
 
@@ -1132,13 +1130,11 @@ fn get_unicode_map<'a>(doc: &'a Document, font: &'a Dictionary) -> Option<HashMa
         }
         None => {}
         Some(&Object::Name(ref name)) => {
-            let name = pdf_to_utf8(name);
-            if name != "Identity-H" {
-                todo!("unsupported ToUnicode name: {:?}", name);
-            }
+            // trawl: a named ToUnicode other than Identity-H says nothing usable.
+            dlog!("ToUnicode name {:?}", pdf_to_utf8(name));
         }
         _ => {
-            panic!("unsupported cmap {:?}", to_unicode)
+            dlog!("unsupported cmap {:?}", to_unicode)
         }
     }
     unicode_map
@@ -1180,7 +1176,8 @@ impl<'a> PdfCIDFont<'a> {
             &Object::Stream(ref stream) => {
                 let contents = get_contents(stream);
                 dlog!("Stream: {}", String::from_utf8(contents.clone()).unwrap());
-                adobe_cmap_parser::get_byte_mapping(&contents).unwrap()
+                // trawl: the lenient reader (adobe-cmap-parser failed the page).
+                crate::content::byte_mapping(&contents)
             }
             _ => {
                 panic!("unsupported encoding {:?}", encoding)
@@ -1205,7 +1202,7 @@ impl<'a> PdfCIDFont<'a> {
         let mut widths = HashMap::new();
         let mut i = 0;
         if let Some(w) = w {
-            while i < w.len() {
+            while i + 1 < w.len() {
                 if let &Object::Array(ref wa) = w[i + 1] {
                     let cid = w[i].as_i64().expect("id should be num");
                     let mut j = 0;
@@ -1216,16 +1213,32 @@ impl<'a> PdfCIDFont<'a> {
                     }
                     i += 2;
                 } else {
+                    // trawl: the form is `first last width` (upstream read all three
+                    // from `first`, so such ranges had no widths).
                     let c_first = w[i].as_i64().expect("first should be num");
-                    let c_last = w[i].as_i64().expect("last should be num");
-                    let c_width = as_num(&w[i]);
-                    for id in c_first..c_last {
+                    let c_last = w
+                        .get(i + 1)
+                        .and_then(|o| o.as_i64().ok())
+                        .unwrap_or(c_first);
+                    let c_width = w.get(i + 2).map_or(0., |o| as_num(o));
+                    for id in c_first..=c_last.min(c_first.saturating_add(1 << 16)) {
                         widths.insert(id as CharCode, c_width);
                     }
                     i += 3;
                 }
             }
         }
+        let ordering = |dict: &Dictionary| {
+            maybe_get_obj(doc, dict, b"CIDSystemInfo")
+                .and_then(|info| info.as_dict().ok())
+                .and_then(|info| maybe_get_obj(doc, info, b"Ordering"))
+                .and_then(|o| o.as_str().ok())
+                .map_or(false, |o| o == b"UCS")
+        };
+        let unicode_cids = ordering(ciddict)
+            || maybe_get_obj(doc, font, b"Encoding")
+                .and_then(|e| e.as_stream().ok())
+                .map_or(false, |e| ordering(&e.dict));
         PdfCIDFont {
             doc,
             font,
@@ -1233,29 +1246,36 @@ impl<'a> PdfCIDFont<'a> {
             to_unicode: unicode_map,
             encoding,
             default_width: Some(default_width as f64),
+            unicode_cids,
         }
+    }
+}
+
+// trawl: the font's char codes are character codes, not CIDs. A ToUnicode CMap maps
+// codes; widths are kept by CID, reached through the encoding CMap. (Upstream looked the
+// CID up in the ToUnicode map, which is right only for Identity encodings, and ended
+// the string at a code with no CID.)
+impl<'a> PdfCIDFont<'a> {
+    fn cid_of(&self, code: CharCode) -> Option<u32> {
+        self.encoding
+            .cid
+            .iter()
+            .find(|range| code >= range.src_code_lo && code <= range.src_code_hi)
+            .map(|range| code - range.src_code_lo + range.dst_CID_lo)
     }
 }
 
 impl<'a> PdfFont for PdfCIDFont<'a> {
     fn get_width(&self, id: CharCode) -> f64 {
-        let width = self.widths.get(&id);
+        let width = self.cid_of(id).and_then(|cid| self.widths.get(&cid));
         if let Some(width) = width {
             dlog!("GetWidth {} -> {}", id, *width);
             return *width;
         } else {
             dlog!("missing width for {} falling back to default_width", id);
-            return self.default_width.unwrap();
+            return self.default_width.unwrap_or(1000.);
         }
-    } /*
-      fn decode(&self, chars: &[u8]) -> String {
-          self.char_codes(chars);
-
-          //let utf16 = Vec::new();
-
-          let encoding = self.encoding.as_ref().map(|x| &x[..]).unwrap_or(&PDFDocEncoding);
-          to_utf8(encoding, chars)
-      }*/
+    }
 
     fn next_char(&self, iter: &mut Iter<u8>) -> Option<(CharCode, u8)> {
         let mut c = *iter.next()? as u32;
@@ -1267,21 +1287,26 @@ impl<'a> PdfFont for PdfCIDFont<'a> {
                     break 'outer;
                 }
             }
+            if width == 4 {
+                break;
+            }
             let next = *iter.next()?;
             c = ((c as u32) << 8) | next as u32;
         }
-        let code = code?;
-        for range in &self.encoding.cid {
-            if code.0 >= range.src_code_lo && code.0 <= range.src_code_hi {
-                return Some((code.0 + range.dst_CID_lo, code.1 as u8));
-            }
-        }
-        None
+        // trawl: a byte outside every code space is a one-byte code, not the end.
+        let code = code.unwrap_or((c & 0xff, 1));
+        Some((code.0, code.1 as u8))
     }
     fn decode_char(&self, char: CharCode) -> String {
         let s = self.to_unicode.as_ref().and_then(|x| x.get(&char));
         if let Some(s) = s {
             s.clone()
+        } else if self.unicode_cids {
+            // trawl: in the Adobe-UCS collection a CID is its Unicode scalar.
+            self.cid_of(char)
+                .and_then(char::from_u32)
+                .map(String::from)
+                .unwrap_or_default()
         } else {
             dlog!(
                 "Unknown character {:?} in {:?} {:?}",
@@ -1468,8 +1493,31 @@ struct TextState<'a> {
 }
 
 // XXX: We'd ideally implement this without having to copy the uncompressed data
+/// A page's content streams, decoded and joined (trawl: each through `get_contents`; a
+/// stream that is missing or fails to decode is left out, not the whole page).
+fn page_content(doc: &Document, page: ObjectId) -> Vec<u8> {
+    let Ok(page) = doc.get_dictionary(page) else {
+        return Vec::new();
+    };
+    let streams: Vec<&Object> = match page.get(b"Contents").map(|c| maybe_deref(doc, c)) {
+        Ok(Object::Array(parts)) => parts.iter().map(|p| maybe_deref(doc, p)).collect(),
+        Ok(other) => vec![other],
+        Err(_) => Vec::new(),
+    };
+    let mut content = Vec::new();
+    for stream in streams {
+        if let Ok(stream) = stream.as_stream() {
+            content.extend(get_contents(stream));
+            content.push(b'\n');
+        }
+    }
+    content
+}
+
 fn get_contents(contents: &Stream) -> Vec<u8> {
-    if contents.filters().is_ok() {
+    // trawl: an empty filter list (`/Filter []`) means no filter; lopdf decoded such a
+    // stream to nothing.
+    if contents.filters().is_ok_and(|f| !f.is_empty()) {
         contents
             .decompressed_content()
             .unwrap_or_else(|_| contents.content.clone())
@@ -1806,13 +1854,20 @@ fn make_colorspace<'a>(doc: &'a Document, name: &[u8], resources: &'a Dictionary
 
 struct Processor<'a> {
     font_table: HashMap<Vec<u8>, Rc<dyn PdfFont + 'a>>,
+    /// How many form XObjects the stream being read is nested in (trawl: bounded, so a
+    /// form that draws itself ends instead of overflowing the stack).
+    depth: usize,
     _none: PhantomData<&'a ()>,
 }
+
+/// How deep form XObjects may nest (trawl).
+const MAX_FORM_DEPTH: usize = 12;
 
 impl<'a> Processor<'a> {
     fn new() -> Processor<'a> {
         Processor {
             font_table: HashMap::new(),
+            depth: 0,
             _none: PhantomData,
         }
     }
@@ -1825,8 +1880,12 @@ impl<'a> Processor<'a> {
         media_box: &MediaBox,
         output: &mut dyn OutputDev,
         page_num: u32,
+        ctm: Transform,
     ) -> Result<(), OutputError> {
-        let content = Content::decode(&content).unwrap();
+        // trawl: a lenient reader that skips what it cannot read and goes on.
+        let content = Content {
+            operations: crate::content::operations(&content),
+        };
         let mut gs: GraphicsState = GraphicsState {
             ts: TextState {
                 font: None,
@@ -1843,7 +1902,7 @@ impl<'a> Processor<'a> {
             stroke_color: Vec::new(),
             stroke_colorspace: ColorSpace::DeviceGray,
             line_width: 1.,
-            ctm: Transform2D::identity(),
+            ctm,
             smask: None,
         };
         //let mut ts = &mut gs.ts;
@@ -1857,310 +1916,360 @@ impl<'a> Processor<'a> {
         for operation in &content.operations {
             //dlog!("op: {:?}", operation);
 
-            match operation.operator.as_ref() {
-                "BT" => {
-                    tlm = Transform2D::identity();
-                    gs.ts.tm = tlm;
-                }
-                "ET" => {
-                    tlm = Transform2D::identity();
-                    gs.ts.tm = tlm;
-                }
-                "cm" => {
-                    assert!(operation.operands.len() == 6);
-                    let m = Transform2D::row_major(
-                        as_num(&operation.operands[0]),
-                        as_num(&operation.operands[1]),
-                        as_num(&operation.operands[2]),
-                        as_num(&operation.operands[3]),
-                        as_num(&operation.operands[4]),
-                        as_num(&operation.operands[5]),
-                    );
-                    gs.ctm = gs.ctm.pre_transform(&m);
-                    dlog!("matrix {:?}", gs.ctm);
-                }
-                "CS" => {
-                    let name = operation.operands[0].as_name().unwrap();
-                    gs.stroke_colorspace = make_colorspace(doc, name, resources);
-                }
-                "cs" => {
-                    let name = operation.operands[0].as_name().unwrap();
-                    gs.fill_colorspace = make_colorspace(doc, name, resources);
-                }
-                "SC" | "SCN" => {
-                    gs.stroke_color = match gs.stroke_colorspace {
-                        ColorSpace::Pattern => {
-                            dlog!("unhandled pattern color");
-                            Vec::new()
+            // trawl: an operation that fails (a missing resource, an operand of the wrong
+            // type) is skipped; the rest of the stream is still read.
+            let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                || -> Result<(), OutputError> {
+                    match operation.operator.as_ref() {
+                        "BT" => {
+                            tlm = Transform2D::identity();
+                            gs.ts.tm = tlm;
                         }
-                        _ => operation.operands.iter().map(|x| as_num(x)).collect(),
-                    };
-                }
-                "sc" | "scn" => {
-                    gs.fill_color = match gs.fill_colorspace {
-                        ColorSpace::Pattern => {
-                            dlog!("unhandled pattern color");
-                            Vec::new()
+                        "ET" => {
+                            tlm = Transform2D::identity();
+                            gs.ts.tm = tlm;
                         }
-                        _ => operation.operands.iter().map(|x| as_num(x)).collect(),
-                    };
-                }
-                "G" | "g" | "RG" | "rg" | "K" | "k" => {
-                    dlog!("unhandled color operation {:?}", operation);
-                }
-                "TJ" => match operation.operands[0] {
-                    Object::Array(ref array) => {
-                        for e in array {
-                            match e {
-                                &Object::String(ref s, _) => {
-                                    show_text(&mut gs, s, &tlm, &flip_ctm, output)?;
+                        "cm" => {
+                            assert!(operation.operands.len() == 6);
+                            let m = Transform2D::row_major(
+                                as_num(&operation.operands[0]),
+                                as_num(&operation.operands[1]),
+                                as_num(&operation.operands[2]),
+                                as_num(&operation.operands[3]),
+                                as_num(&operation.operands[4]),
+                                as_num(&operation.operands[5]),
+                            );
+                            gs.ctm = gs.ctm.pre_transform(&m);
+                            dlog!("matrix {:?}", gs.ctm);
+                        }
+                        "CS" => {
+                            let name = operation.operands[0].as_name().unwrap();
+                            gs.stroke_colorspace = make_colorspace(doc, name, resources);
+                        }
+                        "cs" => {
+                            let name = operation.operands[0].as_name().unwrap();
+                            gs.fill_colorspace = make_colorspace(doc, name, resources);
+                        }
+                        "SC" | "SCN" => {
+                            gs.stroke_color = match gs.stroke_colorspace {
+                                ColorSpace::Pattern => {
+                                    dlog!("unhandled pattern color");
+                                    Vec::new()
                                 }
-                                &Object::Integer(i) => {
-                                    let ts = &mut gs.ts;
-                                    let w0 = 0.;
-                                    let tj = i as f64;
-                                    let ty = 0.;
-                                    let tx =
-                                        ts.horizontal_scaling * ((w0 - tj / 1000.) * ts.font_size);
-                                    ts.tm = ts
-                                        .tm
-                                        .pre_transform(&Transform2D::create_translation(tx, ty));
-                                    dlog!("adjust text by: {} {:?}", i, ts.tm);
+                                _ => operation.operands.iter().map(|x| as_num(x)).collect(),
+                            };
+                        }
+                        "sc" | "scn" => {
+                            gs.fill_color = match gs.fill_colorspace {
+                                ColorSpace::Pattern => {
+                                    dlog!("unhandled pattern color");
+                                    Vec::new()
                                 }
-                                &Object::Real(i) => {
-                                    let ts = &mut gs.ts;
-                                    let w0 = 0.;
-                                    let tj = i as f64;
-                                    let ty = 0.;
-                                    let tx =
-                                        ts.horizontal_scaling * ((w0 - tj / 1000.) * ts.font_size);
-                                    ts.tm = ts
-                                        .tm
-                                        .pre_transform(&Transform2D::create_translation(tx, ty));
-                                    dlog!("adjust text by: {} {:?}", i, ts.tm);
-                                }
-                                _ => {
-                                    dlog!("kind of {:?}", e);
+                                _ => operation.operands.iter().map(|x| as_num(x)).collect(),
+                            };
+                        }
+                        "G" | "g" | "RG" | "rg" | "K" | "k" => {
+                            dlog!("unhandled color operation {:?}", operation);
+                        }
+                        "TJ" => match operation.operands[0] {
+                            Object::Array(ref array) => {
+                                for e in array {
+                                    match e {
+                                        &Object::String(ref s, _) => {
+                                            show_text(&mut gs, s, &tlm, &flip_ctm, output)?;
+                                        }
+                                        &Object::Integer(i) => {
+                                            let ts = &mut gs.ts;
+                                            let w0 = 0.;
+                                            let tj = i as f64;
+                                            let ty = 0.;
+                                            let tx = ts.horizontal_scaling
+                                                * ((w0 - tj / 1000.) * ts.font_size);
+                                            ts.tm = ts.tm.pre_transform(
+                                                &Transform2D::create_translation(tx, ty),
+                                            );
+                                            dlog!("adjust text by: {} {:?}", i, ts.tm);
+                                        }
+                                        &Object::Real(i) => {
+                                            let ts = &mut gs.ts;
+                                            let w0 = 0.;
+                                            let tj = i as f64;
+                                            let ty = 0.;
+                                            let tx = ts.horizontal_scaling
+                                                * ((w0 - tj / 1000.) * ts.font_size);
+                                            ts.tm = ts.tm.pre_transform(
+                                                &Transform2D::create_translation(tx, ty),
+                                            );
+                                            dlog!("adjust text by: {} {:?}", i, ts.tm);
+                                        }
+                                        _ => {
+                                            dlog!("kind of {:?}", e);
+                                        }
+                                    }
                                 }
                             }
+                            _ => {}
+                        },
+                        "Tj" => match operation.operands[0] {
+                            Object::String(ref s, _) => {
+                                show_text(&mut gs, s, &tlm, &flip_ctm, output)?;
+                            }
+                            _ => {
+                                panic!("unexpected Tj operand {:?}", operation)
+                            }
+                        },
+                        "Tc" => {
+                            gs.ts.character_spacing = as_num(&operation.operands[0]);
+                        }
+                        "Tw" => {
+                            gs.ts.word_spacing = as_num(&operation.operands[0]);
+                        }
+                        "Tz" => {
+                            gs.ts.horizontal_scaling = as_num(&operation.operands[0]) / 100.;
+                        }
+                        "TL" => {
+                            gs.ts.leading = as_num(&operation.operands[0]);
+                        }
+                        "Tf" => {
+                            let fonts: &Dictionary = get(&doc, resources, b"Font");
+                            let name = operation.operands[0].as_name().unwrap();
+                            let font = self
+                                .font_table
+                                .entry(name.to_owned())
+                                .or_insert_with(|| {
+                                    make_font(doc, get::<&Dictionary>(doc, fonts, name))
+                                })
+                                .clone();
+                            {
+                                /*let file = font.get_descriptor().and_then(|desc| desc.get_file());
+                                if let Some(file) = file {
+                                    let file_contents = filter_data(file.as_stream().unwrap());
+                                    let mut cursor = Cursor::new(&file_contents[..]);
+                                    //let f = Font::read(&mut cursor);
+                                    //dlog!("font file: {:?}", f);
+                                }*/
+                            }
+                            gs.ts.font = Some(font);
+
+                            gs.ts.font_size = as_num(&operation.operands[1]);
+                            dlog!(
+                                "font {} size: {} {:?}",
+                                pdf_to_utf8(name),
+                                gs.ts.font_size,
+                                operation
+                            );
+                        }
+                        "Ts" => {
+                            gs.ts.rise = as_num(&operation.operands[0]);
+                        }
+                        "Tm" => {
+                            assert!(operation.operands.len() == 6);
+                            tlm = Transform2D::row_major(
+                                as_num(&operation.operands[0]),
+                                as_num(&operation.operands[1]),
+                                as_num(&operation.operands[2]),
+                                as_num(&operation.operands[3]),
+                                as_num(&operation.operands[4]),
+                                as_num(&operation.operands[5]),
+                            );
+                            gs.ts.tm = tlm;
+                            dlog!("Tm: matrix {:?}", gs.ts.tm);
+                            output.end_line()?;
+                        }
+                        "Td" => {
+                            /* Move to the start of the next line, offset from the start of the current line by (tx , ty ).
+                              tx and ty are numbers expressed in unscaled text space units.
+                              More precisely, this operator performs the following assignments:
+                            */
+                            assert!(operation.operands.len() == 2);
+                            let tx = as_num(&operation.operands[0]);
+                            let ty = as_num(&operation.operands[1]);
+                            dlog!("translation: {} {}", tx, ty);
+
+                            tlm = tlm.pre_transform(&Transform2D::create_translation(tx, ty));
+                            gs.ts.tm = tlm;
+                            dlog!("Td matrix {:?}", gs.ts.tm);
+                            output.end_line()?;
+                        }
+
+                        "TD" => {
+                            /* Move to the start of the next line, offset from the start of the current line by (tx , ty ).
+                              As a side effect, this operator sets the leading parameter in the text state.
+                            */
+                            assert!(operation.operands.len() == 2);
+                            let tx = as_num(&operation.operands[0]);
+                            let ty = as_num(&operation.operands[1]);
+                            dlog!("translation: {} {}", tx, ty);
+                            gs.ts.leading = -ty;
+
+                            tlm = tlm.pre_transform(&Transform2D::create_translation(tx, ty));
+                            gs.ts.tm = tlm;
+                            dlog!("TD matrix {:?}", gs.ts.tm);
+                            output.end_line()?;
+                        }
+
+                        "T*" => {
+                            let tx = 0.0;
+                            let ty = -gs.ts.leading;
+
+                            tlm = tlm.pre_transform(&Transform2D::create_translation(tx, ty));
+                            gs.ts.tm = tlm;
+                            dlog!("T* matrix {:?}", gs.ts.tm);
+                            output.end_line()?;
+                        }
+                        "q" => {
+                            gs_stack.push(gs.clone());
+                        }
+                        "Q" => {
+                            let s = gs_stack.pop();
+                            if let Some(s) = s {
+                                gs = s;
+                            } else {
+                                warn!("No state to pop");
+                            }
+                        }
+                        "gs" => {
+                            let ext_gstate: &Dictionary = get(doc, resources, b"ExtGState");
+                            let name = operation.operands[0].as_name().unwrap();
+                            let state: &Dictionary = get(doc, ext_gstate, name);
+                            apply_state(doc, &mut gs, state);
+                        }
+                        "i" => {
+                            dlog!(
+                                "unhandled graphics state flattness operator {:?}",
+                                operation
+                            );
+                        }
+                        "w" => {
+                            gs.line_width = as_num(&operation.operands[0]);
+                        }
+                        "J" | "j" | "M" | "d" | "ri" => {
+                            dlog!("unknown graphics state operator {:?}", operation);
+                        }
+                        "m" => path.ops.push(PathOp::MoveTo(
+                            as_num(&operation.operands[0]),
+                            as_num(&operation.operands[1]),
+                        )),
+                        "l" => path.ops.push(PathOp::LineTo(
+                            as_num(&operation.operands[0]),
+                            as_num(&operation.operands[1]),
+                        )),
+                        "c" => path.ops.push(PathOp::CurveTo(
+                            as_num(&operation.operands[0]),
+                            as_num(&operation.operands[1]),
+                            as_num(&operation.operands[2]),
+                            as_num(&operation.operands[3]),
+                            as_num(&operation.operands[4]),
+                            as_num(&operation.operands[5]),
+                        )),
+                        "v" => {
+                            let (x, y) = path.current_point();
+                            path.ops.push(PathOp::CurveTo(
+                                x,
+                                y,
+                                as_num(&operation.operands[0]),
+                                as_num(&operation.operands[1]),
+                                as_num(&operation.operands[2]),
+                                as_num(&operation.operands[3]),
+                            ))
+                        }
+                        "y" => path.ops.push(PathOp::CurveTo(
+                            as_num(&operation.operands[0]),
+                            as_num(&operation.operands[1]),
+                            as_num(&operation.operands[2]),
+                            as_num(&operation.operands[3]),
+                            as_num(&operation.operands[2]),
+                            as_num(&operation.operands[3]),
+                        )),
+                        "h" => path.ops.push(PathOp::Close),
+                        "re" => path.ops.push(PathOp::Rect(
+                            as_num(&operation.operands[0]),
+                            as_num(&operation.operands[1]),
+                            as_num(&operation.operands[2]),
+                            as_num(&operation.operands[3]),
+                        )),
+                        "s" | "f*" | "B" | "B*" | "b" => {
+                            dlog!("unhandled path op {:?}", operation);
+                        }
+                        "S" => {
+                            output.stroke(
+                                &gs.ctm,
+                                &gs.stroke_colorspace,
+                                &gs.stroke_color,
+                                &path,
+                            )?;
+                            path.ops.clear();
+                        }
+                        "F" | "f" => {
+                            output.fill(&gs.ctm, &gs.fill_colorspace, &gs.fill_color, &path)?;
+                            path.ops.clear();
+                        }
+                        "W" | "w*" => {
+                            dlog!("unhandled clipping operation {:?}", operation);
+                        }
+                        "n" => {
+                            dlog!("discard {:?}", path);
+                            path.ops.clear();
+                        }
+                        "BMC" | "BDC" => {
+                            mc_stack.push(operation);
+                        }
+                        "EMC" => {
+                            mc_stack.pop();
+                        }
+                        "Do" => {
+                            // `Do` process an entire subdocument, so we do a recursive call to `process_stream`
+                            // with the subdocument content and resources
+                            let xobject: &Dictionary = get(&doc, resources, b"XObject");
+                            let name = operation.operands[0].as_name().unwrap();
+                            let xf: &Stream = get(&doc, xobject, name);
+                            // trawl: only forms hold content (an image's bytes are not operators),
+                            // and their nesting is bounded.
+                            let is_form = xf
+                                .dict
+                                .get(b"Subtype")
+                                .and_then(|s| s.as_name())
+                                .map_or(false, |s| s == b"Form");
+                            if is_form && self.depth < MAX_FORM_DEPTH {
+                                let resources = maybe_get_obj(&doc, &xf.dict, b"Resources")
+                                    .and_then(|n| n.as_dict().ok())
+                                    .unwrap_or(resources);
+                                let contents = get_contents(xf);
+                                // The form's matrix maps its space into the user space in force.
+                                let saved_ctm = gs.ctm;
+                                if let Some(m) = maybe_get_array(doc, &xf.dict, b"Matrix")
+                                    .filter(|m| m.len() == 6)
+                                {
+                                    let m = Transform2D::row_major(
+                                        as_num(&m[0]),
+                                        as_num(&m[1]),
+                                        as_num(&m[2]),
+                                        as_num(&m[3]),
+                                        as_num(&m[4]),
+                                        as_num(&m[5]),
+                                    );
+                                    gs.ctm = gs.ctm.pre_transform(&m);
+                                }
+                                self.depth += 1;
+                                let drawn = self.process_stream(
+                                    &doc, contents, resources, &media_box, output, page_num, gs.ctm,
+                                );
+                                self.depth -= 1;
+                                gs.ctm = saved_ctm;
+                                drawn?;
+                            }
+                        }
+                        _ => {
+                            dlog!("unknown operation {:?}", operation);
                         }
                     }
-                    _ => {}
+                    Ok(())
                 },
-                "Tj" => match operation.operands[0] {
-                    Object::String(ref s, _) => {
-                        show_text(&mut gs, s, &tlm, &flip_ctm, output)?;
-                    }
-                    _ => {
-                        panic!("unexpected Tj operand {:?}", operation)
-                    }
-                },
-                "Tc" => {
-                    gs.ts.character_spacing = as_num(&operation.operands[0]);
-                }
-                "Tw" => {
-                    gs.ts.word_spacing = as_num(&operation.operands[0]);
-                }
-                "Tz" => {
-                    gs.ts.horizontal_scaling = as_num(&operation.operands[0]) / 100.;
-                }
-                "TL" => {
-                    gs.ts.leading = as_num(&operation.operands[0]);
-                }
-                "Tf" => {
-                    let fonts: &Dictionary = get(&doc, resources, b"Font");
-                    let name = operation.operands[0].as_name().unwrap();
-                    let font = self
-                        .font_table
-                        .entry(name.to_owned())
-                        .or_insert_with(|| make_font(doc, get::<&Dictionary>(doc, fonts, name)))
-                        .clone();
-                    {
-                        /*let file = font.get_descriptor().and_then(|desc| desc.get_file());
-                        if let Some(file) = file {
-                            let file_contents = filter_data(file.as_stream().unwrap());
-                            let mut cursor = Cursor::new(&file_contents[..]);
-                            //let f = Font::read(&mut cursor);
-                            //dlog!("font file: {:?}", f);
-                        }*/
-                    }
-                    gs.ts.font = Some(font);
-
-                    gs.ts.font_size = as_num(&operation.operands[1]);
-                    dlog!(
-                        "font {} size: {} {:?}",
-                        pdf_to_utf8(name),
-                        gs.ts.font_size,
-                        operation
-                    );
-                }
-                "Ts" => {
-                    gs.ts.rise = as_num(&operation.operands[0]);
-                }
-                "Tm" => {
-                    assert!(operation.operands.len() == 6);
-                    tlm = Transform2D::row_major(
-                        as_num(&operation.operands[0]),
-                        as_num(&operation.operands[1]),
-                        as_num(&operation.operands[2]),
-                        as_num(&operation.operands[3]),
-                        as_num(&operation.operands[4]),
-                        as_num(&operation.operands[5]),
-                    );
-                    gs.ts.tm = tlm;
-                    dlog!("Tm: matrix {:?}", gs.ts.tm);
-                    output.end_line()?;
-                }
-                "Td" => {
-                    /* Move to the start of the next line, offset from the start of the current line by (tx , ty ).
-                      tx and ty are numbers expressed in unscaled text space units.
-                      More precisely, this operator performs the following assignments:
-                    */
-                    assert!(operation.operands.len() == 2);
-                    let tx = as_num(&operation.operands[0]);
-                    let ty = as_num(&operation.operands[1]);
-                    dlog!("translation: {} {}", tx, ty);
-
-                    tlm = tlm.pre_transform(&Transform2D::create_translation(tx, ty));
-                    gs.ts.tm = tlm;
-                    dlog!("Td matrix {:?}", gs.ts.tm);
-                    output.end_line()?;
-                }
-
-                "TD" => {
-                    /* Move to the start of the next line, offset from the start of the current line by (tx , ty ).
-                      As a side effect, this operator sets the leading parameter in the text state.
-                    */
-                    assert!(operation.operands.len() == 2);
-                    let tx = as_num(&operation.operands[0]);
-                    let ty = as_num(&operation.operands[1]);
-                    dlog!("translation: {} {}", tx, ty);
-                    gs.ts.leading = -ty;
-
-                    tlm = tlm.pre_transform(&Transform2D::create_translation(tx, ty));
-                    gs.ts.tm = tlm;
-                    dlog!("TD matrix {:?}", gs.ts.tm);
-                    output.end_line()?;
-                }
-
-                "T*" => {
-                    let tx = 0.0;
-                    let ty = -gs.ts.leading;
-
-                    tlm = tlm.pre_transform(&Transform2D::create_translation(tx, ty));
-                    gs.ts.tm = tlm;
-                    dlog!("T* matrix {:?}", gs.ts.tm);
-                    output.end_line()?;
-                }
-                "q" => {
-                    gs_stack.push(gs.clone());
-                }
-                "Q" => {
-                    let s = gs_stack.pop();
-                    if let Some(s) = s {
-                        gs = s;
-                    } else {
-                        warn!("No state to pop");
-                    }
-                }
-                "gs" => {
-                    let ext_gstate: &Dictionary = get(doc, resources, b"ExtGState");
-                    let name = operation.operands[0].as_name().unwrap();
-                    let state: &Dictionary = get(doc, ext_gstate, name);
-                    apply_state(doc, &mut gs, state);
-                }
-                "i" => {
-                    dlog!(
-                        "unhandled graphics state flattness operator {:?}",
-                        operation
-                    );
-                }
-                "w" => {
-                    gs.line_width = as_num(&operation.operands[0]);
-                }
-                "J" | "j" | "M" | "d" | "ri" => {
-                    dlog!("unknown graphics state operator {:?}", operation);
-                }
-                "m" => path.ops.push(PathOp::MoveTo(
-                    as_num(&operation.operands[0]),
-                    as_num(&operation.operands[1]),
-                )),
-                "l" => path.ops.push(PathOp::LineTo(
-                    as_num(&operation.operands[0]),
-                    as_num(&operation.operands[1]),
-                )),
-                "c" => path.ops.push(PathOp::CurveTo(
-                    as_num(&operation.operands[0]),
-                    as_num(&operation.operands[1]),
-                    as_num(&operation.operands[2]),
-                    as_num(&operation.operands[3]),
-                    as_num(&operation.operands[4]),
-                    as_num(&operation.operands[5]),
-                )),
-                "v" => {
-                    let (x, y) = path.current_point();
-                    path.ops.push(PathOp::CurveTo(
-                        x,
-                        y,
-                        as_num(&operation.operands[0]),
-                        as_num(&operation.operands[1]),
-                        as_num(&operation.operands[2]),
-                        as_num(&operation.operands[3]),
-                    ))
-                }
-                "y" => path.ops.push(PathOp::CurveTo(
-                    as_num(&operation.operands[0]),
-                    as_num(&operation.operands[1]),
-                    as_num(&operation.operands[2]),
-                    as_num(&operation.operands[3]),
-                    as_num(&operation.operands[2]),
-                    as_num(&operation.operands[3]),
-                )),
-                "h" => path.ops.push(PathOp::Close),
-                "re" => path.ops.push(PathOp::Rect(
-                    as_num(&operation.operands[0]),
-                    as_num(&operation.operands[1]),
-                    as_num(&operation.operands[2]),
-                    as_num(&operation.operands[3]),
-                )),
-                "s" | "f*" | "B" | "B*" | "b" => {
-                    dlog!("unhandled path op {:?}", operation);
-                }
-                "S" => {
-                    output.stroke(&gs.ctm, &gs.stroke_colorspace, &gs.stroke_color, &path)?;
-                    path.ops.clear();
-                }
-                "F" | "f" => {
-                    output.fill(&gs.ctm, &gs.fill_colorspace, &gs.fill_color, &path)?;
-                    path.ops.clear();
-                }
-                "W" | "w*" => {
-                    dlog!("unhandled clipping operation {:?}", operation);
-                }
-                "n" => {
-                    dlog!("discard {:?}", path);
-                    path.ops.clear();
-                }
-                "BMC" | "BDC" => {
-                    mc_stack.push(operation);
-                }
-                "EMC" => {
-                    mc_stack.pop();
-                }
-                "Do" => {
-                    // `Do` process an entire subdocument, so we do a recursive call to `process_stream`
-                    // with the subdocument content and resources
-                    let xobject: &Dictionary = get(&doc, resources, b"XObject");
-                    let name = operation.operands[0].as_name().unwrap();
-                    let xf: &Stream = get(&doc, xobject, name);
-                    let resources = maybe_get_obj(&doc, &xf.dict, b"Resources")
-                        .and_then(|n| n.as_dict().ok())
-                        .unwrap_or(resources);
-                    let contents = get_contents(xf);
-                    self.process_stream(&doc, contents, resources, &media_box, output, page_num)?;
-                }
-                _ => {
-                    dlog!("unknown operation {:?}", operation);
+            ));
+            match done {
+                Ok(result) => result?,
+                Err(_) => {
+                    dlog!("skipped a failed operation {:?}", operation);
                 }
             }
         }
@@ -2850,11 +2959,12 @@ fn output_doc_inner<'a>(
     output.begin_page(page_num, &media_box, art_box)?;
     p.process_stream(
         &doc,
-        doc.get_page_content(object_id).unwrap(),
+        page_content(doc, object_id),
         resources,
         &media_box,
         output,
         page_num,
+        Transform2D::identity(),
     )?;
     output.end_page()?;
     Ok(())

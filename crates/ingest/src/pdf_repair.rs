@@ -1,0 +1,201 @@
+//! Repair of a PDF whose cross-reference table or trailer is broken.
+//!
+//! A PDF says where each object starts in a table at its end. Files cut short, edited
+//! by hand or written by careless tools carry a table that points at the wrong bytes, or
+//! none at all, and lopdf refuses them. Readers such as poppler rebuild the table by
+//! scanning the file for `N G obj`; this does the same, and appends a fresh table and
+//! trailer to a copy of the file so that lopdf reads it as an incremental update.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Most objects a rebuilt table holds: bounds what a hostile file can make it allocate.
+const MAX_OBJECTS: u32 = 8_000_000;
+
+/// `bytes` with a rebuilt cross-reference table appended, or `None` when no object or
+/// no document catalog can be found.
+pub(crate) fn rebuilt(bytes: &[u8]) -> Option<Vec<u8>> {
+    // lopdf reads offsets from the header on, whatever comes before it.
+    let start = find(bytes, b"%PDF-", 0)?;
+    let body = &bytes[start..];
+    let objects = objects(body);
+    if objects.is_empty() {
+        return None;
+    }
+    let trailer = last_trailer(body);
+    let reference = |key: &[u8]| trailer.and_then(|t| reference_after(t, key));
+    let root = reference(b"/Root").or_else(|| catalog(body, &objects))?;
+    let size = objects.keys().next_back()? + 1;
+
+    let mut table = String::new();
+    let _ = write!(table, "\nxref\n0 {size}\n0000000000 65535 f\r\n");
+    for number in 1..size {
+        match objects.get(&number) {
+            Some(&(offset, generation)) => {
+                let _ = write!(table, "{offset:010} {generation:05} n\r\n");
+            }
+            None => table.push_str("0000000000 00000 f\r\n"),
+        }
+    }
+    let _ = write!(
+        table,
+        "trailer\n<< /Size {size} /Root {} {} R",
+        root.0, root.1
+    );
+    if let Some(info) = reference(b"/Info") {
+        let _ = write!(table, " /Info {} {} R", info.0, info.1);
+    }
+    if let Some(encrypt) = reference(b"/Encrypt") {
+        let _ = write!(table, " /Encrypt {} {} R", encrypt.0, encrypt.1);
+    }
+    if let Some(id) = trailer.and_then(id_array) {
+        table.push_str(" /ID ");
+        table.push_str(&String::from_utf8_lossy(id));
+    }
+    let _ = write!(table, " >>\nstartxref\n{}\n%%EOF\n", body.len() + 1);
+    let mut out = body.to_vec();
+    out.extend_from_slice(table.as_bytes());
+    Some(out)
+}
+
+fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    haystack
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|at| at + from)
+}
+
+fn is_white(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b'\x0c' | b'\0')
+}
+
+/// The digits that end just before `end` (skipping white space first), as a number
+/// and the position where they start.
+fn number_before(bytes: &[u8], mut end: usize) -> Option<(u32, usize)> {
+    while end > 0 && is_white(bytes[end - 1]) {
+        end -= 1;
+    }
+    let mut start = end;
+    while start > 0 && bytes[start - 1].is_ascii_digit() && end - start < 10 {
+        start -= 1;
+    }
+    let number = std::str::from_utf8(&bytes[start..end]).ok()?.parse().ok()?;
+    Some((number, start))
+}
+
+/// Every `N G obj` at the start of a line or after white space: object number → (offset,
+/// generation). A number defined twice keeps its last definition, as an update would.
+fn objects(body: &[u8]) -> BTreeMap<u32, (usize, u32)> {
+    let mut objects = BTreeMap::new();
+    let mut from = 0;
+    while let Some(at) = find(body, b"obj", from) {
+        from = at + 3;
+        let ends_word = body.get(at + 3).is_none_or(|&c| !c.is_ascii_alphanumeric());
+        if !ends_word || at == 0 || !is_white(body[at - 1]) {
+            continue;
+        }
+        let Some((generation, gen_start)) = number_before(body, at) else {
+            continue;
+        };
+        if gen_start == 0 || !is_white(body[gen_start - 1]) {
+            continue;
+        }
+        let Some((number, start)) = number_before(body, gen_start) else {
+            continue;
+        };
+        if (start > 0 && !is_white(body[start - 1])) || number == 0 || number >= MAX_OBJECTS {
+            continue;
+        }
+        objects.insert(number, (start, generation));
+    }
+    objects
+}
+
+/// The text of the last `trailer` dictionary, if any.
+fn last_trailer(body: &[u8]) -> Option<&[u8]> {
+    let at = body.windows(7).rposition(|w| w == b"trailer")?;
+    let rest = &body[at + 7..];
+    let end = find(rest, b">>", 0).map_or(rest.len(), |e| e + 2);
+    Some(&rest[..end])
+}
+
+/// The `N G R` reference after `key` in a dictionary's text.
+fn reference_after(text: &[u8], key: &[u8]) -> Option<(u32, u32)> {
+    let at = find(text, key, 0)? + key.len();
+    let words: Vec<&[u8]> = text[at..]
+        .split(|&c| is_white(c) || c == b'/' || c == b'>')
+        .filter(|w| !w.is_empty())
+        .take(3)
+        .collect();
+    match words[..] {
+        [number, generation, b"R"] => Some((
+            std::str::from_utf8(number).ok()?.parse().ok()?,
+            std::str::from_utf8(generation).ok()?.parse().ok()?,
+        )),
+        _ => None,
+    }
+}
+
+/// The `/ID [...]` array's text in the trailer.
+fn id_array(trailer: &[u8]) -> Option<&[u8]> {
+    let at = find(trailer, b"/ID", 0)?;
+    let open = find(trailer, b"[", at)?;
+    let close = find(trailer, b"]", open)?;
+    Some(&trailer[open..=close])
+}
+
+/// The object that is the document catalog (`/Type /Catalog`), looked for when the
+/// trailer is gone.
+fn catalog(body: &[u8], objects: &BTreeMap<u32, (usize, u32)>) -> Option<(u32, u32)> {
+    objects.iter().find_map(|(&number, &(offset, generation))| {
+        let end = find(body, b"endobj", offset).unwrap_or(body.len());
+        let text: Vec<u8> = body[offset..end]
+            .iter()
+            .copied()
+            .filter(|c| !is_white(*c))
+            .collect();
+        find(&text, b"/Type/Catalog", 0).map(|_| (number, generation))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &[u8] = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n\
+        2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n\
+        xref\n0 3\n0000000000 65535 f \nBROKEN\ntrailer\n<< /Size 3 /Root 1 0 R /ID [<ab> <cd>] >>\n\
+        startxref\n9999\n%%EOF\n";
+
+    #[test]
+    fn objects_are_found_where_they_start() {
+        let objects = objects(FILE);
+        assert_eq!(objects.len(), 2);
+        assert_eq!(objects[&1], (9, 0));
+        assert_eq!(&FILE[objects[&2].0..objects[&2].0 + 7], b"2 0 obj");
+    }
+
+    #[test]
+    fn the_rebuilt_file_loads_and_keeps_its_trailer() {
+        assert!(lopdf::Document::load_mem(FILE).is_err());
+        let fixed = rebuilt(FILE).expect("rebuilt");
+        let doc = lopdf::Document::load_mem(&fixed).expect("loads");
+        assert!(doc.catalog().is_ok());
+        assert!(doc.trailer.get(b"ID").is_ok());
+    }
+
+    #[test]
+    fn without_a_trailer_the_catalog_is_found() {
+        let cut = &FILE[..find(FILE, b"xref", 0).unwrap()];
+        let fixed = rebuilt(cut).expect("rebuilt");
+        let doc = lopdf::Document::load_mem(&fixed).expect("loads");
+        assert!(doc.catalog().is_ok());
+    }
+
+    #[test]
+    fn no_objects_no_repair() {
+        assert!(rebuilt(b"%PDF-1.4\nnothing here").is_none());
+        assert!(rebuilt(b"no header 1 0 obj").is_none());
+    }
+}
