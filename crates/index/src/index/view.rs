@@ -198,7 +198,7 @@ impl View<'_> {
                     // a writer replaces documents): compare with every live vector.
                     hits = graph.exact_search(&q, k, &snap.live);
                 }
-                merge(hits, fresh, k)
+                merge_fresh(graph, &q, k, hits, fresh, &snap.live)
             }
             Some(f) => {
                 let allowed = &*self.index.matching(snap, f)?;
@@ -241,7 +241,7 @@ impl View<'_> {
                         }
                     }
                 };
-                merge(hits, fresh, k)
+                merge_fresh(graph, &q, k, hits, fresh, allowed)
             }
         };
         Ok(hits
@@ -847,4 +847,25 @@ impl PartialOrd for Ranked {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
+}
+
+/// The graph's hits and the fresh points' merged into the top `k`. The graph is shared
+/// with the writer, which moves fresh points into it after this snapshot was taken; such
+/// a point can then come back from both lists, and the merged list falls short of `k`.
+/// Then the graph is compared exactly, with room for every such repeat.
+fn merge_fresh(
+    graph: &crate::vectors::Graph,
+    query: &[f32],
+    k: usize,
+    hits: Vec<(u64, f32)>,
+    fresh: Vec<(u64, f32)>,
+    allowed: &crate::vectors::LiveSet,
+) -> Vec<(u64, f32)> {
+    let available = hits.len() + fresh.len();
+    let merged = merge(hits, fresh.clone(), k);
+    if merged.len() >= k.min(available) {
+        return merged;
+    }
+    let hits = graph.exact_search(query, k.saturating_add(fresh.len()), allowed);
+    merge(hits, fresh, k)
 }
