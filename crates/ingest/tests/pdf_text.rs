@@ -1,0 +1,183 @@
+//! PDF text from files that real writers get wrong, built by the tests: comments and
+//! broken operations in content streams, text in forms, Type0 fonts with their own
+//! encoding CMaps, broken cross-reference tables, pages that hold only repeated lines.
+
+use trawl_ingest::{parse_bytes_all, Document, Limits};
+
+/// A PDF of the given objects (numbered from 1; object 1 must be the catalog), with a
+/// correct cross-reference table unless `startxref` says otherwise.
+fn pdf(objects: &[Vec<u8>], startxref: Option<usize>) -> Vec<u8> {
+    let mut out = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f\r\n", objects.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        out.extend_from_slice(format!("{offset:010} 00000 n\r\n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{}\n%%EOF\n",
+            objects.len() + 1,
+            startxref.unwrap_or(xref)
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+fn stream(dict: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = format!("<< {dict} /Length {} >>\nstream\n", data.len()).into_bytes();
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\nendstream");
+    out
+}
+
+/// A one-page PDF: catalog 1, pages 2, page 3 with `resources`, content 4, then `extra`
+/// objects from 5 on.
+fn one_page(resources: &str, content: &[u8], extra: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources {resources} /Contents 4 0 R >>"
+        )
+        .into_bytes(),
+        stream("", content),
+    ];
+    objects.extend(extra);
+    objects
+}
+
+const HELVETICA: &str = "<< /Font << /F1 5 0 R >> >>";
+
+fn helvetica() -> Vec<u8> {
+    b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_vec()
+}
+
+fn text(bytes: &[u8]) -> String {
+    let docs: Vec<Document> =
+        parse_bytes_all(bytes, "test.pdf", &Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+    docs.iter()
+        .flat_map(|d| &d.sections)
+        .map(|s| s.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn comments_and_failed_operations_do_not_lose_the_rest_of_the_page() {
+    let content = b"BT /F1 12 Tf 72 % a comment between operands\n 700 Td (First words) Tj ET\n\
+        /Missing gs /NoSuchImage Do\n\
+        BT /F1 12 Tf 72 650 Td (Second words) Tj ET";
+    let got = text(&pdf(&one_page(HELVETICA, content, vec![helvetica()]), None));
+    assert!(got.contains("First words"), "{got}");
+    assert!(got.contains("Second words"), "{got}");
+}
+
+#[test]
+fn text_drawn_in_a_form_is_read_and_a_form_that_draws_itself_ends() {
+    let resources = "<< /Font << /F1 5 0 R >> /XObject << /Fm1 6 0 R /Loop 7 0 R >> >>";
+    let content = b"q 1 0 0 1 50 50 cm /Fm1 Do Q /Loop Do";
+    let form = stream(
+        "/Type /XObject /Subtype /Form /BBox [0 0 500 500] /Resources << /Font << /F1 5 0 R >> >>",
+        b"BT /F1 12 Tf 10 600 Td (Inside the form) Tj ET",
+    );
+    let looping = stream(
+        "/Type /XObject /Subtype /Form /BBox [0 0 10 10] /Resources << /XObject << /Loop 7 0 R >> >>",
+        b"/Loop Do",
+    );
+    let got = text(&pdf(
+        &one_page(resources, content, vec![helvetica(), form, looping]),
+        None,
+    ));
+    assert!(got.contains("Inside the form"), "{got}");
+}
+
+/// A Type0 font whose encoding CMap maps one-byte codes to CIDs that are not the codes,
+/// and whose ToUnicode CMap (keyed by code, as the standard says) ends its lines in CR
+/// and leaves no space between tokens.
+#[test]
+fn type0_text_is_decoded_by_code_through_its_own_cmaps() {
+    let encoding = stream(
+        "/Type /CMap /CMapName /Custom /CIDSystemInfo << /Registry (Test) /Ordering (Custom) /Supplement 0 >>",
+        b"/CIDInit /ProcSet findresource begin\r12 dict begin\rbegincmap\r\
+          1 begincodespacerange\r<20> <7e>\rendcodespacerange\r\
+          1 begincidrange\r<20> <7e> 1\rendcidrange\rendcmap\r",
+    );
+    let to_unicode = stream(
+        "",
+        b"/CIDInit /ProcSet findresource begin\r12 dict begin\rbegincmap\r\
+          1 begincodespacerange<20><7e>endcodespacerange\r\
+          1 beginbfrange<20><7e><0020>endbfrange\rendcmap\r",
+    );
+    let objects = one_page(
+        HELVETICA,
+        b"BT /F1 12 Tf 72 700 Td (Hello encoded world) Tj ET",
+        vec![
+            b"<< /Type /Font /Subtype /Type0 /BaseFont /Test /Encoding 6 0 R /ToUnicode 7 0 R /DescendantFonts [8 0 R] >>".to_vec(),
+            encoding,
+            to_unicode,
+            b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /Test /CIDSystemInfo << /Registry (Test) /Ordering (Custom) /Supplement 0 >> /FontDescriptor 9 0 R /DW 500 /W [1 95 600] >>".to_vec(),
+            b"<< /Type /FontDescriptor /FontName /Test /Flags 32 /FontBBox [0 0 1000 1000] /ItalicAngle 0 /Ascent 800 /Descent -200 /CapHeight 700 /StemV 80 >>".to_vec(),
+        ],
+    );
+    let got = text(&pdf(&objects, None));
+    assert!(got.contains("Hello encoded world"), "{got}");
+}
+
+#[test]
+fn a_broken_cross_reference_table_is_rebuilt_from_the_objects() {
+    let objects = one_page(
+        HELVETICA,
+        b"BT /F1 12 Tf 72 700 Td (Found after repair) Tj ET",
+        vec![helvetica()],
+    );
+    let good = pdf(&objects, None);
+    for broken in [pdf(&objects, Some(5)), pdf(&objects, Some(good.len() * 2))] {
+        assert!(lopdf::Document::load_mem(&broken).is_err());
+        let got = text(&broken);
+        assert!(got.contains("Found after repair"), "{got}");
+    }
+}
+
+#[test]
+fn pages_that_hold_only_a_repeated_line_keep_it() {
+    let pages = 4;
+    let mut objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {pages} >>",
+            (0..pages)
+                .map(|p| format!("{} 0 R", 4 + 2 * p))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+        .into_bytes(),
+        helvetica(),
+    ];
+    for p in 0..pages {
+        objects.push(
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+                5 + 2 * p
+            )
+            .into_bytes(),
+        );
+        objects.push(stream(
+            "",
+            format!("BT /F1 12 Tf 72 700 Td (Potato {p}) Tj ET").as_bytes(),
+        ));
+    }
+    let got = text(&pdf(&objects, None));
+    for p in 0..pages {
+        assert!(got.contains(&format!("Potato {p}")), "{got}");
+    }
+}
