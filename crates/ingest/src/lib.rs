@@ -39,6 +39,7 @@ mod odf;
 mod panics;
 mod parse;
 mod pdf;
+mod pdf_layout;
 mod pdf_outline;
 mod pdf_repair;
 mod pptx;

@@ -74,11 +74,9 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     let mut any_text = false;
     let mut texts = Vec::new();
     for &page in pages.keys() {
-        let mut text = String::new();
-        let result = crate::panics::contain(|| {
-            let mut out = pdf_extract::PlainTextOutput::new(&mut text);
-            pdf_extract::output_doc_page(&doc, &mut out, page)
-        });
+        let mut out = crate::pdf_layout::PageText::default();
+        let result = crate::panics::contain(|| pdf_extract::output_doc_page(&doc, &mut out, page));
+        let text = out.text;
         let error = match result {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(format!("page {page}: {e:?}")),

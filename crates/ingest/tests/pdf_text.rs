@@ -181,3 +181,28 @@ fn pages_that_hold_only_a_repeated_line_keep_it() {
         assert!(got.contains(&format!("Potato {p}")), "{got}");
     }
 }
+
+#[test]
+fn text_drawn_twice_in_place_is_read_once() {
+    let content =
+        b"BT /F1 12 Tf 72 700 Td (Heavy title) Tj ET BT /F1 12 Tf 72.4 700 Td (Heavy title) Tj ET";
+    let got = text(&pdf(&one_page(HELVETICA, content, vec![helvetica()]), None));
+    assert_eq!(got.matches("Heavy").count(), 1, "{got}");
+    assert!(got.contains("Heavy title"), "{got}");
+}
+
+#[test]
+fn rotated_and_upside_down_text_keeps_its_words() {
+    let content = b"BT /F1 12 Tf 0 1 -1 0 300 200 Tm (Rotated words here) Tj ET\n\
+        BT -12 0 0 -12 500 600 Tm /F1 -1 Tf (Negative size reads upright) Tj ET";
+    let got = text(&pdf(&one_page(HELVETICA, content, vec![helvetica()]), None));
+    assert!(got.contains("Rotated words here"), "{got}");
+    assert!(got.contains("Negative size reads upright"), "{got}");
+}
+
+#[test]
+fn a_word_set_a_little_lower_and_further_right_is_a_word_of_its_own() {
+    let content = b"BT /F1 12 Tf 72 700 Td (Insert) Tj 45 -8 Td (the) Tj ET";
+    let got = text(&pdf(&one_page(HELVETICA, content, vec![helvetica()]), None));
+    assert!(got.contains("Insert the"), "{got}");
+}

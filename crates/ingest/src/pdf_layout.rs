@@ -1,0 +1,168 @@
+//! A page's glyphs, as pdf-extract draws them, turned into lines of words.
+//!
+//! Glyphs come in content-stream order, which keeps columns and reading order as the
+//! writer laid them out. Where they go is what says where words and lines end: a gap
+//! wider than a tenth of the font size, or a space glyph, is a space; a step down is a
+//! new line, a big one a new paragraph. Two habits of real writers are undone here: a
+//! glyph drawn twice in place (fake bold, shadows) is read once, and a space glyph drawn
+//! again behind text already set is not a word break.
+
+use std::collections::VecDeque;
+
+use pdf_extract::{MediaBox, OutputDev, OutputError, Transform};
+
+/// The text of one page.
+pub(crate) struct PageText {
+    pub(crate) text: String,
+    /// Where the last glyph ended on its line, and its place and character.
+    last_end: f64,
+    last_x: f64,
+    last_y: f64,
+    /// A glyph opens a string (a `Tj` or an element of a `TJ`).
+    first_in_string: bool,
+    /// A space glyph was drawn since the last glyph.
+    pending_space: bool,
+    /// The last glyph's baseline direction, a unit vector.
+    direction: (f64, f64),
+    /// The last glyphs drawn (character and origin), to find one drawn again.
+    recent: VecDeque<(String, f64, f64)>,
+}
+
+/// How many of the last glyphs a glyph is compared with: a line's worth.
+const RECENT: usize = 96;
+
+impl Default for PageText {
+    fn default() -> Self {
+        PageText {
+            text: String::new(),
+            last_end: 0.0,
+            last_x: 0.0,
+            last_y: 0.0,
+            first_in_string: false,
+            pending_space: false,
+            direction: (1.0, 0.0),
+            recent: VecDeque::with_capacity(RECENT),
+        }
+    }
+}
+
+impl OutputDev for PageText {
+    fn begin_page(
+        &mut self,
+        _page: u32,
+        _media_box: &MediaBox,
+        _art_box: Option<(f64, f64, f64, f64)>,
+    ) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn end_page(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn output_character(
+        &mut self,
+        trm: &Transform,
+        width: f64,
+        _spacing: f64,
+        font_size: f64,
+        char: &str,
+    ) -> Result<(), OutputError> {
+        // The glyph's size on the page: the font size scaled by the text matrix.
+        let scale = (trm.m11 * trm.m22 - trm.m12 * trm.m21).abs().sqrt();
+        let size = match font_size.abs() * scale {
+            s if s.is_finite() && s > 0.0 => s,
+            _ => 1.0,
+        };
+        // Its origin along its baseline (x) and across it (y), so that rotated text
+        // reads as unrotated text does.
+        // A negative font size turns the glyphs round, as a negative matrix does.
+        let sign = if font_size < 0.0 { -1.0 } else { 1.0 };
+        let length = trm.m11.hypot(trm.m12) * sign;
+        let direction = match (trm.m11 / length, trm.m12 / length) {
+            (dx, dy) if dx.is_finite() && dy.is_finite() => (dx, dy),
+            _ => (1.0, 0.0),
+        };
+        let x = trm.m31 * direction.0 + trm.m32 * direction.1;
+        let y = trm.m32 * direction.0 - trm.m31 * direction.1;
+        if !(x.is_finite() && y.is_finite()) {
+            return Ok(());
+        }
+        let turned =
+            (direction.0 - self.direction.0).abs() + (direction.1 - self.direction.1).abs() > 0.1;
+        self.direction = direction;
+        if turned {
+            // Positions along one baseline say nothing about another.
+            self.last_end = f64::INFINITY;
+            self.last_y = f64::INFINITY;
+        }
+        let end = x + width * size;
+        if char.trim().is_empty() {
+            // A space glyph breaks a word unless it is drawn again behind the last
+            // glyph (where a font gives no widths, it is drawn where that glyph is).
+            if !self.text.is_empty() && x > self.last_x - 0.1 * size {
+                self.pending_space = true;
+                self.last_end = end;
+            }
+            return Ok(());
+        }
+        // A glyph drawn again in place (a string set twice, a little apart, to fake
+        // bold) is read once. Where a font gives no widths, every glyph of a string
+        // starts at one place: only glyphs that moved the pen on are compared.
+        let near = 0.1 * size;
+        if self
+            .recent
+            .iter()
+            .any(|(c, gx, gy)| (x - gx).abs() < near && (y - gy).abs() < near && c == char)
+        {
+            return Ok(());
+        }
+        if end > x {
+            if self.recent.len() == RECENT {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((char.to_owned(), x, y));
+        }
+        if !self.text.is_empty() {
+            let dy = (y - self.last_y).abs();
+            if dy > 0.5 * size {
+                // A new line; a paragraph when the step is more than a line's. A small
+                // step to the right is a superscript or the next cell of a table row.
+                if dy > 1.5 * size {
+                    self.text.push('\n');
+                }
+                if x < self.last_end {
+                    self.text.push('\n');
+                } else if dy <= 1.5 * size {
+                    self.text.push(' ');
+                }
+            } else {
+                let gap = self.first_in_string && x > self.last_end + 0.1 * size;
+                let back = x < self.last_end - size;
+                if self.pending_space || gap || back {
+                    self.text.push(' ');
+                }
+            }
+        }
+        self.text.push_str(char);
+        self.last_end = end;
+        self.last_x = x;
+        self.last_y = y;
+        self.first_in_string = false;
+        self.pending_space = false;
+        Ok(())
+    }
+
+    fn begin_word(&mut self) -> Result<(), OutputError> {
+        self.first_in_string = true;
+        Ok(())
+    }
+
+    fn end_word(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn end_line(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+}
