@@ -206,3 +206,65 @@ fn a_word_set_a_little_lower_and_further_right_is_a_word_of_its_own() {
     let got = text(&pdf(&one_page(HELVETICA, content, vec![helvetica()]), None));
     assert!(got.contains("Insert the"), "{got}");
 }
+
+/// A TrueType font file holding only a `cmap` table (format 4, Windows Unicode) that
+/// maps 'H', 'i' and '!' to glyphs 1, 2 and 3.
+fn cmap_only_truetype() -> Vec<u8> {
+    let be = |v: &mut Vec<u8>, x: u16| v.extend_from_slice(&x.to_be_bytes());
+    let mut sub = Vec::new();
+    // Segments: 'H' -> 1, 'i' -> 2, '!' -> 3 (by delta), and the closing 0xFFFF.
+    let segments = [(0x21u16, 3u16), (0x48, 1), (0x69, 2)];
+    for x in [4u16, 0, 0, 2 * (segments.len() as u16 + 1), 0, 0, 0] {
+        be(&mut sub, x);
+    }
+    for (code, _) in segments {
+        be(&mut sub, code);
+    }
+    be(&mut sub, 0xffff);
+    be(&mut sub, 0);
+    for (code, _) in segments {
+        be(&mut sub, code);
+    }
+    be(&mut sub, 0xffff);
+    for (code, glyph) in segments {
+        be(&mut sub, glyph.wrapping_sub(code));
+    }
+    be(&mut sub, 1);
+    for _ in 0..=segments.len() {
+        be(&mut sub, 0);
+    }
+    let length = sub.len() as u16;
+    sub[2..4].copy_from_slice(&length.to_be_bytes());
+    let mut font = vec![0, 1, 0, 0];
+    for x in [1u16, 16, 0, 0] {
+        be(&mut font, x);
+    }
+    font.extend_from_slice(b"cmap");
+    font.extend_from_slice(&[0; 4]);
+    font.extend_from_slice(&28u32.to_be_bytes());
+    font.extend_from_slice(&(12 + sub.len() as u32).to_be_bytes());
+    for x in [0u16, 1, 3, 1] {
+        be(&mut font, x);
+    }
+    font.extend_from_slice(&12u32.to_be_bytes());
+    font.extend_from_slice(&sub);
+    font
+}
+
+/// An Identity-H font with no ToUnicode map names glyphs only; the embedded TrueType
+/// font's own cmap says which characters they draw.
+#[test]
+fn glyph_ids_are_read_through_the_embedded_fonts_cmap() {
+    let objects = one_page(
+        HELVETICA,
+        b"BT /F1 12 Tf 72 700 Td <000100020003> Tj ET",
+        vec![
+            b"<< /Type /Font /Subtype /Type0 /BaseFont /Test /Encoding /Identity-H /DescendantFonts [6 0 R] >>".to_vec(),
+            b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /Test /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor 7 0 R /CIDToGIDMap /Identity >>".to_vec(),
+            b"<< /Type /FontDescriptor /FontName /Test /Flags 32 /FontBBox [0 0 1000 1000] /ItalicAngle 0 /Ascent 800 /Descent -200 /CapHeight 700 /StemV 80 /FontFile2 8 0 R >>".to_vec(),
+            stream("", &cmap_only_truetype()),
+        ],
+    );
+    let got = text(&pdf(&objects, None));
+    assert!(got.contains("Hi!"), "{got}");
+}

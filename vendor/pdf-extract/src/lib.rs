@@ -31,6 +31,7 @@ mod content;
 mod core_fonts;
 mod encodings;
 mod glyphnames;
+mod truetype;
 mod zapfglyphnames;
 
 pub struct Space;
@@ -1099,6 +1100,11 @@ struct PdfCIDFont<'a> {
     default_width: Option<f64>, // only used for CID fonts and we should probably brake out the different font types
     /// Whether the font's CIDs are Unicode scalars (the Adobe-UCS collection; trawl).
     unicode_cids: bool,
+    /// Glyph id → character from the embedded TrueType font's `cmap`, read where the
+    /// font has no ToUnicode map (trawl).
+    glyph_chars: HashMap<u16, char>,
+    /// CID → glyph id (`CIDToGIDMap`); `None` for Identity.
+    cid_to_gid: Option<Vec<u16>>,
 }
 
 fn get_unicode_map<'a>(doc: &'a Document, font: &'a Dictionary) -> Option<HashMap<u32, String>> {
@@ -1239,6 +1245,24 @@ impl<'a> PdfCIDFont<'a> {
             || maybe_get_obj(doc, font, b"Encoding")
                 .and_then(|e| e.as_stream().ok())
                 .map_or(false, |e| ordering(&e.dict));
+        // trawl: where no ToUnicode map says what the codes are, a TrueType font's own
+        // cmap table says what its glyphs draw.
+        let no_map = unicode_map.as_ref().map_or(true, |m| m.is_empty());
+        let glyph_chars = maybe_get_obj(doc, ciddict, b"FontDescriptor")
+            .and_then(|d| d.as_dict().ok())
+            .and_then(|d| maybe_get_obj(doc, d, b"FontFile2"))
+            .and_then(|f| f.as_stream().ok())
+            .filter(|_| no_map)
+            .map(|f| truetype::glyph_to_char(&get_contents(f)))
+            .unwrap_or_default();
+        let cid_to_gid = maybe_get_obj(doc, ciddict, b"CIDToGIDMap")
+            .and_then(|m| m.as_stream().ok())
+            .map(|m| {
+                get_contents(m)
+                    .chunks_exact(2)
+                    .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
+                    .collect()
+            });
         PdfCIDFont {
             doc,
             font,
@@ -1247,6 +1271,8 @@ impl<'a> PdfCIDFont<'a> {
             encoding,
             default_width: Some(default_width as f64),
             unicode_cids,
+            glyph_chars,
+            cid_to_gid,
         }
     }
 }
@@ -1262,6 +1288,20 @@ impl<'a> PdfCIDFont<'a> {
             .iter()
             .find(|range| code >= range.src_code_lo && code <= range.src_code_hi)
             .map(|range| code - range.src_code_lo + range.dst_CID_lo)
+    }
+}
+
+impl<'a> PdfCIDFont<'a> {
+    /// The character the embedded TrueType font says a CID's glyph draws (trawl).
+    fn glyph_char(&self, cid: u32) -> Option<char> {
+        if self.glyph_chars.is_empty() {
+            return None;
+        }
+        let gid = match &self.cid_to_gid {
+            Some(map) => *map.get(cid as usize)?,
+            None => (cid <= u32::from(u16::MAX)).then(|| cid as u16)?,
+        };
+        self.glyph_chars.get(&gid).copied()
     }
 }
 
@@ -1301,6 +1341,8 @@ impl<'a> PdfFont for PdfCIDFont<'a> {
         let s = self.to_unicode.as_ref().and_then(|x| x.get(&char));
         if let Some(s) = s {
             s.clone()
+        } else if let Some(c) = self.cid_of(char).and_then(|cid| self.glyph_char(cid)) {
+            c.to_string()
         } else if self.unicode_cids {
             // trawl: in the Adobe-UCS collection a CID is its Unicode scalar.
             self.cid_of(char)
