@@ -135,6 +135,18 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
             .metadata
             .insert("pages_failed".into(), MetaValue::Int(failed));
     }
+    // Pages that read without error but hold no text (scans, drawings, blank pages)
+    // are named, so a document that is partly scanned says which pages were not read.
+    let blank: Vec<String> = texts
+        .iter()
+        .filter(|(_, text)| text.trim().is_empty())
+        .map(|(page, _)| page.to_string())
+        .collect();
+    if any_text && !blank.is_empty() {
+        parsed
+            .metadata
+            .insert("pages_without_text".into(), MetaValue::List(blank));
+    }
     if !any_text {
         if let Some(e) = first_error {
             return Err(Error::malformed(name, FORMAT, e));

@@ -268,3 +268,42 @@ fn glyph_ids_are_read_through_the_embedded_fonts_cmap() {
     let got = text(&pdf(&objects, None));
     assert!(got.contains("Hi!"), "{got}");
 }
+
+#[test]
+fn pages_without_text_are_named_in_the_metadata() {
+    let mut objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [4 0 R 6 0 R 8 0 R] /Count 3 >>".to_vec(),
+        helvetica(),
+    ];
+    for (p, content) in [
+        &b"BT /F1 12 Tf 72 700 Td (A page of text) Tj ET"[..],
+        b"0 0 m 100 100 l S",
+        b"BT /F1 12 Tf 72 700 Td (Another page of text) Tj ET",
+    ]
+    .iter()
+    .enumerate()
+    {
+        objects.push(
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+                5 + 2 * p
+            )
+            .into_bytes(),
+        );
+        objects.push(stream("", content));
+    }
+    let docs = parse_bytes_all(&pdf(&objects, None), "mixed.pdf", &Limits::default()).unwrap();
+    assert_eq!(
+        docs[0].metadata.get("pages_without_text"),
+        Some(&trawl_ingest::MetaValue::List(vec!["2".into()]))
+    );
+    let texts = |page: u32| {
+        docs[0]
+            .sections
+            .iter()
+            .filter(|s| s.location.page == Some(page))
+            .count()
+    };
+    assert_eq!((texts(1), texts(2), texts(3)), (1, 0, 1));
+}
