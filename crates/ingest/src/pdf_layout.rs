@@ -75,8 +75,8 @@ impl OutputDev for PageText {
             _ => 1.0,
         };
         // Its origin along its baseline (x) and across it (y), so that rotated text
-        // reads as unrotated text does.
-        // A negative font size turns the glyphs round, as a negative matrix does.
+        // reads as unrotated text does; a negative font size turns the baseline round,
+        // as a negative matrix does.
         let sign = if font_size < 0.0 { -1.0 } else { 1.0 };
         let length = trm.m11.hypot(trm.m12) * sign;
         let direction = match (trm.m11 / length, trm.m12 / length) {
