@@ -46,7 +46,18 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     };
     if doc.is_encrypted() {
         // Many PDFs are encrypted only to set permissions: the user password is empty.
-        let opened = crate::panics::contain(|| doc.decrypt("")).is_ok_and(|r| r.is_ok());
+        let mut opened = crate::panics::contain(|| doc.decrypt("")).is_ok_and(|r| r.is_ok());
+        if !opened {
+            // A writer that left the key length out of version 4 encryption. With the
+            // length in place lopdf opens the file with the empty password as it loads.
+            let fixed = crate::pdf_repair::with_key_length(bytes)
+                .and_then(|fixed| load(&fixed).ok())
+                .filter(|fixed| !fixed.is_encrypted() && !fixed.get_pages().is_empty());
+            if let Some(fixed) = fixed {
+                doc = fixed;
+                opened = true;
+            }
+        }
         if !opened {
             return Err(Error::Encrypted {
                 name: name.to_owned(),

@@ -58,6 +58,39 @@ pub(crate) fn rebuilt(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// `bytes` with `/Length 128` written into a version 4 encryption dictionary that leaves
+/// its key length out (a fixed 128 bits for that version), and the cross-reference
+/// table rebuilt for the moved offsets; `None` where the file has no such dictionary.
+/// lopdf otherwise takes the 40-bit default, derives the wrong key, and a file that
+/// opens with the empty user password stays shut.
+pub(crate) fn with_key_length(bytes: &[u8]) -> Option<Vec<u8>> {
+    let start = find(bytes, b"%PDF-", 0)?;
+    let body = &bytes[start..];
+    let at = body.windows(8).rposition(|w| w == b"/Encrypt")?;
+    let (number, _) = reference_after(&body[at..], b"/Encrypt")?;
+    let (offset, _) = *objects(body).get(&number)?;
+    let open = find(body, b"<<", offset)?;
+    let end = find(body, b"endobj", open).unwrap_or(body.len());
+    let squashed: Vec<u8> = body[open..end]
+        .iter()
+        .copied()
+        .filter(|c| !is_white(*c))
+        .collect();
+    if find(&squashed, b"/V4", 0).is_none()
+        || find(&squashed, b"/Length", 0).is_some_and(|l| {
+            // A length inside the crypt filter dictionary (`/CF << /StdCF << ... >> >>`)
+            // is the filter's, in bytes, not the document's.
+            find(&squashed, b"/CF", 0).is_none_or(|cf| l < cf)
+        })
+    {
+        return None;
+    }
+    let mut patched = body[..open + 2].to_vec();
+    patched.extend_from_slice(b" /Length 128 ");
+    patched.extend_from_slice(&body[open + 2..]);
+    rebuilt(&patched)
+}
+
 fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     haystack
         .get(from..)?

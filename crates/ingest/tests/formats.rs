@@ -80,6 +80,9 @@ fn pdf_that_needs_a_password_is_an_encrypted_error_and_an_empty_password_opens()
     }
     let doc = parse("r3-empty-password.pdf");
     assert!(doc.text().contains("asdfzxcv"), "{}", doc.text());
+    // AES-128 (version 4) without the key length its version fixes.
+    let doc = parse("r4-aes-no-key-length.pdf");
+    assert!(doc.text().contains("asdfzxcv"), "{}", doc.text());
 }
 
 #[cfg(not(feature = "ocr"))]
