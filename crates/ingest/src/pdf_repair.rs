@@ -4,7 +4,9 @@
 //! by hand or written by careless tools carry a table that points at the wrong bytes, or
 //! none at all, and lopdf refuses them. Readers such as poppler rebuild the table by
 //! scanning the file for `N G obj`; this does the same, and appends a fresh table and
-//! trailer to a copy of the file so that lopdf reads it as an incremental update.
+//! trailer to a copy of the file so that lopdf reads it as an incremental update. The
+//! same rebuilt table lets a missing encryption key length be written into a copy of
+//! the file (`with_key_length`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
