@@ -72,12 +72,7 @@ pub(crate) fn with_key_length(bytes: &[u8]) -> Option<Vec<u8>> {
     let (number, _) = reference_after(&body[at..], b"/Encrypt")?;
     let (offset, _) = *objects(body).get(&number)?;
     let open = find(body, b"<<", offset)?;
-    let end = find(body, b"endobj", open).unwrap_or(body.len());
-    let squashed: Vec<u8> = body[open..end]
-        .iter()
-        .copied()
-        .filter(|c| !is_white(*c))
-        .collect();
+    let squashed = squashed_object(body, open);
     if find(&squashed, b"/V4", 0).is_none()
         || find(&squashed, b"/Length", 0).is_some_and(|l| {
             // A length inside the crypt filter dictionary (`/CF << /StdCF << ... >> >>`)
@@ -180,17 +175,22 @@ fn id_array(trailer: &[u8]) -> Option<&[u8]> {
     Some(&trailer[open..=close])
 }
 
+/// An object's text from `from` to its `endobj`, without white space, so that keys and
+/// values are found however they are spaced (`/Type /Catalog` as `/Type/Catalog`).
+fn squashed_object(body: &[u8], from: usize) -> Vec<u8> {
+    let end = find(body, b"endobj", from).unwrap_or(body.len());
+    body[from..end]
+        .iter()
+        .copied()
+        .filter(|c| !is_white(*c))
+        .collect()
+}
+
 /// The object that is the document catalog (`/Type /Catalog`), looked for when the
 /// trailer is gone.
 fn catalog(body: &[u8], objects: &BTreeMap<u32, (usize, u32)>) -> Option<(u32, u32)> {
     objects.iter().find_map(|(&number, &(offset, generation))| {
-        let end = find(body, b"endobj", offset).unwrap_or(body.len());
-        let text: Vec<u8> = body[offset..end]
-            .iter()
-            .copied()
-            .filter(|c| !is_white(*c))
-            .collect();
-        find(&text, b"/Type/Catalog", 0).map(|_| (number, generation))
+        find(&squashed_object(body, offset), b"/Type/Catalog", 0).map(|_| (number, generation))
     })
 }
 
