@@ -861,10 +861,12 @@ fn merge_fresh(
     fresh: Vec<(u64, f32)>,
     allowed: &crate::vectors::LiveSet,
 ) -> Vec<(u64, f32)> {
-    let available = hits.len() + fresh.len();
-    let merged = merge(hits, fresh.clone(), k);
-    if merged.len() >= k.min(available) {
-        return merged;
+    let repeats = fresh
+        .iter()
+        .filter(|(vid, _)| hits.iter().any(|(hit, _)| hit == vid))
+        .count();
+    if repeats == 0 || hits.len() + fresh.len() - repeats >= k {
+        return merge(hits, fresh, k);
     }
     let hits = graph.exact_search(query, k.saturating_add(fresh.len()), allowed);
     merge(hits, fresh, k)
