@@ -112,6 +112,12 @@ pub enum Format {
     Xml,
     /// Outlook message (MSG).
     Msg,
+    /// Legacy Word document (DOC, Word 97-2003).
+    Doc,
+    /// Legacy PowerPoint presentation (PPT, PowerPoint 97-2003).
+    Ppt,
+    /// Rich Text Format (RTF).
+    Rtf,
 }
 
 impl Format {
@@ -138,6 +144,9 @@ impl Format {
             Format::Zip => "zip",
             Format::Xml => "xml",
             Format::Msg => "msg",
+            Format::Doc => "doc",
+            Format::Ppt => "ppt",
+            Format::Rtf => "rtf",
         }
     }
 }

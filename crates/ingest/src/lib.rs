@@ -23,6 +23,7 @@
 
 mod archive;
 mod builder;
+mod doc;
 mod document;
 mod docx;
 mod email;
@@ -36,13 +37,16 @@ mod msg;
 #[cfg(feature = "ocr")]
 mod ocr;
 mod odf;
+mod ole;
 mod panics;
 mod parse;
 mod pdf;
 mod pdf_layout;
 mod pdf_outline;
 mod pdf_repair;
+mod ppt;
 mod pptx;
+mod rtf;
 mod sheets;
 mod text;
 mod walk;

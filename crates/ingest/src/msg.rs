@@ -3,14 +3,13 @@
 //! as metadata, and each attachment parsed by its own format (an attached message as a
 //! message) as a document of its own, as e-mail attachments are.
 
-use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use crate::builder::squash;
 use crate::document::Input;
 use crate::document::{Document, Format, Location, MetaValue, Metadata, Section, SectionKind};
 use crate::error::{Error, Result};
-use crate::limits::Limits;
+use crate::ole::{iso_utc, Compound};
 
 const FORMAT: &str = "msg";
 /// Bytes before the first property in the root's `__properties_version1.0` stream ...
@@ -20,27 +19,18 @@ const EMBEDDED_HEADER: usize = 24;
 /// MAPI property type of a time (a Windows FILETIME).
 const PT_SYSTIME: u32 = 0x0040;
 
-type Compound<'a> = cfb::CompoundFile<Cursor<&'a [u8]>>;
-
 /// An Outlook message: the message, then its attachments' documents.
 pub(crate) fn parse(input: &Input<'_>) -> Result<Vec<Document>> {
-    let mut file = cfb::CompoundFile::open(Cursor::new(input.bytes))
-        .map_err(|e| Error::malformed(input.name, FORMAT, format!("bad compound file: {e}")))?;
-    if !file.exists("/__substg1.0_001A001F")
-        && !file.exists("/__substg1.0_001A001E")
-        && !file.exists("/__properties_version1.0")
+    let mut file = Compound::open(input.bytes, input.name, FORMAT, input.limits)?;
+    if !file.file.exists("/__substg1.0_001A001F")
+        && !file.file.exists("/__substg1.0_001A001E")
+        && !file.file.exists("/__properties_version1.0")
     {
-        return Err(Error::malformed(
-            input.name,
-            FORMAT,
-            "no message properties (not an Outlook message)",
-        ));
+        return Err(file.malformed("no message properties (not an Outlook message)"));
     }
     let mut reader = Msg {
         file: &mut file,
         name: input.name,
-        limits: input.limits,
-        budget: input.limits.max_decompressed_bytes,
     };
     reader.message(Path::new("/"), input.name, input.depth, ROOT_HEADER)
 }
@@ -48,9 +38,6 @@ pub(crate) fn parse(input: &Input<'_>) -> Result<Vec<Document>> {
 struct Msg<'f, 'a> {
     file: &'f mut Compound<'a>,
     name: &'a str,
-    limits: &'a Limits,
-    /// Bytes of streams that may still be read.
-    budget: u64,
 }
 
 impl Msg<'_, '_> {
@@ -129,7 +116,7 @@ impl Msg<'_, '_> {
             metadata,
             sections,
         }];
-        if depth >= self.limits.max_attachment_depth {
+        if depth >= self.file.limits.max_attachment_depth {
             return Ok(docs);
         }
         let mut problems = Vec::new();
@@ -142,24 +129,27 @@ impl Msg<'_, '_> {
                 .filter(|f| !f.trim().is_empty())
                 .unwrap_or_else(|| format!("attachment-{}", n + 1));
             let embedded = attachment.join("__substg1.0_3701000D");
-            let found = if self.file.is_storage(&embedded) {
+            let found = if self.file.file.is_storage(&embedded) {
                 self.message(&embedded, &att_id, depth + 1, EMBEDDED_HEADER)
             } else {
                 match self.binary(&attachment, 0x3701)? {
-                    Some(bytes) => crate::parse::parse_all(&bytes, &file, self.limits, depth + 1)
-                        .map(|found| {
-                            found
-                                .into_iter()
-                                .map(|mut d| {
-                                    d.id = if d.id == file {
-                                        att_id.clone()
-                                    } else {
-                                        format!("{att_id}/{}", d.id)
-                                    };
-                                    d
-                                })
-                                .collect()
-                        }),
+                    Some(bytes) => {
+                        crate::parse::parse_all(&bytes, &file, self.file.limits, depth + 1).map(
+                            |found| {
+                                found
+                                    .into_iter()
+                                    .map(|mut d| {
+                                        d.id = if d.id == file {
+                                            att_id.clone()
+                                        } else {
+                                            format!("{att_id}/{}", d.id)
+                                        };
+                                        d
+                                    })
+                                    .collect()
+                            },
+                        )
+                    }
                     None => continue,
                 }
             };
@@ -192,6 +182,7 @@ impl Msg<'_, '_> {
     fn attachments(&self, storage: &Path) -> Result<Vec<PathBuf>> {
         let entries = self
             .file
+            .file
             .read_storage(storage)
             .map_err(|e| Error::malformed(self.name, FORMAT, e.to_string()))?;
         let mut out: Vec<PathBuf> = entries
@@ -199,12 +190,12 @@ impl Msg<'_, '_> {
             .map(|e| e.path().to_owned())
             .collect();
         out.sort();
-        if out.len() > self.limits.max_messages {
+        if out.len() > self.file.limits.max_messages {
             return Err(Error::limit(
                 self.name,
                 "attachments",
                 out.len() as u64,
-                self.limits.max_messages as u64,
+                self.file.limits.max_messages as u64,
             ));
         }
         Ok(out)
@@ -214,7 +205,7 @@ impl Msg<'_, '_> {
     /// (`PR_MESSAGE_DELIVERY_TIME`), as ISO 8601 UTC, from the fixed-size properties
     /// stream (16 bytes a property after a `header`).
     fn date(&mut self, storage: &Path, header: usize) -> Result<Option<String>> {
-        let Some(bytes) = self.stream(&storage.join("__properties_version1.0"))? else {
+        let Some(bytes) = self.file.stream(storage.join("__properties_version1.0"))? else {
             return Ok(None);
         };
         let mut times = [None, None];
@@ -252,7 +243,10 @@ impl Msg<'_, '_> {
     /// A string property: Unicode (`001F`) or 8-bit (`001E`, read as UTF-8 or
     /// Windows-1252).
     fn string(&mut self, storage: &Path, id: u16) -> Result<Option<String>> {
-        if let Some(bytes) = self.stream(&storage.join(format!("__substg1.0_{id:04X}001F")))? {
+        if let Some(bytes) = self
+            .file
+            .stream(storage.join(format!("__substg1.0_{id:04X}001F")))?
+        {
             let units: Vec<u16> = bytes
                 .chunks_exact(2)
                 .map(|c| u16::from_le_bytes([c[0], c[1]]))
@@ -260,7 +254,10 @@ impl Msg<'_, '_> {
             let s = String::from_utf16_lossy(&units);
             return Ok(Some(s.trim_end_matches('\0').to_owned()));
         }
-        if let Some(bytes) = self.stream(&storage.join(format!("__substg1.0_{id:04X}001E")))? {
+        if let Some(bytes) = self
+            .file
+            .stream(storage.join(format!("__substg1.0_{id:04X}001E")))?
+        {
             let s = crate::text::decode(&bytes);
             return Ok(Some(s.trim_end_matches('\0').to_owned()));
         }
@@ -269,77 +266,7 @@ impl Msg<'_, '_> {
 
     /// A binary property (`0102`).
     fn binary(&mut self, storage: &Path, id: u16) -> Result<Option<Vec<u8>>> {
-        self.stream(&storage.join(format!("__substg1.0_{id:04X}0102")))
-    }
-
-    /// A stream's bytes, if it exists, within the message's read budget.
-    fn stream(&mut self, path: &Path) -> Result<Option<Vec<u8>>> {
-        if !self.file.is_stream(path) {
-            return Ok(None);
-        }
-        let mut stream = self
-            .file
-            .open_stream(path)
-            .map_err(|e| Error::malformed(self.name, FORMAT, e.to_string()))?;
-        let len = stream.len();
-        if len > self.budget {
-            return Err(Error::limit(
-                self.name,
-                "decompressed bytes",
-                self.limits.max_decompressed_bytes - self.budget + len,
-                self.limits.max_decompressed_bytes,
-            ));
-        }
-        self.budget -= len;
-        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-        stream
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::malformed(self.name, FORMAT, e.to_string()))?;
-        Ok(Some(bytes))
-    }
-}
-
-/// A Windows FILETIME (100 ns ticks since 1601) as `YYYY-MM-DDTHH:MM:SSZ`; `None`
-/// before 1970.
-fn iso_utc(filetime: u64) -> Option<String> {
-    let secs = (filetime / 10_000_000).checked_sub(11_644_473_600)?;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = i64::try_from(days).ok()? + 719_468;
-    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    Some(format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filetimes_become_utc_dates() {
-        // 2016-11-15 23:29:05.816 UTC, a leap day, and the Unix epoch.
-        assert_eq!(
-            iso_utc(131_237_261_458_160_000).as_deref(),
-            Some("2016-11-15T23:29:05Z")
-        );
-        assert_eq!(
-            iso_utc(125_962_560_000_000_000).as_deref(),
-            Some("2000-02-29T00:00:00Z")
-        );
-        assert_eq!(
-            iso_utc(116_444_736_000_000_000).as_deref(),
-            Some("1970-01-01T00:00:00Z")
-        );
-        assert_eq!(iso_utc(0), None);
+        self.file
+            .stream(storage.join(format!("__substg1.0_{id:04X}0102")))
     }
 }

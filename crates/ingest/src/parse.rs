@@ -9,7 +9,8 @@ use crate::document::{Document, Format, Input};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::{
-    archive, docx, email, epub, html, json, markdown, msg, odf, pdf, pptx, sheets, text, xmltext,
+    archive, doc, docx, email, epub, html, json, markdown, msg, odf, pdf, ppt, pptx, rtf, sheets,
+    text, xmltext,
 };
 
 /// Files larger than this are refused with [`Error::TooLarge`] before being read (the
@@ -33,7 +34,6 @@ const UNSUPPORTED_MAGIC: &[(&[u8], &str)] = &[
     (b"\x1F\x8B", "gzip archive"),
     (b"7z\xBC\xAF\x27\x1C", "7-zip archive"),
     (b"Rar!", "RAR archive"),
-    (b"{\\rtf", "RTF document"),
 ];
 
 /// Images read with OCR (feature `ocr`): PNG, JPEG, TIFF.
@@ -90,12 +90,21 @@ pub fn detect_format(bytes: &[u8], name: &str) -> Result<Format> {
         if ext == Some("msg") || bytes.windows(property.len()).any(|w| w == property) {
             return Ok(Format::Msg);
         }
-        return match ext {
-            Some("xls" | "xla" | "xlt" | "xlsx" | "xlsm") | None => Ok(Format::Xls),
-            _ => Err(unsupported(
-                "OLE2 (legacy DOC/PPT) content is not supported".to_owned(),
-            )),
+        return match ole_format(bytes) {
+            Some(format) => Ok(format),
+            None => match ext {
+                Some("xls" | "xla" | "xlt" | "xlsx" | "xlsm") | None => Ok(Format::Xls),
+                Some("doc" | "dot") => Ok(Format::Doc),
+                Some("ppt" | "pps" | "pot") => Ok(Format::Ppt),
+                _ => Err(unsupported(
+                    "a compound file (OLE2) that is not a Word, PowerPoint, Excel or Outlook file"
+                        .to_owned(),
+                )),
+            },
         };
+    }
+    if bytes.starts_with(b"{\\rtf") {
+        return Ok(Format::Rtf);
     }
     if cfg!(feature = "ocr") && IMAGE_MAGIC.iter().any(|m| bytes.starts_with(m)) {
         return Ok(Format::Image);
@@ -130,6 +139,26 @@ pub fn detect_format(bytes: &[u8], name: &str) -> Result<Format> {
         None if looks_like_mail(head) => Ok(Format::Email),
         None => Ok(Format::Text),
         Some(e) => Err(unsupported(format!("extension .{e}"))),
+    }
+}
+
+/// The format of a compound file by the streams at its root: Word's `WordDocument`,
+/// PowerPoint's `PowerPoint Document`, Excel's `Workbook` (`Book` before Excel 97).
+fn ole_format(bytes: &[u8]) -> Option<Format> {
+    let file = cfb::CompoundFile::open(std::io::Cursor::new(bytes)).ok()?;
+    let names: Vec<String> = file
+        .read_root_storage()
+        .map(|e| e.name().to_owned())
+        .collect();
+    let has = |n: &str| names.iter().any(|e| e.eq_ignore_ascii_case(n));
+    if has("WordDocument") {
+        Some(Format::Doc)
+    } else if has("PowerPoint Document") {
+        Some(Format::Ppt)
+    } else if has("Workbook") || has("Book") {
+        Some(Format::Xls)
+    } else {
+        None
     }
 }
 
@@ -355,6 +384,9 @@ fn dispatch(
         Format::Zip => archive::parse,
         Format::Xml => xmltext::parse,
         Format::Msg => msg::parse,
+        Format::Doc => doc::parse,
+        Format::Ppt => ppt::parse,
+        Format::Rtf => rtf::parse,
         #[cfg(feature = "ocr")]
         Format::Image => crate::ocr::parse,
         #[cfg(not(feature = "ocr"))]
