@@ -55,11 +55,22 @@ fn workbook(bytes: &[u8], name: &str, format: Format, limits: &Limits) -> Result
         }
         Format::Ods => {
             let mut zip = crate::zipped::Zip::open(bytes, name, fmt, limits)?;
-            if let Some(content) = zip.text("content.xml")? {
-                ods_extent(&content, name, limits)?;
+            let content = zip.text("content.xml")?;
+            if let Some(content) = &content {
+                ods_extent(content, name, limits)?;
             }
-            let wb = calamine::Ods::new(Cursor::new(bytes)).map_err(|e| err(&e))?;
-            ranges(wb, name, fmt, limits)?
+            match content.as_deref().and_then(unknown_value_types_as_strings) {
+                Some(content) => {
+                    let fixed =
+                        with_part(bytes, "content.xml", content.as_bytes()).map_err(|e| err(&e))?;
+                    let wb = calamine::Ods::new(Cursor::new(fixed)).map_err(|e| err(&e))?;
+                    ranges(wb, name, fmt, limits)?
+                }
+                None => {
+                    let wb = calamine::Ods::new(Cursor::new(bytes)).map_err(|e| err(&e))?;
+                    ranges(wb, name, fmt, limits)?
+                }
+            }
         }
         _ => return Err(err(&"not a spreadsheet")),
     };
@@ -471,6 +482,73 @@ fn ods_extent(content: &str, name: &str, limits: &Limits) -> Result<()> {
     check(bbox)
 }
 
+/// The value types OpenDocument defines for a cell.
+const ODS_VALUE_TYPES: &[&str] = &[
+    "float",
+    "percentage",
+    "currency",
+    "date",
+    "time",
+    "boolean",
+    "string",
+    "void",
+];
+
+/// `content` with every cell value type OpenDocument does not define (such as
+/// `unknown`, which some writers emit for text) made `string`, so its text is read
+/// rather than dropped; `None` when every value type is a defined one.
+fn unknown_value_types_as_strings(content: &str) -> Option<String> {
+    const KEY: &str = "office:value-type=";
+    let mut out = String::new();
+    let mut rest = content;
+    let mut changed = false;
+    while let Some(at) = rest.find(KEY) {
+        let value_at = at + KEY.len();
+        out.push_str(&rest[..value_at]);
+        rest = &rest[value_at..];
+        let Some(quote) = rest.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
+            continue;
+        };
+        let Some(len) = rest[1..].find(quote) else {
+            break;
+        };
+        let value = &rest[1..1 + len];
+        if ODS_VALUE_TYPES.contains(&value) {
+            out.push_str(&rest[..len + 2]);
+        } else {
+            out.push(quote);
+            out.push_str("string");
+            out.push(quote);
+            changed = true;
+        }
+        rest = &rest[len + 2..];
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// The zip `bytes` with the part `path` replaced by `content` (stored); the other
+/// parts are copied as they are.
+fn with_part(bytes: &[u8], path: &str, content: &[u8]) -> zip::result::ZipResult<Vec<u8>> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))?;
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::with_capacity(bytes.len())));
+    for i in 0..archive.len() {
+        let file = archive.by_index_raw(i)?;
+        if file.name()? == path {
+            drop(file);
+            out.start_file(
+                path,
+                zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Stored),
+            )?;
+            std::io::Write::write_all(&mut out, content)?;
+        } else {
+            out.raw_copy_file(file)?;
+        }
+    }
+    Ok(out.finish()?.into_inner())
+}
+
 /// First and last row, first and last column of a sheet's filled cells.
 type Extent = (u64, u64, u64, u64);
 
@@ -522,6 +600,25 @@ mod tests {
         assert!(ods_extent(blank, "blank.ods", &limits).is_ok());
         let texted = blank.replace("<text:p> </text:p>", "<text:p>x</text:p>");
         assert!(ods_extent(&texted, "texted.ods", &limits).is_err());
+    }
+
+    #[test]
+    fn undefined_cell_value_types_become_strings() {
+        let xml = r#"<c office:value-type="unknown"/><c office:value-type='float'/><c office:value-type="string"/>"#;
+        assert_eq!(
+            unknown_value_types_as_strings(xml).as_deref(),
+            Some(
+                r#"<c office:value-type="string"/><c office:value-type='float'/><c office:value-type="string"/>"#
+            )
+        );
+        assert_eq!(
+            unknown_value_types_as_strings(r#"<c office:value-type="date"/>"#),
+            None
+        );
+        assert_eq!(
+            unknown_value_types_as_strings("office:value-type=x office:value-type=\"cut"),
+            None
+        );
     }
 
     #[test]

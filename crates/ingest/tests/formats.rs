@@ -360,6 +360,19 @@ fn ods_sheets_become_headed_tables() {
     assert_eq!(table.location.sheet.as_deref(), Some("Data"));
 }
 
+#[test]
+fn ods_cell_of_an_undefined_value_type_keeps_its_text() {
+    // tablib's test file: `office:value-type="unknown"` on a text cell.
+    let doc = parse("unknown_value_type.ods");
+    let table = doc
+        .sections
+        .iter()
+        .find(|s| s.kind == SectionKind::Table)
+        .unwrap();
+    assert_eq!(table.text, "abcd");
+    assert_eq!(table.location.sheet.as_deref(), Some("Feuille1"));
+}
+
 /// Two cells 2,000 rows and 1,000 columns apart, in a few hundred bytes of XML: refused
 /// before calamine sizes a grid of two million cells; within the limit they are read.
 #[test]
