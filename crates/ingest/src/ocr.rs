@@ -72,18 +72,69 @@ fn image(bytes: &[u8], name: &str) -> Result<Parsed> {
 
 /// A PDF without a text layer: every page rendered at 200 dpi and recognised.
 pub(crate) fn pdf(bytes: &[u8], name: &str, parsed: &mut Parsed) -> Result<()> {
+    let mut b = Builder::new();
+    let mut any = false;
+    for (page, text) in pdf_pages(bytes, name, None)? {
+        b.location.page = Some(page);
+        any |= push_text(&mut b, &text);
+    }
+    if !any {
+        return Err(Error::NoText {
+            name: name.to_owned(),
+            format: "pdf",
+        });
+    }
+    parsed.metadata.insert("ocr".into(), MetaValue::Bool(true));
+    parsed.sections = b.finish();
+    Ok(())
+}
+
+/// The recognised text of a PDF's pages (1-based numbers; all of them when `only`
+/// is `None`), each rendered at 200 dpi, in page order.
+pub(crate) fn pdf_pages(
+    bytes: &[u8],
+    name: &str,
+    only: Option<&[u32]>,
+) -> Result<Vec<(u32, String)>> {
     let dir = tempfile::tempdir().map_err(|e| ocr_error(name, e))?;
     let input = dir.path().join("in.pdf");
     std::fs::write(&input, bytes).map_err(|e| ocr_error(name, e))?;
-    let out = Command::new("pdftoppm")
-        .args(["-r", "200", "-gray", "-png"])
-        .arg(&input)
-        .arg(dir.path().join("page"))
-        .output()
-        .map_err(|e| ocr_error(name, format!("cannot run pdftoppm: {e}")))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(ocr_error(name, format!("pdftoppm: {}", err.trim())));
+    let render = |range: Option<(u32, u32)>| -> Result<()> {
+        let mut command = Command::new("pdftoppm");
+        command.args(["-r", "200", "-gray", "-png"]);
+        if let Some((first, last)) = range {
+            command
+                .args(["-f", &first.to_string()])
+                .args(["-l", &last.to_string()]);
+        }
+        let out = command
+            .arg(&input)
+            .arg(dir.path().join("page"))
+            .output()
+            .map_err(|e| ocr_error(name, format!("cannot run pdftoppm: {e}")))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            return Err(ocr_error(name, format!("pdftoppm: {}", err.trim())));
+        }
+        Ok(())
+    };
+    match only {
+        None => render(None)?,
+        Some(pages) => {
+            // One run of pdftoppm per stretch of consecutive pages.
+            let mut sorted = pages.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            let mut i = 0;
+            while i < sorted.len() {
+                let mut j = i;
+                while j + 1 < sorted.len() && sorted[j + 1] == sorted[j] + 1 {
+                    j += 1;
+                }
+                render(Some((sorted[i], sorted[j])))?;
+                i = j + 1;
+            }
+        }
     }
     // pdftoppm names pages page-1.png or page-01.png ...: order by the number.
     let mut pages: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir(dir.path())
@@ -99,19 +150,8 @@ pub(crate) fn pdf(bytes: &[u8], name: &str, parsed: &mut Parsed) -> Result<()> {
         })
         .collect();
     pages.sort();
-    let mut b = Builder::new();
-    let mut any = false;
-    for (page, path) in pages {
-        b.location.page = Some(page);
-        any |= push_text(&mut b, &tesseract(&path, name)?);
-    }
-    if !any {
-        return Err(Error::NoText {
-            name: name.to_owned(),
-            format: "pdf",
-        });
-    }
-    parsed.metadata.insert("ocr".into(), MetaValue::Bool(true));
-    parsed.sections = b.finish();
-    Ok(())
+    pages
+        .into_iter()
+        .map(|(page, path)| Ok((page, tesseract(&path, name)?)))
+        .collect()
 }

@@ -100,6 +100,8 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
         }
         texts.push((page, text));
     }
+    #[cfg(feature = "ocr")]
+    ocr_pages_without_text(bytes, name, &mut texts, &mut parsed);
     let running = running_lines(&texts);
     // Bookmarks become headings, each placed before the paragraph that starts with its
     // title (else at the top of its page), so chunks carry a heading path.
@@ -175,6 +177,50 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     }
     parsed.sections = b.finish();
     Ok(parsed)
+}
+
+/// In a PDF with a text layer on some pages, the pages without one (scans within a
+/// typed document) are rendered and recognised; they are named in `ocr_pages`. When
+/// OCR cannot run the typed pages still count: the reason is kept in `ocr_error`.
+#[cfg(feature = "ocr")]
+fn ocr_pages_without_text(
+    bytes: &[u8],
+    name: &str,
+    texts: &mut [(u32, String)],
+    parsed: &mut Parsed,
+) {
+    let blank: Vec<u32> = texts
+        .iter()
+        .filter(|(_, text)| text.trim().is_empty())
+        .map(|(page, _)| *page)
+        .collect();
+    if blank.is_empty() || blank.len() == texts.len() {
+        return;
+    }
+    match crate::ocr::pdf_pages(bytes, name, Some(&blank)) {
+        Ok(read) => {
+            let mut recognised = Vec::new();
+            for (page, text) in read {
+                if text.trim().is_empty() {
+                    continue;
+                }
+                if let Some(slot) = texts.iter_mut().find(|(p, _)| *p == page) {
+                    slot.1 = text;
+                    recognised.push(page.to_string());
+                }
+            }
+            if !recognised.is_empty() {
+                parsed
+                    .metadata
+                    .insert("ocr_pages".into(), MetaValue::List(recognised));
+            }
+        }
+        Err(e) => {
+            parsed
+                .metadata
+                .insert("ocr_error".into(), MetaValue::Str(e.to_string()));
+        }
+    }
 }
 
 /// Whether a paragraph opens with a heading's title as typeset (case and spacing aside,

@@ -1,6 +1,7 @@
 //! PDF text from files that real writers get wrong, built by the tests: comments and
 //! broken operations in content streams, text in forms, Type0 fonts with their own
-//! encoding CMaps, broken cross-reference tables, pages that hold only repeated lines.
+//! encoding CMaps, broken cross-reference tables, pages that hold only repeated lines,
+//! and (with the `ocr` feature) a scanned page within a typed document.
 
 use trawl_ingest::{parse_bytes_all, Document, Limits};
 
@@ -306,4 +307,58 @@ fn pages_without_text_are_named_in_the_metadata() {
             .count()
     };
     assert_eq!((texts(1), texts(2), texts(3)), (1, 0, 1));
+}
+
+/// A typed page and a scanned one: the scan is rendered and recognised, the typed
+/// page keeps its text layer.
+#[cfg(feature = "ocr")]
+#[test]
+fn a_scanned_page_in_a_typed_pdf_is_read_with_ocr() {
+    let dir = tempfile::tempdir().unwrap();
+    let crazyones =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/crazyones.pdf");
+    let status = std::process::Command::new("pdftoppm")
+        .args(["-jpeg", "-r", "150", "-singlefile"])
+        .arg(&crazyones)
+        .arg(dir.path().join("scan"))
+        .status()
+        .expect("pdftoppm runs");
+    assert!(status.success());
+    let jpeg = std::fs::read(dir.path().join("scan.jpg")).unwrap();
+    // Height, width and components from the JPEG's frame header.
+    let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    let height = u16::from_be_bytes([jpeg[sof + 5], jpeg[sof + 6]]);
+    let width = u16::from_be_bytes([jpeg[sof + 7], jpeg[sof + 8]]);
+    let space = if jpeg[sof + 9] == 1 {
+        "DeviceGray"
+    } else {
+        "DeviceRGB"
+    };
+    let objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R 5 0 R] /Count 2 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 7 0 R >> >> /Contents 4 0 R >>".to_vec(),
+        stream("", b"BT /F1 14 Tf 72 700 Td (Typed words before the scanned page) Tj ET"),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /XObject << /Im1 8 0 R >> >> /Contents 6 0 R >>".to_vec(),
+        stream("", b"q 612 0 0 792 0 0 cm /Im1 Do Q"),
+        helvetica(),
+        stream(
+            &format!("/Type /XObject /Subtype /Image /Width {width} /Height {height} /ColorSpace /{space} /BitsPerComponent 8 /Filter /DCTDecode"),
+            &jpeg,
+        ),
+    ];
+    let docs = parse_bytes_all(&pdf(&objects, None), "mixed.pdf", &Limits::default()).unwrap();
+    let doc = &docs[0];
+    let page = |n: u32| -> String {
+        doc.sections
+            .iter()
+            .filter(|s| s.location.page == Some(n))
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(page(1), "Typed words before the scanned page");
+    assert!(page(2).to_lowercase().contains("crazy ones"), "{}", page(2));
+    assert_eq!(doc.metadata["ocr_pages"].to_string(), "2");
+    assert!(!doc.metadata.contains_key("pages_without_text"));
 }
