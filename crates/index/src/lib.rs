@@ -1,5 +1,5 @@
 //! trawl-index: a durable chunk store with a BM25 keyword index (tantivy) and an HNSW
-//! vector index (hnsw_rs) over the same chunks, in one directory.
+//! vector index (trawl's own graph, `graph.rs`) over the same chunks, in one directory.
 //!
 //! Tantivy's commit is the single source of truth: each chunk's text, metadata and
 //! vector are stored there. The HNSW graph is derived from it: a commit's vectors are
@@ -40,6 +40,7 @@
 mod error;
 mod filter;
 mod fresh;
+mod graph;
 mod index;
 mod language;
 mod record;

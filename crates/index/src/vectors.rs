@@ -1,6 +1,6 @@
-//! The HNSW graph over chunk vectors, derived from the store.
+//! The HNSW graph over chunk vectors, derived from the store, by vid.
 //!
-//! hnsw_rs cannot remove points, so deleted chunks stay in the graph and are excluded
+//! The graph does not remove points, so deleted chunks stay in it and are excluded
 //! inside the search by a filter on the live set. Point ids ("vids") are handed out in
 //! increasing order, which lets a saved graph say exactly what it covers: every vid
 //! below its `next_vid`.
@@ -9,13 +9,12 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
-use std::sync::{Arc, RwLock};
+use std::sync::{OnceLock, RwLock};
 
-use hnsw_rs::hnsw::Point;
-use hnsw_rs::prelude::{AnnT, Distance, FilterT, Hnsw, HnswIo};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::graph::{distance, Hnsw};
 
 /// HNSW construction and search parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -36,17 +35,6 @@ impl Default for HnswParams {
             ef_construction: 200,
             ef_search: 96,
         }
-    }
-}
-
-/// `1 - dot` on unit vectors, clamped at zero. hnsw_rs's own `DistDot` asserts the
-/// result is non-negative, which rounding breaks for a vector and itself.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct DistUnitCosine;
-
-impl Distance<f32> for DistUnitCosine {
-    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
-        (1.0 - dot(a, b)).max(0.0)
     }
 }
 
@@ -121,7 +109,7 @@ unsafe fn dot_avx2_fma(a: &[f32], b: &[f32]) -> f32 {
 /// so that an exact comparison and a graph walk give one point the same score, to
 /// the bit.
 pub(crate) fn similarity(a: &[f32], b: &[f32]) -> f32 {
-    1.0 - DistUnitCosine.eval(a, b)
+    1.0 - distance(a, b)
 }
 
 /// Scales `v` to unit length (zero vectors stay zero).
@@ -132,7 +120,7 @@ pub(crate) fn normalize(v: &mut [f32]) {
     }
 }
 
-/// What a saved graph covers, written after the graph files.
+/// What a saved graph covers, written after the graph file.
 #[derive(Debug, Serialize, Deserialize)]
 struct SavedState {
     basename: String,
@@ -141,45 +129,29 @@ struct SavedState {
 }
 
 const STATE_FILE: &str = "state.json";
+/// The extension of a saved graph (a graph saved by earlier versions, in another
+/// format, has none of this name and is rebuilt from the store).
+const GRAPH_EXTENSION: &str = "trawl-graph";
 
-/// The graph. Inserts and searches both take `&self` (hnsw_rs locks internally), so
-/// one graph is shared by the snapshots searches hold while the writer inserts.
+/// The graph over the store's vectors, by vid. Inserts and searches both take `&self`,
+/// so one graph is shared by the snapshots searches hold while the writer inserts.
 pub(crate) struct Graph {
-    pub(crate) hnsw: Hnsw<'static, f32, DistUnitCosine>,
+    /// Made with the first insert, which fixes the dimension.
+    hnsw: OnceLock<Hnsw>,
     /// Every vid below this is in the graph (or was never committed).
     next_vid: AtomicU64,
     params: HnswParams,
-    /// The graph's points by vid, for exact comparisons with a filter's matches.
-    by_vid: RwLock<ByVid>,
+    /// The graph's slot for each vid (`u32::MAX` for none), caught up after each
+    /// insertion.
+    by_vid: RwLock<Vec<u32>>,
 }
 
-/// The graph's points by vid, caught up after every insertion. hnsw_rs keeps each
-/// layer's points in insertion order and never removes one, so catching up reads only
-/// the points added to each layer since the last time.
-#[derive(Default)]
-struct ByVid {
-    points: Vec<Option<Arc<Point<'static, f32>>>>,
-    /// Points of each layer already read.
-    seen: Vec<usize>,
-}
-
-impl ByVid {
-    fn get(&self, vid: u64) -> Option<&Arc<Point<'static, f32>>> {
-        self.points.get(usize::try_from(vid).ok()?)?.as_ref()
-    }
-}
+const NO_SLOT: u32 = u32::MAX;
 
 impl Graph {
-    pub(crate) fn new(params: HnswParams, capacity: usize) -> Graph {
+    pub(crate) fn new(params: HnswParams, _capacity: usize) -> Graph {
         Graph {
-            // hnsw_rs exits the process on more than 256 links; keep within its range.
-            hnsw: Hnsw::new(
-                params.max_connections.clamp(2, 255),
-                capacity.max(10_000),
-                16,
-                params.ef_construction,
-                DistUnitCosine,
-            ),
+            hnsw: OnceLock::new(),
             next_vid: AtomicU64::new(0),
             params,
             by_vid: RwLock::default(),
@@ -197,62 +169,49 @@ impl Graph {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.hnsw.get_nb_point()
+        self.hnsw.get().map_or(0, Hnsw::len)
     }
 
     /// Inserts points (callers move `next_vid` on with [`Graph::advance_next_vid`]).
     pub(crate) fn insert(&self, points: &[(u64, &[f32])]) {
-        if points.is_empty() {
-            return;
-        }
-        let data: Vec<(&[f32], usize)> = points
-            .iter()
-            .map(|(vid, v)| (*v, usize::try_from(*vid).expect("vid fits usize")))
-            .collect();
-        if data.len() >= 64 {
-            self.hnsw.parallel_insert_slice(&data);
-        } else {
-            for p in data {
-                self.hnsw.insert_slice(p);
+        let Some(first) = points.first() else { return };
+        let hnsw = self.hnsw.get_or_init(|| {
+            Hnsw::new(
+                first.1.len(),
+                self.params.max_connections,
+                self.params.ef_construction,
+            )
+        });
+        let slots = hnsw.insert(points);
+        let mut by_vid = self.by_vid.write().expect("points lock");
+        for ((vid, _), slot) in points.iter().zip(slots) {
+            let Ok(i) = usize::try_from(*vid) else {
+                continue;
+            };
+            if slot == NO_SLOT {
+                continue;
             }
+            if i >= by_vid.len() {
+                by_vid.resize(i + 1, NO_SLOT);
+            }
+            by_vid[i] = slot;
         }
-        self.catch_up();
     }
 
-    /// Records, by vid, the points inserted since the last call.
-    fn catch_up(&self) {
-        if self.len() == 0 {
-            return;
-        }
-        let indexation = self.hnsw.get_point_indexation();
-        let layers = usize::from(indexation.get_max_level_observed()) + 1;
-        let mut by_vid = self.by_vid.write().expect("points lock");
-        let ByVid { points, seen } = &mut *by_vid;
-        seen.resize(seen.len().max(layers), 0);
-        for (layer, seen) in seen.iter_mut().enumerate().take(layers) {
-            let now = indexation.get_layer_nb_point(layer);
-            if now > *seen {
-                for p in indexation.get_layer_iterator(layer).skip(*seen) {
-                    let i = p.get_origin_id();
-                    if i >= points.len() {
-                        points.resize(i + 1, None);
-                    }
-                    points[i] = Some(p);
-                }
-                *seen = now;
-            }
-        }
+    fn slot(by_vid: &[u32], vid: u64) -> Option<u32> {
+        let slot = *by_vid.get(usize::try_from(vid).ok()?)?;
+        (slot != NO_SLOT).then_some(slot)
     }
 
     /// Whether the graph holds a point for `vid`.
     pub(crate) fn contains(&self, vid: u64) -> bool {
-        self.by_vid.read().expect("points lock").get(vid).is_some()
+        Self::slot(&self.by_vid.read().expect("points lock"), vid).is_some()
     }
 
     /// The vector the graph holds for `vid`, if it holds one.
     pub(crate) fn vector(&self, vid: u64) -> Option<Vec<f32>> {
-        let by_vid = self.by_vid.read().expect("points lock");
-        by_vid.get(vid).map(|p| p.get_v().to_vec())
+        let slot = Self::slot(&self.by_vid.read().expect("points lock"), vid)?;
+        Some(self.hnsw.get()?.vector(slot).to_vec())
     }
 
     /// The `k` points in `allowed` nearest `query`, by exhaustive comparison: exact,
@@ -265,14 +224,14 @@ impl Graph {
         k: usize,
         allowed: &LiveSet,
     ) -> Vec<(u64, f32)> {
-        if k == 0 {
+        let Some(hnsw) = self.hnsw.get().filter(|_| k > 0) else {
             return Vec::new();
-        }
+        };
         let mut top = TopK::new(k);
         let by_vid = self.by_vid.read().expect("points lock");
         for vid in allowed.iter() {
-            if let Some(point) = by_vid.get(vid) {
-                top.offer(vid, similarity(query, point.get_v()));
+            if let Some(slot) = Self::slot(&by_vid, vid) {
+                top.offer(vid, similarity(query, hnsw.vector(slot)));
             }
         }
         top.into_sorted()
@@ -282,11 +241,11 @@ impl Graph {
     /// `extra` (points not in this graph yet), covering every vid below `covers`.
     pub(crate) fn rebuilt(&self, live: &LiveSet, extra: &[(u64, &[f32])], covers: u64) -> Graph {
         let mut points: Vec<(u64, Vec<f32>)> = Vec::with_capacity(live.len());
-        {
+        if let Some(hnsw) = self.hnsw.get() {
             let by_vid = self.by_vid.read().expect("points lock");
             for vid in live.iter() {
-                if let Some(point) = by_vid.get(vid) {
-                    points.push((vid, point.get_v().to_vec()));
+                if let Some(slot) = Self::slot(&by_vid, vid) {
+                    points.push((vid, hnsw.vector(slot).to_vec()));
                 }
             }
         }
@@ -312,26 +271,25 @@ impl Graph {
         query: &[f32],
         k: usize,
         ef: usize,
-        live: &dyn FilterT,
+        live: &LiveSet,
     ) -> Vec<(u64, f32)> {
-        if k == 0 || self.len() == 0 {
+        let Some(hnsw) = self.hnsw.get().filter(|h| k > 0 && h.len() > 0) else {
             return Vec::new();
-        }
-        // hnsw_rs sizes its visited set and heaps from `ef`: no more than the graph.
-        let k = k.min(self.len());
-        let ef = ef.max(k).min(self.len());
-        self.hnsw
-            .search_filter(query, k, ef, Some(live))
+        };
+        let k = k.min(hnsw.len());
+        let ef = ef.max(k).min(hnsw.len());
+        let allowed = |vid: u64| live.contains(vid);
+        hnsw.search(query, k, ef, Some(&allowed))
             .into_iter()
-            .map(|n| (n.d_id as u64, 1.0 - n.distance))
+            .map(|(slot, d)| (hnsw.vid(slot), 1.0 - d))
             .collect()
     }
 
     /// The `k` nearest points of `set` among the `ef` (at least `k`)
     /// nearest points of the whole graph, best first, or `None` when fewer than
-    /// `k.min(set_len)` of them are in `set`. The walk runs without a filter: hnsw_rs
-    /// stops an unfiltered walk as soon as its candidates cannot improve, but drains
-    /// the whole candidate list when given a filter, several times the work.
+    /// `k.min(set_len)` of them are in `set`. The walk runs without a filter, which
+    /// stops as soon as its candidates cannot improve, where a filtered walk goes on
+    /// until it has `ef` matches.
     pub(crate) fn search_within(
         &self,
         query: &[f32],
@@ -340,42 +298,45 @@ impl Graph {
         set: &LiveSet,
         set_len: usize,
     ) -> Option<Vec<(u64, f32)>> {
-        if k == 0 || self.len() == 0 {
+        let Some(hnsw) = self.hnsw.get().filter(|h| k > 0 && h.len() > 0) else {
             return Some(Vec::new());
-        }
-        let k = k.min(self.len());
-        let ef = ef.max(k).min(self.len());
-        let hits: Vec<(u64, f32)> = self
-            .hnsw
-            .search_filter(query, ef, ef, None)
+        };
+        let k = k.min(hnsw.len());
+        let ef = ef.max(k).min(hnsw.len());
+        let hits: Vec<(u64, f32)> = hnsw
+            .search(query, ef, ef, None)
             .into_iter()
-            .filter(|n| set.contains(n.d_id as u64))
+            .map(|(slot, d)| (hnsw.vid(slot), 1.0 - d))
+            .filter(|(vid, _)| set.contains(*vid))
             .take(k)
-            .map(|n| (n.d_id as u64, 1.0 - n.distance))
             .collect();
         (hits.len() >= k.min(set_len)).then_some(hits)
     }
 
     /// Saves the graph into `dir` under a new name, then records it in `state.json`
     /// (written by rename, so a crash leaves the old state or the new). The caller
-    /// must not insert into the graph meanwhile (hnsw_rs dumps it point by point).
+    /// must not insert into the graph meanwhile.
     pub(crate) fn save(&self, dir: &Path) -> Result<()> {
         let io = |path: PathBuf| move |source| Error::Io { path, source };
         std::fs::create_dir_all(dir).map_err(io(dir.to_owned()))?;
-        // A name no earlier save used: a graph loaded from a dump refuses to overwrite
-        // files of the same name and picks another one, which state.json must name.
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let mut basename = format!("graph-{}-{nanos}", self.next_vid());
-        if self.len() > 0 {
-            basename = self
-                .hnsw
-                .file_dump(dir, &basename)
-                .map_err(|e| Error::Graph {
-                    path: dir.to_owned(),
-                    reason: format!("cannot save: {e}"),
-                })?;
+        let basename = format!("graph-{}-{nanos}", self.next_vid());
+        if let Some(hnsw) = self.hnsw.get().filter(|h| h.len() > 0) {
+            let path = dir.join(format!("{basename}.{GRAPH_EXTENSION}"));
+            let write = || -> std::io::Result<()> {
+                let file = std::fs::File::create(&path)?;
+                let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+                hnsw.write_to(&mut out)?;
+                out.into_inner()
+                    .map_err(std::io::IntoInnerError::into_error)?
+                    .sync_all()
+            };
+            write().map_err(|e| Error::Graph {
+                path: dir.to_owned(),
+                reason: format!("cannot save: {e}"),
+            })?;
         }
         let state = SavedState {
             basename: basename.clone(),
@@ -403,32 +364,29 @@ impl Graph {
     pub(crate) fn load(dir: &Path, params: HnswParams) -> Option<Graph> {
         let state: SavedState =
             serde_json::from_slice(&std::fs::read(dir.join(STATE_FILE)).ok()?).ok()?;
+        let graph = Graph::new(params, 0);
+        graph.advance_next_vid(state.next_vid);
         if state.points == 0 {
-            let g = Graph::new(params, 0);
-            g.advance_next_vid(state.next_vid);
-            return Some(g);
+            return Some(graph);
         }
-        let basename = state.basename.clone();
-        let dir = dir.to_owned();
-        // hnsw_rs ties a loaded graph to the loader's lifetime; the loader is a few
-        // paths and options, so it is leaked to give the graph a 'static lifetime.
-        // hnsw_rs may also panic on a damaged file: that means "rebuild", not a crash.
-        let loaded = std::panic::catch_unwind(move || {
-            let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(&dir, &basename)));
-            io.load_hnsw::<f32, DistUnitCosine>().ok()
-        })
-        .ok()
-        .flatten()?;
-        if loaded.get_nb_point() != state.points {
+        let path = dir.join(format!("{}.{GRAPH_EXTENSION}", state.basename));
+        let file = std::fs::File::open(path).ok()?;
+        let mut input = std::io::BufReader::with_capacity(1 << 20, file);
+        let hnsw = Hnsw::read_from(&mut input, params.ef_construction)?;
+        if hnsw.len() != state.points {
             return None;
         }
-        let graph = Graph {
-            hnsw: loaded,
-            next_vid: AtomicU64::new(state.next_vid),
-            params,
-            by_vid: RwLock::default(),
-        };
-        graph.catch_up();
+        {
+            let mut by_vid = graph.by_vid.write().expect("points lock");
+            for slot in 0..u32::try_from(hnsw.len()).ok()? {
+                let i = usize::try_from(hnsw.vid(slot)).ok()?;
+                if i >= by_vid.len() {
+                    by_vid.resize(i + 1, NO_SLOT);
+                }
+                by_vid[i] = slot;
+            }
+        }
+        graph.hnsw.set(hnsw).ok()?;
         Some(graph)
     }
 }
@@ -542,12 +500,6 @@ impl LiveSet {
                 Some(w as u64 * 64 + u64::from(b))
             })
         })
-    }
-}
-
-impl FilterT for LiveSet {
-    fn hnsw_filter(&self, id: &usize) -> bool {
-        self.contains(*id as u64)
     }
 }
 

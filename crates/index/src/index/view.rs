@@ -192,7 +192,7 @@ impl View<'_> {
                 let graph_live = snap.live.len() - fresh_live;
                 let mut hits = graph
                     .search_within(&q, k, ef_search, &snap.live, graph_live)
-                    .unwrap_or_else(|| graph.search(&q, k, ef_search, &*snap.live));
+                    .unwrap_or_else(|| graph.search(&q, k, ef_search, &snap.live));
                 if hits.len() < k.min(graph_live) {
                     // A walk among many deleted points can come back short (seen while
                     // a writer replaces documents): compare with every live vector.
@@ -221,9 +221,10 @@ impl View<'_> {
                     graph.exact_search(&q, k, allowed)
                 } else {
                     // First an unfiltered walk wide enough to hold about 2k matches, cut
-                    // to the matches: cheaper than a filtered walk, which hnsw_rs never
-                    // stops early. Then the filtered walk, about `live / matches` points
-                    // visited per match found; then the exact comparison.
+                    // to the matches: cheaper than a filtered walk, which goes on until
+                    // it holds `ef` matches. Then the filtered walk, about
+                    // `live / matches` points visited per match found; then the exact
+                    // comparison.
                     let wide = k
                         .saturating_mul(2 * live / matches)
                         .min(live)

@@ -28,7 +28,7 @@ pub(super) struct Work {
     pub(super) rebuilt: bool,
     /// Why the last save failed, until one succeeds.
     pub(super) save_error: Option<String>,
-    /// Set when the thread has died (a panic inside hnsw_rs): fresh points then stay
+    /// Set when the thread has died (a panic in a graph step): fresh points then stay
     /// searchable by exact comparison, and the next open catches the graph up.
     pub(super) failed: Option<String>,
 }
@@ -114,7 +114,7 @@ impl Shared {
         }
     }
 
-    /// One step, a panic (inside hnsw_rs) turned into an error.
+    /// One step, a panic turned into an error.
     pub(super) fn step_guarded(&self) -> std::result::Result<(), String> {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step())).map_err(|e| {
             let what = e

@@ -1,0 +1,828 @@
+//! A hierarchical navigable small world graph (HNSW) over unit vectors, laid out for
+//! the cache: points live in fixed-size chunks of flat arrays (vectors, level-0
+//! neighbour lists), reached by index rather than by pointer; a search marks visited
+//! points in a reused, generation-stamped array; neighbours' vectors are prefetched
+//! before their distances are taken.
+//!
+//! Inserts and searches share the graph through `&self`. A point is written in full
+//! (vector, level, lists) before any other point's list names it, and list entries
+//! are written with release and read with acquire ordering, so a search that reaches
+//! a point through a list sees it whole. Changes to one point's lists are serialised
+//! by a lock striped over points; a search reads lists without locking and may see a
+//! list mid-change, which costs at most a detour.
+//!
+//! Construction follows the published algorithm (Malkov and Yashunin): levels drawn
+//! with a `1 / ln M` decay (from a hash of the point's id, so a build is repeatable),
+//! greedy descent through the upper levels, a beam search of `ef_construction` on each
+//! level the point is in, and neighbours chosen with the diversity heuristic (a
+//! candidate is kept only if it is nearer the new point than any neighbour kept so
+//! far); a list over its bound is cut back with the same heuristic.
+
+use std::cell::{RefCell, UnsafeCell};
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering as Mem};
+use std::sync::{Mutex, OnceLock};
+
+use rayon::prelude::*;
+
+/// Points per chunk.
+const CHUNK_BITS: u32 = 12;
+const CHUNK: usize = 1 << CHUNK_BITS;
+/// Chunks a graph can hold: 2^28 points in all.
+const MAX_CHUNKS: usize = 1 << 16;
+/// The highest level a point is given.
+const MAX_LEVEL: u8 = 15;
+/// Locks striped over points for list changes.
+const LOCKS: usize = 1024;
+/// No point (an empty graph's entry, an unused vid).
+const NONE: u32 = u32::MAX;
+/// Magic bytes of a saved graph.
+const MAGIC: &[u8; 8] = b"TRWLHNSW";
+const FORMAT_VERSION: u32 = 1;
+
+/// Distance between unit vectors: `1 - dot`, clamped at zero.
+#[inline]
+pub(crate) fn distance(a: &[f32], b: &[f32]) -> f32 {
+    (1.0 - crate::vectors::dot(a, b)).max(0.0)
+}
+
+/// A distance ordered totally, for heaps.
+#[derive(Clone, Copy)]
+struct Dist(f32);
+impl PartialEq for Dist {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Dist {}
+impl PartialOrd for Dist {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Dist {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// One chunk of points.
+struct Chunk {
+    /// `CHUNK * dim` floats; a point's are written once, before it is published.
+    vectors: Box<[UnsafeCell<f32>]>,
+    /// Per point `1 + m0` entries: the count, then the level-0 neighbours.
+    links0: Box<[AtomicU32]>,
+    /// Per point with a level above 0: `level * (1 + m)` entries, a count and the
+    /// neighbours for each level from 1 up.
+    upper: Box<[OnceLock<Box<[AtomicU32]>>]>,
+    levels: Box<[AtomicU8]>,
+    vids: Box<[AtomicU64]>,
+}
+
+// SAFETY: `vectors` is the only field that is not `Sync` by itself. Each point's
+// floats are written by the one thread that claimed the point, before any list or
+// the entry point names it (release stores), and are only read after reaching it
+// through such a name (acquire loads), so no read races a write.
+unsafe impl Sync for Chunk {}
+
+impl Chunk {
+    fn new(dim: usize, m0: usize) -> Chunk {
+        Chunk {
+            vectors: (0..CHUNK * dim).map(|_| UnsafeCell::new(0.0)).collect(),
+            links0: (0..CHUNK * (1 + m0)).map(|_| AtomicU32::new(0)).collect(),
+            upper: (0..CHUNK).map(|_| OnceLock::new()).collect(),
+            levels: (0..CHUNK).map(|_| AtomicU8::new(0)).collect(),
+            vids: (0..CHUNK).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+/// A list of neighbours inside a chunk's arrays: a count, then up to `cap` ids.
+struct List<'a> {
+    slots: &'a [AtomicU32],
+}
+
+impl List<'_> {
+    fn len(&self) -> usize {
+        (self.slots[0].load(Mem::Acquire) as usize).min(self.slots.len() - 1)
+    }
+
+    fn get(&self, i: usize) -> u32 {
+        self.slots[1 + i].load(Mem::Acquire)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Replaces the list (the caller holds the point's lock).
+    fn set(&self, ids: impl IntoIterator<Item = u32>) {
+        let mut n = 0;
+        for id in ids.into_iter().take(self.slots.len() - 1) {
+            self.slots[1 + n].store(id, Mem::Release);
+            n += 1;
+        }
+        self.slots[0].store(n as u32, Mem::Release);
+    }
+
+    /// Appends `id` if there is room (the caller holds the point's lock).
+    fn push(&self, id: u32) -> bool {
+        let n = self.len();
+        if n + 1 >= self.slots.len() {
+            return false;
+        }
+        self.slots[1 + n].store(id, Mem::Release);
+        self.slots[0].store(n as u32 + 1, Mem::Release);
+        true
+    }
+}
+
+/// The graph.
+pub(crate) struct Hnsw {
+    dim: usize,
+    /// Neighbours per point on levels above 0, and on level 0.
+    m: usize,
+    m0: usize,
+    ef_construction: usize,
+    level_scale: f64,
+    chunks: Box<[OnceLock<Box<Chunk>>]>,
+    /// Points claimed (some may still be being written).
+    claimed: AtomicU32,
+    /// Points fully inserted.
+    inserted: AtomicU32,
+    /// The entry point and the top level, packed `slot << 8 | level` (`u64::MAX`: none).
+    entry: AtomicU64,
+    /// Held while a point that may become the entry point is inserted.
+    entry_lock: Mutex<()>,
+    locks: Box<[Mutex<()>]>,
+}
+
+thread_local! {
+    /// A search's visited marks, reused across searches on this thread.
+    static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
+}
+
+#[derive(Default)]
+struct Visited {
+    marks: Vec<u16>,
+    generation: u16,
+}
+
+impl Visited {
+    /// Starts a search over `n` points: every point unvisited.
+    fn reset(&mut self, n: usize) {
+        if self.marks.len() < n {
+            self.marks.resize(n, 0);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.marks.iter_mut().for_each(|m| *m = 0);
+            self.generation = 1;
+        }
+    }
+
+    /// Marks `slot`; whether it was unvisited.
+    #[inline]
+    fn visit(&mut self, slot: u32) -> bool {
+        let s = slot as usize;
+        if s >= self.marks.len() {
+            self.marks.resize(s + 1, 0);
+        }
+        let m = &mut self.marks[s];
+        if *m == self.generation {
+            false
+        } else {
+            *m = self.generation;
+            true
+        }
+    }
+}
+
+impl Hnsw {
+    /// An empty graph of `dim`-dimensional vectors with `m` neighbours a point (twice
+    /// that on level 0).
+    pub(crate) fn new(dim: usize, m: usize, ef_construction: usize) -> Hnsw {
+        let m = m.clamp(2, 128);
+        Hnsw {
+            dim,
+            m,
+            m0: 2 * m,
+            ef_construction: ef_construction.max(m),
+            level_scale: 1.0 / (m as f64).ln(),
+            chunks: (0..MAX_CHUNKS).map(|_| OnceLock::new()).collect(),
+            claimed: AtomicU32::new(0),
+            inserted: AtomicU32::new(0),
+            entry: AtomicU64::new(u64::MAX),
+            entry_lock: Mutex::new(()),
+            locks: (0..LOCKS).map(|_| Mutex::new(())).collect(),
+        }
+    }
+
+    /// Points fully inserted.
+    pub(crate) fn len(&self) -> usize {
+        self.inserted.load(Mem::Acquire) as usize
+    }
+
+    /// Points claimed: every slot below this has been, or is being, written.
+    fn claimed(&self) -> usize {
+        (self.claimed.load(Mem::Acquire) as usize).min(CHUNK * MAX_CHUNKS)
+    }
+
+    fn chunk(&self, slot: u32) -> &Chunk {
+        self.chunks[(slot >> CHUNK_BITS) as usize]
+            .get()
+            .expect("a slot reached through the graph is in an allocated chunk")
+    }
+
+    fn offset(slot: u32) -> usize {
+        slot as usize & (CHUNK - 1)
+    }
+
+    /// The vector of `slot`.
+    #[inline]
+    pub(crate) fn vector(&self, slot: u32) -> &[f32] {
+        let chunk = self.chunk(slot);
+        let at = Self::offset(slot) * self.dim;
+        let cells = &chunk.vectors[at..at + self.dim];
+        // SAFETY: `UnsafeCell<f32>` has the layout of `f32`, and the point was written
+        // before it became reachable (see `Chunk`'s `Sync`).
+        unsafe { std::slice::from_raw_parts(cells.as_ptr().cast::<f32>(), self.dim) }
+    }
+
+    /// The id (vid) stored with `slot`.
+    pub(crate) fn vid(&self, slot: u32) -> u64 {
+        self.chunk(slot).vids[Self::offset(slot)].load(Mem::Acquire)
+    }
+
+    fn level(&self, slot: u32) -> u8 {
+        self.chunk(slot).levels[Self::offset(slot)].load(Mem::Acquire)
+    }
+
+    /// The neighbour list of `slot` on `level` (empty above its level).
+    fn list(&self, slot: u32, level: u8) -> List<'_> {
+        let chunk = self.chunk(slot);
+        let i = Self::offset(slot);
+        if level == 0 {
+            let w = 1 + self.m0;
+            return List {
+                slots: &chunk.links0[i * w..(i + 1) * w],
+            };
+        }
+        let w = 1 + self.m;
+        match chunk.upper[i].get() {
+            Some(upper) if (level as usize) * w <= upper.len() => List {
+                slots: &upper[(level as usize - 1) * w..level as usize * w],
+            },
+            _ => List { slots: &[] },
+        }
+    }
+
+    fn lock(&self, slot: u32) -> std::sync::MutexGuard<'_, ()> {
+        self.locks[slot as usize % LOCKS]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn entry(&self) -> Option<(u32, u8)> {
+        let e = self.entry.load(Mem::Acquire);
+        (e != u64::MAX).then_some(((e >> 8) as u32, (e & 0xFF) as u8))
+    }
+
+    /// The level a point with this id gets: `floor(-ln(u) / ln(M))` for `u` uniform
+    /// in (0, 1], from a hash of the id.
+    fn draw_level(&self, vid: u64) -> u8 {
+        let mut z = vid.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let u = ((z >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+        (-u.ln() * self.level_scale)
+            .floor()
+            .min(f64::from(MAX_LEVEL)) as u8
+    }
+
+    /// Claims a slot and writes the point into it; `None` when the graph is full.
+    fn write_point(&self, vid: u64, vector: &[f32], level: u8) -> Option<u32> {
+        let slot = self.claimed.fetch_add(1, Mem::AcqRel);
+        if slot as usize >= CHUNK * MAX_CHUNKS {
+            self.claimed.fetch_sub(1, Mem::AcqRel);
+            return None;
+        }
+        let chunk = self.chunks[(slot >> CHUNK_BITS) as usize]
+            .get_or_init(|| Box::new(Chunk::new(self.dim, self.m0)));
+        let i = Self::offset(slot);
+        for (k, &x) in vector.iter().take(self.dim).enumerate() {
+            // SAFETY: this thread claimed `slot`; nothing reads it until published.
+            unsafe { *chunk.vectors[i * self.dim + k].get() = x };
+        }
+        if level > 0 {
+            let upper = (0..level as usize * (1 + self.m))
+                .map(|_| AtomicU32::new(0))
+                .collect();
+            let _ = chunk.upper[i].set(upper);
+        }
+        chunk.levels[i].store(level, Mem::Release);
+        chunk.vids[i].store(vid, Mem::Release);
+        Some(slot)
+    }
+
+    /// Inserts the points, in parallel when there are many; returns each one's slot
+    /// (`NONE` for a point that did not fit).
+    pub(crate) fn insert(&self, points: &[(u64, &[f32])]) -> Vec<u32> {
+        if points.len() >= 64 {
+            points
+                .par_iter()
+                .map(|(vid, v)| self.insert_one(*vid, v))
+                .collect()
+        } else {
+            points
+                .iter()
+                .map(|(vid, v)| self.insert_one(*vid, v))
+                .collect()
+        }
+    }
+
+    fn insert_one(&self, vid: u64, vector: &[f32]) -> u32 {
+        let level = self.draw_level(vid);
+        let Some(slot) = self.write_point(vid, vector, level) else {
+            return NONE;
+        };
+        // A point that may rise above the top level holds the entry lock throughout,
+        // so the entry point and the top level change together.
+        let mut guard = None;
+        if self.entry().is_none_or(|(_, top)| level > top) {
+            guard = Some(
+                self.entry_lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+        }
+        let Some((entry, top)) = self.entry() else {
+            self.entry
+                .store(u64::from(slot) << 8 | u64::from(level), Mem::Release);
+            self.inserted.fetch_add(1, Mem::AcqRel);
+            return slot;
+        };
+        let q = self.vector(slot);
+        let mut cur = entry;
+        let mut cur_d = distance(q, self.vector(cur));
+        for lev in (level + 1..=top).rev() {
+            (cur, cur_d) = self.greedy(q, cur, cur_d, lev);
+        }
+        let mut entry_points = vec![(Dist(cur_d), cur)];
+        for lev in (0..=level.min(top)).rev() {
+            let found = self.search_layer(q, &entry_points, self.ef_construction, lev, None);
+            let chosen = self.select(&found, self.m);
+            self.set_own_list(slot, lev, &chosen);
+            for &(_, neighbour) in &chosen {
+                self.link(neighbour, slot, lev);
+            }
+            entry_points = found;
+        }
+        if level > top {
+            self.entry
+                .store(u64::from(slot) << 8 | u64::from(level), Mem::Release);
+        }
+        drop(guard);
+        self.inserted.fetch_add(1, Mem::AcqRel);
+        slot
+    }
+
+    /// Gives a point being inserted its neighbours on `level`. Points inserted at the
+    /// same time may already have linked to it there (having reached it through a
+    /// level above): those links are kept, and the list cut back with the heuristic
+    /// if it is over its bound.
+    fn set_own_list(&self, slot: u32, level: u8, chosen: &[(Dist, u32)]) {
+        let _guard = self.lock(slot);
+        let list = self.list(slot, level);
+        let mut all: Vec<(Dist, u32)> = chosen.to_vec();
+        let base = self.vector(slot);
+        for s in list.iter() {
+            if !all.iter().any(|&(_, c)| c == s) {
+                all.push((Dist(distance(base, self.vector(s))), s));
+            }
+        }
+        let cap = if level == 0 { self.m0 } else { self.m };
+        if all.len() > cap {
+            all.sort_unstable();
+            all = self.select(&all, cap);
+        }
+        list.set(all.into_iter().map(|(_, s)| s));
+    }
+
+    /// Adds `new` to the list of `point` on `level`, cutting the list back with the
+    /// heuristic when it is full.
+    fn link(&self, point: u32, new: u32, level: u8) {
+        let _guard = self.lock(point);
+        let list = self.list(point, level);
+        if list.slots.is_empty() || list.push(new) {
+            return;
+        }
+        let cap = if level == 0 { self.m0 } else { self.m };
+        let base = self.vector(point);
+        let mut candidates: Vec<(Dist, u32)> = list
+            .iter()
+            .chain(std::iter::once(new))
+            .map(|s| (Dist(distance(base, self.vector(s))), s))
+            .collect();
+        candidates.sort_unstable();
+        let mut kept = self.select(&candidates, cap);
+        // The heuristic may keep far fewer than `cap`; the nearest of the others fill
+        // the list, so points keep the links that lead to them.
+        for &(d, c) in &candidates {
+            if kept.len() >= cap {
+                break;
+            }
+            if !kept.iter().any(|&(_, k)| k == c) {
+                kept.push((d, c));
+            }
+        }
+        list.set(kept.into_iter().map(|(_, s)| s));
+    }
+
+    /// The diversity heuristic: from `candidates` (nearest first), keep one if it is
+    /// nearer the base point than any kept so far, up to `m`.
+    fn select(&self, candidates: &[(Dist, u32)], m: usize) -> Vec<(Dist, u32)> {
+        if candidates.len() <= m {
+            return candidates.to_vec();
+        }
+        let mut kept: Vec<(Dist, u32)> = Vec::with_capacity(m);
+        for &(d, c) in candidates {
+            if kept.len() >= m {
+                break;
+            }
+            let v = self.vector(c);
+            if kept
+                .iter()
+                .all(|&(_, k)| distance(v, self.vector(k)) >= d.0)
+            {
+                kept.push((d, c));
+            }
+        }
+        kept
+    }
+
+    /// Greedy descent on one level: the nearest point reachable by always moving
+    /// closer.
+    fn greedy(&self, q: &[f32], mut cur: u32, mut cur_d: f32, level: u8) -> (u32, f32) {
+        loop {
+            let mut moved = false;
+            let list = self.list(cur, level);
+            for n in list.iter() {
+                let d = distance(q, self.vector(n));
+                if d < cur_d {
+                    (cur, cur_d, moved) = (n, d, true);
+                }
+            }
+            if !moved {
+                return (cur, cur_d);
+            }
+        }
+    }
+
+    /// Beam search on one level from `entry_points`: up to `ef` points nearest `q`,
+    /// nearest first. With `allowed`, only allowed points are returned (the walk
+    /// still passes through the others).
+    fn search_layer(
+        &self,
+        q: &[f32],
+        entry_points: &[(Dist, u32)],
+        ef: usize,
+        level: u8,
+        allowed: Option<&dyn Fn(u64) -> bool>,
+    ) -> Vec<(Dist, u32)> {
+        VISITED.with(|visited| {
+            let mut visited = visited.borrow_mut();
+            visited.reset(self.claimed());
+            let mut candidates: BinaryHeap<Reverse<(Dist, u32)>> = BinaryHeap::new();
+            let mut results: BinaryHeap<(Dist, u32)> = BinaryHeap::with_capacity(ef + 1);
+            let ok = |slot: u32| allowed.is_none_or(|f| f(self.vid(slot)));
+            for &(d, s) in entry_points {
+                if visited.visit(s) {
+                    candidates.push(Reverse((d, s)));
+                    if ok(s) {
+                        results.push((d, s));
+                        if results.len() > ef {
+                            results.pop();
+                        }
+                    }
+                }
+            }
+            let mut bound = if results.len() >= ef {
+                results.peek().map_or(f32::INFINITY, |r| r.0 .0)
+            } else {
+                f32::INFINITY
+            };
+            let mut fresh: Vec<u32> = Vec::with_capacity(self.m0);
+            while let Some(Reverse((d, s))) = candidates.pop() {
+                if d.0 > bound {
+                    break;
+                }
+                let list = self.list(s, level);
+                fresh.clear();
+                for n in list.iter() {
+                    if visited.visit(n) {
+                        prefetch(self.vector(n));
+                        fresh.push(n);
+                    }
+                }
+                for &n in &fresh {
+                    let dn = distance(q, self.vector(n));
+                    if results.len() < ef || dn < bound {
+                        candidates.push(Reverse((Dist(dn), n)));
+                        if ok(n) {
+                            results.push((Dist(dn), n));
+                            if results.len() > ef {
+                                results.pop();
+                            }
+                            if results.len() >= ef {
+                                bound = results.peek().map_or(f32::INFINITY, |r| r.0 .0);
+                            }
+                        }
+                    }
+                }
+            }
+            let mut out = results.into_vec();
+            out.sort_unstable();
+            out
+        })
+    }
+
+    /// The `k` nearest allowed points to `q` among a beam of `ef`, nearest first, as
+    /// (slot, distance).
+    pub(crate) fn search(
+        &self,
+        q: &[f32],
+        k: usize,
+        ef: usize,
+        allowed: Option<&dyn Fn(u64) -> bool>,
+    ) -> Vec<(u32, f32)> {
+        let Some((entry, top)) = self.entry() else {
+            return Vec::new();
+        };
+        if k == 0 {
+            return Vec::new();
+        }
+        let mut cur = entry;
+        let mut cur_d = distance(q, self.vector(cur));
+        for lev in (1..=top).rev() {
+            (cur, cur_d) = self.greedy(q, cur, cur_d, lev);
+        }
+        let found = self.search_layer(q, &[(Dist(cur_d), cur)], ef.max(k), 0, allowed);
+        found.into_iter().take(k).map(|(d, s)| (s, d.0)).collect()
+    }
+
+    /// Writes the graph: a header, each point's id, level and lists, then the vectors.
+    /// The caller must not insert meanwhile.
+    pub(crate) fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let n = self.len() as u32;
+        let (entry, top) = self.entry().unwrap_or((NONE, 0));
+        out.write_all(MAGIC)?;
+        for v in [FORMAT_VERSION, self.dim as u32, self.m as u32, n, entry] {
+            out.write_all(&v.to_le_bytes())?;
+        }
+        out.write_all(&[top])?;
+        for slot in 0..n {
+            let level = self.level(slot);
+            out.write_all(&self.vid(slot).to_le_bytes())?;
+            out.write_all(&[level])?;
+            for lev in 0..=level {
+                let list = self.list(slot, lev);
+                let ids: Vec<u32> = list.iter().filter(|&s| s < n).collect();
+                out.write_all(&(ids.len() as u32).to_le_bytes())?;
+                for id in ids {
+                    out.write_all(&id.to_le_bytes())?;
+                }
+            }
+        }
+        for slot in 0..n {
+            for x in self.vector(slot) {
+                out.write_all(&x.to_le_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a graph written by [`Hnsw::write_to`]; `None` when it is not one, is cut
+    /// short or does not hold `dim`-dimensional vectors.
+    pub(crate) fn read_from(input: &mut impl Read, ef_construction: usize) -> Option<Hnsw> {
+        let mut magic = [0u8; 8];
+        input.read_exact(&mut magic).ok()?;
+        if &magic != MAGIC {
+            return None;
+        }
+        let mut u32s = [0u32; 5];
+        for v in &mut u32s {
+            *v = read_u32(input)?;
+        }
+        let [version, file_dim, m, n, entry] = u32s;
+        let top = read_u8(input)?;
+        let dim = file_dim as usize;
+        if version != FORMAT_VERSION || !(1..=65_536).contains(&dim) || !(2..=128).contains(&m) {
+            return None;
+        }
+        if n as usize > CHUNK * MAX_CHUNKS || (n > 0 && entry >= n) || top > MAX_LEVEL {
+            return None;
+        }
+        let graph = Hnsw::new(dim, m as usize, ef_construction);
+        let zero = vec![0f32; dim];
+        for slot in 0..n {
+            let vid = read_u64(input)?;
+            let level = read_u8(input)?;
+            if level > MAX_LEVEL || graph.write_point(vid, &zero, level)? != slot {
+                return None;
+            }
+            for lev in 0..=level {
+                let count = read_u32(input)? as usize;
+                let cap = if lev == 0 { graph.m0 } else { graph.m };
+                if count > cap {
+                    return None;
+                }
+                let mut ids = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let id = read_u32(input)?;
+                    if id >= n {
+                        return None;
+                    }
+                    ids.push(id);
+                }
+                graph.list(slot, lev).set(ids);
+            }
+        }
+        let mut bytes = vec![0u8; dim * 4];
+        for slot in 0..n {
+            input.read_exact(&mut bytes).ok()?;
+            let chunk = graph.chunk(slot);
+            let i = Self::offset(slot);
+            for (k, b) in bytes.chunks_exact(4).enumerate() {
+                // SAFETY: the graph is not shared yet.
+                unsafe {
+                    *chunk.vectors[i * dim + k].get() =
+                        f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
+            }
+        }
+        if n > 0 {
+            graph
+                .entry
+                .store(u64::from(entry) << 8 | u64::from(top), Mem::Release);
+        }
+        graph.inserted.store(n, Mem::Release);
+        Some(graph)
+    }
+}
+
+fn read_u32(input: &mut impl Read) -> Option<u32> {
+    let mut b = [0u8; 4];
+    input.read_exact(&mut b).ok()?;
+    Some(u32::from_le_bytes(b))
+}
+
+fn read_u64(input: &mut impl Read) -> Option<u64> {
+    let mut b = [0u8; 8];
+    input.read_exact(&mut b).ok()?;
+    Some(u64::from_le_bytes(b))
+}
+
+fn read_u8(input: &mut impl Read) -> Option<u8> {
+    let mut b = [0u8; 1];
+    input.read_exact(&mut b).ok()?;
+    Some(b[0])
+}
+
+/// Asks the CPU to fetch a vector's first cache lines.
+#[inline]
+fn prefetch(v: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = v.as_ptr().cast::<i8>();
+        // Two lines are enough to start the stream; the rest follows by itself.
+        for line in 0..2.min(v.len().div_ceil(16)) {
+            // SAFETY: prefetching never faults; the address is within `v`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(line * 64)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random_unit(dim: usize, state: &mut u64) -> Vec<f32> {
+        let mut v: Vec<f32> = (0..dim)
+            .map(|_| {
+                *state ^= *state << 13;
+                *state ^= *state >> 7;
+                *state ^= *state << 17;
+                (*state % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect();
+        crate::vectors::normalize(&mut v);
+        v
+    }
+
+    fn exact(points: &[(u64, Vec<f32>)], q: &[f32], k: usize) -> Vec<u64> {
+        let mut all: Vec<(f32, u64)> = points
+            .iter()
+            .map(|(vid, v)| (distance(q, v), *vid))
+            .collect();
+        all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        all.into_iter().take(k).map(|(_, vid)| vid).collect()
+    }
+
+    /// Recall@10 against exhaustive search on clustered random vectors, after a
+    /// parallel build; the same after a write and read round trip.
+    #[test]
+    fn search_finds_the_nearest_points_and_survives_a_round_trip() {
+        let dim = 32;
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let centres: Vec<Vec<f32>> = (0..20).map(|_| random_unit(dim, &mut state)).collect();
+        let points: Vec<(u64, Vec<f32>)> = (0..4000u64)
+            .map(|vid| {
+                let noise = random_unit(dim, &mut state);
+                let c = &centres[(vid % 20) as usize];
+                let mut v: Vec<f32> = c.iter().zip(&noise).map(|(a, b)| a + 0.4 * b).collect();
+                crate::vectors::normalize(&mut v);
+                (vid * 2, v)
+            })
+            .collect();
+        let graph = Hnsw::new(dim, 12, 100);
+        let refs: Vec<(u64, &[f32])> = points.iter().map(|(i, v)| (*i, v.as_slice())).collect();
+        graph.insert(&refs[..10]);
+        graph.insert(&refs[10..]);
+        assert_eq!(graph.len(), 4000);
+        let queries: Vec<Vec<f32>> = (0..50).map(|_| random_unit(dim, &mut state)).collect();
+        let recall = |g: &Hnsw, ef: usize| {
+            let mut hit = 0;
+            for q in &queries {
+                let want = exact(&points, q, 10);
+                let got: Vec<u64> = g
+                    .search(q, 10, ef, None)
+                    .iter()
+                    .map(|&(s, _)| g.vid(s))
+                    .collect();
+                hit += got.iter().filter(|v| want.contains(v)).count();
+            }
+            hit as f64 / (10 * queries.len()) as f64
+        };
+        let r = recall(&graph, 64);
+        assert!(r >= 0.9, "recall {r} at ef 64");
+        let wide = recall(&graph, 400);
+        assert!(wide >= 0.99, "recall {wide} at ef 400");
+        let mut bytes = Vec::new();
+        graph.write_to(&mut bytes).unwrap();
+        let loaded = Hnsw::read_from(&mut bytes.as_slice(), 100).unwrap();
+        assert_eq!(recall(&loaded, 64), r);
+        for slot in [0u32, 17, 3999] {
+            assert_eq!(loaded.vid(slot), graph.vid(slot));
+            assert_eq!(loaded.vector(slot), graph.vector(slot));
+        }
+        // Cut short, a list naming a point that is not there, or not a graph: nothing.
+        assert!(Hnsw::read_from(&mut &bytes[..bytes.len() - 1], 100).is_none());
+        let mut bad = bytes.clone();
+        let first_list = 8 + 5 * 4 + 1 + 8 + 1 + 4;
+        bad[first_list..first_list + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(Hnsw::read_from(&mut bad.as_slice(), 100).is_none());
+        assert!(Hnsw::read_from(&mut &b"not a graph at all"[..], 100).is_none());
+    }
+
+    /// A filtered search returns only allowed points, the nearest of them.
+    #[test]
+    fn a_filtered_search_returns_only_allowed_points() {
+        let dim = 16;
+        let mut state = 7u64;
+        let points: Vec<(u64, Vec<f32>)> = (0..2000u64)
+            .map(|vid| (vid, random_unit(dim, &mut state)))
+            .collect();
+        let graph = Hnsw::new(dim, 16, 200);
+        let refs: Vec<(u64, &[f32])> = points.iter().map(|(i, v)| (*i, v.as_slice())).collect();
+        graph.insert(&refs);
+        let q = random_unit(dim, &mut state);
+        let allowed = |vid: u64| vid.is_multiple_of(3);
+        let got: Vec<u64> = graph
+            .search(&q, 10, 200, Some(&allowed))
+            .iter()
+            .map(|&(s, _)| graph.vid(s))
+            .collect();
+        assert_eq!(got.len(), 10);
+        assert!(got.iter().all(|v| v.is_multiple_of(3)));
+        let kept: Vec<(u64, Vec<f32>)> = points.into_iter().filter(|(v, _)| v.is_multiple_of(3)).collect();
+        let want = exact(&kept, &q, 10);
+        let hits = got.iter().filter(|v| want.contains(v)).count();
+        assert!(hits >= 9, "{hits} of 10");
+    }
+
+    #[test]
+    fn levels_decay_by_m_and_are_repeatable() {
+        let graph = Hnsw::new(8, 16, 100);
+        let levels: Vec<u8> = (0..100_000u64).map(|v| graph.draw_level(v)).collect();
+        let above = levels.iter().filter(|&&l| l > 0).count() as f64 / 1e5;
+        assert!((above - 1.0 / 16.0).abs() < 0.01, "{above}");
+        assert_eq!(graph.draw_level(42), Hnsw::new(8, 16, 50).draw_level(42));
+    }
+}
