@@ -811,7 +811,10 @@ mod tests {
             .collect();
         assert_eq!(got.len(), 10);
         assert!(got.iter().all(|v| v.is_multiple_of(3)));
-        let kept: Vec<(u64, Vec<f32>)> = points.into_iter().filter(|(v, _)| v.is_multiple_of(3)).collect();
+        let kept: Vec<(u64, Vec<f32>)> = points
+            .into_iter()
+            .filter(|(v, _)| v.is_multiple_of(3))
+            .collect();
         let want = exact(&kept, &q, 10);
         let hits = got.iter().filter(|v| want.contains(v)).count();
         assert!(hits >= 9, "{hits} of 10");
