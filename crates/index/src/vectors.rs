@@ -430,7 +430,13 @@ impl Graph {
         {
             let mut by_vid = graph.by_vid.write().expect("points lock");
             for slot in 0..u32::try_from(hnsw.len()).ok()? {
-                let i = usize::try_from(hnsw.vid(slot)).ok()?;
+                // Every point is below the saved `next_vid`; a file that says otherwise
+                // is damaged (and must not size the table).
+                let vid = hnsw.vid(slot);
+                if vid >= state.next_vid {
+                    return None;
+                }
+                let i = usize::try_from(vid).ok()?;
                 if i >= by_vid.len() {
                     by_vid.resize(i + 1, NO_SLOT);
                 }
@@ -679,5 +685,10 @@ mod tests {
         graph.save(dir.path()).unwrap();
         let loaded = Graph::load(dir.path(), HnswParams::default()).unwrap();
         assert_eq!(loaded.exact_search(&query, 25, &allowed), want);
+        // A graph holding a vid at or past the state's `next_vid` is damaged: rebuilt.
+        let state = dir.path().join(STATE_FILE);
+        let json = std::fs::read_to_string(&state).unwrap();
+        std::fs::write(&state, json.replace("\"next_vid\":2100", "\"next_vid\":10")).unwrap();
+        assert!(Graph::load(dir.path(), HnswParams::default()).is_none());
     }
 }
