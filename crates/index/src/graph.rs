@@ -88,10 +88,18 @@ struct Chunk {
 unsafe impl Sync for Chunk {}
 
 impl Chunk {
+    /// A chunk of zeros. The large arrays come from zeroed allocations, whose pages the
+    /// system provides as they are first written: a chunk costs memory in proportion
+    /// to the points it holds.
     fn new(dim: usize, m0: usize) -> Chunk {
+        let floats: Box<[f32]> = vec![0.0f32; CHUNK * dim].into_boxed_slice();
+        let ids: Box<[u32]> = vec![0u32; CHUNK * (1 + m0)].into_boxed_slice();
         Chunk {
-            vectors: (0..CHUNK * dim).map(|_| UnsafeCell::new(0.0)).collect(),
-            links0: (0..CHUNK * (1 + m0)).map(|_| AtomicU32::new(0)).collect(),
+            // SAFETY: `UnsafeCell<f32>` has the layout of `f32` (`repr(transparent)`),
+            // and the box's allocation is handed over whole.
+            vectors: unsafe { Box::from_raw(Box::into_raw(floats) as *mut [UnsafeCell<f32>]) },
+            // SAFETY: `AtomicU32` has the size, alignment and bit validity of `u32`.
+            links0: unsafe { Box::from_raw(Box::into_raw(ids) as *mut [AtomicU32]) },
             upper: (0..CHUNK).map(|_| OnceLock::new()).collect(),
             levels: (0..CHUNK).map(|_| AtomicU8::new(0)).collect(),
             vids: (0..CHUNK).map(|_| AtomicU64::new(0)).collect(),
@@ -607,7 +615,11 @@ impl Hnsw {
 
     /// Reads a graph written by [`Hnsw::write_to`]; `None` when it is not one, is cut
     /// short or does not hold `dim`-dimensional vectors.
-    pub(crate) fn read_from(input: &mut impl Read, ef_construction: usize) -> Option<Hnsw> {
+    pub(crate) fn read_from(
+        input: &mut impl Read,
+        expected_dim: Option<usize>,
+        ef_construction: usize,
+    ) -> Option<Hnsw> {
         let mut magic = [0u8; 8];
         input.read_exact(&mut magic).ok()?;
         if &magic != MAGIC {
@@ -620,7 +632,11 @@ impl Hnsw {
         let [version, file_dim, m, n, entry] = u32s;
         let top = read_u8(input)?;
         let dim = file_dim as usize;
-        if version != FORMAT_VERSION || !(1..=65_536).contains(&dim) || !(2..=128).contains(&m) {
+        if version != FORMAT_VERSION
+            || !(1..=65_536).contains(&dim)
+            || expected_dim.is_some_and(|e| e != dim)
+            || !(2..=128).contains(&m)
+        {
             return None;
         }
         if n as usize > CHUNK * MAX_CHUNKS || (n > 0 && entry >= n) || top > MAX_LEVEL {
@@ -776,19 +792,20 @@ mod tests {
         assert!(wide >= 0.99, "recall {wide} at ef 400");
         let mut bytes = Vec::new();
         graph.write_to(&mut bytes).unwrap();
-        let loaded = Hnsw::read_from(&mut bytes.as_slice(), 100).unwrap();
+        let loaded = Hnsw::read_from(&mut bytes.as_slice(), Some(dim), 100).unwrap();
         assert_eq!(recall(&loaded, 64), r);
         for slot in [0u32, 17, 3999] {
             assert_eq!(loaded.vid(slot), graph.vid(slot));
             assert_eq!(loaded.vector(slot), graph.vector(slot));
         }
         // Cut short, a list naming a point that is not there, or not a graph: nothing.
-        assert!(Hnsw::read_from(&mut &bytes[..bytes.len() - 1], 100).is_none());
+        assert!(Hnsw::read_from(&mut &bytes[..bytes.len() - 1], None, 100).is_none());
+        assert!(Hnsw::read_from(&mut bytes.as_slice(), Some(dim + 1), 100).is_none());
         let mut bad = bytes.clone();
         let first_list = 8 + 5 * 4 + 1 + 8 + 1 + 4;
         bad[first_list..first_list + 4].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(Hnsw::read_from(&mut bad.as_slice(), 100).is_none());
-        assert!(Hnsw::read_from(&mut &b"not a graph at all"[..], 100).is_none());
+        assert!(Hnsw::read_from(&mut bad.as_slice(), None, 100).is_none());
+        assert!(Hnsw::read_from(&mut &b"not a graph at all"[..], None, 100).is_none());
     }
 
     /// A filtered search returns only allowed points, the nearest of them.

@@ -410,9 +410,9 @@ impl Graph {
         Ok(())
     }
 
-    /// Loads the graph saved in `dir`, or `None` when there is none or it cannot be
-    /// read (the caller then rebuilds it from the store).
-    pub(crate) fn load(dir: &Path, params: HnswParams) -> Option<Graph> {
+    /// Loads the graph saved in `dir`, of `dim`-dimensional vectors, or `None` when
+    /// there is none or it cannot be read (the caller then rebuilds it from the store).
+    pub(crate) fn load(dir: &Path, params: HnswParams, dim: usize) -> Option<Graph> {
         let state: SavedState =
             serde_json::from_slice(&std::fs::read(dir.join(STATE_FILE)).ok()?).ok()?;
         let graph = Graph::new(params, 0);
@@ -423,7 +423,7 @@ impl Graph {
         let path = dir.join(format!("{}.{GRAPH_EXTENSION}", state.basename));
         let file = std::fs::File::open(path).ok()?;
         let mut input = std::io::BufReader::with_capacity(1 << 20, file);
-        let hnsw = Hnsw::read_from(&mut input, params.ef_construction)?;
+        let hnsw = Hnsw::read_from(&mut input, Some(dim), params.ef_construction)?;
         if hnsw.len() != state.points {
             return None;
         }
@@ -683,12 +683,14 @@ mod tests {
         assert_eq!(graph.exact_search(&query, 25, &allowed), want);
         let dir = tempfile::tempdir().unwrap();
         graph.save(dir.path()).unwrap();
-        let loaded = Graph::load(dir.path(), HnswParams::default()).unwrap();
+        let loaded = Graph::load(dir.path(), HnswParams::default(), dim).unwrap();
         assert_eq!(loaded.exact_search(&query, 25, &allowed), want);
+        // Vectors of another dimension than the index's: rebuilt.
+        assert!(Graph::load(dir.path(), HnswParams::default(), dim + 1).is_none());
         // A graph holding a vid at or past the state's `next_vid` is damaged: rebuilt.
         let state = dir.path().join(STATE_FILE);
         let json = std::fs::read_to_string(&state).unwrap();
         std::fs::write(&state, json.replace("\"next_vid\":2100", "\"next_vid\":10")).unwrap();
-        assert!(Graph::load(dir.path(), HnswParams::default()).is_none());
+        assert!(Graph::load(dir.path(), HnswParams::default(), dim).is_none());
     }
 }

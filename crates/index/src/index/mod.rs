@@ -418,7 +418,7 @@ impl Index {
         let heading_values = manifest.heading_values;
         let cjk_words = manifest.cjk_words;
         let options = manifest.options;
-        let graph = Graph::load(&path.join(HNSW_DIR), options.hnsw)
+        let graph = Graph::load(&path.join(HNSW_DIR), options.hnsw, options.dim)
             .unwrap_or_else(|| Graph::new(options.hnsw, live.vids.len()));
         let saved_points = graph.len();
         let missing = if pinned.is_some() {
