@@ -247,11 +247,7 @@ impl Msg<'_, '_> {
             .file
             .stream(storage.join(format!("__substg1.0_{id:04X}001F")))?
         {
-            let units: Vec<u16> = bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            let s = String::from_utf16_lossy(&units);
+            let s = crate::ole::utf16le(&bytes);
             return Ok(Some(s.trim_end_matches('\0').to_owned()));
         }
         if let Some(bytes) = self

@@ -142,11 +142,7 @@ pub(crate) fn summary_properties(bytes: &[u8]) -> Vec<(&'static str, MetaValue)>
             // VT_LPWSTR: a length in characters and UTF-16.
             0x1F => le_u32(bytes, offset + 4).and_then(|len| {
                 let end = (offset + 8).checked_add((len as usize).checked_mul(2)?)?;
-                let units = bytes.get(offset + 8..end)?.chunks_exact(2);
-                let text: String =
-                    char::decode_utf16(units.map(|c| u16::from_le_bytes([c[0], c[1]])))
-                        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-                        .collect();
+                let text = utf16le(bytes.get(offset + 8..end)?);
                 Some(MetaValue::Str(
                     text.trim_end_matches('\0').trim().to_owned(),
                 ))
@@ -234,12 +230,7 @@ pub(crate) fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
 
 /// UTF-16LE text (an odd last byte is dropped).
 pub(crate) fn utf16le(bytes: &[u8]) -> String {
-    let units = bytes
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]));
-    char::decode_utf16(units)
-        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect()
+    crate::text::decode_utf16(bytes, u16::from_le_bytes)
 }
 
 #[cfg(test)]
