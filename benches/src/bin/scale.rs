@@ -142,6 +142,7 @@ impl Config {
                 "--dir" => dir = Some(PathBuf::from(value()?)),
                 "--m" => cfg.hnsw.max_connections = value()?.parse()?,
                 "--ef-construction" => cfg.hnsw.ef_construction = value()?.parse()?,
+                "--quantization" => cfg.hnsw.quantization = value()?.parse()?,
                 "--ef-search" => {
                     cfg.hnsw.ef_search = value()?.parse()?;
                     cfg.ef_search_given = true;
@@ -162,7 +163,8 @@ impl Config {
                 "-h" | "--help" => {
                     println!(
                         "scale [--chunks N] [--queries Q] [--rounds R] [--dir DIR] [--m M] \
-                         [--ef-construction N] [--ef-search N] [--commit-every N] [--keep] [--smoke]\n\
+                         [--ef-construction N] [--ef-search N] [--quantization none|int8] [--commit-every N]\n\
+                         [--keep] [--smoke]\n\
                          --remeasure measures a kept index (--keep) again without building it\n\
                          (--ef-search applies to it; the other HNSW parameters are the build's)\n\
                          --build-only builds and keeps the index (build.json), measures nothing"
@@ -185,6 +187,7 @@ impl Config {
             "chunks": self.chunks, "queries": self.queries, "rounds": self.rounds,
             "m": self.hnsw.max_connections, "ef_construction": self.hnsw.ef_construction,
             "ef_search": self.hnsw.ef_search, "commit_every": self.commit_every,
+            "quantization": format!("{:?}", self.hnsw.quantization).to_lowercase(),
             "dim": DIM, "k": K, "hybrid_candidates": CANDIDATES,
         })
     }

@@ -43,6 +43,7 @@ mod fresh;
 mod graph;
 mod index;
 mod language;
+mod quantize;
 mod record;
 mod schema;
 mod tokenize;
@@ -56,4 +57,4 @@ pub use index::{
 };
 pub use language::Language;
 pub use record::Record;
-pub use vectors::HnswParams;
+pub use vectors::{HnswParams, Quantization};

@@ -26,6 +26,35 @@ pub struct HnswParams {
     pub ef_construction: usize,
     /// Minimum candidate list size while searching; raised to `k` when larger.
     pub ef_search: usize,
+    /// How searches compare the query with points while they walk the graph.
+    pub quantization: Quantization,
+}
+
+/// How a vector search compares the query with the points it passes on its walk
+/// through the graph. Whatever the choice, the points it returns are scored exactly,
+/// with the full-precision vectors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quantization {
+    /// Full-precision vectors (4 bytes a dimension).
+    #[default]
+    None,
+    /// One byte a dimension, each dimension's range trained on the collection's own
+    /// vectors once it holds a few thousand; the candidates found are rescored with
+    /// the full-precision vectors.
+    Int8,
+}
+
+impl std::str::FromStr for Quantization {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" | "f32" => Ok(Quantization::None),
+            "int8" => Ok(Quantization::Int8),
+            _ => Err(format!("unknown quantization {s:?} (none or int8)")),
+        }
+    }
 }
 
 impl Default for HnswParams {
@@ -34,6 +63,7 @@ impl Default for HnswParams {
             max_connections: 16,
             ef_construction: 200,
             ef_search: 96,
+            quantization: Quantization::None,
         }
     }
 }
@@ -231,6 +261,7 @@ impl Graph {
                 first.1.len(),
                 self.params.max_connections,
                 self.params.ef_construction,
+                self.params.quantization == Quantization::Int8,
             )
         });
         let slots = hnsw.insert(points);
@@ -423,7 +454,12 @@ impl Graph {
         let path = dir.join(format!("{}.{GRAPH_EXTENSION}", state.basename));
         let file = std::fs::File::open(path).ok()?;
         let mut input = std::io::BufReader::with_capacity(1 << 20, file);
-        let hnsw = Hnsw::read_from(&mut input, Some(dim), params.ef_construction)?;
+        let hnsw = Hnsw::read_from(
+            &mut input,
+            Some(dim),
+            params.ef_construction,
+            params.quantization == Quantization::Int8,
+        )?;
         if hnsw.len() != state.points {
             return None;
         }
