@@ -90,7 +90,7 @@ fn build(dir: &std::path::Path, points: &[Vec<f32>], quantization: Quantization)
             .map(|(i, v)| {
                 let ordinal = (c * (POINTS / 3) + i) as u32;
                 let mut r = Record::new("d", ordinal, format!("point {ordinal}"), v.clone());
-                r.metadata.insert("even".into(), (ordinal % 2 == 0).into());
+                r.metadata.insert("even".into(), ordinal.is_multiple_of(2).into());
                 r
             })
             .collect();
@@ -119,7 +119,7 @@ fn int8_walks_keep_recall_and_exact_scores_and_survive_a_reopen() {
     let plain_dir = tempfile::tempdir().unwrap();
     let plain = build(plain_dir.path(), &points, Quantization::None);
     let even: Filter = "even = true".parse().unwrap();
-    let is_even = |i: usize| i % 2 == 0;
+    let is_even = |i: usize| i.is_multiple_of(2);
     let (baseline, _) = measure(&plain, &points, &queries, None, |_| true);
     let (filtered_baseline, _) = measure(&plain, &points, &queries, Some(&even), is_even);
     drop(plain);
