@@ -233,6 +233,9 @@ pub(crate) struct Hnsw {
     /// Held through each call of [`Hnsw::insert`], so a quantizer is trained while no
     /// point is half written.
     insert_lock: Mutex<()>,
+    /// The vectors of the points loaded from a file, when they are read from it in
+    /// place (see [`Hnsw::open_file`]); the others are in the chunks.
+    mapped: Option<MappedVectors>,
     chunks: Box<[OnceLock<Box<Chunk>>]>,
     /// Points claimed (some may still be being written).
     claimed: AtomicU32,
@@ -301,6 +304,7 @@ impl Hnsw {
             quantizer: OnceLock::new(),
             coded: AtomicBool::new(false),
             insert_lock: Mutex::new(()),
+            mapped: None,
             chunks: (0..MAX_CHUNKS).map(|_| OnceLock::new()).collect(),
             claimed: AtomicU32::new(0),
             inserted: AtomicU32::new(0),
@@ -333,6 +337,14 @@ impl Hnsw {
     /// The vector of `slot`.
     #[inline]
     pub(crate) fn vector(&self, slot: u32) -> &[f32] {
+        if let Some(mapped) = self.mapped.as_ref().filter(|m| slot < m.points) {
+            let at = mapped.offset + slot as usize * self.dim * 4;
+            // SAFETY: `open_file` checked that the map holds every mapped point's
+            // vector from `offset` on, aligned for `f32`; any bit pattern is an `f32`.
+            return unsafe {
+                std::slice::from_raw_parts(mapped.map.as_ptr().add(at).cast::<f32>(), self.dim)
+            };
+        }
         let chunk = self.chunk(slot);
         let at = Self::offset(slot) * self.dim;
         let cells = &chunk.vectors[at..at + self.dim];
@@ -430,8 +442,10 @@ impl Hnsw {
             .min(f64::from(MAX_LEVEL)) as u8
     }
 
-    /// Claims a slot and writes the point into it; `None` when the graph is full.
-    fn write_point(&self, vid: u64, vector: &[f32], level: u8) -> Option<u32> {
+    /// Claims a slot and writes the point into it; `None` when the graph is full. A
+    /// point loaded from a file has no vector yet (`None`): its memory stays untouched
+    /// until the vector is read in, if it ever is.
+    fn write_point(&self, vid: u64, vector: Option<&[f32]>, level: u8) -> Option<u32> {
         let slot = self.claimed.fetch_add(1, Mem::AcqRel);
         if slot as usize >= CHUNK * MAX_CHUNKS {
             self.claimed.fetch_sub(1, Mem::AcqRel);
@@ -440,12 +454,14 @@ impl Hnsw {
         let chunk = self.chunks[(slot >> CHUNK_BITS) as usize]
             .get_or_init(|| Box::new(Chunk::new(self.dim, self.m0, self.stride)));
         let i = Self::offset(slot);
-        for (k, &x) in vector.iter().take(self.dim).enumerate() {
-            // SAFETY: this thread claimed `slot`; nothing reads it until published.
-            unsafe { *chunk.vectors[i * self.dim + k].get() = x };
-        }
-        if let Some(quantizer) = self.quantizer.get() {
-            self.write_codes(quantizer, slot);
+        if let Some(vector) = vector {
+            for (k, &x) in vector.iter().take(self.dim).enumerate() {
+                // SAFETY: this thread claimed `slot`; nothing reads it until published.
+                unsafe { *chunk.vectors[i * self.dim + k].get() = x };
+            }
+            if let Some(quantizer) = self.quantizer.get() {
+                self.write_codes(quantizer, slot);
+            }
         }
         if level > 0 {
             let upper = (0..level as usize * (1 + self.m))
@@ -505,7 +521,7 @@ impl Hnsw {
 
     fn insert_one(&self, vid: u64, vector: &[f32]) -> u32 {
         let level = self.draw_level(vid);
-        let Some(slot) = self.write_point(vid, vector, level) else {
+        let Some(slot) = self.write_point(vid, Some(vector), level) else {
             return NONE;
         };
         // A point that may rise above the top level holds the entry lock throughout,
@@ -861,6 +877,55 @@ impl Hnsw {
             inner: input,
             at: 0,
         };
+        let (graph, head) = Self::read_head(input, expected_dim, ef_construction, quantize)?;
+        graph.read_vectors(input, head.n)?;
+        Some(graph.finish_load(head))
+    }
+
+    /// Opens a graph file as [`Hnsw::read_from`] reads one, except that a coded
+    /// graph's vectors stay in the file, mapped into memory: the walk reads codes, and
+    /// the vectors it rescored with are paged in as they are read (and can be paged
+    /// out again), so resident memory is about a quarter of the vectors'.
+    pub(crate) fn open_file(
+        file: &std::fs::File,
+        expected_dim: Option<usize>,
+        ef_construction: usize,
+        quantize: bool,
+    ) -> Option<Hnsw> {
+        // SAFETY: trawl writes a graph file once, under a name of its own, and never
+        // changes it afterwards (a new save writes a new file), so the mapping does
+        // not change under the references taken from it.
+        let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
+        let input = &mut Counted {
+            inner: &map[..],
+            at: 0,
+        };
+        let (mut graph, head) = Self::read_head(input, expected_dim, ef_construction, quantize)?;
+        let at = input.at as usize;
+        let bytes = (head.n as usize).checked_mul(graph.dim * 4)?;
+        let aligned = (map.as_ptr() as usize + at) % std::mem::align_of::<f32>() == 0;
+        let little = cfg!(target_endian = "little");
+        if head.version >= 2 && graph.is_coded() && little && aligned && map.len() - at >= bytes {
+            #[cfg(unix)]
+            let _ = map.advise(memmap2::Advice::Random);
+            graph.mapped = Some(MappedVectors {
+                map,
+                offset: at,
+                points: head.n,
+            });
+        } else {
+            graph.read_vectors(input, head.n)?;
+        }
+        Some(graph.finish_load(head))
+    }
+
+    /// Reads everything before the vectors (and the padding before them).
+    fn read_head<R: Read>(
+        input: &mut Counted<R>,
+        expected_dim: Option<usize>,
+        ef_construction: usize,
+        quantize: bool,
+    ) -> Option<(Hnsw, Head)> {
         let mut magic = [0u8; 8];
         input.read_exact(&mut magic).ok()?;
         if &magic != MAGIC {
@@ -892,11 +957,10 @@ impl Hnsw {
             None
         };
         let graph = Hnsw::new(dim, m as usize, ef_construction, quantize);
-        let zero = vec![0f32; dim];
         for slot in 0..n {
             let vid = read_u64(input)?;
             let level = read_u8(input)?;
-            if level > MAX_LEVEL || graph.write_point(vid, &zero, level)? != slot {
+            if level > MAX_LEVEL || graph.write_point(vid, None, level)? != slot {
                 return None;
             }
             for lev in 0..=level {
@@ -925,10 +989,13 @@ impl Hnsw {
                 if quantize {
                     let chunk = graph.chunk(slot);
                     let at = Self::offset(slot) * stride;
-                    for (k, &b) in bytes.iter().enumerate() {
-                        // SAFETY: the graph is not shared yet.
-                        unsafe { *chunk.codes[at + k].get() = b };
-                    }
+                    let cells = &chunk.codes[at..at + stride];
+                    // SAFETY: the graph is not shared yet; `UnsafeCell<u8>` has the
+                    // layout of `u8` and allows writes through a shared reference.
+                    let out = unsafe {
+                        std::slice::from_raw_parts_mut(UnsafeCell::raw_get(cells.as_ptr()), stride)
+                    };
+                    out.copy_from_slice(&bytes);
                 }
             }
             if quantize {
@@ -937,33 +1004,69 @@ impl Hnsw {
             }
         }
         input.skip_padding(version)?;
-        let mut bytes = vec![0u8; dim * 4];
+        let head = Head {
+            version,
+            n,
+            entry,
+            top,
+        };
+        Some((graph, head))
+    }
+
+    /// Reads the vectors of the first `n` points.
+    fn read_vectors(&self, input: &mut impl Read, n: u32) -> Option<()> {
+        let mut bytes = vec![0u8; self.dim * 4];
         for slot in 0..n {
             input.read_exact(&mut bytes).ok()?;
-            let chunk = graph.chunk(slot);
-            let i = Self::offset(slot);
-            for (k, b) in bytes.chunks_exact(4).enumerate() {
-                // SAFETY: the graph is not shared yet.
-                unsafe {
-                    *chunk.vectors[i * dim + k].get() =
-                        f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                }
+            let chunk = self.chunk(slot);
+            let at = Self::offset(slot) * self.dim;
+            let cells = &chunk.vectors[at..at + self.dim];
+            // SAFETY: the graph is not shared yet; `UnsafeCell<f32>` has the layout of
+            // `f32` and allows writes through a shared reference.
+            let out = unsafe {
+                std::slice::from_raw_parts_mut(UnsafeCell::raw_get(cells.as_ptr()), self.dim)
+            };
+            for (x, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             }
         }
+        Some(())
+    }
+
+    /// Publishes the loaded points; codes them when the graph is quantized and the
+    /// file had no codes.
+    fn finish_load(self, head: Head) -> Hnsw {
+        let Head { n, entry, top, .. } = head;
         if n > 0 {
-            graph
-                .entry
+            self.entry
                 .store(u64::from(entry) << 8 | u64::from(top), Mem::Release);
         }
-        graph.inserted.store(n, Mem::Release);
-        if quantize && !graph.is_coded() && n as usize >= QUANTIZE_FROM {
+        self.inserted.store(n, Mem::Release);
+        if self.stride > 0 && !self.is_coded() && n as usize >= QUANTIZE_FROM {
             // Saved without codes: train on what was loaded.
-            let sample: Vec<&[f32]> = (0..n).map(|s| graph.vector(s)).collect();
-            let _ = graph.quantizer.set(Quantizer::train(dim, &sample));
-            graph.code_points_before(n as usize);
+            let sample: Vec<&[f32]> = (0..n).map(|s| self.vector(s)).collect();
+            let _ = self.quantizer.set(Quantizer::train(self.dim, &sample));
+            self.code_points_before(n as usize);
         }
-        Some(graph)
+        self
     }
+}
+
+/// What a saved graph's header says, for the steps of loading after it.
+struct Head {
+    version: u32,
+    n: u32,
+    entry: u32,
+    top: u8,
+}
+
+/// The vectors of a loaded graph's first points, left in its file.
+struct MappedVectors {
+    map: memmap2::Mmap,
+    /// Where the first point's vector starts (aligned for `f32`).
+    offset: usize,
+    /// Points whose vectors are in the file.
+    points: u32,
 }
 
 /// A reader or writer that counts the bytes through it, for the file's alignment.
@@ -1208,6 +1311,32 @@ mod tests {
             loaded.search(&queries[0], 10, 64, None),
             quantized.search(&queries[0], 10, 64, None)
         );
+        // Opened from a file, the vectors stay there; points inserted afterwards (into
+        // the last, partly loaded chunk and beyond) live in memory beside them.
+        let file_dir = tempfile::tempdir().unwrap();
+        let path = file_dir.path().join("g");
+        std::fs::write(&path, &bytes).unwrap();
+        let opened =
+            Hnsw::open_file(&std::fs::File::open(&path).unwrap(), Some(dim), 100, true).unwrap();
+        assert!(opened.mapped.is_some() && opened.is_coded());
+        assert_eq!(opened.vector(17), quantized.vector(17));
+        assert_eq!(
+            opened.search(&queries[1], 10, 64, None),
+            quantized.search(&queries[1], 10, 64, None)
+        );
+        let more = clustered(5000, dim, &mut state);
+        let more: Vec<(u64, Vec<f32>)> = more.into_iter().map(|(v, p)| (v * 7 + 1, p)).collect();
+        let more_refs: Vec<(u64, &[f32])> = more.iter().map(|(i, v)| (*i, v.as_slice())).collect();
+        opened.insert(&more_refs);
+        for (vid, v) in more.iter().step_by(500) {
+            let (slot, d) = opened.search(v, 1, 64, None)[0];
+            assert!(opened.vid(slot) == *vid && d < 1e-6, "{vid}: {d}");
+        }
+        let mut again = Vec::new();
+        opened.write_to(&mut again).unwrap();
+        let reread = Hnsw::read_from(&mut again.as_slice(), Some(dim), 100, true).unwrap();
+        assert_eq!(reread.len(), points.len() + more.len());
+        assert_eq!(reread.vector(17), quantized.vector(17));
         let unquantized = Hnsw::read_from(&mut bytes.as_slice(), Some(dim), 100, false).unwrap();
         assert!(!unquantized.is_coded());
         assert_eq!(unquantized.vector(17), quantized.vector(17));

@@ -453,9 +453,8 @@ impl Graph {
         }
         let path = dir.join(format!("{}.{GRAPH_EXTENSION}", state.basename));
         let file = std::fs::File::open(path).ok()?;
-        let mut input = std::io::BufReader::with_capacity(1 << 20, file);
-        let hnsw = Hnsw::read_from(
-            &mut input,
+        let hnsw = Hnsw::open_file(
+            &file,
             Some(dim),
             params.ef_construction,
             params.quantization == Quantization::Int8,

@@ -90,7 +90,8 @@ fn build(dir: &std::path::Path, points: &[Vec<f32>], quantization: Quantization)
             .map(|(i, v)| {
                 let ordinal = (c * (POINTS / 3) + i) as u32;
                 let mut r = Record::new("d", ordinal, format!("point {ordinal}"), v.clone());
-                r.metadata.insert("even".into(), ordinal.is_multiple_of(2).into());
+                r.metadata
+                    .insert("even".into(), ordinal.is_multiple_of(2).into());
                 r
             })
             .collect();
