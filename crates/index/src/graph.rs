@@ -867,6 +867,7 @@ impl Hnsw {
     /// does not hold `dim`-dimensional vectors. A quantized graph (`quantize`) takes
     /// the saved codes, or trains its quantizer on the loaded vectors when there are
     /// none; a graph without quantization skips them.
+    #[cfg(test)]
     pub(crate) fn read_from(
         input: &mut impl Read,
         expected_dim: Option<usize>,
@@ -903,7 +904,7 @@ impl Hnsw {
         let (mut graph, head) = Self::read_head(input, expected_dim, ef_construction, quantize)?;
         let at = input.at as usize;
         let bytes = (head.n as usize).checked_mul(graph.dim * 4)?;
-        let aligned = (map.as_ptr() as usize + at) % std::mem::align_of::<f32>() == 0;
+        let aligned = (map.as_ptr() as usize + at).is_multiple_of(std::mem::align_of::<f32>());
         let little = cfg!(target_endian = "little");
         if head.version >= 2 && graph.is_coded() && little && aligned && map.len() - at >= bytes {
             #[cfg(unix)]
@@ -1053,6 +1054,7 @@ impl Hnsw {
 }
 
 /// What a saved graph's header says, for the steps of loading after it.
+#[derive(Clone, Copy)]
 struct Head {
     version: u32,
     n: u32,
