@@ -33,7 +33,7 @@ impl Collection {
     #[pyo3(signature = (
         path, *, model=None, installed_model_dir=None, keyword_only=false, dimension=None,
         language=None, reranker=None, max_tokens=None, max_chars=None, overlap=None,
-        context_prefix=None, precision=None, tenant=None, at_commit=None,
+        context_prefix=None, precision=None, tenant=None, at_commit=None, quantization=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -52,6 +52,7 @@ impl Collection {
         precision: Option<&str>,
         tenant: Option<String>,
         at_commit: Option<u64>,
+        quantization: Option<&str>,
     ) -> PyResult<Self> {
         let mut builder = builder_from(
             path,
@@ -65,6 +66,7 @@ impl Collection {
             overlap,
             context_prefix,
             precision,
+            quantization,
             tenant,
         )?;
         if let Some(commit) = at_commit {
@@ -100,6 +102,12 @@ impl Collection {
     fn precision(&self) -> Option<String> {
         let runtime = self.inner.embedder().and_then(|e| e.runtime())?;
         Some(runtime.precision.to_string())
+    }
+
+    /// How vector searches walk the graph: none (full-precision vectors) or int8.
+    #[getter]
+    fn quantization(&self) -> String {
+        self.inner.index().options().hnsw.quantization.to_string()
     }
 
     /// The CPU kernels the model runs on (portable, avx2, avx512, avx512-amx), or
@@ -846,6 +854,7 @@ pub(crate) fn builder_from(
     overlap: Option<&str>,
     context_prefix: Option<bool>,
     precision: Option<&str>,
+    quantization: Option<&str>,
     tenant: Option<String>,
 ) -> PyResult<trawl::CollectionBuilder> {
     let mut builder = trawl::Collection::builder(path);
@@ -867,6 +876,11 @@ pub(crate) fn builder_from(
     if let Some(precision) = precision {
         builder = builder.precision(
             trawl::Precision::from_str(precision).map_err(InvalidArgumentError::new_err)?,
+        );
+    }
+    if let Some(quantization) = quantization {
+        builder = builder.quantization(
+            trawl::Quantization::from_str(quantization).map_err(InvalidArgumentError::new_err)?,
         );
     }
     if let Some(language) = language {

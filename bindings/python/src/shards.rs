@@ -205,7 +205,7 @@ impl ShardWriter {
     #[pyo3(signature = (
         path, *, shards=None, model=None, installed_model_dir=None, keyword_only=false,
         dimension=None, language=None, max_tokens=None, max_chars=None, overlap=None,
-        context_prefix=None, precision=None,
+        context_prefix=None, precision=None, quantization=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -222,6 +222,7 @@ impl ShardWriter {
         overlap: Option<&str>,
         context_prefix: Option<bool>,
         precision: Option<&str>,
+        quantization: Option<&str>,
     ) -> PyResult<Self> {
         let exists = trawl::ShardSet::exists(&path);
         let template = builder_from(
@@ -236,6 +237,7 @@ impl ShardWriter {
             overlap,
             context_prefix,
             precision,
+            quantization,
             None,
         )?;
         let inner = gil::run(py, move || match (exists, shards) {

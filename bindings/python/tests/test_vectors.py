@@ -51,3 +51,26 @@ def test_text_search_without_a_model_is_a_model_error(tmp_path: Path) -> None:
         col.search("anything", mode="dense")
     with pytest.raises(trawl.ModelError):
         col.embed(["anything"])
+
+
+def test_int8_quantization_is_recorded_and_hits_are_scored_exactly(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    # More vectors than a quantized graph holds before it trains its quantizer.
+    vectors = rng.normal(size=(9000, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    col = trawl.Collection(tmp_path / "idx", dimension=8, quantization="int8")
+    assert col.quantization == "int8"
+    col.add_vectors("doc", [f"point {i}" for i in range(len(vectors))], vectors)
+    col.commit()
+    del col
+    reopened = trawl.Collection(tmp_path / "idx")
+    assert reopened.quantization == "int8", "the quantization is recorded with the collection"
+    for i in (0, 4321, 8999):
+        hit = reopened.search(vector=vectors[i], k=1, mode="dense")[0]
+        assert hit.text == f"point {i}"
+        assert hit.score == pytest.approx(1.0, abs=1e-5)
+    assert trawl.Collection(tmp_path / "default", dimension=8).quantization == "int8"
+    plain = trawl.Collection(tmp_path / "plain", dimension=8, quantization="none")
+    assert plain.quantization == "none"
+    with pytest.raises(trawl.InvalidArgumentError, match="int8"):
+        trawl.Collection(tmp_path / "bad", dimension=8, quantization="int4")

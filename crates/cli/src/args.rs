@@ -365,6 +365,11 @@ pub(crate) struct ModelArgs {
     /// AVX2 and AVX-512 CPUs, else f32.
     #[arg(long)]
     pub(crate) precision: Option<trawl::Precision>,
+    /// How vector searches walk the graph of a new index: int8 (the default: one byte
+    /// a dimension, a quarter of the memory; the hits found are rescored with the
+    /// full-precision vectors) or none (full-precision vectors throughout).
+    #[arg(long)]
+    pub(crate) quantization: Option<trawl::Quantization>,
 }
 
 impl ModelArgs {
@@ -388,6 +393,9 @@ impl ModelArgs {
         }
         if let Some(precision) = self.precision {
             builder = builder.precision(precision);
+        }
+        if let Some(quantization) = self.quantization {
+            builder = builder.quantization(quantization);
         }
         if self.keyword_only {
             return builder.keyword_only();

@@ -74,7 +74,7 @@ pub use search::{ChunkSpan, Hit, SearchMode, SearchOptions};
 pub use shards::{shard_of, ShardManifest, ShardSet, ShardWriter};
 pub use trawl_index::{
     CheckReport, DocumentInfo, Filter, FilterValue, Index, IndexOptions, KeywordStats, Language,
-    Problem, Record, Scored, Stats, TenantStats,
+    Problem, Quantization, Record, Scored, Stats, TenantStats,
 };
 pub use trawl_ingest::{
     Document, Format, Limits, Location, MetaValue, Metadata, Section, SectionKind,

@@ -27,7 +27,7 @@
 use std::cell::{RefCell, UnsafeCell};
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering as Mem};
 use std::sync::{Mutex, OnceLock};
 
@@ -854,7 +854,19 @@ impl Hnsw {
             }
         }
         out.pad()?;
-        for slot in 0..n {
+        let mut from = 0;
+        if let Some(mapped) = &self.mapped {
+            // Copied by reading the file: pages read through the map would stay
+            // resident as the process's own.
+            from = mapped.points.min(n);
+            let mut file = &mapped.file;
+            file.seek(std::io::SeekFrom::Start(mapped.offset as u64))?;
+            let len = u64::from(from) * self.dim as u64 * 4;
+            if std::io::copy(&mut file.take(len), out)? != len {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        for slot in from..n {
             for x in self.vector(slot) {
                 out.write_all(&x.to_le_bytes())?;
             }
@@ -888,30 +900,37 @@ impl Hnsw {
     /// the vectors it rescored with are paged in as they are read (and can be paged
     /// out again), so resident memory is about a quarter of the vectors'.
     pub(crate) fn open_file(
-        file: &std::fs::File,
+        file: std::fs::File,
         expected_dim: Option<usize>,
         ef_construction: usize,
         quantize: bool,
     ) -> Option<Hnsw> {
-        // SAFETY: trawl writes a graph file once, under a name of its own, and never
-        // changes it afterwards (a new save writes a new file), so the mapping does
-        // not change under the references taken from it.
-        let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
+        // The head is read, not mapped, so its pages are not counted as the process's.
         let input = &mut Counted {
-            inner: &map[..],
+            inner: std::io::BufReader::with_capacity(1 << 20, &file),
             at: 0,
         };
         let (mut graph, head) = Self::read_head(input, expected_dim, ef_construction, quantize)?;
-        let at = input.at as usize;
-        let bytes = (head.n as usize).checked_mul(graph.dim * 4)?;
-        let aligned = (map.as_ptr() as usize + at).is_multiple_of(std::mem::align_of::<f32>());
+        let at = input.at;
+        let bytes = u64::from(head.n).checked_mul(graph.dim as u64 * 4)?;
         let little = cfg!(target_endian = "little");
-        if head.version >= 2 && graph.is_coded() && little && aligned && map.len() - at >= bytes {
+        if head.version >= 2 && graph.is_coded() && little && head.n > 0 {
+            // SAFETY: trawl writes a graph file once, under a name of its own, and
+            // never changes it afterwards (a new save writes a new file), so the
+            // mapping does not change under the references taken from it.
+            let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+            let offset = usize::try_from(at).ok()?;
+            let aligned =
+                (map.as_ptr() as usize + offset).is_multiple_of(std::mem::align_of::<f32>());
+            if !aligned || (map.len() as u64).saturating_sub(at) < bytes {
+                return None;
+            }
             #[cfg(unix)]
             let _ = map.advise(memmap2::Advice::Random);
             graph.mapped = Some(MappedVectors {
                 map,
-                offset: at,
+                file,
+                offset,
                 points: head.n,
             });
         } else {
@@ -1065,6 +1084,8 @@ struct Head {
 /// The vectors of a loaded graph's first points, left in its file.
 struct MappedVectors {
     map: memmap2::Mmap,
+    /// The file, for copying the vectors into a new save without touching the map.
+    file: std::fs::File,
     /// Where the first point's vector starts (aligned for `f32`).
     offset: usize,
     /// Points whose vectors are in the file.
@@ -1319,7 +1340,7 @@ mod tests {
         let path = file_dir.path().join("g");
         std::fs::write(&path, &bytes).unwrap();
         let opened =
-            Hnsw::open_file(&std::fs::File::open(&path).unwrap(), Some(dim), 100, true).unwrap();
+            Hnsw::open_file(std::fs::File::open(&path).unwrap(), Some(dim), 100, true).unwrap();
         assert!(opened.mapped.is_some() && opened.is_coded());
         assert_eq!(opened.vector(17), quantized.vector(17));
         assert_eq!(

@@ -26,23 +26,38 @@ pub struct HnswParams {
     pub ef_construction: usize,
     /// Minimum candidate list size while searching; raised to `k` when larger.
     pub ef_search: usize,
-    /// How searches compare the query with points while they walk the graph.
+    /// How searches compare the query with points while they walk the graph: int8
+    /// for a new index; an index whose manifest names none was made before
+    /// quantization existed, and walks on full-precision vectors.
+    #[serde(default = "quantization_of_older_indexes")]
     pub quantization: Quantization,
+}
+
+fn quantization_of_older_indexes() -> Quantization {
+    Quantization::None
 }
 
 /// How a vector search compares the query with the points it passes on its walk
 /// through the graph. Whatever the choice, the points it returns are scored exactly,
 /// with the full-precision vectors.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Quantization {
     /// Full-precision vectors (4 bytes a dimension).
-    #[default]
     None,
     /// One byte a dimension, each dimension's range trained on the collection's own
     /// vectors once it holds a few thousand; the candidates found are rescored with
-    /// the full-precision vectors.
+    /// the full-precision vectors. The default for a new index.
     Int8,
+}
+
+impl std::fmt::Display for Quantization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Quantization::None => "none",
+            Quantization::Int8 => "int8",
+        })
+    }
 }
 
 impl std::str::FromStr for Quantization {
@@ -63,7 +78,7 @@ impl Default for HnswParams {
             max_connections: 16,
             ef_construction: 200,
             ef_search: 96,
-            quantization: Quantization::None,
+            quantization: Quantization::Int8,
         }
     }
 }
@@ -454,7 +469,7 @@ impl Graph {
         let path = dir.join(format!("{}.{GRAPH_EXTENSION}", state.basename));
         let file = std::fs::File::open(path).ok()?;
         let hnsw = Hnsw::open_file(
-            &file,
+            file,
             Some(dim),
             params.ef_construction,
             params.quantization == Quantization::Int8,

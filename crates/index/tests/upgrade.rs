@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use trawl_index::Index;
+use trawl_index::{Index, Quantization};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/index-hnsw-rs");
 
@@ -38,6 +38,8 @@ fn an_index_whose_graph_was_saved_by_hnsw_rs_opens_with_the_graph_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(Path::new(FIXTURE), dir.path());
     let index = Index::open(dir.path()).unwrap();
+    // Its manifest names no quantization: it keeps walking on full vectors.
+    assert_eq!(index.options().hnsw.quantization, Quantization::None);
     let stats = index.stats().unwrap();
     assert_eq!((stats.documents, stats.chunks), (100, 300));
     assert_eq!(stats.graph_points, 300);

@@ -139,7 +139,10 @@ class Collection:
     ``"f32"`` (vectors match sentence-transformers), ``"bf16"`` (AVX-512 BF16; within
     cosine 0.999) or ``"int8"`` (any CPU; within cosine 0.99), recorded with the
     collection; a new one gets bf16 where the CPU has AMX, int8 on other AVX2 and
-    AVX-512 CPUs, else f32.
+    AVX-512 CPUs, else f32. ``quantization`` says how a new collection's vector search
+    walks its graph: ``"int8"`` (the default: one byte a dimension, a quarter of the
+    memory; the hits are rescored with the full-precision vectors) or ``"none"``
+    (full-precision vectors throughout).
 
     ``tenant`` opens the collection for one tenant: adds go to it and searches see only
     it (a search may name another with ``tenant=``); without it, adds go to the default
@@ -168,6 +171,7 @@ class Collection:
         precision: Optional[str] = None,
         tenant: Optional[str] = None,
         at_commit: Optional[int] = None,
+        quantization: Optional[str] = None,
     ) -> None:
         self._native = _trawl.Collection(
             os.fspath(path),
@@ -184,6 +188,7 @@ class Collection:
             precision=precision,
             tenant=tenant,
             at_commit=at_commit,
+            quantization=quantization,
         )
         if self._native.cpu_path == "portable":
             warnings.warn(
@@ -213,6 +218,12 @@ class Collection:
         """The CPU kernels the model runs on: "portable", "avx2", "avx512" or
         "avx512-amx"; None without a built-in model."""
         return self._native.cpu_path
+
+    @property
+    def quantization(self) -> str:
+        """How vector searches walk the graph: "none" (full-precision vectors) or
+        "int8" (one byte a dimension; hits rescored with the full vectors)."""
+        return self._native.quantization
 
     @property
     def dimension(self) -> int:
@@ -736,6 +747,7 @@ class ShardWriter:
         overlap: Optional[str] = None,
         context_prefix: Optional[bool] = None,
         precision: Optional[str] = None,
+        quantization: Optional[str] = None,
     ) -> None:
         self._native = _trawl.ShardWriter(
             os.fspath(path),
@@ -750,6 +762,7 @@ class ShardWriter:
             overlap=overlap,
             context_prefix=context_prefix,
             precision=precision,
+            quantization=quantization,
         )
 
     @property

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::Value;
-use trawl_index::{Index, IndexOptions, Language};
+use trawl_index::{Index, IndexOptions, Language, Quantization};
 
 use crate::chunk::ChunkOptions;
 use crate::embed::{BertEmbedder, Embedder, Precision};
@@ -24,6 +24,7 @@ pub struct CollectionBuilder {
     pub(crate) keyword_only: bool,
     pub(crate) chunking: Option<ChunkOptions>,
     pub(crate) language: Language,
+    pub(crate) quantization: Option<Quantization>,
     pub(crate) reranker: Option<Arc<dyn Reranker>>,
     pub(crate) reranker_spec: Option<String>,
     pub(crate) dimension: Option<usize>,
@@ -75,6 +76,14 @@ impl CollectionBuilder {
     /// (English by default).
     pub fn language(mut self, language: Language) -> Self {
         self.language = language;
+        self
+    }
+
+    /// How vector searches walk the HNSW graph (see [`Quantization`]; int8 by
+    /// default), fixed when the collection is created; an existing collection keeps
+    /// its own.
+    pub fn quantization(mut self, quantization: Quantization) -> Self {
+        self.quantization = Some(quantization);
         self
     }
 
@@ -227,6 +236,9 @@ impl CollectionBuilder {
                 };
                 let mut options = IndexOptions::new(dim);
                 options.language = self.language;
+                if let Some(quantization) = self.quantization {
+                    options.hnsw.quantization = quantization;
+                }
                 if let Value::Object(extra) =
                     serde_json::to_value(&manifest).expect("manifest serialises")
                 {

@@ -82,6 +82,7 @@ impl Collection {
             language: Language::default(),
             reranker: None,
             reranker_spec: None,
+            quantization: None,
             dimension: None,
             precision: None,
             tenant: None,
