@@ -104,7 +104,8 @@ impl Collection {
         Some(runtime.precision.to_string())
     }
 
-    /// How vector searches walk the graph: none (full-precision vectors) or int8.
+    /// How vector searches walk the graph: none (full-precision vectors), int8 or
+    /// binary.
     #[getter]
     fn quantization(&self) -> String {
         self.inner.index().options().hnsw.quantization.to_string()

@@ -72,5 +72,7 @@ def test_int8_quantization_is_recorded_and_hits_are_scored_exactly(tmp_path: Pat
     assert trawl.Collection(tmp_path / "default", dimension=8).quantization == "int8"
     plain = trawl.Collection(tmp_path / "plain", dimension=8, quantization="none")
     assert plain.quantization == "none"
+    bits = trawl.Collection(tmp_path / "bits", dimension=8, quantization="binary")
+    assert bits.quantization == "binary"
     with pytest.raises(trawl.InvalidArgumentError, match="int8"):
         trawl.Collection(tmp_path / "bad", dimension=8, quantization="int4")

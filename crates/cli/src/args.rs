@@ -367,7 +367,8 @@ pub(crate) struct ModelArgs {
     pub(crate) precision: Option<trawl::Precision>,
     /// How vector searches walk the graph of a new index: int8 (the default: one byte
     /// a dimension, a quarter of the memory; the hits found are rescored with the
-    /// full-precision vectors) or none (full-precision vectors throughout).
+    /// full-precision vectors), binary (one bit a dimension; needs a wider beam for
+    /// the same recall) or none (full-precision vectors throughout).
     #[arg(long)]
     pub(crate) quantization: Option<trawl::Quantization>,
 }

@@ -49,6 +49,12 @@ pub enum Quantization {
     /// vectors once it holds a few thousand; the candidates found are rescored with
     /// the full-precision vectors. The default for a new index.
     Int8,
+    /// One bit a dimension (which side of the dimension's median), a 32nd of the
+    /// vectors' memory, compared with the full-precision query through per-query
+    /// tables; coarser than int8, so a search needs a wider beam (`ef_search`) for the
+    /// same recall. The beam's candidates are rescored with the full-precision
+    /// vectors.
+    Binary,
 }
 
 impl std::fmt::Display for Quantization {
@@ -56,6 +62,7 @@ impl std::fmt::Display for Quantization {
         f.write_str(match self {
             Quantization::None => "none",
             Quantization::Int8 => "int8",
+            Quantization::Binary => "binary",
         })
     }
 }
@@ -67,7 +74,8 @@ impl std::str::FromStr for Quantization {
         match s.to_ascii_lowercase().as_str() {
             "none" | "f32" => Ok(Quantization::None),
             "int8" => Ok(Quantization::Int8),
-            _ => Err(format!("unknown quantization {s:?} (none or int8)")),
+            "binary" => Ok(Quantization::Binary),
+            _ => Err(format!("unknown quantization {s:?} (none, int8 or binary)")),
         }
     }
 }
@@ -276,7 +284,7 @@ impl Graph {
                 first.1.len(),
                 self.params.max_connections,
                 self.params.ef_construction,
-                self.params.quantization == Quantization::Int8,
+                self.params.quantization,
             )
         });
         let slots = hnsw.insert(points);
@@ -468,12 +476,7 @@ impl Graph {
         }
         let path = dir.join(format!("{}.{GRAPH_EXTENSION}", state.basename));
         let file = std::fs::File::open(path).ok()?;
-        let hnsw = Hnsw::open_file(
-            file,
-            Some(dim),
-            params.ef_construction,
-            params.quantization == Quantization::Int8,
-        )?;
+        let hnsw = Hnsw::open_file(file, Some(dim), params.ef_construction, params.quantization)?;
         if hnsw.len() != state.points {
             return None;
         }

@@ -141,8 +141,9 @@ class Collection:
     collection; a new one gets bf16 where the CPU has AMX, int8 on other AVX2 and
     AVX-512 CPUs, else f32. ``quantization`` says how a new collection's vector search
     walks its graph: ``"int8"`` (the default: one byte a dimension, a quarter of the
-    memory; the hits are rescored with the full-precision vectors) or ``"none"``
-    (full-precision vectors throughout).
+    memory; the hits are rescored with the full-precision vectors), ``"binary"`` (one
+    bit a dimension; needs a wider beam, :meth:`set_ef_search`, for the same recall) or
+    ``"none"`` (full-precision vectors throughout).
 
     ``tenant`` opens the collection for one tenant: adds go to it and searches see only
     it (a search may name another with ``tenant=``); without it, adds go to the default
@@ -221,8 +222,9 @@ class Collection:
 
     @property
     def quantization(self) -> str:
-        """How vector searches walk the graph: "none" (full-precision vectors) or
-        "int8" (one byte a dimension; hits rescored with the full vectors)."""
+        """How vector searches walk the graph: "none" (full-precision vectors),
+        "int8" or "binary" (a byte or a bit a dimension; hits rescored with the full
+        vectors)."""
         return self._native.quantization
 
     @property
