@@ -394,6 +394,12 @@ impl Hnsw {
         }
     }
 
+    /// Points whose vectors are in memory (the others are read from the graph's file).
+    pub(crate) fn vectors_in_memory(&self) -> usize {
+        let mapped = self.mapped.as_ref().map_or(0, |m| m.points as usize);
+        self.len().saturating_sub(mapped)
+    }
+
     /// Whether searches walk on quantized codes.
     pub(crate) fn is_coded(&self) -> bool {
         self.walk_quantizer().is_some()

@@ -276,6 +276,21 @@ impl Graph {
         self.hnsw.get().map_or(0, Hnsw::len)
     }
 
+    /// The parameters the graph was made with.
+    pub(crate) fn params(&self) -> HnswParams {
+        self.params
+    }
+
+    /// Points whose full-precision vectors are in memory.
+    pub(crate) fn vectors_in_memory(&self) -> usize {
+        self.hnsw.get().map_or(0, Hnsw::vectors_in_memory)
+    }
+
+    /// Whether searches walk on quantized codes.
+    pub(crate) fn is_coded(&self) -> bool {
+        self.hnsw.get().is_some_and(Hnsw::is_coded)
+    }
+
     /// Inserts points (callers move `next_vid` on with [`Graph::advance_next_vid`]).
     pub(crate) fn insert(&self, points: &[(u64, &[f32])]) {
         let Some(first) = points.first() else { return };

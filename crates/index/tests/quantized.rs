@@ -99,6 +99,12 @@ fn build(dir: &std::path::Path, points: &[Vec<f32>], quantization: Quantization)
         index.commit().unwrap();
     }
     index.flush_graph().unwrap();
+    if quantization != Quantization::None {
+        // Saved and opened again from its file, where its vectors stay.
+        assert_eq!(index.stats().unwrap().graph_vectors_in_memory, 0);
+    } else {
+        assert_eq!(index.stats().unwrap().graph_vectors_in_memory, POINTS);
+    }
     index
 }
 

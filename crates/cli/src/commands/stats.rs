@@ -31,6 +31,8 @@ pub(crate) fn stats(index: &Path, json: bool) -> Result<()> {
             serde_json::to_string_pretty(&json!({
                 "documents": s.documents, "chunks": s.chunks, "dim": s.dim,
                 "graph_points": s.graph_points, "unindexed_points": s.unindexed_points,
+                "graph_vectors_in_memory": s.graph_vectors_in_memory,
+                "quantization": collection.index().options().hnsw.quantization.to_string(),
                 "tombstones": s.tombstones,
                 "deleted_chunks": s.deleted_chunks, "segments": s.segments,
                 "disk_bytes": s.disk_bytes, "model": model, "tenants": s.tenants,

@@ -233,6 +233,7 @@ impl ShardSet {
             all.documents += s.documents;
             all.chunks += s.chunks;
             all.graph_points += s.graph_points;
+            all.graph_vectors_in_memory += s.graph_vectors_in_memory;
             all.unindexed_points += s.unindexed_points;
             all.tombstones += s.tombstones;
             all.deleted_chunks += s.deleted_chunks;

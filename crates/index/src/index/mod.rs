@@ -190,6 +190,10 @@ pub struct Stats {
     pub dim: usize,
     /// Points in the HNSW graph, including deleted ones not yet compacted.
     pub graph_points: usize,
+    /// Points whose full-precision vectors the graph holds in memory. A quantized
+    /// graph reads the others from its file as needed: those saved when it was
+    /// opened, and those saved by this process since.
+    pub graph_vectors_in_memory: usize,
     /// Committed points not in the HNSW graph yet: searched by exact comparison until
     /// the background thread has inserted them.
     pub unindexed_points: usize,
@@ -1088,6 +1092,7 @@ impl Index {
             chunks: usize::try_from(snap.searcher.num_docs()).unwrap_or(usize::MAX),
             dim: self.options.dim,
             graph_points,
+            graph_vectors_in_memory: snap.graph.vectors_in_memory(),
             unindexed_points: snap.fresh.len(),
             tombstones,
             deleted_chunks: snap

@@ -161,6 +161,8 @@ impl Shared {
                 work.saved_points = snap.graph.len();
                 work.rebuilt = false;
                 work.save_error = None;
+                drop(work);
+                self.remap(&snap.graph);
             }
             Err(e) => {
                 // Only costs a catch-up on the next open; tried again after more points.
@@ -170,6 +172,31 @@ impl Shared {
                 work.save_error = Some(e.to_string());
             }
         }
+    }
+
+    /// Replaces a quantized graph that holds vectors in memory by the one it was just
+    /// saved as, opened from its file, where the vectors stay: a process that goes on
+    /// adding keeps in memory only the vectors added since the last save, as one that
+    /// opened the index does. The caller has not changed the graph since the save.
+    fn remap(&self, graph: &Arc<Graph>) {
+        if !graph.is_coded() || graph.vectors_in_memory() == 0 {
+            return;
+        }
+        let Some(loaded) = Graph::load(&self.path.join(HNSW_DIR), graph.params(), self.dim) else {
+            return;
+        };
+        if loaded.len() != graph.len() || loaded.vectors_in_memory() > 0 {
+            return;
+        }
+        let _update = self.update.lock().expect("update lock");
+        let current = self.snapshot();
+        if !Arc::ptr_eq(&current.graph, graph) {
+            return;
+        }
+        // Commits may have moved the graph's coverage on since the save.
+        loaded.advance_next_vid(graph.next_vid());
+        let next = current.with_vectors(Arc::new(loaded), current.fresh.clone());
+        *self.snapshot.write().expect("snapshot lock") = Arc::new(next);
     }
 
     /// Replaces the snapshot with the same store state, `graph`, and the fresh set
