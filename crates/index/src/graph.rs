@@ -1330,6 +1330,15 @@ mod tests {
         hit as f64 / (10 * queries.len()) as f64
     }
 
+    /// Every hit's distance is the exact one, from the full-precision vectors.
+    fn assert_exact_scores(g: &Hnsw, queries: &[Vec<f32>], ef: usize) {
+        for q in queries {
+            for (slot, d) in g.search(q, 10, ef, None) {
+                assert_eq!(d, distance(q, g.vector(slot)));
+            }
+        }
+    }
+
     /// A quantized graph trains its quantizer once it holds enough points, codes the
     /// points that came before, walks on codes and rescored with the vectors: its
     /// recall stays within 0.02 of the same graph walked on vectors, and its scores
@@ -1361,11 +1370,7 @@ mod tests {
             coded_walk >= exact_walk - 0.02 && coded_walk >= 0.9,
             "int8 {coded_walk} against f32 {exact_walk}"
         );
-        for q in &queries[..5] {
-            for (slot, d) in quantized.search(q, 10, 64, None) {
-                assert_eq!(d, distance(q, quantized.vector(slot)));
-            }
-        }
+        assert_exact_scores(&quantized, &queries[..5], 64);
         let mut bytes = Vec::new();
         quantized.write_to(&mut bytes).unwrap();
         let loaded =
@@ -1458,11 +1463,7 @@ mod tests {
             bits_walk >= 0.9 && bits_walk >= exact_walk - 0.1,
             "binary {bits_walk}, f32 {exact_walk}"
         );
-        for q in &queries[..5] {
-            for (slot, d) in binary.search(q, 10, 300, None) {
-                assert_eq!(d, distance(q, binary.vector(slot)));
-            }
-        }
+        assert_exact_scores(&binary, &queries[..5], 300);
         let mut bytes = Vec::new();
         binary.write_to(&mut bytes).unwrap();
         let loaded =
