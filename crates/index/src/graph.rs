@@ -21,7 +21,7 @@
 //! A graph made with quantization keeps a byte per dimension of each point beside its
 //! vector (see `quantize.rs`), trained on the first [`QUANTIZE_FROM`] or more points.
 //! Construction compares full-precision vectors; a search walks on the bytes, a
-//! quarter of the memory to read, and rescored the candidates it found with the
+//! quarter of the memory to read, and rescores the candidates it found with the
 //! full-precision vectors, so the scores it reports are exact.
 
 use std::cell::{RefCell, UnsafeCell};
@@ -746,7 +746,7 @@ impl Hnsw {
     }
 
     /// The `k` nearest allowed points to `q` among a beam of `ef`, nearest first, as
-    /// (slot, distance). A quantized graph walks on codes and rescored what it found
+    /// (slot, distance). A quantized graph walks on codes and rescores what it found
     /// with the vectors: the distances are exact either way.
     pub(crate) fn search(
         &self,
@@ -914,7 +914,7 @@ impl Hnsw {
 
     /// Opens a graph file as [`Hnsw::read_from`] reads one, except that a coded
     /// graph's vectors stay in the file, mapped into memory: the walk reads codes, and
-    /// the vectors it rescored with are paged in as they are read (and can be paged
+    /// the vectors it rescores with are paged in as they are read (and can be paged
     /// out again), so resident memory is about a quarter of the vectors'.
     pub(crate) fn open_file(
         file: std::fs::File,
@@ -1340,7 +1340,7 @@ mod tests {
     }
 
     /// A quantized graph trains its quantizer once it holds enough points, codes the
-    /// points that came before, walks on codes and rescored with the vectors: its
+    /// points that came before, walks on codes and rescores with the vectors: its
     /// recall stays within 0.02 of the same graph walked on vectors, and its scores
     /// are the exact ones. Codes survive a save; a graph saved without them is coded
     /// on load, and a graph without quantization reads a quantized file.
@@ -1432,11 +1432,11 @@ mod tests {
         assert!(r >= exact_walk - 0.02, "coded on load: {r}");
     }
 
-    /// A binary graph walks on bits with per-query tables and rescored what it found;
+    /// A binary graph walks on bits with per-query tables and rescores what it found;
     /// with a beam three times as wide it comes within 0.1 of the full-vector walk's
     /// recall, and its codes survive a save. A file with codes of the other kind is coded anew on load.
     #[test]
-    fn a_binary_graph_walks_on_bits_and_rescored_with_vectors() {
+    fn a_binary_graph_walks_on_bits_and_rescores_with_vectors() {
         let dim = 64;
         let mut state = 0x00B1_7B17_u64;
         let points = clustered(QUANTIZE_FROM as u64 + 2000, dim, &mut state);

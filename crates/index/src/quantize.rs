@@ -17,7 +17,7 @@
 //! holds the sum of the query's weights over the bits set, so a point costs one
 //! lookup per 8 dimensions.
 //!
-//! The approximation only steers the walk: the graph rescored its candidates with
+//! The approximation only steers the walk: the graph rescores its candidates with
 //! the full-precision vectors before it answers.
 
 use crate::vectors::Quantization;
