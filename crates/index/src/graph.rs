@@ -18,11 +18,12 @@
 //! candidate is kept only if it is nearer the new point than any neighbour kept so
 //! far); a list over its bound is cut back with the same heuristic.
 //!
-//! A graph made with quantization keeps a byte per dimension of each point beside its
-//! vector (see `quantize.rs`), trained on the first [`QUANTIZE_FROM`] or more points.
-//! Construction compares full-precision vectors; a search walks on the bytes, a
-//! quarter of the memory to read, and rescores the candidates it found with the
-//! full-precision vectors, so the scores it reports are exact.
+//! A graph made with quantization keeps codes of each point beside its vector (a byte
+//! or a bit per dimension, see `quantize.rs`), trained on the first [`QUANTIZE_FROM`]
+//! or more points. Construction compares full-precision vectors; a search walks on the
+//! codes, a quarter (int8) or a 32nd (binary) of the memory to read, and rescores the
+//! candidates it found with the full-precision vectors, so the scores it reports are
+//! exact.
 
 use std::cell::{RefCell, UnsafeCell};
 use std::cmp::{Ordering, Reverse};
@@ -53,8 +54,7 @@ const FORMAT_VERSION: u32 = 2;
 /// A saved graph's flag: the quantizer and each point's codes follow the header.
 const FLAG_CODES: u8 = 1;
 /// Points a quantized graph holds before its quantizer is trained: fewer say too
-/// little about each dimension's range (and a graph that small is searched by
-/// comparing every vector anyway).
+/// little about each dimension's range. Until then it walks on its vectors.
 pub(crate) const QUANTIZE_FROM: usize = 8192;
 
 /// Distance between unit vectors: `1 - dot`, clamped at zero.
@@ -123,8 +123,12 @@ impl Metric for Coded<'_> {
 
     #[inline]
     fn prefetch(&self, slot: u32) {
+        // Every line the codes touch, from the one they start in.
         let codes = self.graph.codes(slot);
-        prefetch_lines(codes.as_ptr().cast(), codes.len() / 64);
+        let start = codes.as_ptr() as usize;
+        let first = start & !63;
+        let lines = (start + codes.len() - first).div_ceil(64);
+        prefetch_lines(codes.as_ptr().wrapping_sub(start - first).cast(), lines);
     }
 }
 
@@ -497,6 +501,11 @@ impl Hnsw {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let before = self.claimed();
+        if self.stride > 0 && self.quantizer.get().is_some() && !self.is_coded() {
+            // A call that trained the quantizer did not get to code the points before
+            // it (it panicked): code them now.
+            self.code_points_before(before);
+        }
         let train = self.stride > 0
             && self.quantizer.get().is_none()
             && before + points.len() >= QUANTIZE_FROM;
@@ -876,7 +885,11 @@ impl Hnsw {
             // Copied by reading the file: pages read through the map would stay
             // resident as the process's own.
             from = mapped.points.min(n);
-            let mut file = &mapped.file;
+            let mut file = mapped
+                .file
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let file = &mut *file;
             file.seek(std::io::SeekFrom::Start(mapped.offset as u64))?;
             let len = u64::from(from) * self.dim as u64 * 4;
             if std::io::copy(&mut file.take(len), out)? != len {
@@ -915,7 +928,7 @@ impl Hnsw {
     /// Opens a graph file as [`Hnsw::read_from`] reads one, except that a coded
     /// graph's vectors stay in the file, mapped into memory: the walk reads codes, and
     /// the vectors it rescores with are paged in as they are read (and can be paged
-    /// out again), so resident memory is about a quarter of the vectors'.
+    /// out again), so resident memory is the codes and lists rather than the vectors.
     pub(crate) fn open_file(
         file: std::fs::File,
         expected_dim: Option<usize>,
@@ -933,9 +946,11 @@ impl Hnsw {
         let bytes = u64::from(head.n).checked_mul(graph.dim as u64 * 4)?;
         let little = cfg!(target_endian = "little");
         if head.version >= 2 && graph.is_coded() && little && head.n > 0 {
-            // SAFETY: trawl writes a graph file once, under a name of its own, and
-            // never changes it afterwards (a new save writes a new file), so the
-            // mapping does not change under the references taken from it.
+            // SAFETY: trawl writes a graph file once, under a name no other file had
+            // (`create_new`), and never changes it afterwards (a new save writes a new
+            // file), so the mapping does not change under the references taken from
+            // it. A file changed by another program is out of scope, as for any
+            // mapped index file.
             let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
             let offset = usize::try_from(at).ok()?;
             let aligned =
@@ -947,7 +962,7 @@ impl Hnsw {
             let _ = map.advise(memmap2::Advice::Random);
             graph.mapped = Some(MappedVectors {
                 map,
-                file,
+                file: Mutex::new(file),
                 offset,
                 points: head.n,
             });
@@ -1107,8 +1122,9 @@ struct Head {
 /// The vectors of a loaded graph's first points, left in its file.
 struct MappedVectors {
     map: memmap2::Mmap,
-    /// The file, for copying the vectors into a new save without touching the map.
-    file: std::fs::File,
+    /// The file, for copying the vectors into a new save without touching the map
+    /// (locked: the copy moves the file's position).
+    file: Mutex<std::fs::File>,
     /// Where the first point's vector starts (aligned for `f32`).
     offset: usize,
     /// Points whose vectors are in the file.

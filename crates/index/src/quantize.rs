@@ -11,8 +11,8 @@
 //! `vpmaddubsw` with AVX2, whose pairwise 16-bit sums cannot saturate with 7-bit
 //! query bytes: `2 · 255 · 63 = 32130`). The integer sum is the same on every CPU.
 //!
-//! **Binary.** Each dimension is split at its median; a bit says which half a value
-//! is in, and stands for that half's mean (trained on the same sample). The query
+//! **Binary.** Each dimension gets two levels, the means of the sample's values
+//! below and above its median; a bit says which level a value is nearer. The query
 //! stays in full precision: for each byte of a point's bits, a table built per query
 //! holds the sum of the query's weights over the bits set, so a point costs one
 //! lookup per 8 dimensions.
@@ -248,10 +248,11 @@ pub(crate) fn dot_u8_i8(a: &[u8], b: &[i8]) -> i32 {
     debug_assert_eq!(a.len() % 64, 0);
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512vnni")
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vnni")
             && std::arch::is_x86_feature_detected!("avx512bw")
         {
-            // SAFETY: the CPU has AVX-512 VNNI and BW, checked just above.
+            // SAFETY: the CPU has AVX-512 F, VNNI and BW, checked just above.
             return unsafe { dot_u8_i8_avx512vnni(a, b) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
@@ -381,7 +382,8 @@ mod tests {
                         // SAFETY: checked just above.
                         assert_eq!(unsafe { dot_u8_i8_avx2(&a, &b) }, naive, "avx2");
                     }
-                    if std::arch::is_x86_feature_detected!("avx512vnni")
+                    if std::arch::is_x86_feature_detected!("avx512f")
+                        && std::arch::is_x86_feature_detected!("avx512vnni")
                         && std::arch::is_x86_feature_detected!("avx512bw")
                     {
                         // SAFETY: checked just above.
@@ -395,7 +397,8 @@ mod tests {
             ("AVX2", std::arch::is_x86_feature_detected!("avx2")),
             (
                 "AVX-512 VNNI",
-                std::arch::is_x86_feature_detected!("avx512vnni")
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vnni")
                     && std::arch::is_x86_feature_detected!("avx512bw"),
             ),
         ] {

@@ -49,7 +49,8 @@ pub enum Quantization {
     /// vectors once it holds a few thousand; the candidates found are rescored with
     /// the full-precision vectors. The default for a new index.
     Int8,
-    /// One bit a dimension (which side of the dimension's median), a 32nd of the
+    /// One bit a dimension (which of two levels, the means of the values below and
+    /// above the dimension's median, a value is nearer), a 32nd of the
     /// vectors' memory, compared with the full-precision query through per-query
     /// tables; coarser than int8, so a search needs a wider beam (`ef_search`) for the
     /// same recall. The beam's candidates are rescored with the full-precision
@@ -446,7 +447,12 @@ impl Graph {
         if let Some(hnsw) = self.hnsw.get().filter(|h| h.len() > 0) {
             let path = dir.join(format!("{basename}.{GRAPH_EXTENSION}"));
             let write = || -> std::io::Result<()> {
-                let file = std::fs::File::create(&path)?;
+                // A new file, never one that exists: a graph opened from its file
+                // maps it, so it must not change.
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)?;
                 let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
                 hnsw.write_to(&mut out)?;
                 out.into_inner()
