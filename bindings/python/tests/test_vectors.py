@@ -65,6 +65,8 @@ def test_int8_quantization_is_recorded_and_hits_are_scored_exactly(tmp_path: Pat
     del col
     reopened = trawl.Collection(tmp_path / "idx")
     assert reopened.quantization == "int8", "the quantization is recorded with the collection"
+    stats = reopened.stats()
+    assert 0 <= stats.graph_vectors_in_memory <= stats.graph_points
     for i in (0, 4321, 8999):
         hit = reopened.search(vector=vectors[i], k=1, mode="dense")[0]
         assert hit.text == f"point {i}"

@@ -174,6 +174,7 @@ class Stats:
     dim: int
     disk_bytes: int
     graph_points: int
+    graph_vectors_in_memory: int
     unindexed_points: int
     segments: int
     tombstones: int
