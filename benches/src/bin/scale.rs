@@ -588,6 +588,7 @@ fn build(cfg: &Config) -> AnyResult<Value> {
         "disk_bytes": dir_size(&index_dir),
         "store_bytes": dir_size(&index_dir.join("store")),
         "graph_bytes": dir_size(&index_dir.join("hnsw")),
+        "vector_file_bytes": dir_size(&index_dir.join("vectors")),
         "segments": stats.segments,
         "chunks": stats.chunks,
         "vector_bytes": vector_bytes,
@@ -1016,9 +1017,10 @@ fn markdown(r: &Value) -> String {
         &mut out,
         "index on disk",
         format!(
-            "{} (store {}, graph {})",
+            "{} (store {}, vectors {}, graph {})",
             mib(&b["disk_bytes"]),
             mib(&b["store_bytes"]),
+            mib(&b["vector_file_bytes"]),
             mib(&b["graph_bytes"])
         ),
     );

@@ -138,12 +138,12 @@ pub(crate) enum Command {
         json: bool,
     },
     /// Verify an index: store checksums, every chunk, and the vector graph against
-    /// the stored vectors. Exits with status 1 when a problem remains.
+    /// the vectors. Exits with status 1 when a problem remains.
     Check {
         /// The index directory.
         #[arg(long)]
         index: PathBuf,
-        /// Rebuild what can be rebuilt (the vector graph, from the stored vectors).
+        /// Rebuild what can be rebuilt (the vector graph, from the vector files).
         #[arg(long)]
         repair: bool,
         /// Print the report as JSON.

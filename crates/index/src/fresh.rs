@@ -49,6 +49,11 @@ impl FreshBatch {
         self
     }
 
+    /// The points, in the order pushed.
+    pub(crate) fn points(&self) -> impl Iterator<Item = (u64, &[f32])> + '_ {
+        (0..self.vids.len()).map(|i| self.point(i))
+    }
+
     fn point(&self, i: usize) -> (u64, &[f32]) {
         (self.vids[i], &self.data[i * self.dim..(i + 1) * self.dim])
     }

@@ -24,17 +24,23 @@
 //! codes, a quarter (int8) or a 32nd (binary) of the memory to read, and rescores the
 //! candidates it found with the full-precision vectors, so the scores it reports are
 //! exact.
+//!
+//! A graph over an index's vector files (see `vector_log.rs`) keeps no vectors of its
+//! own in a quantized graph: it reads each point's vector from the file row of its
+//! vid, and its saved file holds lists and codes only. A graph without quantization
+//! copies the rows into memory when it loads, since its walk reads vectors.
 
 use std::cell::{RefCell, UnsafeCell};
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::io::{Read, Seek, Write};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering as Mem};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 
 use crate::quantize::{self, Quantizer, QueryCodes};
+use crate::vector_log::VectorLog;
 use crate::vectors::Quantization;
 
 /// Points per chunk.
@@ -53,6 +59,9 @@ const MAGIC: &[u8; 8] = b"TRWLHNSW";
 const FORMAT_VERSION: u32 = 2;
 /// A saved graph's flag: the quantizer and each point's codes follow the header.
 const FLAG_CODES: u8 = 1;
+/// A saved graph's flag: the vectors are in the index's vector files, not after the
+/// codes.
+const FLAG_LOGGED: u8 = 2;
 /// Points a quantized graph holds before its quantizer is trained: fewer say too
 /// little about each dimension's range. Until then it walks on its vectors.
 pub(crate) const QUANTIZE_FROM: usize = 8192;
@@ -243,6 +252,11 @@ pub(crate) struct Hnsw {
     /// The vectors of the points loaded from a file, when they are read from it in
     /// place (see [`Hnsw::open_file`]); the others are in the chunks.
     mapped: Option<MappedVectors>,
+    /// The index's vector files, when its vectors are stored there: the graph saves
+    /// no vectors, and a quantized graph reads them from the files (`external`).
+    log: Option<Arc<VectorLog>>,
+    /// The vectors are read from `log`, never held in the chunks.
+    external: bool,
     chunks: Box<[OnceLock<Box<Chunk>>]>,
     /// Points claimed (some may still be being written).
     claimed: AtomicU32,
@@ -305,7 +319,21 @@ impl Hnsw {
         ef_construction: usize,
         quantization: Quantization,
     ) -> Hnsw {
+        Self::over(dim, m, ef_construction, quantization, None)
+    }
+
+    /// An empty graph as [`Hnsw::new`], whose vectors are the rows of `log` (by vid):
+    /// read from there in a quantized graph, copied into the graph's memory otherwise.
+    /// The caller writes each point's row before inserting the point.
+    pub(crate) fn over(
+        dim: usize,
+        m: usize,
+        ef_construction: usize,
+        quantization: Quantization,
+        log: Option<Arc<VectorLog>>,
+    ) -> Hnsw {
         let m = m.clamp(2, 128);
+        let stride = quantize::stride(quantization, dim);
         Hnsw {
             dim,
             m,
@@ -313,11 +341,13 @@ impl Hnsw {
             ef_construction: ef_construction.max(m),
             level_scale: 1.0 / (m as f64).ln(),
             quantization,
-            stride: quantize::stride(quantization, dim),
+            stride,
             quantizer: OnceLock::new(),
             coded: AtomicBool::new(false),
             insert_lock: Mutex::new(()),
             mapped: None,
+            external: log.is_some() && stride > 0,
+            log,
             chunks: (0..MAX_CHUNKS).map(|_| OnceLock::new()).collect(),
             claimed: AtomicU32::new(0),
             inserted: AtomicU32::new(0),
@@ -350,6 +380,11 @@ impl Hnsw {
     /// The vector of `slot`.
     #[inline]
     pub(crate) fn vector(&self, slot: u32) -> &[f32] {
+        if self.external {
+            if let Some(log) = &self.log {
+                return log.row_or_zeros(self.vid(slot));
+            }
+        }
         if let Some(mapped) = self.mapped.as_ref().filter(|m| slot < m.points) {
             let at = mapped.offset + slot as usize * self.dim * 4;
             // SAFETY: `open_file` checked that the map holds every mapped point's
@@ -376,8 +411,9 @@ impl Hnsw {
         unsafe { std::slice::from_raw_parts(cells.as_ptr().cast::<u8>(), self.stride) }
     }
 
-    /// Writes the codes of `slot`, which no search may read yet (see `Chunk`).
-    fn write_codes(&self, quantizer: &Quantizer, slot: u32) {
+    /// Writes the codes of `slot` (whose vector is `vector`), which no search may read
+    /// yet (see `Chunk`).
+    fn write_codes(&self, quantizer: &Quantizer, slot: u32, vector: &[f32]) {
         let chunk = self.chunk(slot);
         let at = Self::offset(slot) * self.stride;
         let cells = &chunk.codes[at..at + self.stride];
@@ -386,7 +422,7 @@ impl Hnsw {
         let out = unsafe {
             std::slice::from_raw_parts_mut(UnsafeCell::raw_get(cells.as_ptr()), self.stride)
         };
-        quantizer.encode(self.vector(slot), out);
+        quantizer.encode(vector, out);
     }
 
     /// The quantizer, once every point has its codes.
@@ -400,6 +436,9 @@ impl Hnsw {
 
     /// Points whose vectors are in memory (the others are read from the graph's file).
     pub(crate) fn vectors_in_memory(&self) -> usize {
+        if self.external {
+            return 0;
+        }
         let mapped = self.mapped.as_ref().map_or(0, |m| m.points as usize);
         self.len().saturating_sub(mapped)
     }
@@ -474,12 +513,15 @@ impl Hnsw {
             .get_or_init(|| Box::new(Chunk::new(self.dim, self.m0, self.stride)));
         let i = Self::offset(slot);
         if let Some(vector) = vector {
-            for (k, &x) in vector.iter().take(self.dim).enumerate() {
-                // SAFETY: this thread claimed `slot`; nothing reads it until published.
-                unsafe { *chunk.vectors[i * self.dim + k].get() = x };
+            if !self.external {
+                for (k, &x) in vector.iter().take(self.dim).enumerate() {
+                    // SAFETY: this thread claimed `slot`; nothing reads it until
+                    // published.
+                    unsafe { *chunk.vectors[i * self.dim + k].get() = x };
+                }
             }
             if let Some(quantizer) = self.quantizer.get() {
-                self.write_codes(quantizer, slot);
+                self.write_codes(quantizer, slot, vector);
             }
         }
         if level > 0 {
@@ -541,7 +583,7 @@ impl Hnsw {
         };
         (0..end as u32)
             .into_par_iter()
-            .for_each(|slot| self.write_codes(quantizer, slot));
+            .for_each(|slot| self.write_codes(quantizer, slot, self.vector(slot)));
         self.coded.store(true, Mem::Release);
     }
 
@@ -855,7 +897,10 @@ impl Hnsw {
         for v in [FORMAT_VERSION, self.dim as u32, self.m as u32, n, entry] {
             out.write_all(&v.to_le_bytes())?;
         }
-        let flags = if quantizer.is_some() { FLAG_CODES } else { 0 };
+        let mut flags = if quantizer.is_some() { FLAG_CODES } else { 0 };
+        if self.log.is_some() {
+            flags |= FLAG_LOGGED;
+        }
         out.write_all(&[top, flags])?;
         if let Some(quantizer) = quantizer {
             out.write_all(&quantizer.to_bytes())?;
@@ -880,6 +925,9 @@ impl Hnsw {
             }
         }
         out.pad()?;
+        if self.log.is_some() {
+            return Ok(());
+        }
         let mut from = 0;
         if let Some(mapped) = &self.mapped {
             // Copied by reading the file: pages read through the map would stay
@@ -921,6 +969,9 @@ impl Hnsw {
             at: 0,
         };
         let (graph, head) = Self::read_head(input, expected_dim, ef_construction, quantization)?;
+        if head.logged {
+            return None;
+        }
         graph.read_vectors(input, head.n)?;
         Some(graph.finish_load(head))
     }
@@ -929,11 +980,14 @@ impl Hnsw {
     /// graph's vectors stay in the file, mapped into memory: the walk reads codes, and
     /// the vectors it rescores with are paged in as they are read (and can be paged
     /// out again), so resident memory is the codes and lists rather than the vectors.
+    /// A graph saved over vector files takes its vectors from `log` (`None` without
+    /// it, or when a point's row cannot be read).
     pub(crate) fn open_file(
         file: std::fs::File,
         expected_dim: Option<usize>,
         ef_construction: usize,
         quantization: Quantization,
+        log: Option<&Arc<VectorLog>>,
     ) -> Option<Hnsw> {
         // The head is read, not mapped, so its pages are not counted as the process's.
         let input = &mut Counted {
@@ -942,6 +996,14 @@ impl Hnsw {
         };
         let (mut graph, head) =
             Self::read_head(input, expected_dim, ef_construction, quantization)?;
+        if head.logged {
+            graph.log = Some(Arc::clone(log?));
+            graph.external = graph.stride > 0;
+            if !graph.external {
+                graph.copy_rows(head.n)?;
+            }
+            return Some(graph.finish_load(head));
+        }
         let at = input.at;
         let bytes = u64::from(head.n).checked_mul(graph.dim as u64 * 4)?;
         let little = cfg!(target_endian = "little");
@@ -1062,6 +1124,7 @@ impl Hnsw {
         input.skip_padding(version)?;
         let head = Head {
             version,
+            logged: flags & FLAG_LOGGED != 0,
             n,
             entry,
             top,
@@ -1085,6 +1148,25 @@ impl Hnsw {
             for (x, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
                 *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             }
+        }
+        Some(())
+    }
+
+    /// Copies the vectors of the first `n` points from the log's rows into the graph's
+    /// memory; `None` when a row cannot be read.
+    fn copy_rows(&self, n: u32) -> Option<()> {
+        let log = self.log.as_ref()?;
+        for slot in 0..n {
+            let row = log.row(self.vid(slot))?;
+            let chunk = self.chunk(slot);
+            let at = Self::offset(slot) * self.dim;
+            let cells = &chunk.vectors[at..at + self.dim];
+            // SAFETY: the graph is not shared yet; `UnsafeCell<f32>` has the layout of
+            // `f32` and allows writes through a shared reference.
+            let out = unsafe {
+                std::slice::from_raw_parts_mut(UnsafeCell::raw_get(cells.as_ptr()), self.dim)
+            };
+            out.copy_from_slice(row);
         }
         Some(())
     }
@@ -1114,6 +1196,8 @@ impl Hnsw {
 #[derive(Clone, Copy)]
 struct Head {
     version: u32,
+    /// The vectors are in the index's vector files.
+    logged: bool,
     n: u32,
     entry: u32,
     top: u8,
@@ -1408,6 +1492,7 @@ mod tests {
             Some(dim),
             100,
             Quantization::Int8,
+            None,
         )
         .unwrap();
         assert!(opened.mapped.is_some() && opened.is_coded());
@@ -1451,6 +1536,89 @@ mod tests {
     /// A binary graph walks on bits with per-query tables and rescores what it found;
     /// with a beam three times as wide it comes within 0.1 of the full-vector walk's
     /// recall, and its codes survive a save. A file with codes of the other kind is coded anew on load.
+    #[test]
+    fn a_graph_over_vector_files_saves_no_vectors_and_opens_from_them() {
+        let dim = 32;
+        let mut state = 0x0BAD_CAFE_u64;
+        let points = clustered(QUANTIZE_FROM as u64 + 1000, dim, &mut state);
+        let refs: Vec<(u64, &[f32])> = points.iter().map(|(i, v)| (*i, v.as_slice())).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(VectorLog::new(dir.path().join("vectors"), dim));
+        log.write(refs.iter().copied()).unwrap();
+        let queries: Vec<Vec<f32>> = (0..20).map(|_| random_unit(dim, &mut state)).collect();
+        for quantization in [Quantization::Int8, Quantization::None] {
+            let graph = Hnsw::over(dim, 16, 100, quantization, Some(Arc::clone(&log)));
+            graph.insert(&refs[..3000]);
+            graph.insert(&refs[3000..]);
+            let coded = quantization != Quantization::None;
+            assert_eq!(graph.is_coded(), coded);
+            // A quantized graph reads its vectors from the files from the start.
+            assert_eq!(
+                graph.vectors_in_memory(),
+                if coded { 0 } else { points.len() }
+            );
+            assert_eq!(graph.vector(42), log.row(graph.vid(42)).unwrap());
+            assert_exact_scores(&graph, &queries[..5], 64);
+            let mut bytes = Vec::new();
+            graph.write_to(&mut bytes).unwrap();
+            // Lists (and codes) only: the vectors would be 128 bytes a point.
+            assert!(
+                bytes.len() < points.len() * (coded as usize * 32 + 4 * 40),
+                "{}",
+                bytes.len()
+            );
+            let path = dir.path().join(format!("graph-{quantization}"));
+            std::fs::write(&path, &bytes).unwrap();
+            let open = |log: Option<&Arc<VectorLog>>| {
+                let file = std::fs::File::open(&path).unwrap();
+                Hnsw::open_file(file, Some(dim), 100, quantization, log)
+            };
+            assert!(open(None).is_none(), "the vectors are elsewhere");
+            let opened = open(Some(&log)).expect("opens over the files");
+            assert_eq!(opened.len(), points.len());
+            assert_eq!(opened.is_coded(), coded);
+            assert_eq!(
+                opened.vectors_in_memory(),
+                if coded { 0 } else { points.len() }
+            );
+            for slot in (0..points.len() as u32).step_by(101) {
+                assert_eq!(opened.vector(slot), graph.vector(slot), "{slot}");
+            }
+            for q in &queries[..5] {
+                assert_eq!(
+                    opened.search(q, 10, 64, None),
+                    graph.search(q, 10, 64, None),
+                    "{quantization}"
+                );
+            }
+            // Points inserted after opening are read from the files too.
+            let more = clustered(200, dim, &mut state);
+            let more: Vec<(u64, Vec<f32>)> = more
+                .into_iter()
+                .map(|(vid, v)| (vid + 2 * points.len() as u64, v))
+                .collect();
+            let more_refs: Vec<(u64, &[f32])> =
+                more.iter().map(|(i, v)| (*i, v.as_slice())).collect();
+            log.write(more_refs.iter().copied()).unwrap();
+            opened.insert(&more_refs);
+            let hit = opened.search(&more[7].1, 1, 64, None)[0];
+            assert_eq!(opened.vid(hit.0), more[7].0);
+            assert!(hit.1 < 1e-5);
+            if !coded {
+                // Rows the files no longer hold: the graph is not opened.
+                let file = dir.path().join("vectors").join("00000000.f32");
+                let full = std::fs::read(&file).unwrap();
+                std::fs::write(&file, &full[..100 * dim * 4]).unwrap();
+                assert!(open(Some(&Arc::new(VectorLog::new(
+                    dir.path().join("vectors"),
+                    dim
+                ))))
+                .is_none());
+                std::fs::write(&file, &full).unwrap();
+            }
+        }
+    }
+
     #[test]
     fn a_binary_graph_walks_on_bits_and_rescores_with_vectors() {
         let dim = 64;

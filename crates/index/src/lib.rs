@@ -1,11 +1,12 @@
 //! trawl-index: a durable chunk store with a BM25 keyword index (tantivy) and an HNSW
 //! vector index (trawl's own graph, `graph.rs`) over the same chunks, in one directory.
 //!
-//! Tantivy's commit is the single source of truth: each chunk's text, metadata and
-//! vector are stored there. The HNSW graph is derived from it: a commit's vectors are
-//! searchable at once by exact comparison while a background thread inserts them into
-//! the graph and saves it; a graph that is behind or missing is caught up from the
-//! stored vectors on open. Deleted chunks are excluded inside both searches and
+//! Tantivy's commit is the single source of truth: each chunk's text and metadata are
+//! stored there, and its commit payload says which rows of the vector files (each
+//! chunk's vector, stored once, by vid) belong to the index. The HNSW graph is derived
+//! from both: a commit's vectors are searchable at once by exact comparison while a
+//! background thread inserts them into the graph and saves it; a graph that is behind
+//! or missing is caught up from the vector files on open. Deleted chunks are excluded inside both searches and
 //! compacted away when they pass a share of the index.
 //!
 //! Every chunk belongs to a tenant (`""` by default) and carries typed metadata; a
@@ -47,6 +48,7 @@ mod quantize;
 mod record;
 mod schema;
 mod tokenize;
+mod vector_log;
 mod vectors;
 
 pub use error::{Error, Result};

@@ -9,12 +9,13 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::graph::{distance, Hnsw};
+use crate::vector_log::VectorLog;
 
 /// HNSW construction and search parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -249,17 +250,22 @@ pub(crate) struct Graph {
     /// The graph's slot for each vid (`u32::MAX` for none), caught up after each
     /// insertion.
     by_vid: RwLock<Vec<u32>>,
+    /// The index's vector files, when its vectors are stored there.
+    log: Option<Arc<VectorLog>>,
 }
 
 const NO_SLOT: u32 = u32::MAX;
 
 impl Graph {
-    pub(crate) fn new(params: HnswParams, _capacity: usize) -> Graph {
+    /// An empty graph; one over the index's vector files (`log`) reads and saves
+    /// its vectors there (every point inserted must have its row written first).
+    pub(crate) fn new(params: HnswParams, log: Option<Arc<VectorLog>>) -> Graph {
         Graph {
             hnsw: OnceLock::new(),
             next_vid: AtomicU64::new(0),
             params,
             by_vid: RwLock::default(),
+            log,
         }
     }
 
@@ -296,11 +302,12 @@ impl Graph {
     pub(crate) fn insert(&self, points: &[(u64, &[f32])]) {
         let Some(first) = points.first() else { return };
         let hnsw = self.hnsw.get_or_init(|| {
-            Hnsw::new(
+            Hnsw::over(
                 first.1.len(),
                 self.params.max_connections,
                 self.params.ef_construction,
                 self.params.quantization,
+                self.log.clone(),
             )
         });
         let slots = hnsw.insert(points);
@@ -327,6 +334,18 @@ impl Graph {
     /// Whether the graph holds a point for `vid`.
     pub(crate) fn contains(&self, vid: u64) -> bool {
         Self::slot(&self.by_vid.read().expect("points lock"), vid).is_some()
+    }
+
+    /// The vids of the graph's points.
+    pub(crate) fn vid_set(&self) -> LiveSet {
+        let mut set = LiveSet::default();
+        let by_vid = self.by_vid.read().expect("points lock");
+        for (vid, &slot) in by_vid.iter().enumerate() {
+            if slot != NO_SLOT {
+                set.insert(vid as u64);
+            }
+        }
+        set
     }
 
     /// The vector the graph holds for `vid`, if it holds one.
@@ -361,6 +380,31 @@ impl Graph {
     /// A new graph holding only the points in `live`, from this graph's vectors and
     /// `extra` (points not in this graph yet), covering every vid below `covers`.
     pub(crate) fn rebuilt(&self, live: &LiveSet, extra: &[(u64, &[f32])], covers: u64) -> Graph {
+        let graph = Graph::new(self.params, self.log.clone());
+        graph.advance_next_vid(self.next_vid().max(covers));
+        if let Some(log) = &self.log {
+            // The vectors are read in place: no copy of the collection in memory.
+            let mut vids: Vec<u64> = {
+                let by_vid = self.by_vid.read().expect("points lock");
+                live.iter()
+                    .filter(|&vid| Self::slot(&by_vid, vid).is_some())
+                    .collect()
+            };
+            vids.extend(
+                extra
+                    .iter()
+                    .map(|(vid, _)| *vid)
+                    .filter(|&v| live.contains(v)),
+            );
+            vids.sort_unstable();
+            vids.dedup();
+            let refs: Vec<(u64, &[f32])> = vids
+                .into_iter()
+                .filter_map(|vid| Some((vid, log.row(vid)?)))
+                .collect();
+            graph.insert(&refs);
+            return graph;
+        }
         let mut points: Vec<(u64, Vec<f32>)> = Vec::with_capacity(live.len());
         if let Some(hnsw) = self.hnsw.get() {
             let by_vid = self.by_vid.read().expect("points lock");
@@ -378,10 +422,8 @@ impl Graph {
         );
         points.sort_by_key(|(vid, _)| *vid);
         points.dedup_by_key(|(vid, _)| *vid);
-        let graph = Graph::new(self.params, points.len());
         let refs: Vec<(u64, &[f32])> = points.iter().map(|(vid, v)| (*vid, v.as_slice())).collect();
         graph.insert(&refs);
-        graph.advance_next_vid(self.next_vid().max(covers));
         graph
     }
 
@@ -487,17 +529,29 @@ impl Graph {
 
     /// Loads the graph saved in `dir`, of `dim`-dimensional vectors, or `None` when
     /// there is none or it cannot be read (the caller then rebuilds it from the store).
-    pub(crate) fn load(dir: &Path, params: HnswParams, dim: usize) -> Option<Graph> {
+    /// A graph over the index's vector files (`log`) takes its vectors from there.
+    pub(crate) fn load(
+        dir: &Path,
+        params: HnswParams,
+        dim: usize,
+        log: Option<&Arc<VectorLog>>,
+    ) -> Option<Graph> {
         let state: SavedState =
             serde_json::from_slice(&std::fs::read(dir.join(STATE_FILE)).ok()?).ok()?;
-        let graph = Graph::new(params, 0);
+        let graph = Graph::new(params, log.cloned());
         graph.advance_next_vid(state.next_vid);
         if state.points == 0 {
             return Some(graph);
         }
         let path = dir.join(format!("{}.{GRAPH_EXTENSION}", state.basename));
         let file = std::fs::File::open(path).ok()?;
-        let hnsw = Hnsw::open_file(file, Some(dim), params.ef_construction, params.quantization)?;
+        let hnsw = Hnsw::open_file(
+            file,
+            Some(dim),
+            params.ef_construction,
+            params.quantization,
+            log,
+        )?;
         if hnsw.len() != state.points {
             return None;
         }
@@ -729,7 +783,7 @@ mod tests {
             v
         };
         let points: Vec<(u64, Vec<f32>)> = (0..700u64).map(|vid| (vid * 3, vector())).collect();
-        let graph = Graph::new(HnswParams::default(), 1000);
+        let graph = Graph::new(HnswParams::default(), None);
         // 30 one at a time, then the rest in parallel batches.
         let refs: Vec<(u64, &[f32])> = points.iter().map(|(i, v)| (*i, v.as_slice())).collect();
         for p in refs[..30].chunks(1) {
@@ -757,14 +811,14 @@ mod tests {
         assert_eq!(graph.exact_search(&query, 25, &allowed), want);
         let dir = tempfile::tempdir().unwrap();
         graph.save(dir.path()).unwrap();
-        let loaded = Graph::load(dir.path(), HnswParams::default(), dim).unwrap();
+        let loaded = Graph::load(dir.path(), HnswParams::default(), dim, None).unwrap();
         assert_eq!(loaded.exact_search(&query, 25, &allowed), want);
         // Vectors of another dimension than the index's: rebuilt.
-        assert!(Graph::load(dir.path(), HnswParams::default(), dim + 1).is_none());
+        assert!(Graph::load(dir.path(), HnswParams::default(), dim + 1, None).is_none());
         // A graph holding a vid at or past the state's `next_vid` is damaged: rebuilt.
         let state = dir.path().join(STATE_FILE);
         let json = std::fs::read_to_string(&state).unwrap();
         std::fs::write(&state, json.replace("\"next_vid\":2100", "\"next_vid\":10")).unwrap();
-        assert!(Graph::load(dir.path(), HnswParams::default(), dim).is_none());
+        assert!(Graph::load(dir.path(), HnswParams::default(), dim, None).is_none());
     }
 }

@@ -72,6 +72,8 @@ fn an_index_whose_graph_was_saved_by_hnsw_rs_opens_with_the_graph_rebuilt() {
         files.iter().any(|f| f.ends_with(".trawl-graph")),
         "{files:?}"
     );
+    // It keeps its format: vectors stay in the store, and no vector files appear.
+    assert!(!dir.path().join("vectors").exists());
     let index = Index::open(dir.path()).unwrap();
     assert_eq!(index.stats().unwrap().graph_points, 301);
     let hits = index.search_vector(&vectors()[42], 1, None).unwrap();

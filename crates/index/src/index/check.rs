@@ -210,7 +210,15 @@ impl Index {
                 if dim == 0 {
                     continue;
                 }
-                let mut stored = vector_of(&d, fields);
+                let mut stored = match &self.shared.log {
+                    // A row never written reads as zeros.
+                    Some(log) => log
+                        .row(vid)
+                        .filter(|row| row.iter().any(|&x| x != 0.0))
+                        .map(<[f32]>::to_vec)
+                        .unwrap_or_default(),
+                    None => vector_of(&d, fields),
+                };
                 if stored.len() != dim {
                     report.bad_vectors.add(name);
                     continue;
@@ -275,10 +283,16 @@ impl Index {
 
     fn rebuild_graph_now(&self) -> Result<()> {
         let snap = self.snapshot();
-        let points = missing_points(&snap.searcher, self.fields, &snap.live, 0, self.options.dim)?;
-        let graph = Graph::new(self.options.hnsw, points.len());
-        let refs: Vec<(u64, &[f32])> = points.iter().map(|(vid, v)| (*vid, v.as_slice())).collect();
-        graph.insert(&refs);
+        let points = missing_points(
+            &snap.searcher,
+            self.fields,
+            &snap.live,
+            0,
+            self.options.dim,
+            self.shared.log.as_ref(),
+        )?;
+        let graph = Graph::new(self.options.hnsw, self.shared.log.clone());
+        graph.insert(&points.refs());
         // The fresh points this snapshot holds are now in the graph (the store has them
         // all); the ones committed since stay fresh.
         let front = snap.fresh.front(snap.fresh.len());

@@ -70,8 +70,11 @@ impl Index {
         doc.add_object(f.location, json_to_owned(&r.location));
         doc.add_object(f.metadata, json_to_owned(&r.metadata));
         doc.add_text(f.doc_hash, &r.doc_hash);
-        let bytes: Vec<u8> = r.vector.iter().flat_map(|x| x.to_le_bytes()).collect();
-        doc.add_bytes(f.vector, &bytes);
+        if self.shared.log.is_none() {
+            // An index of the older format keeps each vector with its chunk.
+            let bytes: Vec<u8> = r.vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+            doc.add_bytes(f.vector, &bytes);
+        }
         (doc, has_terms)
     }
 
@@ -101,9 +104,14 @@ impl Index {
             location: object_of(doc, f.location),
             metadata: object_of(doc, f.metadata),
             doc_hash: str_of(doc, f.doc_hash),
-            vector: vector_of(doc, f),
+            vector: Vec::new(),
         };
-        (u64_of(doc, f.vid), record)
+        let vid = u64_of(doc, f.vid);
+        let vector = match &self.shared.log {
+            Some(log) => log.row(vid).map(<[f32]>::to_vec).unwrap_or_default(),
+            None => vector_of(doc, f),
+        };
+        (vid, Record { vector, ..record })
     }
 }
 pub(super) fn str_of(doc: &TantivyDocument, field: tantivy::schema::Field) -> String {

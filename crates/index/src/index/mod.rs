@@ -27,6 +27,7 @@ use crate::language::Language;
 use crate::record::Record;
 use crate::schema::{self, Fields};
 use crate::tokenize::Cutting;
+use crate::vector_log::{VectorLog, VECTORS_DIR};
 use crate::vectors::{normalize, Graph, HnswParams, LiveSet};
 
 use self::convert::str_of;
@@ -50,7 +51,10 @@ mod worker;
 
 /// On-disk format version written to the manifest; bumped on incompatible changes.
 /// 2: tenants, per-tenant document keys, typed metadata terms for filters.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
+/// The oldest format an index can have and still open: its vectors are stored with
+/// its chunks in the store, where a newer index keeps them in vector files.
+const OLDEST_FORMAT: u32 = 2;
 
 /// The HNSW graph is rebuilt without its deleted points when they pass this share.
 const GRAPH_TOMBSTONE_RATIO: f64 = 0.3;
@@ -205,7 +209,8 @@ pub struct Stats {
     pub deleted_chunks: u64,
     /// Tantivy segments.
     pub segments: usize,
-    /// Bytes on disk.
+    /// Disk space the index directory takes (allocated blocks where the system
+    /// reports them).
     pub disk_bytes: u64,
     /// Documents and chunks per tenant (`""` for documents without one).
     pub tenants: BTreeMap<String, TenantStats>,
@@ -386,6 +391,8 @@ impl Index {
     fn open_inner(path: &Path, pinned_meta: Option<Vec<u8>>) -> Result<Index> {
         let pinned = pinned_meta.as_deref().and_then(pins::opstamp_of);
         let manifest = read_manifest(path)?;
+        let log = (manifest.format_version >= 3 && manifest.options.dim > 0)
+            .then(|| Arc::new(VectorLog::new(path.join(VECTORS_DIR), manifest.options.dim)));
         // Both come on top of pairs: an index made before pairs has neither.
         let cutting = Cutting {
             chinese_words: manifest.cjk_words && manifest.chinese_words,
@@ -422,8 +429,17 @@ impl Index {
         let heading_values = manifest.heading_values;
         let cjk_words = manifest.cjk_words;
         let options = manifest.options;
-        let graph = Graph::load(&path.join(HNSW_DIR), options.hnsw, options.dim)
-            .unwrap_or_else(|| Graph::new(options.hnsw, live.vids.len()));
+        let max_vid = searcher_max_vid(&searcher)?;
+        if let Some(log) = &log {
+            log.map_below(payload.next_vid.max(max_vid));
+        }
+        let graph = Graph::load(
+            &path.join(HNSW_DIR),
+            options.hnsw,
+            options.dim,
+            log.as_ref(),
+        )
+        .unwrap_or_else(|| Graph::new(options.hnsw, log.clone()));
         let saved_points = graph.len();
         let missing = if pinned.is_some() {
             // An older commit may hold chunks deleted since, which a compacted graph
@@ -432,23 +448,25 @@ impl Index {
             for vid in live.vids.iter().filter(|v| !graph.contains(*v)) {
                 lacking.insert(vid);
             }
-            missing_points(&searcher, fields, &lacking, 0, options.dim)?
+            missing_points(&searcher, fields, &lacking, 0, options.dim, log.as_ref())?
         } else {
-            missing_points(&searcher, fields, &live.vids, graph.next_vid(), options.dim)?
+            missing_points(
+                &searcher,
+                fields,
+                &live.vids,
+                graph.next_vid(),
+                options.dim,
+                log.as_ref(),
+            )?
         };
         if !missing.is_empty() {
             tracing::info!(
                 points = missing.len(),
                 "catching the HNSW graph up with the store"
             );
-            let refs: Vec<(u64, &[f32])> = missing
-                .iter()
-                .map(|(vid, v)| (*vid, v.as_slice()))
-                .collect();
-            graph.insert(&refs);
+            graph.insert(&missing.refs());
         }
         drop(missing);
-        let max_vid = searcher_max_vid(&searcher)?;
         let payload_extra = payload.extra;
         let next_vid = payload.next_vid.max(max_vid).max(graph.next_vid());
         graph.advance_next_vid(payload.next_vid.max(max_vid));
@@ -470,6 +488,7 @@ impl Index {
             }),
             signal: Condvar::new(),
             ef_search: AtomicUsize::new(options.hnsw.ef_search),
+            log,
         });
         let worker = if dim > 0 {
             let shared = Arc::clone(&shared);
@@ -631,6 +650,15 @@ impl Index {
         let next_vid = *self.next_vid.lock().expect("vid lock");
         let mut extra = self.extra.lock().expect("extra lock");
         let committed_extra = extra.pending.clone().or_else(|| extra.committed.clone());
+        if let Some(log) = &self.shared.log {
+            // The rows first, synced: the store's commit below is what makes them part
+            // of the index (rows of a commit that fails belong to nothing).
+            log.write(self.pending.lock().expect("pending lock").points())
+                .map_err(|source| Error::Io {
+                    path: log.dir().to_owned(),
+                    source,
+                })?;
+        }
         let mut prepared = writer.prepare_commit()?;
         prepared.set_payload(
             &serde_json::to_string(&CommitPayload {
@@ -731,7 +759,6 @@ impl Index {
         let live = live_set(&searcher)?;
         let snap = self.snapshot();
         let from = snap.covers();
-        let missing = missing_points(&searcher, self.fields, &live.vids, from, self.options.dim)?;
         let payload: CommitPayload = self
             .store
             .load_metas()?
@@ -739,6 +766,17 @@ impl Index {
             .and_then(|p| serde_json::from_str(&p).ok())
             .unwrap_or_default();
         let covers = payload.next_vid.max(searcher_max_vid(&searcher)?);
+        if let Some(log) = &self.shared.log {
+            log.map_below(covers);
+        }
+        let missing = missing_points(
+            &searcher,
+            self.fields,
+            &live.vids,
+            from,
+            self.options.dim,
+            self.shared.log.as_ref(),
+        )?;
         if payload.extra.is_some() {
             self.extra.lock().expect("extra lock").committed = payload.extra;
         }
@@ -750,8 +788,8 @@ impl Index {
             snap.fresh.clone()
         } else {
             let mut batch = FreshBatch::new(self.options.dim);
-            for (vid, v) in &missing {
-                batch.push(*vid, v);
+            for (vid, v) in missing.refs() {
+                batch.push(vid, v);
             }
             snap.fresh.with(batch.covering(covers.max(from)))
         };
@@ -1272,7 +1310,7 @@ fn read_manifest(path: &Path) -> Result<Manifest> {
         .get("format_version")
         .and_then(Value::as_u64)
         .unwrap_or(0);
-    if found != u64::from(FORMAT_VERSION) {
+    if !(u64::from(OLDEST_FORMAT)..=u64::from(FORMAT_VERSION)).contains(&found) {
         return Err(Error::Incompatible {
             path: path.to_owned(),
             found: u32::try_from(found).unwrap_or(u32::MAX),
@@ -1322,8 +1360,20 @@ fn dir_size(path: &Path) -> u64 {
         .flatten()
         .map(|e| match e.metadata() {
             Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
+            Ok(m) => disk_use(&m),
             Err(_) => 0,
         })
         .sum()
+}
+
+/// The disk space a file takes: its allocated blocks where the system says (a vector
+/// file with holes takes less than its length), else its length.
+fn disk_use(m: &std::fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        m.blocks() * 512
+    }
+    #[cfg(not(unix))]
+    m.len()
 }

@@ -11,6 +11,7 @@ use tantivy::{DocAddress, DocId, Score, Searcher, SegmentReader, TantivyDocument
 use crate::error::Result;
 use crate::fresh::Fresh;
 use crate::schema::Fields;
+use crate::vector_log::VectorLog;
 use crate::vectors::{Graph, LiveSet};
 
 use super::convert::vector_of;
@@ -130,19 +131,71 @@ pub(super) fn searcher_max_vid(searcher: &Searcher) -> Result<u64> {
     Ok(max)
 }
 
-/// The live chunks with a vid at or above `from`, with their vectors read from the
-/// store, in vid order: what a graph covering every vid below `from` lacks.
+/// Points with their vectors: read from the store (owned), or rows of the vector
+/// files (read in place).
+pub(super) enum Points {
+    Owned(Vec<(u64, Vec<f32>)>),
+    Logged(Arc<VectorLog>, Vec<u64>),
+}
+
+impl Points {
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Points::Owned(p) => p.len(),
+            Points::Logged(_, vids) => vids.len(),
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// (vid, vector) for each point, in vid order.
+    pub(super) fn refs(&self) -> Vec<(u64, &[f32])> {
+        match self {
+            Points::Owned(p) => p.iter().map(|(vid, v)| (*vid, v.as_slice())).collect(),
+            Points::Logged(log, vids) => vids
+                .iter()
+                .filter_map(|&vid| Some((vid, log.row(vid)?)))
+                .collect(),
+        }
+    }
+}
+
+/// The live chunks with a vid at or above `from`, with their vectors, in vid order:
+/// what a graph covering every vid below `from` lacks. The vectors are the rows of
+/// the vector files (`log`) where the index has them, else read from the store.
 pub(super) fn missing_points(
     searcher: &Searcher,
     fields: Fields,
     live: &LiveSet,
     from: u64,
     dim: usize,
-) -> Result<Vec<(u64, Vec<f32>)>> {
-    let mut missing = Vec::new();
+    log: Option<&Arc<VectorLog>>,
+) -> Result<Points> {
     if dim == 0 {
-        return Ok(missing);
+        return Ok(Points::Owned(Vec::new()));
     }
+    if let Some(log) = log {
+        let mut vids = Vec::new();
+        let mut unreadable = 0usize;
+        for vid in live.iter().filter(|&vid| vid >= from) {
+            if log.row(vid).is_some() {
+                vids.push(vid);
+            } else {
+                unreadable += 1;
+            }
+        }
+        if unreadable > 0 {
+            tracing::warn!(
+                chunks = unreadable,
+                dir = %log.dir().display(),
+                "chunks whose vectors cannot be read are left out of vector search"
+            );
+        }
+        return Ok(Points::Logged(Arc::clone(log), vids));
+    }
+    let mut missing = Vec::new();
     for seg in searcher.segment_readers() {
         let col = seg.fast_fields().u64("vid")?;
         let store = seg
@@ -161,7 +214,7 @@ pub(super) fn missing_points(
         }
     }
     missing.sort_by_key(|(vid, _)| *vid);
-    Ok(missing)
+    Ok(Points::Owned(missing))
 }
 
 /// Collects the vids of the matching chunks.

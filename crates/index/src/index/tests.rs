@@ -221,7 +221,7 @@ fn check_finds_chunks_the_graph_lost_and_a_rebuild_restores_them() {
     // A graph that claims to cover every vid but holds none of them, as a graph file
     // from another state of the store would.
     let snap = index.snapshot();
-    let empty = Graph::new(index.options.hnsw, 0);
+    let empty = Graph::new(index.options.hnsw, index.shared.log.clone());
     empty.advance_next_vid(snap.graph.next_vid());
     let front = snap.fresh.front(0);
     index.shared.publish(&Arc::new(empty), &front);

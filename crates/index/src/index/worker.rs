@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
+use crate::vector_log::VectorLog;
 use crate::vectors::Graph;
 
 use super::snapshot::Snapshot;
@@ -47,6 +48,8 @@ pub(super) struct Shared {
     pub(super) signal: Condvar,
     /// The smallest candidate list a graph search uses ([`Index::set_ef_search`]).
     pub(super) ef_search: AtomicUsize,
+    /// The vector files, in an index that keeps its vectors there.
+    pub(super) log: Option<Arc<VectorLog>>,
 }
 
 impl Shared {
@@ -158,11 +161,15 @@ impl Shared {
         let mut work = self.work.lock().expect("work lock");
         match saved {
             Ok(()) => {
+                let compacted = work.rebuilt;
                 work.saved_points = snap.graph.len();
                 work.rebuilt = false;
                 work.save_error = None;
                 drop(work);
                 self.remap(&snap.graph);
+                if compacted {
+                    self.reclaim(&snap);
+                }
             }
             Err(e) => {
                 // Only costs a catch-up on the next open; tried again after more points.
@@ -184,7 +191,12 @@ impl Shared {
         if !graph.is_coded() || graph.vectors_in_memory() == 0 {
             return;
         }
-        let Some(loaded) = Graph::load(&self.path.join(HNSW_DIR), graph.params(), self.dim) else {
+        let Some(loaded) = Graph::load(
+            &self.path.join(HNSW_DIR),
+            graph.params(),
+            self.dim,
+            self.log.as_ref(),
+        ) else {
             return;
         };
         if loaded.len() != graph.len() || loaded.vectors_in_memory() > 0 {
@@ -199,6 +211,24 @@ impl Shared {
         loaded.advance_next_vid(graph.next_vid());
         let next = current.with_vectors(Arc::new(loaded), current.fresh.clone());
         *self.snapshot.write().expect("snapshot lock") = Arc::new(next);
+    }
+
+    /// Gives back the rows of deleted chunks in the vector files (see
+    /// [`VectorLog::reclaim`]) once a compacted graph that holds none of them is
+    /// saved, and no pinned commit (which may still hold such chunks) exists.
+    fn reclaim(&self, snap: &Snapshot) {
+        let Some(log) = &self.log else { return };
+        if !super::pins::list_pins(&self.path).is_ok_and(|pins| pins.is_empty()) {
+            return;
+        }
+        // Rows past what the graph covers belong to commits it has not taken in yet.
+        let covered = snap.graph.next_vid();
+        let in_graph = snap.graph.vid_set();
+        let freed =
+            log.reclaim(|vid| vid >= covered || snap.live.contains(vid) || in_graph.contains(vid));
+        if freed > 0 {
+            tracing::info!(bytes = freed, "removed the vector files of deleted chunks");
+        }
     }
 
     /// Replaces the snapshot with the same store state, `graph`, and the fresh set
