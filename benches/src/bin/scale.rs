@@ -110,6 +110,8 @@ struct Config {
     serve: bool,
     remeasure: bool,
     build_only: bool,
+    /// Write `vectors.f32` (the baselines' input for compare.py).
+    vectors_file: bool,
     /// `--ef-search` was given: it also applies to a kept index (`--remeasure`).
     ef_search_given: bool,
 }
@@ -127,6 +129,7 @@ impl Config {
             serve: false,
             remeasure: false,
             build_only: false,
+            vectors_file: true,
             ef_search_given: false,
         };
         let mut dir = None;
@@ -151,6 +154,7 @@ impl Config {
                 "--keep" => cfg.keep = true,
                 "--serve" => cfg.serve = true,
                 "--remeasure" => cfg.remeasure = true,
+                "--no-vectors-file" => cfg.vectors_file = false,
                 "--build-only" => {
                     cfg.build_only = true;
                     cfg.keep = true;
@@ -163,11 +167,12 @@ impl Config {
                 "-h" | "--help" => {
                     println!(
                         "scale [--chunks N] [--queries Q] [--rounds R] [--dir DIR] [--m M] \
-                         [--ef-construction N] [--ef-search N] [--quantization none|int8] [--commit-every N]\n\
-                         [--keep] [--smoke]\n\
+                         [--ef-construction N] [--ef-search N] [--quantization none|int8|binary] [--commit-every N]\n\
+                         [--keep] [--smoke] [--no-vectors-file]\n\
                          --remeasure measures a kept index (--keep) again without building it\n\
                          (--ef-search applies to it; the other HNSW parameters are the build's)\n\
-                         --build-only builds and keeps the index (build.json), measures nothing"
+                         --build-only builds and keeps the index (build.json), measures nothing\n\
+                         --no-vectors-file skips vectors.f32 (compare.py's input: 1.5 GB per 1M chunks)"
                     );
                     std::process::exit(0);
                 }
@@ -472,7 +477,13 @@ fn build(cfg: &Config) -> AnyResult<Value> {
         Exact::new(cfg.queries),
     ];
 
-    let mut vectors_out = BufWriter::new(std::fs::File::create(cfg.dir.join("vectors.f32"))?);
+    let mut vectors_out = if cfg.vectors_file {
+        Some(BufWriter::new(std::fs::File::create(
+            cfg.dir.join("vectors.f32"),
+        )?))
+    } else {
+        None
+    };
     let mut texts_out = BufWriter::new(std::fs::File::create(cfg.dir.join("texts.jsonl"))?);
     // The generated text is English-like: the English analyzer, as the published
     // builds ran, without per-chunk language detection (measured in docs/benchmarks.md).
@@ -519,8 +530,10 @@ fn build(cfg: &Config) -> AnyResult<Value> {
             });
         }
         for (off, r) in records.iter().enumerate() {
-            for x in &r.vector {
-                vectors_out.write_all(&x.to_le_bytes())?;
+            if let Some(out) = vectors_out.as_mut() {
+                for x in &r.vector {
+                    out.write_all(&x.to_le_bytes())?;
+                }
             }
             text_bytes += (r.text.len() + r.title.len()) as u64;
             let id = i + off as u64;
@@ -555,7 +568,9 @@ fn build(cfg: &Config) -> AnyResult<Value> {
     let total = started.elapsed();
     let stats = index.stats()?;
     drop(index);
-    vectors_out.flush()?;
+    if let Some(mut out) = vectors_out {
+        out.flush()?;
+    }
     texts_out.flush()?;
 
     let mut qv = BufWriter::new(std::fs::File::create(cfg.dir.join("queries.f32"))?);

@@ -8,15 +8,18 @@
 
 use std::sync::Arc;
 
+use crate::vector_log::VectorLog;
 use crate::vectors::{similarity, sort_hits, LiveSet, TopK};
 
 /// The vectors of one commit (or of one catch-up with another process's commits).
 #[derive(Debug)]
 pub(crate) struct FreshBatch {
     vids: Vec<u64>,
-    /// `vids.len() * dim` floats, row by row.
+    /// `vids.len() * dim` floats, row by row (none once the rows are in `log`).
     data: Vec<f32>,
     dim: usize,
+    /// The vector files holding the rows, once they do: the batch keeps vids only.
+    log: Option<Arc<VectorLog>>,
     /// Once this batch is in the graph, the graph covers every vid below this.
     covers: u64,
 }
@@ -28,7 +31,28 @@ impl FreshBatch {
             vids: Vec::new(),
             data: Vec::new(),
             dim,
+            log: None,
             covers: 0,
+        }
+    }
+
+    /// A batch of points whose vectors are rows of `log`.
+    pub(crate) fn in_files(log: Arc<VectorLog>, vids: Vec<u64>) -> FreshBatch {
+        FreshBatch {
+            vids,
+            data: Vec::new(),
+            dim: 0,
+            log: Some(log),
+            covers: 0,
+        }
+    }
+
+    /// This batch, its vectors dropped from memory and read from `log`, which holds
+    /// them (written by the commit that makes the batch fresh).
+    pub(crate) fn into_files(self, log: Arc<VectorLog>) -> FreshBatch {
+        FreshBatch {
+            covers: self.covers,
+            ..FreshBatch::in_files(log, self.vids)
         }
     }
 
@@ -55,7 +79,11 @@ impl FreshBatch {
     }
 
     fn point(&self, i: usize) -> (u64, &[f32]) {
-        (self.vids[i], &self.data[i * self.dim..(i + 1) * self.dim])
+        let vid = self.vids[i];
+        match &self.log {
+            Some(log) => (vid, log.row_or_zeros(vid)),
+            None => (vid, &self.data[i * self.dim..(i + 1) * self.dim]),
+        }
     }
 }
 

@@ -34,7 +34,7 @@ use std::cell::{RefCell, UnsafeCell};
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::io::{Read, Seek, Write};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering as Mem};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering as Mem};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
@@ -156,6 +156,10 @@ struct Chunk {
     upper: Box<[OnceLock<Box<[AtomicU32]>>]>,
     levels: Box<[AtomicU8]>,
     vids: Box<[AtomicU64]>,
+    /// In a graph whose vectors are read from the vector files: where each point's row
+    /// is in their maps (or the log's zeros, for a row that cannot be read), set before
+    /// the point is published. Empty otherwise.
+    rows: Box<[AtomicPtr<f32>]>,
 }
 
 // SAFETY: `vectors` and `codes` are the only fields that are not `Sync` by
@@ -171,7 +175,7 @@ impl Chunk {
     /// A chunk of zeros. The large arrays come from zeroed allocations, whose pages the
     /// system provides as they are first written: a chunk costs memory in proportion
     /// to the points it holds.
-    fn new(dim: usize, m0: usize, stride: usize) -> Chunk {
+    fn new(dim: usize, m0: usize, stride: usize, external: bool) -> Chunk {
         let floats: Box<[f32]> = vec![0.0f32; CHUNK * dim].into_boxed_slice();
         let bytes: Box<[u8]> = vec![0u8; CHUNK * stride].into_boxed_slice();
         let ids: Box<[u32]> = vec![0u32; CHUNK * (1 + m0)].into_boxed_slice();
@@ -186,6 +190,13 @@ impl Chunk {
             upper: (0..CHUNK).map(|_| OnceLock::new()).collect(),
             levels: (0..CHUNK).map(|_| AtomicU8::new(0)).collect(),
             vids: (0..CHUNK).map(|_| AtomicU64::new(0)).collect(),
+            rows: if external {
+                (0..CHUNK)
+                    .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                    .collect()
+            } else {
+                Box::default()
+            },
         }
     }
 }
@@ -313,6 +324,7 @@ impl Visited {
 impl Hnsw {
     /// An empty graph of `dim`-dimensional vectors with `m` neighbours a point (twice
     /// that on level 0), walked on codes of the kind `quantization` names.
+    #[cfg(test)]
     pub(crate) fn new(
         dim: usize,
         m: usize,
@@ -381,9 +393,12 @@ impl Hnsw {
     #[inline]
     pub(crate) fn vector(&self, slot: u32) -> &[f32] {
         if self.external {
-            if let Some(log) = &self.log {
-                return log.row_or_zeros(self.vid(slot));
-            }
+            let row = self.chunk(slot).rows[Self::offset(slot)].load(Mem::Relaxed);
+            // SAFETY: `set_row` pointed it at `dim` floats in a map of the log (or its
+            // zeros), which the graph keeps alive and which never unmaps or changes
+            // while the log lives; it was set before the point became reachable (see
+            // `Chunk`'s `Sync`).
+            return unsafe { std::slice::from_raw_parts(row, self.dim) };
         }
         if let Some(mapped) = self.mapped.as_ref().filter(|m| slot < m.points) {
             let at = mapped.offset + slot as usize * self.dim * 4;
@@ -500,6 +515,16 @@ impl Hnsw {
             .min(f64::from(MAX_LEVEL)) as u8
     }
 
+    /// Points `slot`'s row at vector file row `vid` (a graph over the files only), or
+    /// at zeros when the files do not hold it; whether they do.
+    fn set_row(&self, slot: u32, vid: u64) -> bool {
+        let Some(log) = &self.log else { return false };
+        let row = log.row(vid);
+        let ptr = row.unwrap_or_else(|| log.row_or_zeros(u64::MAX)).as_ptr();
+        self.chunk(slot).rows[Self::offset(slot)].store(ptr.cast_mut(), Mem::Relaxed);
+        row.is_some()
+    }
+
     /// Claims a slot and writes the point into it; `None` when the graph is full. A
     /// point loaded from a file has no vector yet (`None`): its memory stays untouched
     /// until the vector is read in, if it ever is.
@@ -510,9 +535,13 @@ impl Hnsw {
             return None;
         }
         let chunk = self.chunks[(slot >> CHUNK_BITS) as usize]
-            .get_or_init(|| Box::new(Chunk::new(self.dim, self.m0, self.stride)));
+            .get_or_init(|| Box::new(Chunk::new(self.dim, self.m0, self.stride, self.external)));
         let i = Self::offset(slot);
         if let Some(vector) = vector {
+            if self.external {
+                // Inserted points are committed: their rows are written.
+                self.set_row(slot, vid);
+            }
             if !self.external {
                 for (k, &x) in vector.iter().take(self.dim).enumerate() {
                     // SAFETY: this thread claimed `slot`; nothing reads it until
@@ -968,10 +997,8 @@ impl Hnsw {
             inner: input,
             at: 0,
         };
-        let (graph, head) = Self::read_head(input, expected_dim, ef_construction, quantization)?;
-        if head.logged {
-            return None;
-        }
+        let (graph, head) =
+            Self::read_head(input, expected_dim, ef_construction, quantization, None)?;
         graph.read_vectors(input, head.n)?;
         Some(graph.finish_load(head))
     }
@@ -995,10 +1022,8 @@ impl Hnsw {
             at: 0,
         };
         let (mut graph, head) =
-            Self::read_head(input, expected_dim, ef_construction, quantization)?;
+            Self::read_head(input, expected_dim, ef_construction, quantization, log)?;
         if head.logged {
-            graph.log = Some(Arc::clone(log?));
-            graph.external = graph.stride > 0;
             if !graph.external {
                 graph.copy_rows(head.n)?;
             }
@@ -1034,12 +1059,14 @@ impl Hnsw {
         Some(graph.finish_load(head))
     }
 
-    /// Reads everything before the vectors (and the padding before them).
+    /// Reads everything before the vectors (and the padding before them). A graph
+    /// saved over vector files is made over `log` (`None` without it).
     fn read_head<R: Read>(
         input: &mut Counted<R>,
         expected_dim: Option<usize>,
         ef_construction: usize,
         quantization: Quantization,
+        log: Option<&Arc<VectorLog>>,
     ) -> Option<(Hnsw, Head)> {
         let mut magic = [0u8; 8];
         input.read_exact(&mut magic).ok()?;
@@ -1071,11 +1098,20 @@ impl Hnsw {
         } else {
             None
         };
-        let graph = Hnsw::new(dim, m as usize, ef_construction, quantization);
+        let log = if flags & FLAG_LOGGED != 0 {
+            Some(Arc::clone(log?))
+        } else {
+            None
+        };
+        let graph = Hnsw::over(dim, m as usize, ef_construction, quantization, log);
         for slot in 0..n {
             let vid = read_u64(input)?;
             let level = read_u8(input)?;
             if level > MAX_LEVEL || graph.write_point(vid, None, level)? != slot {
+                return None;
+            }
+            if graph.external && !graph.set_row(slot, vid) {
+                // A point whose row is gone: the graph is rebuilt from the files.
                 return None;
             }
             for lev in 0..=level {

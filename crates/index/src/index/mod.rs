@@ -32,7 +32,7 @@ use crate::vectors::{normalize, Graph, HnswParams, LiveSet};
 
 use self::convert::str_of;
 use self::merge::{capped_groups, CappedMergePolicy};
-use self::snapshot::{live_set, missing_points, searcher_max_vid, Snapshot, VidCollector};
+use self::snapshot::{live_set, missing_points, searcher_max_vid, Points, Snapshot, VidCollector};
 pub use self::view::{KeywordStats, View};
 use self::worker::{Shared, Work};
 use tantivy::merge_policy::{MergeCandidate, MergePolicy, NoMergePolicy};
@@ -690,6 +690,11 @@ impl Index {
             graph.advance_next_vid(next_vid);
             Fresh::default()
         } else {
+            let pending = match &self.shared.log {
+                // Its rows are in the files now: the fresh set reads them there.
+                Some(log) => pending.into_files(Arc::clone(log)),
+                None => pending,
+            };
             snap.fresh.with(pending.covering(next_vid))
         };
         *self.shared.snapshot.write().expect("snapshot lock") =
@@ -787,10 +792,16 @@ impl Index {
         let fresh = if missing.is_empty() && covers <= from {
             snap.fresh.clone()
         } else {
-            let mut batch = FreshBatch::new(self.options.dim);
-            for (vid, v) in missing.refs() {
-                batch.push(vid, v);
-            }
+            let batch = match &missing {
+                Points::Logged(log, vids) => FreshBatch::in_files(Arc::clone(log), vids.clone()),
+                Points::Owned(points) => {
+                    let mut batch = FreshBatch::new(self.options.dim);
+                    for (vid, v) in points {
+                        batch.push(*vid, v);
+                    }
+                    batch
+                }
+            };
             snap.fresh.with(batch.covering(covers.max(from)))
         };
         *self.shared.snapshot.write().expect("snapshot lock") = Arc::new(Snapshot::new(
