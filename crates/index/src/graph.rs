@@ -538,9 +538,10 @@ impl Hnsw {
             .get_or_init(|| Box::new(Chunk::new(self.dim, self.m0, self.stride, self.external)));
         let i = Self::offset(slot);
         if let Some(vector) = vector {
-            if self.external {
-                // Inserted points are committed: their rows are written.
-                self.set_row(slot, vid);
+            if self.external && !self.set_row(slot, vid) {
+                // Inserted points are committed, so their rows are written: one that
+                // cannot be read is scored as zeros.
+                tracing::warn!(vid, "a vector row cannot be read from the vector files");
             }
             if !self.external {
                 for (k, &x) in vector.iter().take(self.dim).enumerate() {

@@ -62,6 +62,9 @@ type MapTable = Box<[OnceLock<Mapped>]>;
 /// One file's map, over the file's whole range of rows.
 struct Mapped {
     map: memmap2::Mmap,
+    /// The mapped file: its length is looked up on this handle, never by path, so a
+    /// file removed and made again under the same name cannot lengthen this map.
+    file: File,
     /// Bytes the file is known to hold: rows below this can be read.
     len: AtomicU64,
 }
@@ -126,11 +129,14 @@ impl VectorLog {
         let (_, rows) = range_of(file);
         let f = File::open(self.path_of(file)).ok()?;
         let len = f.metadata().ok()?.len();
-        // SAFETY: a vector file is only ever written at rows no reader uses (rows at or
-        // past the committed `next_vid`, see the module docs), and never truncated, so
-        // the bytes behind a row handed out do not change; a row is read only below the
-        // file's known length. A file changed by another program is out of scope, as
-        // for any mapped index file.
+        // SAFETY: a vector file is never truncated, and a row is read only below the
+        // length of this very file (`Mapped::file`), so no read passes its end. Rows
+        // are written only at vids no committed state holds (at or past the committed
+        // `next_vid`, see the module docs), and punched to zeros only once no current
+        // state needs them, so a row a search reads does not change under it except
+        // in a handle that kept a state older than a compaction (whose deleted rows
+        // then read as zeros; any bit pattern is an `f32`). A file changed by another
+        // program is out of scope, as for any mapped index file.
         let map = unsafe {
             memmap2::MmapOptions::new()
                 .len(usize::try_from(rows * self.row_bytes()).ok()?)
@@ -141,6 +147,7 @@ impl VectorLog {
         let _ = map.advise(memmap2::Advice::Random);
         Some(table[lo].get_or_init(|| Mapped {
             map,
+            file: f,
             len: AtomicU64::new(len),
         }))
     }
@@ -153,7 +160,7 @@ impl VectorLog {
         let end = at + self.row_bytes();
         if end > mapped.len.load(Ordering::Acquire) {
             // Another process may have written it since: look again.
-            let len = std::fs::metadata(self.path_of(file)).ok()?.len();
+            let len = mapped.file.metadata().ok()?.len();
             mapped.len.fetch_max(len, Ordering::AcqRel);
             if end > len {
                 return None;
@@ -209,7 +216,12 @@ impl VectorLog {
         if runs.is_empty() {
             return Ok(());
         }
-        std::fs::create_dir_all(&self.dir)?;
+        if !self.dir.is_dir() {
+            std::fs::create_dir_all(&self.dir)?;
+            if let Some(parent) = self.dir.parent() {
+                sync_dir(parent)?;
+            }
+        }
         let mut created = false;
         let mut touched: Vec<(u64, File, u64)> = Vec::new();
         for (file, first, bytes) in runs {
@@ -247,12 +259,14 @@ impl VectorLog {
         Ok(())
     }
 
-    /// Gives back the rows no one needs (`needed(vid)` is false): removes the files
-    /// with no needed row, and on Linux punches the pages of the others that hold only
-    /// unneeded rows out of the file. Returns the bytes freed (whole files only; a
-    /// punched page frees its block without changing the file's length). A process
-    /// that mapped a removed file keeps reading it until it drops the map; one that
-    /// reads a punched row reads zeros.
+    /// Gives back the rows no one needs (`needed(vid)` is false; it must hold for
+    /// every vid past the last one the caller knows, which later commits write):
+    /// removes the files whose whole range is unneeded, and on Linux punches the pages
+    /// of the others that hold only unneeded rows out of the file. Returns the bytes of
+    /// the files removed (a punched page frees its block without changing the file's
+    /// length). A process that mapped a removed file keeps reading it, and its blocks
+    /// stay allocated, until the process closes the index; a punched row reads as
+    /// zeros at once, in every process.
     pub(crate) fn reclaim(&self, needed: impl Fn(u64) -> bool) -> u64 {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return 0;
@@ -270,7 +284,10 @@ impl VectorLog {
             let (start, rows) = range_of(file);
             let len = e.metadata().map_or(0, |m| m.len());
             let written = (len / self.row_bytes().max(1)).min(rows);
-            if !(start..start + written).any(&needed) {
+            // The whole range, written or not: a file that later vids would go into
+            // (the caller needs every vid past what it has seen) is never removed, so
+            // no write lands in a file that is being removed.
+            if !(start..start + rows).any(&needed) {
                 if std::fs::remove_file(e.path()).is_ok() {
                     tracing::debug!(file, "removed a vector file of deleted chunks");
                     freed += len;

@@ -227,3 +227,37 @@ fn check_reports_a_row_lost_from_the_vector_files() {
     assert_eq!(report.bad_vectors.count, 6, "{:?}", report.problems());
     assert!(!report.is_healthy());
 }
+
+#[test]
+fn the_file_later_chunks_go_into_stays_when_all_its_chunks_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (index, _) = build(dir.path(), 10, 10);
+    for d in 0..10 {
+        index.delete_document("", &format!("doc{d}")).unwrap();
+    }
+    index.commit().unwrap();
+    // A compaction, saved: the 100 rows are dead, but the file's range goes on past
+    // them, and the next commit's rows go into it.
+    index.rebuild_graph().unwrap();
+    assert_eq!(vector_files(dir.path()), ["00000000.f32"]);
+    let (records, vectors) = documents(5, 10, 42);
+    for mut r in records {
+        for chunk in &mut r {
+            chunk.doc_id = format!("later-{}", chunk.doc_id);
+        }
+        index.add(r).unwrap();
+    }
+    index.commit().unwrap();
+    index.flush_graph().unwrap();
+    for (i, v) in vectors.iter().enumerate().step_by(9) {
+        finds(
+            &index,
+            v,
+            (&format!("later-doc{}", i / 10), (i % 10) as u32),
+        );
+    }
+    drop(index);
+    let index = Index::open(dir.path()).unwrap();
+    finds(&index, &vectors[17], ("later-doc1", 7));
+    assert!(index.check().unwrap().is_healthy());
+}

@@ -439,7 +439,15 @@ impl Index {
             options.dim,
             log.as_ref(),
         )
-        .unwrap_or_else(|| Graph::new(options.hnsw, log.clone()));
+        .unwrap_or_else(|| {
+            if path.join(HNSW_DIR).join("state.json").exists() {
+                tracing::warn!(
+                    path = %path.display(),
+                    "the saved HNSW graph cannot be read: rebuilding it from the vectors"
+                );
+            }
+            Graph::new(options.hnsw, log.clone())
+        });
         let saved_points = graph.len();
         let missing = if pinned.is_some() {
             // An older commit may hold chunks deleted since, which a compacted graph
@@ -738,6 +746,9 @@ impl Index {
     /// Releases the pin of commit `commit` of the index at `path` (nothing when there
     /// is none). Handles open at it keep working; its files are deleted at a later
     /// commit of the writer, once no other pin and not the current commit uses them.
+    /// Once the graph is next compacted, the vectors of chunks deleted since that
+    /// commit are given back too: such a handle then finds those chunks by keywords
+    /// but scores their vectors as zeros.
     ///
     /// # Errors
     /// I/O errors.
@@ -986,6 +997,8 @@ impl Index {
             w.rollback()?;
         }
         *self.pending.lock().expect("pending lock") = FreshBatch::new(self.options.dim);
+        // Another process may write now: the graph files are its to save.
+        self.shared.work.lock().expect("work lock").may_save = false;
         Ok(())
     }
 
