@@ -390,8 +390,9 @@ fn write_all_at(f: &File, mut bytes: &[u8], mut at: u64) -> std::io::Result<()> 
     Ok(())
 }
 
-/// Makes a file created in `dir` durable (its directory entry).
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
+/// Makes a file created or renamed inside `dir` durable (a no-op where directories
+/// cannot be opened).
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     File::open(dir)?.sync_all()?;
     #[cfg(not(unix))]

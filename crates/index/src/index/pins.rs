@@ -20,6 +20,7 @@ use tantivy::directory::{
 };
 
 use crate::error::{Error, Result};
+use crate::vector_log::sync_dir;
 
 /// The folder of pins, inside the index folder.
 pub(super) const PINS_DIR: &str = "pins";
@@ -240,15 +241,6 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = std::fs::File::create(path)?;
     file.write_all(bytes)?;
     file.sync_all()
-}
-
-/// Makes a rename inside `dir` durable (a no-op where directories cannot be opened).
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    std::fs::File::open(dir)?.sync_all()?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }
 
 #[cfg(test)]
