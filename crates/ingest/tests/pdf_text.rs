@@ -362,3 +362,54 @@ fn a_scanned_page_in_a_typed_pdf_is_read_with_ocr() {
     assert_eq!(doc.metadata["ocr_pages"].to_string(), "2");
     assert!(!doc.metadata.contains_key("pages_without_text"));
 }
+
+/// Form fields, stamps and notes draw their text in their appearance streams, placed
+/// in their rectangles after the page's own content.
+#[test]
+fn annotations_show_their_appearance_text_unless_hidden() {
+    let field = |text: &str| {
+        stream(
+            "/Type /XObject /Subtype /Form /BBox [0 0 200 20] /Resources << /Font << /F1 5 0 R >> >>",
+            format!("/Tx BMC BT /F1 10 Tf 2 5 Td ({text}) Tj ET EMC").as_bytes(),
+        )
+    };
+    let objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> \
+          /Contents 4 0 R /Annots [6 0 R 7 0 R 8 0 R 9 0 R] >>"
+            .to_vec(),
+        stream("", b"BT /F1 12 Tf 72 700 Td (Name of the applicant:) Tj ET"),
+        helvetica(),
+        b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (name) /V (Ada Lovelace) \
+          /Rect [250 695 450 715] /AP << /N 10 0 R >> >>"
+            .to_vec(),
+        b"<< /Type /Annot /Subtype /Widget /F 2 /Rect [72 600 272 620] /AP << /N 11 0 R >> >>"
+            .to_vec(),
+        b"<< /Type /Annot /Subtype /Widget /FT /Btn /Rect [72 500 272 520] /AS /Off \
+          /AP << /N << /Yes 12 0 R /Off 13 0 R >> >> >>"
+            .to_vec(),
+        // A popup names no appearance of its own; an unreadable one is skipped.
+        b"<< /Type /Annot /Subtype /Stamp /Rect [1 2 x] /AP << /N 10 0 R >> >>".to_vec(),
+        field("Ada Lovelace"),
+        field("Hidden field text"),
+        field("Box is ticked"),
+        field("Box is clear"),
+    ];
+    let got = text(&pdf(&objects, None));
+    assert!(got.contains("Name of the applicant: Ada Lovelace"), "{got}");
+    assert!(got.contains("Box is clear"), "{got}");
+    assert!(!got.contains("Hidden field text"), "{got}");
+    assert!(!got.contains("Box is ticked"), "{got}");
+    assert_eq!(got.matches("Ada Lovelace").count(), 1, "{got}");
+}
+
+/// The `'` and `"` operators move to the next line before they show their string (a
+/// line below the last, so the lines make one paragraph).
+#[test]
+fn quote_operators_show_their_text_on_a_new_line() {
+    let content = b"BT /F1 12 Tf 14 TL 72 700 Td (First line) Tj (Second line) ' \
+        3 1 (Third line) \" ET";
+    let got = text(&pdf(&one_page(HELVETICA, content, vec![helvetica()]), None));
+    assert!(got.contains("First line Second line Third line"), "{got}");
+}

@@ -2060,6 +2060,26 @@ impl<'a> Processor<'a> {
                                 panic!("unexpected Tj operand {:?}", operation)
                             }
                         },
+                        // trawl: `'` moves to the next line and shows a string; `"` sets
+                        // the word and character spacing first. Upstream dropped both.
+                        "'" | "\"" => {
+                            let string = if operation.operator == "\"" {
+                                gs.ts.word_spacing = as_num(&operation.operands[0]);
+                                gs.ts.character_spacing = as_num(&operation.operands[1]);
+                                &operation.operands[2]
+                            } else {
+                                &operation.operands[0]
+                            };
+                            tlm = tlm.pre_transform(&Transform2D::create_translation(
+                                0.0,
+                                -gs.ts.leading,
+                            ));
+                            gs.ts.tm = tlm;
+                            output.end_line()?;
+                            if let Object::String(ref s, _) = *string {
+                                show_text(&mut gs, s, &tlm, &flip_ctm, output)?;
+                            }
+                        }
                         "Tc" => {
                             gs.ts.character_spacing = as_num(&operation.operands[0]);
                         }
@@ -3008,6 +3028,113 @@ fn output_doc_inner<'a>(
         page_num,
         Transform2D::identity(),
     )?;
+    // trawl: annotations draw their appearance after the page's content, as a viewer
+    // shows them: filled-in form fields, stamps, free-text notes.
+    for (appearance, ctm) in annotation_appearances(doc, page_dict) {
+        let resources = maybe_get_obj(doc, &appearance.dict, b"Resources")
+            .and_then(|n| n.as_dict().ok())
+            .unwrap_or(resources);
+        p.depth += 1;
+        let drawn = p.process_stream(
+            doc,
+            get_contents(appearance),
+            resources,
+            &media_box,
+            output,
+            page_num,
+            ctm,
+        );
+        p.depth -= 1;
+        drawn?;
+    }
     output.end_page()?;
     Ok(())
+}
+
+/// trawl: the normal appearance stream of each visible annotation of a page, with the
+/// matrix that draws it into the annotation's rectangle (PDF 32000-1, 12.5.5: the form's
+/// bounding box, through its own matrix, is fitted to `/Rect`). A widget with several
+/// states shows the one its `/AS` names; popups and hidden annotations draw nothing.
+fn annotation_appearances<'a>(
+    doc: &'a Document,
+    page: &'a Dictionary,
+) -> Vec<(&'a Stream, Transform)> {
+    const HIDDEN: i64 = 1 << 1;
+    const NO_VIEW: i64 = 1 << 5;
+    let number = |o: &Object| match *o {
+        Object::Integer(i) => Some(i as f64),
+        Object::Real(f) => Some(f64::from(f)),
+        _ => None,
+    };
+    let numbers = |o: Option<&'a Object>, len: usize| -> Option<Vec<f64>> {
+        let array = o?.as_array().ok()?;
+        let out: Vec<f64> = array
+            .iter()
+            .map(|o| number(maybe_deref(doc, o)))
+            .collect::<Option<_>>()?;
+        (out.len() == len && out.iter().all(|v| v.is_finite())).then_some(out)
+    };
+    let Some(annots) = maybe_get_array(doc, page, b"Annots") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for annot in annots {
+        let Ok(annot) = maybe_deref(doc, annot).as_dict() else {
+            continue;
+        };
+        let flags = maybe_get_obj(doc, annot, b"F").and_then(|f| f.as_i64().ok());
+        if flags.is_some_and(|f| f & (HIDDEN | NO_VIEW) != 0)
+            || maybe_get_name(doc, annot, b"Subtype") == Some(b"Popup".as_slice())
+        {
+            continue;
+        }
+        let Some(normal) = maybe_get_obj(doc, annot, b"AP")
+            .and_then(|ap| ap.as_dict().ok())
+            .and_then(|ap| maybe_get_obj(doc, ap, b"N"))
+        else {
+            continue;
+        };
+        let stream = match normal {
+            Object::Stream(s) => s,
+            Object::Dictionary(states) => {
+                let Some(state) = maybe_get_name(doc, annot, b"AS") else {
+                    continue;
+                };
+                match maybe_get_obj(doc, states, state) {
+                    Some(Object::Stream(s)) => s,
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        let (Some(rect), Some(bbox)) = (
+            numbers(maybe_get_obj(doc, annot, b"Rect"), 4),
+            numbers(maybe_get_obj(doc, &stream.dict, b"BBox"), 4),
+        ) else {
+            continue;
+        };
+        let matrix = numbers(maybe_get_obj(doc, &stream.dict, b"Matrix"), 6)
+            .map_or_else(Transform2D::identity, |m| {
+                Transform::row_major(m[0], m[1], m[2], m[3], m[4], m[5])
+            });
+        // The bounding box of the form's box as its matrix places it.
+        let corners = [
+            (bbox[0], bbox[1]),
+            (bbox[0], bbox[3]),
+            (bbox[2], bbox[1]),
+            (bbox[2], bbox[3]),
+        ]
+        .map(|(x, y)| matrix.transform_point(euclid::Point2D::new(x, y)));
+        let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for c in corners {
+            (x0, y0, x1, y1) = (x0.min(c.x), y0.min(c.y), x1.max(c.x), y1.max(c.y));
+        }
+        let (rx0, rx1) = (rect[0].min(rect[2]), rect[0].max(rect[2]));
+        let (ry0, ry1) = (rect[1].min(rect[3]), rect[1].max(rect[3]));
+        let scale = |to: f64, from: f64| if from > 0.0 { to / from } else { 1.0 };
+        let (sx, sy) = (scale(rx1 - rx0, x1 - x0), scale(ry1 - ry0, y1 - y0));
+        let fit = Transform::row_major(sx, 0., 0., sy, rx0 - x0 * sx, ry0 - y0 * sy);
+        out.push((stream, fit.pre_transform(&matrix)));
+    }
+    out
 }
