@@ -84,10 +84,12 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     let mut failed = 0i64;
     let mut any_text = false;
     let mut texts = Vec::new();
+    let mut cells = std::collections::HashMap::new();
     for &page in pages.keys() {
         let mut out = crate::pdf_layout::PageText::default();
         let result = crate::panics::contain(|| pdf_extract::output_doc_page(&doc, &mut out, page));
-        let text = out.text;
+        let (text, page_cells) = out.into_text_and_cells();
+        cells.insert(page, page_cells);
         let error = match result {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(format!("page {page}: {e:?}")),
@@ -107,40 +109,40 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     // title (else at the top of its page), so chunks carry a heading path.
     let outline = crate::panics::contain(|| crate::pdf_outline::entries(&doc)).unwrap_or_default();
     let mut outline = outline.iter().peekable();
+    let no_cells: Vec<Vec<(f64, f64)>> = Vec::new();
     for (page, text) in &texts {
         b.location.page = Some(*page);
-        let paras: Vec<String> = without_running_lines(text, &running)
-            .split("\n\n")
-            .filter(|p| !p.trim().is_empty())
-            .map(join_hyphenated_lines)
-            .collect();
+        let paras = page_blocks(text, cells.get(page).unwrap_or(&no_cells), &running);
         any_text |= !paras.is_empty();
         let mut next = 0;
         while let Some(entry) = outline.next_if(|e| e.page <= *page) {
             // An entry whose page gave no text opens the next page that did.
             let found = (entry.page == *page)
                 .then(|| {
-                    paras[next..].iter().enumerate().find_map(|(i, p)| {
-                        typeset_title(p, &entry.title).map(|whole| (next + i, whole))
+                    paras[next..].iter().enumerate().find_map(|(i, p)| match p {
+                        Block::Paragraph(p) => {
+                            typeset_title(p, &entry.title).map(|whole| (next + i, whole))
+                        }
+                        Block::Table(_) => None,
                     })
                 })
                 .flatten();
             let at = found.map_or(next, |(at, _)| at);
-            for para in &paras[next..at] {
-                b.push(SectionKind::Paragraph, para);
+            for block in &paras[next..at] {
+                block.push(&mut b);
             }
             next = at;
-            match found {
+            match (found, &paras.get(at)) {
                 // The typeset heading, number and all, is the heading.
-                Some((at, true)) => {
-                    b.heading(entry.level, &paras[at]);
+                (Some((at, true)), Some(Block::Paragraph(text))) => {
+                    b.heading(entry.level, text);
                     next = at + 1;
                 }
                 _ => b.heading(entry.level, &entry.title),
             }
         }
-        for para in &paras[next..] {
-            b.push(SectionKind::Paragraph, para);
+        for block in &paras[next..] {
+            block.push(&mut b);
         }
     }
     if failed > 0 {
@@ -304,10 +306,13 @@ fn running_lines(pages: &[(u32, String)]) -> std::collections::HashSet<String> {
         .collect()
 }
 
-/// `text` without its running heads and feet.
-fn without_running_lines(text: &str, running: &std::collections::HashSet<String>) -> String {
+/// The lines of `text` that are its running heads and feet, by index.
+fn running_line_numbers(
+    text: &str,
+    running: &std::collections::HashSet<String>,
+) -> std::collections::HashSet<usize> {
     if running.is_empty() {
-        return text.to_owned();
+        return std::collections::HashSet::new();
     }
     let drop: std::collections::HashSet<usize> = page_ends(text)
         .filter(|(_, line)| running.contains(&masked(line)))
@@ -316,14 +321,163 @@ fn without_running_lines(text: &str, running: &std::collections::HashSet<String>
     // A page whose every line repeats on the others ("Potato 1", "Potato 2") is not
     // framed by running lines: those lines are its text.
     if drop.len() == text.lines().filter(|l| !l.trim().is_empty()).count() {
-        return text.to_owned();
+        return std::collections::HashSet::new();
     }
-    text.lines()
+    drop
+}
+
+/// A page's text in reading order: paragraphs, and tables as rows of cells.
+#[derive(Debug, PartialEq)]
+enum Block {
+    Paragraph(String),
+    Table(Vec<Vec<String>>),
+}
+
+impl Block {
+    fn push(&self, b: &mut Builder) {
+        match self {
+            Block::Paragraph(text) => b.push(SectionKind::Paragraph, text),
+            Block::Table(rows) => crate::builder::table_sections(b, rows, None),
+        }
+    }
+}
+
+/// Lines of cells (text the layout split at wide gaps) in a run at least this long
+/// make a table.
+const TABLE_MIN_ROWS: usize = 3;
+
+/// A page's paragraphs and tables, without its running heads and feet. `cells` holds,
+/// for each line of `text`, the extent of each of its tab-separated cells along the
+/// baseline (as [`crate::pdf_layout::PageText`] gives them; a page read another way,
+/// by OCR, has none that fit and makes paragraphs only). A run of [`TABLE_MIN_ROWS`] or
+/// more lines of two or more cells, blank lines between them allowed, is a table: its
+/// cells are put into columns by where they sit, so a row with empty cells keeps the
+/// others under their headings.
+fn page_blocks(
+    text: &str,
+    cells: &[Vec<(f64, f64)>],
+    running: &std::collections::HashSet<String>,
+) -> Vec<Block> {
+    let drop = running_line_numbers(text, running);
+    let lines: Vec<&str> = text.split('\n').collect();
+    let fits = cells.len() == lines.len();
+    let kept: Vec<(&str, &[(f64, f64)])> = lines
+        .iter()
         .enumerate()
         .filter(|(i, _)| !drop.contains(i))
-        .map(|(_, line)| line)
-        .collect::<Vec<_>>()
-        .join("\n")
+        .map(|(i, &line)| {
+            let extents = if fits && cells[i].len() == line.split('\t').count() {
+                cells[i].as_slice()
+            } else {
+                &[]
+            };
+            (line, extents)
+        })
+        .collect();
+    let is_row = |(line, extents): &(&str, &[(f64, f64)])| {
+        extents.len() >= 2 && line.split('\t').filter(|c| !c.trim().is_empty()).count() >= 2
+    };
+    let mut blocks = Vec::new();
+    let mut prose: Vec<&str> = Vec::new();
+    let flush = |prose: &mut Vec<&str>, blocks: &mut Vec<Block>| {
+        let text = prose.join("\n");
+        blocks.extend(
+            text.split("\n\n")
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| Block::Paragraph(join_hyphenated_lines(p.trim_matches('\n')))),
+        );
+        prose.clear();
+    };
+    let mut i = 0;
+    while i < kept.len() {
+        // The run of rows from here: rows, and blank lines between them.
+        let mut end = i;
+        let mut rows = 0;
+        let mut j = i;
+        while j < kept.len() {
+            if is_row(&kept[j]) {
+                rows += 1;
+                end = j + 1;
+            } else if !(kept[j].0.trim().is_empty() && rows > 0) {
+                break;
+            }
+            j += 1;
+        }
+        let table = (rows >= TABLE_MIN_ROWS)
+            .then(|| {
+                let lines: Vec<_> = kept[i..end].iter().filter(|l| is_row(l)).collect();
+                columns(&lines)
+            })
+            .flatten();
+        if let Some(table) = table {
+            flush(&mut prose, &mut blocks);
+            blocks.push(Block::Table(table));
+            i = end;
+        } else {
+            prose.push(kept[i].0);
+            i += 1;
+        }
+    }
+    flush(&mut prose, &mut blocks);
+    blocks
+}
+
+/// Of the cells of a table, at least this share must sit within their columns.
+const TABLE_ALIGNED_SHARE: f64 = 0.75;
+
+/// A table's lines as rows of cells in columns, or `None` when they do not line up as
+/// a table's do. The columns are those of the rows with the most cells (each column
+/// spanning where those rows' cells sit), and must not overlap; a cell of another row
+/// goes to the column it overlaps most, or the nearest, and two cells that land in one
+/// column are joined. Lines whose gaps fall anywhere (code set with aligned spaces, a
+/// ragged list) fail: their columns overlap, or too few cells sit within one.
+fn columns(lines: &[&(&str, &[(f64, f64)])]) -> Option<Vec<Vec<String>>> {
+    let width = lines.iter().map(|(_, e)| e.len()).max().unwrap_or(0);
+    let mut spans = vec![(f64::MAX, f64::MIN); width];
+    for (_, extents) in lines.iter().filter(|(_, e)| e.len() == width) {
+        for (span, &(start, end)) in spans.iter_mut().zip(extents.iter()) {
+            *span = (span.0.min(start), span.1.max(end));
+        }
+    }
+    if spans.windows(2).any(|w| w[0].1 >= w[1].0) {
+        return None;
+    }
+    let (mut cells, mut aligned) = (0usize, 0usize);
+    let rows = lines
+        .iter()
+        .map(|(line, extents)| {
+            let mut row = vec![String::new(); width];
+            for (cell, &(start, end)) in line.split('\t').zip(extents.iter()) {
+                let cell = cell.trim();
+                if cell.is_empty() {
+                    continue;
+                }
+                let fit = |&(a, b): &(f64, f64)| {
+                    let overlap = end.min(b) - start.max(a);
+                    if overlap > 0.0 {
+                        overlap
+                    } else {
+                        // No overlap: the nearer, the better (always below any overlap).
+                        overlap.min(0.0) - 1.0
+                    }
+                };
+                let column = (0..width)
+                    .max_by(|&a, &b| fit(&spans[a]).total_cmp(&fit(&spans[b])).then(b.cmp(&a)))
+                    .unwrap_or(0);
+                cells += 1;
+                if fit(&spans[column]) > 0.0 {
+                    aligned += 1;
+                }
+                let slot = &mut row[column];
+                if !slot.is_empty() {
+                    slot.push(' ');
+                }
+                slot.push_str(cell);
+            }
+            row
+        })
+        .collect();
+    (aligned as f64 >= TABLE_ALIGNED_SHARE * cells as f64).then_some(rows)
 }
 
 /// Joins words that typesetting hyphenated across a line break ("dan-" / "gerous"
@@ -436,10 +590,52 @@ mod tests {
         let mut found: Vec<_> = running.iter().map(String::as_str).collect();
         found.sort_unstable();
         assert_eq!(found, ["#", "Debian Reference # / #"]);
-        let text = without_running_lines(&pages[2].1, &running);
-        assert_eq!(text.trim(), "Bees dance for nectar.\nThe hive listens.");
+        assert_eq!(
+            page_blocks(&pages[2].1, &[], &running),
+            [Block::Paragraph(
+                "Bees dance for nectar.\nThe hive listens.".into()
+            )]
+        );
         // Two pages are too few to tell.
         assert!(running_lines(&pages[..2]).is_empty());
+    }
+
+    #[test]
+    fn lines_of_cells_make_a_table_whose_columns_follow_where_cells_sit() {
+        // A title, three rows (one missing its middle cell, one set with a blank line
+        // before it), then prose, one line of it with a wide gap.
+        let text = "Stock\nsku\tname\tqty\n1\tlamp\t4\n\n2\t5\nDone.\nAt\tnoon.";
+        let cells = [
+            vec![(10.0, 40.0)],
+            vec![(10.0, 30.0), (50.0, 80.0), (100.0, 120.0)],
+            vec![(10.0, 15.0), (50.0, 70.0), (110.0, 120.0)],
+            vec![],
+            vec![(10.0, 15.0), (112.0, 120.0)],
+            vec![(10.0, 30.0)],
+            vec![(10.0, 50.0), (70.0, 90.0)],
+        ];
+        let row = |cells: &[&str]| cells.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            page_blocks(text, &cells, &Default::default()),
+            [
+                Block::Paragraph("Stock".into()),
+                Block::Table(vec![
+                    row(&["sku", "name", "qty"]),
+                    row(&["1", "lamp", "4"]),
+                    row(&["2", "", "5"]),
+                ]),
+                Block::Paragraph("Done.\nAt\tnoon.".into()),
+            ]
+        );
+        // Two lines of cells are no table; cells that do not fit the text are ignored.
+        let two = "a\tb\nc\td";
+        assert_eq!(
+            page_blocks(two, &cells[1..3], &Default::default()),
+            [Block::Paragraph(two.into())]
+        );
+        assert!(page_blocks(text, &cells[..2], &Default::default())
+            .iter()
+            .all(|b| matches!(b, Block::Paragraph(_))));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Glyphs come in content-stream order, which keeps columns and reading order as the
 //! writer laid them out. Where they go is what says where words and lines end: a gap
 //! wider than a tenth of the font size, or a space glyph, is a space; a step down is a
-//! new line, a big one a new paragraph. Two habits of real writers are undone here: a
+//! new line, a big one a new paragraph; a gap wider than the font size within a line
+//! is a tab, which ends a table cell. Two habits of real writers are undone here: a
 //! glyph drawn twice in place (fake bold, shadows) is read once, and a space glyph drawn
 //! again behind text already set is not a word break.
 
@@ -14,6 +15,18 @@ use pdf_extract::{MediaBox, OutputDev, OutputError, Transform};
 /// The text of one page.
 pub(crate) struct PageText {
     pub(crate) text: String,
+    /// For each line of `text`, where each of its tab-separated cells starts and ends
+    /// along the baseline.
+    cells: Vec<Vec<(f64, f64)>>,
+    /// For each line of `text`, whether it is set in a monospaced font: code and
+    /// terminal output, whose gaps are runs of spaces, not table columns.
+    monospaced: Vec<bool>,
+    /// The current line's first letter (not a digit: digits are one width in most
+    /// fonts) and its advance; whether another letter had that advance, and whether
+    /// one had another.
+    line_letter: Option<(char, f64)>,
+    same_width: bool,
+    other_width: bool,
     /// Where the last glyph ended on its line, and its place and character.
     last_end: f64,
     last_x: f64,
@@ -31,10 +44,20 @@ pub(crate) struct PageText {
 /// How many of the last glyphs a glyph is compared with: a line's worth.
 const RECENT: usize = 96;
 
+/// A gap within a line wider than this many font sizes ends a cell: word spaces are a
+/// quarter to a half of the font size, even in justified lines; table columns are set
+/// further apart.
+const CELL_GAP: f64 = 1.0;
+
 impl Default for PageText {
     fn default() -> Self {
         PageText {
             text: String::new(),
+            cells: vec![Vec::new()],
+            monospaced: vec![false],
+            line_letter: None,
+            same_width: false,
+            other_width: false,
             last_end: 0.0,
             last_x: 0.0,
             last_y: 0.0,
@@ -42,6 +65,59 @@ impl Default for PageText {
             pending_space: false,
             direction: (1.0, 0.0),
             recent: VecDeque::with_capacity(RECENT),
+        }
+    }
+}
+
+impl PageText {
+    /// The page's text, and for each of its lines the extent of each tab-separated
+    /// cell along the baseline (none for a monospaced line, whose gaps are spaces).
+    pub(crate) fn into_text_and_cells(self) -> (String, Vec<Vec<(f64, f64)>>) {
+        let cells = self
+            .cells
+            .into_iter()
+            .zip(self.monospaced)
+            .map(|(cells, mono)| if mono { Vec::new() } else { cells })
+            .collect();
+        (self.text, cells)
+    }
+
+    /// Ends the line.
+    fn new_line(&mut self) {
+        self.text.push('\n');
+        self.cells.push(Vec::new());
+        self.monospaced.push(false);
+        self.line_letter = None;
+        self.same_width = false;
+        self.other_width = false;
+    }
+
+    /// Notes a glyph's advance: a line whose letters all have one advance, and two
+    /// different letters at least, is monospaced.
+    fn note_width(&mut self, char: &str, width: f64) {
+        let mut chars = char.chars();
+        let (Some(c), None) = (chars.next(), chars.next()) else {
+            return;
+        };
+        if c.is_ascii_digit() || width <= 0.0 {
+            return;
+        }
+        match self.line_letter {
+            None => self.line_letter = Some((c, width)),
+            Some((_, w)) if (w - width).abs() > 1e-3 * w => self.other_width = true,
+            Some((first, _)) if first != c => self.same_width = true,
+            Some(_) => {}
+        }
+        *self.monospaced.last_mut().expect("a line") = self.same_width && !self.other_width;
+    }
+
+    /// A space before a glyph at `x`: a tab, opening a new cell, when the gap is wide.
+    fn space(&mut self, x: f64, size: f64) {
+        if x - self.last_end > CELL_GAP * size {
+            self.text.push('\t');
+            self.cells.last_mut().expect("a line").push((x, x));
+        } else {
+            self.text.push(' ');
         }
     }
 }
@@ -129,22 +205,30 @@ impl OutputDev for PageText {
                 // A new line; a paragraph when the step is more than a line's. A small
                 // step to the right is a superscript or the next cell of a table row.
                 if dy > 1.5 * size {
-                    self.text.push('\n');
+                    self.new_line();
                 }
                 if x < self.last_end {
-                    self.text.push('\n');
+                    self.new_line();
                 } else if dy <= 1.5 * size {
-                    self.text.push(' ');
+                    self.space(x, size);
                 }
             } else {
                 let gap = self.first_in_string && x > self.last_end + 0.1 * size;
                 let back = x < self.last_end - size;
-                if self.pending_space || gap || back {
+                if back {
                     self.text.push(' ');
+                } else if self.pending_space || gap {
+                    self.space(x, size);
                 }
             }
         }
         self.text.push_str(char);
+        self.note_width(char, width);
+        let line = self.cells.last_mut().expect("a line");
+        match line.last_mut() {
+            Some(cell) => cell.1 = cell.1.max(end),
+            None => line.push((x, end)),
+        }
         self.last_end = end;
         self.last_x = x;
         self.last_y = y;

@@ -413,3 +413,85 @@ fn quote_operators_show_their_text_on_a_new_line() {
     let got = text(&pdf(&one_page(HELVETICA, content, vec![helvetica()]), None));
     assert!(got.contains("First line Second line Third line"), "{got}");
 }
+
+/// A table drawn cell by cell, a row missing a cell, between two paragraphs: its rows
+/// come out as a table section whose cells stay under their headings.
+#[test]
+fn a_table_drawn_cell_by_cell_is_read_as_rows() {
+    let mut content =
+        b"BT /F1 11 Tf 72 720 Td (Stock held at the depot, counted weekly.) Tj ET\n".to_vec();
+    let rows: [[&str; 3]; 4] = [
+        ["Item", "Place", "Count"],
+        ["Lamp", "Shelf A", "4"],
+        ["Shade", "", "12"],
+        ["Cable", "Bin 7", "30"],
+    ];
+    for (r, row) in rows.iter().enumerate() {
+        let y = 680 - 18 * r;
+        for (c, cell) in row.iter().enumerate() {
+            if !cell.is_empty() {
+                let x = 72 + 140 * c;
+                content.extend_from_slice(
+                    format!("BT /F1 11 Tf {x} {y} Td ({cell}) Tj ET\n").as_bytes(),
+                );
+            }
+        }
+    }
+    content.extend_from_slice(b"BT /F1 11 Tf 72 560 Td (Counts are checked on Fridays.) Tj ET");
+    let bytes = pdf(&one_page(HELVETICA, &content, vec![helvetica()]), None);
+    let docs = parse_bytes_all(&bytes, "test.pdf", &Limits::default()).expect("parses");
+    let sections: Vec<(trawl_ingest::SectionKind, &str)> = docs[0]
+        .sections
+        .iter()
+        .map(|s| (s.kind, s.text.as_str()))
+        .collect();
+    assert_eq!(
+        sections,
+        [
+            (
+                trawl_ingest::SectionKind::Paragraph,
+                "Stock held at the depot, counted weekly."
+            ),
+            (
+                trawl_ingest::SectionKind::Table,
+                "Item | Place | Count\nLamp | Shelf A | 4\nShade |  | 12\nCable | Bin 7 | 30"
+            ),
+            (
+                trawl_ingest::SectionKind::Paragraph,
+                "Counts are checked on Fridays."
+            ),
+        ]
+    );
+}
+
+/// Code set in a monospaced font, its columns aligned with runs of spaces, is not a
+/// table.
+#[test]
+fn aligned_code_in_a_monospaced_font_is_no_table() {
+    let mut content = Vec::new();
+    for (r, (name, value)) in [("width", "12"), ("height", "7"), ("depth", "30")]
+        .iter()
+        .enumerate()
+    {
+        let y = 700 - 12 * r;
+        content.extend_from_slice(
+            format!("BT /F1 10 Tf 72 {y} Td (set {name}) Tj ET BT /F1 10 Tf 200 {y} Td (= {value};) Tj ET\n")
+                .as_bytes(),
+        );
+    }
+    let courier =
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Courier /Encoding /WinAnsiEncoding >>".to_vec();
+    let bytes = pdf(&one_page(HELVETICA, &content, vec![courier]), None);
+    let docs = parse_bytes_all(&bytes, "test.pdf", &Limits::default()).expect("parses");
+    let kinds: Vec<_> = docs[0].sections.iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        [trawl_ingest::SectionKind::Paragraph],
+        "{:?}",
+        docs[0].sections
+    );
+    assert_eq!(
+        docs[0].sections[0].text,
+        "set width = 12; set height = 7; set depth = 30;"
+    );
+}
