@@ -4707,5 +4707,54 @@ pub fn name_to_unicode(name: &str) -> Option<u16> {
         ("zukatakana", 0x30ba),
     ];
     let result = names.binary_search_by_key(&name, |&(name, _code)| &name);
-    result.ok().map(|indx| names[indx].1)
+    result
+        .ok()
+        .map(|indx| names[indx].1)
+        .or_else(|| algorithmic_name_to_unicode(name))
+}
+
+/// trawl: the names the Adobe Glyph List specification spells out instead of listing:
+/// `uniXXXX` (the first code of a `uniXXXXYYYY` sequence), `uXXXX` to `uXXXXXX` (in the
+/// Basic Multilingual Plane, which the tables here hold), and any name with a suffix
+/// after a period (`a.sc`) read as the name before it.
+fn algorithmic_name_to_unicode(name: &str) -> Option<u16> {
+    if let Some((base, _)) = name.split_once('.') {
+        return (!base.is_empty()).then(|| name_to_unicode(base)).flatten();
+    }
+    let hex = |digits: &str| {
+        (digits.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)))
+            .then(|| u32::from_str_radix(digits, 16).ok())
+            .flatten()
+    };
+    let code = if let Some(rest) = name.strip_prefix("uni") {
+        (rest.len() >= 4 && rest.len() % 4 == 0)
+            .then(|| hex(&rest[..4]))
+            .flatten()
+    } else if let Some(rest) = name.strip_prefix('u') {
+        (4..=6).contains(&rest.len()).then(|| hex(rest)).flatten()
+    } else {
+        None
+    }?;
+    // Surrogates name no character.
+    <u16 as std::convert::TryFrom<u32>>::try_from(code)
+        .ok()
+        .filter(|c| !(0xD800..0xE000).contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_to_unicode;
+
+    #[test]
+    fn algorithmic_names_are_read() {
+        assert_eq!(name_to_unicode("uni4E2D"), Some(0x4E2D));
+        assert_eq!(name_to_unicode("uni00410042"), Some(0x41));
+        assert_eq!(name_to_unicode("u1F600"), None); // beyond the tables' 16 bits
+        assert_eq!(name_to_unicode("u00E9"), Some(0xE9));
+        assert_eq!(name_to_unicode("a.sc"), Some(0x61));
+        assert_eq!(name_to_unicode("uni4e2d"), None); // lower-case hex is not allowed
+        assert_eq!(name_to_unicode("uniD800"), None);
+        assert_eq!(name_to_unicode("unicorn"), None);
+        assert_eq!(name_to_unicode(".notdef"), None);
+    }
 }
