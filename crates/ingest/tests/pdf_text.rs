@@ -495,3 +495,24 @@ fn aligned_code_in_a_monospaced_font_is_no_table() {
         "set width = 12; set height = 7; set depth = 30;"
     );
 }
+
+/// A form names its fonts in its own resources: its `/F1` is not the page's `/F1`. Its
+/// font's encoding names a glyph `uni4E2D`, as the glyph list's rules spell it.
+#[test]
+fn a_form_reads_its_own_fonts_under_names_the_page_also_uses() {
+    let resources = "<< /Font << /F1 5 0 R >> /XObject << /Fm1 6 0 R >> >>";
+    let content = b"BT /F1 12 Tf 72 700 Td (Page A) Tj ET /Fm1 Do";
+    let form = stream(
+        "/Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 7 0 R >> >>",
+        b"BT /F1 12 Tf 72 600 Td (A) Tj ET",
+    );
+    let chinese = b"<< /Type /Font /Subtype /TrueType /BaseFont /SimSun \
+        /Encoding << /BaseEncoding /WinAnsiEncoding /Differences [65 /uni4E2D] >> >>"
+        .to_vec();
+    let got = text(&pdf(
+        &one_page(resources, content, vec![helvetica(), form, chinese]),
+        None,
+    ));
+    assert!(got.contains("Page A"), "{got}");
+    assert!(got.contains('中'), "{got}");
+}

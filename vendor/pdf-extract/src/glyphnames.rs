@@ -4722,9 +4722,11 @@ fn algorithmic_name_to_unicode(name: &str) -> Option<u16> {
         return (!base.is_empty()).then(|| name_to_unicode(base)).flatten();
     }
     let hex = |digits: &str| {
-        (digits.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)))
-            .then(|| u32::from_str_radix(digits, 16).ok())
-            .flatten()
+        (digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)))
+        .then(|| u32::from_str_radix(digits, 16).ok())
+        .flatten()
     };
     let code = if let Some(rest) = name.strip_prefix("uni") {
         (rest.len() >= 4 && rest.len() % 4 == 0)

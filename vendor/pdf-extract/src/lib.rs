@@ -1895,7 +1895,10 @@ fn make_colorspace<'a>(doc: &'a Document, name: &[u8], resources: &'a Dictionary
 }
 
 struct Processor<'a> {
-    font_table: HashMap<Vec<u8>, Rc<dyn PdfFont + 'a>>,
+    // trawl: keyed by the font dictionary's address, not its resource name: a form or
+    // an annotation's appearance names its own fonts, and `/F1` there is not the
+    // page's `/F1`.
+    font_table: HashMap<usize, Rc<dyn PdfFont + 'a>>,
     /// How many form XObjects the stream being read is nested in (trawl: bounded, so a
     /// form that draws itself ends instead of overflowing the stack).
     depth: usize,
@@ -2095,12 +2098,11 @@ impl<'a> Processor<'a> {
                         "Tf" => {
                             let fonts: &Dictionary = get(&doc, resources, b"Font");
                             let name = operation.operands[0].as_name().unwrap();
+                            let font_dict: &Dictionary = get(doc, fonts, name);
                             let font = self
                                 .font_table
-                                .entry(name.to_owned())
-                                .or_insert_with(|| {
-                                    make_font(doc, get::<&Dictionary>(doc, fonts, name))
-                                })
+                                .entry(font_dict as *const Dictionary as usize)
+                                .or_insert_with(|| make_font(doc, font_dict))
                                 .clone();
                             {
                                 /*let file = font.get_descriptor().and_then(|desc| desc.get_file());
