@@ -29,6 +29,9 @@ pub(crate) struct PageText {
     other_width: bool,
     /// Where the last glyph ended on its line, and its place and character.
     last_end: f64,
+    /// Where the pen stood after the last glyph: its end plus the character (and word)
+    /// spacing in force, which letter-spaced text sets wide.
+    pen_end: f64,
     last_x: f64,
     last_y: f64,
     /// A glyph opens a string (a `Tj` or an element of a `TJ`).
@@ -59,6 +62,7 @@ impl Default for PageText {
             same_width: false,
             other_width: false,
             last_end: 0.0,
+            pen_end: 0.0,
             last_x: 0.0,
             last_y: 0.0,
             first_in_string: false,
@@ -113,7 +117,7 @@ impl PageText {
 
     /// A space before a glyph at `x`: a tab, opening a new cell, when the gap is wide.
     fn space(&mut self, x: f64, size: f64) {
-        if x - self.last_end > CELL_GAP * size {
+        if x - self.pen_end.max(self.last_end) > CELL_GAP * size {
             self.text.push('\t');
             self.cells.last_mut().expect("a line").push((x, x));
         } else {
@@ -140,7 +144,7 @@ impl OutputDev for PageText {
         &mut self,
         trm: &Transform,
         width: f64,
-        _spacing: f64,
+        spacing: f64,
         font_size: f64,
         char: &str,
     ) -> Result<(), OutputError> {
@@ -170,15 +174,21 @@ impl OutputDev for PageText {
         if turned {
             // Positions along one baseline say nothing about another.
             self.last_end = f64::INFINITY;
+            self.pen_end = f64::INFINITY;
             self.last_y = f64::INFINITY;
         }
         let end = x + width * size;
+        let pen = match end + spacing * trm.m11.hypot(trm.m12) {
+            p if p.is_finite() => p,
+            _ => end,
+        };
         if char.trim().is_empty() {
             // A space glyph breaks a word unless it is drawn again behind the last
             // glyph (where a font gives no widths, it is drawn where that glyph is).
             if !self.text.is_empty() && x > self.last_x - 0.1 * size {
                 self.pending_space = true;
                 self.last_end = end;
+                self.pen_end = pen;
             }
             return Ok(());
         }
@@ -213,7 +223,9 @@ impl OutputDev for PageText {
                     self.space(x, size);
                 }
             } else {
-                let gap = self.first_in_string && x > self.last_end + 0.1 * size;
+                // A string that starts where the pen stands continues the word, however
+                // wide the letter spacing; one set further on starts a new word.
+                let gap = self.first_in_string && x > self.pen_end.max(self.last_end) + 0.1 * size;
                 let back = x < self.last_end - size;
                 if back {
                     self.text.push(' ');
@@ -230,6 +242,7 @@ impl OutputDev for PageText {
             None => line.push((x, end)),
         }
         self.last_end = end;
+        self.pen_end = pen;
         self.last_x = x;
         self.last_y = y;
         self.first_in_string = false;

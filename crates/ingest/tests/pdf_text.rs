@@ -516,3 +516,14 @@ fn a_form_reads_its_own_fonts_under_names_the_page_also_uses() {
     assert!(got.contains("Page A"), "{got}");
     assert!(got.contains('中'), "{got}");
 }
+
+/// Letter-spaced capitals set as two strings, the last letter with no spacing
+/// ("MEDITACIONE" then "S"): the second starts where the pen stands, so the word is
+/// whole. A string set a word space further on is still a new word.
+#[test]
+fn letter_spaced_words_set_in_two_strings_stay_whole() {
+    let content = b"BT /F1 28 Tf 3 Tc 72 600 Td (MEDITACIONE) Tj 0 Tc (S) Tj \
+        [-400 (AGAIN)] TJ ET";
+    let got = text(&pdf(&one_page(HELVETICA, content, vec![helvetica()]), None));
+    assert_eq!(got, "MEDITACIONES AGAIN");
+}
