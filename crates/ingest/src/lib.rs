@@ -41,6 +41,7 @@ mod ole;
 mod panics;
 mod parse;
 mod pdf;
+mod pdf_forms;
 mod pdf_layout;
 mod pdf_outline;
 mod pdf_repair;

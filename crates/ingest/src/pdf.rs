@@ -85,10 +85,25 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     let mut any_text = false;
     let mut texts = Vec::new();
     let mut cells = std::collections::HashMap::new();
-    for &page in pages.keys() {
+    for (&page, &page_id) in &pages {
         let mut out = crate::pdf_layout::PageText::default();
         let result = crate::panics::contain(|| pdf_extract::output_doc_page(&doc, &mut out, page));
-        let (text, page_cells) = out.into_text_and_cells();
+        let (mut text, mut page_cells) = out.into_text_and_cells();
+        // A field value the page does not show (no appearance, or a stale one) is a
+        // paragraph after the page's text.
+        let values = crate::panics::contain(|| crate::pdf_forms::page_field_values(&doc, page_id))
+            .unwrap_or_default();
+        if !values.is_empty() {
+            let shown = crate::builder::squash(&text);
+            let mut added = std::collections::HashSet::new();
+            for value in values {
+                if !shown.contains(&value) && added.insert(value.clone()) {
+                    text.push_str("\n\n");
+                    text.push_str(&value);
+                    page_cells.extend([Vec::new(), Vec::new()]);
+                }
+            }
+        }
         cells.insert(page, page_cells);
         let error = match result {
             Ok(Ok(())) => None,

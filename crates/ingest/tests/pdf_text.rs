@@ -527,3 +527,54 @@ fn letter_spaced_words_set_in_two_strings_stay_whole() {
     let got = text(&pdf(&one_page(HELVETICA, content, vec![helvetica()]), None));
     assert_eq!(got, "MEDITACIONES AGAIN");
 }
+
+/// A filled-in field without an appearance stream, or with one drawn before its value
+/// changed, still gives its value; a value the page shows is not read twice, and a
+/// field shown twice (two widgets of one field) gives it once.
+#[test]
+fn form_field_values_the_page_does_not_show_are_read() {
+    let appearance = |text: &str| {
+        stream(
+            "/Type /XObject /Subtype /Form /BBox [0 0 200 20] /Resources << /Font << /F1 5 0 R >> >>",
+            format!("BT /F1 10 Tf 2 5 Td ({text}) Tj ET").as_bytes(),
+        )
+    };
+    let objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [6 0 R 7 0 R 8 0 R 11 0 R] \
+          /NeedAppearances true >> >>"
+            .to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> \
+          /Contents 4 0 R /Annots [6 0 R 7 0 R 8 0 R 12 0 R 13 0 R] >>"
+            .to_vec(),
+        stream("", b"BT /F1 12 Tf 72 700 Td (Applicant) Tj ET"),
+        helvetica(),
+        // No appearance: the value is read from the field.
+        b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (name) /V (Grace Hopper) /Rect [250 695 450 715] >>"
+            .to_vec(),
+        // An appearance that shows the value: read once.
+        b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (city) /V (Arlington) /Rect [250 675 450 695] \
+          /AP << /N 9 0 R >> >>"
+            .to_vec(),
+        // A stale appearance: both what it shows and the value.
+        b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (rank) /V (Rear Admiral) /Rect [250 655 450 675] \
+          /AP << /N 10 0 R >> >>"
+            .to_vec(),
+        appearance("Arlington"),
+        appearance("Commander"),
+        // One field, two widgets (its kids), its type and value on the parent.
+        b"<< /FT /Ch /T (navy) /V [(Reserve) (Active)] /Kids [12 0 R 13 0 R] >>".to_vec(),
+        b"<< /Type /Annot /Subtype /Widget /Parent 11 0 R /Rect [72 500 272 520] >>".to_vec(),
+        b"<< /Type /Annot /Subtype /Widget /Parent 11 0 R /Rect [72 400 272 420] >>".to_vec(),
+    ];
+    let got = text(&pdf(&objects, None));
+    for (value, times) in [
+        ("Grace Hopper", 1),
+        ("Arlington", 1),
+        ("Commander", 1),
+        ("Rear Admiral", 1),
+        ("Reserve, Active", 1),
+    ] {
+        assert_eq!(got.matches(value).count(), times, "{value}: {got}");
+    }
+}
