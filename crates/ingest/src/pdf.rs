@@ -367,7 +367,8 @@ const TABLE_MIN_ROWS: usize = 3;
 /// by OCR, has none that fit and makes paragraphs only). A run of [`TABLE_MIN_ROWS`] or
 /// more lines of two or more cells, blank lines between them allowed, is a table: its
 /// cells are put into columns by where they sit, so a row with empty cells keeps the
-/// others under their headings.
+/// others under their headings. A list set with hanging indents (a column of bullets or
+/// enumerators beside the items) stays prose.
 fn page_blocks(
     text: &str,
     cells: &[Vec<(f64, f64)>],
@@ -429,8 +430,10 @@ fn page_blocks(
             blocks.push(Block::Table(table));
             i = end;
         } else {
-            prose.push(kept[i].0);
-            i += 1;
+            // A run that is no table is prose, all of it (each line is looked at once).
+            let next = end.max(i + 1);
+            prose.extend(kept[i..next].iter().map(|(line, _)| *line));
+            i = next;
         }
     }
     flush(&mut prose, &mut blocks);
@@ -439,15 +442,76 @@ fn page_blocks(
 
 /// Of the cells of a table, at least this share must sit within their columns.
 const TABLE_ALIGNED_SHARE: f64 = 0.75;
+/// Lines of more cells than this are not a table's rows (text set word by word far
+/// apart, or letter by letter).
+const TABLE_MAX_COLUMNS: usize = 64;
+
+/// Whether a cell is a list item's marker: a bullet or dash, or an enumerator such as
+/// "1.", "a)", "(iv)".
+fn list_marker(cell: &str) -> bool {
+    let cell = cell.trim();
+    let mut chars = cell.chars();
+    let (Some(first), rest) = (chars.next(), chars.as_str()) else {
+        return false;
+    };
+    if rest.is_empty() {
+        return matches!(
+            first,
+            '•' | '◦'
+                | '▪'
+                | '▫'
+                | '■'
+                | '□'
+                | '●'
+                | '○'
+                | '‣'
+                | '⁃'
+                | '∙'
+                | '·'
+                | '-'
+                | '–'
+                | '—'
+                | '*'
+                | '+'
+                | '>'
+                | '➢'
+                | '➤'
+                | '►'
+                | '✓'
+                | '✔'
+                | '✗'
+                | 'o'
+                | '\u{f0b7}'
+                | '\u{f0a7}'
+                | '\u{f0d8}'
+                | '\u{f076}'
+        );
+    }
+    let inner = cell
+        .trim_start_matches('(')
+        .trim_end_matches(['.', ')', ':']);
+    cell.len() <= 6
+        && inner.len() < cell.len()
+        && !inner.is_empty()
+        && inner.chars().all(|c| c.is_ascii_alphanumeric())
+        && (inner.chars().all(|c| c.is_ascii_digit())
+            || inner.len() == 1
+            || inner.chars().all(|c| "ivxlcIVXLC".contains(c)))
+}
 
 /// A table's lines as rows of cells in columns, or `None` when they do not line up as
 /// a table's do. The columns are those of the rows with the most cells (each column
 /// spanning where those rows' cells sit), and must not overlap; a cell of another row
 /// goes to the column it overlaps most, or the nearest, and two cells that land in one
 /// column are joined. Lines whose gaps fall anywhere (code set with aligned spaces, a
-/// ragged list) fail: their columns overlap, or too few cells sit within one.
+/// ragged list) fail: their columns overlap, or too few cells sit within one. So do
+/// lines of more than [`TABLE_MAX_COLUMNS`] cells, and two columns whose first holds
+/// only bullets or enumerators (a list).
 fn columns(lines: &[&(&str, &[(f64, f64)])]) -> Option<Vec<Vec<String>>> {
     let width = lines.iter().map(|(_, e)| e.len()).max().unwrap_or(0);
+    if width > TABLE_MAX_COLUMNS {
+        return None;
+    }
     let mut spans = vec![(f64::MAX, f64::MIN); width];
     for (_, extents) in lines.iter().filter(|(_, e)| e.len() == width) {
         for (span, &(start, end)) in spans.iter_mut().zip(extents.iter()) {
@@ -458,7 +522,7 @@ fn columns(lines: &[&(&str, &[(f64, f64)])]) -> Option<Vec<Vec<String>>> {
         return None;
     }
     let (mut cells, mut aligned) = (0usize, 0usize);
-    let rows = lines
+    let rows: Vec<Vec<String>> = lines
         .iter()
         .map(|(line, extents)| {
             let mut row = vec![String::new(); width];
@@ -492,7 +556,12 @@ fn columns(lines: &[&(&str, &[(f64, f64)])]) -> Option<Vec<Vec<String>>> {
             row
         })
         .collect();
-    (aligned as f64 >= TABLE_ALIGNED_SHARE * cells as f64).then_some(rows)
+    // Two columns, the first of bullets or enumerators: a list set with hanging indents.
+    let list = width == 2
+        && rows
+            .iter()
+            .all(|row| row[0].is_empty() || list_marker(&row[0]));
+    (aligned as f64 >= TABLE_ALIGNED_SHARE * cells as f64 && !list).then_some(rows)
 }
 
 /// Joins words that typesetting hyphenated across a line break ("dan-" / "gerous"
@@ -651,6 +720,29 @@ mod tests {
         assert!(page_blocks(text, &cells[..2], &Default::default())
             .iter()
             .all(|b| matches!(b, Block::Paragraph(_))));
+    }
+
+    #[test]
+    fn a_list_set_with_hanging_indents_is_no_table() {
+        let extents = vec![vec![(10.0, 14.0), (30.0, 90.0)]; 3];
+        for marker in ["•", "1.", "b)", "(iv)", "–"] {
+            let text = format!("{marker}\tFirst\n{marker}\tSecond\n{marker}\tThird");
+            assert!(
+                page_blocks(&text, &extents, &Default::default())
+                    .iter()
+                    .all(|b| matches!(b, Block::Paragraph(_))),
+                "{marker}"
+            );
+        }
+        // Numbers alone are a column of a table: row numbers, years.
+        let text = "1\tlamp\n2\tshade\n3\tcable";
+        assert!(matches!(
+            page_blocks(text, &extents, &Default::default())[..],
+            [Block::Table(_)]
+        ));
+        assert!(!list_marker("2019"));
+        assert!(!list_marker("Total."));
+        assert!(list_marker("12."));
     }
 
     #[test]

@@ -4728,6 +4728,9 @@ fn algorithmic_name_to_unicode(name: &str) -> Option<u16> {
         .then(|| u32::from_str_radix(digits, 16).ok())
         .flatten()
     };
+    if !name.is_ascii() {
+        return None;
+    }
     let code = if let Some(rest) = name.strip_prefix("uni") {
         (rest.len() >= 4 && rest.len() % 4 == 0)
             .then(|| hex(&rest[..4]))
@@ -4758,5 +4761,6 @@ mod tests {
         assert_eq!(name_to_unicode("uniD800"), None);
         assert_eq!(name_to_unicode("unicorn"), None);
         assert_eq!(name_to_unicode(".notdef"), None);
+        assert_eq!(name_to_unicode("uni€€€€"), None);
     }
 }

@@ -2066,6 +2066,10 @@ impl<'a> Processor<'a> {
                         // trawl: `'` moves to the next line and shows a string; `"` sets
                         // the word and character spacing first. Upstream dropped both.
                         "'" | "\"" => {
+                            let want = if operation.operator == "\"" { 3 } else { 1 };
+                            if operation.operands.len() < want {
+                                return Ok(());
+                            }
                             let string = if operation.operator == "\"" {
                                 gs.ts.word_spacing = as_num(&operation.operands[0]);
                                 gs.ts.character_spacing = as_num(&operation.operands[1]);
@@ -3002,10 +3006,7 @@ fn output_doc_inner<'a>(
 ) -> Result<(), OutputError> {
     let page_dict = doc.get_object(object_id).unwrap().as_dict().unwrap();
     dlog!("page {} {:?}", page_num, page_dict);
-    // Font resource names (e.g. /F0) are only unique within a page's resource
-    // dictionary; the same name can map to a different font on the next page.
-    // Reset the font cache per page so a stale entry from an earlier page isn't
-    // reused, which would decode text with the wrong font's ToUnicode CMap.
+    // trawl: the font cache is keyed by font dictionary; it holds one page's fonts.
     p.font_table.clear();
     // XXX: Some pdfs lack a Resources directory
     let resources = get_inherited(doc, page_dict, b"Resources").unwrap_or(empty_resources);
@@ -3076,14 +3077,21 @@ fn annotation_appearances<'a>(
             .collect::<Option<_>>()?;
         (out.len() == len && out.iter().all(|v| v.is_finite())).then_some(out)
     };
+    // Annotations drawn on one page at most; a page listing one annotation many times
+    // draws it once.
+    const MAX_ANNOTATIONS: usize = 4096;
     let Some(annots) = maybe_get_array(doc, page, b"Annots") else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for annot in annots {
+    let mut seen = std::collections::HashSet::new();
+    for annot in annots.iter().take(MAX_ANNOTATIONS) {
         let Ok(annot) = maybe_deref(doc, annot).as_dict() else {
             continue;
         };
+        if !seen.insert(annot as *const Dictionary as usize) {
+            continue;
+        }
         let flags = maybe_get_obj(doc, annot, b"F").and_then(|f| f.as_i64().ok());
         if flags.is_some_and(|f| f & (HIDDEN | NO_VIEW) != 0)
             || maybe_get_name(doc, annot, b"Subtype") == Some(b"Popup".as_slice())
@@ -3109,6 +3117,10 @@ fn annotation_appearances<'a>(
             }
             _ => continue,
         };
+        // An appearance is a form; an image's bytes are no content stream.
+        if maybe_get_name(doc, &stream.dict, b"Subtype").is_some_and(|s| s != b"Form") {
+            continue;
+        }
         let (Some(rect), Some(bbox)) = (
             numbers(maybe_get_obj(doc, annot, b"Rect"), 4),
             numbers(maybe_get_obj(doc, &stream.dict, b"BBox"), 4),
