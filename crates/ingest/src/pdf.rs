@@ -357,6 +357,13 @@ impl Block {
     }
 }
 
+/// Where a cell starts and ends along its line's baseline.
+type Extent = (f64, f64);
+
+/// A line of a page's text with the extent of each of its tab-separated cells (none
+/// when they are not known).
+type Line<'a> = (&'a str, &'a [Extent]);
+
 /// Lines of cells (text the layout split at wide gaps) in a run at least this long
 /// make a table.
 const TABLE_MIN_ROWS: usize = 3;
@@ -377,7 +384,7 @@ fn page_blocks(
     let drop = running_line_numbers(text, running);
     let lines: Vec<&str> = text.split('\n').collect();
     let fits = cells.len() == lines.len();
-    let kept: Vec<(&str, &[(f64, f64)])> = lines
+    let kept: Vec<Line<'_>> = lines
         .iter()
         .enumerate()
         .filter(|(i, _)| !drop.contains(i))
@@ -390,13 +397,17 @@ fn page_blocks(
             (line, extents)
         })
         .collect();
-    let is_row = |(line, extents): &(&str, &[(f64, f64)])| {
+    let is_row = |(line, extents): &Line<'_>| {
         extents.len() >= 2 && line.split('\t').filter(|c| !c.trim().is_empty()).count() >= 2
     };
     let mut blocks = Vec::new();
-    let mut prose: Vec<&str> = Vec::new();
-    let flush = |prose: &mut Vec<&str>, blocks: &mut Vec<Block>| {
-        let text = prose.join("\n");
+    let mut prose: Vec<Line<'_>> = Vec::new();
+    let flush = |prose: &mut Vec<Line<'_>>, blocks: &mut Vec<Block>| {
+        let text = prose
+            .iter()
+            .map(|(line, _)| *line)
+            .collect::<Vec<_>>()
+            .join("\n");
         blocks.extend(
             text.split("\n\n")
                 .filter(|p| !p.trim().is_empty())
@@ -425,14 +436,18 @@ fn page_blocks(
                 columns(&lines)
             })
             .flatten();
-        if let Some(table) = table {
+        if let Some((spans, mut table)) = table {
+            if let Some((taken, header)) = wrapped_header(&prose, &spans) {
+                prose.truncate(prose.len() - taken);
+                table.insert(0, header);
+            }
             flush(&mut prose, &mut blocks);
             blocks.push(Block::Table(table));
             i = end;
         } else {
             // A run that is no table is prose, all of it (each line is looked at once).
             let next = end.max(i + 1);
-            prose.extend(kept[i..next].iter().map(|(line, _)| *line));
+            prose.extend_from_slice(&kept[i..next]);
             i = next;
         }
     }
@@ -499,7 +514,8 @@ fn list_marker(cell: &str) -> bool {
             || inner.chars().all(|c| "ivxlcIVXLC".contains(c)))
 }
 
-/// A table's lines as rows of cells in columns, or `None` when they do not line up as
+/// A table's lines as rows of cells in columns, with where each column's cells reach,
+/// or `None` when they do not line up as
 /// a table's do. The columns are those of the rows with the most cells (each column
 /// spanning where those rows' cells sit), and must not overlap; a cell of another row
 /// goes to the column it overlaps most, or the nearest, and two cells that land in one
@@ -507,7 +523,7 @@ fn list_marker(cell: &str) -> bool {
 /// ragged list) fail: their columns overlap, or too few cells sit within one. So do
 /// lines of more than [`TABLE_MAX_COLUMNS`] cells, and two columns whose first holds
 /// only bullets or enumerators (a list).
-fn columns(lines: &[&(&str, &[(f64, f64)])]) -> Option<Vec<Vec<String>>> {
+fn columns(lines: &[&Line<'_>]) -> Option<(Vec<Extent>, Vec<Vec<String>>)> {
     let width = lines.iter().map(|(_, e)| e.len()).max().unwrap_or(0);
     if width > TABLE_MAX_COLUMNS {
         return None;
@@ -522,6 +538,8 @@ fn columns(lines: &[&(&str, &[(f64, f64)])]) -> Option<Vec<Vec<String>>> {
         return None;
     }
     let (mut cells, mut aligned) = (0usize, 0usize);
+    // Where each column's cells sit, all rows' cells counted.
+    let mut reach = spans.clone();
     let rows: Vec<Vec<String>> = lines
         .iter()
         .map(|(line, extents)| {
@@ -547,6 +565,7 @@ fn columns(lines: &[&(&str, &[(f64, f64)])]) -> Option<Vec<Vec<String>>> {
                 if fit(&spans[column]) > 0.0 {
                     aligned += 1;
                 }
+                reach[column] = (reach[column].0.min(start), reach[column].1.max(end));
                 let slot = &mut row[column];
                 if !slot.is_empty() {
                     slot.push(' ');
@@ -561,7 +580,80 @@ fn columns(lines: &[&(&str, &[(f64, f64)])]) -> Option<Vec<Vec<String>>> {
         && rows
             .iter()
             .all(|row| row[0].is_empty() || list_marker(&row[0]));
-    (aligned as f64 >= TABLE_ALIGNED_SHARE * cells as f64 && !list).then_some(rows)
+    // Columns widened by other rows' cells still lie apart, or the narrower ones stand.
+    if reach.windows(2).any(|w| w[0].1 >= w[1].0) {
+        reach = spans;
+    }
+    (aligned as f64 >= TABLE_ALIGNED_SHARE * cells as f64 && !list).then_some((reach, rows))
+}
+
+/// Lines of a wrapped header, at most: a header whose cells wrap is drawn cell by cell,
+/// a few words a line.
+const HEADER_MAX_LINES: usize = 64;
+/// The share of a heading's width that must lie within its column.
+const HEADER_INSIDE_SHARE: f64 = 0.8;
+
+/// The header of a table whose header cells wrap over several lines, from the lines
+/// just above it (`above`, the prose read so far): each such line's cells lie within
+/// one column each (nearly all of each between the midpoints of the gaps around its
+/// column), and their words,
+/// top to bottom, make that column's heading. Gives how many lines at the end of
+/// `above` it took, and the header row; `None` when no line above fits or the header
+/// would name one column only (a title, not a header).
+fn wrapped_header(above: &[Line<'_>], spans: &[Extent]) -> Option<(usize, Vec<String>)> {
+    // Each column reaches to the middle of the gaps beside it; a cell belongs to the
+    // one that holds most of it, if that is nearly all of it (a heading may be a little
+    // wider than its column's widest value).
+    let mut edges = vec![f64::MIN];
+    edges.extend(spans.windows(2).map(|w| (w[0].1 + w[1].0) / 2.0));
+    edges.push(f64::MAX);
+    let column_of = |(start, end): (f64, f64)| {
+        let width = end - start;
+        let (column, inside) = edges
+            .windows(2)
+            .map(|e| end.min(e[1]) - start.max(e[0]))
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1))?;
+        (width <= 0.0 || inside >= HEADER_INSIDE_SHARE * width).then_some(column)
+    };
+    let mut taken = 0;
+    let mut fragments = Vec::new();
+    for &(line, extents) in above.iter().rev() {
+        if line.trim().is_empty() {
+            taken += 1;
+            continue;
+        }
+        if extents.is_empty() || fragments.len() >= HEADER_MAX_LINES {
+            break;
+        }
+        let placed: Option<Vec<(usize, &str)>> = line
+            .split('\t')
+            .zip(extents.iter())
+            .map(|(cell, &extent)| column_of(extent).map(|c| (c, cell)))
+            .collect();
+        let Some(placed) = placed else {
+            break;
+        };
+        fragments.push(placed);
+        taken += 1;
+    }
+    // Blank lines above the topmost fragment stay where they are.
+    while taken > 0 && above[above.len() - taken].0.trim().is_empty() {
+        taken -= 1;
+    }
+    let mut header = vec![String::new(); spans.len()];
+    for (column, cell) in fragments.iter().rev().flatten() {
+        let cell = cell.trim();
+        if !cell.is_empty() {
+            let slot = &mut header[*column];
+            if !slot.is_empty() {
+                slot.push(' ');
+            }
+            slot.push_str(cell);
+        }
+    }
+    let named = header.iter().filter(|h| !h.is_empty()).count();
+    (named >= 2).then_some((taken, header))
 }
 
 /// Joins words that typesetting hyphenated across a line break ("dan-" / "gerous"
@@ -720,6 +812,38 @@ mod tests {
         assert!(page_blocks(text, &cells[..2], &Default::default())
             .iter()
             .all(|b| matches!(b, Block::Paragraph(_))));
+    }
+
+    #[test]
+    fn a_header_whose_cells_wrap_is_gathered_from_the_lines_above() {
+        // Drawn cell by cell, as writers do: each header cell's lines, then the rows.
+        let text = "Counted every Friday by the night staff.\nItem\ncode\nStore\nplace\n\
+                    Units in\nstock\n1\tlamp\t4\n2\tshade\t12\n3\tcable\t30";
+        let cells = [
+            vec![(10.0, 200.0)],
+            vec![(10.0, 25.0)],
+            vec![(10.0, 28.0)],
+            vec![(50.0, 75.0)],
+            vec![(50.0, 72.0)],
+            vec![(98.0, 126.0)],
+            vec![(104.0, 120.0)],
+            vec![(10.0, 15.0), (50.0, 70.0), (116.0, 120.0)],
+            vec![(10.0, 15.0), (50.0, 75.0), (112.0, 120.0)],
+            vec![(10.0, 15.0), (50.0, 74.0), (112.0, 120.0)],
+        ];
+        let row = |cells: &[&str]| cells.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            page_blocks(text, &cells, &Default::default()),
+            [
+                Block::Paragraph("Counted every Friday by the night staff.".into()),
+                Block::Table(vec![
+                    row(&["Item code", "Store place", "Units in stock"]),
+                    row(&["1", "lamp", "4"]),
+                    row(&["2", "shade", "12"]),
+                    row(&["3", "cable", "30"]),
+                ]),
+            ]
+        );
     }
 
     #[test]
