@@ -590,16 +590,20 @@ fn columns(lines: &[&Line<'_>]) -> Option<(Vec<Extent>, Vec<Vec<String>>)> {
 /// Lines of a wrapped header, at most: a header whose cells wrap is drawn cell by cell,
 /// a few words a line.
 const HEADER_MAX_LINES: usize = 64;
+/// Words of one column's heading, at most: more is text beside the table (a list of
+/// arguments and their descriptions), not a heading.
+const HEADER_MAX_WORDS: usize = 12;
 /// The share of a heading's width that must lie within its column.
 const HEADER_INSIDE_SHARE: f64 = 0.8;
 
 /// The header of a table whose header cells wrap over several lines, from the lines
 /// just above it (`above`, the prose read so far): each such line's cells lie within
 /// one column each (nearly all of each between the midpoints of the gaps around its
-/// column), and their words,
+/// column), two of the lines at least are one cell alone, and their words,
 /// top to bottom, make that column's heading. Gives how many lines at the end of
-/// `above` it took, and the header row; `None` when no line above fits or the header
-/// would name one column only (a title, not a header).
+/// `above` it took, and the header row; `None` when no line above fits, or the header
+/// would name one column only (a title, not a header) or run past
+/// [`HEADER_MAX_WORDS`] in a column.
 fn wrapped_header(above: &[Line<'_>], spans: &[Extent]) -> Option<(usize, Vec<String>)> {
     // Each column reaches to the middle of the gaps beside it; a cell belongs to the
     // one that holds most of it, if that is nearly all of it (a heading may be a little
@@ -653,7 +657,14 @@ fn wrapped_header(above: &[Line<'_>], spans: &[Extent]) -> Option<(usize, Vec<St
         }
     }
     let named = header.iter().filter(|h| !h.is_empty()).count();
-    (named >= 2).then_some((taken, header))
+    // A header drawn cell by cell gives lines of one piece of one cell; without two of
+    // them, the lines above are something else (a running head, a caption).
+    let pieces = fragments.iter().filter(|f| f.len() == 1).count();
+    let short = pieces >= 2
+        && header
+            .iter()
+            .all(|h| h.split_whitespace().count() <= HEADER_MAX_WORDS);
+    (named >= 2 && short).then_some((taken, header))
 }
 
 /// Joins words that typesetting hyphenated across a line break ("dan-" / "gerous"
