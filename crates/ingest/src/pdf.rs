@@ -36,11 +36,21 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     };
     // A file lopdf refuses, or in which it finds no page, is read again with its
     // cross-reference table rebuilt from the objects themselves, as poppler does.
+    // So is one whose pages name content streams lopdf could not read (a stream whose
+    // length is wrong is dropped whole), if the rebuilt file has them.
     let mut doc = match load(bytes) {
-        Ok(doc) if !doc.get_pages().is_empty() => doc,
+        Ok(doc) if !doc.get_pages().is_empty() && missing_contents(&doc) == 0 => doc,
         Err(e @ Error::Encrypted { .. }) => return Err(e),
         first => match crate::pdf_repair::rebuilt(bytes).map(|fixed| load(&fixed)) {
-            Some(Ok(doc)) if !doc.get_pages().is_empty() => doc,
+            Some(Ok(doc))
+                if !doc.get_pages().is_empty()
+                    && first.as_ref().map_or(true, |first| {
+                        first.get_pages().is_empty()
+                            || missing_contents(&doc) < missing_contents(first)
+                    }) =>
+            {
+                doc
+            }
             _ => first?,
         },
     };
@@ -736,6 +746,27 @@ fn info(doc: &Pdf, parsed: &mut Parsed) {
             parsed.metadata.insert(field.into(), MetaValue::Str(value));
         }
     }
+}
+
+/// How many content streams the document's pages name that it does not hold as
+/// streams (lopdf keeps a stream it cannot read as its dictionary, or not at all).
+fn missing_contents(doc: &Pdf) -> usize {
+    let refs = |items: &[Object]| -> Vec<lopdf::ObjectId> {
+        items.iter().filter_map(|o| o.as_reference().ok()).collect()
+    };
+    doc.get_pages()
+        .values()
+        .filter_map(|&page| doc.get_dictionary(page).ok())
+        .flat_map(|page| match page.get(b"Contents") {
+            Ok(Object::Reference(id)) => match doc.get_object(*id) {
+                Ok(Object::Array(items)) => refs(items),
+                _ => vec![*id],
+            },
+            Ok(Object::Array(items)) => refs(items),
+            _ => Vec::new(),
+        })
+        .filter(|id| !matches!(doc.get_object(*id), Ok(Object::Stream(_))))
+        .count()
 }
 
 /// A PDF text string: UTF-16BE with a byte-order mark, UTF-8 with one, or

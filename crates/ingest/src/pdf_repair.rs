@@ -6,7 +6,9 @@
 //! scanning the file for `N G obj`; this does the same, and appends a fresh table and
 //! trailer to a copy of the file so that lopdf reads it as an incremental update. The
 //! same rebuilt table lets a missing encryption key length be written into a copy of
-//! the file (`with_key_length`).
+//! the file (`with_key_length`). A stream whose `/Length` does not reach its
+//! `endstream` (lopdf drops such an object: a page's whole text can go with it) is
+//! written again after the file with its length measured, as poppler measures it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -28,6 +30,24 @@ pub(crate) fn rebuilt(bytes: &[u8]) -> Option<Vec<u8>> {
     let reference = |key: &[u8]| trailer.and_then(|t| reference_after(t, key));
     let root = reference(b"/Root").or_else(|| catalog(body, &objects))?;
     let size = objects.keys().next_back()? + 1;
+    let mut out = body.to_vec();
+    let mut objects = objects;
+    let mut starts: Vec<usize> = objects.values().map(|&(offset, _)| offset).collect();
+    starts.sort_unstable();
+    for (number, (offset, generation)) in objects.iter_mut() {
+        let next = starts
+            .get(starts.partition_point(|&s| s <= *offset))
+            .copied()
+            .unwrap_or(body.len());
+        if let Some(fixed) = measured_stream(&body[*offset..next]) {
+            let at = out.len() + 1;
+            out.push(b'\n');
+            out.extend_from_slice(format!("{number} {generation} obj\n").as_bytes());
+            out.extend_from_slice(&fixed);
+            out.extend_from_slice(b"\nendobj\n");
+            *offset = at;
+        }
+    }
 
     let mut table = String::new();
     let _ = write!(table, "\nxref\n0 {size}\n0000000000 65535 f\r\n");
@@ -54,9 +74,83 @@ pub(crate) fn rebuilt(bytes: &[u8]) -> Option<Vec<u8>> {
         table.push_str(" /ID ");
         table.push_str(&String::from_utf8_lossy(id));
     }
-    let _ = write!(table, " >>\nstartxref\n{}\n%%EOF\n", body.len() + 1);
-    let mut out = body.to_vec();
+    let _ = write!(table, " >>\nstartxref\n{}\n%%EOF\n", out.len() + 1);
     out.extend_from_slice(table.as_bytes());
+    Some(out)
+}
+
+/// For an object's text (from `N G obj` to the next object) that is a stream whose
+/// direct `/Length` does not end where `endstream` starts, the object's dictionary and
+/// stream with the length measured to `endstream` (without the end-of-line before it);
+/// `None` for any other object.
+fn measured_stream(object: &[u8]) -> Option<Vec<u8>> {
+    let keyword = find(object, b"stream", 0)?;
+    // The dictionary ends before `stream`; `endstream` is not the keyword itself.
+    if keyword >= 3 && &object[keyword - 3..keyword] == b"end" {
+        return None;
+    }
+    let dict_start = find(object, b"obj", 0)? + 3;
+    let dict = &object[dict_start..keyword];
+    let mut data_start = keyword + 6;
+    while object.get(data_start) == Some(&b' ') {
+        data_start += 1;
+    }
+    match object.get(data_start..data_start + 2) {
+        Some(b"\r\n") => data_start += 2,
+        _ if matches!(object.get(data_start), Some(b'\n' | b'\r')) => data_start += 1,
+        _ => return None,
+    }
+    let end = find(object, b"endstream", data_start)?;
+    let mut data_end = end;
+    if data_end > data_start && object[data_end - 1] == b'\n' {
+        data_end -= 1;
+    }
+    if data_end > data_start && object[data_end - 1] == b'\r' {
+        data_end -= 1;
+    }
+    // `/Length` followed by a number (not `/Length1` of a font file, not a reference).
+    let key = (0..dict.len().saturating_sub(7)).find(|&i| {
+        &dict[i..i + 7] == b"/Length" && dict.get(i + 7).is_some_and(|&c| is_white(c))
+    })?;
+    let digits_start = key + 7 + dict[key + 7..].iter().take_while(|&&c| is_white(c)).count();
+    let digits_end = digits_start
+        + dict[digits_start..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+    let after = &dict[digits_end..];
+    let is_reference = after
+        .iter()
+        .skip_while(|&&c| is_white(c))
+        .take_while(|c| c.is_ascii_digit())
+        .count()
+        > 0;
+    let length: usize = std::str::from_utf8(&dict[digits_start..digits_end])
+        .ok()?
+        .parse()
+        .ok()?;
+    if is_reference {
+        return None;
+    }
+    // What lopdf accepts: the data, an optional end of line, then `endstream`.
+    let fits = object.get(data_start + length..).is_some_and(|rest| {
+        let rest = rest
+            .strip_prefix(b"\r\n")
+            .or_else(|| rest.strip_prefix(b"\n"))
+            .or_else(|| rest.strip_prefix(b"\r"))
+            .unwrap_or(rest);
+        rest.starts_with(b"endstream")
+    });
+    if fits {
+        return None;
+    }
+    let mut out = Vec::with_capacity(object.len() + 16);
+    out.extend_from_slice(&dict[..key]);
+    out.extend_from_slice(format!("/Length {}", data_end - data_start).as_bytes());
+    out.extend_from_slice(&dict[digits_end..]);
+    out.extend_from_slice(b"\nstream\n");
+    out.extend_from_slice(&object[data_start..data_end]);
+    out.extend_from_slice(b"\nendstream");
     Some(out)
 }
 
@@ -226,6 +320,35 @@ mod tests {
         let fixed = rebuilt(cut).expect("rebuilt");
         let doc = lopdf::Document::load_mem(&fixed).expect("loads");
         assert!(doc.catalog().is_ok());
+    }
+
+    #[test]
+    fn a_stream_whose_length_misses_its_end_is_measured_again() {
+        // Lengths 99 (too long) and 3 (too short), a font file's /Length1 beside a right
+        // /Length, and a length by reference (left as it is).
+        let file = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n\
+            3 0 obj\n<< /Length 99 >>\nstream\nBT (Hello) Tj ET\nendstream\nendobj\n\
+            4 0 obj\n<< /Length 3 /Filter [] >>\nstream\r\nabcdef\r\nendstream\nendobj\n\
+            5 0 obj\n<< /Length1 9 /Length 4 >>\nstream\nabcd\nendstream\nendobj\n\
+            6 0 obj\n<< /Length 7 0 R >>\nstream\nxyz\nendstream\nendobj\n\
+            7 0 obj\n9\nendobj\ntrailer\n<< /Root 1 0 R >>\n";
+        let fixed = rebuilt(file).expect("rebuilt");
+        let doc = lopdf::Document::load_mem(&fixed).expect("loads");
+        let content = |n| {
+            doc.get_object((n, 0))
+                .and_then(lopdf::Object::as_stream)
+                .map(|s| s.content.clone())
+        };
+        assert_eq!(content(3).expect("3"), b"BT (Hello) Tj ET");
+        assert_eq!(content(4).expect("4"), b"abcdef");
+        assert_eq!(content(5).expect("5"), b"abcd");
+        // Only the broken streams were written again.
+        assert_eq!(
+            fixed.windows(11).filter(|w| w == b"endstream\ne").count(),
+            6
+        );
+        assert!(measured_stream(&file[find(file, b"5 0 obj", 0).unwrap()..]).is_none());
+        assert!(measured_stream(&file[find(file, b"6 0 obj", 0).unwrap()..]).is_none());
     }
 
     #[test]

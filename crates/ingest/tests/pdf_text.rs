@@ -578,3 +578,16 @@ fn form_field_values_the_page_does_not_show_are_read() {
         assert_eq!(got.matches(value).count(), times, "{value}: {got}");
     }
 }
+
+/// A content stream whose `/Length` is wrong is dropped by the PDF parser, and the
+/// page's text with it, whether or not the cross-reference table is right: the stream
+/// is measured to its `endstream` and read.
+#[test]
+fn a_content_stream_with_a_wrong_length_is_read() {
+    let mut objects = one_page(HELVETICA, b"", vec![helvetica()]);
+    objects[3] =
+        b"<< /Length 99 >>\nstream\nBT /F1 12 Tf 72 700 Td (Measured again) Tj ET\nendstream"
+            .to_vec();
+    let got = text(&pdf(&objects, None));
+    assert!(got.contains("Measured again"), "{got}");
+}
