@@ -1,12 +1,14 @@
 //! A page's glyphs, as pdf-extract draws them, turned into lines of words.
 //!
 //! Glyphs come in content-stream order, which keeps columns and reading order as the
-//! writer laid them out. Where they go is what says where words and lines end: a gap
-//! wider than a tenth of the font size, or a space glyph, is a space; a step down is a
-//! new line, a big one a new paragraph; a gap wider than the font size within a line
-//! is a tab, which ends a table cell. Two habits of real writers are undone here: a
-//! glyph drawn twice in place (fake bold, shadows) is read once, and a space glyph drawn
-//! again behind text already set is not a word break.
+//! writer laid them out, except within a line: pieces a writer drew out of order
+//! (values before their labels) are put left to right when the line ends, unless the
+//! line is in a right-to-left script. Where glyphs go is what says where words and
+//! lines end: a gap wider than a tenth of the font size, or a space glyph, is a space;
+//! a step down is a new line, a big one a new paragraph; a gap wider than the font size
+//! within a line is a tab, which ends a table cell. Two habits of real writers are
+//! undone here: a glyph drawn twice in place (fake bold, shadows) is read once, and a
+//! space glyph drawn again behind text already set is not a word break.
 
 use std::collections::VecDeque;
 
@@ -27,6 +29,13 @@ pub(crate) struct PageText {
     line_letter: Option<(char, f64)>,
     same_width: bool,
     other_width: bool,
+    /// Where the current line starts in `text`, the glyph size last seen on it, the
+    /// cells of it that a jump back to the left opened, and whether it holds
+    /// right-to-left letters.
+    line_start: usize,
+    line_size: f64,
+    back_cells: Vec<usize>,
+    line_rtl: bool,
     /// Where the last glyph ended on its line, and its place and character.
     last_end: f64,
     /// Where the pen stood after the last glyph: its end plus the character (and word)
@@ -61,6 +70,10 @@ impl Default for PageText {
             line_letter: None,
             same_width: false,
             other_width: false,
+            line_start: 0,
+            line_size: 1.0,
+            back_cells: Vec::new(),
+            line_rtl: false,
             last_end: 0.0,
             pen_end: 0.0,
             last_x: 0.0,
@@ -73,10 +86,17 @@ impl Default for PageText {
     }
 }
 
+/// Whether a character belongs to a script written right to left (Hebrew, Arabic,
+/// Syriac, Thaana, N'Ko and their presentation forms).
+fn is_rtl(c: char) -> bool {
+    matches!(c, '\u{0590}'..='\u{08FF}' | '\u{FB1D}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFF}')
+}
+
 impl PageText {
     /// The page's text, and for each of its lines the extent of each tab-separated
     /// cell along the baseline (none for a monospaced line, whose gaps are spaces).
-    pub(crate) fn into_text_and_cells(self) -> (String, Vec<Vec<(f64, f64)>>) {
+    pub(crate) fn into_text_and_cells(mut self) -> (String, Vec<Vec<(f64, f64)>>) {
+        self.end_line();
         let cells = self
             .cells
             .into_iter()
@@ -88,12 +108,62 @@ impl PageText {
 
     /// Ends the line.
     fn new_line(&mut self) {
+        self.end_line();
         self.text.push('\n');
         self.cells.push(Vec::new());
         self.monospaced.push(false);
         self.line_letter = None;
         self.same_width = false;
         self.other_width = false;
+        self.line_start = self.text.len();
+        self.back_cells.clear();
+        self.line_rtl = false;
+    }
+
+    /// Puts the current line's pieces in reading order. A writer that draws a line's
+    /// pieces out of order (a form's values before their labels, a right-aligned field
+    /// first) jumps back to the left; each such piece opened a cell of its own, and the
+    /// cells are now sorted by where they start, pieces closer than a cell gap joined
+    /// by a space again. A right-to-left line keeps the writer's order, pieces joined.
+    fn end_line(&mut self) {
+        if self.back_cells.is_empty() {
+            return;
+        }
+        let back = std::mem::take(&mut self.back_cells);
+        let line = &self.text[self.line_start..];
+        let Some(cells) = self.cells.last_mut() else {
+            return;
+        };
+        let pieces: Vec<&str> = line.split('\t').collect();
+        if pieces.len() != cells.len() {
+            return;
+        }
+        let mut order: Vec<usize> = (0..cells.len()).collect();
+        if !self.line_rtl {
+            order.sort_by(|&a, &b| cells[a].0.total_cmp(&cells[b].0));
+        }
+        let gap = CELL_GAP * self.line_size;
+        let (mut text, mut merged) = (String::with_capacity(line.len()), Vec::new());
+        for (n, &i) in order.iter().enumerate() {
+            let (start, end) = cells[i];
+            let joined = n > 0
+                && if self.line_rtl {
+                    back.contains(&i)
+                } else {
+                    start - merged.last().map_or(start, |c: &(f64, f64)| c.1) <= gap
+                };
+            if n > 0 {
+                text.push(if joined { ' ' } else { '\t' });
+            }
+            text.push_str(pieces[i]);
+            match merged.last_mut() {
+                Some(last) if joined => *last = (last.0.min(start), last.1.max(end)),
+                _ => merged.push((start, end)),
+            }
+        }
+        self.text.truncate(self.line_start);
+        self.text.push_str(&text);
+        *cells = merged;
     }
 
     /// Notes a glyph's advance: a line whose letters all have one advance, and two
@@ -228,7 +298,12 @@ impl OutputDev for PageText {
                 let gap = self.first_in_string && x > self.pen_end.max(self.last_end) + 0.1 * size;
                 let back = x < self.last_end - size;
                 if back {
-                    self.text.push(' ');
+                    // A piece drawn left of what the line holds: a cell of its own,
+                    // put in its place when the line ends.
+                    self.text.push('\t');
+                    let line = self.cells.last_mut().expect("a line");
+                    self.back_cells.push(line.len());
+                    line.push((x, x));
                 } else if self.pending_space || gap {
                     self.space(x, size);
                 }
@@ -236,6 +311,8 @@ impl OutputDev for PageText {
         }
         self.text.push_str(char);
         self.note_width(char, width);
+        self.line_size = size;
+        self.line_rtl |= char.chars().any(is_rtl);
         let line = self.cells.last_mut().expect("a line");
         match line.last_mut() {
             Some(cell) => cell.1 = cell.1.max(end),

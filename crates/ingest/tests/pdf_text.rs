@@ -591,3 +591,25 @@ fn a_content_stream_with_a_wrong_length_is_read() {
     let got = text(&pdf(&objects, None));
     assert!(got.contains("Measured again"), "{got}");
 }
+
+/// A form drawn values first, then their labels to their left: each line reads label
+/// then value. A right-to-left line drawn word by word from the right keeps the
+/// writer's order (its reading order).
+#[test]
+fn pieces_of_a_line_drawn_out_of_order_are_read_left_to_right() {
+    let content = b"BT /F1 10 Tf 150 700 Td (64) Tj ET BT /F1 10 Tf 72 700 Td (Age:) Tj ET\n\
+        BT /F1 10 Tf 150 680 Td (152.00) Tj ET BT /F1 10 Tf 72 680 Td (Height:) Tj ET\n\
+        BT /F1 10 Tf 300 600 Td (Left) Tj ET BT /F1 10 Tf 72 600 Td (Far) Tj ET \
+        BT /F1 10 Tf 95 600 Td (apart) Tj ET";
+    let got = text(&pdf(&one_page(HELVETICA, content, vec![helvetica()]), None));
+    // Three lines of two cells that line up: a table.
+    assert_eq!(got, "Age: | 64\nHeight: | 152.00\nFar apart | Left");
+
+    let hebrew = b"<< /Type /Font /Subtype /TrueType /BaseFont /Arial \
+        /Encoding << /BaseEncoding /WinAnsiEncoding /Differences [65 /uni05E9 /uni05DC /uni05D5 /uni05DD] >> >>"
+        .to_vec();
+    // "shalom" (ABCD) at the right, then "olam" (CBD) to its left.
+    let content = b"BT /F1 10 Tf 300 700 Td (ABCD) Tj ET BT /F1 10 Tf 200 700 Td (CBD) Tj ET";
+    let got = text(&pdf(&one_page(HELVETICA, content, vec![hebrew]), None));
+    assert_eq!(got, "\u{5e9}\u{5dc}\u{5d5}\u{5dd} \u{5d5}\u{5dc}\u{5dd}");
+}
