@@ -790,6 +790,11 @@ pub(crate) fn text_string(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    /// A table row of the given cells.
+    fn row(cells: &[&str]) -> Vec<String> {
+        cells.iter().map(|c| (*c).to_owned()).collect()
+    }
+
     #[test]
     fn running_heads_and_feet_are_dropped() {
         let bodies = [
@@ -832,7 +837,6 @@ mod tests {
             vec![(10.0, 30.0)],
             vec![(10.0, 50.0), (70.0, 90.0)],
         ];
-        let row = |cells: &[&str]| cells.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
         assert_eq!(
             page_blocks(text, &cells, &Default::default()),
             [
@@ -873,7 +877,6 @@ mod tests {
             vec![(10.0, 15.0), (50.0, 75.0), (112.0, 120.0)],
             vec![(10.0, 15.0), (50.0, 74.0), (112.0, 120.0)],
         ];
-        let row = |cells: &[&str]| cells.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
         assert_eq!(
             page_blocks(text, &cells, &Default::default()),
             [

@@ -363,16 +363,18 @@ fn a_scanned_page_in_a_typed_pdf_is_read_with_ocr() {
     assert!(!doc.metadata.contains_key("pages_without_text"));
 }
 
+/// A form field's appearance stream: `text` in Helvetica (object 5) in a 200 x 20 box.
+fn appearance(text: &str) -> Vec<u8> {
+    stream(
+        "/Type /XObject /Subtype /Form /BBox [0 0 200 20] /Resources << /Font << /F1 5 0 R >> >>",
+        format!("/Tx BMC BT /F1 10 Tf 2 5 Td ({text}) Tj ET EMC").as_bytes(),
+    )
+}
+
 /// Form fields, stamps and notes draw their text in their appearance streams, placed
 /// in their rectangles after the page's own content.
 #[test]
 fn annotations_show_their_appearance_text_unless_hidden() {
-    let field = |text: &str| {
-        stream(
-            "/Type /XObject /Subtype /Form /BBox [0 0 200 20] /Resources << /Font << /F1 5 0 R >> >>",
-            format!("/Tx BMC BT /F1 10 Tf 2 5 Td ({text}) Tj ET EMC").as_bytes(),
-        )
-    };
     let objects = vec![
         b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
@@ -391,10 +393,10 @@ fn annotations_show_their_appearance_text_unless_hidden() {
             .to_vec(),
         // A popup names no appearance of its own; an unreadable one is skipped.
         b"<< /Type /Annot /Subtype /Stamp /Rect [1 2 x] /AP << /N 10 0 R >> >>".to_vec(),
-        field("Ada Lovelace"),
-        field("Hidden field text"),
-        field("Box is ticked"),
-        field("Box is clear"),
+        appearance("Ada Lovelace"),
+        appearance("Hidden field text"),
+        appearance("Box is ticked"),
+        appearance("Box is clear"),
     ];
     let got = text(&pdf(&objects, None));
     assert!(got.contains("Name of the applicant: Ada Lovelace"), "{got}");
@@ -533,12 +535,6 @@ fn letter_spaced_words_set_in_two_strings_stay_whole() {
 /// field shown twice (two widgets of one field) gives it once.
 #[test]
 fn form_field_values_the_page_does_not_show_are_read() {
-    let appearance = |text: &str| {
-        stream(
-            "/Type /XObject /Subtype /Form /BBox [0 0 200 20] /Resources << /Font << /F1 5 0 R >> >>",
-            format!("BT /F1 10 Tf 2 5 Td ({text}) Tj ET").as_bytes(),
-        )
-    };
     let objects = vec![
         b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [6 0 R 7 0 R 8 0 R 11 0 R] \
           /NeedAppearances true >> >>"
