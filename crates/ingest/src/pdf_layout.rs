@@ -129,6 +129,7 @@ impl PageText {
         if self.back_cells.is_empty() {
             return;
         }
+        // In the order the cells were opened, so sorted.
         let back = std::mem::take(&mut self.back_cells);
         let line = &self.text[self.line_start..];
         let Some(cells) = self.cells.last_mut() else {
@@ -148,7 +149,7 @@ impl PageText {
             let (start, end) = cells[i];
             let joined = n > 0
                 && if self.line_rtl {
-                    back.contains(&i)
+                    back.binary_search(&i).is_ok()
                 } else {
                     start - merged.last().map_or(start, |c: &(f64, f64)| c.1) <= gap
                 };
