@@ -105,13 +105,14 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
             .unwrap_or_default();
         if !values.is_empty() {
             let shown = crate::builder::squash(&text);
-            let mut added = std::collections::HashSet::new();
+            let mut looked_at = std::collections::HashSet::new();
             for value in values {
-                if !shown.contains(&value) && added.insert(value.clone()) {
+                if !looked_at.contains(&value) && !shown.contains(&value) {
                     text.push_str("\n\n");
                     text.push_str(&value);
                     page_cells.extend([Vec::new(), Vec::new()]);
                 }
+                looked_at.insert(value);
             }
         }
         cells.insert(page, page_cells);

@@ -11,6 +11,8 @@ const NO_VIEW: i64 = 1 << 5;
 /// How far up a field's parents its type and value are looked for (a loop of parents
 /// ends here too).
 const MAX_DEPTH: usize = 32;
+/// Annotations looked at on one page, at most (as many as pdf-extract draws).
+const MAX_ANNOTATIONS: usize = 4096;
 
 /// The values of the visible text and choice fields on page `page`, in annotation
 /// order, whitespace squashed (a choice of several values joined by commas).
@@ -22,10 +24,15 @@ pub(crate) fn page_field_values(doc: &Pdf, page: ObjectId) -> Vec<String> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for annot in annots {
+    let mut seen = std::collections::HashSet::new();
+    for annot in annots.iter().take(MAX_ANNOTATIONS) {
         let Some(Ok(annot)) = deref(doc, Some(annot)).map(Object::as_dict) else {
             continue;
         };
+        // A page that lists one annotation many times gives its value once.
+        if !seen.insert(std::ptr::from_ref(annot)) {
+            continue;
+        }
         let widget = matches!(
             annot.get(b"Subtype").and_then(Object::as_name),
             Ok(b"Widget")
