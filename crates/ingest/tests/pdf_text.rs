@@ -609,3 +609,24 @@ fn pieces_of_a_line_drawn_out_of_order_are_read_left_to_right() {
     let got = text(&pdf(&one_page(HELVETICA, content, vec![hebrew]), None));
     assert_eq!(got, "\u{5e9}\u{5dc}\u{5d5}\u{5dd} \u{5d5}\u{5dc}\u{5dd}");
 }
+
+/// A page tree whose parents loop, and a page that names no media box: looking up an
+/// inherited key ends (it went round forever), and the page's text is still read.
+#[test]
+fn a_page_tree_whose_parents_loop_ends() {
+    let objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 /Parent 3 0 R >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>".to_vec(),
+        stream("", b"BT /F9 12 Tf 72 700 Td (Lost) Tj ET"),
+    ];
+    let bytes = pdf(&objects, None);
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(parse_bytes_all(&bytes, "test.pdf", &Limits::default()).is_err());
+    });
+    let failed = finished
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the parse ends");
+    assert!(failed, "a page without a media box or fonts reads no text");
+}

@@ -2940,17 +2940,22 @@ fn get_inherited<'a, T: FromObj<'a>>(
     dict: &'a Dictionary,
     key: &[u8],
 ) -> Option<T> {
-    let o: Option<T> = get(doc, dict, key);
-    if let Some(o) = o {
-        Some(o)
-    } else {
-        let parent = dict
+    // trawl: a page tree whose parents loop (a page its own ancestor) ends here; the
+    // upstream recursion went round forever.
+    const MAX_DEPTH: usize = 64;
+    let mut dict = dict;
+    for _ in 0..MAX_DEPTH {
+        let o: Option<T> = get(doc, dict, key);
+        if o.is_some() {
+            return o;
+        }
+        dict = dict
             .get(b"Parent")
             .and_then(|parent| parent.as_reference())
             .and_then(|id| doc.get_dictionary(id))
             .ok()?;
-        get_inherited(doc, parent, key)
     }
+    None
 }
 
 pub fn output_doc_encrypted(
