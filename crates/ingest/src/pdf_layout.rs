@@ -16,7 +16,7 @@ use pdf_extract::{MediaBox, OutputDev, OutputError, Transform};
 
 /// The text of one page.
 pub(crate) struct PageText {
-    pub(crate) text: String,
+    text: String,
     /// For each line of `text`, where each of its tab-separated cells starts and ends
     /// along the baseline.
     cells: Vec<Vec<(f64, f64)>>,
