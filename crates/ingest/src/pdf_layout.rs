@@ -20,9 +20,6 @@ pub(crate) struct PageText {
     /// For each line of `text`, where each of its tab-separated cells starts and ends
     /// along the baseline.
     cells: Vec<Vec<(f64, f64)>>,
-    /// For each line of `text`, whether it is set in a monospaced font: code and
-    /// terminal output, whose gaps are runs of spaces, not table columns.
-    monospaced: Vec<bool>,
     /// The current line's first letter (not a digit: digits are one width in most
     /// fonts) and its advance; whether another letter had that advance, and whether
     /// one had another.
@@ -61,12 +58,15 @@ const RECENT: usize = 96;
 /// further apart.
 const CELL_GAP: f64 = 1.0;
 
+/// The same in a monospaced line, where a space is 0.6 of the font size: four spaces or
+/// more.
+const MONOSPACED_CELL_GAP: f64 = 2.2;
+
 impl Default for PageText {
     fn default() -> Self {
         PageText {
             text: String::new(),
             cells: vec![Vec::new()],
-            monospaced: vec![false],
             line_letter: None,
             same_width: false,
             other_width: false,
@@ -94,16 +94,10 @@ fn is_rtl(c: char) -> bool {
 
 impl PageText {
     /// The page's text, and for each of its lines the extent of each tab-separated
-    /// cell along the baseline (none for a monospaced line, whose gaps are spaces).
+    /// cell along the baseline.
     pub(crate) fn into_text_and_cells(mut self) -> (String, Vec<Vec<(f64, f64)>>) {
         self.end_line();
-        let cells = self
-            .cells
-            .into_iter()
-            .zip(self.monospaced)
-            .map(|(cells, mono)| if mono { Vec::new() } else { cells })
-            .collect();
-        (self.text, cells)
+        (self.text, self.cells)
     }
 
     /// Ends the line.
@@ -111,7 +105,6 @@ impl PageText {
         self.end_line();
         self.text.push('\n');
         self.cells.push(Vec::new());
-        self.monospaced.push(false);
         self.line_letter = None;
         self.same_width = false;
         self.other_width = false;
@@ -125,8 +118,12 @@ impl PageText {
     /// first) jumps back to the left; each such piece opened a cell of its own, and the
     /// cells are now sorted by where they start, pieces closer than a cell gap joined
     /// by a space again. A right-to-left line keeps the writer's order, pieces joined.
+    /// In a monospaced line (code, terminal output, a typewriter table) a cell gap is
+    /// [`MONOSPACED_CELL_GAP`] font sizes: code aligns its words with runs of a few
+    /// spaces.
     fn end_line(&mut self) {
-        if self.back_cells.is_empty() {
+        let mono = self.same_width && !self.other_width;
+        if self.back_cells.is_empty() && !mono {
             return;
         }
         // In the order the cells were opened, so sorted.
@@ -143,7 +140,7 @@ impl PageText {
         if !self.line_rtl {
             order.sort_by(|&a, &b| cells[a].0.total_cmp(&cells[b].0));
         }
-        let gap = CELL_GAP * self.line_size;
+        let gap = self.line_size * if mono { MONOSPACED_CELL_GAP } else { CELL_GAP };
         let (mut text, mut merged) = (String::with_capacity(line.len()), Vec::new());
         for (n, &i) in order.iter().enumerate() {
             let (start, end) = cells[i];
@@ -183,7 +180,6 @@ impl PageText {
             Some((first, _)) if first != c => self.same_width = true,
             Some(_) => {}
         }
-        *self.monospaced.last_mut().expect("a line") = self.same_width && !self.other_width;
     }
 
     /// A space before a glyph at `x`: a tab, opening a new cell, when the gap is wide.

@@ -466,8 +466,8 @@ fn a_table_drawn_cell_by_cell_is_read_as_rows() {
     );
 }
 
-/// Code set in a monospaced font, its columns aligned with runs of spaces, is not a
-/// table.
+/// Code set in a monospaced font, its columns aligned with a few spaces (gaps of 1.4 and
+/// 2 font sizes, which in a proportional font would end cells), is not a table.
 #[test]
 fn aligned_code_in_a_monospaced_font_is_no_table() {
     let mut content = Vec::new();
@@ -477,7 +477,7 @@ fn aligned_code_in_a_monospaced_font_is_no_table() {
     {
         let y = 700 - 12 * r;
         content.extend_from_slice(
-            format!("BT /F1 10 Tf 72 {y} Td (set {name}) Tj ET BT /F1 10 Tf 200 {y} Td (= {value};) Tj ET\n")
+            format!("BT /F1 10 Tf 72 {y} Td (set {name}) Tj ET BT /F1 10 Tf 146 {y} Td (= {value};) Tj ET\n")
                 .as_bytes(),
         );
     }
@@ -629,4 +629,34 @@ fn a_page_tree_whose_parents_loop_ends() {
         .recv_timeout(std::time::Duration::from_secs(30))
         .expect("the parse ends");
     assert!(failed, "a page without a media box or fonts reads no text");
+}
+
+/// A report set in a monospaced font whose columns stand far apart is a table.
+#[test]
+fn a_table_in_a_monospaced_font_with_wide_gaps_is_a_table() {
+    let mut content = Vec::new();
+    for (r, (name, born, score)) in [
+        ("ANA LIMA", "02/01/1998", "81.33"),
+        ("RUI COSTA", "15/08/1991", "77.33"),
+        ("EVA SOUSA", "26/12/1995", "74.67"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let y = 700 - 12 * r;
+        content.extend_from_slice(
+            format!(
+                "BT /F1 10 Tf 72 {y} Td ({name}) Tj ET BT /F1 10 Tf 200 {y} Td ({born}) Tj ET \
+                 BT /F1 10 Tf 300 {y} Td ({score}) Tj ET\n"
+            )
+            .as_bytes(),
+        );
+    }
+    let courier =
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Courier /Encoding /WinAnsiEncoding >>".to_vec();
+    let got = text(&pdf(&one_page(HELVETICA, &content, vec![courier]), None));
+    assert_eq!(
+        got,
+        "ANA LIMA | 02/01/1998 | 81.33\nRUI COSTA | 15/08/1991 | 77.33\nEVA SOUSA | 26/12/1995 | 74.67"
+    );
 }
