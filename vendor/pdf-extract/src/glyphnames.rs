@@ -4716,8 +4716,12 @@ pub fn name_to_unicode(name: &str) -> Option<u16> {
 /// trawl: the names the Adobe Glyph List specification spells out instead of listing:
 /// `uniXXXX` (the first code of a `uniXXXXYYYY` sequence), `uXXXX` to `uXXXXXX` (in the
 /// Basic Multilingual Plane, which the tables here hold), and any name with a suffix
-/// after a period (`a.sc`) read as the name before it.
+/// after a period (`a.sc`) read as the name before it. A name that is one digit (`/0`,
+/// as some Type3 fonts name their glyphs) is that digit, as poppler reads it.
 fn algorithmic_name_to_unicode(name: &str) -> Option<u16> {
+    if let [digit @ b'0'..=b'9'] = name.as_bytes() {
+        return Some(u16::from(*digit));
+    }
     if let Some((base, _)) = name.split_once('.') {
         return (!base.is_empty()).then(|| name_to_unicode(base)).flatten();
     }
@@ -4762,5 +4766,7 @@ mod tests {
         assert_eq!(name_to_unicode("unicorn"), None);
         assert_eq!(name_to_unicode(".notdef"), None);
         assert_eq!(name_to_unicode("uni€€€€"), None);
+        assert_eq!(name_to_unicode("7"), Some(0x37));
+        assert_eq!(name_to_unicode("77"), None);
     }
 }
