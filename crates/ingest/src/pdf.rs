@@ -95,10 +95,13 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     let mut any_text = false;
     let mut texts = Vec::new();
     let mut cells = std::collections::HashMap::new();
+    // How many lines of each page's text are its own content, not its annotations'.
+    let mut own_lines = std::collections::HashMap::new();
     for (&page, &page_id) in &pages {
         let mut out = crate::pdf_layout::PageText::default();
         let result = crate::panics::contain(|| pdf_extract::output_doc_page(&doc, &mut out, page));
-        let (mut text, mut page_cells) = out.into_text_and_cells();
+        let (mut text, mut page_cells, content_lines) = out.into_text_and_cells();
+        own_lines.insert(page, content_lines);
         // A field value the page does not show (no appearance, or a stale one) is a
         // paragraph after the page's text.
         let values = crate::panics::contain(|| crate::pdf_forms::page_field_values(&doc, page_id))
@@ -130,7 +133,17 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     }
     #[cfg(feature = "ocr")]
     ocr_pages_without_text(bytes, name, &mut texts, &mut parsed);
-    let running = running_lines(&texts);
+    // Running heads and feet are looked for in each page's own content: the text of
+    // its annotations and form fields comes after the foot.
+    let running = running_lines(
+        &texts
+            .iter()
+            .map(|(page, text)| {
+                let own = own_content(text, own_lines.get(page).copied());
+                (*page, own.to_owned())
+            })
+            .collect::<Vec<_>>(),
+    );
     // Bookmarks become headings, each placed before the paragraph that starts with its
     // title (else at the top of its page), so chunks carry a heading path.
     let outline = crate::panics::contain(|| crate::pdf_outline::entries(&doc)).unwrap_or_default();
@@ -138,7 +151,12 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     let no_cells: Vec<Vec<(f64, f64)>> = Vec::new();
     for (page, text) in &texts {
         b.location.page = Some(*page);
-        let paras = page_blocks(text, cells.get(page).unwrap_or(&no_cells), &running);
+        let paras = page_blocks(
+            text,
+            cells.get(page).unwrap_or(&no_cells),
+            &running,
+            own_lines.get(page).copied(),
+        );
         any_text |= !paras.is_empty();
         let mut next = 0;
         while let Some(entry) = outline.next_if(|e| e.page <= *page) {
@@ -332,6 +350,19 @@ fn running_lines(pages: &[(u32, String)]) -> std::collections::HashSet<String> {
         .collect()
 }
 
+/// The first `lines` lines of `text` (all of it when `None`): a page's own content,
+/// before the text of its annotations and form fields.
+fn own_content(text: &str, lines: Option<usize>) -> &str {
+    match lines {
+        None => text,
+        Some(0) => "",
+        Some(lines) => text
+            .match_indices('\n')
+            .nth(lines - 1)
+            .map_or(text, |(end, _)| &text[..end]),
+    }
+}
+
 /// The lines of `text` that are its running heads and feet, by index.
 fn running_line_numbers(
     text: &str,
@@ -391,8 +422,9 @@ fn page_blocks(
     text: &str,
     cells: &[Vec<(f64, f64)>],
     running: &std::collections::HashSet<String>,
+    own_lines: Option<usize>,
 ) -> Vec<Block> {
-    let drop = running_line_numbers(text, running);
+    let drop = running_line_numbers(own_content(text, own_lines), running);
     let lines: Vec<&str> = text.split('\n').collect();
     let fits = cells.len() == lines.len();
     let kept: Vec<Line<'_>> = lines
@@ -815,7 +847,7 @@ mod tests {
         found.sort_unstable();
         assert_eq!(found, ["#", "Debian Reference # / #"]);
         assert_eq!(
-            page_blocks(&pages[2].1, &[], &running),
+            page_blocks(&pages[2].1, &[], &running, None),
             [Block::Paragraph(
                 "Bees dance for nectar.\nThe hive listens.".into()
             )]
@@ -839,7 +871,7 @@ mod tests {
             vec![(10.0, 50.0), (70.0, 90.0)],
         ];
         assert_eq!(
-            page_blocks(text, &cells, &Default::default()),
+            page_blocks(text, &cells, &Default::default(), None),
             [
                 Block::Paragraph("Stock".into()),
                 Block::Table(vec![
@@ -853,10 +885,10 @@ mod tests {
         // Two lines of cells are no table; cells that do not fit the text are ignored.
         let two = "a\tb\nc\td";
         assert_eq!(
-            page_blocks(two, &cells[1..3], &Default::default()),
+            page_blocks(two, &cells[1..3], &Default::default(), None),
             [Block::Paragraph(two.into())]
         );
-        assert!(page_blocks(text, &cells[..2], &Default::default())
+        assert!(page_blocks(text, &cells[..2], &Default::default(), None)
             .iter()
             .all(|b| matches!(b, Block::Paragraph(_))));
     }
@@ -879,7 +911,7 @@ mod tests {
             vec![(10.0, 15.0), (50.0, 74.0), (112.0, 120.0)],
         ];
         assert_eq!(
-            page_blocks(text, &cells, &Default::default()),
+            page_blocks(text, &cells, &Default::default(), None),
             [
                 Block::Paragraph("Counted every Friday by the night staff.".into()),
                 Block::Table(vec![
@@ -898,7 +930,7 @@ mod tests {
         for marker in ["•", "1.", "b)", "(iv)", "–"] {
             let text = format!("{marker}\tFirst\n{marker}\tSecond\n{marker}\tThird");
             assert!(
-                page_blocks(&text, &extents, &Default::default())
+                page_blocks(&text, &extents, &Default::default(), None)
                     .iter()
                     .all(|b| matches!(b, Block::Paragraph(_))),
                 "{marker}"
@@ -907,7 +939,7 @@ mod tests {
         // Numbers alone are a column of a table: row numbers, years.
         let text = "1\tlamp\n2\tshade\n3\tcable";
         assert!(matches!(
-            page_blocks(text, &extents, &Default::default())[..],
+            page_blocks(text, &extents, &Default::default(), None)[..],
             [Block::Table(_)]
         ));
         assert!(!list_marker("2019"));

@@ -33,6 +33,10 @@ pub(crate) struct PageText {
     line_size: f64,
     back_cells: Vec<usize>,
     line_rtl: bool,
+    /// The page's own content is drawn and its annotations are drawing; the line their
+    /// text starts on, once they draw any.
+    in_annotations: bool,
+    annotations_from: Option<usize>,
     /// Where the last glyph ended on its line, and its place and character.
     last_end: f64,
     /// Where the pen stood after the last glyph: its end plus the character (and word)
@@ -74,6 +78,8 @@ impl Default for PageText {
             line_size: 1.0,
             back_cells: Vec::new(),
             line_rtl: false,
+            in_annotations: false,
+            annotations_from: None,
             last_end: 0.0,
             pen_end: 0.0,
             last_x: 0.0,
@@ -93,11 +99,13 @@ fn is_rtl(c: char) -> bool {
 }
 
 impl PageText {
-    /// The page's text, and for each of its lines the extent of each tab-separated
-    /// cell along the baseline.
-    pub(crate) fn into_text_and_cells(mut self) -> (String, Vec<Vec<(f64, f64)>>) {
+    /// The page's text, for each of its lines the extent of each tab-separated cell
+    /// along the baseline, and how many of its lines are the page's own content (the
+    /// text of its annotations follows them, a paragraph of its own).
+    pub(crate) fn into_text_and_cells(mut self) -> (String, Vec<Vec<(f64, f64)>>, usize) {
         self.end_line();
-        (self.text, self.cells)
+        let content = self.annotations_from.unwrap_or(self.cells.len());
+        (self.text, self.cells, content)
     }
 
     /// Ends the line.
@@ -276,7 +284,13 @@ impl OutputDev for PageText {
             }
             self.recent.push_back((char.to_owned(), x, y));
         }
-        if !self.text.is_empty() {
+        if self.in_annotations && self.annotations_from.is_none() {
+            if !self.text.is_empty() {
+                self.new_line();
+                self.new_line();
+            }
+            self.annotations_from = Some(self.cells.len() - 1);
+        } else if !self.text.is_empty() {
             let dy = (y - self.last_y).abs();
             if dy > 0.5 * size {
                 // A new line; a paragraph when the step is more than a line's. A small
@@ -330,6 +344,11 @@ impl OutputDev for PageText {
     }
 
     fn end_word(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn begin_annotations(&mut self) -> Result<(), OutputError> {
+        self.in_annotations = true;
         Ok(())
     }
 

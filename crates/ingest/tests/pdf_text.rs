@@ -399,7 +399,11 @@ fn annotations_show_their_appearance_text_unless_hidden() {
         appearance("Box is clear"),
     ];
     let got = text(&pdf(&objects, None));
-    assert!(got.contains("Name of the applicant: Ada Lovelace"), "{got}");
+    // The page's text, then its annotations' text, a paragraph of its own.
+    assert!(
+        got.starts_with("Name of the applicant:\nAda Lovelace"),
+        "{got}"
+    );
     assert!(got.contains("Box is clear"), "{got}");
     assert!(!got.contains("Hidden field text"), "{got}");
     assert!(!got.contains("Box is ticked"), "{got}");
@@ -659,4 +663,62 @@ fn a_table_in_a_monospaced_font_with_wide_gaps_is_a_table() {
         got,
         "ANA LIMA | 02/01/1998 | 81.33\nRUI COSTA | 15/08/1991 | 77.33\nEVA SOUSA | 26/12/1995 | 74.67"
     );
+}
+
+/// A form's pages each end in the same foot, and their fields' text (two lines a page)
+/// comes after it: the foot is still found as a running foot and dropped, and the
+/// fields are read.
+#[test]
+fn a_running_foot_before_the_fields_text_is_dropped() {
+    let mut objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R 4 0 R 5 0 R] /Count 3 >>".to_vec(),
+    ];
+    for n in 0..3 {
+        objects.push(
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
+                 /Resources << /Font << /F1 12 0 R >> >> /Contents {} 0 R /Annots [{} 0 R] >>",
+                6 + n,
+                9 + n
+            )
+            .into_bytes(),
+        );
+    }
+    for part in ["Who applies", "Income and taxes", "Signature and date"] {
+        objects.push(stream(
+            "",
+            format!(
+                "BT /F1 12 Tf 72 700 Td ({part}) Tj ET \
+                 BT /F1 11 Tf 72 600 Td (Answer every question in full.) Tj ET \
+                 BT /F1 11 Tf 72 500 Td (Write in capital letters.) Tj ET \
+                 BT /F1 9 Tf 72 40 Td (Form W-9 Rev. 2024) Tj ET"
+            )
+            .as_bytes(),
+        ));
+    }
+    for n in 0..3 {
+        objects.push(
+            format!(
+                "<< /Type /Annot /Subtype /Widget /Rect [250 695 450 715] /AP << /N {} 0 R >> >>",
+                13 + n
+            )
+            .into_bytes(),
+        );
+    }
+    objects.push(
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+            .to_vec(),
+    );
+    for value in ["First answer", "Second answer", "Third answer"] {
+        objects.push(stream(
+            "/Type /XObject /Subtype /Form /BBox [0 0 200 20] /Resources << /Font << /F1 12 0 R >> >>",
+            format!("BT /F1 10 Tf 2 5 Td ({value}) Tj 0 -30 Td (continued) Tj ET").as_bytes(),
+        ));
+    }
+    let got = text(&pdf(&objects, None));
+    assert!(!got.contains("Form W-9"), "{got}");
+    for wanted in ["Income and taxes", "First answer", "Third answer"] {
+        assert!(got.contains(wanted), "{wanted}: {got}");
+    }
 }

@@ -2364,6 +2364,11 @@ pub trait OutputDev {
     fn begin_word(&mut self) -> Result<(), OutputError>;
     fn end_word(&mut self) -> Result<(), OutputError>;
     fn end_line(&mut self) -> Result<(), OutputError>;
+    /// trawl: the page's own content is drawn; what follows is its annotations'
+    /// appearances.
+    fn begin_annotations(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
     fn stroke(
         &mut self,
         _ctm: &Transform,
@@ -3038,6 +3043,7 @@ fn output_doc_inner<'a>(
     )?;
     // trawl: annotations draw their appearance after the page's content, as a viewer
     // shows them: filled-in form fields, stamps, free-text notes.
+    output.begin_annotations()?;
     for (appearance, ctm) in annotation_appearances(doc, page_dict) {
         let resources = maybe_get_obj(doc, &appearance.dict, b"Resources")
             .and_then(|n| n.as_dict().ok())
