@@ -138,10 +138,7 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     let running = running_lines(
         &texts
             .iter()
-            .map(|(page, text)| {
-                let own = own_content(text, own_lines.get(page).copied());
-                (*page, own.to_owned())
-            })
+            .map(|(page, text)| own_content(text, own_lines.get(page).copied()))
             .collect::<Vec<_>>(),
     );
     // Bookmarks become headings, each placed before the paragraph that starts with its
@@ -331,9 +328,9 @@ fn page_ends(text: &str) -> impl Iterator<Item = (usize, &str)> {
 /// Running heads and feet ("Debian Reference 36 / 233", a chapter title, "Page 3 of
 /// 9"): lines that, digits masked, open or close at least half the pages, and three
 /// or more. They are typesetting, and would otherwise be in every chunk.
-fn running_lines(pages: &[(u32, String)]) -> std::collections::HashSet<String> {
+fn running_lines(pages: &[&str]) -> std::collections::HashSet<String> {
     let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for (_, text) in pages {
+    for text in pages {
         let mut seen = std::collections::HashSet::new();
         for (_, line) in page_ends(text) {
             let line = masked(line);
@@ -558,8 +555,7 @@ fn list_marker(cell: &str) -> bool {
 }
 
 /// A table's lines as rows of cells in columns, with where each column's cells reach,
-/// or `None` when they do not line up as
-/// a table's do. The columns are those of the rows with the most cells (each column
+/// or `None` when they do not line up as a table's do. The columns are those of the rows with the most cells (each column
 /// spanning where those rows' cells sit), and must not overlap; a cell of another row
 /// goes to the column it overlaps most, or the nearest, and two cells that land in one
 /// column are joined. Lines whose gaps fall anywhere (code set with aligned spaces, a
@@ -609,11 +605,7 @@ fn columns(lines: &[&Line<'_>]) -> Option<(Vec<Extent>, Vec<Vec<String>>)> {
                     aligned += 1;
                 }
                 reach[column] = (reach[column].0.min(start), reach[column].1.max(end));
-                let slot = &mut row[column];
-                if !slot.is_empty() {
-                    slot.push(' ');
-                }
-                slot.push_str(cell);
+                append_word(&mut row[column], cell);
             }
             row
         })
@@ -628,6 +620,14 @@ fn columns(lines: &[&Line<'_>]) -> Option<(Vec<Extent>, Vec<Vec<String>>)> {
         reach = spans;
     }
     (aligned as f64 >= TABLE_ALIGNED_SHARE * cells as f64 && !list).then_some((reach, rows))
+}
+
+/// `text` after what `slot` holds, a space between.
+fn append_word(slot: &mut String, text: &str) {
+    if !slot.is_empty() {
+        slot.push(' ');
+    }
+    slot.push_str(text);
 }
 
 /// Lines of a wrapped header, at most: a header whose cells wrap is drawn cell by cell,
@@ -692,11 +692,7 @@ fn wrapped_header(above: &[Line<'_>], spans: &[Extent]) -> Option<(usize, Vec<St
     for (column, cell) in fragments.iter().rev().flatten() {
         let cell = cell.trim();
         if !cell.is_empty() {
-            let slot = &mut header[*column];
-            if !slot.is_empty() {
-                slot.push(' ');
-            }
-            slot.push_str(cell);
+            append_word(&mut header[*column], cell);
         }
     }
     let named = header.iter().filter(|h| !h.is_empty()).count();
@@ -842,7 +838,8 @@ mod tests {
                 (n, format!("Debian Reference {n} / 4\n\n{body}\n\n{n}"))
             })
             .collect();
-        let running = running_lines(&pages);
+        let texts: Vec<&str> = pages.iter().map(|(_, text)| text.as_str()).collect();
+        let running = running_lines(&texts);
         let mut found: Vec<_> = running.iter().map(String::as_str).collect();
         found.sort_unstable();
         assert_eq!(found, ["#", "Debian Reference # / #"]);
@@ -853,7 +850,7 @@ mod tests {
             )]
         );
         // Two pages are too few to tell.
-        assert!(running_lines(&pages[..2]).is_empty());
+        assert!(running_lines(&texts[..2]).is_empty());
     }
 
     #[test]

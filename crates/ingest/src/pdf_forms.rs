@@ -5,6 +5,8 @@
 
 use lopdf::{Dictionary, Document as Pdf, Object, ObjectId};
 
+use crate::pdf_outline::resolve;
+
 /// Annotation flags that keep a field off the page.
 const HIDDEN: i64 = 1 << 1;
 const NO_VIEW: i64 = 1 << 5;
@@ -65,12 +67,10 @@ pub(crate) fn page_field_values(doc: &Pdf, page: ObjectId) -> Vec<String> {
     out
 }
 
-/// An object, or the object a reference names (none when it is missing).
+/// An object, or the object its references name (none when one is missing), through
+/// the outline reader's [`resolve`].
 fn deref<'a>(doc: &'a Pdf, object: Option<&'a Object>) -> Option<&'a Object> {
-    match object? {
-        Object::Reference(id) => doc.get_object(*id).ok(),
-        object => Some(object),
-    }
+    Some(resolve(doc, object?)).filter(|o| o.as_reference().is_err())
 }
 
 /// `key` of a field, or of the nearest of its parents that has it.

@@ -131,7 +131,9 @@ impl PageText {
     /// spaces.
     fn end_line(&mut self) {
         let mono = self.same_width && !self.other_width;
-        if self.back_cells.is_empty() && !mono {
+        let several = self.cells.last().is_some_and(|cells| cells.len() > 1);
+        if !several || (self.back_cells.is_empty() && !mono) {
+            self.back_cells.clear();
             return;
         }
         // In the order the cells were opened, so sorted.

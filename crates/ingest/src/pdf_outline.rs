@@ -75,7 +75,7 @@ pub(crate) fn entries(doc: &Pdf) -> Vec<Entry> {
 }
 
 /// Follows references (lopdf stops at its own limit).
-fn resolve<'a>(doc: &'a Pdf, object: &'a Object) -> &'a Object {
+pub(crate) fn resolve<'a>(doc: &'a Pdf, object: &'a Object) -> &'a Object {
     doc.dereference(object).map_or(object, |(_, o)| o)
 }
 
