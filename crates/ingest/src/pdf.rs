@@ -134,11 +134,18 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
     #[cfg(feature = "ocr")]
     ocr_pages_without_text(bytes, name, &mut texts, &mut parsed);
     // Running heads and feet are looked for in each page's own content: the text of
-    // its annotations and form fields comes after the foot.
+    // its annotations and form fields comes after the foot. A page OCR read since has
+    // no layout that fits it.
+    let own_lines_of = |page: &u32, text: &str| {
+        let fits = cells
+            .get(page)
+            .is_some_and(|c: &Vec<_>| c.len() == text.split('\n').count());
+        own_lines.get(page).copied().filter(|_| fits)
+    };
     let running = running_lines(
         &texts
             .iter()
-            .map(|(page, text)| own_content(text, own_lines.get(page).copied()))
+            .map(|(page, text)| own_content(text, own_lines_of(page, text)))
             .collect::<Vec<_>>(),
     );
     // Bookmarks become headings, each placed before the paragraph that starts with its
@@ -152,7 +159,7 @@ fn parts(bytes: &[u8], name: &str, limits: &Limits) -> Result<Parsed> {
             text,
             cells.get(page).unwrap_or(&no_cells),
             &running,
-            own_lines.get(page).copied(),
+            own_lines_of(page, text),
         );
         any_text |= !paras.is_empty();
         let mut next = 0;
