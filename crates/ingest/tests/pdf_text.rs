@@ -722,3 +722,44 @@ fn a_running_foot_before_the_fields_text_is_dropped() {
         assert!(got.contains(wanted), "{wanted}: {got}");
     }
 }
+
+/// Marked content with `/ActualText` stands for its glyphs: digits from a font whose
+/// character map gives U+0000 (as a browser prints tabular figures), a ligature named
+/// through the page's `/Properties` in UTF-16, text drawn by a form inside the span.
+/// A span that draws no glyph adds nothing; one the stream leaves open still counts.
+#[test]
+fn actual_text_replaces_the_glyphs_it_spans() {
+    let resources = "<< /Font << /F1 5 0 R /F2 6 0 R >> /XObject << /Fm1 8 0 R >> \
+        /Properties << /MC0 << /ActualText <FEFF00660069> >> >> >>";
+    let content = b"BT /F1 12 Tf 72 700 Td (Total ) Tj /F2 12 Tf \
+        /Span << /ActualText (12) >> BDC (AB) Tj EMC /F1 12 Tf ( units) Tj ET\n\
+        BT /F1 12 Tf 72 680 Td (Con) Tj /F2 12 Tf /Span /MC0 BDC (A) Tj EMC \
+        /F1 12 Tf (ne) Tj ET\n\
+        BT /F1 12 Tf 72 660 Td /Span << /ActualText (Ghost) >> BDC EMC (Visible) Tj ET\n\
+        /Span << /ActualText (Replaced) >> BDC /Fm1 Do EMC\n\
+        BT /F2 12 Tf 72 620 Td /Span << /ActualText (Tail) >> BDC (BA) Tj ET";
+    let zeros = stream(
+        "",
+        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap \
+        1 begincodespacerange <00> <FF> endcodespacerange \
+        2 beginbfchar <41> <0000> <42> <0000> endbfchar endcmap end end",
+    );
+    let glyphs = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /FirstChar 65 \
+        /LastChar 66 /Widths [556 556] /Encoding << /Differences [65 /g18C /g18D] >> \
+        /ToUnicode 7 0 R >>"
+        .to_vec();
+    let form = stream(
+        "/Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >>",
+        b"BT /F1 12 Tf 72 640 Td (Inside) Tj ET",
+    );
+    let got = text(&pdf(
+        &one_page(resources, content, vec![helvetica(), glyphs, zeros, form]),
+        None,
+    ));
+    assert!(got.contains("Total 12 units"), "{got}");
+    assert!(got.contains("Confine"), "{got}");
+    assert!(got.contains("Visible") && !got.contains("Ghost"), "{got}");
+    assert!(got.contains("Replaced") && !got.contains("Inside"), "{got}");
+    assert!(got.contains("Tail"), "{got}");
+    assert!(!got.contains('\0'), "{got:?}");
+}

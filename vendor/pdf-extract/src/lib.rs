@@ -27,6 +27,7 @@ use std::result::Result;
 use std::slice::Iter;
 use std::str;
 use unicode_normalization::UnicodeNormalization;
+mod actual_text;
 mod content;
 mod core_fonts;
 mod encodings;
@@ -1586,6 +1587,7 @@ fn show_text(
     _tlm: &Transform,
     _flip_ctm: &Transform,
     output: &mut dyn OutputDev,
+    actual: &mut Option<actual_text::ActualText>,
 ) -> Result<(), OutputError> {
     let ts = &mut gs.ts;
     let font = ts.font.as_ref().unwrap();
@@ -1617,7 +1619,13 @@ fn show_text(
             spacing += ts.word_spacing
         }
 
-        output.output_character(&trm, w0, spacing, ts.font_size, &font.decode_char(c))?;
+        // trawl: a span with `/ActualText` shows that text in place of its glyphs.
+        match actual {
+            Some(span) => span.cover(&trm, w0, spacing, ts.font_size),
+            None => {
+                output.output_character(&trm, w0, spacing, ts.font_size, &font.decode_char(c))?
+            }
+        }
         let tj = 0.;
         let ty = 0.;
         let tx = ts.horizontal_scaling * ((w0 - tj / 1000.) * ts.font_size + spacing);
@@ -1902,6 +1910,9 @@ struct Processor<'a> {
     /// How many form XObjects the stream being read is nested in (trawl: bounded, so a
     /// form that draws itself ends instead of overflowing the stack).
     depth: usize,
+    /// The marked-content span with `/ActualText` being read, if any (trawl): it
+    /// covers the glyphs of forms drawn inside it too.
+    actual: Option<actual_text::ActualText>,
     _none: PhantomData<&'a ()>,
 }
 
@@ -1913,6 +1924,7 @@ impl<'a> Processor<'a> {
         Processor {
             font_table: HashMap::new(),
             depth: 0,
+            actual: None,
             _none: PhantomData,
         }
     }
@@ -2021,7 +2033,14 @@ impl<'a> Processor<'a> {
                                 for e in array {
                                     match e {
                                         &Object::String(ref s, _) => {
-                                            show_text(&mut gs, s, &tlm, &flip_ctm, output)?;
+                                            show_text(
+                                                &mut gs,
+                                                s,
+                                                &tlm,
+                                                &flip_ctm,
+                                                output,
+                                                &mut self.actual,
+                                            )?;
                                         }
                                         &Object::Integer(i) => {
                                             let ts = &mut gs.ts;
@@ -2057,7 +2076,7 @@ impl<'a> Processor<'a> {
                         },
                         "Tj" => match operation.operands[0] {
                             Object::String(ref s, _) => {
-                                show_text(&mut gs, s, &tlm, &flip_ctm, output)?;
+                                show_text(&mut gs, s, &tlm, &flip_ctm, output, &mut self.actual)?;
                             }
                             _ => {
                                 panic!("unexpected Tj operand {:?}", operation)
@@ -2084,7 +2103,7 @@ impl<'a> Processor<'a> {
                             gs.ts.tm = tlm;
                             output.end_line()?;
                             if let Object::String(ref s, _) = *string {
-                                show_text(&mut gs, s, &tlm, &flip_ctm, output)?;
+                                show_text(&mut gs, s, &tlm, &flip_ctm, output, &mut self.actual)?;
                             }
                         }
                         "Tc" => {
@@ -2280,10 +2299,25 @@ impl<'a> Processor<'a> {
                             path.ops.clear();
                         }
                         "BMC" | "BDC" => {
+                            // trawl: the outermost span with `/ActualText` replaces its glyphs.
+                            if self.actual.is_none() {
+                                self.actual = actual_text::ActualText::begins(
+                                    doc,
+                                    resources,
+                                    operation,
+                                    (self.depth, mc_stack.len()),
+                                );
+                            }
                             mc_stack.push(operation);
                         }
                         "EMC" => {
                             mc_stack.pop();
+                            let depth = (self.depth, mc_stack.len());
+                            if self.actual.as_ref().map_or(false, |a| a.ends_at(depth)) {
+                                if let Some(span) = self.actual.take() {
+                                    span.end(output)?;
+                                }
+                            }
                         }
                         "Do" => {
                             // `Do` process an entire subdocument, so we do a recursive call to `process_stream`
@@ -2339,6 +2373,16 @@ impl<'a> Processor<'a> {
                 Err(_) => {
                     dlog!("skipped a failed operation {:?}", operation);
                 }
+            }
+        }
+        // trawl: a span the stream leaves open ends with it.
+        if self
+            .actual
+            .as_ref()
+            .map_or(false, |a| a.ends_at((self.depth, 0)))
+        {
+            if let Some(span) = self.actual.take() {
+                span.end(output)?;
             }
         }
         Ok(())
