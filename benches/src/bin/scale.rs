@@ -867,6 +867,15 @@ fn serve(cfg: &Config) -> AnyResult<Value> {
         "hybrid_parallel_1t".into(),
         measure(r, 1, n, &hyb_with(None, true))?,
     );
+    // The same keyword and hybrid searches with tantivy's block-max WAND in place of
+    // MaxScore, in this process, as the baseline of the ratio.
+    index.set_keyword_maxscore(false);
+    lat.insert("keyword_wand_1t".into(), measure(r, 1, n, &keyword(None))?);
+    lat.insert(
+        "hybrid_parallel_wand_1t".into(),
+        measure(r, 1, n, &hyb_with(None, true))?,
+    );
+    index.set_keyword_maxscore(true);
     lat.insert("fetch_1t".into(), measure(r, 1, n, &fetch)?);
     lat.insert(
         "dense_selective_1t".into(),

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,7 @@ pub use self::check::{CheckReport, Problem};
 
 mod check;
 mod convert;
+mod maxscore;
 mod merge;
 mod pins;
 mod snapshot;
@@ -287,6 +288,9 @@ pub struct Index {
     /// Keyword searches running now: one alone spreads its segments over the cores,
     /// several take one core each (see [`top_docs`]).
     keyword_searches: AtomicUsize,
+    /// Whether keyword searches that are disjunctions of terms run MaxScore (the
+    /// default) rather than tantivy's block-max WAND.
+    keyword_maxscore: AtomicBool,
     /// Keyword searches since open whose query made no terms.
     termless_queries: AtomicU64,
     /// Opened at a pinned commit: searches only, fixed at that commit.
@@ -529,6 +533,7 @@ impl Index {
             shared,
             worker,
             keyword_searches: AtomicUsize::new(0),
+            keyword_maxscore: AtomicBool::new(true),
             termless_queries: AtomicU64::new(0),
             pinned,
             extra: Mutex::new(Extra {
@@ -875,6 +880,16 @@ impl Index {
         self.shared
             .ef_search
             .store(ef_search.max(1), AtomicOrdering::Relaxed);
+    }
+
+    /// Chooses how keyword searches whose query is a disjunction of terms and phrases
+    /// (what a query of plain words parses to) find their top k: by MaxScore over
+    /// windows of documents (`true`, the default), or by tantivy's block-max WAND
+    /// (`false`). Both find the same documents (a score may differ in its last bit);
+    /// MaxScore is faster on long queries with common words. For benchmarks and
+    /// comparisons; not saved.
+    pub fn set_keyword_maxscore(&self, on: bool) {
+        self.keyword_maxscore.store(on, AtomicOrdering::Relaxed);
     }
 
     /// Turns the background insertion of committed vectors into the HNSW graph off

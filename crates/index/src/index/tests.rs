@@ -3,7 +3,10 @@ use std::sync::atomic::AtomicU32;
 use tantivy::collector::TopDocs;
 use tantivy::doc;
 use tantivy::merge_policy::NoMergePolicy;
-use tantivy::query::{EnableScoring, QueryParser};
+use tantivy::query::{
+    BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, QueryParser, TermQuery,
+};
+use tantivy::schema::IndexRecordOption;
 use tantivy::schema::{Schema, TEXT};
 use tantivy::SegmentMeta;
 
@@ -102,9 +105,11 @@ fn parallel_top_docs_match_tantivy() {
                 let got = top_docs(
                     &searcher,
                     q.as_ref(),
+                    None,
                     EnableScoring::enabled_from_searcher(&searcher),
                     k,
                     parallel,
+                    false,
                 )
                 .unwrap();
                 assert_eq!(got, want, "{query:?} k={k} parallel={parallel}");
@@ -147,13 +152,176 @@ fn parallel_top_docs_match_tantivy() {
         top_docs(
             &searcher,
             q.as_ref(),
+            None,
             EnableScoring::enabled_from_searcher(&searcher),
             10,
-            true
+            true,
+            false,
         )
         .unwrap(),
         want
     );
+}
+
+/// MaxScore over windows finds what tantivy's block-max WAND finds: the same scores
+/// (up to a last bit: MaxScore sums in `f64`) and the same documents, wherever two
+/// scores are not tied up to that bit. Long and short queries, common and rare words,
+/// phrases, documents far apart (across windows), deletions, exact duplicates in every
+/// segment, and k below and above the number of matches. Its own results do not depend
+/// on how the segments are run.
+#[test]
+fn maxscore_top_docs_match_tantivy() {
+    let mut builder = Schema::builder();
+    let text = builder.add_text_field("text", TEXT);
+    let id = builder.add_u64_field("id", tantivy::schema::INDEXED);
+    let tag = builder.add_text_field("tag", tantivy::schema::STRING);
+    let index = TantivyIndex::create_in_ram(builder.build());
+    let mut writer: IndexWriter = index.writer_with_num_threads(1, 50_000_000).unwrap();
+    writer.set_merge_policy(Box::new(NoMergePolicy));
+    // Zipf-like vocabulary: word i is drawn about 1/(i+1) as often as word 0.
+    let vocabulary: Vec<String> = (0..400).map(|i| format!("w{i}")).collect();
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let zipf = |next: &mut dyn FnMut() -> u64| {
+        let u = (next() % 1_000_000) as f64 / 1_000_000.0;
+        let i = (400f64.powf(u) - 1.0) as usize;
+        vocabulary[i.min(399)].clone()
+    };
+    let mut n = 0u64;
+    let duplicate = "w3 w17 w17 w250 w8 w0";
+    for _segment in 0..4 {
+        // 9,000 documents a segment: a query's matches span several windows.
+        for i in 0..9_000u64 {
+            let body = if i % 1_000 == 7 {
+                duplicate.to_owned()
+            } else {
+                let len = 3 + next() % 30;
+                (0..len)
+                    .map(|_| zipf(&mut next))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            // Filters: half the documents, and one in 97.
+            let kind = if n.is_multiple_of(97) { "rare" } else { "common" };
+            let parity = if n.is_multiple_of(2) { "even" } else { "odd" };
+            writer
+                .add_document(doc!(text => body, id => n, tag => kind, tag => parity))
+                .unwrap();
+            n += 1;
+        }
+        writer.commit().unwrap();
+    }
+    for gone in (0..n).step_by(11) {
+        writer.delete_term(Term::from_field_u64(id, gone));
+    }
+    writer.commit().unwrap();
+    let searcher = index.reader().unwrap().searcher();
+    assert_eq!(searcher.segment_readers().len(), 4);
+    let parser = QueryParser::for_index(&index, vec![text]);
+    let mut queries: Vec<String> = vec![
+        duplicate.to_owned(),
+        "w0 w1".to_owned(),
+        "w399 w398 w1".to_owned(),
+        "\"w3 w17\" w250 w5".to_owned(),
+        "nothing w2".to_owned(),
+    ];
+    for _ in 0..40 {
+        let len = 2 + next() % 14;
+        queries.push(
+            (0..len)
+                .map(|_| zipf(&mut next))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+    }
+    let scoring = EnableScoring::enabled_from_searcher(&searcher);
+    for query in &queries {
+        let q = parser.parse_query(query).unwrap();
+        // The path under test is taken: these queries are disjunctions it serves.
+        assert!(
+            super::maxscore::clauses(q.as_ref(), &scoring).is_some(),
+            "{query}"
+        );
+        for (k, filter) in [1, 10, 100, 40_000]
+            .into_iter()
+            .flat_map(|k| [(k, None), (k, Some("even")), (k, Some("rare"))])
+        {
+            let filter: Option<Box<dyn Query>> = filter.map(|t| {
+                Box::new(TermQuery::new(
+                    Term::from_field_text(tag, t),
+                    IndexRecordOption::Basic,
+                )) as Box<dyn Query>
+            });
+            let filtered: Box<dyn Query> = match &filter {
+                None => q.box_clone(),
+                Some(f) => Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, q.box_clone()),
+                    (
+                        Occur::Must,
+                        Box::new(ConstScoreQuery::new(f.box_clone(), 0.0)),
+                    ),
+                ])),
+            };
+            let want = searcher
+                .search(filtered.as_ref(), &TopDocs::with_limit(k).order_by_score())
+                .unwrap();
+            let filter = filter.as_deref();
+            let got = top_docs(&searcher, q.as_ref(), filter, scoring, k, false, true).unwrap();
+            assert_eq!(got.len(), want.len(), "{query:?} k={k}");
+            for (g, w) in got.iter().zip(&want) {
+                let near = |a: f32, b: f32| (a - b).abs() <= 1e-5 * b.abs().max(1.0);
+                assert!(near(g.0, w.0), "{query:?} k={k}: {g:?} against {w:?}");
+                // A different document only where its score ties with tantivy's pick.
+                if g.1 != w.1 {
+                    let theirs = want.iter().find(|x| x.1 == g.1).map(|x| x.0);
+                    let tied = theirs.map_or(near(g.0, want[want.len() - 1].0), |t| near(t, w.0));
+                    assert!(tied, "{query:?} k={k}: {g:?} against {w:?}");
+                }
+            }
+            // The same result however the segments run: in parallel, or with the
+            // floor already at the final k-th score.
+            let parallel = top_docs(&searcher, q.as_ref(), filter, scoring, k, true, true).unwrap();
+            assert_eq!(parallel, got, "{query:?} k={k} parallel");
+            if got.len() == k {
+                let floor = AtomicU32::new(got[k - 1].0.to_bits());
+                let weights = super::maxscore::clauses(q.as_ref(), &scoring).unwrap();
+                let filter = filter.map(|f| {
+                    f.weight(EnableScoring::disabled_from_searcher(&searcher))
+                        .unwrap()
+                });
+                let mut preset: Vec<_> = (0..4)
+                    .flat_map(|ord| {
+                        let reader = searcher.segment_reader(ord);
+                        super::maxscore::segment_top_docs(
+                            &weights,
+                            filter.as_deref(),
+                            ord,
+                            reader,
+                            k,
+                            &floor,
+                        )
+                        .unwrap()
+                    })
+                    .collect();
+                preset.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                preset.truncate(k);
+                assert_eq!(preset, got, "{query:?} k={k}, floor preset");
+            }
+        }
+    }
+    // Queries MaxScore leaves to tantivy: one term, a required clause.
+    for query in ["w5", "+w5 w6"] {
+        let q = parser.parse_query(query).unwrap();
+        assert!(
+            super::maxscore::clauses(q.as_ref(), &scoring).is_none(),
+            "{query}"
+        );
+    }
 }
 
 /// `n` deterministic unit vectors of length `dim`.

@@ -268,16 +268,8 @@ impl View<'_> {
         if k == 0 {
             return Ok(Vec::new());
         }
-        let mut q = self.keyword_query(query);
-        if let Some(f) = filter {
-            q = Box::new(BooleanQuery::new(vec![
-                (Occur::Must, q),
-                (
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(f.to_query(&self.index.fields)?, 0.0)),
-                ),
-            ]));
-        }
+        let q = self.keyword_query(query);
+        let filter = filter.map(|f| f.to_query(&self.index.fields)).transpose()?;
         let running = &self.index.keyword_searches;
         let alone = running.fetch_add(1, AtomicOrdering::AcqRel) == 0;
         let provider = self.stats.as_deref().map(|stats| StatsProvider {
@@ -288,7 +280,16 @@ impl View<'_> {
             Some(p) => EnableScoring::enabled_from_statistics_provider(p, &snap.searcher),
             None => EnableScoring::enabled_from_searcher(&snap.searcher),
         };
-        let top = top_docs(&snap.searcher, q.as_ref(), scoring, k, alone);
+        let maxscore = self.index.keyword_maxscore.load(AtomicOrdering::Relaxed);
+        let top = top_docs(
+            &snap.searcher,
+            q.as_ref(),
+            filter.as_deref(),
+            scoring,
+            k,
+            alone,
+            maxscore,
+        );
         running.fetch_sub(1, AtomicOrdering::AcqRel);
         let top = top?;
         // One vid column per segment, opened once for all the hits in it.
@@ -746,8 +747,12 @@ struct ParserInput {
     chinese_words: Vec<String>,
 }
 
-/// The `k` best-scoring live documents for `query`, best first, exactly as tantivy's
-/// `TopDocs` ranks them (ties: lower address first). The segments share one pruning
+/// The `k` best-scoring live documents for `query` among those `filter` (a query
+/// whose scores do not count) matches, best first, as tantivy's `TopDocs` ranks them
+/// (ties: lower address first). With `maxscore`, a query that is a disjunction of terms
+/// and phrases is searched by MaxScore ([`super::maxscore`]: the same documents, a
+/// score's last bit aside); any other query, and every query without it, by tantivy's
+/// block-max WAND, with the filter as a required clause. The segments share one pruning
 /// floor: a document scoring below the k-th best score of any one segment cannot make
 /// the top k, so each segment's block-max WAND skips what the fullest segment already
 /// rules out. With `parallel`, the segments run at once on rayon's pool (in a hybrid
@@ -757,14 +762,47 @@ struct ParserInput {
 pub(super) fn top_docs(
     searcher: &Searcher,
     query: &dyn Query,
+    filter: Option<&dyn Query>,
     scoring: EnableScoring<'_>,
     k: usize,
     parallel: bool,
+    maxscore: bool,
 ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
-    let weight = query.weight(scoring)?;
+    let clauses = if maxscore {
+        super::maxscore::clauses(query, &scoring)
+    } else {
+        None
+    };
+    let plan = match clauses {
+        Some(clauses) => {
+            let filter = filter
+                .map(|f| f.weight(EnableScoring::disabled_from_searcher(searcher)))
+                .transpose()?;
+            Plan::MaxScore(clauses, filter)
+        }
+        None => Plan::Wand(match filter {
+            None => query.weight(scoring)?,
+            Some(f) => BooleanQuery::new(vec![
+                (Occur::Must, query.box_clone()),
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(f.box_clone(), 0.0)),
+                ),
+            ])
+            .weight(scoring)?,
+        }),
+    };
     let floor = AtomicU32::new(Score::MIN.to_bits());
-    let collect = |(ord, reader): (usize, &SegmentReader)| {
-        segment_top_docs(weight.as_ref(), ord as u32, reader, k, &floor)
+    let collect = |(ord, reader): (usize, &SegmentReader)| match &plan {
+        Plan::MaxScore(clauses, filter) => super::maxscore::segment_top_docs(
+            clauses,
+            filter.as_deref(),
+            ord as u32,
+            reader,
+            k,
+            &floor,
+        ),
+        Plan::Wand(weight) => segment_top_docs(weight.as_ref(), ord as u32, reader, k, &floor),
     };
     let segments = searcher.segment_readers();
     // Handing a single segment to the pool would only add a thread switch.
@@ -785,6 +823,18 @@ pub(super) fn top_docs(
     all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     all.truncate(k);
     Ok(all)
+}
+
+/// How [`top_docs`] searches each segment.
+enum Plan {
+    /// MaxScore over the query's clauses (each with its bound), keeping the documents
+    /// the filter's weight matches.
+    MaxScore(
+        Vec<(Box<dyn tantivy::query::Weight>, Score)>,
+        Option<Box<dyn tantivy::query::Weight>>,
+    ),
+    /// Tantivy's scorers for the query, the filter a required clause of it.
+    Wand(Box<dyn tantivy::query::Weight>),
 }
 
 /// One segment's part of [`top_docs`]: its `k` best live documents, skipping those
