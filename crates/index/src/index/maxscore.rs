@@ -100,7 +100,6 @@ pub(super) fn segment_top_docs(
             });
         }
     }
-    let mut filter = filter.map(|f| f.scorer(reader, 1.0)).transpose()?;
     // Least valuable first; `reach[i]` is the most the first `i` clauses can add.
     clauses.sort_by(|a, b| a.bound.total_cmp(&b.bound));
     let mut reach = Vec::with_capacity(clauses.len() + 1);
@@ -110,18 +109,45 @@ pub(super) fn segment_top_docs(
     }
 
     let alive = reader.alive_bitset();
-    let mut heap: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(
-        k.saturating_add(1)
-            .min(crate::vectors::PREALLOCATE_MAX)
-            .min(reader.num_docs() as usize + 1),
-    );
-    let mut bound = Score::MIN;
-    // Ties with the shared floor may still win on address, so they pass.
-    let shared = || f32::from_bits(floor.load(AtomicOrdering::Relaxed)).next_down();
-    let mut threshold = f64::from(bound.max(shared()));
+    let mut top = Top::new(k, reader.num_docs() as usize, floor);
+    let mut filter = filter.map(|f| f.scorer(reader, 1.0)).transpose()?;
+    // A filter that holds fewer documents than the clauses' postings (by an eighth)
+    // leads: each of its documents is looked up in the clauses, most valuable first.
+    if let Some(filter) = filter.as_deref_mut() {
+        let postings: u64 = clauses
+            .iter()
+            .map(|c| u64::from(c.scorer.size_hint()))
+            .sum();
+        if u64::from(filter.size_hint()).saturating_mul(8) < postings {
+            let mut doc = filter.doc();
+            while doc != TERMINATED {
+                if !alive.is_some_and(|a| a.is_deleted(doc)) {
+                    let threshold = top.threshold();
+                    let mut score = 0.0;
+                    let mut matched = false;
+                    for i in (0..clauses.len()).rev() {
+                        if score + reach[i + 1] <= threshold {
+                            break;
+                        }
+                        let scorer = clauses[i].scorer.as_mut();
+                        if holds(scorer, doc) {
+                            score += f64::from(scorer.score());
+                            matched = true;
+                        }
+                    }
+                    if matched {
+                        top.offer(doc, score);
+                    }
+                }
+                doc = filter.advance();
+            }
+            return Ok(top.into_docs(ord));
+        }
+    }
     let mut scores = vec![0.0f64; WINDOW as usize];
     let mut hit = [0u64; (WINDOW / 64) as usize];
     loop {
+        let threshold = top.threshold();
         // Clauses below `essential` cannot carry a document past the threshold alone.
         let essential = reach
             .iter()
@@ -147,6 +173,7 @@ pub(super) fn segment_top_docs(
                 *bits &= *bits - 1;
                 let doc = start + slot as DocId;
                 let mut score = std::mem::take(&mut scores[slot]);
+                let threshold = top.threshold();
                 if score + reach[essential] <= threshold
                     || alive.is_some_and(|a| a.is_deleted(doc))
                     || filter.as_deref_mut().is_some_and(|f| !holds(f, doc))
@@ -166,31 +193,75 @@ pub(super) fn segment_top_docs(
                         score += f64::from(scorer.score());
                     }
                 }
-                #[allow(clippy::cast_possible_truncation)]
-                let score = score as Score;
-                if !passes || f64::from(score) <= threshold {
-                    continue;
+                if passes {
+                    top.offer(doc, score);
                 }
-                heap.push(Reverse(Ranked { score, doc }));
-                if heap.len() > k {
-                    heap.pop();
-                }
-                if heap.len() == k {
-                    bound = heap.peek().expect("k > 0").0.score;
-                    let _ =
-                        floor.fetch_update(AtomicOrdering::Relaxed, AtomicOrdering::Relaxed, |b| {
-                            (bound > f32::from_bits(b)).then_some(bound.to_bits())
-                        });
-                }
-                threshold = f64::from(bound.max(shared()));
             }
         }
-        threshold = f64::from(bound.max(shared()));
     }
-    Ok(heap
-        .into_iter()
-        .map(|Reverse(r)| (r.score, DocAddress::new(ord, r.doc)))
-        .collect())
+    Ok(top.into_docs(ord))
+}
+
+/// A segment's best documents so far, and the threshold a document must pass to join
+/// them: above the k-th best score here, and not below the shared floor.
+struct Top<'a> {
+    k: usize,
+    heap: BinaryHeap<Reverse<Ranked>>,
+    /// The k-th best score here, once there are k.
+    bound: Score,
+    floor: &'a AtomicU32,
+}
+
+impl<'a> Top<'a> {
+    fn new(k: usize, docs: usize, floor: &'a AtomicU32) -> Top<'a> {
+        Top {
+            k,
+            heap: BinaryHeap::with_capacity(
+                k.saturating_add(1)
+                    .min(crate::vectors::PREALLOCATE_MAX)
+                    .min(docs + 1),
+            ),
+            bound: Score::MIN,
+            floor,
+        }
+    }
+
+    /// The score a document must pass. Ties with the shared floor may still win on
+    /// address, so they pass.
+    fn threshold(&self) -> f64 {
+        let shared = f32::from_bits(self.floor.load(AtomicOrdering::Relaxed)).next_down();
+        f64::from(self.bound.max(shared))
+    }
+
+    /// Keeps `doc` if its score (summed in `f64`, rounded here once) passes the
+    /// threshold, and raises the shared floor when the k-th best score rises.
+    fn offer(&mut self, doc: DocId, score: f64) {
+        #[allow(clippy::cast_possible_truncation)]
+        let score = score as Score;
+        if f64::from(score) <= self.threshold() {
+            return;
+        }
+        self.heap.push(Reverse(Ranked { score, doc }));
+        if self.heap.len() > self.k {
+            self.heap.pop();
+        }
+        if self.heap.len() == self.k {
+            let bound = self.heap.peek().expect("k > 0").0.score;
+            self.bound = bound;
+            let _ =
+                self.floor
+                    .fetch_update(AtomicOrdering::Relaxed, AtomicOrdering::Relaxed, |b| {
+                        (bound > f32::from_bits(b)).then_some(bound.to_bits())
+                    });
+        }
+    }
+
+    fn into_docs(self, ord: u32) -> Vec<(Score, DocAddress)> {
+        self.heap
+            .into_iter()
+            .map(|Reverse(r)| (r.score, DocAddress::new(ord, r.doc)))
+            .collect()
+    }
 }
 
 /// The first document at or after the essential clauses' cursors that one of them

@@ -207,7 +207,11 @@ fn maxscore_top_docs_match_tantivy() {
                     .join(" ")
             };
             // Filters: half the documents, and one in 97.
-            let kind = if n.is_multiple_of(97) { "rare" } else { "common" };
+            let kind = if n.is_multiple_of(97) {
+                "rare"
+            } else {
+                "common"
+            };
             let parity = if n.is_multiple_of(2) { "even" } else { "odd" };
             writer
                 .add_document(doc!(text => body, id => n, tag => kind, tag => parity))
