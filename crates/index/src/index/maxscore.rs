@@ -64,7 +64,11 @@ pub(super) fn clauses(
             };
             let bm25 = Bm25Weight::for_terms(*statistics_provider, &terms).ok()?;
             let weight = clause.weight(*scoring).ok()?;
-            Some((weight, bm25.max_score()))
+            // At most IDF x (k1 + 1): a term's share of BM25 is below it at any
+            // frequency and length. (`Bm25Weight::max_score` assumes a frequency no
+            // higher than the length as the field norm rounds it, which a chunk of
+            // one repeated word can pass.)
+            Some((weight, bm25.score(0, u32::MAX)))
         })
         .collect()
 }
@@ -157,7 +161,7 @@ pub(super) fn segment_top_docs(
         let Some(start) = first_match(&mut clauses[essential..], filter.as_deref_mut()) else {
             break;
         };
-        let end = start.saturating_add(WINDOW);
+        let end = start.saturating_add(WINDOW).min(TERMINATED);
         for c in &mut clauses[essential..] {
             let mut doc = c.scorer.doc();
             while doc < end {

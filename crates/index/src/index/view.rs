@@ -138,10 +138,13 @@ impl Bm25StatisticsProvider for StatsProvider<'_> {
     }
 
     fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
-        match self.stats.doc_freqs.get(term) {
-            Some(n) => Ok(*n),
-            None => self.searcher.doc_freq(term),
-        }
+        let n = match self.stats.doc_freqs.get(term) {
+            Some(n) => *n,
+            None => self.searcher.doc_freq(term)?,
+        };
+        // Never above the document count (stats gathered elsewhere may disagree with
+        // this index): BM25's IDF asserts it.
+        Ok(n.min(self.stats.docs))
     }
 }
 
