@@ -30,14 +30,32 @@ use super::view::Ranked;
 /// Documents a window spans.
 const WINDOW: u32 = 4096;
 
+/// How deep [`clauses`] looks into nested disjunctions.
+const MAX_NESTING: usize = 8;
+
 /// The clauses of `query` when it is a disjunction of two or more term or phrase
-/// queries (each clause SHOULD, at least one to match), each as its weight and the
-/// most it can add to a score. `None` for any other query, which tantivy's own scorers
-/// serve.
+/// queries (each clause SHOULD, at least one to match; nested disjunctions, such as a
+/// query's Chinese words beside its parsed text, count as their clauses, since a sum of
+/// sums is one sum), each as its weight and the most it can add to a score. `None` for
+/// any other query, which tantivy's own scorers serve.
 pub(super) fn clauses(
     query: &dyn Query,
     scoring: &EnableScoring<'_>,
 ) -> Option<Vec<(Box<dyn Weight>, Score)>> {
+    let mut out = Vec::new();
+    query.downcast_ref::<BooleanQuery>()?;
+    flatten(query, scoring, &mut out, 0)?;
+    (out.len() >= 2).then_some(out)
+}
+
+/// Adds the clauses of `query` (a term, a phrase, or a disjunction of them, `depth`
+/// deep in the query) to `out`; `None` if it holds anything else.
+fn flatten(
+    query: &dyn Query,
+    scoring: &EnableScoring<'_>,
+    out: &mut Vec<(Box<dyn Weight>, Score)>,
+    depth: usize,
+) -> Option<()> {
     let EnableScoring::Enabled {
         statistics_provider,
         ..
@@ -45,32 +63,31 @@ pub(super) fn clauses(
     else {
         return None;
     };
-    let boolean = query.downcast_ref::<BooleanQuery>()?;
-    if boolean.get_minimum_number_should_match() > 1 || boolean.clauses().len() < 2 {
-        return None;
-    }
-    boolean
-        .clauses()
-        .iter()
-        .map(|(occur, clause)| {
+    if let Some(boolean) = query.downcast_ref::<BooleanQuery>() {
+        if depth >= MAX_NESTING || boolean.get_minimum_number_should_match() > 1 {
+            return None;
+        }
+        for (occur, clause) in boolean.clauses() {
             if *occur != Occur::Should {
                 return None;
             }
-            // A phrase scores as one term whose IDF is its terms' sum.
-            let terms = if let Some(term) = clause.downcast_ref::<TermQuery>() {
-                vec![term.term().clone()]
-            } else {
-                clause.downcast_ref::<PhraseQuery>()?.phrase_terms()
-            };
-            let bm25 = Bm25Weight::for_terms(*statistics_provider, &terms).ok()?;
-            let weight = clause.weight(*scoring).ok()?;
-            // At most IDF x (k1 + 1): a term's share of BM25 is below it at any
-            // frequency and length. (`Bm25Weight::max_score` assumes a frequency no
-            // higher than the length as the field norm rounds it, which a chunk of
-            // one repeated word can pass.)
-            Some((weight, bm25.score(0, u32::MAX)))
-        })
-        .collect()
+            flatten(clause.as_ref(), scoring, out, depth + 1)?;
+        }
+        return Some(());
+    }
+    // A phrase scores as one term whose IDF is its terms' sum.
+    let terms = if let Some(term) = query.downcast_ref::<TermQuery>() {
+        vec![term.term().clone()]
+    } else {
+        query.downcast_ref::<PhraseQuery>()?.phrase_terms()
+    };
+    let bm25 = Bm25Weight::for_terms(*statistics_provider, &terms).ok()?;
+    let weight = query.weight(*scoring).ok()?;
+    // At most IDF x (k1 + 1): a term's share of BM25 is below it at any frequency and
+    // length. (`Bm25Weight::max_score` assumes a frequency no higher than the length as
+    // the field norm rounds it, which a chunk of one repeated word can pass.)
+    out.push((weight, bm25.score(0, u32::MAX)));
+    Some(())
 }
 
 /// One clause's postings in a segment, with the most it can add to a score.

@@ -104,7 +104,7 @@ fn parallel_top_docs_match_tantivy() {
             for parallel in [true, false] {
                 let got = top_docs(
                     &searcher,
-                    q.as_ref(),
+                    &[(q.as_ref(), None)],
                     None,
                     EnableScoring::enabled_from_searcher(&searcher),
                     k,
@@ -151,7 +151,7 @@ fn parallel_top_docs_match_tantivy() {
     assert_eq!(
         top_docs(
             &searcher,
-            q.as_ref(),
+            &[(q.as_ref(), None)],
             None,
             EnableScoring::enabled_from_searcher(&searcher),
             10,
@@ -175,6 +175,7 @@ fn maxscore_top_docs_match_tantivy() {
     let text = builder.add_text_field("text", TEXT);
     let id = builder.add_u64_field("id", tantivy::schema::INDEXED);
     let tag = builder.add_text_field("tag", tantivy::schema::STRING);
+    let lang = builder.add_text_field("lang", tantivy::schema::STRING);
     let index = TantivyIndex::create_in_ram(builder.build());
     let mut writer: IndexWriter = index.writer_with_num_threads(1, 50_000_000).unwrap();
     writer.set_merge_policy(Box::new(NoMergePolicy));
@@ -214,7 +215,13 @@ fn maxscore_top_docs_match_tantivy() {
             };
             let parity = if n.is_multiple_of(2) { "even" } else { "odd" };
             writer
-                .add_document(doc!(text => body, id => n, tag => kind, tag => parity))
+                .add_document(doc!(
+                    text => body,
+                    id => n,
+                    tag => kind,
+                    tag => parity,
+                    lang => if n.is_multiple_of(3) { "b" } else { "a" },
+                ))
                 .unwrap();
             n += 1;
         }
@@ -275,7 +282,16 @@ fn maxscore_top_docs_match_tantivy() {
                 .search(filtered.as_ref(), &TopDocs::with_limit(k).order_by_score())
                 .unwrap();
             let filter = filter.as_deref();
-            let got = top_docs(&searcher, q.as_ref(), filter, scoring, k, false, true).unwrap();
+            let got = top_docs(
+                &searcher,
+                &[(q.as_ref(), None)],
+                filter,
+                scoring,
+                k,
+                false,
+                true,
+            )
+            .unwrap();
             assert_eq!(got.len(), want.len(), "{query:?} k={k}");
             for (g, w) in got.iter().zip(&want) {
                 // Sixteen f32 additions in another order differ by a few bits at most.
@@ -290,7 +306,16 @@ fn maxscore_top_docs_match_tantivy() {
             }
             // The same result however the segments run: in parallel, or with the
             // floor already at the final k-th score.
-            let parallel = top_docs(&searcher, q.as_ref(), filter, scoring, k, true, true).unwrap();
+            let parallel = top_docs(
+                &searcher,
+                &[(q.as_ref(), None)],
+                filter,
+                scoring,
+                k,
+                true,
+                true,
+            )
+            .unwrap();
             assert_eq!(parallel, got, "{query:?} k={k} parallel");
             if got.len() == k {
                 let floor = AtomicU32::new(got[k - 1].0.to_bits());
@@ -316,6 +341,48 @@ fn maxscore_top_docs_match_tantivy() {
                 preset.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
                 preset.truncate(k);
                 assert_eq!(preset, got, "{query:?} k={k}, floor preset");
+            }
+        }
+    }
+    // A query read two ways, each reading scoring only its own chunks (an `auto`
+    // index holding two languages), against tantivy on the combined query; and a
+    // reading whose Chinese words sit beside its parsed text (a nested disjunction).
+    let own = |l: &str| -> Box<dyn Query> {
+        Box::new(TermQuery::new(
+            Term::from_field_text(lang, l),
+            IndexRecordOption::Basic,
+        ))
+    };
+    let (own_a, own_b) = (own("a"), own("b"));
+    for (a, b) in [("w3 w17 w250", "w17 w4 w9 w0"), ("w1 w2", "w399")] {
+        let (a, b) = (
+            parser.parse_query(a).unwrap(),
+            parser.parse_query(b).unwrap(),
+        );
+        let nested: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+            (Occur::Should, a.box_clone()),
+            (Occur::Should, own("w5")),
+        ]));
+        let readings: [(&dyn Query, Option<&dyn Query>); 2] = [
+            (nested.as_ref(), Some(own_a.as_ref())),
+            (b.as_ref(), Some(own_b.as_ref())),
+        ];
+        // The path under test is taken for the nested reading.
+        assert!(super::maxscore::clauses(nested.as_ref(), &scoring).is_some());
+        let together = super::view::combined(&readings);
+        for k in [1, 10, 100, 40_000] {
+            let want = searcher
+                .search(together.as_ref(), &TopDocs::with_limit(k).order_by_score())
+                .unwrap();
+            let got = top_docs(&searcher, &readings, None, scoring, k, true, true).unwrap();
+            let wand = top_docs(&searcher, &readings, None, scoring, k, true, false).unwrap();
+            assert_eq!(wand, want, "k={k}");
+            assert_eq!(got.len(), want.len(), "k={k}");
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (g.0 - w.0).abs() <= 2e-6 * w.0.abs().max(1.0),
+                    "k={k}: {g:?} {w:?}"
+                );
             }
         }
     }

@@ -271,7 +271,11 @@ impl View<'_> {
         if k == 0 {
             return Ok(Vec::new());
         }
-        let q = self.keyword_query(query);
+        let readings = self.keyword_readings(query);
+        let readings: Vec<(&dyn Query, Option<&dyn Query>)> = readings
+            .iter()
+            .map(|(q, own)| (q.as_ref(), own.as_deref()))
+            .collect();
         let filter = filter.map(|f| f.to_query(&self.index.fields)).transpose()?;
         let running = &self.index.keyword_searches;
         let alone = running.fetch_add(1, AtomicOrdering::AcqRel) == 0;
@@ -286,7 +290,7 @@ impl View<'_> {
         let maxscore = self.index.keyword_maxscore.load(AtomicOrdering::Relaxed);
         let top = top_docs(
             &snap.searcher,
-            q.as_ref(),
+            &readings,
             filter.as_deref(),
             scoring,
             k,
@@ -333,38 +337,42 @@ impl View<'_> {
     /// chunk is scored by the reading in its own language: a German chunk by the
     /// German stems of the query, an English one by the English.
     fn keyword_query(&self, query: &str) -> Box<dyn Query> {
+        let readings = self.keyword_readings(query);
+        let readings: Vec<(&dyn Query, Option<&dyn Query>)> = readings
+            .iter()
+            .map(|(q, own)| (q.as_ref(), own.as_deref()))
+            .collect();
+        combined(&readings)
+    }
+
+    /// The readings of `query` that [`View::keyword_query`] combines: one, or in an
+    /// `auto` index holding several languages one per language, each with the query
+    /// for the chunks it scores (those in its language). A chunk is in one language,
+    /// so its score is its own reading's.
+    fn keyword_readings(&self, query: &str) -> Vec<Reading> {
         let query = &self.parser_input(query);
         let (Language::Auto, Some(lang)) = (self.index.options.language, self.index.fields.lang)
         else {
-            return self.keyword_query_as(query, None);
+            return vec![(self.keyword_query_as(query, None), None)];
         };
         let held = self.held_languages();
         let stops = self.stop_word_languages(&held);
         if held.len() <= 1 {
             let language = held.first().copied().unwrap_or(Language::English);
-            return self.keyword_query_as(query, Some((language, &stops)));
+            return vec![(self.keyword_query_as(query, Some((language, &stops))), None)];
         }
-        let readings = held
-            .iter()
+        held.iter()
             .map(|&language| {
-                let own = TermQuery::new(
+                let own: Box<dyn Query> = Box::new(TermQuery::new(
                     Term::from_field_text(lang, language.as_str()),
                     IndexRecordOption::Basic,
-                );
-                let reading: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
-                    (
-                        Occur::Must,
-                        self.keyword_query_as(query, Some((language, &stops))),
-                    ),
-                    (
-                        Occur::Must,
-                        Box::new(ConstScoreQuery::new(Box::new(own), 0.0)),
-                    ),
-                ]));
-                (Occur::Should, reading)
+                ));
+                (
+                    self.keyword_query_as(query, Some((language, &stops))),
+                    Some(own),
+                )
             })
-            .collect();
-        Box::new(BooleanQuery::new(readings))
+            .collect()
     }
 
     /// The languages the chunks of this view were analyzed as (each detected in an
@@ -750,11 +758,13 @@ struct ParserInput {
     chinese_words: Vec<String>,
 }
 
-/// The `k` best-scoring live documents for `query` among those `filter` (a query
+/// The `k` best-scoring live documents for a query among those `filter` (a query
 /// whose scores do not count) matches, best first, as tantivy's `TopDocs` ranks them
-/// (ties: lower address first). With `maxscore`, a query that is a disjunction of terms
-/// and phrases is searched by MaxScore ([`super::maxscore`]: the same documents, a
-/// score's last bit aside); any other query, and every query without it, by tantivy's
+/// (ties: lower address first). The query is given as its `readings`: each a query and
+/// the chunks it alone scores (`None`: all), as [`View::keyword_readings`] makes them.
+/// With `maxscore`, readings that are disjunctions of terms and phrases are searched by
+/// MaxScore ([`super::maxscore`]: the same documents, a score's last bit aside), each
+/// within its chunks; any other query, and every query without it, by tantivy's
 /// block-max WAND, with the filter as a required clause. The segments share one pruning
 /// floor: a document scoring below the k-th best score of any one segment cannot make
 /// the top k, so each segment's block-max WAND skips what the fullest segment already
@@ -764,47 +774,73 @@ struct ParserInput {
 /// work in all, for when other searches keep the cores busy anyway.
 pub(super) fn top_docs(
     searcher: &Searcher,
-    query: &dyn Query,
+    readings: &[(&dyn Query, Option<&dyn Query>)],
     filter: Option<&dyn Query>,
     scoring: EnableScoring<'_>,
     k: usize,
     parallel: bool,
     maxscore: bool,
 ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
-    let clauses = if maxscore {
-        super::maxscore::clauses(query, &scoring)
+    let clauses: Option<Vec<_>> = if maxscore {
+        readings
+            .iter()
+            .map(|(query, own)| Some((super::maxscore::clauses(*query, &scoring)?, *own)))
+            .collect()
     } else {
         None
     };
     let plan = match clauses {
-        Some(clauses) => {
-            let filter = filter
-                .map(|f| f.weight(EnableScoring::disabled_from_searcher(searcher)))
-                .transpose()?;
-            Plan::MaxScore(clauses, filter)
+        Some(readings) => Plan::MaxScore(
+            readings
+                .into_iter()
+                .map(|(clauses, own)| {
+                    // Both the reading's own chunks and the caller's filter.
+                    let only: Option<Box<dyn Query>> = match (own, filter) {
+                        (None, None) => None,
+                        (Some(q), None) | (None, Some(q)) => Some(q.box_clone()),
+                        (Some(own), Some(filter)) => Some(Box::new(BooleanQuery::new(vec![
+                            (Occur::Must, own.box_clone()),
+                            (Occur::Must, filter.box_clone()),
+                        ]))),
+                    };
+                    let only = only
+                        .map(|q| q.weight(EnableScoring::disabled_from_searcher(searcher)))
+                        .transpose()?;
+                    Ok((clauses, only))
+                })
+                .collect::<tantivy::Result<_>>()?,
+        ),
+        None => {
+            let query = combined(readings);
+            Plan::Wand(match filter {
+                None => query.weight(scoring)?,
+                Some(f) => BooleanQuery::new(vec![
+                    (Occur::Must, query),
+                    (
+                        Occur::Must,
+                        Box::new(ConstScoreQuery::new(f.box_clone(), 0.0)),
+                    ),
+                ])
+                .weight(scoring)?,
+            })
         }
-        None => Plan::Wand(match filter {
-            None => query.weight(scoring)?,
-            Some(f) => BooleanQuery::new(vec![
-                (Occur::Must, query.box_clone()),
-                (
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(f.box_clone(), 0.0)),
-                ),
-            ])
-            .weight(scoring)?,
-        }),
     };
     let floor = AtomicU32::new(Score::MIN.to_bits());
     let collect = |(ord, reader): (usize, &SegmentReader)| match &plan {
-        Plan::MaxScore(clauses, filter) => super::maxscore::segment_top_docs(
-            clauses,
-            filter.as_deref(),
-            ord as u32,
-            reader,
-            k,
-            &floor,
-        ),
+        Plan::MaxScore(readings) => {
+            let mut found = Vec::new();
+            for (clauses, only) in readings {
+                found.extend(super::maxscore::segment_top_docs(
+                    clauses,
+                    only.as_deref(),
+                    ord as u32,
+                    reader,
+                    k,
+                    &floor,
+                )?);
+            }
+            Ok(found)
+        }
         Plan::Wand(weight) => segment_top_docs(weight.as_ref(), ord as u32, reader, k, &floor),
     };
     let segments = searcher.segment_readers();
@@ -828,14 +864,42 @@ pub(super) fn top_docs(
     Ok(all)
 }
 
+/// The readings of a keyword query as one query: each scoring only its own chunks.
+pub(super) fn combined(readings: &[(&dyn Query, Option<&dyn Query>)]) -> Box<dyn Query> {
+    if let [(query, None)] = readings {
+        return query.box_clone();
+    }
+    Box::new(BooleanQuery::new(
+        readings
+            .iter()
+            .map(|(query, own)| {
+                let mut clauses = vec![(Occur::Must, query.box_clone())];
+                if let Some(own) = own {
+                    let own: Box<dyn Query> = Box::new(ConstScoreQuery::new(own.box_clone(), 0.0));
+                    clauses.push((Occur::Must, own));
+                }
+                let reading: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
+                (Occur::Should, reading)
+            })
+            .collect(),
+    ))
+}
+
+/// A reading of a keyword query, and the chunks it alone scores (`None`: all).
+type Reading = (Box<dyn Query>, Option<Box<dyn Query>>);
+
+/// A reading's clauses with their bounds, and the weight of the chunks it may score.
+type MaxScoreReading = (
+    Vec<(Box<dyn tantivy::query::Weight>, Score)>,
+    Option<Box<dyn tantivy::query::Weight>>,
+);
+
 /// How [`top_docs`] searches each segment.
 enum Plan {
-    /// MaxScore over the query's clauses (each with its bound), keeping the documents
-    /// the filter's weight matches.
-    MaxScore(
-        Vec<(Box<dyn tantivy::query::Weight>, Score)>,
-        Option<Box<dyn tantivy::query::Weight>>,
-    ),
+    /// MaxScore over each reading's clauses (each with its bound), keeping the
+    /// documents the reading's filter (its own chunks, and the caller's filter)
+    /// matches.
+    MaxScore(Vec<MaxScoreReading>),
     /// Tantivy's scorers for the query, the filter a required clause of it.
     Wand(Box<dyn tantivy::query::Weight>),
 }
