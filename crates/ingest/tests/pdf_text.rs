@@ -763,3 +763,71 @@ fn actual_text_replaces_the_glyphs_it_spans() {
     assert!(got.contains("Tail"), "{got}");
     assert!(!got.contains('\0'), "{got:?}");
 }
+
+/// A compact font (CFF) with two glyphs, `A` and `B`, and its own encoding: code 1
+/// is `A`, code 0x41 is `B`.
+fn cff_font() -> Vec<u8> {
+    let int = |v: u32| {
+        let mut b = vec![29];
+        b.extend_from_slice(&v.to_be_bytes());
+        b
+    };
+    let (charset, encoding, char_strings) = (47u32, 52u32, 37u32);
+    let mut top = int(charset);
+    top.push(15);
+    top.extend(int(encoding));
+    top.push(16);
+    top.extend(int(char_strings));
+    top.push(17);
+    let mut cff = vec![1, 0, 4, 4];
+    cff.extend_from_slice(&[0, 1, 1, 1, 2, b'F']); // Name INDEX
+    cff.extend_from_slice(&[0, 1, 1, 1, 1 + top.len() as u8]); // Top DICT INDEX
+    cff.extend(top);
+    cff.extend_from_slice(&[0, 0, 0, 0]); // String and Global Subr INDEXes, empty
+    assert_eq!(cff.len() as u32, char_strings);
+    cff.extend_from_slice(&[0, 3, 1, 1, 2, 3, 4, 14, 14, 14]); // three `endchar` glyphs
+    cff.extend_from_slice(&[0, 0, 34, 0, 35]); // charset: A, B (standard strings)
+    cff.extend_from_slice(&[0, 2, 1, 0x41]); // encoding: code 1 -> A, 0x41 -> B
+    cff
+}
+
+/// A simple font's `/Encoding` comes before the encoding of its font program: its
+/// `/Differences` override it, and a named `/BaseEncoding` replaces it; only a font
+/// with no `/Encoding` reads its codes by the program's own. (Subset fonts that renumber
+/// their glyphs read as a cipher otherwise.)
+#[test]
+fn a_fonts_encoding_in_the_pdf_comes_before_its_programs_own() {
+    let resources = "<< /Font << /F1 5 0 R /F2 6 0 R /F3 7 0 R >> >>";
+    let content = b"BT /F1 12 Tf 72 700 Td (\x01\x02 first) Tj ET\n\
+        BT /F2 12 Tf 72 680 Td (\x01\x41 second) Tj ET\n\
+        BT /F3 12 Tf 72 660 Td (\x01\x41 third) Tj ET";
+    let font = |encoding: &str| {
+        format!(
+            "<< /Type /Font /Subtype /Type1 /BaseFont /ABCDEF+Test {encoding} /FirstChar 1 \
+             /LastChar 126 /Widths [{}] /FontDescriptor 8 0 R >>",
+            vec!["500"; 126].join(" ")
+        )
+        .into_bytes()
+    };
+    let descriptor = b"<< /Type /FontDescriptor /FontName /ABCDEF+Test /Flags 32 \
+        /FontBBox [0 0 1000 1000] /ItalicAngle 0 /Ascent 800 /Descent -200 /CapHeight 700 \
+        /StemV 80 /FontFile3 9 0 R >>"
+        .to_vec();
+    let got = text(&pdf(
+        &one_page(
+            resources,
+            content,
+            vec![
+                font("/Encoding << /Differences [1 /C /D] >>"),
+                font("/Encoding << /BaseEncoding /WinAnsiEncoding /Differences [1 /C] >>"),
+                font(""),
+                descriptor,
+                stream("/Subtype /Type1C", &cff_font()),
+            ],
+        ),
+        None,
+    ));
+    assert!(got.contains("CD first"), "{got}");
+    assert!(got.contains("CA second"), "{got}");
+    assert!(got.contains("AB third"), "{got}");
+}

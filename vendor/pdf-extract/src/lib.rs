@@ -532,12 +532,24 @@ impl<'a> PdfSimpleFont<'a> {
             //dlog!("charset {:?}", charset);
         }
 
-        let mut unicode_map = match unicode_map {
+        // trawl: the font program's own encoding (a CFF font's) is the base only where
+        // the PDF's /Encoding names none (absent, or a dictionary without
+        // /BaseEncoding), and /Differences override it; a ToUnicode map overrides both.
+        // Upstream let the font program's encoding win over /Differences, which gave a
+        // subset font's text as a cipher.
+        let to_unicode = get_unicode_map(doc, font);
+        let base_named = match encoding {
+            Some(&Object::Name(_)) => true,
+            Some(&Object::Dictionary(ref d)) => d.has(b"BaseEncoding"),
+            _ => false,
+        };
+        let builtin = if base_named { None } else { unicode_map };
+        let mut unicode_map = match builtin {
             Some(mut unicode_map) => {
-                unicode_map.extend(get_unicode_map(doc, font).unwrap_or(HashMap::new()));
+                unicode_map.extend(to_unicode.clone().unwrap_or(HashMap::new()));
                 Some(unicode_map)
             }
-            None => get_unicode_map(doc, font),
+            None => to_unicode.clone(),
         };
 
         let mut encoding_table = None;
@@ -578,6 +590,15 @@ impl<'a> PdfSimpleFont<'a> {
                                             // If there's a unicode table entry missing use one based on the name
                                             Entry::Vacant(v) => {
                                                 v.insert(String::from_utf16(&be).unwrap());
+                                            }
+                                            // trawl: over the font program's own encoding, not
+                                            // over ToUnicode.
+                                            Entry::Occupied(mut e)
+                                                if !to_unicode.as_ref().is_some_and(|t| {
+                                                    t.contains_key(&(code as u32))
+                                                }) =>
+                                            {
+                                                e.insert(String::from_utf16(&be).unwrap());
                                             }
                                             Entry::Occupied(e) => {
                                                 if e.get() != &String::from_utf16(&be).unwrap() {
@@ -1005,7 +1026,9 @@ impl<'a> PdfFont for PdfSimpleFont<'a> {
                         .encoding
                         .as_ref()
                         .map(|x| &x[..])
-                        .expect("missing unicode map and encoding");
+                        // trawl: as a font without a map reads (upstream panicked and
+                        // the string was lost).
+                        .unwrap_or(&PDFDocEncoding);
                     let s = to_utf8(encoding, &slice);
                     debug!("falling back to encoding {} -> {:?}", char, s);
                     s
@@ -1064,7 +1087,9 @@ impl<'a> PdfFont for PdfType3Font<'a> {
                         .encoding
                         .as_ref()
                         .map(|x| &x[..])
-                        .expect("missing unicode map and encoding");
+                        // trawl: as a font without a map reads (upstream panicked and
+                        // the string was lost).
+                        .unwrap_or(&PDFDocEncoding);
                     let s = to_utf8(encoding, &slice);
                     debug!("falling back to encoding {} -> {:?}", char, s);
                     s
