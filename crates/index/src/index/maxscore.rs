@@ -15,9 +15,7 @@
 //! query (its block-max WAND), up to the order in which a document's term scores are
 //! added.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
+use std::sync::atomic::AtomicU32;
 
 use tantivy::query::Weight;
 use tantivy::query::{
@@ -25,7 +23,7 @@ use tantivy::query::{
 };
 use tantivy::{DocAddress, DocId, DocSet as _, Score, SegmentReader, TERMINATED};
 
-use super::view::Ranked;
+use super::view::Top;
 
 /// Documents a window spans.
 const WINDOW: u32 = 4096;
@@ -143,7 +141,7 @@ pub(super) fn segment_top_docs(
             let mut doc = filter.doc();
             while doc != TERMINATED {
                 if !alive.is_some_and(|a| a.is_deleted(doc)) {
-                    let threshold = top.threshold();
+                    let threshold = f64::from(top.threshold());
                     let mut score = 0.0;
                     let mut matched = false;
                     for i in (0..clauses.len()).rev() {
@@ -168,7 +166,7 @@ pub(super) fn segment_top_docs(
     let mut scores = vec![0.0f64; WINDOW as usize];
     let mut hit = [0u64; (WINDOW / 64) as usize];
     loop {
-        let threshold = top.threshold();
+        let threshold = f64::from(top.threshold());
         // Clauses below `essential` cannot carry a document past the threshold alone.
         let essential = reach
             .iter()
@@ -194,7 +192,7 @@ pub(super) fn segment_top_docs(
                 *bits &= *bits - 1;
                 let doc = start + slot as DocId;
                 let mut score = std::mem::take(&mut scores[slot]);
-                let threshold = top.threshold();
+                let threshold = f64::from(top.threshold());
                 if score + reach[essential] <= threshold
                     || alive.is_some_and(|a| a.is_deleted(doc))
                     || filter.as_deref_mut().is_some_and(|f| !holds(f, doc))
@@ -221,68 +219,6 @@ pub(super) fn segment_top_docs(
         }
     }
     Ok(top.into_docs(ord))
-}
-
-/// A segment's best documents so far, and the threshold a document must pass to join
-/// them: above the k-th best score here, and not below the shared floor.
-struct Top<'a> {
-    k: usize,
-    heap: BinaryHeap<Reverse<Ranked>>,
-    /// The k-th best score here, once there are k.
-    bound: Score,
-    floor: &'a AtomicU32,
-}
-
-impl<'a> Top<'a> {
-    fn new(k: usize, docs: usize, floor: &'a AtomicU32) -> Top<'a> {
-        Top {
-            k,
-            heap: BinaryHeap::with_capacity(
-                k.saturating_add(1)
-                    .min(crate::vectors::PREALLOCATE_MAX)
-                    .min(docs + 1),
-            ),
-            bound: Score::MIN,
-            floor,
-        }
-    }
-
-    /// The score a document must pass. Ties with the shared floor may still win on
-    /// address, so they pass.
-    fn threshold(&self) -> f64 {
-        let shared = f32::from_bits(self.floor.load(AtomicOrdering::Relaxed)).next_down();
-        f64::from(self.bound.max(shared))
-    }
-
-    /// Keeps `doc` if its score (summed in `f64`, rounded here once) passes the
-    /// threshold, and raises the shared floor when the k-th best score rises.
-    fn offer(&mut self, doc: DocId, score: f64) {
-        #[allow(clippy::cast_possible_truncation)]
-        let score = score as Score;
-        if f64::from(score) <= self.threshold() {
-            return;
-        }
-        self.heap.push(Reverse(Ranked { score, doc }));
-        if self.heap.len() > self.k {
-            self.heap.pop();
-        }
-        if self.heap.len() == self.k {
-            let bound = self.heap.peek().expect("k > 0").0.score;
-            self.bound = bound;
-            let _ =
-                self.floor
-                    .fetch_update(AtomicOrdering::Relaxed, AtomicOrdering::Relaxed, |b| {
-                        (bound > f32::from_bits(b)).then_some(bound.to_bits())
-                    });
-        }
-    }
-
-    fn into_docs(self, ord: u32) -> Vec<(Score, DocAddress)> {
-        self.heap
-            .into_iter()
-            .map(|Reverse(r)| (r.score, DocAddress::new(ord, r.doc)))
-            .collect()
-    }
 }
 
 /// The first document at or after the essential clauses' cursors that one of them

@@ -272,10 +272,7 @@ impl View<'_> {
             return Ok(Vec::new());
         }
         let readings = self.keyword_readings(query);
-        let readings: Vec<(&dyn Query, Option<&dyn Query>)> = readings
-            .iter()
-            .map(|(q, own)| (q.as_ref(), own.as_deref()))
-            .collect();
+        let readings = borrowed(&readings);
         let filter = filter.map(|f| f.to_query(&self.index.fields)).transpose()?;
         let running = &self.index.keyword_searches;
         let alone = running.fetch_add(1, AtomicOrdering::AcqRel) == 0;
@@ -337,12 +334,7 @@ impl View<'_> {
     /// chunk is scored by the reading in its own language: a German chunk by the
     /// German stems of the query, an English one by the English.
     fn keyword_query(&self, query: &str) -> Box<dyn Query> {
-        let readings = self.keyword_readings(query);
-        let readings: Vec<(&dyn Query, Option<&dyn Query>)> = readings
-            .iter()
-            .map(|(q, own)| (q.as_ref(), own.as_deref()))
-            .collect();
-        combined(&readings)
+        combined(&borrowed(&self.keyword_readings(query)))
     }
 
     /// The readings of `query` that [`View::keyword_query`] combines: one, or in an
@@ -888,6 +880,14 @@ pub(super) fn combined(readings: &[(&dyn Query, Option<&dyn Query>)]) -> Box<dyn
 /// A reading of a keyword query, and the chunks it alone scores (`None`: all).
 type Reading = (Box<dyn Query>, Option<Box<dyn Query>>);
 
+/// `readings` as [`top_docs`] and [`combined`] take them.
+fn borrowed(readings: &[Reading]) -> Vec<(&dyn Query, Option<&dyn Query>)> {
+    readings
+        .iter()
+        .map(|(query, own)| (query.as_ref(), own.as_deref()))
+        .collect()
+}
+
 /// A reading's clauses with their bounds, and the weight of the chunks it may score.
 type MaxScoreReading = (
     Vec<(Box<dyn tantivy::query::Weight>, Score)>,
@@ -915,33 +915,76 @@ pub(super) fn segment_top_docs(
     floor: &AtomicU32,
 ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
     let alive = reader.alive_bitset();
-    let mut heap = BinaryHeap::with_capacity(
-        k.saturating_add(1)
-            .min(crate::vectors::PREALLOCATE_MAX)
-            .min(reader.num_docs() as usize + 1),
-    );
-    let mut bound = Score::MIN;
-    // Ties with the shared floor may still win on address, so they pass.
-    let shared = || f32::from_bits(floor.load(AtomicOrdering::Relaxed)).next_down();
-    weight.for_each_pruning(shared().max(Score::MIN), reader, &mut |doc, score| {
+    let mut top = Top::new(k, reader.num_docs() as usize, floor);
+    weight.for_each_pruning(top.threshold(), reader, &mut |doc, score| {
         if alive.is_none_or(|a| a.is_alive(doc)) {
-            heap.push(Reverse(Ranked { score, doc }));
-            if heap.len() > k {
-                heap.pop();
-            }
-            if heap.len() == k {
-                bound = heap.peek().expect("k > 0").0.score;
-                let _ = floor.fetch_update(AtomicOrdering::Relaxed, AtomicOrdering::Relaxed, |b| {
-                    (bound > f32::from_bits(b)).then_some(bound.to_bits())
-                });
-            }
+            top.offer(doc, f64::from(score));
         }
-        bound.max(shared())
+        top.threshold()
     })?;
-    Ok(heap
-        .into_iter()
-        .map(|Reverse(r)| (r.score, DocAddress::new(ord, r.doc)))
-        .collect())
+    Ok(top.into_docs(ord))
+}
+
+/// A segment's best documents so far, and the threshold a document must pass to join
+/// them: above the k-th best score here, and not below the shared floor.
+pub(super) struct Top<'a> {
+    k: usize,
+    heap: BinaryHeap<Reverse<Ranked>>,
+    /// The k-th best score here, once there are k.
+    bound: Score,
+    floor: &'a AtomicU32,
+}
+
+impl<'a> Top<'a> {
+    pub(super) fn new(k: usize, docs: usize, floor: &'a AtomicU32) -> Top<'a> {
+        Top {
+            k,
+            heap: BinaryHeap::with_capacity(
+                k.saturating_add(1)
+                    .min(crate::vectors::PREALLOCATE_MAX)
+                    .min(docs + 1),
+            ),
+            bound: Score::MIN,
+            floor,
+        }
+    }
+
+    /// The score a document must pass. Ties with the shared floor may still win on
+    /// address, so they pass.
+    pub(super) fn threshold(&self) -> Score {
+        let shared = f32::from_bits(self.floor.load(AtomicOrdering::Relaxed)).next_down();
+        self.bound.max(shared)
+    }
+
+    /// Keeps `doc` if its score (summed in `f64`, rounded here once) passes the
+    /// threshold, and raises the shared floor when the k-th best score rises.
+    pub(super) fn offer(&mut self, doc: DocId, score: f64) {
+        #[allow(clippy::cast_possible_truncation)]
+        let score = score as Score;
+        if self.k == 0 || score <= self.threshold() {
+            return;
+        }
+        self.heap.push(Reverse(Ranked { score, doc }));
+        if self.heap.len() > self.k {
+            self.heap.pop();
+        }
+        if self.heap.len() == self.k {
+            let bound = self.heap.peek().expect("k > 0").0.score;
+            self.bound = bound;
+            let _ =
+                self.floor
+                    .fetch_update(AtomicOrdering::Relaxed, AtomicOrdering::Relaxed, |b| {
+                        (bound > f32::from_bits(b)).then_some(bound.to_bits())
+                    });
+        }
+    }
+
+    pub(super) fn into_docs(self, ord: u32) -> Vec<(Score, DocAddress)> {
+        self.heap
+            .into_iter()
+            .map(|Reverse(r)| (r.score, DocAddress::new(ord, r.doc)))
+            .collect()
+    }
 }
 
 /// A segment's candidate in [`top_docs`]: ordered by score, then by lower doc id first.
