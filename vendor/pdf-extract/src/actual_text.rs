@@ -67,12 +67,6 @@ impl ActualText {
         })
     }
 
-    /// Whether the span ends when the stream at form depth `depth.0` has a
-    /// marked-content stack `depth.1` deep.
-    pub(crate) fn ends_at(&self, depth: (usize, usize)) -> bool {
-        depth.0 == self.depth.0 && depth.1 <= self.depth.1
-    }
-
     /// Takes a glyph the span covers in place of showing it.
     pub(crate) fn cover(&mut self, trm: &Transform, width: f64, spacing: f64, font_size: f64) {
         match self.first {
@@ -94,7 +88,7 @@ impl ActualText {
 
     /// Shows the replacement text where the span's glyphs were, if it covered any
     /// (a span that shows no glyph adds no text, as it draws none).
-    pub(crate) fn end(self, output: &mut dyn OutputDev) -> Result<(), OutputError> {
+    fn end(self, output: &mut dyn OutputDev) -> Result<(), OutputError> {
         let Some((trm, font_size)) = self.first else {
             return Ok(());
         };
@@ -104,6 +98,22 @@ impl ActualText {
         output.begin_word()?;
         output.output_character(&trm, self.width, self.spacing, font_size, &self.text)?;
         output.end_word()
+    }
+}
+
+/// Ends `span`, showing its text, if it ends when the stream at form depth `depth.0`
+/// has a marked-content stack `depth.1` deep.
+pub(crate) fn end_at(
+    span: &mut Option<ActualText>,
+    depth: (usize, usize),
+    output: &mut dyn OutputDev,
+) -> Result<(), OutputError> {
+    match span.take() {
+        Some(s) if depth.0 == s.depth.0 && depth.1 <= s.depth.1 => s.end(output),
+        open => {
+            *span = open;
+            Ok(())
+        }
     }
 }
 

@@ -2338,11 +2338,7 @@ impl<'a> Processor<'a> {
                         "EMC" => {
                             mc_stack.pop();
                             let depth = (self.depth, mc_stack.len());
-                            if self.actual.as_ref().map_or(false, |a| a.ends_at(depth)) {
-                                if let Some(span) = self.actual.take() {
-                                    span.end(output)?;
-                                }
-                            }
+                            actual_text::end_at(&mut self.actual, depth, output)?;
                         }
                         "Do" => {
                             // `Do` process an entire subdocument, so we do a recursive call to `process_stream`
@@ -2401,15 +2397,7 @@ impl<'a> Processor<'a> {
             }
         }
         // trawl: a span the stream leaves open ends with it.
-        if self
-            .actual
-            .as_ref()
-            .map_or(false, |a| a.ends_at((self.depth, 0)))
-        {
-            if let Some(span) = self.actual.take() {
-                span.end(output)?;
-            }
-        }
+        actual_text::end_at(&mut self.actual, (self.depth, 0), output)?;
         Ok(())
     }
 }
