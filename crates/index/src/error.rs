@@ -32,6 +32,24 @@ pub enum Error {
         /// Version this build reads.
         expected: u32,
     },
+    /// The index cuts Japanese or Korean text with a MeCab dictionary that is not
+    /// here (or another release of it is): its terms would not match new text or
+    /// queries.
+    #[error(
+        "index at {path} cuts {language} text with the dictionary {recorded}, but this \
+         process has {found}: run models/fetch.sh, or set TRAWL_DICTIONARIES to the \
+         directory holding it"
+    )]
+    MissingDictionary {
+        /// The folder.
+        path: PathBuf,
+        /// The language, in English.
+        language: &'static str,
+        /// The dictionary the index records (name, sizes).
+        recorded: String,
+        /// What this process found instead.
+        found: String,
+    },
     /// Another writer holds the index's lock.
     #[error("index at {path} is locked by another writer")]
     Locked {

@@ -346,7 +346,7 @@ impl Language {
     /// it grows, and a query only drops words.)
     pub(crate) fn auto_query_analyzer(self, held: &[Language], cutting: Cutting) -> TextAnalyzer {
         let mut builder = TextAnalyzer::builder(WordTokenizer::new(cutting))
-            .filter(RemoveLongFilter::limit(40))
+            .filter(RemoveLongFilter::limit(crate::tokenize::MAX_TERM_BYTES))
             .filter(LowerCaser)
             .dynamic();
         if let Some(english) = Language::English.stop_words() {
@@ -380,7 +380,7 @@ impl Language {
 
     fn analyzer_with<T: Tokenizer>(self, tokenizer: T) -> TextAnalyzer {
         let base = TextAnalyzer::builder(tokenizer)
-            .filter(RemoveLongFilter::limit(40))
+            .filter(RemoveLongFilter::limit(crate::tokenize::MAX_TERM_BYTES))
             .filter(LowerCaser);
         let Some(stem) = self.stem() else {
             return base.build();

@@ -44,6 +44,7 @@ mod fresh;
 mod graph;
 mod index;
 mod language;
+pub mod mecab;
 mod quantize;
 mod record;
 mod schema;

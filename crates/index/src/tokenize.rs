@@ -12,13 +12,22 @@
 //! dictionary instead, in its search mode (`中华人民共和国` gives `中华`, `人民`,
 //! `共和国` and the whole name, among others), each at the position of its first
 //! character. A Chinese query is searched by its words, and where the index holds
-//! Japanese (whose Kanji runs stay pairs) by its pairs as well ([`HanQuery`]).
+//! Japanese by the Japanese cutting of its runs as well ([`HanQuery`]).
+//!
+//! In an index made with the MeCab dictionaries (see [`crate::mecab`]), a text with
+//! kana is Japanese and its CJK runs are cut into IPADIC's words, and a run with
+//! Hangul is Korean and cut into mecab-ko-dic's: each word the dictionary's lowest-cost
+//! path gives, less particles, endings, auxiliaries and symbols, as its dictionary
+//! form (`住んで` gives `住む`); a Korean compound noun also gives its parts, at its
+//! position.
 
 use std::sync::LazyLock;
 
 use jieba_rs::Jieba;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use unicode_normalization::char::is_combining_mark;
+
+use crate::mecab::{self, Morphology};
 
 /// jieba with its own dictionary, loaded at the first Chinese run (about a tenth of a
 /// second) and shared.
@@ -65,48 +74,217 @@ pub(crate) fn is_cjk(c: char) -> bool {
     )
 }
 
+/// The longest term the keyword index keeps, in bytes: longer ones are dropped
+/// (tantivy's `RemoveLongFilter`).
+pub(crate) const MAX_TERM_BYTES: usize = 40;
+
+/// Whether `c` is kana (Hiragana, Katakana, their extensions, halfwidth Katakana).
+fn is_kana(c: char) -> bool {
+    matches!(u32::from(c), 0x3040..=0x30FF | 0x31F0..=0x31FF | 0xFF66..=0xFF9F)
+}
+
+/// Whether `c` is Hangul.
+fn is_hangul(c: char) -> bool {
+    matches!(u32::from(c),
+        0x1100..=0x11FF | 0x3130..=0x318F | 0xA960..=0xA97F | 0xAC00..=0xD7FF)
+}
+
+/// The dictionary that cuts `run`, a run of CJK characters of a text with kana or not
+/// (`japanese_text`), as `cutting` allows: Korean for a run with Hangul, Japanese for
+/// a run of a Japanese text.
+fn run_morphology(
+    run: &str,
+    japanese_text: bool,
+    cutting: Cutting,
+) -> Option<(Morphology, &'static mecab::Dictionary)> {
+    let language = if cutting.korean_words && run.chars().any(is_hangul) {
+        Morphology::Korean
+    } else if cutting.japanese_words && japanese_text {
+        Morphology::Japanese
+    } else {
+        return None;
+    };
+    Some((language, mecab::dictionary(language)?))
+}
+
+/// The search terms of one dictionary word (`surface` with its `feature` fields):
+/// none for particles, endings, auxiliaries and symbols; the dictionary form of an
+/// inflected word; a Korean compound noun and its parts. `push(term, part)`: `part`
+/// for a compound's parts, which share its position.
+fn morpheme_terms(
+    language: Morphology,
+    surface: &str,
+    feature: &str,
+    mut push: impl FnMut(&str, bool),
+) {
+    let mut fields = feature.split(',');
+    let tag = fields.next().unwrap_or("");
+    match language {
+        Morphology::Japanese => {
+            let sub = fields.next().unwrap_or("*");
+            let skip = matches!(
+                tag,
+                "助詞" | "助動詞" | "記号" | "接続詞" | "フィラー" | "その他"
+            ) || (matches!(tag, "動詞" | "形容詞") && sub == "非自立");
+            if !skip {
+                let base = feature
+                    .split(',')
+                    .nth(6)
+                    .filter(|b| !b.is_empty() && *b != "*");
+                push(base.unwrap_or(surface), false);
+            }
+        }
+        Morphology::Korean => {
+            // POS, meaning class, final consonant, reading, type, first POS, last POS,
+            // expression (`가/VV/*+았/EP/*`).
+            let fields: Vec<&str> = feature.split(',').collect();
+            let kind = fields.get(4).copied().unwrap_or("*");
+            let parts: Vec<(&str, &str)> = fields
+                .get(7)
+                .filter(|e| **e != "*")
+                .map(|e| {
+                    e.split('+')
+                        .filter_map(|p| {
+                            let mut it = p.split('/');
+                            Some((it.next()?, it.next()?))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let content = |tag: &str| {
+                tag.starts_with("NN")
+                    || matches!(tag, "NP" | "NR" | "VV" | "VA" | "XR" | "SL" | "SH" | "SN")
+            };
+            match kind {
+                // An inflected or pre-analysed form: its first morpheme is its stem.
+                "Inflect" | "Preanalysis" => {
+                    if let Some(&(stem, stem_tag)) = parts.first() {
+                        if content(stem_tag) && !stem.is_empty() {
+                            push(stem, false);
+                        }
+                    }
+                }
+                _ if content(tag.split('+').next().unwrap_or("")) => {
+                    push(surface, false);
+                    if kind == "Compound" && parts.len() > 1 {
+                        for &(part, part_tag) in &parts {
+                            if content(part_tag) && !part.is_empty() && part != surface {
+                                push(part, true);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The search terms a dictionary makes of `run`, each with its byte range in the run
+/// and whether it shares the previous term's position (a compound's part).
+fn dictionary_terms(
+    language: Morphology,
+    dict: &mecab::Dictionary,
+    run: &str,
+    mut push: impl FnMut(usize, usize, &str, bool),
+) {
+    let words = match language {
+        Morphology::Japanese => dict.cut_for_search(run),
+        Morphology::Korean => dict.cut(run),
+    };
+    for m in words {
+        let surface = &run[m.start..m.end];
+        morpheme_terms(language, surface, m.feature, |term, part| {
+            if term.len() <= MAX_TERM_BYTES {
+                push(m.start, m.end, term, part);
+                return;
+            }
+            // Too long to be a term (a run of unknown Katakana taken as one word):
+            // its pairs, so that it is still found, as without a dictionary.
+            let chars: Vec<(usize, char)> = surface.char_indices().collect();
+            for pair in chars.windows(2) {
+                let (from, (to, last)) = (pair[0].0, pair[1]);
+                push(
+                    m.start + from,
+                    m.start + to + last.len_utf8(),
+                    &surface[from..to + last.len_utf8()],
+                    false,
+                );
+            }
+        });
+    }
+}
+
 /// How a query's runs of Han characters are searched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum HanQuery {
     /// As pairs (an index without Chinese words).
     Pairs,
-    /// As pairs, for Japanese chunks, and as Chinese words, for Chinese chunks (an
-    /// index with Chinese words that holds Japanese too).
+    /// As Chinese words, and as the index's Japanese chunks are cut (pairs, or
+    /// IPADIC's words): an index with Chinese words that holds Japanese too.
     PairsAndWords,
     /// As Chinese words (an index with Chinese words and no Japanese).
     Words,
 }
 
-/// `text` with each run of CJK characters written as its overlapping pairs, apart
-/// (`富士山` becomes `富士 士山`): each pair is then a word of its own to a query parser,
-/// which would otherwise make the run's pairs a phrase that only the same run matches.
+/// `text` as a query parser should read it, and the terms to search beside it.
 ///
-/// For a query taken for Chinese, its Han runs are also cut into words as `han` says,
-/// returned to be searched as terms of their own (the parser would make a phrase of a
-/// word's pairs): with [`HanQuery::PairsAndWords`] the words that are not pairs (one
-/// character, or more than two: a pair is in the text already), with
-/// [`HanQuery::Words`] all of them, and the runs leave the text.
-pub(crate) fn cjk_pairs_apart(text: &str, han: HanQuery) -> (String, Vec<String>) {
-    if han == HanQuery::Pairs || !reads_as_chinese(text) {
-        return (pairs_apart(text), Vec::new());
-    }
+/// A run of CJK characters is written as its overlapping pairs, apart (`富士山`
+/// becomes `富士 士山`): each pair is then a word of its own to a query parser, which
+/// would otherwise make the run's pairs a phrase that only the same run matches.
+///
+/// A run the index cuts with a dictionary (Japanese or Korean, see `cutting`) leaves
+/// the text and gives its dictionary terms instead. For a query taken for Chinese, its
+/// Han runs are also cut into words as `han` says: with [`HanQuery::PairsAndWords`]
+/// the words that are not pairs (one character, or more than two: a pair is in the
+/// text already), or with the Japanese dictionary all of them and the run's Japanese
+/// terms, the run leaving the text; with [`HanQuery::Words`] all of them, and the runs
+/// leave the text.
+pub(crate) fn cjk_pairs_apart(
+    text: &str,
+    han: HanQuery,
+    cutting: Cutting,
+) -> (String, Vec<String>) {
+    let japanese_text = text.chars().any(is_kana);
+    let chinese = han != HanQuery::Pairs && reads_as_chinese(text);
     let mut words = Vec::new();
     let mut rest_text = String::with_capacity(text.len());
-    let all = han == HanQuery::Words;
     let mut rest = text;
-    while let Some(start) = rest.find(is_han) {
+    while let Some(start) = rest.find(is_cjk) {
         let len = rest[start..]
-            .find(|c: char| !is_han(c))
+            .find(|c: char| !is_cjk(c))
             .unwrap_or(rest.len() - start);
         let run = &rest[start..start + len];
+        rest_text.push_str(&rest[..start]);
+        rest = &rest[start + len..];
+        if let Some((language, dict)) = run_morphology(run, japanese_text, cutting) {
+            dictionary_terms(language, dict, run, |_, _, term, _| {
+                words.push(term.to_owned());
+            });
+            rest_text.push(' ');
+            continue;
+        }
+        if !chinese {
+            rest_text.push_str(run);
+            continue;
+        }
+        let japanese = if han == HanQuery::PairsAndWords {
+            run_morphology(run, true, cutting)
+        } else {
+            None
+        };
+        let all = han == HanQuery::Words || japanese.is_some();
         words.extend(
             jieba_words(run)
                 .filter(|&(from, to, _)| all || run[from..to].chars().count() != 2)
                 .map(|(from, to, _)| run[from..to].to_owned()),
         );
-        rest_text.push_str(&rest[..start]);
+        if let Some((language, dict)) = japanese {
+            dictionary_terms(language, dict, run, |_, _, term, _| {
+                words.push(term.to_owned());
+            });
+        }
         rest_text.push_str(if all { " " } else { run });
-        rest = &rest[start + len..];
     }
     rest_text.push_str(rest);
     (pairs_apart(&rest_text), words)
@@ -151,15 +329,22 @@ fn pairs_apart(text: &str) -> String {
 pub(crate) struct Cutting {
     /// Text taken for Chinese is cut into dictionary words instead of pairs.
     pub(crate) chinese_words: bool,
+    /// Japanese text (text with kana) is cut into IPADIC's words instead of pairs.
+    pub(crate) japanese_words: bool,
+    /// Korean text (runs with Hangul) is cut into mecab-ko-dic's words instead of
+    /// pairs.
+    pub(crate) korean_words: bool,
     /// A combining mark (a virama, a tone mark, a combining accent) continues the
     /// word it follows: `हिन्दी` is one word, not `हिन` and `दी`.
     pub(crate) marks_in_words: bool,
 }
 
 impl Cutting {
-    /// The cutting of new indexes.
+    /// The cutting of new indexes, before the dictionaries found are added.
     pub(crate) const NEW: Cutting = Cutting {
         chinese_words: true,
+        japanese_words: false,
+        korean_words: false,
         marks_in_words: true,
     };
 }
@@ -194,17 +379,22 @@ impl Tokenizer for WordTokenizer {
         self.tokens.clear();
         let tokens = &mut self.tokens;
         let mut position = 0;
-        let mut push = |from: usize, to: usize, at: usize| {
+        let push_term = |tokens: &mut Vec<Token>, from: usize, to: usize, at: usize, term: &str| {
             tokens.push(Token {
                 offset_from: from,
                 offset_to: to,
                 position: at,
-                text: text[from..to].to_owned(),
+                text: term.to_owned(),
                 position_length: 1,
             });
         };
-        let chinese = self.cutting.chinese_words && reads_as_chinese(text);
-        let marks = self.cutting.marks_in_words;
+        let push = |tokens: &mut Vec<Token>, from: usize, to: usize, at: usize| {
+            push_term(tokens, from, to, at, &text[from..to]);
+        };
+        let cutting = self.cutting;
+        let chinese = cutting.chinese_words && reads_as_chinese(text);
+        let japanese_text = cutting.japanese_words && text.chars().any(is_kana);
+        let marks = cutting.marks_in_words;
         let mut chars = text.char_indices().peekable();
         while let Some((start, c)) = chars.next() {
             if chinese && is_han(c) {
@@ -216,27 +406,42 @@ impl Tokenizer for WordTokenizer {
                     chars.next();
                 }
                 for (from, to, char_index) in jieba_words(&text[start..end]) {
-                    push(start + from, start + to, position + char_index);
+                    push(tokens, start + from, start + to, position + char_index);
                 }
                 position += len;
             } else if is_cjk(c) {
-                // Pairs of neighbours within the run; a lone character is its own token.
-                let mut prev = (start, c);
                 let mut end = start + c.len_utf8();
-                let mut paired = false;
-                while let Some(&(at, next)) = chars.peek() {
-                    if !is_cjk(next) {
-                        break;
-                    }
+                while let Some(&(at, next)) = chars.peek().filter(|(_, n)| is_cjk(*n)) {
                     end = at + next.len_utf8();
-                    push(prev.0, end, position);
+                    chars.next();
+                }
+                let run = &text[start..end];
+                if let Some((language, dict)) = run_morphology(run, japanese_text, cutting) {
+                    dictionary_terms(language, dict, run, |from, to, term, part| {
+                        let at = if part {
+                            position.saturating_sub(1)
+                        } else {
+                            position += 1;
+                            position - 1
+                        };
+                        push_term(tokens, start + from, start + to, at, term);
+                    });
+                    continue;
+                }
+                // Pairs of neighbours within the run; a lone character is its own token.
+                let mut run_chars = run.char_indices().map(|(i, c)| (start + i, c));
+                let Some(mut prev) = run_chars.next() else {
+                    continue;
+                };
+                let mut paired = false;
+                for (at, next) in run_chars {
+                    push(tokens, prev.0, at + next.len_utf8(), position);
                     position += 1;
                     paired = true;
                     prev = (at, next);
-                    chars.next();
                 }
                 if !paired {
-                    push(start, end, position);
+                    push(tokens, start, end, position);
                     position += 1;
                 }
             } else if c.is_alphanumeric() {
@@ -249,7 +454,7 @@ impl Tokenizer for WordTokenizer {
                     end = at + next.len_utf8();
                     chars.next();
                 }
-                push(start, end, position);
+                push(tokens, start, end, position);
                 position += 1;
             }
         }
@@ -303,7 +508,7 @@ mod tests {
     fn words_with(chinese_words: bool, text: &str) -> Vec<(String, usize)> {
         let mut t = WordTokenizer::new(Cutting {
             chinese_words,
-            marks_in_words: true,
+            ..Cutting::NEW
         });
         let mut s = t.token_stream(text);
         let mut out = Vec::new();
@@ -347,8 +552,8 @@ mod tests {
     fn combining_marks_continue_their_word() {
         let texts = |marks_in_words: bool, text: &str| -> Vec<String> {
             let mut t = WordTokenizer::new(Cutting {
-                chinese_words: true,
                 marks_in_words,
+                ..Cutting::NEW
             });
             let mut s = t.token_stream(text);
             let mut out = Vec::new();
@@ -372,12 +577,12 @@ mod tests {
 
     #[test]
     fn a_chinese_query_is_searched_by_its_words() {
-        let (text, words) = cjk_pairs_apart("中华人民共和国 GPU", HanQuery::Words);
+        let (text, words) = cjk_pairs_apart("中华人民共和国 GPU", HanQuery::Words, Cutting::NEW);
         assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["GPU"]);
         assert!(words.contains(&"中华人民共和国".to_owned()) && words.contains(&"人民".to_owned()));
         // Beside Japanese chunks, the pairs stay for them and the words that are not
         // pairs are added.
-        let (text, words) = cjk_pairs_apart("共和国", HanQuery::PairsAndWords);
+        let (text, words) = cjk_pairs_apart("共和国", HanQuery::PairsAndWords, Cutting::NEW);
         assert_eq!(
             text.split_whitespace().collect::<Vec<_>>(),
             ["共和", "和国"]
@@ -385,33 +590,36 @@ mod tests {
         assert_eq!(words, ["共和国"]);
         assert!(words.iter().all(|w| w.chars().count() != 2), "{words:?}");
         // A query with kana is Japanese: pairs alone.
-        let (text, words) = cjk_pairs_apart("富士山に登る", HanQuery::Words);
+        let (text, words) = cjk_pairs_apart("富士山に登る", HanQuery::Words, Cutting::NEW);
         assert_eq!(text.split_whitespace().count(), 5);
         assert!(words.is_empty());
         assert_eq!(
-            cjk_pairs_apart("机器学习", HanQuery::Pairs),
-            (cjk_pairs_apart("机器学习", HanQuery::Pairs).0, Vec::new())
+            cjk_pairs_apart("机器学习", HanQuery::Pairs, Cutting::NEW),
+            (
+                cjk_pairs_apart("机器学习", HanQuery::Pairs, Cutting::NEW).0,
+                Vec::new()
+            )
         );
     }
 
     #[test]
     fn a_query_gets_its_cjk_pairs_apart() {
         assert_eq!(
-            cjk_pairs_apart("富士山", HanQuery::Pairs)
+            cjk_pairs_apart("富士山", HanQuery::Pairs, Cutting::NEW)
                 .0
                 .split_whitespace()
                 .collect::<Vec<_>>(),
             ["富士", "士山"]
         );
         assert_eq!(
-            cjk_pairs_apart("GPU加速 the 山", HanQuery::Pairs)
+            cjk_pairs_apart("GPU加速 the 山", HanQuery::Pairs, Cutting::NEW)
                 .0
                 .split_whitespace()
                 .collect::<Vec<_>>(),
             ["GPU", "加速", "the", "山"]
         );
         // Each pair alone is what the tokenizer makes of the run.
-        let apart = cjk_pairs_apart("変換してプリティ", HanQuery::Pairs).0;
+        let apart = cjk_pairs_apart("変換してプリティ", HanQuery::Pairs, Cutting::NEW).0;
         assert_eq!(
             apart.split_whitespace().collect::<Vec<_>>(),
             words("変換してプリティ")
@@ -436,5 +644,96 @@ mod tests {
             got.push((t.text.clone(), t.offset_from, t.offset_to, t.position));
         }
         assert_eq!(got, want);
+    }
+
+    /// The cutting of a new index where both dictionaries are, which the test
+    /// checks: `models/fetch.sh` puts them there.
+    fn with_dictionaries() -> Cutting {
+        for language in [Morphology::Japanese, Morphology::Korean] {
+            assert!(
+                mecab::dictionary(language).is_some(),
+                "no {} dictionary in {:?}: run models/fetch.sh",
+                language.dictionary_name(),
+                mecab::dictionaries_dir()
+            );
+        }
+        Cutting {
+            japanese_words: true,
+            korean_words: true,
+            ..Cutting::NEW
+        }
+    }
+
+    fn terms_with(cutting: Cutting, text: &str) -> Vec<(String, usize)> {
+        let mut t = WordTokenizer::new(cutting);
+        let mut s = t.token_stream(text);
+        let mut out = Vec::new();
+        while s.advance() {
+            out.push((s.token().text.clone(), s.token().position));
+        }
+        out
+    }
+
+    #[test]
+    fn japanese_and_korean_are_cut_into_their_dictionaries_words() {
+        let cutting = with_dictionaries();
+        let texts = |text| -> Vec<String> {
+            terms_with(cutting, text)
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect()
+        };
+        // Particles, auxiliaries and punctuation go; verbs take their dictionary form.
+        assert_eq!(
+            texts("東京都に住んでいます。富士山に登った。GPUを使う"),
+            ["東京", "都", "住む", "富士山", "登る", "GPU", "使う"]
+        );
+        // Korean: particles and endings go, a verb keeps its stem, a compound noun
+        // gives its parts at its own position.
+        let korean = terms_with(cutting, "형태소 분석기를 사용합니다. 공원에서 놀았다.");
+        let terms: Vec<&str> = korean.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(
+            terms,
+            [
+                "형태소",
+                "형태",
+                "소",
+                "분석기",
+                "분석",
+                "기",
+                "사용",
+                "공원",
+                "놀"
+            ]
+        );
+        let positions: Vec<usize> = korean.iter().map(|&(_, p)| p).collect();
+        assert_eq!(positions, [0, 0, 0, 1, 1, 1, 2, 3, 4]);
+        // Chinese (no kana) is still jieba's, and without the dictionaries Japanese
+        // and Korean are pairs.
+        assert_eq!(
+            terms_with(cutting, "神经网络"),
+            terms_with(Cutting::NEW, "神经网络")
+        );
+        assert!(texts("神经网络").contains(&"神经网络".to_owned()));
+        assert_eq!(
+            terms_with(Cutting::NEW, "公園で"),
+            [("公園".to_owned(), 0), ("園で".to_owned(), 1)]
+        );
+    }
+
+    #[test]
+    fn a_japanese_or_korean_query_is_searched_by_its_dictionary_terms() {
+        let cutting = with_dictionaries();
+        let (text, words) = cjk_pairs_apart("富士山に登る GPU", HanQuery::Words, cutting);
+        assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["GPU"]);
+        assert_eq!(words, ["富士山", "登る"]);
+        let (text, words) = cjk_pairs_apart("공원에서 산책", HanQuery::Pairs, cutting);
+        assert!(text.trim().is_empty(), "{text:?}");
+        assert_eq!(words, ["공원", "산책"]);
+        // A Chinese query beside Japanese chunks cut by IPADIC: its jieba words and
+        // its IPADIC words, no pairs.
+        let (text, words) = cjk_pairs_apart("和服", HanQuery::PairsAndWords, cutting);
+        assert!(text.trim().is_empty(), "{text:?}");
+        assert_eq!(words, ["和服", "和服"]);
     }
 }

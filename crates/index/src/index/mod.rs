@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::fresh::{Fresh, FreshBatch};
 use crate::language::Language;
+use crate::mecab::Morphology;
 use crate::record::Record;
 use crate::schema::{self, Fields};
 use crate::tokenize::Cutting;
@@ -150,6 +151,13 @@ struct Manifest {
     /// (absent: false) keep character pairs alone.
     #[serde(default)]
     chinese_words: bool,
+    /// The dictionary Japanese text is cut with (`Dictionary::fingerprint`); absent:
+    /// pairs of characters. Opening the index needs the same dictionary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    japanese_dictionary: Option<String>,
+    /// The dictionary Korean text is cut with, as `japanese_dictionary`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    korean_dictionary: Option<String>,
     /// Combining marks continue words. Indexes made before (absent: false) cut words
     /// at them.
     #[serde(default)]
@@ -352,6 +360,10 @@ impl Index {
             heading_values: true,
             cjk_words: true,
             chinese_words: Cutting::NEW.chinese_words,
+            japanese_dictionary: crate::mecab::dictionary(Morphology::Japanese)
+                .map(|d| d.fingerprint(Morphology::Japanese)),
+            korean_dictionary: crate::mecab::dictionary(Morphology::Korean)
+                .map(|d| d.fingerprint(Morphology::Korean)),
             marks_in_words: Cutting::NEW.marks_in_words,
             options,
         })
@@ -400,6 +412,16 @@ impl Index {
         // Both come on top of pairs: an index made before pairs has neither.
         let cutting = Cutting {
             chinese_words: manifest.cjk_words && manifest.chinese_words,
+            japanese_words: needs_dictionary(
+                path,
+                Morphology::Japanese,
+                manifest.japanese_dictionary.as_deref(),
+            )?,
+            korean_words: needs_dictionary(
+                path,
+                Morphology::Korean,
+                manifest.korean_dictionary.as_deref(),
+            )?,
             marks_in_words: manifest.cjk_words && manifest.marks_in_words,
         };
         let store = TantivyIndex::open(pins::StoreDirectory::new(
@@ -1322,6 +1344,35 @@ impl Index {
         }
         Ok(guard)
     }
+}
+
+/// Whether the index at `path` cuts `language` with a dictionary (`recorded`: the
+/// fingerprint its manifest holds), checking that the same dictionary is here.
+///
+/// # Errors
+/// [`Error::MissingDictionary`] when it is not.
+fn needs_dictionary(path: &Path, language: Morphology, recorded: Option<&str>) -> Result<bool> {
+    let Some(recorded) = recorded else {
+        return Ok(false);
+    };
+    let found = crate::mecab::dictionary(language).map(|d| d.fingerprint(language));
+    if found.as_deref() == Some(recorded) {
+        return Ok(true);
+    }
+    Err(Error::MissingDictionary {
+        path: path.to_owned(),
+        language: language.language(),
+        recorded: recorded.to_owned(),
+        found: crate::mecab::dictionaries_dir()
+            .map(|d| d.join(language.dictionary_name()).display().to_string())
+            .map_or_else(
+                || format!("no {} directory", crate::mecab::DEFAULT_DICTIONARIES_DIR),
+                |dir| match &found {
+                    Some(other) => format!("{other} in {dir}"),
+                    None => format!("nothing in {dir}"),
+                },
+            ),
+    })
 }
 
 /// Reads and checks the manifest of the index at `path`.

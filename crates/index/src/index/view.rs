@@ -470,7 +470,8 @@ impl View<'_> {
                 chinese_words: Vec::new(),
             };
         }
-        let (text, chinese_words) = crate::tokenize::cjk_pairs_apart(&text, self.han_query());
+        let (text, chinese_words) =
+            crate::tokenize::cjk_pairs_apart(&text, self.han_query(), self.index.cutting);
         ParserInput {
             text,
             chinese_words,
@@ -491,6 +492,8 @@ impl View<'_> {
         }
         let pairs_only = Cutting {
             chinese_words: false,
+            japanese_words: false,
+            korean_words: false,
             ..self.index.cutting
         };
         // The parser reads a CJK run's pairs, apart: in an index with Chinese words
