@@ -258,9 +258,21 @@ fn ingest_search_and_stats_on_the_sample_corpus() {
         stats["precision"],
         trawl::Precision::default_for_cpu().to_string()
     );
+    // models/fetch.sh put the Japanese and Korean dictionaries beside the model.
+    let dictionaries: Vec<&str> = stats["dictionaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().split(':').next().unwrap())
+        .collect();
+    assert_eq!(dictionaries, ["ipadic", "mecab-ko-dic"]);
     let text = ok(&["stats", "--index", idx]);
     assert!(
         text.contains(&format!("kernels:    {path} on this CPU")),
+        "{text}"
+    );
+    assert!(
+        text.contains("dictionaries: ipadic, mecab-ko-dic"),
         "{text}"
     );
 

@@ -40,6 +40,7 @@ pub(crate) fn stats(index: &Path, json: bool) -> Result<()> {
                 "cpu": trawl::CpuPath::cpu_description(),
                 "analyzer": analyzer.to_string(),
                 "chunks_without_terms": s.chunks_without_terms,
+                "dictionaries": collection.index().dictionaries(),
                 "languages": languages
                     .iter()
                     .map(|(l, n)| (l.to_string(), json!(n)))
@@ -75,6 +76,17 @@ pub(crate) fn stats(index: &Path, json: bool) -> Result<()> {
             println!("analyzer:   {analyzer}");
         } else {
             println!("analyzer:   {analyzer} (chunks: {})", held.join(", "));
+        }
+        let dictionaries: Vec<&str> = collection
+            .index()
+            .dictionaries()
+            .iter()
+            .filter_map(|d| d.split(':').next())
+            .collect();
+        if dictionaries.is_empty() {
+            println!("dictionaries: none (Japanese and Korean cut into pairs of characters)");
+        } else {
+            println!("dictionaries: {}", dictionaries.join(", "));
         }
         if s.chunks_without_terms > 0 {
             println!(

@@ -281,8 +281,11 @@ pub struct Index {
     heading_values: bool,
     /// See `Manifest::cjk_words`.
     cjk_words: bool,
-    /// See `Manifest::chinese_words` and `Manifest::marks_in_words`.
+    /// See `Manifest::chinese_words`, `Manifest::japanese_dictionary`,
+    /// `Manifest::korean_dictionary` and `Manifest::marks_in_words`.
     cutting: Cutting,
+    /// The dictionaries the index cuts text with, as its manifest records them.
+    dictionaries: Vec<String>,
     store: TantivyIndex,
     fields: Fields,
     reader: IndexReader,
@@ -453,6 +456,11 @@ impl Index {
         let searcher = reader.searcher();
         let live = live_set(&searcher)?;
         let heading_values = manifest.heading_values;
+        let dictionaries = [&manifest.japanese_dictionary, &manifest.korean_dictionary]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
         let cjk_words = manifest.cjk_words;
         let options = manifest.options;
         let max_vid = searcher_max_vid(&searcher)?;
@@ -546,6 +554,7 @@ impl Index {
             heading_values,
             cjk_words,
             cutting,
+            dictionaries,
             store,
             fields,
             reader,
@@ -1076,6 +1085,15 @@ impl Index {
     /// As [`View::count`].
     pub fn count(&self, filter: &Filter) -> Result<usize> {
         self.view().count(filter)
+    }
+
+    /// The MeCab dictionaries this index cuts Japanese and Korean text with, each
+    /// as `name:size:matrix` (e.g. `ipadic:49199027:1316x1316`); empty where that text
+    /// is cut into pairs of characters (an index made where no dictionary was found,
+    /// or before trawl read them).
+    #[must_use]
+    pub fn dictionaries(&self) -> &[String] {
+        &self.dictionaries
     }
 
     /// See [`View::languages`].
