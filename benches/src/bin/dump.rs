@@ -99,7 +99,7 @@ fn dump_candidates(
         let terms = index.term_idfs(text)?;
         let read = embedder
             .token_stats(text)
-            .map(|t| json!({"tokens": t.tokens, "unknown": t.unknown, "words": t.words, "chars": t.chars}));
+            .map(|t| json!({"tokens": t.tokens, "unknown": t.unknown, "words": t.words, "chars": t.chars, "unknown_chars": t.unknown_chars}));
         let line = json!({
             "qid": qid,
             "query": text,

@@ -486,9 +486,12 @@ impl Collection {
     fn stats(&self, py: Python<'_>) -> PyResult<Stats> {
         let inner = &self.inner;
         let stats = gil::run(py, || inner.stats())?;
-        Ok(Stats {
-            fields: to_object(&stats),
-        })
+        let mut fields = to_object(&stats);
+        fields.insert(
+            "dictionaries".into(),
+            inner.index().dictionaries().to_vec().into(),
+        );
+        Ok(Stats { fields })
     }
 
     fn __repr__(&self) -> String {

@@ -36,6 +36,41 @@ fn cpu_info(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
     Ok(info)
 }
 
+/// Names installed copies of the Japanese (IPADIC) and Korean (mecab-ko-dic)
+/// dictionaries, used when `TRAWL_DICTIONARIES` is not set (see
+/// `trawl_index::mecab::use_installed_dictionary`).
+#[pyfunction]
+#[pyo3(signature = (*, japanese=None, korean=None))]
+fn use_installed_dictionaries(
+    japanese: Option<std::path::PathBuf>,
+    korean: Option<std::path::PathBuf>,
+) {
+    use trawl_index::mecab::{use_installed_dictionary, Morphology};
+    if let Some(dir) = japanese {
+        use_installed_dictionary(Morphology::Japanese, dir);
+    }
+    if let Some(dir) = korean {
+        use_installed_dictionary(Morphology::Korean, dir);
+    }
+}
+
+/// Where the dictionary of `language` ("japanese" or "korean") is looked for, or
+/// `None` when nowhere.
+#[pyfunction]
+fn dictionary_dir(language: &str) -> PyResult<Option<std::path::PathBuf>> {
+    use trawl_index::mecab::{dictionary_dir, Morphology};
+    let language = match language {
+        "japanese" => Morphology::Japanese,
+        "korean" => Morphology::Korean,
+        other => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "no dictionary for {other:?} (japanese or korean)"
+            )))
+        }
+    };
+    Ok(dictionary_dir(language))
+}
+
 /// The native module.
 #[pymodule]
 fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -61,6 +96,8 @@ fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(shards::merge_keyword_stats, m)?)?;
     m.add_function(wrap_pyfunction!(shards::extract, m)?)?;
     m.add_function(wrap_pyfunction!(cpu_info, m)?)?;
+    m.add_function(wrap_pyfunction!(use_installed_dictionaries, m)?)?;
+    m.add_function(wrap_pyfunction!(dictionary_dir, m)?)?;
     m.add_function(wrap_pyfunction!(tune::tune, m)?)?;
     m.add_function(wrap_pyfunction!(tune::reembed, m)?)?;
     Ok(())

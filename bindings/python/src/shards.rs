@@ -177,9 +177,9 @@ impl ShardSet {
     fn stats(&self, py: Python<'_>) -> PyResult<Stats> {
         let inner = &self.inner;
         let stats = gil::run(py, || inner.stats())?;
-        Ok(Stats {
-            fields: to_object(&stats),
-        })
+        let mut fields = to_object(&stats);
+        fields.insert("dictionaries".into(), inner.dictionaries().into());
+        Ok(Stats { fields })
     }
 
     fn __repr__(&self) -> String {

@@ -454,6 +454,7 @@ mod tests {
             unknown: 0,
             words: tokens,
             chars,
+            unknown_chars: 0,
         };
         let signals = |t: TokenStats| QuerySignals::default().with_tokens(Some(t));
         // English read by an English model (4 characters a token): barely moved.
@@ -468,6 +469,16 @@ mod tests {
         );
         assert_eq!(QuerySignals::default().unread(), 0.0);
         assert_eq!(signals(tokens(0, 0)).unread(), 0.0);
+        // One unknown token for a whole word of 11 characters (a Katakana run to
+        // BERT's tokenizer) is 11 characters unread, not 11 characters a token.
+        let katakana = signals(TokenStats {
+            tokens: 1,
+            unknown: 1,
+            words: 1,
+            chars: 11,
+            unknown_chars: 11,
+        });
+        assert!((katakana.unread() - unread.unread()).abs() < 1e-6);
         // The keyword weight moves from 0.5 towards 1 by that share.
         let adaptive = Fusion::default();
         let z = |s: &QuerySignals| Fusion::Convex {

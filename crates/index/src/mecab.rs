@@ -25,6 +25,13 @@ const HEADER: usize = 72;
 const TOKEN_SIZE: usize = 16;
 /// MeCab's default: a group of unknown characters longer than this is not one word.
 const MAX_GROUPING: usize = 24;
+/// Most dictionary words looked up at one position (MeCab's limit), and the longest
+/// one, in bytes: real dictionaries stay far below both; a damaged trie that matched
+/// at every byte would otherwise fill the lattice.
+const MAX_PREFIXES: usize = 512;
+const MAX_KEY: usize = 1_024;
+/// Most dictionary entries starting at one position (IPADIC's most is in the tens).
+const MAX_ENTRIES: usize = 4_096;
 /// Longest text cut in one lattice; longer text is cut in pieces of this many bytes
 /// at character boundaries (MeCab's own limit is 65,535).
 const MAX_PIECE: usize = 65_535;
@@ -146,15 +153,20 @@ impl DicFile {
         (check == b as u32).then_some(base)
     }
 
-    /// Every key that is a prefix of `key`: (value, key length in bytes).
+    /// Every key that is a prefix of `key`: (value, key length in bytes), at most
+    /// [`MAX_PREFIXES`] (MeCab's own limit), of at most [`MAX_KEY`] bytes.
     fn prefixes(&self, key: &[u8], out: &mut Vec<(u32, usize)>) {
         out.clear();
         let Some((mut b, _)) = self.unit(0) else {
             return;
         };
+        let key = &key[..key.len().min(MAX_KEY)];
         for (i, &c) in key.iter().enumerate() {
             if let Some(v) = self.value_at(b) {
                 out.push((v, i));
+                if out.len() == MAX_PREFIXES {
+                    return;
+                }
             }
             match self.step(b, c) {
                 Some(next) => b = next,
@@ -267,6 +279,23 @@ pub struct Morpheme<'d> {
     pub feature: &'d str,
 }
 
+/// 64-bit FNV-1a: stable across builds and platforms, as a fingerprint must be.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 /// A MeCab dictionary, opened.
 pub struct Dictionary {
     sys: DicFile,
@@ -277,6 +306,8 @@ pub struct Dictionary {
     lsize: usize,
     rsize: usize,
     chars: Vec<CharInfo>,
+    /// See [`Dictionary::fingerprint`].
+    hash: u64,
     /// Per character category: its unknown-word entries.
     unknown: Vec<Vec<Entry>>,
     space: CharInfo,
@@ -310,6 +341,9 @@ impl Dictionary {
         let unk = DicFile::open(&dir.join("unk.dic"))?;
         let matrix_path = dir.join("matrix.bin");
         let bytes = read(&matrix_path)?;
+        let mut hash = Fnv::default();
+        hash.write(&sys.map[..HEADER]);
+        hash.write(&bytes);
         let bad = |path: &Path, reason: &str| DictError::Format {
             path: path.to_owned(),
             reason: reason.to_owned(),
@@ -329,6 +363,8 @@ impl Dictionary {
 
         let char_path = dir.join("char.bin");
         let bytes = read(&char_path)?;
+        hash.write(&bytes);
+        hash.write(&unk.map);
         let categories = bytes
             .get(..4)
             .map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize)
@@ -362,6 +398,7 @@ impl Dictionary {
             lsize,
             rsize,
             chars,
+            hash: hash.0,
             unknown,
             space,
         };
@@ -550,6 +587,9 @@ impl Dictionary {
                 continue;
             }
             for entry in self.sys.entries(value) {
+                if here.len() == MAX_ENTRIES {
+                    break;
+                }
                 here.push((start, start + n, entry, self.sys.feature(entry.feature)));
             }
         }
@@ -568,7 +608,8 @@ impl Dictionary {
             let mut kind = info;
             for (i, c) in word[first_len..].char_indices() {
                 let ci = self.char_info(c);
-                if !kind.shares_kind(ci) {
+                // Past the longest group the answer is known: stop reading.
+                if !kind.shares_kind(ci) || count > MAX_GROUPING {
                     break;
                 }
                 kind = ci;
@@ -664,14 +705,43 @@ pub fn dictionaries_dir() -> Option<PathBuf> {
 static DICTIONARIES: [std::sync::OnceLock<Option<Dictionary>>; 2] =
     [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
 
-/// The dictionary for `language` from [`dictionaries_dir`], opened at the first call
+/// Directories given by [`use_installed_dictionary`], per language.
+static INSTALLED: std::sync::Mutex<[Option<PathBuf>; 2]> = std::sync::Mutex::new([None, None]);
+
+/// Names the directory of an installed copy of `language`'s dictionary (the Python
+/// package passes those of the PyPI packages its `cjk` extra installs). It is used
+/// when `$TRAWL_DICTIONARIES` is not set, before `models/dictionaries`, and only if
+/// given before the dictionary's first use in the process.
+pub fn use_installed_dictionary(language: Morphology, dir: PathBuf) {
+    if let Ok(mut installed) = INSTALLED.lock() {
+        installed[language as usize] = Some(dir);
+    }
+}
+
+/// Where `language`'s dictionary is looked for: `$TRAWL_DICTIONARIES/<name>`, else an
+/// installed copy ([`use_installed_dictionary`]), else `<name>` under
+/// [`dictionaries_dir`].
+#[must_use]
+pub fn dictionary_dir(language: Morphology) -> Option<PathBuf> {
+    let name = language.dictionary_name();
+    if let Some(dir) = std::env::var_os(DICTIONARIES_ENV).filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(dir).join(name));
+    }
+    let installed = INSTALLED
+        .lock()
+        .ok()
+        .and_then(|installed| installed[language as usize].clone());
+    installed.or_else(|| Some(dictionaries_dir()?.join(name)))
+}
+
+/// The dictionary for `language` from [`dictionary_dir`], opened at the first call
 /// and shared by the process; `None` when there is none (a dictionary that exists
 /// but does not open is logged).
 #[must_use]
 pub fn dictionary(language: Morphology) -> Option<&'static Dictionary> {
     DICTIONARIES[language as usize]
         .get_or_init(|| {
-            let dir = dictionaries_dir()?.join(language.dictionary_name());
+            let dir = dictionary_dir(language)?;
             if !dir.join("sys.dic").exists() {
                 return None;
             }
@@ -690,17 +760,20 @@ pub fn dictionary(language: Morphology) -> Option<&'static Dictionary> {
 }
 
 impl Dictionary {
-    /// What an index records of the dictionary its terms came from: its name and
-    /// the sizes of its entries and connection matrix. Another dictionary (a new
-    /// release) cuts text differently, so an index made with one needs the same.
+    /// What an index records of the dictionary its terms came from: its name, the
+    /// sizes of its entries and connection matrix, and a hash (64-bit FNV-1a) of its
+    /// connection costs, character categories, unknown-word entries and the header
+    /// of its entries. Another dictionary (a new release) cuts text differently, so
+    /// an index made with one needs the same.
     #[must_use]
     pub fn fingerprint(&self, language: Morphology) -> String {
         format!(
-            "{}:{}:{}x{}",
+            "{}:{}:{}x{}:{:016x}",
             language.dictionary_name(),
             self.sys.map.len(),
             self.lsize,
-            self.rsize
+            self.rsize,
+            self.hash
         )
     }
 }

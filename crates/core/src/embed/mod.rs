@@ -144,15 +144,22 @@ pub struct TokenStats {
     pub words: usize,
     /// The text's characters, whitespace left out.
     pub chars: usize,
+    /// The characters the unknown tokens stand for: BERT's tokenizer makes one
+    /// unknown token of a whole word it cannot cut into pieces (a run of Katakana,
+    /// a Hangul word).
+    pub unknown_chars: usize,
 }
 
 impl TokenStats {
-    /// Characters per token: about 4 for English read by an English model, 1 or less
-    /// where the vocabulary lacks the script's words and cuts them into letters (or
-    /// unknown tokens); `None` for no tokens.
+    /// Characters per token, an unknown token counted as one token per character it
+    /// stands for (the model reads none of them): about 4 for English read by an
+    /// English model, 1 or less where the vocabulary lacks the script's words and cuts
+    /// them into letters or unknown tokens; `None` for no tokens.
     #[must_use]
     pub fn chars_per_token(&self) -> Option<f32> {
-        (self.tokens > 0).then(|| self.chars as f32 / self.tokens as f32)
+        let tokens = self.tokens - self.unknown.min(self.tokens)
+            + self.unknown_chars.max(self.unknown.min(self.tokens));
+        (tokens > 0).then(|| self.chars as f32 / tokens as f32)
     }
 }
 

@@ -221,6 +221,23 @@ impl ShardSet {
         Ok(out)
     }
 
+    /// The MeCab dictionaries the shards cut Japanese and Korean text with (see
+    /// `trawl_index::Index::dictionaries`), each named once: shards made on machines
+    /// with different dictionaries each keep their own.
+    #[must_use]
+    pub fn dictionaries(&self) -> Vec<String> {
+        let generation = self.generation_now();
+        let mut all: Vec<String> = Vec::new();
+        for shard in &generation.shards {
+            for d in shard.index().dictionaries() {
+                if !all.contains(d) {
+                    all.push(d.clone());
+                }
+            }
+        }
+        all
+    }
+
     /// Documents, chunks and size on disk, summed over the shards.
     ///
     /// # Errors

@@ -1381,8 +1381,8 @@ fn needs_dictionary(path: &Path, language: Morphology, recorded: Option<&str>) -
         path: path.to_owned(),
         language: language.language(),
         recorded: recorded.to_owned(),
-        found: crate::mecab::dictionaries_dir()
-            .map(|d| d.join(language.dictionary_name()).display().to_string())
+        found: crate::mecab::dictionary_dir(language)
+            .map(|d| d.display().to_string())
             .map_or_else(
                 || format!("no {} directory", crate::mecab::DEFAULT_DICTIONARIES_DIR),
                 |dir| match &found {

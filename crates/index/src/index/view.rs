@@ -521,19 +521,26 @@ impl View<'_> {
         let mut parsed = parser.parse_query_lenient(&query.text).0;
         if !query.chinese_words.is_empty() {
             let mut clauses = vec![(Occur::Should, parsed)];
-            for word in &query.chinese_words {
+            for (occur, word) in &query.chinese_words {
                 let term = |field| {
                     Box::new(TermQuery::new(
                         Term::from_field_text(field, word),
                         IndexRecordOption::WithFreqs,
                     ))
                 };
-                clauses.push((Occur::Should, term(self.index.fields.body)));
                 if boost > 0.0 {
-                    clauses.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(term(self.index.fields.title_terms), boost)),
-                    ));
+                    let title =
+                        Box::new(BoostQuery::new(term(self.index.fields.title_terms), boost));
+                    let either: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+                        (
+                            Occur::Should,
+                            term(self.index.fields.body) as Box<dyn Query>,
+                        ),
+                        (Occur::Should, title),
+                    ]));
+                    clauses.push((*occur, either));
+                } else {
+                    clauses.push((*occur, term(self.index.fields.body)));
                 }
             }
             parsed = Box::new(BooleanQuery::new(clauses));
@@ -746,11 +753,11 @@ impl View<'_> {
     }
 }
 
-/// A query's text as the parser reads it, and the Chinese words searched beside it
+/// A query's text as the parser reads it, and the dictionary words searched beside it
 /// ([`View::parser_input`]).
 struct ParserInput {
     text: String,
-    chinese_words: Vec<String>,
+    chinese_words: Vec<(Occur, String)>,
 }
 
 /// The `k` best-scoring live documents for a query among those `filter` (a query
