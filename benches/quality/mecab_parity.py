@@ -65,7 +65,7 @@ def main():
         check=True,
     ).stdout.split("\n\n")
     tagger = fugashi.GenericTagger(mecab_args)
-    same = words = same_words = surfaces = 0
+    same = words = surfaces = 0
     shown = 0
     for line, ours in zip(lines, got):
         ours = [tuple(w.split("\t", 1)) for w in ours.strip("\n").split("\n") if w]

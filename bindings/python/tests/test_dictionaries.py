@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
 from trawl import _dictionaries
+
+from conftest import REPO
 
 FETCHED = REPO / "models" / "dictionaries"
 

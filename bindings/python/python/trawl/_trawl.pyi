@@ -29,6 +29,7 @@ __all__ = [
     "UnsupportedFormatError",
     "__version__",
     "cpu_info",
+    "dictionary_dir",
     "extract",
     "merge_keyword_stats",
     "parse_files",
@@ -37,6 +38,7 @@ __all__ = [
     "shard_of",
     "text_document",
     "tune",
+    "use_installed_dictionaries",
     "walk_files",
 ]
 
