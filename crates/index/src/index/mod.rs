@@ -363,10 +363,8 @@ impl Index {
             heading_values: true,
             cjk_words: true,
             chinese_words: Cutting::NEW.chinese_words,
-            japanese_dictionary: crate::mecab::dictionary(Morphology::Japanese)
-                .map(|d| d.fingerprint(Morphology::Japanese)),
-            korean_dictionary: crate::mecab::dictionary(Morphology::Korean)
-                .map(|d| d.fingerprint(Morphology::Korean)),
+            japanese_dictionary: new_index_dictionary(Morphology::Japanese),
+            korean_dictionary: new_index_dictionary(Morphology::Korean),
             marks_in_words: Cutting::NEW.marks_in_words,
             options,
         })
@@ -1362,6 +1360,23 @@ impl Index {
         }
         Ok(guard)
     }
+}
+
+/// The fingerprint of the dictionary a new index cuts `language` with, if one is
+/// found; logs where it was looked for when none is.
+fn new_index_dictionary(language: Morphology) -> Option<String> {
+    let found = crate::mecab::dictionary(language).map(|d| d.fingerprint(language));
+    if found.is_none() {
+        tracing::info!(
+            dictionary = language.dictionary_name(),
+            looked_in = ?crate::mecab::dictionary_dir(language),
+            "no {} dictionary: the new index cuts {} text into pairs of characters \
+             (models/fetch.sh fetches it; TRAWL_DICTIONARIES names its directory)",
+            language.dictionary_name(),
+            language.language()
+        );
+    }
+    found
 }
 
 /// Whether the index at `path` cuts `language` with a dictionary (`recorded`: the
