@@ -306,9 +306,9 @@ impl Language {
     }
 
     /// The analyzer of an index in this language. `cjk_words`: Chinese, Japanese and
-    /// Korean are cut into pairs of characters, and with `chinese_words` Chinese
-    /// dictionary words are added (see `tokenize.rs`); indexes made before keep the
-    /// tokenizer their terms came from.
+    /// Korean are cut into pairs of characters, or into dictionary words as `cutting`
+    /// says (jieba's for Chinese, MeCab's for Japanese and Korean; see `tokenize.rs`);
+    /// indexes made before keep the tokenizer their terms came from.
     pub(crate) fn analyzer(self, cjk_words: bool, cutting: Cutting) -> TextAnalyzer {
         if cjk_words {
             self.analyzer_with(WordTokenizer::new(cutting))

@@ -619,7 +619,7 @@ mod tests {
         let mixed = words_with(true, "用GPU训练模型");
         assert!(mixed.contains(&("gpu".to_owned(), 1)) || mixed.contains(&("GPU".to_owned(), 1)));
         assert!(mixed.contains(&("模型".to_owned(), 4)), "{mixed:?}");
-        // Kana makes the text Japanese: its Kanji runs stay pairs.
+        // Kana makes the text Japanese: without its dictionary, Kanji runs stay pairs.
         assert_eq!(
             texts(words_with(true, "機械学習は面白い")),
             ["機械", "械学", "学習", "習は", "は面", "面白", "白い"]

@@ -98,8 +98,9 @@ fn chinese_is_found_by_its_words_not_by_pairs_across_them() {
     let index = keyword_index(dir.path(), IndexOptions::new(0), &KIMONO);
     assert_eq!(found(&index, "和服"), ["kimono"]);
     assert_eq!(found(&index, "服务"), ["services"]);
-    // Beside a Japanese chunk a Chinese query is searched by its pairs too, and the
-    // Japanese chunk, whose Kanji stay pairs, is found by them.
+    // Beside a Japanese chunk a Chinese query is also searched as Japanese is cut
+    // (IPADIC's words where models/fetch.sh put the dictionary, else pairs), and the
+    // Japanese chunk is found.
     index
         .add(vec![Record::new(
             "ja",

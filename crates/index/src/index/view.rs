@@ -388,7 +388,7 @@ impl View<'_> {
 
     /// How a query's Han runs are searched here: as pairs in an index without Chinese
     /// words; as words alone unless the index holds Japanese (a term starting with
-    /// kana), whose Kanji runs are pairs, and then as both.
+    /// kana), whose Kanji runs are pairs or IPADIC's words, and then as both.
     fn han_query(&self) -> HanQuery {
         if !self.index.cutting.chinese_words {
             return HanQuery::Pairs;
