@@ -131,10 +131,8 @@ fn morpheme_terms(
                 || (tag == "記号" && !unknown_han)
                 || (matches!(tag, "動詞" | "形容詞") && sub == "非自立");
             if !skip {
-                let base = feature
-                    .split(',')
-                    .nth(6)
-                    .filter(|b| !b.is_empty() && *b != "*");
+                // Fields 2 to 5, then the dictionary form.
+                let base = fields.nth(4).filter(|b| !b.is_empty() && *b != "*");
                 push(base.unwrap_or(surface), false);
             }
         }
@@ -187,24 +185,15 @@ fn morpheme_terms(
 }
 
 /// The search terms a dictionary makes of `run`, each with its byte range in the run
-/// and whether it shares the previous term's position (a compound's part).
+/// and whether it shares the previous term's position (a compound's part); with
+/// `known_only`, of the words the dictionary holds alone (no word made for characters
+/// it does not know, which have no reading).
 fn dictionary_terms(
     language: Morphology,
     dict: &mecab::Dictionary,
     run: &str,
-    mut push: impl FnMut(usize, usize, &str, bool),
-) {
-    dictionary_terms_of(language, dict, run, false, &mut push);
-}
-
-/// [`dictionary_terms`], of the words the dictionary holds alone (`known_only`: no
-/// word made for characters it does not know, which have no reading).
-fn dictionary_terms_of(
-    language: Morphology,
-    dict: &mecab::Dictionary,
-    run: &str,
     known_only: bool,
-    push: &mut impl FnMut(usize, usize, &str, bool),
+    mut push: impl FnMut(usize, usize, &str, bool),
 ) {
     let words = match language {
         Morphology::Japanese => dict.cut_for_search(run),
@@ -310,7 +299,9 @@ pub(crate) fn cjk_pairs_apart(
             rest_text.push(' ');
         };
         if let Some((language, dict)) = run_morphology(run, japanese_text, cutting) {
-            dictionary_terms(language, dict, run, |_, _, term, _| add(occur, term, false));
+            dictionary_terms(language, dict, run, false, |_, _, term, _| {
+                add(occur, term, false);
+            });
             leave(&mut rest_text);
             continue;
         }
@@ -335,7 +326,7 @@ pub(crate) fn cjk_pairs_apart(
             // Words of three characters or more that IPADIC holds (not those it makes
             // of Chinese characters it does not know), less those jieba gave already:
             // a single Kanji would match Chinese chunks' single characters.
-            dictionary_terms_of(language, dict, run, true, &mut |_, _, term, _| {
+            dictionary_terms(language, dict, run, true, |_, _, term, _| {
                 if term.chars().count() > 2 {
                     add(occur, term, true);
                 }
@@ -491,7 +482,7 @@ impl Tokenizer for WordTokenizer {
                 }
                 let run = &text[start..end];
                 if let Some((language, dict)) = run_morphology(run, japanese_text, cutting) {
-                    dictionary_terms(language, dict, run, |from, to, term, part| {
+                    dictionary_terms(language, dict, run, false, |from, to, term, part| {
                         let at = if part {
                             position.saturating_sub(1)
                         } else {

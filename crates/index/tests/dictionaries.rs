@@ -38,6 +38,20 @@ fn manifest(dir: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("trawl.json")).unwrap()).unwrap()
 }
 
+/// A new index whose manifest `edit` has changed, as one made elsewhere or before.
+fn created_with(edit: impl FnOnce(&mut serde_json::Value)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Index::create(dir.path(), IndexOptions::new(0)).unwrap());
+    let mut manifest = manifest(dir.path());
+    edit(&mut manifest);
+    std::fs::write(
+        dir.path().join("trawl.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    dir
+}
+
 #[test]
 fn a_new_index_records_the_dictionaries_it_cuts_with() {
     dictionaries_here();
@@ -91,17 +105,11 @@ fn korean_is_found_by_its_words_without_their_particles() {
 
 #[test]
 fn an_index_made_before_the_dictionaries_keeps_pairs() {
-    let dir = tempfile::tempdir().unwrap();
-    drop(Index::create(dir.path(), IndexOptions::new(0)).unwrap());
-    let mut manifest = manifest(dir.path());
-    let fields = manifest.as_object_mut().unwrap();
-    fields.remove("japanese_dictionary");
-    fields.remove("korean_dictionary");
-    std::fs::write(
-        dir.path().join("trawl.json"),
-        serde_json::to_vec(&manifest).unwrap(),
-    )
-    .unwrap();
+    let dir = created_with(|manifest| {
+        let fields = manifest.as_object_mut().unwrap();
+        fields.remove("japanese_dictionary");
+        fields.remove("korean_dictionary");
+    });
     let index = Index::open(dir.path()).unwrap();
     index
         .add(
@@ -124,15 +132,9 @@ fn an_index_made_before_the_dictionaries_keeps_pairs() {
 #[test]
 fn an_index_opens_only_with_the_dictionary_it_was_made_with() {
     dictionaries_here();
-    let dir = tempfile::tempdir().unwrap();
-    drop(Index::create(dir.path(), IndexOptions::new(0)).unwrap());
-    let mut manifest = manifest(dir.path());
-    manifest["korean_dictionary"] = "mecab-ko-dic:1:2x3".into();
-    std::fs::write(
-        dir.path().join("trawl.json"),
-        serde_json::to_vec(&manifest).unwrap(),
-    )
-    .unwrap();
+    let dir = created_with(|manifest| {
+        manifest["korean_dictionary"] = "mecab-ko-dic:1:2x3".into();
+    });
     let err = Index::open(dir.path()).unwrap_err();
     assert!(
         matches!(
