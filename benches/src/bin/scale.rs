@@ -974,7 +974,42 @@ fn memory() -> Value {
     json!({
         "rss": proc_status("VmRSS:"), "anon": proc_status("RssAnon:"),
         "file": proc_status("RssFile:"), "peak": proc_status("VmHWM:"),
+        "file_by_part": mapped_by_part(),
     })
+}
+
+/// Resident bytes of mapped files, by the part of the index that holds them (the
+/// folder below the index directory: `vectors`, `hnsw`, and the keyword store's files
+/// by extension), from `/proc/self/smaps`; files outside an index go under `other`.
+fn mapped_by_part() -> Value {
+    let mut parts = Map::new();
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return Value::Object(parts);
+    };
+    let mut part: Option<String> = None;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping's header: range, perms, offset, device, inode, path.
+            part = fields.nth(4).filter(|p| p.starts_with('/')).map(|path| {
+                let mut names = path.rsplit('/');
+                let file = names.next().unwrap_or("");
+                match names.next().unwrap_or("") {
+                    "store" => format!("store .{}", file.rsplit('.').next().unwrap_or("")),
+                    folder @ ("vectors" | "hnsw") => folder.to_string(),
+                    _ => "other".to_string(),
+                }
+            });
+        } else if first == "Rss:" {
+            if let (Some(p), Some(kb)) = (&part, fields.next().and_then(|v| v.parse::<u64>().ok()))
+            {
+                let total = parts.entry(p.clone()).or_insert(json!(0u64));
+                *total = json!(total.as_u64().unwrap_or(0) + kb * 1024);
+            }
+        }
+    }
+    Value::Object(parts)
 }
 
 /// A `/proc/self/status` field in bytes (0 where there is none).
@@ -1113,11 +1148,22 @@ fn markdown(r: &Value) -> String {
     );
     let m = &s["memory"];
     let part = |v: &Value| {
+        let mut by_part: Vec<(&String, &Value)> = v["file_by_part"]
+            .as_object()
+            .map(|o| o.iter().collect())
+            .unwrap_or_default();
+        by_part.sort_by_key(|(_, bytes)| std::cmp::Reverse(bytes.as_u64().unwrap_or(0)));
+        let by_part: Vec<String> = by_part
+            .iter()
+            .map(|(name, bytes)| format!("{name} {}", mib(bytes)))
+            .collect();
         format!(
-            "{} (heap {}, mmaped files {})",
+            "{} (heap {}, mmaped files {}{}{})",
             mib(&v["rss"]),
             mib(&v["anon"]),
-            mib(&v["file"])
+            mib(&v["file"]),
+            if by_part.is_empty() { "" } else { ": " },
+            by_part.join(", ")
         )
     };
     row(&mut out, "RSS after open", part(&m["after_open"]));

@@ -66,6 +66,19 @@ const FLAG_LOGGED: u8 = 2;
 /// little about each dimension's range. Until then it walks on its vectors.
 pub(crate) const QUANTIZE_FROM: usize = 8192;
 
+/// How many of a quantized search's candidates, nearest first by their codes, are
+/// rescored with the full-precision vectors to give the `k` nearest. With int8 codes,
+/// four times `k` and at least 32: their error is small beside the gaps between
+/// neighbours, so the `k` nearest are almost always among the first few `k`, and a
+/// search reads no more rows than this from the vector files. One bit a dimension
+/// orders far more loosely: all of them.
+pub(crate) fn rescored(kind: Quantization, k: usize) -> usize {
+    match kind {
+        Quantization::Binary => usize::MAX,
+        Quantization::Int8 | Quantization::None => k.saturating_mul(4).max(32),
+    }
+}
+
 /// Distance between unit vectors: `1 - dot`, clamped at zero.
 #[inline]
 pub(crate) fn distance(a: &[f32], b: &[f32]) -> f32 {
@@ -152,14 +165,15 @@ struct Chunk {
     /// Per point `1 + m0` entries: the count, then the level-0 neighbours.
     links0: Box<[AtomicU32]>,
     /// Per point with a level above 0: `level * (1 + m)` entries, a count and the
-    /// neighbours for each level from 1 up.
-    upper: Box<[OnceLock<Box<[AtomicU32]>>]>,
+    /// neighbours for each level from 1 up, owned through this pointer (null for a
+    /// point on level 0 only; the length follows from `levels`). A pointer, not a
+    /// boxed slice, since most points have no upper level and a slice's length would
+    /// double what each of them costs.
+    upper: Box<[AtomicPtr<AtomicU32>]>,
+    /// Entries per upper level, `1 + m`.
+    upper_width: usize,
     levels: Box<[AtomicU8]>,
     vids: Box<[AtomicU64]>,
-    /// In a graph whose vectors are read from the vector files: where each point's row
-    /// is in their maps (or the log's zeros, for a row that cannot be read), set before
-    /// the point is published. Empty otherwise.
-    rows: Box<[AtomicPtr<f32>]>,
 }
 
 // SAFETY: `vectors` and `codes` are the only fields that are not `Sync` by
@@ -175,7 +189,8 @@ impl Chunk {
     /// A chunk of zeros. The large arrays come from zeroed allocations, whose pages the
     /// system provides as they are first written: a chunk costs memory in proportion
     /// to the points it holds.
-    fn new(dim: usize, m0: usize, stride: usize, external: bool) -> Chunk {
+    fn new(dim: usize, m: usize, m0: usize, stride: usize, external: bool) -> Chunk {
+        let dim = if external { 0 } else { dim };
         let floats: Box<[f32]> = vec![0.0f32; CHUNK * dim].into_boxed_slice();
         let bytes: Box<[u8]> = vec![0u8; CHUNK * stride].into_boxed_slice();
         let ids: Box<[u32]> = vec![0u32; CHUNK * (1 + m0)].into_boxed_slice();
@@ -187,16 +202,27 @@ impl Chunk {
             codes: unsafe { Box::from_raw(Box::into_raw(bytes) as *mut [UnsafeCell<u8>]) },
             // SAFETY: `AtomicU32` has the size, alignment and bit validity of `u32`.
             links0: unsafe { Box::from_raw(Box::into_raw(ids) as *mut [AtomicU32]) },
-            upper: (0..CHUNK).map(|_| OnceLock::new()).collect(),
+            upper: (0..CHUNK)
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
+            upper_width: 1 + m,
             levels: (0..CHUNK).map(|_| AtomicU8::new(0)).collect(),
             vids: (0..CHUNK).map(|_| AtomicU64::new(0)).collect(),
-            rows: if external {
-                (0..CHUNK)
-                    .map(|_| AtomicPtr::new(std::ptr::null_mut()))
-                    .collect()
-            } else {
-                Box::default()
-            },
+        }
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        for (upper, level) in self.upper.iter_mut().zip(self.levels.iter_mut()) {
+            let ptr = *upper.get_mut();
+            if !ptr.is_null() {
+                let len = *level.get_mut() as usize * self.upper_width;
+                // SAFETY: `write_point` made `ptr` from a boxed slice of this length
+                // (the level is stored with it and never changes), and nothing else
+                // frees it.
+                drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) });
+            }
         }
     }
 }
@@ -392,13 +418,11 @@ impl Hnsw {
     /// The vector of `slot`.
     #[inline]
     pub(crate) fn vector(&self, slot: u32) -> &[f32] {
-        if self.external {
-            let row = self.chunk(slot).rows[Self::offset(slot)].load(Mem::Relaxed);
-            // SAFETY: `set_row` pointed it at `dim` floats in a map of the log (or its
-            // zeros), which the graph keeps alive and which never unmaps or changes
-            // while the log lives; it was set before the point became reachable (see
-            // `Chunk`'s `Sync`).
-            return unsafe { std::slice::from_raw_parts(row, self.dim) };
+        if let Some(log) = self.log.as_ref().filter(|_| self.external) {
+            // The row in the log's maps (its zeros for a row the files do not hold),
+            // looked up by vid rather than kept as a pointer per point, which would
+            // cost as much memory as the vids.
+            return log.row_or_zeros(self.vid(slot));
         }
         if let Some(mapped) = self.mapped.as_ref().filter(|m| slot < m.points) {
             let at = mapped.offset + slot as usize * self.dim * 4;
@@ -414,6 +438,36 @@ impl Hnsw {
         // SAFETY: `UnsafeCell<f32>` has the layout of `f32`, and the point was written
         // before it became reachable (see `Chunk`'s `Sync`).
         unsafe { std::slice::from_raw_parts(cells.as_ptr().cast::<f32>(), self.dim) }
+    }
+
+    /// The vector of `slot` for rescoring: in a graph over the vector files, read
+    /// into `buf` (`dim` floats) by [`VectorLog::read_row`], so that the rows a
+    /// search rescores add nothing to the process's resident memory (zeros for a
+    /// row that cannot be read); otherwise in place.
+    fn read_vector<'a>(&'a self, slot: u32, buf: &'a mut [f32]) -> &'a [f32] {
+        match &self.log {
+            Some(log) if self.external => {
+                if !log.read_row(self.vid(slot), buf) {
+                    buf.fill(0.0);
+                }
+                &buf[..self.dim]
+            }
+            _ => self.vector(slot),
+        }
+    }
+
+    /// Rescores `candidates` (nearest first by their codes) exactly and gives the
+    /// `k` nearest, nearest first: only the first [`rescored`] are read, since the
+    /// codes' order is near enough that the `k` nearest are among them.
+    fn rescore(&self, q: &[f32], k: usize, candidates: &[(Dist, u32)]) -> Vec<(u32, f32)> {
+        let mut buf = vec![0.0f32; self.dim];
+        let mut exact: Vec<(Dist, u32)> = candidates
+            .iter()
+            .take(rescored(self.kind(), k))
+            .map(|&(_, s)| (Dist(distance(q, self.read_vector(s, &mut buf))), s))
+            .collect();
+        exact.sort_unstable();
+        exact.into_iter().take(k).map(|(d, s)| (s, d.0)).collect()
     }
 
     /// The codes of `slot` (empty in a graph without quantization).
@@ -447,6 +501,12 @@ impl Hnsw {
         } else {
             None
         }
+    }
+
+    /// The kind of codes the graph walks on (none until every point has its codes).
+    fn kind(&self) -> Quantization {
+        self.walk_quantizer()
+            .map_or(Quantization::None, Quantizer::kind)
     }
 
     /// Points whose vectors are in memory (the others are read from the graph's file).
@@ -483,11 +543,16 @@ impl Hnsw {
             };
         }
         let w = 1 + self.m;
-        match chunk.upper[i].get() {
-            Some(upper) if (level as usize) * w <= upper.len() => List {
-                slots: &upper[(level as usize - 1) * w..level as usize * w],
-            },
-            _ => List { slots: &[] },
+        let upper = chunk.upper[i].load(Mem::Acquire);
+        let levels = chunk.levels[i].load(Mem::Acquire);
+        if upper.is_null() || level > levels {
+            return List { slots: &[] };
+        }
+        // SAFETY: a non-null pointer holds `levels * w` entries (`write_point`),
+        // owned by the chunk until it drops.
+        let all = unsafe { std::slice::from_raw_parts(upper, levels as usize * w) };
+        List {
+            slots: &all[(level as usize - 1) * w..level as usize * w],
         }
     }
 
@@ -515,14 +580,9 @@ impl Hnsw {
             .min(f64::from(MAX_LEVEL)) as u8
     }
 
-    /// Points `slot`'s row at vector file row `vid` (a graph over the files only), or
-    /// at zeros when the files do not hold it; whether they do.
-    fn set_row(&self, slot: u32, vid: u64) -> bool {
-        let Some(log) = &self.log else { return false };
-        let row = log.row(vid);
-        let ptr = row.unwrap_or_else(|| log.row_or_zeros(u64::MAX)).as_ptr();
-        self.chunk(slot).rows[Self::offset(slot)].store(ptr.cast_mut(), Mem::Relaxed);
-        row.is_some()
+    /// Whether the vector files hold row `vid` (a graph over the files only).
+    fn has_row(&self, vid: u64) -> bool {
+        self.log.as_ref().is_some_and(|log| log.row(vid).is_some())
     }
 
     /// Claims a slot and writes the point into it; `None` when the graph is full. A
@@ -534,11 +594,18 @@ impl Hnsw {
             self.claimed.fetch_sub(1, Mem::AcqRel);
             return None;
         }
-        let chunk = self.chunks[(slot >> CHUNK_BITS) as usize]
-            .get_or_init(|| Box::new(Chunk::new(self.dim, self.m0, self.stride, self.external)));
+        let chunk = self.chunks[(slot >> CHUNK_BITS) as usize].get_or_init(|| {
+            Box::new(Chunk::new(
+                self.dim,
+                self.m,
+                self.m0,
+                self.stride,
+                self.external,
+            ))
+        });
         let i = Self::offset(slot);
         if let Some(vector) = vector {
-            if self.external && !self.set_row(slot, vid) {
+            if self.external && !self.has_row(vid) {
                 // Inserted points are committed, so their rows are written: one that
                 // cannot be read is scored as zeros.
                 tracing::warn!(vid, "a vector row cannot be read from the vector files");
@@ -555,10 +622,14 @@ impl Hnsw {
             }
         }
         if level > 0 {
-            let upper = (0..level as usize * (1 + self.m))
+            let upper: Box<[AtomicU32]> = (0..level as usize * chunk.upper_width)
                 .map(|_| AtomicU32::new(0))
                 .collect();
-            let _ = chunk.upper[i].set(upper);
+            let fresh = Box::into_raw(upper).cast::<AtomicU32>();
+            // A claimed slot is written once, so the pointer was null; were it not,
+            // the old lists would be dropped with the chunk under a wrong length.
+            let old = chunk.upper[i].swap(fresh, Mem::Release);
+            debug_assert!(old.is_null());
         }
         chunk.levels[i].store(level, Mem::Release);
         chunk.vids[i].store(vid, Mem::Release);
@@ -827,14 +898,28 @@ impl Hnsw {
     }
 
     /// The `k` nearest allowed points to `q` among a beam of `ef`, nearest first, as
-    /// (slot, distance). A quantized graph walks on codes and rescores what it found
-    /// with the vectors: the distances are exact either way.
+    /// (slot, distance). A quantized graph walks on codes and rescores the best of
+    /// what it found with the vectors: the distances are exact either way.
     pub(crate) fn search(
         &self,
         q: &[f32],
         k: usize,
         ef: usize,
         allowed: Option<&dyn Fn(u64) -> bool>,
+    ) -> Vec<(u32, f32)> {
+        self.search_kept(q, k, ef, allowed, None)
+    }
+
+    /// [`Hnsw::search`], keeping of the beam only the points `keep` takes (by vid)
+    /// before the `k` nearest are chosen: a walk `allowed` steers, `keep` only sorts
+    /// what the walk found.
+    pub(crate) fn search_kept(
+        &self,
+        q: &[f32],
+        k: usize,
+        ef: usize,
+        allowed: Option<&dyn Fn(u64) -> bool>,
+        keep: Option<&dyn Fn(u64) -> bool>,
     ) -> Vec<(u32, f32)> {
         let Some((entry, top)) = self.entry() else {
             return Vec::new();
@@ -843,10 +928,12 @@ impl Hnsw {
             return Vec::new();
         }
         let n = self.len();
+        let kept = |s: u32| keep.is_none_or(|f| f(self.vid(s)));
         if n <= ef.max(k).saturating_mul(self.m) {
             // A walk would compare about as many points as the graph holds: compare
             // them all, which is exact.
-            return self.scan(q, k, allowed, n);
+            let both = |vid: u64| allowed.is_none_or(|f| f(vid)) && keep.is_none_or(|f| f(vid));
+            return self.scan(q, k, Some(&both), n);
         }
         if let Some(quantizer) = self.walk_quantizer() {
             let query = quantizer.query(q);
@@ -854,21 +941,56 @@ impl Hnsw {
                 graph: self,
                 q: &query,
             };
-            let found = self.walk(&coded, entry, top, ef.max(k), allowed);
-            let mut rescored: Vec<(Dist, u32)> = found
-                .into_iter()
-                .map(|(_, s)| (Dist(distance(q, self.vector(s))), s))
-                .collect();
-            rescored.sort_unstable();
-            return rescored
-                .into_iter()
-                .take(k)
-                .map(|(d, s)| (s, d.0))
-                .collect();
+            let mut found = self.walk(&coded, entry, top, ef.max(k), allowed);
+            found.retain(|&(_, s)| kept(s));
+            return self.rescore(q, k, &found);
         }
         let exact = Exact { graph: self, q };
         let found = self.walk(&exact, entry, top, ef.max(k), allowed);
-        found.into_iter().take(k).map(|(d, s)| (s, d.0)).collect()
+        found
+            .into_iter()
+            .filter(|&(_, s)| kept(s))
+            .take(k)
+            .map(|(d, s)| (s, d.0))
+            .collect()
+    }
+
+    /// The `k` nearest to `q` of `slots`, nearest first, comparing each: on codes
+    /// and then rescoring the nearest by them in a quantized graph, else on the
+    /// vectors. Its cost is in proportion to the number of slots, not to the graph.
+    pub(crate) fn search_among(
+        &self,
+        q: &[f32],
+        k: usize,
+        slots: impl Iterator<Item = u32>,
+    ) -> Vec<(u32, f32)> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let query = self.walk_quantizer().map(|quantizer| quantizer.query(q));
+        let keep = match query {
+            Some(_) => rescored(self.kind(), k),
+            None => k,
+        };
+        let mut best: BinaryHeap<(Dist, u32)> = BinaryHeap::with_capacity(keep + 1);
+        for slot in slots {
+            let d = Dist(match &query {
+                Some(query) => 1.0 - query.dot(self.codes(slot)),
+                None => distance(q, self.vector(slot)),
+            });
+            if best.len() < keep {
+                best.push((d, slot));
+            } else if best.peek().is_some_and(|worst| (d, slot) < *worst) {
+                best.pop();
+                best.push((d, slot));
+            }
+        }
+        let mut best = best.into_vec();
+        best.sort_unstable();
+        if query.is_some() {
+            return self.rescore(q, k, &best);
+        }
+        best.into_iter().map(|(d, s)| (s, d.0)).collect()
     }
 
     /// Greedy descent from the entry point to level 0, then a beam search of `ef`.
@@ -1111,7 +1233,7 @@ impl Hnsw {
             if level > MAX_LEVEL || graph.write_point(vid, None, level)? != slot {
                 return None;
             }
-            if graph.external && !graph.set_row(slot, vid) {
+            if graph.external && !graph.has_row(vid) {
                 // A point whose row is gone: the graph is rebuilt from the files.
                 return None;
             }

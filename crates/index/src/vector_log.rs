@@ -173,6 +173,41 @@ impl VectorLog {
         Some(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), self.dim) })
     }
 
+    /// Reads the vector of `vid` into `out` (`dim` floats) with a positioned read
+    /// rather than through the map: the page cache serves it, but no page enters
+    /// this process's mappings (a touched map page brings the cached pages around it
+    /// in too, whatever the advice). Whether the files hold it.
+    pub(crate) fn read_row(&self, vid: u64, out: &mut [f32]) -> bool {
+        let (file, start, _) = file_of(vid);
+        let Some(mapped) = self.map(file) else {
+            return false;
+        };
+        let Some(out) = out.get_mut(..self.dim) else {
+            return false;
+        };
+        let at = (vid - start) * self.row_bytes();
+        // SAFETY: the bytes of `out` are those of its floats (`u8` has no alignment,
+        // and any bit pattern is an `f32`); the borrow is given back before `out` is
+        // used again.
+        let bytes =
+            unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u8>(), out.len() * 4) };
+        if read_exact_at(&mapped.file, bytes, at).is_err() {
+            return false;
+        }
+        // The files are little-endian, like the rows the maps give.
+        for x in out.iter_mut() {
+            *x = f32::from_bits(u32::from_le(x.to_bits()));
+        }
+        true
+    }
+
+    /// The vector of `vid` as [`VectorLog::read_row`] reads it, or `None` when the
+    /// files do not hold it.
+    pub(crate) fn read(&self, vid: u64) -> Option<Vec<f32>> {
+        let mut out = vec![0.0; self.dim];
+        self.read_row(vid, &mut out).then_some(out)
+    }
+
     /// The vector of `vid`, zeros when its file cannot be read.
     #[inline]
     pub(crate) fn row_or_zeros(&self, vid: u64) -> &[f32] {
@@ -370,6 +405,24 @@ impl VectorLog {
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+#[cfg(unix)]
+fn read_exact_at(f: &File, bytes: &mut [u8], at: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(f, bytes, at)
+}
+
+#[cfg(windows)]
+fn read_exact_at(f: &File, mut bytes: &mut [u8], mut at: u64) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        let n = std::os::windows::fs::FileExt::seek_read(f, bytes, at)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        bytes = &mut bytes[n..];
+        at += n as u64;
+    }
+    Ok(())
 }
 
 #[cfg(unix)]

@@ -354,10 +354,12 @@ impl Graph {
         Some(self.hnsw.get()?.vector(slot).to_vec())
     }
 
-    /// The `k` points in `allowed` nearest `query`, by exhaustive comparison: exact,
-    /// for filters too selective for a graph walk to find `k` matches. Its cost is in
-    /// proportion to `allowed`, not to the graph (points of `allowed` not in the graph
-    /// are skipped).
+    /// The `k` points in `allowed` nearest `query`, by comparing each, for filters
+    /// too selective for a graph walk to find `k` matches: exact without
+    /// quantization; with it, on the codes, and the nearest by them rescored with
+    /// the vectors (as a walk's candidates are). Its cost is in proportion to
+    /// `allowed`, not to the graph (points of `allowed` not in the graph are
+    /// skipped).
     pub(crate) fn exact_search(
         &self,
         query: &[f32],
@@ -367,14 +369,15 @@ impl Graph {
         let Some(hnsw) = self.hnsw.get().filter(|_| k > 0) else {
             return Vec::new();
         };
-        let mut top = TopK::new(k);
         let by_vid = self.by_vid.read().expect("points lock");
-        for vid in allowed.iter() {
-            if let Some(slot) = Self::slot(&by_vid, vid) {
-                top.offer(vid, similarity(query, hnsw.vector(slot)));
-            }
-        }
-        top.into_sorted()
+        let slots = allowed.iter().filter_map(|vid| Self::slot(&by_vid, vid));
+        let mut hits: Vec<(u64, f32)> = hnsw
+            .search_among(query, k, slots)
+            .into_iter()
+            .map(|(slot, d)| (hnsw.vid(slot), 1.0 - d))
+            .collect();
+        sort_hits(&mut hits);
+        hits
     }
 
     /// A new graph holding only the points in `live`, from this graph's vectors and
@@ -466,12 +469,11 @@ impl Graph {
         };
         let k = k.min(hnsw.len());
         let ef = ef.max(k).min(hnsw.len());
+        let keep = |vid: u64| set.contains(vid);
         let hits: Vec<(u64, f32)> = hnsw
-            .search(query, ef, ef, None)
+            .search_kept(query, k, ef, None, Some(&keep))
             .into_iter()
             .map(|(slot, d)| (hnsw.vid(slot), 1.0 - d))
-            .filter(|(vid, _)| set.contains(*vid))
-            .take(k)
             .collect();
         (hits.len() >= k.min(set_len)).then_some(hits)
     }

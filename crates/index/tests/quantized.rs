@@ -64,6 +64,9 @@ fn measure(
         let want = exact(points, q, 10, keep);
         for (hit, (_, chunk)) in hits.iter().zip(&chunks) {
             assert!(keep(chunk.ordinal as usize), "a hit outside the filter");
+            // The fetched chunk carries its own vector, read from the vector files.
+            let stored = dot(&chunk.vector, &points[chunk.ordinal as usize]);
+            assert!((stored - 1.0).abs() < 1e-5, "fetched vector off: {stored}");
             found += usize::from(want.contains(&chunk.ordinal));
             worst = worst.max((hit.score - dot(q, &points[chunk.ordinal as usize])).abs());
         }
@@ -92,6 +95,8 @@ fn build(dir: &std::path::Path, points: &[Vec<f32>], quantization: Quantization)
                 let mut r = Record::new("d", ordinal, format!("point {ordinal}"), v.clone());
                 r.metadata
                     .insert("even".into(), ordinal.is_multiple_of(2).into());
+                r.metadata
+                    .insert("fiftieth".into(), ordinal.is_multiple_of(50).into());
                 r
             })
             .collect();
@@ -109,8 +114,9 @@ fn build(dir: &std::path::Path, points: &[Vec<f32>], quantization: Quantization)
 }
 
 /// Recall@10 against exact search: at least 0.95 (0.9 inside a filter that keeps half
-/// the points), and at most 0.01 below the same graph walked on full-precision
-/// vectors; scores exact to float rounding; the same after reopening.
+/// the points, 0.99 inside one of a fiftieth, compared point by point), and at most
+/// 0.01 below the same graph walked on full-precision vectors; scores exact to float
+/// rounding; the same after reopening.
 #[test]
 fn int8_walks_keep_recall_and_exact_scores_and_survive_a_reopen() {
     let mut state = 0x5EED_u64;
@@ -127,6 +133,8 @@ fn int8_walks_keep_recall_and_exact_scores_and_survive_a_reopen() {
     let plain = build(plain_dir.path(), &points, Quantization::None);
     let even: Filter = "even = true".parse().unwrap();
     let is_even = |i: usize| i.is_multiple_of(2);
+    let rare: Filter = "fiftieth = true".parse().unwrap();
+    let is_rare = |i: usize| i.is_multiple_of(50);
     let (baseline, _) = measure(&plain, &points, &queries, None, |_| true);
     let (filtered_baseline, _) = measure(&plain, &points, &queries, Some(&even), is_even);
     drop(plain);
@@ -144,6 +152,10 @@ fn int8_walks_keep_recall_and_exact_scores_and_survive_a_reopen() {
             filtered >= 0.9 && filtered >= filtered_baseline - 0.01,
             "filtered recall@10 {filtered}, walking on vectors {filtered_baseline}"
         );
+        // A filter too selective to walk: every match compared on its codes, the
+        // nearest by them rescored; next to exact.
+        let (rare, worst) = measure(&index, &points, &queries, Some(&rare), is_rare);
+        assert!(rare >= 0.99 && worst < 1e-5, "selective: {rare}, {worst}");
     }
     let index = Index::open(dir.path()).unwrap();
     assert_eq!(index.options().hnsw.quantization, Quantization::Int8);

@@ -108,7 +108,9 @@ impl Index {
         };
         let vid = u64_of(doc, f.vid);
         let vector = match &self.shared.log {
-            Some(log) => log.row(vid).map(<[f32]>::to_vec).unwrap_or_default(),
+            // Read, not mapped: fetching a hit's chunk adds nothing to the resident
+            // memory of a process serving a large collection.
+            Some(log) => log.read(vid).unwrap_or_default(),
             None => vector_of(doc, f),
         };
         (vid, Record { vector, ..record })
