@@ -7,7 +7,8 @@
 //! `merge` (the store's segment merge policy) and `convert` (records to and from
 //! tantivy documents).
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -1189,13 +1190,8 @@ impl Index {
     /// Tantivy errors.
     pub fn stats(&self) -> Result<Stats> {
         let snap = self.snapshot();
-        let docs = self.documents_in(&snap, None, false)?;
-        let mut tenants: BTreeMap<String, TenantStats> = BTreeMap::new();
-        for d in &docs {
-            let t = tenants.entry(d.tenant.clone()).or_default();
-            t.documents += 1;
-            t.chunks += d.chunks;
-        }
+        let tenants = self.tenant_counts(&snap)?;
+        let documents = tenants.values().map(|t| t.documents).sum();
         let graph_points = snap.graph.len();
         let tombstones = if self.options.dim > 0 {
             snap.tombstones()
@@ -1203,7 +1199,7 @@ impl Index {
             0
         };
         Ok(Stats {
-            documents: docs.len(),
+            documents,
             chunks: usize::try_from(snap.searcher.num_docs()).unwrap_or(usize::MAX),
             dim: self.options.dim,
             graph_points,
@@ -1222,6 +1218,74 @@ impl Index {
             chunks_without_terms: self.chunks_without_terms(&snap)?,
             queries_without_terms: self.termless_queries.load(AtomicOrdering::Relaxed),
         })
+    }
+
+    /// Documents and chunks per tenant, counted by merging the segments' key
+    /// dictionaries (each sorted) in one pass: memory for a count per key ordinal of
+    /// one segment at a time and one key per segment, never a list of every document
+    /// (which at 10M chunks costs hundreds of megabytes for a moment).
+    fn tenant_counts(&self, snap: &Snapshot) -> Result<BTreeMap<String, TenantStats>> {
+        let corrupt = |e: std::io::Error| Error::Corrupt {
+            path: self.path.clone(),
+            reason: format!("document keys: {e}"),
+        };
+        // Per segment: its key column and live chunks per key ordinal.
+        let mut columns = Vec::new();
+        for seg in snap.searcher.segment_readers() {
+            let Some(keys) = seg.fast_fields().str("doc_key")? else {
+                continue;
+            };
+            let mut chunks: Vec<u32> = vec![0; keys.num_terms()];
+            for doc in seg.doc_ids_alive() {
+                if let Some(ord) = keys.term_ords(doc).next() {
+                    if let Some(n) = usize::try_from(ord).ok().and_then(|o| chunks.get_mut(o)) {
+                        *n = n.saturating_add(1);
+                    }
+                }
+            }
+            columns.push((keys, chunks));
+        }
+        let mut streams = Vec::with_capacity(columns.len());
+        for (keys, _) in &columns {
+            streams.push(keys.dictionary().stream().map_err(corrupt)?);
+        }
+        // The smallest key of each stream not yet read, smallest first.
+        let mut heads: BinaryHeap<Reverse<(Vec<u8>, usize)>> = BinaryHeap::new();
+        for (i, stream) in streams.iter_mut().enumerate() {
+            if stream.advance() {
+                heads.push(Reverse((stream.key().to_vec(), i)));
+            }
+        }
+        let mut tenants: BTreeMap<String, TenantStats> = BTreeMap::new();
+        let sep = schema::KEY_SEP.to_string();
+        while let Some(Reverse((key, _))) = heads.peek().cloned() {
+            let mut chunks = 0usize;
+            while let Some(Reverse((next, i))) = heads.peek() {
+                if *next != key {
+                    break;
+                }
+                let i = *i;
+                heads.pop();
+                let stream = &mut streams[i];
+                let ord = usize::try_from(stream.term_ord()).unwrap_or(usize::MAX);
+                chunks += columns[i].1.get(ord).map_or(0, |&n| n as usize);
+                if stream.advance() {
+                    heads.push(Reverse((stream.key().to_vec(), i)));
+                }
+            }
+            if chunks == 0 {
+                continue;
+            }
+            let key = String::from_utf8_lossy(&key);
+            let tenant = key.split_once(&sep).map_or("", |(t, _)| t);
+            let t = match tenants.get_mut(tenant) {
+                Some(t) => t,
+                None => tenants.entry(tenant.to_owned()).or_default(),
+            };
+            t.documents += 1;
+            t.chunks += chunks;
+        }
+        Ok(tenants)
     }
 
     /// Live chunks whose body holds no token, read from its field norms (a byte per
