@@ -47,8 +47,9 @@ pub enum Quantization {
     /// Full-precision vectors (4 bytes a dimension).
     None,
     /// One byte a dimension, each dimension's range trained on the collection's own
-    /// vectors once it holds a few thousand; the candidates found are rescored with
-    /// the full-precision vectors. The default for a new index.
+    /// vectors once it holds a few thousand; the nearest candidates by their codes
+    /// (four times `k`, at least 32) are rescored with the full-precision vectors.
+    /// The default for a new index.
     Int8,
     /// One bit a dimension (which of two levels, the means of the values below and
     /// above the dimension's median, a value is nearer), a 32nd of the
