@@ -42,7 +42,7 @@ use rayon::prelude::*;
 
 use crate::quantize::{self, Quantizer, QueryCodes};
 use crate::vector_log::VectorLog;
-use crate::vectors::Quantization;
+use crate::vectors::{Quantization, PREALLOCATE_MAX};
 
 /// Points per chunk.
 const CHUNK_BITS: u32 = 12;
@@ -71,7 +71,7 @@ pub(crate) const QUANTIZE_FROM: usize = 8192;
 /// rescored with the full-precision vectors to give the `k` nearest. With int8 codes,
 /// four times `k` and at least 32: their error is small beside the gaps between
 /// neighbours, so the `k` nearest are almost always among the first few `k`, and a
-/// search reads no more rows than this from the vector files. One bit a dimension
+/// walk reads no more rows than this from the vector files. One bit a dimension
 /// orders far more loosely: all of them.
 pub(crate) fn rescored(kind: Quantization, k: usize) -> usize {
     match kind {
@@ -313,8 +313,9 @@ thread_local! {
 }
 
 /// A bit per point, and the words a search set, so the next search clears only those:
-/// a 64th of a byte a point per thread (a mark per point would be 20 MB a thread at
-/// 10M points) and a start in proportion to the last search, not to the graph.
+/// an eighth of a byte a point per thread (a 16-bit mark per point would be 20 MB a
+/// thread at 10M points) and a start in proportion to the last search, not to the
+/// graph.
 #[derive(Default)]
 struct Visited {
     bits: Vec<u64>,
@@ -462,17 +463,25 @@ impl Hnsw {
     }
 
     /// Rescores `candidates` (nearest first by their codes) exactly and gives the
-    /// `k` nearest, nearest first: only the first [`rescored`] are read, since the
-    /// codes' order is near enough that the `k` nearest are among them.
+    /// `k` nearest, nearest first (ties to the lower vid): only the first
+    /// [`rescored`] are read, since the codes' order is near enough that the `k`
+    /// nearest are among them.
     fn rescore(&self, q: &[f32], k: usize, candidates: &[(Dist, u32)]) -> Vec<(u32, f32)> {
         let mut buf = vec![0.0f32; self.dim];
-        let mut exact: Vec<(Dist, u32)> = candidates
+        let mut exact: Vec<(Dist, u64, u32)> = candidates
             .iter()
             .take(rescored(self.kind(), k))
-            .map(|&(_, s)| (Dist(distance(q, self.read_vector(s, &mut buf))), s))
+            .map(|&(_, s)| {
+                let d = Dist(distance(q, self.read_vector(s, &mut buf)));
+                (d, self.vid(s), s)
+            })
             .collect();
         exact.sort_unstable();
-        exact.into_iter().take(k).map(|(d, s)| (s, d.0)).collect()
+        exact
+            .into_iter()
+            .take(k)
+            .map(|(d, _, s)| (s, d.0))
+            .collect()
     }
 
     /// The codes of `slot` (empty in a graph without quantization).
@@ -630,11 +639,8 @@ impl Hnsw {
             let upper: Box<[AtomicU32]> = (0..level as usize * chunk.upper_width)
                 .map(|_| AtomicU32::new(0))
                 .collect();
-            let fresh = Box::into_raw(upper).cast::<AtomicU32>();
-            // A claimed slot is written once, so the pointer was null; were it not,
-            // the old lists would be dropped with the chunk under a wrong length.
-            let old = chunk.upper[i].swap(fresh, Mem::Release);
-            debug_assert!(old.is_null());
+            // A claimed slot is written once: nothing was here before.
+            chunk.upper[i].store(Box::into_raw(upper).cast::<AtomicU32>(), Mem::Release);
         }
         chunk.levels[i].store(level, Mem::Release);
         chunk.vids[i].store(vid, Mem::Release);
@@ -960,9 +966,10 @@ impl Hnsw {
             .collect()
     }
 
-    /// The `k` nearest to `q` of `slots`, nearest first, comparing each: on codes
-    /// and then rescoring the nearest by them in a quantized graph, else on the
-    /// vectors. Its cost is in proportion to the number of slots, not to the graph.
+    /// The `k` nearest to `q` of `slots`, nearest first, comparing each: on int8
+    /// codes and then rescoring the nearest by them, else (binary codes, whose order
+    /// is too loose to cut on, or none) on the vectors. Its cost is in proportion to
+    /// the number of slots, not to the graph. Ties go to the lower vid.
     pub(crate) fn search_among(
         &self,
         q: &[f32],
@@ -972,30 +979,36 @@ impl Hnsw {
         if k == 0 {
             return Vec::new();
         }
-        let query = self.walk_quantizer().map(|quantizer| quantizer.query(q));
+        let query = self
+            .walk_quantizer()
+            .filter(|quantizer| quantizer.kind() == Quantization::Int8)
+            .map(|quantizer| quantizer.query(q));
         let keep = match query {
-            Some(_) => rescored(self.kind(), k),
+            Some(_) => rescored(Quantization::Int8, k),
             None => k,
         };
-        let mut best: BinaryHeap<(Dist, u32)> = BinaryHeap::with_capacity(keep + 1);
+        let mut best: BinaryHeap<(Dist, u64, u32)> =
+            BinaryHeap::with_capacity(keep.saturating_add(1).min(PREALLOCATE_MAX));
         for slot in slots {
             let d = Dist(match &query {
                 Some(query) => 1.0 - query.dot(self.codes(slot)),
                 None => distance(q, self.vector(slot)),
             });
+            let point = (d, self.vid(slot), slot);
             if best.len() < keep {
-                best.push((d, slot));
-            } else if best.peek().is_some_and(|worst| (d, slot) < *worst) {
+                best.push(point);
+            } else if best.peek().is_some_and(|worst| point < *worst) {
                 best.pop();
-                best.push((d, slot));
+                best.push(point);
             }
         }
         let mut best = best.into_vec();
         best.sort_unstable();
         if query.is_some() {
+            let best: Vec<(Dist, u32)> = best.into_iter().map(|(d, _, s)| (d, s)).collect();
             return self.rescore(q, k, &best);
         }
-        best.into_iter().map(|(d, s)| (s, d.0)).collect()
+        best.into_iter().map(|(d, _, s)| (s, d.0)).collect()
     }
 
     /// Greedy descent from the entry point to level 0, then a beam search of `ef`.
@@ -1780,6 +1793,31 @@ mod tests {
                 .is_none());
                 std::fs::write(&file, &full).unwrap();
             }
+        }
+    }
+
+    /// One thread's visited set, reused across searches of graphs that grow and
+    /// shrink: each search starts with nothing visited and marks each slot once.
+    #[test]
+    fn visited_marks_each_slot_once_per_search_whatever_the_graph_size() {
+        let mut visited = Visited::default();
+        for (round, n) in [10usize, 1_000, 70, 5_000, 64, 0, 129]
+            .into_iter()
+            .enumerate()
+        {
+            visited.reset(n);
+            let slots: Vec<u32> = (0..n as u32)
+                .filter(|s| (s + round as u32) % 3 != 0)
+                .collect();
+            for &s in &slots {
+                assert!(visited.visit(s), "round {round}: {s} fresh");
+            }
+            for s in 0..n as u32 {
+                assert_eq!(visited.visit(s), !slots.contains(&s), "round {round}: {s}");
+            }
+            // Past the size given: the set grows.
+            assert!(visited.visit(n as u32 + 100));
+            assert!(!visited.visit(n as u32 + 100));
         }
     }
 

@@ -194,7 +194,8 @@ impl VectorLog {
         if read_exact_at(&mapped.file, bytes, at).is_err() {
             return false;
         }
-        // The files are little-endian, like the rows the maps give.
+        // The files hold little-endian floats (the maps read them as they are, which
+        // is right on the little-endian CPUs trawl is built for).
         for x in out.iter_mut() {
             *x = f32::from_bits(u32::from_le(x.to_bits()));
         }

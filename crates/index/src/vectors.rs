@@ -361,7 +361,7 @@ impl Graph {
     /// the vectors (as a walk's candidates are). Its cost is in proportion to
     /// `allowed`, not to the graph (points of `allowed` not in the graph are
     /// skipped).
-    pub(crate) fn exact_search(
+    pub(crate) fn search_each(
         &self,
         query: &[f32],
         k: usize,
@@ -811,11 +811,11 @@ mod tests {
             .collect();
         sort_hits(&mut want);
         want.truncate(25);
-        assert_eq!(graph.exact_search(&query, 25, &allowed), want);
+        assert_eq!(graph.search_each(&query, 25, &allowed), want);
         let dir = tempfile::tempdir().unwrap();
         graph.save(dir.path()).unwrap();
         let loaded = Graph::load(dir.path(), HnswParams::default(), dim, None).unwrap();
-        assert_eq!(loaded.exact_search(&query, 25, &allowed), want);
+        assert_eq!(loaded.search_each(&query, 25, &allowed), want);
         // Vectors of another dimension than the index's: rebuilt.
         assert!(Graph::load(dir.path(), HnswParams::default(), dim + 1, None).is_none());
         // A graph holding a vid at or past the state's `next_vid` is damaged: rebuilt.

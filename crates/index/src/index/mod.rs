@@ -68,8 +68,9 @@ const STORE_DELETED_RATIO: f64 = 0.3;
 /// keeps several segments of about this size instead of one, and a keyword query
 /// searches them in parallel (a segment is the unit tantivy can split a query into).
 const SEGMENT_MAX_DOCS: u64 = 1 << 18;
-/// A filtered vector search compares every matching vector exactly when the filter
-/// keeps at most this share of the live chunks (a graph walk would have to visit about
+/// A filtered vector search compares the query with every matching chunk (on its
+/// codes, the nearest then rescored, in a quantized index) when the filter keeps at
+/// most this share of the live chunks (a graph walk would have to visit about
 /// `1 / share` points per match) ...
 const EXACT_SCAN_SHARE: f64 = 0.05;
 /// ... or at most this many chunks.
@@ -1222,8 +1223,9 @@ impl Index {
 
     /// Documents and chunks per tenant, counted by merging the segments' key
     /// dictionaries (each sorted) in one pass: memory for a count per key ordinal of
-    /// one segment at a time and one key per segment, never a list of every document
-    /// (which at 10M chunks costs hundreds of megabytes for a moment).
+    /// each segment (4 bytes a document) and one key per segment, never a list of
+    /// every document with its key (which at 10M chunks costs hundreds of megabytes
+    /// for a moment).
     fn tenant_counts(&self, snap: &Snapshot) -> Result<BTreeMap<String, TenantStats>> {
         let corrupt = |e: std::io::Error| Error::Corrupt {
             path: self.path.clone(),

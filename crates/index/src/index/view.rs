@@ -162,9 +162,10 @@ impl View<'_> {
     ///
     /// The filter applies inside the search, so `k` matching chunks come back whenever
     /// that many exist: a selective filter compares the query with every matching
-    /// vector exactly; a broad one walks the graph only through matching points, with a
-    /// wider candidate list, and falls back to the exact comparison if the walk comes
-    /// back short.
+    /// chunk (on its int8 codes in a quantized index, the nearest by them then
+    /// rescored exactly); a broad one walks the graph only through matching points,
+    /// with a wider candidate list, and falls back to that comparison if the walk
+    /// comes back short.
     ///
     /// # Errors
     /// [`Error::Dimension`] when `query` has the wrong length, [`Error::InvalidFilter`]
@@ -199,7 +200,7 @@ impl View<'_> {
                 if hits.len() < k.min(graph_live) {
                     // A walk among many deleted points can come back short (seen while
                     // a writer replaces documents): compare with every live vector.
-                    hits = graph.exact_search(&q, k, &snap.live);
+                    hits = graph.search_each(&q, k, &snap.live);
                 }
                 merge_fresh(graph, &q, k, hits, fresh, &snap.live)
             }
@@ -221,7 +222,7 @@ impl View<'_> {
                 } else if matches <= EXACT_SCAN_MIN
                     || matches as f64 <= live as f64 * EXACT_SCAN_SHARE
                 {
-                    graph.exact_search(&q, k, allowed)
+                    graph.search_each(&q, k, allowed)
                 } else {
                     // First an unfiltered walk wide enough to hold about 2k matches, cut
                     // to the matches: cheaper than a filtered walk, which goes on until
@@ -238,7 +239,7 @@ impl View<'_> {
                             let ef = k.saturating_mul(live / matches).min(live).max(ef_search);
                             let hits = graph.search(&q, k, ef, allowed);
                             if hits.len() < k.min(matches) {
-                                graph.exact_search(&q, k, allowed)
+                                graph.search_each(&q, k, allowed)
                             } else {
                                 hits
                             }
@@ -1023,7 +1024,7 @@ impl PartialOrd for Ranked {
 /// The graph's hits and the fresh points' merged into the top `k`. The graph is shared
 /// with the writer, which moves fresh points into it after this snapshot was taken; such
 /// a point can then come back from both lists, and the merged list falls short of `k`.
-/// Then the graph is compared exactly, with room for every such repeat.
+/// Then every live point of the graph is compared, with room for every such repeat.
 fn merge_fresh(
     graph: &crate::vectors::Graph,
     query: &[f32],
@@ -1039,6 +1040,6 @@ fn merge_fresh(
     if repeats == 0 || hits.len() + fresh.len() - repeats >= k {
         return merge(hits, fresh, k);
     }
-    let hits = graph.exact_search(query, k.saturating_add(fresh.len()), allowed);
+    let hits = graph.search_each(query, k.saturating_add(fresh.len()), allowed);
     merge(hits, fresh, k)
 }
