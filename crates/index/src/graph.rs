@@ -1807,7 +1807,7 @@ mod tests {
         {
             visited.reset(n);
             let slots: Vec<u32> = (0..n as u32)
-                .filter(|s| (s + round as u32) % 3 != 0)
+                .filter(|s| !(s + round as u32).is_multiple_of(3))
                 .collect();
             for &s in &slots {
                 assert!(visited.visit(s), "round {round}: {s} fresh");
