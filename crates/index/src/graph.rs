@@ -174,8 +174,14 @@ struct Chunk {
     /// Entries per upper level, `1 + m`.
     upper_width: usize,
     levels: Box<[AtomicU8]>,
+    /// Each point's vid, stored (release) after everything else `write_point` writes:
+    /// [`UNWRITTEN`] until then, so a reader that goes by slot number rather than
+    /// through a list (a scan) skips a point another thread is still writing.
     vids: Box<[AtomicU64]>,
 }
+
+/// The vid of a slot not written yet.
+const UNWRITTEN: u64 = u64::MAX;
 
 // SAFETY: `vectors` and `codes` are the only fields that are not `Sync` by
 // themselves. Each point's floats are written by the one thread that claimed the
@@ -208,7 +214,7 @@ impl Chunk {
                 .collect(),
             upper_width: 1 + m,
             levels: (0..CHUNK).map(|_| AtomicU8::new(0)).collect(),
-            vids: (0..CHUNK).map(|_| AtomicU64::new(0)).collect(),
+            vids: (0..CHUNK).map(|_| AtomicU64::new(UNWRITTEN)).collect(),
         }
     }
 }
@@ -1036,9 +1042,13 @@ impl Hnsw {
         allowed: Option<&dyn Fn(u64) -> bool>,
         n: usize,
     ) -> Vec<(u32, f32)> {
-        let mut best: BinaryHeap<(Dist, u32)> = BinaryHeap::with_capacity(k + 1);
+        let mut best: BinaryHeap<(Dist, u32)> =
+            BinaryHeap::with_capacity(k.saturating_add(1).min(PREALLOCATE_MAX));
         for slot in 0..n as u32 {
-            if allowed.is_some_and(|f| !f(self.vid(slot))) {
+            // Inserts finish out of order, so a slot below the count of points
+            // inserted may still be being written: skipped until its vid is stored.
+            let vid = self.vid(slot);
+            if vid == UNWRITTEN || allowed.is_some_and(|f| !f(vid)) {
                 continue;
             }
             let d = Dist(distance(q, self.vector(slot)));
@@ -1794,6 +1804,26 @@ mod tests {
                 std::fs::write(&file, &full).unwrap();
             }
         }
+    }
+
+    /// A slot counted as inserted while its point is still being written (inserts
+    /// finish out of order) is not read by a scan.
+    #[test]
+    fn a_scan_skips_a_slot_still_being_written() {
+        let dim = 8;
+        let mut state = 0x5CA7_u64;
+        let points: Vec<(u64, Vec<f32>)> = (0..10u64)
+            .map(|vid| (vid + 1, random_unit(dim, &mut state)))
+            .collect();
+        let refs: Vec<(u64, &[f32])> = points.iter().map(|(i, v)| (*i, v.as_slice())).collect();
+        let graph = Hnsw::new(dim, 16, 100, Quantization::None);
+        graph.insert(&refs);
+        // Another thread has claimed slot 10 and a later slot finished first.
+        graph.claimed.fetch_add(1, Mem::AcqRel);
+        graph.inserted.fetch_add(1, Mem::AcqRel);
+        let hits = graph.search(&points[3].1, 11, 64, None);
+        assert_eq!(hits.len(), 10);
+        assert!(hits.iter().all(|&(slot, _)| slot < 10));
     }
 
     /// One thread's visited set, reused across searches of graphs that grow and
