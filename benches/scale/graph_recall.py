@@ -34,12 +34,15 @@ K = 10
 
 
 def load_trawl(path):
-    """(vids by slot, level-0 lists, upper lists per level, entry slot, top level)."""
+    """(vids by slot, level-0 lists, upper lists per level, entry slot, top level,
+    level-0 list bound)."""
     with open(path, "rb") as f:
         b = f.read()
     if b[:8] != b"TRWLHNSW":
         raise SystemExit(f"{path}: not a trawl graph file")
-    _version, dim, _m, n, entry = struct.unpack_from("<5I", b, 8)
+    version, dim, m, n, entry = struct.unpack_from("<5I", b, 8)
+    if version != 2:
+        raise SystemExit(f"{path}: graph format {version}; this script reads format 2")
     top, flags = b[28], b[29]
     off = 30 + (1 + dim * 8 if flags & 1 else 0)  # the quantizer: tag, lo, step
     vids = np.zeros(n, np.int64)
@@ -58,7 +61,7 @@ def load_trawl(path):
                 level0[slot] = ids
             else:
                 upper[lev][slot] = ids
-    return vids, level0, upper, entry, top
+    return vids, level0, upper, entry, top, 2 * m
 
 
 def load_hnswlib(path):
@@ -82,7 +85,7 @@ def load_hnswlib(path):
                 for lev in range(1, size_i // (4 * per) + 1):
                     block = data[(lev - 1) * per : lev * per]
                     upper[lev][i] = block[1 : 1 + (block[0] & 0xFFFF)].astype(np.int64)
-    return labels, level0, upper, entry, top
+    return labels, level0, upper, entry, top, max_m0
 
 
 def search(vectors, level0, upper, entry, top, q, ef):
@@ -125,14 +128,14 @@ def recall(found, exact):
     return hits / (K * len(exact))
 
 
-def degrees(level0):
+def degrees(level0, cap):
     out = np.array([len(ids) for ids in level0])
     named = np.zeros(len(level0), np.int64)
     for ids in level0:
         named[ids] += 1
     return (
         f"level-0 degree mean {out.mean():.2f}, median {np.median(out):.0f}, "
-        f"full lists {np.mean(out == out.max()):.3f}; points no list names: "
+        f"full lists {np.mean(out == cap):.3f}; points no list names: "
         f"{int(np.sum(named == 0))}"
     )
 
@@ -170,14 +173,15 @@ def main():
     index.set_num_threads(1)
     theirs = load_hnswlib(path)
 
-    print(f"trawl:   {degrees(trawl[1])}")
-    print(f"hnswlib: {degrees(theirs[1])}")
+    print(f"trawl:   {degrees(trawl[1], trawl[5])}")
+    print(f"hnswlib: {degrees(theirs[1], theirs[5])}")
+    # Each graph's vectors in its slot order, copied once.
+    graphs = [(vectors[g[0]], *g[1:5]) for g in (trawl, theirs)]
     print("| ef | trawl's graph | hnswlib's graph | gap | hnswlib's own search |")
     print("|---|---|---|---|---|")
     for ef in args.ef:
         row = []
-        for ids, level0, upper, entry, top in (trawl, theirs):
-            by_slot = vectors[ids]
+        for (by_slot, level0, upper, entry, top), ids in zip(graphs, (trawl[0], theirs[0])):
             found = [ids[search(by_slot, level0, upper, entry, top, q, ef)] for q in queries]
             row.append(recall([f.tolist() for f in found], exact))
         index.set_ef(ef)

@@ -185,9 +185,10 @@ const UNWRITTEN: u64 = u64::MAX;
 
 // SAFETY: `vectors` and `codes` are the only fields that are not `Sync` by
 // themselves. Each point's floats are written by the one thread that claimed the
-// point, before any list or the entry point names it (release stores), and are only
-// read after reaching it through such a name (acquire loads), so no read races a
-// write. Codes are written the same way, or, for the points that came before the
+// point, before any list or the entry point names it (release stores) and before its
+// vid is stored (release), and are only read after reaching it through such a name or,
+// going by slot number, after loading a vid other than `UNWRITTEN` (acquire loads), so
+// no read races a write. Codes are written the same way, or, for the points that came before the
 // quantizer, before `Hnsw::coded` is set (release), and searches read codes only after
 // seeing it set (acquire).
 unsafe impl Sync for Chunk {}
