@@ -80,17 +80,6 @@ pub(crate) fn rescored(kind: Quantization, k: usize) -> usize {
     }
 }
 
-/// How many of the points a search compares one by one on their codes (a filter too
-/// selective to walk) are rescored: as for a walk's beam with int8 codes; with binary
-/// codes, which have no beam to bound them, sixteen times `k` and at least 256 (about
-/// the beam a binary walk needs for the recall of an int8 one).
-fn rescored_among(kind: Quantization, k: usize) -> usize {
-    match kind {
-        Quantization::Binary => k.saturating_mul(16).max(256),
-        Quantization::Int8 | Quantization::None => rescored(kind, k),
-    }
-}
-
 /// Distance between unit vectors: `1 - dot`, clamped at zero.
 #[inline]
 pub(crate) fn distance(a: &[f32], b: &[f32]) -> f32 {
@@ -984,10 +973,10 @@ impl Hnsw {
             .collect()
     }
 
-    /// The `k` nearest to `q` of `slots`, nearest first, comparing each: on the codes
-    /// and then rescoring the nearest by them ([`rescored_among`]) in a quantized
-    /// graph, else on the vectors. Its cost is in proportion to the number of slots,
-    /// not to the graph. Ties go to the lower vid.
+    /// The `k` nearest to `q` of `slots`, nearest first, comparing each: on int8
+    /// codes and then rescoring the nearest by them, else (binary codes, whose order
+    /// is too loose to cut on, or none) on the vectors. Its cost is in proportion to
+    /// the number of slots, not to the graph. Ties go to the lower vid.
     pub(crate) fn search_among(
         &self,
         q: &[f32],
@@ -997,9 +986,12 @@ impl Hnsw {
         if k == 0 {
             return Vec::new();
         }
-        let query = self.walk_quantizer().map(|quantizer| quantizer.query(q));
+        let query = self
+            .walk_quantizer()
+            .filter(|quantizer| quantizer.kind() == Quantization::Int8)
+            .map(|quantizer| quantizer.query(q));
         let keep = match query {
-            Some(_) => rescored_among(self.kind(), k),
+            Some(_) => rescored(Quantization::Int8, k),
             None => k,
         };
         let mut best: BinaryHeap<(Dist, u64, u32)> =

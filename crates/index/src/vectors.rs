@@ -356,11 +356,11 @@ impl Graph {
     }
 
     /// The `k` points in `allowed` nearest `query`, by comparing each, for filters
-    /// too selective for a graph walk to find `k` matches: in a quantized graph on
-    /// the codes, the nearest by them rescored with the vectors (as a walk's
-    /// candidates are); without quantization exactly, on the vectors. Its cost is in
-    /// proportion to `allowed`, not to the graph (points of `allowed` not in the
-    /// graph are skipped).
+    /// too selective for a graph walk to find `k` matches: with int8 codes, on the
+    /// codes, and the nearest by them rescored with the vectors (as a walk's
+    /// candidates are); otherwise (binary codes, none) exactly, on the vectors. Its cost is in proportion to
+    /// `allowed`, not to the graph (points of `allowed` not in the graph are
+    /// skipped).
     pub(crate) fn search_each(
         &self,
         query: &[f32],

@@ -68,9 +68,9 @@ const STORE_DELETED_RATIO: f64 = 0.3;
 /// keeps several segments of about this size instead of one, and a keyword query
 /// searches them in parallel (a segment is the unit tantivy can split a query into).
 const SEGMENT_MAX_DOCS: u64 = 1 << 18;
-/// A filtered vector search compares the query with every matching chunk (on its
-/// codes, the nearest then rescored, in a quantized index; on the vectors otherwise)
-/// when the filter keeps at most this share of the live chunks (a graph walk would have to visit about
+/// A filtered vector search compares the query with every matching chunk (on its int8
+/// codes, the nearest then rescored, in an int8 index; on the vectors otherwise) when the filter keeps at
+/// most this share of the live chunks (a graph walk would have to visit about
 /// `1 / share` points per match) ...
 const EXACT_SCAN_SHARE: f64 = 0.05;
 /// ... or at most this many chunks.

@@ -162,8 +162,8 @@ impl View<'_> {
     ///
     /// The filter applies inside the search, so `k` matching chunks come back whenever
     /// that many exist: a selective filter compares the query with every matching
-    /// chunk (on its codes in a quantized index, the nearest by them then rescored
-    /// exactly); a broad one walks the graph only through matching points,
+    /// chunk (on its int8 codes in a quantized index, the nearest by them then
+    /// rescored exactly); a broad one walks the graph only through matching points,
     /// with a wider candidate list, and falls back to that comparison if the walk
     /// comes back short.
     ///
