@@ -29,6 +29,18 @@ fn dataset(state: &mut u64) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// `n` queries near the data, as a question is near its answers: every `step`-th point
+/// with noise added.
+fn queries_near(points: &[Vec<f32>], n: usize, step: usize, state: &mut u64) -> Vec<Vec<f32>> {
+    (0..n)
+        .map(|i| {
+            let noise = common::xorshift_vector(state, DIM);
+            let p = &points[i * step % POINTS];
+            unit(p.iter().zip(&noise).map(|(a, b)| a + 0.3 * b).collect())
+        })
+        .collect()
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -121,14 +133,7 @@ fn build(dir: &std::path::Path, points: &[Vec<f32>], quantization: Quantization)
 fn int8_walks_keep_recall_and_exact_scores_and_survive_a_reopen() {
     let mut state = 0x5EED_u64;
     let points = dataset(&mut state);
-    // Queries near the data, as a question is near its answers.
-    let queries: Vec<Vec<f32>> = (0..60)
-        .map(|i| {
-            let noise = common::xorshift_vector(&mut state, DIM);
-            let p = &points[i * 97 % POINTS];
-            unit(p.iter().zip(&noise).map(|(a, b)| a + 0.3 * b).collect())
-        })
-        .collect();
+    let queries = queries_near(&points, 60, 97, &mut state);
     let plain_dir = tempfile::tempdir().unwrap();
     let plain = build(plain_dir.path(), &points, Quantization::None);
     let even: Filter = "even = true".parse().unwrap();
@@ -172,13 +177,7 @@ fn int8_walks_keep_recall_and_exact_scores_and_survive_a_reopen() {
 fn binary_codes_under_a_selective_filter_give_the_exact_hits() {
     let mut state = 0xB17_u64;
     let points = dataset(&mut state);
-    let queries: Vec<Vec<f32>> = (0..20)
-        .map(|i| {
-            let noise = common::xorshift_vector(&mut state, DIM);
-            let p = &points[i * 131 % POINTS];
-            unit(p.iter().zip(&noise).map(|(a, b)| a + 0.3 * b).collect())
-        })
-        .collect();
+    let queries = queries_near(&points, 20, 131, &mut state);
     let dir = tempfile::tempdir().unwrap();
     let index = build(dir.path(), &points, Quantization::Binary);
     let rare: Filter = "fiftieth = true".parse().unwrap();
