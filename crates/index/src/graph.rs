@@ -80,6 +80,22 @@ pub(crate) fn rescored(kind: Quantization, k: usize) -> usize {
     }
 }
 
+/// The `keep` smallest of `items`, smallest first, never holding more than `keep + 1`.
+fn smallest<T: Ord>(keep: usize, items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut best = BinaryHeap::with_capacity(keep.saturating_add(1).min(PREALLOCATE_MAX));
+    for item in items {
+        if best.len() < keep {
+            best.push(item);
+        } else if best.peek().is_some_and(|worst| item < *worst) {
+            best.pop();
+            best.push(item);
+        }
+    }
+    let mut best = best.into_vec();
+    best.sort_unstable();
+    best
+}
+
 /// Distance between unit vectors: `1 - dot`, clamped at zero.
 #[inline]
 pub(crate) fn distance(a: &[f32], b: &[f32]) -> f32 {
@@ -188,9 +204,9 @@ const UNWRITTEN: u64 = u64::MAX;
 // point, before any list or the entry point names it (release stores) and before its
 // vid is stored (release), and are only read after reaching it through such a name or,
 // going by slot number, after loading a vid other than `UNWRITTEN` (acquire loads), so
-// no read races a write. Codes are written the same way, or, for the points that came before the
-// quantizer, before `Hnsw::coded` is set (release), and searches read codes only after
-// seeing it set (acquire).
+// no read races a write. Codes are written the same way, or, for the points that came
+// before the quantizer, before `Hnsw::coded` is set (release), and searches read codes
+// only after seeing it set (acquire).
 unsafe impl Sync for Chunk {}
 
 impl Chunk {
@@ -994,23 +1010,16 @@ impl Hnsw {
             Some(_) => rescored(Quantization::Int8, k),
             None => k,
         };
-        let mut best: BinaryHeap<(Dist, u64, u32)> =
-            BinaryHeap::with_capacity(keep.saturating_add(1).min(PREALLOCATE_MAX));
-        for slot in slots {
-            let d = Dist(match &query {
-                Some(query) => 1.0 - query.dot(self.codes(slot)),
-                None => distance(q, self.vector(slot)),
-            });
-            let point = (d, self.vid(slot), slot);
-            if best.len() < keep {
-                best.push(point);
-            } else if best.peek().is_some_and(|worst| point < *worst) {
-                best.pop();
-                best.push(point);
-            }
-        }
-        let mut best = best.into_vec();
-        best.sort_unstable();
+        let best = smallest(
+            keep,
+            slots.map(|slot| {
+                let d = Dist(match &query {
+                    Some(query) => 1.0 - query.dot(self.codes(slot)),
+                    None => distance(q, self.vector(slot)),
+                });
+                (d, self.vid(slot), slot)
+            }),
+        );
         if query.is_some() {
             let best: Vec<(Dist, u32)> = best.into_iter().map(|(d, _, s)| (d, s)).collect();
             return self.rescore(q, k, &best);
@@ -1043,26 +1052,19 @@ impl Hnsw {
         allowed: Option<&dyn Fn(u64) -> bool>,
         n: usize,
     ) -> Vec<(u32, f32)> {
-        let mut best: BinaryHeap<(Dist, u32)> =
-            BinaryHeap::with_capacity(k.saturating_add(1).min(PREALLOCATE_MAX));
-        for slot in 0..n as u32 {
+        let points = (0..n as u32).filter_map(|slot| {
             // Inserts finish out of order, so a slot below the count of points
             // inserted may still be being written: skipped until its vid is stored.
             let vid = self.vid(slot);
             if vid == UNWRITTEN || allowed.is_some_and(|f| !f(vid)) {
-                continue;
+                return None;
             }
-            let d = Dist(distance(q, self.vector(slot)));
-            if best.len() < k {
-                best.push((d, slot));
-            } else if best.peek().is_some_and(|worst| (d, slot) < *worst) {
-                best.pop();
-                best.push((d, slot));
-            }
-        }
-        let mut out = best.into_vec();
-        out.sort_unstable();
-        out.into_iter().map(|(d, s)| (s, d.0)).collect()
+            Some((Dist(distance(q, self.vector(slot))), slot))
+        });
+        smallest(k, points)
+            .into_iter()
+            .map(|(d, s)| (s, d.0))
+            .collect()
     }
 
     /// Writes the graph: a header (with the quantizer, in a quantized graph), each
