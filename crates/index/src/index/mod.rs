@@ -1227,29 +1227,18 @@ impl Index {
     /// every document with its key (which at 10M chunks costs hundreds of megabytes
     /// for a moment).
     fn tenant_counts(&self, snap: &Snapshot) -> Result<BTreeMap<String, TenantStats>> {
-        let corrupt = |e: std::io::Error| Error::Corrupt {
-            path: self.path.clone(),
-            reason: format!("document keys: {e}"),
-        };
         // Per segment: its key column and live chunks per key ordinal.
         let mut columns = Vec::new();
         for seg in snap.searcher.segment_readers() {
             let Some(keys) = seg.fast_fields().str("doc_key")? else {
                 continue;
             };
-            let mut chunks: Vec<u32> = vec![0; keys.num_terms()];
-            for doc in seg.doc_ids_alive() {
-                if let Some(ord) = keys.term_ords(doc).next() {
-                    if let Some(n) = usize::try_from(ord).ok().and_then(|o| chunks.get_mut(o)) {
-                        *n = n.saturating_add(1);
-                    }
-                }
-            }
+            let chunks = chunks_per_key(seg, &keys);
             columns.push((keys, chunks));
         }
         let mut streams = Vec::with_capacity(columns.len());
         for (keys, _) in &columns {
-            streams.push(keys.dictionary().stream().map_err(corrupt)?);
+            streams.push(keys.dictionary().stream().map_err(|e| self.key_error(&e))?);
         }
         // The smallest key of each stream not yet read, smallest first.
         let mut heads: BinaryHeap<Reverse<(Vec<u8>, usize)>> = BinaryHeap::new();
@@ -1270,7 +1259,7 @@ impl Index {
                 heads.pop();
                 let stream = &mut streams[i];
                 let ord = usize::try_from(stream.term_ord()).unwrap_or(usize::MAX);
-                chunks += columns[i].1.get(ord).map_or(0, |&n| n as usize);
+                chunks += columns[i].1.get(ord).map_or(0, |&(n, _)| n as usize);
                 if stream.advance() {
                     heads.push(Reverse((stream.key().to_vec(), i)));
                 }
@@ -1288,6 +1277,14 @@ impl Index {
             t.chunks += chunks;
         }
         Ok(tenants)
+    }
+
+    /// The error of a segment's document keys that cannot be read.
+    fn key_error(&self, e: &std::io::Error) -> Error {
+        Error::Corrupt {
+            path: self.path.clone(),
+            reason: format!("document keys: {e}"),
+        }
     }
 
     /// Live chunks whose body holds no token, read from its field norms (a byte per
@@ -1325,10 +1322,7 @@ impl Index {
     ) -> Result<Vec<DocumentInfo>> {
         let mut by_key: HashMap<String, (Option<String>, usize)> = HashMap::new();
         let prefix = tenant.map(|t| format!("{t}{}", schema::KEY_SEP));
-        let corrupt = |e: std::io::Error| Error::Corrupt {
-            path: self.path.clone(),
-            reason: format!("document keys: {e}"),
-        };
+        let corrupt = |e: std::io::Error| self.key_error(&e);
         for seg in snap.searcher.segment_readers() {
             let Some(keys) = seg.fast_fields().str("doc_key")? else {
                 continue;
@@ -1338,18 +1332,7 @@ impl Index {
             } else {
                 None
             };
-            // Chunks and a first chunk per key ordinal.
-            let mut per_ord: Vec<(usize, DocId)> = vec![(0, 0); keys.num_terms()];
-            for doc in seg.doc_ids_alive() {
-                if let Some(ord) = keys.term_ords(doc).next() {
-                    if let Some(slot) = usize::try_from(ord).ok().and_then(|o| per_ord.get_mut(o)) {
-                        if slot.0 == 0 {
-                            slot.1 = doc;
-                        }
-                        slot.0 += 1;
-                    }
-                }
-            }
+            let per_ord = chunks_per_key(seg, &keys);
             let mut stream = keys.dictionary().stream().map_err(corrupt)?;
             while stream.advance() {
                 let Some(&(chunks, doc)) = usize::try_from(stream.term_ord())
@@ -1369,7 +1352,7 @@ impl Index {
                     continue;
                 }
                 let entry = by_key.entry(key.into_owned()).or_insert((None, 0));
-                entry.1 += chunks;
+                entry.1 += chunks as usize;
                 if entry.0.is_none() {
                     if let Some(src) = &sources {
                         if let Some(sord) = src.term_ords(doc).next() {
@@ -1539,6 +1522,25 @@ pub fn check_tenant(tenant: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Per key ordinal of a segment's document keys: its live chunks and the first of them.
+fn chunks_per_key(
+    seg: &tantivy::SegmentReader,
+    keys: &tantivy::columnar::StrColumn,
+) -> Vec<(u32, DocId)> {
+    let mut per_ord: Vec<(u32, DocId)> = vec![(0, 0); keys.num_terms()];
+    for doc in seg.doc_ids_alive() {
+        if let Some(ord) = keys.term_ords(doc).next() {
+            if let Some(slot) = usize::try_from(ord).ok().and_then(|o| per_ord.get_mut(o)) {
+                if slot.0 == 0 {
+                    slot.1 = doc;
+                }
+                slot.0 = slot.0.saturating_add(1);
+            }
+        }
+    }
+    per_ord
 }
 
 fn dir_size(path: &Path) -> u64 {
