@@ -67,6 +67,12 @@ KNOWN = (
             "bench-out/known-item-disjoint/qrels/title.tsv",
         ),
         (
+            "scifact-questions",
+            "scifact",
+            "bench-out/scifact-questions/candidates-test.jsonl",
+            "../shared/data/scifact/qrels/test.tsv",
+        ),
+        (
             "python-faq",
             "python",
             "bench-out/python-faq/candidates-test.jsonl",
@@ -125,6 +131,22 @@ KNOWN = (
     ]
     + [
         (
+            s,
+            s.removesuffix("-faq"),
+            f"bench-out/{s}/candidates-test.jsonl",
+            f"bench-out/{s}/qrels/test.tsv",
+        )
+        for s in (
+            "django-faq",
+            "sqlalchemy-faq",
+            "celery-faq",
+            "scrapy-faq",
+            "r-faq",
+            "sqlite-faq",
+        )
+    ]
+    + [
+        (
             f"packages-{lang}",
             f"lang-{lang}",
             f"bench-out/packages-{lang}/candidates-test.jsonl",
@@ -153,6 +175,30 @@ def zscores(scores):
     return [(s - mean) / sd if sd > 0 else 0.0 for s in scores]
 
 
+QUESTION_WORDS = set(
+    "am are aren't can can't could did do does doesn't don't has have how is isn't may might "
+    "must shall should was were what when where which who whom whose why will would".split()
+)
+
+
+def question(query):
+    """As `trawl::is_question`, for dumps written before they held it: whether the query
+    ends in a question mark or opens with one of QUESTION_WORDS."""
+    query = query.strip()
+    words = re.findall(r"[\w']+", query.lower().replace("\u2019", "'"))
+    return query.endswith(("?", "\uff1f", "\u061f")) or bool(words and words[0] in QUESTION_WORDS)
+
+
+def chars_per_token(read, query):
+    """As `TokenStats::chars_per_token`: an unknown token counts one token per character
+    it stands for."""
+    tokens, unknown = read.get("tokens", 0), read.get("unknown", 0)
+    unknown = min(unknown, tokens)
+    counted = tokens - unknown + max(read.get("unknown_chars", unknown), unknown)
+    chars = read.get("chars", len("".join(query.split())))
+    return chars / counted if counted else 0.0
+
+
 def signals(q):
     """What a search knows before it fuses, from one dump line."""
     d = [s for _, _, s in q["dense"]]
@@ -175,7 +221,9 @@ def signals(q):
         "keyword_empty": 0.0 if k else 1.0,
         "tokens_per_word": read.get("tokens", 0) / words,
         "unknown_share": read.get("unknown", 0) / max(1, read.get("tokens", 1)),
-        "chars_per_token": len("".join(q.get("query", "").split())) / max(1, read.get("tokens", 1)),
+        "chars_per_token": chars_per_token(read, q.get("query", "")),
+        "read_known": bool(read.get("tokens")),
+        "question": float(q["question"] if "question" in q else question(q.get("query", ""))),
         "stop_share": 1
         - min(1.0, len(q.get("terms", [])) / max(1, len(WORD.findall(q.get("query", ""))))),
     }
@@ -231,10 +279,13 @@ def at(grid, w):
 # Rules: signals -> keyword weight.
 
 
-def adaptive(s, weight=0.5, full_coverage=0.2, full_idf=4.0):
-    """The current default."""
+def adaptive(s, weight=0.5, full_coverage=0.2, full_idf=4.0, question_power=2):
+    """The default's adaptive weight (`Fusion::Adaptive`): the IDF factor is raised to
+    `question_power` for a question (1: no question factor)."""
     share_c = min(1.0, s["coverage"] / full_coverage) if full_coverage > 0 else 1.0
     share_i = min(1.0, s["mean_idf"] / full_idf) if full_idf > 0 else 1.0
+    if s.get("question"):
+        share_i **= question_power
     return weight * share_c * share_i
 
 
@@ -297,6 +348,66 @@ def structured(params):
     return rule
 
 
+def unread(s, bias=4.0, slope=-3.5):
+    """The library's legibility share (`QuerySignals::unread`), 0 where the query's
+    tokens are not known."""
+    if not s.get("read_known", True):
+        return 0.0
+    z = bias + slope * s[READ]
+    return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def library(s):
+    """The library's default: the adaptive weight, moved towards the keyword side as far
+    as the model does not read the query."""
+    w = adaptive(s)
+    return w + (1 - w) * unread(s)
+
+
+def factor(name):
+    """The library's default with its adaptive weight scaled down as signal `name`
+    rises above a threshold: w * max(0, 1 - q * max(0, s[name] - t)); params (q, t).
+    A name that starts with "-" scales it down as the signal falls below t instead."""
+    sign = -1.0 if name.startswith("-") else 1.0
+    name = name.lstrip("-")
+
+    def make(params):
+        q, t = params
+
+        def rule(s):
+            w = adaptive(s) * min(1.0, max(0.0, 1 - q * max(0.0, sign * (s[name] - t))))
+            return w + (1 - w) * unread(s)
+
+        return rule
+
+    return make
+
+
+def everyday_question(params):
+    """The library's default with its adaptive weight lowered for a question put in
+    everyday words: w * (1 - q * question * everyday), everyday = (T - tokens per word)
+    / (T - 1) clamped to 0..1 (1 when each word is one token of the model's vocabulary,
+    0 from T tokens a word up); params (q, T)."""
+    q, top = params
+
+    def rule(s):
+        everyday = min(1.0, max(0.0, (top - s["tokens_per_word"]) / max(1e-3, top - 1)))
+        w = adaptive(s) * min(1.0, max(0.0, 1 - q * s["question"] * everyday))
+        return w + (1 - w) * unread(s)
+
+    return rule
+
+
+def question_power(params):
+    """The default with the IDF factor raised to 1 + |p| for a question; params (p,)."""
+
+    def rule(s):
+        w = adaptive(s, question_power=1 + abs(params[0]))
+        return w + (1 - w) * unread(s)
+
+    return rule
+
+
 def set_score(rows, rule, norm):
     return sum(at(grid[norm], rule(s)) for s, grid, _, _ in rows) / len(rows)
 
@@ -345,12 +456,53 @@ def fit(data, names, features, norm, rounds=400, seed=1, make=None, dim=None, st
     return best, best_score
 
 
+def question_table(data, paths):
+    """Each set's dense, keyword and the default fusion without and with its question
+    factor, fused exactly, each against the better single retriever (paired mean and
+    standard error)."""
+
+    def without_question(s):
+        w = adaptive(s, question_power=1)
+        return w + (1 - w) * unread(s)
+
+    print(
+        "| set | queries | questions | dense | keyword | without the question factor "
+        "| - better | **default** | - better |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, rows in data.items():
+        n = len(rows)
+        dense, keyword = (sum(r[i] for r in rows) / n for i in (2, 3))
+        best = [r[2] if dense >= keyword else r[3] for r in rows]
+        cells = []
+        for rule in (without_question, library):
+            fused = exact(*paths[name][:1], load_qrels(paths[name][1]), rule, "z")
+            diffs = [f - b for f, b in zip(fused, best)]
+            mean = sum(diffs) / n
+            se = math.sqrt(sum((x - mean) ** 2 for x in diffs) / max(1, n - 1) / n)
+            cells.append(f"{sum(fused) / n:.3f} | {mean:+.3f} ± {se:.3f}")
+        share = sum(r[0]["question"] for r in rows) / n
+        print(
+            f"| {name} | {n} | {share:.0%} | {dense:.3f} | {keyword:.3f} | {cells[0]} "
+            f"| **{cells[1].replace(' |', '** |', 1)} |"
+        )
+
+
 def main():
     args = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     args.add_argument("--sets", type=Path, help="name, family, dump, qrels per line (tab)")
     args.add_argument("--cache", type=Path, default=Path("bench-out/fusion-replay.json"))
-    args.add_argument("--rule", default="logistic", choices=("logistic", "structured"))
+    args.add_argument(
+        "--rule",
+        default="logistic",
+        choices=("logistic", "structured", "factor", "everyday-question", "question-power"),
+    )
+    args.add_argument("--factor", default="stop_share", help="factor: the signal it scales by")
     args.add_argument("--stop", action="store_true", help="structured: the stop-word factor")
+    args.add_argument(
+        "--hold",
+        help="comma-separated families never fitted on: scored with the rule fitted on the rest",
+    )
     args.add_argument("--unknown", action="store_true", help="structured: unknown-token share")
     args.add_argument(
         "--exact",
@@ -365,6 +517,11 @@ def main():
     )
     args.add_argument(
         "--features", default="log_coverage,mean_idf", help="comma-separated: " + ",".join(FEATURES)
+    )
+    args.add_argument(
+        "--table",
+        action="store_true",
+        help="print each set's default with and without the question factor (exact fusion)",
     )
     a = args.parse_args()
     os.chdir(Path(__file__).resolve().parents[2])
@@ -385,7 +542,7 @@ def main():
                 print(f"skipped {name}: {e}", file=sys.stderr)
                 continue
             a.cache.write_text(json.dumps(cache))
-        if cache[key] and "chars_per_token" not in cache[key][0][0]:
+        if cache[key] and "question" not in cache[key][0][0]:
             # Signals added after the replay: recomputed from the dump, without fusing.
             qrels_of = load_qrels(qrels)
             lines = [json.loads(line) for line in open(dump)]
@@ -396,6 +553,9 @@ def main():
         data[name], family[name] = cache[key], fam
         paths[name] = (dump, qrels)
     features = [FEATURES.index(f) for f in a.features.split(",") if f]
+    if a.table:
+        question_table(data, paths)
+        return
 
     def row(name, rule, norm):
         rows = data[name]
@@ -412,7 +572,16 @@ def main():
         se = math.sqrt(sum((x - mean) ** 2 for x in diffs) / max(1, n - 1) / n)
         return n, dense, keyword, sum(fused) / n, mean, se
 
-    if a.rule == "structured":
+    if a.rule == "question-power":
+        family_make = question_power
+        family_args = {"make": family_make, "dim": 1, "start": [0.0]}
+    elif a.rule == "everyday-question":
+        family_make = everyday_question
+        family_args = {"make": family_make, "dim": 2, "start": [0.0, 1.5]}
+    elif a.rule == "factor":
+        family_make = factor(a.factor)
+        family_args = {"make": family_make, "dim": 2, "start": [0.0, 0.0]}
+    elif a.rule == "structured":
         dim = 4 if a.stop else 3 if a.unknown else 2
         family_args = {"make": structured, "dim": dim, "start": [-6.0, 0.0, 0.0, 0.0][:dim]}
         family_make = structured
@@ -422,10 +591,12 @@ def main():
         def family_make(p):
             return logistic(p, features)
 
-    families = sorted(set(family.values()))
+    hold = set(a.hold.split(",")) if a.hold else set()
+    tunable = [n for n in data if family[n] not in hold]
+    families = sorted({family[n] for n in tunable})
     held_out = {}
     for fam in families:
-        train = [n for n in data if family[n] != fam]
+        train = [n for n in tunable if family[n] != fam]
         if not train:
             continue
         params, _ = fit(data, train, features, a.norm, **family_args)
@@ -433,12 +604,17 @@ def main():
         for name in data:
             if family[name] == fam:
                 held_out[name] = (rule, params)
-    params, score = fit(data, list(data), features, a.norm, **family_args)
-    print(f"fitted on every set: params {[round(p, 3) for p in params]} objective {score:.4f}")
+    params, score = fit(data, tunable, features, a.norm, **family_args)
+    print(
+        f"fitted on every tunable set: params {[round(p, 3) for p in params]} objective {score:.4f}"
+    )
+    for name in data:
+        if family[name] in hold:
+            held_out[name] = (family_make(params), params)
     print("| set | queries | dense | keyword | default | - better | learned, held out | - better |")
     print("|---|---|---|---|---|---|---|---|")
     for name in data:
-        n, dense, keyword, default, dd, dse = row(name, adaptive, "z")
+        n, dense, keyword, default, dd, dse = row(name, library, "z")
         _, _, _, learned, ld, lse = row(name, held_out.get(name, (adaptive,))[0], a.norm)
         print(
             f"| {name} | {n} | {dense:.3f} | {keyword:.3f} | {default:.3f} | "

@@ -23,6 +23,33 @@ pub const UNREAD_BIAS: f32 = 4.0;
 /// See [`UNREAD_BIAS`].
 pub const UNREAD_SLOPE: f32 = -3.5;
 
+/// Words that open an English question: an interrogative or an auxiliary verb put first
+/// ("how do I ...", "does SQLite support ...", "is a tomato a fruit"). See
+/// [`is_question`].
+pub const QUESTION_WORDS: &[&str] = &[
+    "am", "are", "aren't", "can", "can't", "could", "did", "do", "does", "doesn't", "don't", "has",
+    "have", "how", "is", "isn't", "may", "might", "must", "shall", "should", "was", "were", "what",
+    "when", "where", "which", "who", "whom", "whose", "why", "will", "would",
+];
+
+/// Whether `query` is put as a question: it ends in a question mark (`?`, the full-width
+/// `？` or the Arabic `؟`), or its first word is one of [`QUESTION_WORDS`] (a question
+/// typed without its mark, as search boxes get them).
+#[must_use]
+pub fn is_question(query: &str) -> bool {
+    let query = query.trim();
+    if query.ends_with(['?', '？', '؟']) {
+        return true;
+    }
+    let first = query
+        .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
+        .find(|w| !w.is_empty())
+        .unwrap_or_default()
+        .replace('’', "'")
+        .to_lowercase();
+    QUESTION_WORDS.contains(&first.as_str())
+}
+
 /// How raw scores are put on one scale before a convex combination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -47,6 +74,10 @@ pub struct QuerySignals {
     /// characters per token mean text the model was not trained to read (see
     /// [`QuerySignals::unread`]).
     pub query_tokens: Option<TokenStats>,
+    /// Whether the query is put as a question ([`is_question`]). An answer seldom
+    /// repeats the everyday words a question is framed in, so the adaptive fusion's IDF
+    /// factor counts twice for one.
+    pub question: bool,
 }
 
 impl QuerySignals {
@@ -57,6 +88,16 @@ impl QuerySignals {
             keyword_coverage: signals.coverage,
             keyword_mean_idf: signals.mean_idf,
             query_tokens: None,
+            question: false,
+        }
+    }
+
+    /// These signals with what the query's own text shows (whether it is a question).
+    #[must_use]
+    pub fn with_query(self, query: &str) -> Self {
+        QuerySignals {
+            question: is_question(query),
+            ..self
         }
     }
 
@@ -91,6 +132,7 @@ impl Default for QuerySignals {
             keyword_coverage: 1.0,
             keyword_mean_idf: f32::INFINITY,
             query_tokens: None,
+            question: false,
         }
     }
 }
@@ -106,7 +148,10 @@ pub enum Fusion {
     /// collection to tell chunks apart. Its weight falls towards zero when it matches
     /// little of them (a vocabulary mismatch), and in proportion when the query is
     /// made of words common in the collection (a question asked in the collection's
-    /// everyday vocabulary), where dense retrieval is the one to trust.
+    /// everyday vocabulary), where dense retrieval is the one to trust. For a question
+    /// ([`QuerySignals::question`]) the IDF factor is squared: a claim, a title or a
+    /// description shares its words with the text about it, but an answer seldom
+    /// repeats the common words its question is framed in.
     Adaptive {
         /// Keyword weight at full coverage and specificity.
         keyword_weight: f32,
@@ -188,9 +233,9 @@ impl Fusion {
                         1.0
                     }
                 };
-                let weight = keyword_weight
-                    * share(signals.keyword_coverage, full_coverage)
-                    * share(signals.keyword_mean_idf, full_idf);
+                let idf = share(signals.keyword_mean_idf, full_idf);
+                let idf = if signals.question { idf * idf } else { idf };
+                let weight = keyword_weight * share(signals.keyword_coverage, full_coverage) * idf;
                 // As far as the model does not read the query, the keyword side decides.
                 let unread = signals.unread();
                 Fusion::Convex {
@@ -432,6 +477,7 @@ mod tests {
             keyword_coverage: coverage,
             keyword_mean_idf: idf,
             query_tokens: None,
+            question: false,
         };
         let fuse = |s: QuerySignals| adaptive.fuse_with(&dense, &kw, &s);
         assert_eq!(fuse(signals(0.9, 6.0)), z(0.5).fuse(&dense, &kw));
@@ -443,6 +489,72 @@ mod tests {
         assert_eq!(fuse(signals(0.1, 6.0)), z(0.25).fuse(&dense, &kw));
         assert_eq!(fuse(signals(0.9, 2.0)), z(0.25).fuse(&dense, &kw));
         assert_eq!(fuse(signals(0.1, 2.0)), z(0.125).fuse(&dense, &kw));
+    }
+
+    #[test]
+    fn a_question_is_told_by_its_mark_or_its_first_word() {
+        for q in [
+            "How do I create an AUTOINCREMENT field?",
+            "what is the average salary of a nurse",
+            "Does SQLite support foreign keys",
+            "  isn’t pickle insecure  ",
+            "Wie installiere ich das Paket？",
+            "ما هو الصبر؟",
+            "(Why) does my build fail",
+        ] {
+            assert!(is_question(q), "{q:?}");
+        }
+        for q in [
+            "ALDH1 expression is associated with poorer prognosis for breast cancer.",
+            "simple email archiver written in perl",
+            "Whatever happened to the Likely Lads",
+            "the formal act of approving",
+            "",
+            "   ",
+        ] {
+            assert!(!is_question(q), "{q:?}");
+        }
+        let signals = QuerySignals::default();
+        assert!(!signals.question);
+        assert!(signals.with_query("how do I pool connections").question);
+        assert!(!signals.with_query("connection pooling").question);
+    }
+
+    #[test]
+    fn adaptive_fusion_squares_the_idf_factor_for_a_question() {
+        let dense = list(&[(1, 0.9), (2, 0.8), (3, 0.2), (4, 0.1)]);
+        let kw = list(&[(3, 30.0), (4, 12.0), (2, 5.0), (1, 1.0)]);
+        let adaptive = Fusion::default();
+        let z = |w: f32| Fusion::Convex {
+            norm: Normalization::ZScore,
+            keyword_weight: w,
+        };
+        let signals = |idf: f32, query: &str| {
+            QuerySignals::from_keyword(trawl_index::KeywordSignals {
+                coverage: 0.9,
+                mean_idf: idf,
+            })
+            .with_query(query)
+        };
+        let fuse = |s: QuerySignals| adaptive.fuse_with(&dense, &kw, &s);
+        // Half the full IDF halves a statement's keyword weight and quarters a question's.
+        assert_eq!(
+            fuse(signals(2.0, "pool connections")),
+            z(0.25).fuse(&dense, &kw)
+        );
+        assert_eq!(
+            fuse(signals(2.0, "how do I pool connections?")),
+            z(0.125).fuse(&dense, &kw)
+        );
+        // A question in rare words keeps the full weight.
+        assert_eq!(
+            fuse(signals(6.0, "how do I pool connections?")),
+            z(0.5).fuse(&dense, &kw)
+        );
+        assert_ne!(
+            fuse(signals(2.0, "pool connections")),
+            fuse(signals(2.0, "how do I pool connections?"))
+        );
     }
 
     #[test]

@@ -64,7 +64,8 @@ pub use embed::{
 };
 pub use error::{Error, Result};
 pub use fuse::{
-    reciprocal_rank_fusion, Fusion, Normalization, QuerySignals, RRF_K, UNREAD_BIAS, UNREAD_SLOPE,
+    is_question, reciprocal_rank_fusion, Fusion, Normalization, QuerySignals, QUESTION_WORDS,
+    RRF_K, UNREAD_BIAS, UNREAD_SLOPE,
 };
 pub use rerank::{
     reranker_from_spec, reranker_from_spec_with, Candidate, CrossEncoder, Mmr, Reranker,

@@ -271,7 +271,8 @@ impl Searching<'_> {
                         query,
                         keyword.first().map_or(0.0, |s| s.score),
                     )?)
-                    .with_tokens(embedder.and_then(|e| e.token_stats(query))),
+                    .with_tokens(embedder.and_then(|e| e.token_stats(query)))
+                    .with_query(query),
                     _ => QuerySignals::default(),
                 };
                 let mut fused = options.fusion.fuse_with(&dense, &keyword, &signals);
