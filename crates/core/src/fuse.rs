@@ -192,7 +192,8 @@ pub enum Fusion {
 /// as specific as a typical claim keeps its full keyword weight). On SciFact train the
 /// IDF factor changes little (0.7345 without it, 0.7330 with it; any full IDF from 0
 /// to 4.5 is within 0.002): it is there for questions asked in a collection's everyday
-/// words, where BM25 is weak (see README.md, "Beyond SciFact's claims").
+/// words, where BM25 is weak, and it is squared for a question (SciFact has none; see
+/// docs/benchmarks.md, "Questions put in everyday words").
 impl Default for Fusion {
     fn default() -> Self {
         Fusion::Adaptive {
