@@ -8,7 +8,9 @@ KIND and SOURCE:
 
 - `rst ROOT`: a project's reStructuredText documentation (a source distribution's
   `docs/`); the FAQ is every file whose path has "faq" in it (`faq.rst`, `faq/*.txt`),
-  the distractors every other `.rst` or `.txt` file but release notes and changelogs.
+  the distractors every other `.rst` or `.txt` file but release notes and changelogs
+  (files or folders named changelog, changes, history, news, releaselog, release(s) or
+  whatsnew).
 - `texinfo DIR`: R's manuals as HTML (Debian's r-doc-html, `manual/`): `R-FAQ.html`
   and the other `R-*.html` manuals.
 - `sqlite DIR`: SQLite's documentation (Debian's sqlite3-doc, `/usr/share/doc/sqlite3`):
@@ -30,7 +32,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from derive_python_faq import sections, write_faq_set  # same directory
 
 MIN_BODY = 40
-NOT_DOCS = re.compile(r"(changelog|changes|history|news|release|whatsnew|releases)", re.I)
+NOT_DOCS = re.compile(
+    r"^(changelog|changes|history|news|releaselog|releases?|whatsnew)(\.\w+)?$", re.I
+)
 NUMBER = re.compile(r"^\s*(\(\d+\)|\d+(\.\d+)*\.?)\s+")
 NAVIGATION = re.compile(r"^(Next|Previous|Up): .*$", re.M)
 
@@ -41,7 +45,7 @@ def rst_sets(root):
     for path in files:
         rel = path.relative_to(root).as_posix()
         faq = "faq" in rel.lower()
-        if not faq and NOT_DOCS.search(rel):
+        if not faq and any(NOT_DOCS.match(part) for part in path.relative_to(root).parts):
             continue
         for n, (heading, body) in enumerate(sections(path)):
             if len(body) < MIN_BODY:
@@ -101,10 +105,14 @@ class Sections(HTMLParser):
 
 def texinfo_sets(manual):
     """R's manuals. Texinfo writes each section's links to its neighbours and a menu of
-    its subsections' titles into the page: both are dropped, so no section holds
-    another's question."""
+    its subsections' titles into the page: both are dropped. A cross-reference in the
+    text ("see Are there Unix-like binaries for R?") still names the section it points
+    to, as it does for a reader."""
     corpus, queries = [], []
-    pages = {p: Sections().sections(p.read_text(errors="replace")) for p in manual.glob("R-*.html")}
+    pages = {
+        p: Sections().sections(p.read_text(encoding="utf-8", errors="replace"))
+        for p in manual.glob("R-*.html")
+    }
     titles = {NUMBER.sub("", h) for page in pages.values() for h, _ in page}
     for path in sorted(pages):
         faq = path.name == "R-FAQ.html"
@@ -126,7 +134,7 @@ def texinfo_sets(manual):
 
 def sqlite_sets(docs):
     corpus, queries = [], []
-    faq = (docs / "faq.html").read_text(errors="replace")
+    faq = (docs / "faq.html").read_text(encoding="utf-8", errors="replace")
     parts = re.split(r'<a name="q(\d+)"></a>', faq)
     for number, part in zip(parts[1::2], parts[2::2]):
         m = re.search(r"<p><b>(.*?)</b></p>(.*)", part, re.S)
@@ -136,15 +144,20 @@ def sqlite_sets(docs):
         body = Sections()
         body.heading = ""
         text = body.sections(m.group(2))[0][1]
-        if question.strip().endswith("?") and len(text) >= MIN_BODY:
-            doc_id = f"faq-{number}"
+        doc_id = f"faq-{number}"
+        if len(text) < MIN_BODY:
+            continue
+        if question.strip().endswith("?"):
             queries.append({"_id": doc_id, "text": " ".join(question.split())})
             corpus.append({"_id": doc_id, "title": "", "text": text})
+        else:
+            corpus.append({"_id": doc_id, "title": " ".join(question.split()), "text": text})
     for path in sorted(docs.rglob("*.html")):
         rel = path.relative_to(docs).as_posix()
-        if rel == "faq.html" or NOT_DOCS.search(rel):
+        if rel == "faq.html" or any(NOT_DOCS.match(part) for part in path.relative_to(docs).parts):
             continue
-        for n, (heading, body) in enumerate(Sections().sections(path.read_text(errors="replace"))):
+        page = path.read_text(encoding="utf-8", errors="replace")
+        for n, (heading, body) in enumerate(Sections().sections(page)):
             if len(body) >= MIN_BODY:
                 corpus.append({"_id": f"{rel}-{n}", "title": heading, "text": body})
     return corpus, queries
@@ -154,6 +167,8 @@ def main():
     if len(sys.argv) != 4 or sys.argv[1] not in ("rst", "texinfo", "sqlite"):
         sys.exit(__doc__)
     kind, source, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    if not source.is_dir():
+        sys.exit(f"{source} is not a directory")
     derive = {"rst": rst_sets, "texinfo": texinfo_sets, "sqlite": sqlite_sets}[kind]
     corpus, queries = derive(source)
     if not queries:

@@ -9,7 +9,10 @@
 #   perl-faq:   the questions of the Perl FAQ against Perl's manuals
 #               (benches/quality/derive_perl_faq.py);
 #   python-known: known-item tasks over python-faq's corpus (a section's heading, or a
-#               sentence held out of it, finds the section; derive_known_item.py).
+#               sentence held out of it, finds the section; derive_known_item.py);
+#   python-index: the entries of the documentation's own index ("process id of
+#               parent") against the same corpus and index, judged by the sections
+#               they point into (derive_python_index.py).
 #
 #   benches/quality/faq.sh
 #
@@ -38,6 +41,8 @@ python3 benches/quality/derive_debian_faq.py \
   "$src/x/usr/share/doc/debian/FAQ" "$src/x/usr/share/debian-reference" bench-out/debian-faq
 python3 benches/quality/derive_perl_faq.py "$(echo "$src"/x/usr/share/perl/5.*/pod)" bench-out/perl-faq
 python3 benches/quality/derive_known_item.py bench-out/python-faq bench-out/python-known
+python3 benches/quality/derive_python_index.py \
+  "$src/x/usr/share/doc/python3.11/html/_sources" bench-out/python-faq bench-out/python-index
 for run in python-faq:test debian-faq:test perl-faq:test python-known:title python-known:sentence; do
   set="${run%%:*}" split="${run##*:}"
   echo "## $set ($split)"
@@ -46,3 +51,8 @@ for run in python-faq:test debian-faq:test perl-faq:test python-known:title pyth
   ./target/release/dump candidates "bench-out/$set" --split "$split" \
     --index "bench-out/$set/index" --out "bench-out/$set/candidates-$split.jsonl"
 done
+echo "## python-index (test)"
+./target/release/trawl eval bench-out/python-index --split test --index bench-out/python-faq/index \
+  --compare "${fusions[@]}" --candidates 300
+./target/release/dump candidates bench-out/python-index --split test \
+  --index bench-out/python-faq/index --out bench-out/python-index/candidates-test.jsonl

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Does the default fusion hold beyond SciFact's claims? Derives known-item tasks from
 # SciFact's corpus (benches/quality/derive_known_item.py) and runs dense, keyword and
-# hybrid (adaptive, rrf, z:0.5) on each, printing one table per task.
+# hybrid (adaptive, rrf, z:0.5) on each, printing one table per task; then the test
+# claims put as questions ("Is it true that ...?", derive_claim_questions.py) over
+# SciFact's own index, bench-out/scifact-idx.
 #
 #   benches/quality/known_item.sh [SCIFACT_DIR]
 #
@@ -28,3 +30,9 @@ for task in title sentence disjoint; do
   ./target/release/dump candidates "$dir" --split "$split" --index "$dir/index" \
     --out "$dir/candidates-$split.jsonl"
 done
+python3 benches/quality/derive_claim_questions.py "$scifact" bench-out/scifact-questions
+echo "## questions"
+./target/release/trawl eval bench-out/scifact-questions --split test --index bench-out/scifact-idx \
+  --compare "${fusions[@]}" --candidates 300
+./target/release/dump candidates bench-out/scifact-questions --split test \
+  --index bench-out/scifact-idx --out bench-out/scifact-questions/candidates-test.jsonl

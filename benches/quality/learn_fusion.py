@@ -31,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fusion_study import convex, docs_of, ndcg10  # same directory
 
 WORD = re.compile(r"[^\W\d_]+")
+# Bumped when `signals` changes: a cached replay then recomputes its signals.
+SIGNALS = 3
 GRID = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
 
 # name, family, dump, qrels; paths relative to the repository root.
@@ -147,6 +149,14 @@ KNOWN = (
     ]
     + [
         (
+            "python-index",
+            "python",
+            "bench-out/python-index/candidates-test.jsonl",
+            "bench-out/python-index/qrels/test.tsv",
+        )
+    ]
+    + [
+        (
             f"packages-{lang}",
             f"lang-{lang}",
             f"bench-out/packages-{lang}/candidates-test.jsonl",
@@ -175,18 +185,24 @@ def zscores(scores):
     return [(s - mean) / sd if sd > 0 else 0.0 for s in scores]
 
 
+# A copy of `trawl::QUESTION_WORDS`: every dump replays with the same rule, whichever
+# build wrote it.
 QUESTION_WORDS = set(
-    "am are aren't can can't could did do does doesn't don't has have how is isn't may might "
-    "must shall should was were what when where which who whom whose why will would".split()
+    "am are aren't can can't could couldn't did didn't do does doesn't don't has hasn't have "
+    "haven't how how's is isn't should shouldn't was wasn't were weren't what what's when "
+    "when's where where's which who who's whom whose why why's will won't would wouldn't".split()
 )
+CLOSING = "\"')]}\u00bb\u201d\u2019\u300d\u300f\uff09"
 
 
 def question(query):
-    """As `trawl::is_question`, for dumps written before they held it: whether the query
-    ends in a question mark or opens with one of QUESTION_WORDS."""
-    query = query.strip()
-    words = re.findall(r"[\w']+", query.lower().replace("\u2019", "'"))
-    return query.endswith(("?", "\uff1f", "\u061f")) or bool(words and words[0] in QUESTION_WORDS)
+    """As `trawl::is_question`: whether the query ends in a question mark (closing quotes
+    and brackets aside) or its first word is one of QUESTION_WORDS."""
+    if query.rstrip().rstrip(CLOSING + " \t\n").endswith(("?", "\uff1f", "\u061f")):
+        return True
+    m = re.match(r"[\w\-'\u2019]+", re.sub(r"^[\W_]+", "", query))
+    first = m.group(0).rstrip("'\u2019") if m else ""
+    return len(first) <= 8 and first.replace("\u2019", "'").lower() in QUESTION_WORDS
 
 
 def chars_per_token(read, query):
@@ -223,7 +239,8 @@ def signals(q):
         "unknown_share": read.get("unknown", 0) / max(1, read.get("tokens", 1)),
         "chars_per_token": chars_per_token(read, q.get("query", "")),
         "read_known": bool(read.get("tokens")),
-        "question": float(q["question"] if "question" in q else question(q.get("query", ""))),
+        "version": SIGNALS,
+        "question": float(question(q.get("query", ""))),
         "stop_share": 1
         - min(1.0, len(q.get("terms", [])) / max(1, len(WORD.findall(q.get("query", ""))))),
     }
@@ -279,13 +296,19 @@ def at(grid, w):
 # Rules: signals -> keyword weight.
 
 
-def adaptive(s, weight=0.5, full_coverage=0.2, full_idf=4.0, question_power=2):
+def adaptive(s, weight=0.5, full_coverage=0.2, full_idf=4.0, question_power=2, fade=(0.6, 1.0)):
     """The default's adaptive weight (`Fusion::Adaptive`): the IDF factor is raised to
-    `question_power` for a question (1: no question factor)."""
+    `question_power` for a question (1: no question factor), then fades back to 1 as
+    coverage rises from fade[0] to fade[1] (`FADE_IDF_FROM`, `FADE_IDF_TO`; None: no
+    fade)."""
     share_c = min(1.0, s["coverage"] / full_coverage) if full_coverage > 0 else 1.0
     share_i = min(1.0, s["mean_idf"] / full_idf) if full_idf > 0 else 1.0
     if s.get("question"):
         share_i **= question_power
+    if fade:
+        share_i += (1 - share_i) * min(
+            1.0, max(0.0, (s["coverage"] - fade[0]) / (fade[1] - fade[0]))
+        )
     return weight * share_c * share_i
 
 
@@ -457,17 +480,17 @@ def fit(data, names, features, norm, rounds=400, seed=1, make=None, dim=None, st
 
 
 def question_table(data, paths):
-    """Each set's dense, keyword and the default fusion without and with its question
-    factor, fused exactly, each against the better single retriever (paired mean and
-    standard error)."""
+    """Each set's dense, keyword, and the default fusion without and with its question
+    and fade terms, fused exactly, each against the better single retriever (paired
+    mean and standard error)."""
 
-    def without_question(s):
-        w = adaptive(s, question_power=1)
+    def without(s):
+        w = adaptive(s, question_power=1, fade=None)
         return w + (1 - w) * unread(s)
 
     print(
-        "| set | queries | questions | dense | keyword | without the question factor "
-        "| - better | **default** | - better |"
+        "| set | queries | questions | dense | keyword | without question and fade "
+        "| minus better single | **default** | minus better single |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, rows in data.items():
@@ -475,16 +498,17 @@ def question_table(data, paths):
         dense, keyword = (sum(r[i] for r in rows) / n for i in (2, 3))
         best = [r[2] if dense >= keyword else r[3] for r in rows]
         cells = []
-        for rule in (without_question, library):
-            fused = exact(*paths[name][:1], load_qrels(paths[name][1]), rule, "z")
+        for rule in (without, library):
+            fused = exact(paths[name][0], load_qrels(paths[name][1]), rule, "z")
             diffs = [f - b for f, b in zip(fused, best)]
             mean = sum(diffs) / n
             se = math.sqrt(sum((x - mean) ** 2 for x in diffs) / max(1, n - 1) / n)
-            cells.append(f"{sum(fused) / n:.3f} | {mean:+.3f} ± {se:.3f}")
+            cells.append((sum(fused) / n, mean, se))
+        (a, da, sa), (b, db, sb) = cells
         share = sum(r[0]["question"] for r in rows) / n
         print(
-            f"| {name} | {n} | {share:.0%} | {dense:.3f} | {keyword:.3f} | {cells[0]} "
-            f"| **{cells[1].replace(' |', '** |', 1)} |"
+            f"| {name} | {n} | {share:.0%} | {dense:.3f} | {keyword:.3f} | {a:.3f} "
+            f"| {da:+.3f} ± {sa:.3f} | **{b:.3f}** | {db:+.3f} ± {sb:.3f} |"
         )
 
 
@@ -521,7 +545,7 @@ def main():
     args.add_argument(
         "--table",
         action="store_true",
-        help="print each set's default with and without the question factor (exact fusion)",
+        help="print each set's default with and without its question and fade terms",
     )
     a = args.parse_args()
     os.chdir(Path(__file__).resolve().parents[2])
@@ -542,8 +566,8 @@ def main():
                 print(f"skipped {name}: {e}", file=sys.stderr)
                 continue
             a.cache.write_text(json.dumps(cache))
-        if cache[key] and "question" not in cache[key][0][0]:
-            # Signals added after the replay: recomputed from the dump, without fusing.
+        if cache[key] and cache[key][0][0].get("version") != SIGNALS:
+            # Signals of another version: recomputed from the dump, without fusing.
             qrels_of = load_qrels(qrels)
             lines = [json.loads(line) for line in open(dump)]
             fresh = [signals(q) for q in lines if qrels_of.get(q["qid"])]
@@ -615,7 +639,7 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     for name in data:
         n, dense, keyword, default, dd, dse = row(name, library, "z")
-        _, _, _, learned, ld, lse = row(name, held_out.get(name, (adaptive,))[0], a.norm)
+        _, _, _, learned, ld, lse = row(name, held_out.get(name, (library,))[0], a.norm)
         print(
             f"| {name} | {n} | {dense:.3f} | {keyword:.3f} | {default:.3f} | "
             f"{dd:+.3f} ± {dse:.3f} | {learned:.3f} | {ld:+.3f} ± {lse:.3f} |"

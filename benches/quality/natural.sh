@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Real questions over six more projects' manuals, none of them tuned on: derives
-# BEIR-format sets from the FAQs that ship with the projects' documentation
-# (benches/quality/derive_docs_faq.py) and runs dense, keyword and hybrid on each:
+# Real questions over six projects' manuals: derives BEIR-format sets from the FAQs that
+# ship with the projects' documentation (benches/quality/derive_docs_faq.py) and runs
+# dense, keyword and hybrid on each:
 #
 #   django-faq, sqlalchemy-faq, celery-faq, scrapy-faq: each project's FAQ against its
 #               whole reStructuredText documentation, from its source distribution
-#               on PyPI;
-#   r-faq:      the R FAQ against R's manuals (Debian's r-doc-html);
-#   sqlite-faq: SQLite's FAQ against SQLite's documentation (Debian's sqlite3-doc).
+#               on PyPI (Django 6.1.3, SQLAlchemy 2.1.9, Celery 5.7.0, Scrapy 2.19.0);
+#   r-faq:      the R FAQ against R's manuals (Debian bookworm's r-doc-html 4.2.2);
+#   sqlite-faq: SQLite's FAQ against SQLite's documentation (bookworm's sqlite3-doc
+#               3.40.1).
 #
 #   benches/quality/natural.sh
 #
@@ -18,36 +19,40 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 fusions=(--fusion adaptive --fusion rrf --fusion z:0.5 --fusion z:0.2)
 src=bench-out/natural-src
-projects=(django sqlalchemy celery scrapy)
+projects=(django==6.1.3 sqlalchemy==2.1.9 celery==5.7.0 scrapy==2.19.0)
 
 models/fetch.sh >/dev/null
 cargo build --release -p trawl-cli -p trawl-benches --bin trawl --bin dump
 mkdir -p "$src/sdist"
-for project in "${projects[@]}"; do
-  if ! compgen -G "$src/sdist/$project-*/" >/dev/null; then
-    url="$(curl -fsS "https://pypi.org/pypi/$project/json" | python3 -c '
+for pinned in "${projects[@]}"; do
+  project="${pinned%%==*}" version="${pinned##*==}"
+  if [ ! -d "$src/sdist/$project-$version" ]; then
+    json="https://pypi.org/pypi/$project/$version/json"
+    url="$(curl -fsS "$json" | python3 -c '
 import json, sys, urllib.parse
-base = sys.argv[1]
 urls = [u["url"] for u in json.load(sys.stdin)["urls"] if u["packagetype"] == "sdist"]
-print(urllib.parse.urljoin(base, urls[0]))' "https://pypi.org/pypi/$project/json")"
+if not urls:
+    sys.exit("no source distribution of " + sys.argv[1])
+print(urllib.parse.urljoin(sys.argv[1], urls[0]))' "$json")"
     curl -fsS "$url" | tar xz -C "$src/sdist"
   fi
 done
 if [ ! -d "$src/x/usr/share/doc/sqlite3" ] || [ ! -d "$src/x/usr/share/doc/r-doc-html" ]; then
   (cd "$src" && apt-get download r-doc-html sqlite3-doc)
-  for deb in "$src"/*.deb; do dpkg -x "$deb" "$src/x"; done
+  for deb in "$src"/r-doc-html_*.deb "$src"/sqlite3-doc_*.deb; do dpkg -x "$deb" "$src/x"; done
 fi
 docs_of() { # the documentation folder of an unpacked source distribution
-  local root
-  root="$(echo "$src/sdist/$1"-*/)"
+  local root="$src/sdist/$1" sub
   for sub in docs doc/build doc; do
     if [ -d "$root/$sub" ]; then echo "$root/$sub"; return; fi
   done
   echo "no documentation in $root" >&2
-  exit 1
+  return 1
 }
-for project in "${projects[@]}"; do
-  python3 benches/quality/derive_docs_faq.py rst "$(docs_of "$project")" "bench-out/$project-faq"
+for pinned in "${projects[@]}"; do
+  project="${pinned%%==*}"
+  docs="$(docs_of "$project-${pinned##*==}")"
+  python3 benches/quality/derive_docs_faq.py rst "$docs" "bench-out/$project-faq"
 done
 python3 benches/quality/derive_docs_faq.py texinfo "$src/x/usr/share/doc/r-doc-html/manual" \
   bench-out/r-faq

@@ -23,31 +23,87 @@ pub const UNREAD_BIAS: f32 = 4.0;
 /// See [`UNREAD_BIAS`].
 pub const UNREAD_SLOPE: f32 = -3.5;
 
+/// Where the adaptive fusion's IDF factor starts to fade: from this keyword coverage up
+/// to [`FADE_IDF_TO`], the factor moves linearly back to 1. A best keyword match that
+/// holds most of what the query's terms can score has found the query's words together
+/// in one chunk, common or not (a short keyword query such as an index entry, "process
+/// id of parent"). Chosen by leaving each family of sets out in turn from a grid of
+/// 0.4-0.6 by 0.8-1 (`benches/quality`; see docs/benchmarks.md, "Questions put in
+/// everyday words").
+pub const FADE_IDF_FROM: f32 = 0.6;
+/// See [`FADE_IDF_FROM`].
+pub const FADE_IDF_TO: f32 = 1.0;
+
 /// Words that open an English question: an interrogative or an auxiliary verb put first
-/// ("how do I ...", "does SQLite support ...", "is a tomato a fruit"). See
-/// [`is_question`].
+/// ("how do I ...", "does SQLite support ...", "is a tomato a fruit"), with their common
+/// contractions. See [`is_question`]. `benches/quality/learn_fusion.py` keeps a copy for
+/// replaying dumps.
 pub const QUESTION_WORDS: &[&str] = &[
-    "am", "are", "aren't", "can", "can't", "could", "did", "do", "does", "doesn't", "don't", "has",
-    "have", "how", "is", "isn't", "may", "might", "must", "shall", "should", "was", "were", "what",
-    "when", "where", "which", "who", "whom", "whose", "why", "will", "would",
+    "am",
+    "are",
+    "aren't",
+    "can",
+    "can't",
+    "could",
+    "couldn't",
+    "did",
+    "didn't",
+    "do",
+    "does",
+    "doesn't",
+    "don't",
+    "has",
+    "hasn't",
+    "have",
+    "haven't",
+    "how",
+    "how's",
+    "is",
+    "isn't",
+    "should",
+    "shouldn't",
+    "was",
+    "wasn't",
+    "were",
+    "weren't",
+    "what",
+    "what's",
+    "when",
+    "when's",
+    "where",
+    "where's",
+    "which",
+    "who",
+    "who's",
+    "whom",
+    "whose",
+    "why",
+    "why's",
+    "will",
+    "won't",
+    "would",
+    "wouldn't",
 ];
 
 /// Whether `query` is put as a question: it ends in a question mark (`?`, the full-width
-/// `？` or the Arabic `؟`), or its first word is one of [`QUESTION_WORDS`] (a question
-/// typed without its mark, as search boxes get them).
+/// `？` or the Arabic `؟`, closing quotes and brackets aside), or its first word is one
+/// of [`QUESTION_WORDS`] (a question typed without its mark, as search boxes get them).
+/// A word runs over letters, digits, `_`, `-` and apostrophes, so `is_active` or
+/// `how-to` is not a question word. A statement that opens with one ("When called with
+/// no arguments, ...") is taken for a question too.
 #[must_use]
 pub fn is_question(query: &str) -> bool {
-    let query = query.trim();
-    if query.ends_with(['?', '？', '؟']) {
+    let closing = |c: char| c.is_whitespace() || "\"')]}»”’」』）".contains(c);
+    if query.trim_end_matches(closing).ends_with(['?', '？', '؟']) {
         return true;
     }
-    let first = query
-        .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
-        .find(|w| !w.is_empty())
-        .unwrap_or_default()
-        .replace('’', "'")
-        .to_lowercase();
-    QUESTION_WORDS.contains(&first.as_str())
+    let in_word = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '\'' | '’');
+    let rest = query.trim_start_matches(|c: char| !c.is_alphanumeric());
+    let end = rest.find(|c: char| !in_word(c)).unwrap_or(rest.len());
+    let first = rest[..end].trim_end_matches(['\'', '’']);
+    // The longest question word has 8 characters: a longer word is not one.
+    first.chars().count() <= 8
+        && QUESTION_WORDS.contains(&first.replace('’', "'").to_lowercase().as_str())
 }
 
 /// How raw scores are put on one scale before a convex combination.
@@ -76,7 +132,7 @@ pub struct QuerySignals {
     pub query_tokens: Option<TokenStats>,
     /// Whether the query is put as a question ([`is_question`]). An answer seldom
     /// repeats the everyday words a question is framed in, so the adaptive fusion's IDF
-    /// factor counts twice for one.
+    /// factor is squared for one.
     pub question: bool,
 }
 
@@ -151,7 +207,9 @@ pub enum Fusion {
     /// everyday vocabulary), where dense retrieval is the one to trust. For a question
     /// ([`QuerySignals::question`]) the IDF factor is squared: a claim, a title or a
     /// description shares its words with the text about it, but an answer seldom
-    /// repeats the common words its question is framed in.
+    /// repeats the common words its question is framed in. The IDF factor fades back
+    /// to 1 as coverage rises from [`FADE_IDF_FROM`] to [`FADE_IDF_TO`]: a best match
+    /// that holds nearly all the query's terms has found them together, common or not.
     Adaptive {
         /// Keyword weight at full coverage and specificity.
         keyword_weight: f32,
@@ -236,6 +294,10 @@ impl Fusion {
                 };
                 let idf = share(signals.keyword_mean_idf, full_idf);
                 let idf = if signals.question { idf * idf } else { idf };
+                let fade = ((signals.keyword_coverage - FADE_IDF_FROM)
+                    / (FADE_IDF_TO - FADE_IDF_FROM))
+                    .clamp(0.0, 1.0);
+                let idf = idf + (1.0 - idf) * fade;
                 let weight = keyword_weight * share(signals.keyword_coverage, full_coverage) * idf;
                 // As far as the model does not read the query, the keyword side decides.
                 let unread = signals.unread();
@@ -484,12 +546,43 @@ mod tests {
         assert_eq!(fuse(signals(0.9, 6.0)), z(0.5).fuse(&dense, &kw));
         assert_eq!(fuse(QuerySignals::default()), z(0.5).fuse(&dense, &kw));
         assert_eq!(ids(&fuse(signals(0.0, 6.0))), [1, 2, 3]);
-        assert_eq!(ids(&fuse(signals(0.9, 0.0))), [1, 2, 3]);
+        assert_eq!(ids(&fuse(signals(0.5, 0.0))), [1, 2, 3]);
         // Half the full coverage, or half the full IDF, halves the keyword weight;
         // both together quarter it.
         assert_eq!(fuse(signals(0.1, 6.0)), z(0.25).fuse(&dense, &kw));
-        assert_eq!(fuse(signals(0.9, 2.0)), z(0.25).fuse(&dense, &kw));
+        assert_eq!(fuse(signals(0.5, 2.0)), z(0.25).fuse(&dense, &kw));
         assert_eq!(fuse(signals(0.1, 2.0)), z(0.125).fuse(&dense, &kw));
+    }
+
+    #[test]
+    fn adaptive_fusion_fades_the_idf_factor_out_at_high_coverage() {
+        let dense = list(&[(1, 0.9), (2, 0.8), (3, 0.2), (4, 0.1)]);
+        let kw = list(&[(3, 30.0), (4, 12.0), (2, 5.0), (1, 1.0)]);
+        let adaptive = Fusion::default();
+        let z = |w: f32| Fusion::Convex {
+            norm: Normalization::ZScore,
+            keyword_weight: w,
+        };
+        let signals = |coverage: f32, idf: f32| QuerySignals {
+            keyword_coverage: coverage,
+            keyword_mean_idf: idf,
+            query_tokens: None,
+            question: false,
+        };
+        let fuse = |s: QuerySignals| adaptive.fuse_with(&dense, &kw, &s);
+        // Half the full IDF halves the weight up to FADE_IDF_FROM, halfway to
+        // FADE_IDF_TO only a quarter, and none at or above it.
+        assert_eq!(fuse(signals(FADE_IDF_FROM, 2.0)), z(0.25).fuse(&dense, &kw));
+        let halfway = (FADE_IDF_FROM + FADE_IDF_TO) / 2.0;
+        assert_eq!(fuse(signals(halfway, 2.0)), z(0.375).fuse(&dense, &kw));
+        assert_eq!(fuse(signals(FADE_IDF_TO, 2.0)), z(0.5).fuse(&dense, &kw));
+        assert_eq!(fuse(signals(1.3, 2.0)), z(0.5).fuse(&dense, &kw));
+        // A question's squared factor fades the same way.
+        let question = QuerySignals {
+            question: true,
+            ..signals(halfway, 2.0)
+        };
+        assert_eq!(fuse(question), z(0.5 * 0.625).fuse(&dense, &kw));
     }
 
     #[test]
@@ -502,6 +595,10 @@ mod tests {
             "Wie installiere ich das Paket？",
             "ما هو الصبر؟",
             "(Why) does my build fail",
+            "what's new in 3.12",
+            "'how do I quote'",
+            "Is it thread-safe?\")",
+            "WON'T it stop",
         ] {
             assert!(is_question(q), "{q:?}");
         }
@@ -510,8 +607,12 @@ mod tests {
             "simple email archiver written in perl",
             "Whatever happened to the Likely Lads",
             "the formal act of approving",
+            "is_active field",
+            "how-to guide for packaging",
+            "whatsoever",
             "",
             "   ",
+            "?!",
         ] {
             assert!(!is_question(q), "{q:?}");
         }
@@ -532,7 +633,7 @@ mod tests {
         };
         let signals = |idf: f32, query: &str| {
             QuerySignals::from_keyword(trawl_index::KeywordSignals {
-                coverage: 0.9,
+                coverage: 0.5,
                 mean_idf: idf,
             })
             .with_query(query)

@@ -64,8 +64,8 @@ pub use embed::{
 };
 pub use error::{Error, Result};
 pub use fuse::{
-    is_question, reciprocal_rank_fusion, Fusion, Normalization, QuerySignals, QUESTION_WORDS,
-    RRF_K, UNREAD_BIAS, UNREAD_SLOPE,
+    is_question, reciprocal_rank_fusion, Fusion, Normalization, QuerySignals, FADE_IDF_FROM,
+    FADE_IDF_TO, QUESTION_WORDS, RRF_K, UNREAD_BIAS, UNREAD_SLOPE,
 };
 pub use rerank::{
     reranker_from_spec, reranker_from_spec_with, Candidate, CrossEncoder, Mmr, Reranker,
