@@ -28,8 +28,8 @@ pub const UNREAD_SLOPE: f32 = -3.5;
 /// holds most of what the query's terms can score has found the query's words together
 /// in one chunk, common or not (a short keyword query such as an index entry, "process
 /// id of parent"). Chosen by leaving each family of sets out in turn from a grid of
-/// 0.4-0.6 by 0.8-1 (`benches/quality`; see docs/benchmarks.md, "Questions put in
-/// everyday words").
+/// 0.4-0.6 by 0.8-1 (`benches/quality`; see docs/benchmarks.md, "Questions, and keyword
+/// queries a chunk holds whole").
 pub const FADE_IDF_FROM: f32 = 0.6;
 /// See [`FADE_IDF_FROM`].
 pub const FADE_IDF_TO: f32 = 1.0;
@@ -250,8 +250,9 @@ pub enum Fusion {
 /// as specific as a typical claim keeps its full keyword weight). On SciFact train the
 /// IDF factor changes little (0.7345 without it, 0.7330 with it; any full IDF from 0
 /// to 4.5 is within 0.002): it is there for questions asked in a collection's everyday
-/// words, where BM25 is weak, and it is squared for a question (SciFact has none; see
-/// docs/benchmarks.md, "Questions put in everyday words").
+/// words, where BM25 is weak; it is squared for a question (SciFact has none) and fades
+/// out at high coverage (see docs/benchmarks.md, "Questions, and keyword queries a
+/// chunk holds whole").
 impl Default for Fusion {
     fn default() -> Self {
         Fusion::Adaptive {
