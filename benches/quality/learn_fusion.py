@@ -363,7 +363,8 @@ def structured(params):
     q = params[3] if len(params) > 3 else 0.0
 
     def rule(s):
-        w = adaptive(s) * max(0.0, 1 - q * s["stop_share"])
+        # The adaptive weight as the legibility study fitted it: no question or fade term.
+        w = adaptive(s, question_power=1, fade=None) * max(0.0, 1 - q * s["stop_share"])
         z = b + t * s[READ] + u * s["unknown_share"]
         r = 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
         return w + (1 - w) * r
