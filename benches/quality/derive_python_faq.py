@@ -25,6 +25,7 @@ UNDERLINE = re.compile(r"^([=\-~^*+#\"'`.:_])\1{2,}\s*$")
 ROLE = re.compile(r":[\w:.-]+:`([^`<]*?)(?:\s*<[^>]*>)?`")
 LINK = re.compile(r"`([^`<]+?)\s*<[^>]+>`_+")
 DIRECTIVE = re.compile(r"^\s*\.\. ")
+INDEX_DIRECTIVE = re.compile(r"^(\s*)\.\. index::")
 DISTRACTORS = ("library", "reference", "tutorial", "howto", "using", "extending", "install")
 
 
@@ -52,6 +53,17 @@ def sections(path):
                 out.append((heading, body))
             heading, body = line.strip(), []
             i += 2
+            continue
+        index = INDEX_DIRECTIVE.match(line)
+        if index:  # an index directive's entries are markup, not text: skip its block
+            indent = len(index.group(1))
+            i += 1
+            while (
+                i < len(lines)
+                and lines[i].strip()
+                and len(lines[i]) - len(lines[i].lstrip()) > indent
+            ):
+                i += 1
             continue
         if not UNDERLINE.match(line) and not DIRECTIVE.match(line):
             body.append(line)

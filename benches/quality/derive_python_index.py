@@ -45,7 +45,7 @@ def entries(text):
     """The query texts of one index directive's argument."""
     out = []
     for part in re.split(r"\n|(?<=[^;]),(?=\s*(?:single|pair|triple|module|builtin|\w+:))", text):
-        part = part.strip()
+        part = part.strip().lstrip("!").strip()
         if not part:
             continue
         kind, _, rest = part.partition(":")
@@ -58,7 +58,9 @@ def entries(text):
         elif kind in ("see", "seealso"):
             continue
         elif ":" not in part:
-            words = [part.lstrip("!")]
+            # A plain entry line lists entries by commas, sub-entries by semicolons.
+            out.extend(" ".join(e.replace(";", " ").split()) for e in part.split(",") if e.strip())
+            continue
         else:
             continue
         query = " ".join(" ".join(words).split())

@@ -3,7 +3,7 @@
 # SciFact's corpus (benches/quality/derive_known_item.py) and runs dense, keyword and
 # hybrid (adaptive, rrf, z:0.5) on each, printing one table per task; then the test
 # claims put as questions ("Is it true that ...?", derive_claim_questions.py) over
-# SciFact's own index, bench-out/scifact-idx.
+# SciFact's own index, bench-out/scifact-idx (made here if run.sh has not made it).
 #
 #   benches/quality/known_item.sh [SCIFACT_DIR]
 #
@@ -33,6 +33,6 @@ done
 python3 benches/quality/derive_claim_questions.py "$scifact" bench-out/scifact-questions
 echo "## questions"
 ./target/release/trawl eval bench-out/scifact-questions --split test --index bench-out/scifact-idx \
-  --compare "${fusions[@]}" --candidates 300
+  --model models/all-MiniLM-L6-v2 --compare "${fusions[@]}" --candidates 300
 ./target/release/dump candidates bench-out/scifact-questions --split test \
   --index bench-out/scifact-idx --out bench-out/scifact-questions/candidates-test.jsonl

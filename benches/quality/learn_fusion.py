@@ -202,7 +202,7 @@ def question(query):
         return True
     m = re.match(r"[\w\-'\u2019]+", re.sub(r"^[\W_]+", "", query))
     first = m.group(0).rstrip("'\u2019") if m else ""
-    return len(first) <= 8 and first.replace("\u2019", "'").lower() in QUESTION_WORDS
+    return len(first) <= 9 and first.replace("\u2019", "'").lower() in QUESTION_WORDS
 
 
 def chars_per_token(read, query):

@@ -6,9 +6,10 @@
 #   django-faq, sqlalchemy-faq, celery-faq, scrapy-faq: each project's FAQ against its
 #               whole reStructuredText documentation, from its source distribution
 #               on PyPI (Django 6.1.3, SQLAlchemy 2.1.9, Celery 5.7.0, Scrapy 2.19.0);
-#   r-faq:      the R FAQ against R's manuals (Debian bookworm's r-doc-html 4.2.2);
-#   sqlite-faq: SQLite's FAQ against SQLite's documentation (bookworm's sqlite3-doc
-#               3.40.1).
+#   r-faq:      the R FAQ against R's manuals (Debian bookworm's r-doc-html; 4.2.2 for
+#               the published numbers);
+#   sqlite-faq: SQLite's FAQ against SQLite's documentation (bookworm's sqlite3-doc;
+#               3.40.1 for the published numbers).
 #
 #   benches/quality/natural.sh
 #
@@ -34,10 +35,13 @@ urls = [u["url"] for u in json.load(sys.stdin)["urls"] if u["packagetype"] == "s
 if not urls:
     sys.exit("no source distribution of " + sys.argv[1])
 print(urllib.parse.urljoin(sys.argv[1], urls[0]))' "$json")"
-    curl -fsS "$url" | tar xz -C "$src/sdist"
+    rm -rf "$src/sdist/part" && mkdir -p "$src/sdist/part"
+    curl -fsS "$url" | tar xz -C "$src/sdist/part"
+    mv "$src/sdist/part/$project-$version" "$src/sdist/" && rmdir "$src/sdist/part"
   fi
 done
 if [ ! -d "$src/x/usr/share/doc/sqlite3" ] || [ ! -d "$src/x/usr/share/doc/r-doc-html" ]; then
+  rm -f "$src"/r-doc-html_*.deb "$src"/sqlite3-doc_*.deb
   (cd "$src" && apt-get download r-doc-html sqlite3-doc)
   for deb in "$src"/r-doc-html_*.deb "$src"/sqlite3-doc_*.deb; do dpkg -x "$deb" "$src/x"; done
 fi

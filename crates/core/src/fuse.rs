@@ -25,9 +25,10 @@ pub const UNREAD_SLOPE: f32 = -3.5;
 
 /// Where the adaptive fusion's IDF factor starts to fade: from this keyword coverage up
 /// to [`FADE_IDF_TO`], the factor moves linearly back to 1. A best keyword match that
-/// holds most of what the query's terms can score has found the query's words together
-/// in one chunk, common or not (a short keyword query such as an index entry, "process
-/// id of parent"). Chosen by leaving each family of sets out in turn from a grid of
+/// scores near the most the query's terms can score (each of them in it, repeated or in
+/// a short chunk) has found the query's words, common or not (a short keyword query
+/// such as an index entry, "process id of parent"). BM25 reaches a coverage of about
+/// 0.45 for each term once in a chunk of average length. Chosen by leaving each family of sets out in turn from a grid of
 /// 0.4-0.6 by 0.8-1 (`benches/quality`; see docs/benchmarks.md, "Questions, and keyword
 /// queries a chunk holds whole").
 pub const FADE_IDF_FROM: f32 = 0.6;
@@ -101,8 +102,8 @@ pub fn is_question(query: &str) -> bool {
     let rest = query.trim_start_matches(|c: char| !c.is_alphanumeric());
     let end = rest.find(|c: char| !in_word(c)).unwrap_or(rest.len());
     let first = rest[..end].trim_end_matches(['\'', '’']);
-    // The longest question word has 8 characters: a longer word is not one.
-    first.chars().count() <= 8
+    // The longest question word ("shouldn't", "wouldn't") has 9 characters.
+    first.chars().nth(9).is_none()
         && QUESTION_WORDS.contains(&first.replace('’', "'").to_lowercase().as_str())
 }
 
@@ -209,7 +210,9 @@ pub enum Fusion {
     /// description shares its words with the text about it, but an answer seldom
     /// repeats the common words its question is framed in. The IDF factor fades back
     /// to 1 as coverage rises from [`FADE_IDF_FROM`] to [`FADE_IDF_TO`]: a best match
-    /// that holds nearly all the query's terms has found them together, common or not.
+    /// that scores near the most the query's terms can score has found them, common or
+    /// not. Last, the weight moves towards 1 as far as the model does not read the
+    /// query ([`QuerySignals::unread`]).
     Adaptive {
         /// Keyword weight at full coverage and specificity.
         keyword_weight: f32,
@@ -600,6 +603,7 @@ mod tests {
             "'how do I quote'",
             "Is it thread-safe?\")",
             "WON'T it stop",
+            "shouldn't I pin versions",
         ] {
             assert!(is_question(q), "{q:?}");
         }
