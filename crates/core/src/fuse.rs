@@ -517,6 +517,24 @@ mod tests {
             .collect()
     }
 
+    /// The z-score combination at keyword weight `w`.
+    fn z(w: f32) -> Fusion {
+        Fusion::Convex {
+            norm: Normalization::ZScore,
+            keyword_weight: w,
+        }
+    }
+
+    /// A statement's signals with the given keyword coverage and mean IDF.
+    fn signals(coverage: f32, idf: f32) -> QuerySignals {
+        QuerySignals {
+            keyword_coverage: coverage,
+            keyword_mean_idf: idf,
+            query_tokens: None,
+            question: false,
+        }
+    }
+
     fn ids(v: &[Scored]) -> Vec<u64> {
         v.iter().map(|s| s.id).collect()
     }
@@ -536,16 +554,6 @@ mod tests {
         let dense = list(&[(1, 0.9), (2, 0.8), (3, 0.2)]);
         let kw = list(&[(3, 30.0), (2, 5.0), (1, 1.0)]);
         let adaptive = Fusion::default();
-        let z = |w: f32| Fusion::Convex {
-            norm: Normalization::ZScore,
-            keyword_weight: w,
-        };
-        let signals = |coverage: f32, idf: f32| QuerySignals {
-            keyword_coverage: coverage,
-            keyword_mean_idf: idf,
-            query_tokens: None,
-            question: false,
-        };
         let fuse = |s: QuerySignals| adaptive.fuse_with(&dense, &kw, &s);
         assert_eq!(fuse(signals(0.9, 6.0)), z(0.5).fuse(&dense, &kw));
         assert_eq!(fuse(QuerySignals::default()), z(0.5).fuse(&dense, &kw));
@@ -563,16 +571,6 @@ mod tests {
         let dense = list(&[(1, 0.9), (2, 0.8), (3, 0.2), (4, 0.1)]);
         let kw = list(&[(3, 30.0), (4, 12.0), (2, 5.0), (1, 1.0)]);
         let adaptive = Fusion::default();
-        let z = |w: f32| Fusion::Convex {
-            norm: Normalization::ZScore,
-            keyword_weight: w,
-        };
-        let signals = |coverage: f32, idf: f32| QuerySignals {
-            keyword_coverage: coverage,
-            keyword_mean_idf: idf,
-            query_tokens: None,
-            question: false,
-        };
         let fuse = |s: QuerySignals| adaptive.fuse_with(&dense, &kw, &s);
         // Half the full IDF halves the weight up to FADE_IDF_FROM, halfway to
         // FADE_IDF_TO only a quarter, and none at or above it.
@@ -632,10 +630,6 @@ mod tests {
         let dense = list(&[(1, 0.9), (2, 0.8), (3, 0.2), (4, 0.1)]);
         let kw = list(&[(3, 30.0), (4, 12.0), (2, 5.0), (1, 1.0)]);
         let adaptive = Fusion::default();
-        let z = |w: f32| Fusion::Convex {
-            norm: Normalization::ZScore,
-            keyword_weight: w,
-        };
         let signals = |idf: f32, query: &str| {
             QuerySignals::from_keyword(trawl_index::KeywordSignals {
                 coverage: 0.5,
