@@ -39,24 +39,39 @@ NUMBER = re.compile(r"^\s*(\(\d+\)|\d+(\.\d+)*\.?)\s+")
 NAVIGATION = re.compile(r"^(Next|Previous|Up): .*$", re.M)
 
 
+def release_notes(rel):
+    """Whether a path inside the documentation is release notes or a changelog."""
+    return any(NOT_DOCS.match(part) for part in rel.parts)
+
+
+def add_section(corpus, queries, doc_id, heading, body, question=None):
+    """A section that answers `question` (a FAQ's) becomes a query and its answer,
+    indexed without the question; any other section a distractor, with its heading as
+    title."""
+    if question:
+        queries.append({"_id": doc_id, "text": question})
+        corpus.append({"_id": doc_id, "title": "", "text": body})
+    else:
+        corpus.append({"_id": doc_id, "title": heading, "text": body})
+
+
+def asked(heading, faq):
+    """The question a FAQ's heading asks, or None."""
+    return heading if faq and heading.endswith("?") else None
+
+
 def rst_sets(root):
     corpus, queries = [], []
     files = sorted(p for p in root.rglob("*") if p.suffix in (".rst", ".txt") and p.is_file())
     for path in files:
-        rel = path.relative_to(root).as_posix()
-        faq = "faq" in rel.lower()
-        if not faq and any(NOT_DOCS.match(part) for part in path.relative_to(root).parts):
+        rel = path.relative_to(root)
+        faq = "faq" in rel.as_posix().lower()
+        if not faq and release_notes(rel):
             continue
         for n, (heading, body) in enumerate(sections(path)):
-            if len(body) < MIN_BODY:
-                continue
-            doc_id = f"{rel}-{n}"
-            question = " ".join(heading.split())
-            if faq and question.endswith("?"):
-                queries.append({"_id": doc_id, "text": question})
-                corpus.append({"_id": doc_id, "title": "", "text": body})
-            else:
-                corpus.append({"_id": doc_id, "title": heading, "text": body})
+            if len(body) >= MIN_BODY:
+                question = asked(" ".join(heading.split()), faq)
+                add_section(corpus, queries, f"{rel.as_posix()}-{n}", heading, body, question)
     return corpus, queries
 
 
@@ -122,13 +137,8 @@ def texinfo_sets(manual):
             body = body.strip()
             if len(body) < MIN_BODY or heading.lower().startswith("table of contents"):
                 continue
-            doc_id = f"{path.stem}-{n}"
-            question = NUMBER.sub("", heading)
-            if faq and question.endswith("?"):
-                queries.append({"_id": doc_id, "text": question})
-                corpus.append({"_id": doc_id, "title": "", "text": body})
-            else:
-                corpus.append({"_id": doc_id, "title": heading, "text": body})
+            question = asked(NUMBER.sub("", heading), faq)
+            add_section(corpus, queries, f"{path.stem}-{n}", heading, body, question)
     return corpus, queries
 
 
@@ -144,22 +154,17 @@ def sqlite_sets(docs):
         body = Sections()
         body.heading = ""
         text = body.sections(m.group(2))[0][1]
-        doc_id = f"faq-{number}"
-        if len(text) < MIN_BODY:
-            continue
-        if question.strip().endswith("?"):
-            queries.append({"_id": doc_id, "text": " ".join(question.split())})
-            corpus.append({"_id": doc_id, "title": "", "text": text})
-        else:
-            corpus.append({"_id": doc_id, "title": " ".join(question.split()), "text": text})
+        if len(text) >= MIN_BODY:
+            question = " ".join(question.split())
+            add_section(corpus, queries, f"faq-{number}", question, text, asked(question, True))
     for path in sorted(docs.rglob("*.html")):
-        rel = path.relative_to(docs).as_posix()
-        if rel == "faq.html" or any(NOT_DOCS.match(part) for part in path.relative_to(docs).parts):
+        rel = path.relative_to(docs)
+        if rel.as_posix() == "faq.html" or release_notes(rel):
             continue
         page = path.read_text(encoding="utf-8", errors="replace")
         for n, (heading, body) in enumerate(Sections().sections(page)):
             if len(body) >= MIN_BODY:
-                corpus.append({"_id": f"{rel}-{n}", "title": heading, "text": body})
+                add_section(corpus, queries, f"{rel.as_posix()}-{n}", heading, body)
     return corpus, queries
 
 
