@@ -30,6 +30,7 @@
 # CPU-minutes in bf16. A later bookworm point release can change a few packages.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+source benches/quality/compare.sh
 
 fusions=(--fusion adaptive --fusion adaptive:0.5:0.2:0 --fusion rrf --fusion z:0.5)
 src=bench-out/entity-src
@@ -65,8 +66,5 @@ python3 benches/quality/derive_wordnet.py "$src/x/usr/share/wordnet" bench-out/w
 for set in debian-packages debian-libraries debian-packages-inverse debian-depends man-pages \
   wordnet; do
   echo "## $set"
-  ./target/release/trawl eval "bench-out/$set" --split test --index "bench-out/$set/index" \
-    --compare "${fusions[@]}" --candidates 300
-  ./target/release/dump candidates "bench-out/$set" --split test --index "bench-out/$set/index" \
-    --out "bench-out/$set/candidates-test.jsonl"
+  compare_and_dump "bench-out/$set" test "bench-out/$set/index"
 done

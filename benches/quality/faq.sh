@@ -20,6 +20,7 @@
 # the git-ignored bench-out/faq-src); each ingest takes a few CPU-minutes in bf16.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+source benches/quality/compare.sh
 
 fusions=(--fusion adaptive --fusion adaptive:0.5:0.2:0 --fusion rrf --fusion z:0.5)
 src=bench-out/faq-src
@@ -46,13 +47,7 @@ python3 benches/quality/derive_python_index.py \
 for run in python-faq:test debian-faq:test perl-faq:test python-known:title python-known:sentence; do
   set="${run%%:*}" split="${run##*:}"
   echo "## $set ($split)"
-  ./target/release/trawl eval "bench-out/$set" --split "$split" --index "bench-out/$set/index" \
-    --compare "${fusions[@]}" --candidates 300
-  ./target/release/dump candidates "bench-out/$set" --split "$split" \
-    --index "bench-out/$set/index" --out "bench-out/$set/candidates-$split.jsonl"
+  compare_and_dump "bench-out/$set" "$split" "bench-out/$set/index"
 done
 echo "## python-index (test)"
-./target/release/trawl eval bench-out/python-index --split test --index bench-out/python-faq/index \
-  --compare "${fusions[@]}" --candidates 300
-./target/release/dump candidates bench-out/python-index --split test \
-  --index bench-out/python-faq/index --out bench-out/python-index/candidates-test.jsonl
+compare_and_dump bench-out/python-index test bench-out/python-faq/index

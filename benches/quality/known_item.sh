@@ -11,6 +11,7 @@
 # written under the git-ignored bench-out/known-item*.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+source benches/quality/compare.sh
 
 scifact="${1:-../shared/data/scifact}"
 fusions=(--fusion adaptive --fusion adaptive:0.5:0.2:0 --fusion rrf --fusion z:0.5)
@@ -25,14 +26,9 @@ for task in title sentence disjoint; do
     *) dir=bench-out/known-item split="$task" ;;
   esac
   echo "## $task"
-  ./target/release/trawl eval "$dir" --split "$split" --index "$dir/index" --compare \
-    "${fusions[@]}" --candidates 300
-  ./target/release/dump candidates "$dir" --split "$split" --index "$dir/index" \
-    --out "$dir/candidates-$split.jsonl"
+  compare_and_dump "$dir" "$split" "$dir/index"
 done
 python3 benches/quality/derive_claim_questions.py "$scifact" bench-out/scifact-questions
 echo "## questions"
-./target/release/trawl eval bench-out/scifact-questions --split test --index bench-out/scifact-idx \
-  --model models/all-MiniLM-L6-v2 --compare "${fusions[@]}" --candidates 300
-./target/release/dump candidates bench-out/scifact-questions --split test \
-  --index bench-out/scifact-idx --out bench-out/scifact-questions/candidates-test.jsonl
+compare_and_dump bench-out/scifact-questions test bench-out/scifact-idx \
+  --model models/all-MiniLM-L6-v2

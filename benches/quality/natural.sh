@@ -17,6 +17,7 @@
 # bench-out/natural-src); each ingest takes a few CPU-minutes in bf16.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+source benches/quality/compare.sh
 
 fusions=(--fusion adaptive --fusion rrf --fusion z:0.5 --fusion z:0.2)
 src=bench-out/natural-src
@@ -64,8 +65,5 @@ python3 benches/quality/derive_docs_faq.py sqlite "$src/x/usr/share/doc/sqlite3"
   bench-out/sqlite-faq
 for set in django-faq sqlalchemy-faq celery-faq scrapy-faq r-faq sqlite-faq; do
   echo "## $set"
-  ./target/release/trawl eval "bench-out/$set" --split test --index "bench-out/$set/index" \
-    --compare "${fusions[@]}" --candidates 300
-  ./target/release/dump candidates "bench-out/$set" --split test --index "bench-out/$set/index" \
-    --out "bench-out/$set/candidates-test.jsonl"
+  compare_and_dump "bench-out/$set" test "bench-out/$set/index"
 done

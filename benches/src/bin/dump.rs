@@ -107,7 +107,6 @@ fn dump_candidates(
             "mean_idf": signals.mean_idf,
             "terms": terms,
             "read": read,
-            "question": trawl::is_question(text),
             "dense": describe(&dense)?,
             "keyword": describe(&keyword)?,
         });
