@@ -25,7 +25,8 @@ UNDERLINE = re.compile(r"^([=\-~^*+#\"'`.:_])\1{2,}\s*$")
 ROLE = re.compile(r":[\w:.-]+:`([^`<]*?)(?:\s*<[^>]*>)?`")
 LINK = re.compile(r"`([^`<]+?)\s*<[^>]+>`_+")
 DIRECTIVE = re.compile(r"^\s*\.\. ")
-INDEX_DIRECTIVE = re.compile(r"^(\s*)\.\. index::")
+INDEX_DIRECTIVE = re.compile(r"^(\s*)\.\. index::\s*(.*)$")
+LABEL = re.compile(r"^\s*\.\. _[^:]+:\s*$")
 DISTRACTORS = ("library", "reference", "tutorial", "howto", "using", "extending", "install")
 
 
@@ -37,15 +38,24 @@ def clean(text):
     return text
 
 
-def sections(path):
-    """(heading, body) for every section of one reStructuredText file."""
+def is_heading(lines, i):
+    """Whether line i is a section's title: text underlined by at least its length."""
+    nxt = lines[i + 1] if i + 1 < len(lines) else ""
+    line = lines[i]
+    return bool(line.strip() and UNDERLINE.match(nxt) and len(nxt.strip()) >= len(line.strip()))
+
+
+def sections(path, index=None):
+    """(heading, body) for every section of one reStructuredText file. The entries of
+    its `.. index::` directives are markup and left out; given a dict, `index` gets
+    each directive's text under its section's number: the section it stands in, or the
+    next one when only labels and blank lines stand between it and that heading."""
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     out, heading, body = [], None, []
     i = 0
     while i < len(lines):
         line = lines[i]
-        nxt = lines[i + 1] if i + 1 < len(lines) else ""
-        if line.strip() and UNDERLINE.match(nxt) and len(nxt.strip()) >= len(line.strip()):
+        if is_heading(lines, i):
             if UNDERLINE.match(line):  # over- and underlined title: the text is next
                 i += 1
                 continue
@@ -54,16 +64,28 @@ def sections(path):
             heading, body = line.strip(), []
             i += 2
             continue
-        index = INDEX_DIRECTIVE.match(line)
-        if index:  # an index directive's entries are markup, not text: skip its block
-            indent = len(index.group(1))
+        directive = INDEX_DIRECTIVE.match(line)
+        if directive:
+            indent, text = len(directive.group(1)), [directive.group(2)]
             i += 1
             while (
                 i < len(lines)
                 and lines[i].strip()
                 and len(lines[i]) - len(lines[i].lstrip()) > indent
             ):
+                text.append(lines[i].strip())
                 i += 1
+            if index is not None:
+                j = i
+                while j < len(lines) and (not lines[j].strip() or LABEL.match(lines[j])):
+                    j += 1
+                current = len(out) if heading is not None else -1
+                next_is_heading = j < len(lines) and is_heading(lines, j)
+                target = (
+                    current + 1 if next_is_heading and not UNDERLINE.match(lines[j]) else current
+                )
+                if target >= 0:
+                    index.setdefault(target, []).append("\n".join(text))
             continue
         if not UNDERLINE.match(line) and not DIRECTIVE.match(line):
             body.append(line)

@@ -24,10 +24,8 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from derive_python_faq import DISTRACTORS, UNDERLINE  # same directory
+from derive_python_faq import DISTRACTORS, sections  # same directory
 
-INDEX = re.compile(r"^(\s*)\.\. index::\s*(.*)$")
-LABEL = re.compile(r"^\s*\.\. _[^:]+:\s*$")
 KINDS = {
     "module": "{} module",
     "builtin": "{} built-in function",
@@ -70,46 +68,11 @@ def entries(text):
 
 
 def indexed_sections(path):
-    """{section number: [query]}, numbered as derive_python_faq.sections numbers them.
-    A directive belongs to the section it stands in, or to the next one when only
-    labels and blank lines stand between it and that section's heading."""
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    heading_at = set()
-    for i in range(len(lines) - 1):
-        line, nxt = lines[i], lines[i + 1]
-        if (
-            line.strip()
-            and UNDERLINE.match(nxt)
-            and len(nxt.strip()) >= len(line.strip())
-            and not UNDERLINE.match(line)
-        ):
-            heading_at.add(i)
-    found = defaultdict(list)
-    section = -1
-    i = 0
-    while i < len(lines):
-        if i in heading_at:
-            section += 1
-            i += 2
-            continue
-        m = INDEX.match(lines[i])
-        if not m:
-            i += 1
-            continue
-        indent, text = len(m.group(1)), [m.group(2)]
-        i += 1
-        while (
-            i < len(lines) and lines[i].strip() and len(lines[i]) - len(lines[i].lstrip()) > indent
-        ):
-            text.append(lines[i].strip())
-            i += 1
-        j = i
-        while j < len(lines) and (not lines[j].strip() or LABEL.match(lines[j])):
-            j += 1
-        target = section + 1 if j in heading_at else section
-        if target >= 0:
-            found[target].extend(entries("\n".join(text)))
-    return found
+    """{section number: [query]}, numbered as derive_python_faq.sections numbers them
+    (which also says which section a directive belongs to)."""
+    directives = {}
+    sections(path, index=directives)
+    return {n: [q for text in texts for q in entries(text)] for n, texts in directives.items()}
 
 
 def main():
