@@ -407,21 +407,6 @@ def factor(name):
     return make
 
 
-def everyday_question(params):
-    """The library's default with its adaptive weight lowered for a question put in
-    everyday words: w * (1 - q * question * everyday), everyday = (T - tokens per word)
-    / (T - 1) clamped to 0..1 (1 when each word is one token of the model's vocabulary,
-    0 from T tokens a word up); params (q, T)."""
-    q, top = params
-
-    def rule(s):
-        everyday = min(1.0, max(0.0, (top - s["tokens_per_word"]) / max(1e-3, top - 1)))
-        w = adaptive(s) * min(1.0, max(0.0, 1 - q * s["question"] * everyday))
-        return w + (1 - w) * unread(s)
-
-    return rule
-
-
 def question_power(params):
     """The default with the IDF factor raised to 1 + |p| for a question; params (p,)."""
 
@@ -520,7 +505,7 @@ def main():
     args.add_argument(
         "--rule",
         default="logistic",
-        choices=("logistic", "structured", "factor", "everyday-question", "question-power"),
+        choices=("logistic", "structured", "factor", "question-power"),
     )
     args.add_argument("--factor", default="stop_share", help="factor: the signal it scales by")
     args.add_argument("--stop", action="store_true", help="structured: the stop-word factor")
@@ -600,9 +585,6 @@ def main():
     if a.rule == "question-power":
         family_make = question_power
         family_args = {"make": family_make, "dim": 1, "start": [0.0]}
-    elif a.rule == "everyday-question":
-        family_make = everyday_question
-        family_args = {"make": family_make, "dim": 2, "start": [0.0, 1.5]}
     elif a.rule == "factor":
         family_make = factor(a.factor)
         family_args = {"make": family_make, "dim": 2, "start": [0.0, 0.0]}
