@@ -43,11 +43,6 @@ fn each_language_is_found_by_its_own_stems() {
     // German stems: "Haus" finds "Häuser", "Bibliotheken" finds "Bibliothek".
     assert_eq!(found(&auto, "Haus"), ["de"]);
     assert_eq!(found(&auto, "Bibliotheken"), ["de"]);
-    eprintln!(
-        "{:?} {:?}",
-        auto.languages().unwrap(),
-        found(&auto, "runner")
-    );
     // English stems: "run" finds "running" and "runners".
     assert_eq!(found(&auto, "run"), ["en"]);
     // French stems: "étudiante" finds "étudiantes", "recherche" finds "recherches".
@@ -135,4 +130,60 @@ fn a_language_of_a_few_chunks_does_not_take_words_from_queries() {
     let index = keyword_index(dir.path(), options, &docs);
     assert_eq!(found(&index, "man")[0], "man");
     assert_eq!(found(&index, "Bibliothek geschlossen")[0], "de");
+}
+
+#[test]
+fn a_word_is_as_rare_in_every_reading_as_its_commonest_reading() {
+    // Forty short English chunks hold "name"; one German chunk holds "Name", which the
+    // German reading stems to "nam", a term no other chunk holds. Scored with that
+    // term's own frequency the German chunk would lead for a common English word, and
+    // its score would pass the most the query's (English) terms can reach.
+    let mut docs: Vec<(String, String)> = (0..40)
+        .map(|i| (format!("en{i}"), format!("The name of row {i}.")))
+        .collect();
+    for i in 0..40 {
+        docs.push((
+            format!("other{i}"),
+            format!("The harbour opens at dawn and the boats leave at {i} o'clock."),
+        ));
+    }
+    docs.push((
+        "de".into(),
+        "Der Name der Bibliothek ist alt, und man kann sie heute nicht besuchen.".into(),
+    ));
+    let docs: Vec<(&str, &str)> = docs.iter().map(|(i, t)| (i.as_str(), t.as_str())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = IndexOptions::new(0);
+    options.language = Language::Auto;
+    let index = keyword_index(dir.path(), options, &docs);
+    assert!(index.languages().unwrap().contains(&(Language::German, 1)));
+
+    let hits = index.search_keyword("name", 50, None).unwrap();
+    assert_eq!(
+        hits.len(),
+        41,
+        "every chunk with the word, in either reading"
+    );
+    let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
+    let records = index.fetch(&ids).unwrap();
+    let german = records.iter().position(|(_, r)| r.doc_id == "de").unwrap();
+    assert!(
+        german > 0,
+        "the German chunk leads for a common English word"
+    );
+    let signals = index.keyword_signals("name", hits[0].score).unwrap();
+    assert!(signals.coverage <= 1.0, "{signals:?}");
+    // The German chunk is scored as common for the word as the English reading says:
+    // its IDF is that of "name" (held by 41 chunks of 81), not of "nam" (held by one).
+    let english_idf = index.view().term_idfs("name").unwrap()[0].1;
+    assert!(english_idf < 1.0, "{english_idf}");
+    assert!(
+        hits[german].score <= english_idf * 2.2,
+        "{} > {}",
+        hits[german].score,
+        english_idf * 2.2
+    );
+
+    // A word only the German reading knows keeps German's frequency, and finds it.
+    assert_eq!(found(&index, "Bibliotheken")[0], "de");
 }

@@ -524,6 +524,22 @@ fn keyword_signals_measure_how_specific_and_how_covered_a_query_is() {
     assert!(unknown.coverage < rare.coverage, "{unknown:?} vs {rare:?}");
     let none = signals("zebra");
     assert_eq!((none.mean_idf, none.coverage), (0.0, 0.0));
+    // A word the query repeats is scored once; the same term from two different
+    // words is scored twice and can reach twice as much: either way the coverage
+    // stays what it was.
+    let top = |q: &str| index.search_keyword(q, 1, None).unwrap()[0].score;
+    assert!(close(top("topic7 topic7"), top("topic7")));
+    assert!(close(top("topic7 TOPIC7"), 2.0 * top("topic7")));
+    for q in ["topic7 topic7", "topic7 TOPIC7"] {
+        let repeated = signals(q);
+        assert!(
+            close(repeated.coverage, rare.coverage),
+            "{repeated:?} vs {rare:?}"
+        );
+    }
+    // A caret is no boost: "topic7^20" is the words "topic7" and "20".
+    assert!(close(top("topic7^20"), top("topic7 20")));
+    assert!(signals("topic7^20").coverage <= 1.0);
 
     // The terms behind the signals: analysed (stop word out, plural stemmed, repeats
     // once), in term order, each with its IDF and document frequency.

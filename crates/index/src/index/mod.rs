@@ -1065,8 +1065,8 @@ impl Index {
 
     /// The `k` best chunks (matching `filter`, when given) for `query` by BM25 over
     /// title, headings and text (see [`View::search_keyword`]). Any user text is
-    /// accepted: query syntax that does not parse is searched as words, and colons never
-    /// name a field.
+    /// accepted: query syntax that does not parse is searched as words, colons never
+    /// name a field, and a caret is no boost (`10^18` is the words "10" and "18").
     ///
     /// # Errors
     /// As [`View::search_keyword`].

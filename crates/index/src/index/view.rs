@@ -118,33 +118,43 @@ impl From<StatsWire> for KeywordStats {
     }
 }
 
-/// [`KeywordStats`] as tantivy reads them, with this index's own for anything they
-/// lack (a term the query did not name when they were gathered).
+/// The BM25 statistics a keyword search scores with: the document frequencies of
+/// [`View::word_doc_freqs`] first, then the [`KeywordStats`] given to the view, then
+/// the index's own (for anything they lack: a term the query did not name when they
+/// were gathered).
 struct StatsProvider<'a> {
-    stats: &'a KeywordStats,
+    stats: Option<&'a KeywordStats>,
+    words: &'a HashMap<Term, u64>,
     searcher: &'a Searcher,
 }
 
 impl Bm25StatisticsProvider for StatsProvider<'_> {
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
-        match self.stats.tokens.get(&field) {
+        match self.stats.and_then(|s| s.tokens.get(&field)) {
             Some(n) => Ok(*n),
             None => self.searcher.total_num_tokens(field),
         }
     }
 
     fn total_num_docs(&self) -> tantivy::Result<u64> {
-        Ok(self.stats.docs)
+        match self.stats {
+            Some(stats) => Ok(stats.docs),
+            None => self.searcher.total_num_docs(),
+        }
     }
 
     fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
-        let n = match self.stats.doc_freqs.get(term) {
-            Some(n) => *n,
-            None => self.searcher.doc_freq(term)?,
+        let n = match (self.words.get(term), self.stats) {
+            (Some(n), _) => *n,
+            (None, Some(stats)) => match stats.doc_freqs.get(term) {
+                Some(n) => *n,
+                None => self.searcher.doc_freq(term)?,
+            },
+            (None, None) => self.searcher.doc_freq(term)?,
         };
         // Never above the document count (stats gathered elsewhere may disagree with
         // this index): BM25's IDF asserts it.
-        Ok(n.min(self.stats.docs))
+        Ok(n.min(self.total_num_docs()?))
     }
 }
 
@@ -272,19 +282,23 @@ impl View<'_> {
         if k == 0 {
             return Ok(Vec::new());
         }
-        let readings = self.keyword_readings(query);
+        let input = self.parser_input(query);
+        let readings = self.keyword_readings(&input);
         let readings = borrowed(&readings);
+        let words = self.word_doc_freqs(&input.text, self.pairs_only())?;
         let filter = filter.map(|f| f.to_query(&self.index.fields)).transpose()?;
+        let provider = StatsProvider {
+            stats: self.stats.as_deref(),
+            words: &words,
+            searcher: &snap.searcher,
+        };
+        let scoring = if self.stats.is_none() && words.is_empty() {
+            EnableScoring::enabled_from_searcher(&snap.searcher)
+        } else {
+            EnableScoring::enabled_from_statistics_provider(&provider, &snap.searcher)
+        };
         let running = &self.index.keyword_searches;
         let alone = running.fetch_add(1, AtomicOrdering::AcqRel) == 0;
-        let provider = self.stats.as_deref().map(|stats| StatsProvider {
-            stats,
-            searcher: &snap.searcher,
-        });
-        let scoring = match &provider {
-            Some(p) => EnableScoring::enabled_from_statistics_provider(p, &snap.searcher),
-            None => EnableScoring::enabled_from_searcher(&snap.searcher),
-        };
         let maxscore = self.index.keyword_maxscore.load(AtomicOrdering::Relaxed);
         let top = top_docs(
             &snap.searcher,
@@ -335,15 +349,14 @@ impl View<'_> {
     /// chunk is scored by the reading in its own language: a German chunk by the
     /// German stems of the query, an English one by the English.
     fn keyword_query(&self, query: &str) -> Box<dyn Query> {
-        combined(&borrowed(&self.keyword_readings(query)))
+        combined(&borrowed(&self.keyword_readings(&self.parser_input(query))))
     }
 
     /// The readings of `query` that [`View::keyword_query`] combines: one, or in an
     /// `auto` index holding several languages one per language, each with the query
     /// for the chunks it scores (those in its language). A chunk is in one language,
     /// so its score is its own reading's.
-    fn keyword_readings(&self, query: &str) -> Vec<Reading> {
-        let query = &self.parser_input(query);
+    fn keyword_readings(&self, query: &ParserInput) -> Vec<Reading> {
         let (Language::Auto, Some(lang)) = (self.index.options.language, self.index.fields.lang)
         else {
             return vec![(self.keyword_query_as(query, None), None)];
@@ -460,11 +473,13 @@ impl View<'_> {
         // keeps a field that does not exist before some clauses (`Examples:\n* ...`)
         // and the search then fails, and an existing one would search an internal
         // field. The analyzer splits words at colons anyway, so they become spaces.
+        // So does a caret, which would boost the word before it by the number after
+        // it: `10^18 bytes` would score "10" eighteen times over.
         // A run of CJK characters would be one word to the parser, so its pairs would
         // form a phrase that only the same run matches: each pair is a word instead,
         // and a chunk sharing some of them matches, as with the words of other text.
         // Chinese dictionary words are terms of their own beside the parsed query.
-        let text = query.replace(':', " ");
+        let text = query.replace([':', '^'], " ");
         if !self.index.cjk_words {
             return ParserInput {
                 text,
@@ -479,6 +494,97 @@ impl View<'_> {
         }
     }
 
+    /// The index's cutting with CJK runs cut into pairs only, as the query parser reads
+    /// them (dictionary words are terms of their own beside the parsed query).
+    fn pairs_only(&self) -> Cutting {
+        Cutting {
+            chinese_words: false,
+            japanese_words: false,
+            korean_words: false,
+            ..self.index.cutting
+        }
+    }
+
+    /// The fields a keyword search scores: the body, and the title when the index
+    /// boosts it.
+    fn keyword_fields(&self) -> Vec<Field> {
+        let mut fields = vec![self.index.fields.body];
+        if self.index.options.title_boost > 0.0 {
+            fields.push(self.index.fields.title_terms);
+        }
+        fields
+    }
+
+    /// The terms each reading of `text` makes in an `auto` index holding several
+    /// languages, each with the span of the query's word it reads (the same word's
+    /// terms in every reading share it); empty where the query has one reading.
+    fn reading_terms(&self, text: &str, cutting: Cutting) -> Vec<((usize, usize), String)> {
+        if self.index.options.language != Language::Auto {
+            return Vec::new();
+        }
+        let held = self.held_languages();
+        if held.len() <= 1 {
+            return Vec::new();
+        }
+        let stops = self.stop_word_languages(&held);
+        let mut out = Vec::new();
+        for language in held {
+            let mut analyzer = language.auto_query_analyzer(&stops, cutting);
+            let mut stream = analyzer.token_stream(text);
+            while stream.advance() {
+                let token = stream.token();
+                out.push(((token.offset_from, token.offset_to), token.text.clone()));
+            }
+        }
+        out
+    }
+
+    /// The document frequency each reading's terms of `text` are scored with in an
+    /// `auto` index holding several languages: that of the word's most common reading,
+    /// so that a word is as informative in every reading as the commonest one says.
+    /// Read as Italian, "name" stems to a term a few Italian chunks hold (text taken
+    /// for Italian, often wrongly); with its own frequency it would give those chunks a
+    /// score for a common word that no English chunk could reach. A word only one
+    /// language knows keeps that language's frequency. Empty where the query has one
+    /// reading.
+    fn word_doc_freqs(&self, text: &str, cutting: Cutting) -> Result<HashMap<Term, u64>> {
+        let readings = self.reading_terms(text, cutting);
+        let mut out = HashMap::new();
+        if readings.is_empty() {
+            return Ok(out);
+        }
+        let mut words: HashMap<(usize, usize), Vec<&str>> = HashMap::new();
+        for (span, term) in &readings {
+            words.entry(*span).or_default().push(term);
+        }
+        for field in self.keyword_fields() {
+            for terms in words.values() {
+                let terms: Vec<Term> = terms
+                    .iter()
+                    .map(|t| Term::from_field_text(field, t))
+                    .collect();
+                let mut most = 0;
+                for term in &terms {
+                    most = most.max(self.doc_freq(term)?);
+                }
+                for term in terms {
+                    let df = out.entry(term).or_insert(most);
+                    *df = (*df).max(most);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The document frequency of `term`: from the [`KeywordStats`] given to this view
+    /// where they hold it, else this index's.
+    fn doc_freq(&self, term: &Term) -> Result<u64> {
+        match self.stats.as_ref().and_then(|s| s.doc_freqs.get(term)) {
+            Some(df) => Ok(*df),
+            None => Ok(self.snap.searcher.doc_freq(term)?),
+        }
+    }
+
     /// The BM25 query of a prepared `query`, with the index's analyzer, or read in
     /// a language as an `auto` index holding chunks in the `held` languages reads it.
     fn keyword_query_as(
@@ -487,16 +593,8 @@ impl View<'_> {
         reading: Option<(Language, &[Language])>,
     ) -> Box<dyn Query> {
         let boost = self.index.options.title_boost;
-        let mut fields = vec![self.index.fields.body];
-        if boost > 0.0 {
-            fields.push(self.index.fields.title_terms);
-        }
-        let pairs_only = Cutting {
-            chinese_words: false,
-            japanese_words: false,
-            korean_words: false,
-            ..self.index.cutting
-        };
+        let fields = self.keyword_fields();
+        let pairs_only = self.pairs_only();
         // The parser reads a CJK run's pairs, apart: in an index with Chinese words
         // its analyzer keeps each pair whole (the words are added below).
         let mut parser = match reading {
@@ -579,8 +677,19 @@ impl View<'_> {
         let mut terms = Vec::new();
         self.keyword_query(query)
             .query_terms(&mut |term, _| terms.push(term.clone()));
-        for (_, term) in self.analyzed_terms(query)? {
+        for (_, term, _) in self.analyzed_terms(query)? {
             terms.push(term);
+        }
+        // Every reading's terms, for the frequency of each word's commonest reading.
+        let fields = self.keyword_fields();
+        let parsed = self.parser_input(query).text;
+        for (text, cutting) in [
+            (&parsed[..], self.pairs_only()),
+            (query, self.index.cutting),
+        ] {
+            for (_, t) in self.reading_terms(text, cutting) {
+                terms.extend(fields.iter().map(|&f| Term::from_field_text(f, &t)));
+            }
         }
         for term in terms {
             if let std::collections::hash_map::Entry::Vacant(slot) = stats.doc_freqs.entry(term) {
@@ -621,8 +730,9 @@ impl View<'_> {
     pub fn keyword_signals(&self, query: &str, top_score: f32) -> Result<KeywordSignals> {
         const K1: f32 = 1.2;
         let (mut max, mut idf_sum, mut present) = (0.0, 0.0, 0u32);
-        for (_, idf, df) in self.term_idfs(query)? {
-            max += idf * (K1 + 1.0);
+        for (_, idf, df, count) in self.counted_term_idfs(query)? {
+            // A term several words of the query make is scored once for each.
+            max += idf * (K1 + 1.0) * count as f32;
             if df > 0 {
                 idf_sum += idf;
                 present += 1;
@@ -645,29 +755,39 @@ impl View<'_> {
     /// # Errors
     /// Tantivy errors.
     pub fn term_idfs(&self, query: &str) -> Result<Vec<(String, f32, u64)>> {
+        Ok(self
+            .counted_term_idfs(query)?
+            .into_iter()
+            .map(|(t, idf, df, _)| (t, idf, df))
+            .collect())
+    }
+
+    /// [`View::term_idfs`], each term with how many times the query makes it.
+    fn counted_term_idfs(&self, query: &str) -> Result<Vec<(String, f32, u64, u32)>> {
         let snap = &self.snap;
         let n = match &self.stats {
             Some(stats) => stats.live_docs,
             None => snap.searcher.num_docs(),
         } as f32;
         let terms = self.analyzed_terms(query)?;
+        let words = self.word_doc_freqs(query, self.index.cutting)?;
         let mut out = Vec::with_capacity(terms.len());
-        for (t, term) in terms {
-            let df = match self.stats.as_ref().and_then(|s| s.doc_freqs.get(&term)) {
+        for (t, term, count) in terms {
+            let df = match words.get(&term) {
                 Some(df) => *df,
-                None => snap.searcher.doc_freq(&term)?,
+                None => self.doc_freq(&term)?,
             };
             let idf = (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
-            out.push((t, idf, df));
+            out.push((t, idf, df, count));
         }
         Ok(out)
     }
 
     /// The distinct terms the keyword analyzer makes of `query` in the body field, in
-    /// term order. In an `auto` index: those of the language, among the ones its
+    /// term order, each with how many times it makes it. In an `auto` index: those of the language, among the ones its
     /// chunks are in, whose reading of the query the index holds most terms of (then
     /// most chunks).
-    fn analyzed_terms(&self, query: &str) -> Result<Vec<(String, Term)>> {
+    fn analyzed_terms(&self, query: &str) -> Result<Vec<(String, Term, u32)>> {
         if self.index.options.language != Language::Auto {
             let analyzer = self
                 .index
@@ -686,7 +806,7 @@ impl View<'_> {
                 query,
             );
             let (mut known, mut chunks) = (0, 0);
-            for (_, term) in &terms {
+            for (_, term, _) in &terms {
                 let df = self.snap.searcher.doc_freq(term)?;
                 known += usize::from(df > 0);
                 chunks += df;
@@ -701,19 +821,32 @@ impl View<'_> {
         }))
     }
 
-    /// The distinct terms `analyzer` makes of `query` in the body field, in term order.
-    fn terms_of(&self, mut analyzer: TextAnalyzer, query: &str) -> Vec<(String, Term)> {
-        let mut stream = analyzer.token_stream(query);
-        let mut terms = std::collections::BTreeSet::new();
-        while stream.advance() {
-            terms.insert(stream.token().text.clone());
+    /// The distinct terms `analyzer` makes of `query` in the body field, in term order,
+    /// each with the number of distinct words of the query that make it: the times
+    /// BM25 scores it, as the query parser makes one clause of each distinct word
+    /// (`http http` scores "http" once, `http HTTP` twice).
+    fn terms_of(&self, mut analyzer: TextAnalyzer, query: &str) -> Vec<(String, Term, u32)> {
+        let words: std::collections::BTreeSet<&str> = query
+            .split(|c: char| c.is_whitespace() || c == ':' || c == '^')
+            .filter(|w| !w.is_empty())
+            .collect();
+        let mut terms = std::collections::BTreeMap::<String, u32>::new();
+        let mut of_word = std::collections::BTreeSet::new();
+        for word in words {
+            let mut stream = analyzer.token_stream(word);
+            while stream.advance() {
+                of_word.insert(stream.token().text.clone());
+            }
+            drop(stream);
+            for t in std::mem::take(&mut of_word) {
+                *terms.entry(t).or_default() += 1;
+            }
         }
-        drop(stream);
         terms
             .into_iter()
-            .map(|t| {
+            .map(|(t, count)| {
                 let term = Term::from_field_text(self.index.fields.body, &t);
-                (t, term)
+                (t, term, count)
             })
             .collect()
     }
