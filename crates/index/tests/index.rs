@@ -209,6 +209,26 @@ fn keyword_search_accepts_any_user_text() {
             .unwrap_or_else(|e| panic!("{q:?}: {e}"));
     }
     assert_eq!(index.search_keyword("(topic2", 5, None).unwrap().len(), 1);
+    // The parser's operator words are words (a stop word here): "NOT topic2" does not
+    // exclude topic2, "topic1 AND topic2" does not require both.
+    for q in [
+        "NOT topic2",
+        "(NOT topic2)",
+        "topic1 AND topic2",
+        "IN topic2",
+    ] {
+        let hits = index.search_keyword(q, 5, None).unwrap();
+        let texts: Vec<String> = index
+            .fetch(&hits.iter().map(|h| h.id).collect::<Vec<_>>())
+            .unwrap()
+            .into_iter()
+            .map(|(_, r)| r.text)
+            .collect();
+        assert!(texts.iter().any(|t| t.contains("topic2")), "{q}: {texts:?}");
+    }
+    // Signs keep their meaning.
+    let hits = index.search_keyword("chunk -topic2", 5, None).unwrap();
+    assert_eq!(hits.len(), 2);
     let hits = index.search_keyword("see:topic2", 5, None).unwrap();
     assert!(index.fetch(&[hits[0].id]).unwrap()[0]
         .1

@@ -1066,7 +1066,9 @@ impl Index {
     /// The `k` best chunks (matching `filter`, when given) for `query` by BM25 over
     /// title, headings and text (see [`View::search_keyword`]). Any user text is
     /// accepted: query syntax that does not parse is searched as words, colons never
-    /// name a field, and a caret is no boost (`10^18` is the words "10" and "18").
+    /// name a field, a caret is no boost (`10^18` is the words "10" and "18"), and
+    /// `AND`, `OR`, `NOT` and `IN` are words, not operators ("NOT NULL constraint"
+    /// finds "null"); `+word`, `-word` and quotes keep their meaning.
     ///
     /// # Errors
     /// As [`View::search_keyword`].

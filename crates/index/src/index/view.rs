@@ -474,12 +474,14 @@ impl View<'_> {
         // and the search then fails, and an existing one would search an internal
         // field. The analyzer splits words at colons anyway, so they become spaces.
         // So does a caret, which would boost the word before it by the number after
-        // it: `10^18 bytes` would score "10" eighteen times over.
+        // it: `10^18 bytes` would score "10" eighteen times over. And the parser's
+        // operator words are words: "NOT NULL constraint" (pasted from an error
+        // message) would exclude every chunk that says "null".
         // A run of CJK characters would be one word to the parser, so its pairs would
         // form a phrase that only the same run matches: each pair is a word instead,
         // and a chunk sharing some of them matches, as with the words of other text.
         // Chinese dictionary words are terms of their own beside the parsed query.
-        let text = query.replace([':', '^'], " ");
+        let text = operators_as_words(&query.replace([':', '^'], " "));
         if !self.index.cjk_words {
             return ParserInput {
                 text,
@@ -892,6 +894,31 @@ impl View<'_> {
 struct ParserInput {
     text: String,
     chinese_words: Vec<(Occur, String)>,
+}
+
+/// `text` with the words tantivy's query parser reads as operators (`AND`, `OR`,
+/// `NOT`, `IN`, in capitals and standing alone) in lower case, which it reads as words.
+/// The signs and quotes that the parser also reads (`+word`, `-word`, `"a phrase"`)
+/// keep their meaning.
+fn operators_as_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_alphanumeric()) {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest
+            .find(|c: char| !c.is_alphanumeric())
+            .unwrap_or(rest.len());
+        let word = &rest[..end];
+        if matches!(word, "AND" | "OR" | "NOT" | "IN") {
+            out.push_str(&word.to_ascii_lowercase());
+        } else {
+            out.push_str(word);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The `k` best-scoring live documents for a query among those `filter` (a query
