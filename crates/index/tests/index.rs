@@ -209,13 +209,25 @@ fn keyword_search_accepts_any_user_text() {
             .unwrap_or_else(|e| panic!("{q:?}: {e}"));
     }
     assert_eq!(index.search_keyword("(topic2", 5, None).unwrap().len(), 1);
-    // The parser's operator words are words (a stop word here): "NOT topic2" does not
-    // exclude topic2, "topic1 AND topic2" does not require both.
+    // Nothing but signs and quotes is syntax: the parser's operator words are words
+    // (stop words here), `*` matches nothing, a bracket, slash or angle bracket starts
+    // no range or pattern, `)` does not end the query, a sign standing alone leaves out
+    // nothing, and a no-break space separates words as a space does.
     for q in [
         "NOT topic2",
         "(NOT topic2)",
         "topic1 AND topic2",
-        "IN topic2",
+        "topic1 IN [topic2]",
+        "len() of topic2",
+        "[ERROR] topic2",
+        "<topic2>",
+        "/topic2",
+        "{topic2}",
+        "zebra - topic2",
+        "zebra\u{a0}topic2",
+        "zebra\u{3000}topic2",
+        "'zebra topic2",
+        "\"zebra\"~2 topic2",
     ] {
         let hits = index.search_keyword(q, 5, None).unwrap();
         let texts: Vec<String> = index
@@ -226,9 +238,36 @@ fn keyword_search_accepts_any_user_text() {
             .collect();
         assert!(texts.iter().any(|t| t.contains("topic2")), "{q}: {texts:?}");
     }
-    // Signs keep their meaning.
+    // `*` is no match-all clause.
+    assert_eq!(
+        index
+            .search_keyword("topic1 * zebra", 5, None)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(index.search_keyword("*", 5, None).unwrap().is_empty());
+    // Signs and quoted phrases keep their meaning.
     let hits = index.search_keyword("chunk -topic2", 5, None).unwrap();
     assert_eq!(hits.len(), 2);
+    assert_eq!(
+        index
+            .search_keyword("+topic2 chunk", 5, None)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        index
+            .search_keyword("\"about topic1\"", 5, None)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(index
+        .search_keyword("\"topic1 about\"", 5, None)
+        .unwrap()
+        .is_empty());
     let hits = index.search_keyword("see:topic2", 5, None).unwrap();
     assert!(index.fetch(&[hits[0].id]).unwrap()[0]
         .1

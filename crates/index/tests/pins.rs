@@ -175,3 +175,89 @@ fn merged_keyword_statistics_score_each_shard_as_the_whole() {
     // Each shard's own statistics score differently: the test can tell them apart.
     assert!(local_differs);
 }
+
+#[test]
+fn shards_in_different_languages_score_as_the_whole() {
+    // One shard holds English and German chunks, the other English only: each reads a
+    // query in the languages of the whole set, with its stop words ("man" is a German
+    // one, and German holds more than 1% of the set's chunks) and frequencies.
+    let mut docs: Vec<(String, String)> = (0..30)
+        .map(|i| {
+            let who = if i % 3 == 0 { "a man" } else { "the clerk" };
+            (
+                format!("en{i}"),
+                format!("The name of row {i} is kept by {who}."),
+            )
+        })
+        .collect();
+    docs.push((
+        "de".into(),
+        "Der Name der Bibliothek ist alt, und man kann sie heute nicht besuchen.".into(),
+    ));
+    docs.push((
+        "de2".into(),
+        "Die Bibliothek öffnet am Montag, und der Name steht an der Tür.".into(),
+    ));
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let open = |d: &tempfile::TempDir| {
+        let mut options = IndexOptions::new(0);
+        options.language = trawl_index::Language::Auto;
+        Index::create(d.path(), options).unwrap()
+    };
+    let (whole, mixed, english) = (open(&dirs[0]), open(&dirs[1]), open(&dirs[2]));
+    for (i, (id, text)) in docs.into_iter().enumerate() {
+        let r = Record::new(&id, 0, text, Vec::new());
+        whole.add(vec![r.clone()]).unwrap();
+        if id.starts_with("de") || i % 2 == 0 {
+            &mixed
+        } else {
+            &english
+        }
+        .add(vec![r])
+        .unwrap();
+    }
+    for index in [&whole, &mixed, &english] {
+        index.commit().unwrap();
+    }
+    assert_eq!(english.languages().unwrap().len(), 1);
+    for query in ["name", "Name Bibliothek", "the man with a name"] {
+        let scores = |index: &Index, stats: Option<KeywordStats>| {
+            let mut view = index.view();
+            if let Some(s) = stats {
+                view = view.with_keyword_stats(s);
+            }
+            let hits = view.search_keyword(query, 100, None).unwrap();
+            let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
+            let signals = view.keyword_signals(query, 1.0).unwrap();
+            let records = view.fetch(&ids).unwrap();
+            let scores: Vec<(String, f32)> = hits
+                .iter()
+                .zip(records)
+                .map(|(h, (_, r))| (r.doc_id, h.score))
+                .collect();
+            (scores, signals)
+        };
+        let (want, want_signals) = scores(&whole, None);
+        let want: std::collections::HashMap<String, f32> = want.into_iter().collect();
+        let mut stats = mixed.view().keyword_stats(query).unwrap();
+        stats.merge(&english.view().keyword_stats(query).unwrap());
+        let mut found = 0;
+        for shard in [&mixed, &english] {
+            let (got, signals) = scores(shard, Some(stats.clone()));
+            for (id, score) in got {
+                assert!(
+                    (score - want[&id]).abs() < 1e-5,
+                    "{query:?} {id}: {score} vs {}",
+                    want[&id]
+                );
+                found += 1;
+            }
+            assert!(
+                (signals.coverage - want_signals.coverage).abs() < 1e-5
+                    && (signals.mean_idf - want_signals.mean_idf).abs() < 1e-5,
+                "{query:?}: {signals:?} vs {want_signals:?}"
+            );
+        }
+        assert_eq!(found, want.len(), "{query:?}");
+    }
+}

@@ -1065,10 +1065,9 @@ impl Index {
 
     /// The `k` best chunks (matching `filter`, when given) for `query` by BM25 over
     /// title, headings and text (see [`View::search_keyword`]). Any user text is
-    /// accepted: query syntax that does not parse is searched as words, colons never
-    /// name a field, a caret is no boost (`10^18` is the words "10" and "18"), and
-    /// `AND`, `OR`, `NOT` and `IN` are words, not operators ("NOT NULL constraint"
-    /// finds "null"); `+word`, `-word` and quotes keep their meaning.
+    /// accepted, and read as words: `+word` (required), `-word` (left out) and a quoted
+    /// phrase keep their meaning, and nothing else is syntax (`AND`, `NOT`, `*`, `^`,
+    /// colons, brackets and parentheses are words or punctuation).
     ///
     /// # Errors
     /// As [`View::search_keyword`].

@@ -57,6 +57,9 @@ pub struct KeywordStats {
     live_docs: u64,
     tokens: HashMap<Field, u64>,
     doc_freqs: HashMap<Term, u64>,
+    /// Chunks per language of an `auto` index (as [`View::languages`] counts them):
+    /// every shard reads a query in the languages of the whole set.
+    languages: std::collections::BTreeMap<Language, u64>,
 }
 
 impl KeywordStats {
@@ -69,6 +72,9 @@ impl KeywordStats {
         }
         for (term, n) in &other.doc_freqs {
             *self.doc_freqs.entry(term.clone()).or_default() += n;
+        }
+        for (language, n) in &other.languages {
+            *self.languages.entry(*language).or_default() += n;
         }
     }
 
@@ -86,6 +92,8 @@ struct StatsWire {
     live_docs: u64,
     tokens: Vec<(u32, u64)>,
     doc_freqs: Vec<(Term, u64)>,
+    #[serde(default)]
+    languages: Vec<(Language, u64)>,
 }
 
 impl From<KeywordStats> for StatsWire {
@@ -99,6 +107,7 @@ impl From<KeywordStats> for StatsWire {
                 .map(|(f, n)| (f.field_id(), n))
                 .collect(),
             doc_freqs: s.doc_freqs.into_iter().collect(),
+            languages: s.languages.into_iter().collect(),
         }
     }
 }
@@ -114,6 +123,7 @@ impl From<StatsWire> for KeywordStats {
                 .map(|(f, n)| (Field::from_field_id(f), n))
                 .collect(),
             doc_freqs: w.doc_freqs.into_iter().collect(),
+            languages: w.languages.into_iter().collect(),
         }
     }
 }
@@ -361,8 +371,7 @@ impl View<'_> {
         else {
             return vec![(self.keyword_query_as(query, None), None)];
         };
-        let held = self.held_languages();
-        let stops = self.stop_word_languages(&held);
+        let Readings { held, stops, .. } = self.readings();
         if held.len() <= 1 {
             let language = held.first().copied().unwrap_or(Language::English);
             return vec![(self.keyword_query_as(query, Some((language, &stops))), None)];
@@ -422,23 +431,39 @@ impl View<'_> {
         HanQuery::Words
     }
 
-    /// The languages among `held` whose stop words every reading of a query drops:
-    /// those holding at least 1% of the chunks. A few chunks taken for a language
-    /// (tables, lists of names) would otherwise make queries drop its stop words,
-    /// which can be the words of the collection's own language (German "man").
-    fn stop_word_languages(&self, held: &[Language]) -> Vec<Language> {
-        let Some(field) = self.index.fields.lang else {
-            return held.to_vec();
+    /// The languages a query is read in: those the chunks are in (of the whole set
+    /// when the view scores with a set's [`KeywordStats`]), the ones among them whose
+    /// stop words every reading drops (those holding at least 1% of the chunks: a few
+    /// chunks taken for a language, such as tables or lists of names, would otherwise
+    /// make queries drop its stop words, which can be the words of the collection's
+    /// own language, German "man"), and the one most chunks are in.
+    fn readings(&self) -> Readings {
+        let counts: Vec<(Language, u64)> = match self.stats.as_deref() {
+            Some(stats) if !stats.languages.is_empty() => {
+                stats.languages.iter().map(|(&l, &n)| (l, n)).collect()
+            }
+            _ => self.languages().unwrap_or_default(),
         };
-        let searcher = &self.snap.searcher;
-        let chunks = searcher.num_docs();
-        held.iter()
-            .copied()
-            .filter(|language| {
-                let term = Term::from_field_text(field, language.as_str());
-                searcher.doc_freq(&term).unwrap_or(0) * 100 >= chunks
-            })
-            .collect()
+        let chunks = match self.stats.as_deref() {
+            Some(stats) => stats.live_docs,
+            None => self.snap.searcher.num_docs(),
+        };
+        let counts: Vec<(Language, u64)> = counts
+            .into_iter()
+            .filter(|&(l, _)| l != Language::Auto)
+            .collect();
+        Readings {
+            held: counts.iter().map(|&(l, _)| l).collect(),
+            stops: counts
+                .iter()
+                .filter(|&&(_, n)| n.saturating_mul(100) >= chunks)
+                .map(|&(l, _)| l)
+                .collect(),
+            main: counts
+                .iter()
+                .max_by_key(|&&(l, n)| (n, Reverse(l)))
+                .map(|&(l, _)| l),
+        }
     }
 
     /// The languages the chunks of this view were analyzed as, from the terms of
@@ -469,29 +494,31 @@ impl View<'_> {
 
     /// `query` as every reading of it gives it to the parser, prepared once.
     fn parser_input(&self, query: &str) -> ParserInput {
-        // A colon would name a field: user text never does. Tantivy's lenient parser
-        // keeps a field that does not exist before some clauses (`Examples:\n* ...`)
-        // and the search then fails, and an existing one would search an internal
-        // field. The analyzer splits words at colons anyway, so they become spaces.
-        // So does a caret, which would boost the word before it by the number after
-        // it: `10^18 bytes` would score "10" eighteen times over. And the parser's
-        // operator words are words: "NOT NULL constraint" (pasted from an error
-        // message) would exclude every chunk that says "null".
+        // The parser reads only words from user text (see `plain_words`). A colon or
+        // a caret, which would name a field or boost a word, is a space, as the
+        // analyzer reads them anyway; so is any whitespace, of which the parser knows
+        // ASCII's only (it stopped reading at a no-break space).
         // A run of CJK characters would be one word to the parser, so its pairs would
         // form a phrase that only the same run matches: each pair is a word instead,
         // and a chunk sharing some of them matches, as with the words of other text.
         // Chinese dictionary words are terms of their own beside the parsed query.
-        let text = operators_as_words(&query.replace([':', '^'], " "));
-        if !self.index.cjk_words {
-            return ParserInput {
-                text,
-                chinese_words: Vec::new(),
-            };
-        }
-        let (text, chinese_words) =
-            crate::tokenize::cjk_pairs_apart(&text, self.han_query(), self.index.cutting);
+        let text: String = query
+            .chars()
+            .map(|c| {
+                if c.is_whitespace() || c == ':' || c == '^' {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let (text, chinese_words) = if self.index.cjk_words {
+            crate::tokenize::cjk_pairs_apart(&text, self.han_query(), self.index.cutting)
+        } else {
+            (text, Vec::new())
+        };
         ParserInput {
-            text,
+            text: plain_words(&text),
             chinese_words,
         }
     }
@@ -517,61 +544,66 @@ impl View<'_> {
         fields
     }
 
-    /// The terms each reading of `text` makes in an `auto` index holding several
-    /// languages, each with the span of the query's word it reads (the same word's
-    /// terms in every reading share it); empty where the query has one reading.
-    fn reading_terms(&self, text: &str, cutting: Cutting) -> Vec<((usize, usize), String)> {
-        if self.index.options.language != Language::Auto {
-            return Vec::new();
+    /// The document frequency each reading's terms of `text` are scored with in an
+    /// `auto` index holding several languages: a word read in a language other than
+    /// the main one (the one most chunks are in) is at most as rare as the main
+    /// reading says. Read as German, "name" stems to "nam", which only a few chunks
+    /// taken for German hold (often wrongly); with its own frequency it would give
+    /// them a score for a common English word that no English chunk could reach. A
+    /// word the main reading drops keeps each reading's own frequency, and the main
+    /// reading's terms always do. Only a word each reading makes at most one term of
+    /// is matched up (not a compound and its parts). Empty where the query has one
+    /// reading.
+    fn word_doc_freqs(&self, text: &str, cutting: Cutting) -> Result<HashMap<Term, u64>> {
+        let mut out = HashMap::new();
+        let Readings { held, stops, main } = self.readings();
+        let Some(main) = main else {
+            return Ok(out);
+        };
+        if self.index.options.language != Language::Auto || held.len() <= 1 {
+            return Ok(out);
         }
-        let held = self.held_languages();
-        if held.len() <= 1 {
-            return Vec::new();
-        }
-        let stops = self.stop_word_languages(&held);
-        let mut out = Vec::new();
-        for language in held {
+        // Each word's span in `text`, with the terms each reading makes of it.
+        let mut words: std::collections::BTreeMap<(usize, usize), Vec<(Language, String)>> =
+            std::collections::BTreeMap::new();
+        for &language in &held {
             let mut analyzer = language.auto_query_analyzer(&stops, cutting);
             let mut stream = analyzer.token_stream(text);
             while stream.advance() {
                 let token = stream.token();
-                out.push(((token.offset_from, token.offset_to), token.text.clone()));
+                words
+                    .entry((token.offset_from, token.offset_to))
+                    .or_default()
+                    .push((language, token.text.clone()));
             }
         }
-        out
-    }
-
-    /// The document frequency each reading's terms of `text` are scored with in an
-    /// `auto` index holding several languages: that of the word's most common reading,
-    /// so that a word is as informative in every reading as the commonest one says.
-    /// Read as Italian, "name" stems to a term a few Italian chunks hold (text taken
-    /// for Italian, often wrongly); with its own frequency it would give those chunks a
-    /// score for a common word that no English chunk could reach. A word only one
-    /// language knows keeps that language's frequency. Empty where the query has one
-    /// reading.
-    fn word_doc_freqs(&self, text: &str, cutting: Cutting) -> Result<HashMap<Term, u64>> {
-        let readings = self.reading_terms(text, cutting);
-        let mut out = HashMap::new();
-        if readings.is_empty() {
-            return Ok(out);
-        }
-        let mut words: HashMap<(usize, usize), Vec<&str>> = HashMap::new();
-        for (span, term) in &readings {
-            words.entry(*span).or_default().push(term);
-        }
+        let mut known: HashMap<Term, u64> = HashMap::new();
+        let mut doc_freq = |term: &Term| -> Result<u64> {
+            if let Some(&df) = known.get(term) {
+                return Ok(df);
+            }
+            let df = self.doc_freq(term)?;
+            known.insert(term.clone(), df);
+            Ok(df)
+        };
         for field in self.keyword_fields() {
             for terms in words.values() {
-                let terms: Vec<Term> = terms
+                let once = held
                     .iter()
-                    .map(|t| Term::from_field_text(field, t))
-                    .collect();
-                let mut most = 0;
-                for term in &terms {
-                    most = most.max(self.doc_freq(term)?);
-                }
-                for term in terms {
-                    let df = out.entry(term).or_insert(most);
-                    *df = (*df).max(most);
+                    .all(|&l| terms.iter().filter(|(t, _)| *t == l).count() <= 1);
+                let main_term = terms.iter().find(|(l, _)| *l == main);
+                let (true, Some((_, main_term))) = (once, main_term) else {
+                    continue;
+                };
+                let common = doc_freq(&Term::from_field_text(field, main_term))?;
+                for (language, t) in terms {
+                    if *language == main || t == main_term {
+                        continue;
+                    }
+                    let term = Term::from_field_text(field, t);
+                    let df = doc_freq(&term)?.max(common);
+                    let slot = out.entry(term).or_insert(df);
+                    *slot = (*slot).max(df);
                 }
             }
         }
@@ -682,15 +714,28 @@ impl View<'_> {
         for (_, term, _) in self.analyzed_terms(query)? {
             terms.push(term);
         }
-        // Every reading's terms, for the frequency of each word's commonest reading.
-        let fields = self.keyword_fields();
-        let parsed = self.parser_input(query).text;
-        for (text, cutting) in [
-            (&parsed[..], self.pairs_only()),
-            (query, self.index.cutting),
-        ] {
-            for (_, t) in self.reading_terms(text, cutting) {
-                terms.extend(fields.iter().map(|&f| Term::from_field_text(f, &t)));
+        if self.index.options.language == Language::Auto {
+            stats.languages = self.languages()?.into_iter().collect();
+            // Every language's reading, as another shard may hold chunks in it: a
+            // word's frequency in another reading counts over the whole set.
+            let fields = self.keyword_fields();
+            let parsed = self.parser_input(query).text;
+            let stops = self.readings().stops;
+            let readable = Language::ALL
+                .iter()
+                .filter(|l| !matches!(l, Language::Plain | Language::Auto));
+            for &language in readable {
+                for (text, cutting) in [
+                    (&parsed[..], self.pairs_only()),
+                    (query, self.index.cutting),
+                ] {
+                    let mut analyzer = language.auto_query_analyzer(&stops, cutting);
+                    let mut stream = analyzer.token_stream(text);
+                    while stream.advance() {
+                        let t = &stream.token().text;
+                        terms.extend(fields.iter().map(|&f| Term::from_field_text(f, t)));
+                    }
+                }
             }
         }
         for term in terms {
@@ -731,17 +776,31 @@ impl View<'_> {
     /// Tantivy errors.
     pub fn keyword_signals(&self, query: &str, top_score: f32) -> Result<KeywordSignals> {
         const K1: f32 = 1.2;
+        // BM25's IDF counts the chunks deleted but not yet merged away too.
+        let docs = match &self.stats {
+            Some(stats) => stats.docs,
+            None => self.snap.searcher.total_num_docs()?,
+        } as f32;
         let (mut max, mut idf_sum, mut present) = (0.0, 0.0, 0u32);
         for (_, idf, df, count) in self.counted_term_idfs(query)? {
-            // A term several words of the query make is scored once for each.
-            max += idf * (K1 + 1.0) * count as f32;
+            let scored = (1.0 + (docs - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
+            // A term is scored once for each distinct word of the query that makes it.
+            max += scored * (K1 + 1.0) * count as f32;
             if df > 0 {
                 idf_sum += idf;
                 present += 1;
             }
         }
+        // A title boost adds the title's score (taken as rare as the body's).
+        max *= 1.0 + self.index.options.title_boost.max(0.0);
         Ok(KeywordSignals {
-            coverage: if max > 0.0 { top_score / max } else { 0.0 },
+            // At most 1 (dictionary words of a Chinese run that repeats them, say, are
+            // scored once for each time).
+            coverage: if max > 0.0 {
+                (top_score / max).min(1.0)
+            } else {
+                0.0
+            },
             mean_idf: if present > 0 {
                 idf_sum / present as f32
             } else {
@@ -752,7 +811,10 @@ impl View<'_> {
 
     /// The distinct terms the keyword analyzer makes of `query`, in term order, each
     /// with its BM25 IDF, `ln(1 + (N - df + 0.5) / (df + 0.5))` over N live chunks, and
-    /// its document frequency df (0 for a term no chunk holds).
+    /// its document frequency df (0 for a term no chunk holds; in an `auto` index
+    /// holding several languages, a term of another language's reading than the main
+    /// one counts at least as many chunks as the main reading's term for the same word:
+    /// see [`View::search_keyword`]).
     ///
     /// # Errors
     /// Tantivy errors.
@@ -800,8 +862,7 @@ impl View<'_> {
         // (terms the index holds, chunks holding them) of the best reading so far.
         let mut best = (0, 0);
         let mut best_terms = None;
-        let held = self.held_languages();
-        let stops = self.stop_word_languages(&held);
+        let Readings { held, stops, .. } = self.readings();
         for &language in &held {
             let terms = self.terms_of(
                 language.auto_query_analyzer(&stops, self.index.cutting),
@@ -809,7 +870,7 @@ impl View<'_> {
             );
             let (mut known, mut chunks) = (0, 0);
             for (_, term, _) in &terms {
-                let df = self.snap.searcher.doc_freq(term)?;
+                let df = self.doc_freq(term)?;
                 known += usize::from(df > 0);
                 chunks += df;
             }
@@ -824,26 +885,47 @@ impl View<'_> {
     }
 
     /// The distinct terms `analyzer` makes of `query` in the body field, in term order,
-    /// each with the number of distinct words of the query that make it: the times
-    /// BM25 scores it, as the query parser makes one clause of each distinct word
-    /// (`http http` scores "http" once, `http HTTP` twice).
+    /// each with how many times BM25 scores it: once for each distinct word of the
+    /// query (as the query parser makes one clause of each distinct word: `http http`
+    /// scores "http" once, `http HTTP` twice), and as often as that word makes it (a
+    /// word of several terms is a phrase, which scores each). The query is analyzed
+    /// whole, as the search analyzes it (whether a Han run is Chinese or Japanese
+    /// depends on the text around it).
     fn terms_of(&self, mut analyzer: TextAnalyzer, query: &str) -> Vec<(String, Term, u32)> {
-        let words: std::collections::BTreeSet<&str> = query
-            .split(|c: char| c.is_whitespace() || c == ':' || c == '^')
-            .filter(|w| !w.is_empty())
-            .collect();
-        let mut terms = std::collections::BTreeMap::<String, u32>::new();
-        let mut of_word = std::collections::BTreeSet::new();
-        for word in words {
-            let mut stream = analyzer.token_stream(word);
-            while stream.advance() {
-                of_word.insert(stream.token().text.clone());
-            }
-            drop(stream);
-            for t in std::mem::take(&mut of_word) {
-                *terms.entry(t).or_default() += 1;
+        // Each word's byte span; the first of identical words stands for them all.
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut start = None;
+        for (i, c) in query.char_indices().chain([(query.len(), ' ')]) {
+            let separator = c.is_whitespace() || c == ':' || c == '^';
+            match (start, separator) {
+                (None, false) => start = Some(i),
+                (Some(s), true) => {
+                    spans.push((s, i));
+                    start = None;
+                }
+                _ => {}
             }
         }
+        let first: HashMap<&str, usize> = spans
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, &(s, e))| (&query[s..e], i))
+            .collect();
+        let mut terms = std::collections::BTreeMap::<String, u32>::new();
+        let mut stream = analyzer.token_stream(query);
+        while stream.advance() {
+            let token = stream.token();
+            let word = spans.partition_point(|&(s, _)| s <= token.offset_from);
+            let counts = word.checked_sub(1).is_some_and(|w| {
+                let (s, e) = spans[w];
+                first.get(&query[s..e]) == Some(&w)
+            });
+            if counts {
+                *terms.entry(token.text.clone()).or_default() += 1;
+            }
+        }
+        drop(stream);
         terms
             .into_iter()
             .map(|(t, count)| {
@@ -891,33 +973,67 @@ impl View<'_> {
 
 /// A query's text as the parser reads it, and the dictionary words searched beside it
 /// ([`View::parser_input`]).
+/// The languages a query is read in ([`View::readings`]).
+struct Readings {
+    /// Those the chunks are in.
+    held: Vec<Language>,
+    /// Those whose stop words every reading drops.
+    stops: Vec<Language>,
+    /// The one most chunks are in.
+    main: Option<Language>,
+}
+
 struct ParserInput {
     text: String,
     chinese_words: Vec<(Occur, String)>,
 }
 
-/// `text` with the words tantivy's query parser reads as operators (`AND`, `OR`,
-/// `NOT`, `IN`, in capitals and standing alone) in lower case, which it reads as words.
-/// The signs and quotes that the parser also reads (`+word`, `-word`, `"a phrase"`)
-/// keep their meaning.
-fn operators_as_words(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+/// `text` (spaces between its words) as the query parser reads nothing but words in
+/// it: each word in quotes, so that no character in it is syntax (`*` would match
+/// every chunk, `len()` would end the query, `[`, `{`, `<`, `>` and `/` start ranges
+/// and patterns that are dropped with their words, `AND`, `OR` and `NOT` are
+/// operators, `~` after a quote a slop). Three things keep their meaning: a `+` or
+/// `-` before a word (required, left out), and a quoted phrase. A sign standing
+/// alone (`Foo - Bar`) is dropped, and so is an unmatched quote.
+fn plain_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 2);
     let mut rest = text;
-    while let Some(start) = rest.find(|c: char| c.is_alphanumeric()) {
-        out.push_str(&rest[..start]);
-        rest = &rest[start..];
-        let end = rest
-            .find(|c: char| !c.is_alphanumeric())
-            .unwrap_or(rest.len());
-        let word = &rest[..end];
-        if matches!(word, "AND" | "OR" | "NOT" | "IN") {
-            out.push_str(&word.to_ascii_lowercase());
+    loop {
+        rest = rest.trim_start_matches(' ');
+        let Some(first) = rest.chars().next() else {
+            break;
+        };
+        let (sign, body) = if first == '+' || first == '-' {
+            rest.split_at(1)
         } else {
-            out.push_str(word);
+            ("", rest)
+        };
+        let (literal, after) = match body.strip_prefix('"') {
+            Some(inner) if inner.contains('"') => {
+                let end = inner.find('"').unwrap_or(inner.len());
+                (&inner[..end], &inner[end + 1..])
+            }
+            // An unmatched quote: the word after it.
+            Some(inner) => inner.split_at(inner.find(' ').unwrap_or(inner.len())),
+            None => body.split_at(body.find(' ').unwrap_or(body.len())),
+        };
+        // Quotes and backslashes inside a word separate its parts, as the analyzer
+        // reads them (a backslash would escape the quote around it).
+        let literal: String = literal
+            .chars()
+            .map(|c| if c == '"' || c == '\\' { ' ' } else { c })
+            .collect();
+        if !literal.trim().is_empty() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(sign);
+            out.push('"');
+            out.push_str(literal.trim());
+            out.push('"');
         }
-        rest = &rest[end..];
+        rest = after;
     }
-    out.push_str(rest);
     out
 }
 
