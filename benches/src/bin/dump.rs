@@ -61,14 +61,13 @@ fn main() -> AnyResult<()> {
 }
 
 /// The dataset's corpus in the collection at `index`, opened with the model in
-/// `$TRAWL_MODEL` (or models/) at the precision the collection records, so that its
-/// queries are embedded as `trawl eval` embeds them (a new collection: f32).
+/// `$TRAWL_MODEL` (or models/) at the precision the collection records (a new one: this
+/// CPU's default), so that passages and queries are embedded as `trawl eval` embeds
+/// them.
 fn indexed(beir: &Beir, index: &Path) -> AnyResult<Collection> {
-    let mut builder = Collection::builder(index).model_dir(trawl_benches::model_dir());
-    if !Collection::exists(index) {
-        builder = builder.precision(trawl::Precision::F32);
-    }
-    let collection = builder.open()?;
+    let collection = Collection::builder(index)
+        .model_dir(trawl_benches::model_dir())
+        .open()?;
     for batch in beir.corpus.chunks(256) {
         let docs = batch.iter().map(BeirDoc::to_document).collect();
         collection.add_documents(docs, &AddOptions::default())?;

@@ -277,10 +277,15 @@ pub(crate) fn cjk_pairs_apart(
         quotes += before.matches('"').count();
         rest = &rest[start + len..];
         // The parser's operator for the word the run starts: a sign right before it
-        // at the start of a word.
+        // at the start of a word, or before the quote that opens a phrase with it.
         let mut sign = None;
         let mut signs = before.chars().rev();
-        if let Some(c @ ('-' | '+')) = signs.next() {
+        let mut last = signs.next();
+        let opens_quote = last == Some('"') && quotes % 2 == 1;
+        if opens_quote {
+            last = signs.next();
+        }
+        if let Some(c @ ('-' | '+')) = last {
             if signs.next().is_none_or(char::is_whitespace) {
                 sign = Some(c);
             }
@@ -294,7 +299,14 @@ pub(crate) fn cjk_pairs_apart(
         let leave = |rest_text: &mut String| {
             rest_text.push_str(before);
             if sign.is_some() {
+                // The sign goes (the words carry it); an opening quote stays.
+                if opens_quote {
+                    rest_text.pop();
+                }
                 rest_text.pop();
+                if opens_quote {
+                    rest_text.push('"');
+                }
             }
             rest_text.push(' ');
         };

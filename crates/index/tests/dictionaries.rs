@@ -78,6 +78,7 @@ fn japanese_is_found_by_its_words_and_their_dictionary_forms() {
     assert!(found(&index, "に").is_empty());
     // The query's operators hold for dictionary words as for any other.
     assert!(found(&index, "住む -東京").is_empty());
+    assert!(found(&index, "住む -\"東京\"").is_empty());
     assert_eq!(found(&index, "寺 +見る"), ["kyoto"]);
     assert_eq!(found(&index, "寺 +東京"), ["tokyo"]);
 }

@@ -268,6 +268,10 @@ fn keyword_search_accepts_any_user_text() {
         .search_keyword("\"topic1 about\"", 5, None)
         .unwrap()
         .is_empty());
+    let count = |q: &str| index.search_keyword(q, 5, None).unwrap().len();
+    assert_eq!(count("chunk -\"about topic1\""), 2);
+    // A sign right after a closing quote starts no word: nothing is left out.
+    assert_eq!(count("\"about topic1\"-chunk"), 3);
     let hits = index.search_keyword("see:topic2", 5, None).unwrap();
     assert!(index.fetch(&[hits[0].id]).unwrap()[0]
         .1
@@ -569,7 +573,13 @@ fn keyword_signals_measure_how_specific_and_how_covered_a_query_is() {
 
     let rare = signals("topic7");
     assert!(close(rare.mean_idf, idf(1.0)), "{rare:?}");
-    assert!(rare.coverage > 0.0 && rare.coverage <= 1.0, "{rare:?}");
+    // The top score over the most one term can score, IDF times k1 + 1.
+    let top = |q: &str| index.search_keyword(q, 1, None).unwrap()[0].score;
+    assert!(
+        close(rare.coverage, top("topic7") / (idf(1.0) * 2.2)),
+        "{rare:?}"
+    );
+    assert!(rare.coverage > 0.0 && rare.coverage < 1.0, "{rare:?}");
     let mixed = signals("chunk topic7");
     assert!(
         close(mixed.mean_idf, (idf(40.0) + idf(1.0)) / 2.0),
@@ -586,7 +596,6 @@ fn keyword_signals_measure_how_specific_and_how_covered_a_query_is() {
     // A word the query repeats is scored once; the same term from two different
     // words is scored twice and can reach twice as much: either way the coverage
     // stays what it was.
-    let top = |q: &str| index.search_keyword(q, 1, None).unwrap()[0].score;
     assert!(close(top("topic7 topic7"), top("topic7")));
     assert!(close(top("topic7 TOPIC7"), 2.0 * top("topic7")));
     for q in ["topic7 topic7", "topic7 TOPIC7"] {

@@ -180,8 +180,16 @@ fn merged_keyword_statistics_score_each_shard_as_the_whole() {
 fn shards_in_different_languages_score_as_the_whole() {
     // One shard holds English and German chunks, the other English only: each reads a
     // query in the languages of the whole set, with its stop words ("man" is a German
-    // one, and German holds more than 1% of the set's chunks) and frequencies.
-    let mut docs: Vec<(String, String)> = (0..30)
+    // one, dropped where German holds at least 1% of the chunks: of the set and of
+    // the mixed shard with 30 English chunks; of the mixed shard only with 300) and
+    // frequencies.
+    for english in [30, 300] {
+        shards_score_as_the_whole(english);
+    }
+}
+
+fn shards_score_as_the_whole(english_chunks: usize) {
+    let mut docs: Vec<(String, String)> = (0..english_chunks)
         .map(|i| {
             let who = if i % 3 == 0 { "a man" } else { "the clerk" };
             (
@@ -226,7 +234,7 @@ fn shards_in_different_languages_score_as_the_whole() {
             if let Some(s) = stats {
                 view = view.with_keyword_stats(s);
             }
-            let hits = view.search_keyword(query, 100, None).unwrap();
+            let hits = view.search_keyword(query, 1000, None).unwrap();
             let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
             let signals = view.keyword_signals(query, 1.0).unwrap();
             let records = view.fetch(&ids).unwrap();

@@ -755,7 +755,12 @@ impl Source for SetView<'_> {
     }
 
     fn term_count(&self, q: &str) -> Result<usize> {
-        Ok(self.views[0].term_idfs(q)?.len())
+        let stats = self.keyword_stats(q)?;
+        Ok(self.views[0]
+            .clone()
+            .with_keyword_stats((*stats).clone())
+            .term_idfs(q)?
+            .len())
     }
 
     fn fetch(&self, ids: &[u64]) -> Result<Vec<(u64, Record)>> {

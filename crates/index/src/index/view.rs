@@ -438,11 +438,18 @@ impl View<'_> {
     /// make queries drop its stop words, which can be the words of the collection's
     /// own language, German "man"), and the one most chunks are in.
     fn readings(&self) -> Readings {
+        let own = self.languages().unwrap_or_default();
         let counts: Vec<(Language, u64)> = match self.stats.as_deref() {
             Some(stats) if !stats.languages.is_empty() => {
-                stats.languages.iter().map(|(&l, &n)| (l, n)).collect()
+                let mut all = stats.languages.clone();
+                // Statistics merged with some from an older process may lack a
+                // language this view holds.
+                for (language, n) in own {
+                    all.entry(language).or_insert(n);
+                }
+                all.into_iter().collect()
             }
-            _ => self.languages().unwrap_or_default(),
+            _ => own,
         };
         let chunks = match self.stats.as_deref() {
             Some(stats) => stats.live_docs,
@@ -718,9 +725,10 @@ impl View<'_> {
             stats.languages = self.languages()?.into_iter().collect();
             // Every language's reading, as another shard may hold chunks in it: a
             // word's frequency in another reading counts over the whole set.
+            // Each read without other languages' stop words: the set's stop-word
+            // languages may differ from this index's, and stop words only drop terms.
             let fields = self.keyword_fields();
             let parsed = self.parser_input(query).text;
-            let stops = self.readings().stops;
             let readable = Language::ALL
                 .iter()
                 .filter(|l| !matches!(l, Language::Plain | Language::Auto));
@@ -729,7 +737,7 @@ impl View<'_> {
                     (&parsed[..], self.pairs_only()),
                     (query, self.index.cutting),
                 ] {
-                    let mut analyzer = language.auto_query_analyzer(&stops, cutting);
+                    let mut analyzer = language.auto_query_analyzer(&[], cutting);
                     let mut stream = analyzer.token_stream(text);
                     while stream.advance() {
                         let t = &stream.token().text;
@@ -971,8 +979,6 @@ impl View<'_> {
     }
 }
 
-/// A query's text as the parser reads it, and the dictionary words searched beside it
-/// ([`View::parser_input`]).
 /// The languages a query is read in ([`View::readings`]).
 struct Readings {
     /// Those the chunks are in.
@@ -983,6 +989,8 @@ struct Readings {
     main: Option<Language>,
 }
 
+/// A query's text as the parser reads it, and the dictionary words searched beside it
+/// ([`View::parser_input`]).
 struct ParserInput {
     text: String,
     chinese_words: Vec<(Occur, String)>,
@@ -998,12 +1006,16 @@ struct ParserInput {
 fn plain_words(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 2);
     let mut rest = text;
+    // Whether the next item starts a word (a sign after a closing quote does not).
+    let mut word_start = true;
     loop {
-        rest = rest.trim_start_matches(' ');
+        let trimmed = rest.trim_start_matches(' ');
+        word_start |= trimmed.len() < rest.len();
+        rest = trimmed;
         let Some(first) = rest.chars().next() else {
             break;
         };
-        let (sign, body) = if first == '+' || first == '-' {
+        let (sign, body) = if word_start && (first == '+' || first == '-') {
             rest.split_at(1)
         } else {
             ("", rest)
@@ -1033,6 +1045,7 @@ fn plain_words(text: &str) -> String {
             out.push('"');
         }
         rest = after;
+        word_start = false;
     }
     out
 }
