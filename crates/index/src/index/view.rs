@@ -896,7 +896,8 @@ impl View<'_> {
     /// each with how many times BM25 scores it: once for each distinct word of the
     /// query (as the query parser makes one clause of each distinct word: `http http`
     /// scores "http" once, `http HTTP` twice), and as often as that word makes it (a
-    /// word of several terms is a phrase, which scores each). The query is analyzed
+    /// word of several terms is a phrase, which scores each); a word left out with `-`
+    /// never scores, and counts no times. The query is analyzed
     /// whole, as the search analyzes it (whether a Han run is Chinese or Japanese
     /// depends on the text around it).
     fn terms_of(&self, mut analyzer: TextAnalyzer, query: &str) -> Vec<(String, Term, u32)> {
@@ -925,12 +926,17 @@ impl View<'_> {
         while stream.advance() {
             let token = stream.token();
             let word = spans.partition_point(|&(s, _)| s <= token.offset_from);
-            let counts = word.checked_sub(1).is_some_and(|w| {
+            let (counts, left_out) = word.checked_sub(1).map_or((false, false), |w| {
                 let (s, e) = spans[w];
-                first.get(&query[s..e]) == Some(&w)
+                let word = &query[s..e];
+                (
+                    first.get(word) == Some(&w),
+                    word.len() > 1 && word.starts_with('-'),
+                )
             });
-            if counts {
-                *terms.entry(token.text.clone()).or_default() += 1;
+            let count = terms.entry(token.text.clone()).or_default();
+            if counts && !left_out {
+                *count += 1;
             }
         }
         drop(stream);
