@@ -136,17 +136,7 @@ fn merged_keyword_statistics_score_each_shard_as_the_whole() {
     }
     let query = "river money fish";
     let doc_scores = |index: &Index, stats: Option<KeywordStats>| {
-        let mut view = index.view();
-        if let Some(s) = stats {
-            view = view.with_keyword_stats(s);
-        }
-        let hits = view.search_keyword(query, 100, None).unwrap();
-        let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
-        let records = view.fetch(&ids).unwrap();
-        hits.iter()
-            .zip(records)
-            .map(|(h, (_, r))| (r.doc_id, h.score))
-            .collect::<Vec<_>>()
+        keyword_scores(&scoring_view(index, stats), query, 100)
     };
     let want: std::collections::HashMap<String, f32> =
         doc_scores(&whole, None).into_iter().collect();
@@ -230,20 +220,9 @@ fn shards_score_as_the_whole(english_chunks: usize) {
     assert_eq!(english.languages().unwrap().len(), 1);
     for query in ["name", "Name Bibliothek", "the man with a name"] {
         let scores = |index: &Index, stats: Option<KeywordStats>| {
-            let mut view = index.view();
-            if let Some(s) = stats {
-                view = view.with_keyword_stats(s);
-            }
-            let hits = view.search_keyword(query, 1000, None).unwrap();
-            let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
+            let view = scoring_view(index, stats);
             let signals = view.keyword_signals(query, 1.0).unwrap();
-            let records = view.fetch(&ids).unwrap();
-            let scores: Vec<(String, f32)> = hits
-                .iter()
-                .zip(records)
-                .map(|(h, (_, r))| (r.doc_id, h.score))
-                .collect();
-            (scores, signals)
+            (keyword_scores(&view, query, 1000), signals)
         };
         let (want, want_signals) = scores(&whole, None);
         let want: std::collections::HashMap<String, f32> = want.into_iter().collect();
@@ -268,4 +247,23 @@ fn shards_score_as_the_whole(english_chunks: usize) {
         }
         assert_eq!(found, want.len(), "{query:?}");
     }
+}
+
+/// A view of `index` that scores with `stats` when given, else its own statistics.
+fn scoring_view(index: &Index, stats: Option<KeywordStats>) -> trawl_index::View<'_> {
+    match stats {
+        Some(stats) => index.view().with_keyword_stats(stats),
+        None => index.view(),
+    }
+}
+
+/// The document id and score of each of the `k` best keyword hits for `query`.
+fn keyword_scores(view: &trawl_index::View<'_>, query: &str, k: usize) -> Vec<(String, f32)> {
+    let hits = view.search_keyword(query, k, None).unwrap();
+    let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
+    let records = view.fetch(&ids).unwrap();
+    hits.iter()
+        .zip(records)
+        .map(|(h, (_, r))| (r.doc_id, h.score))
+        .collect()
 }
